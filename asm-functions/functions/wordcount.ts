@@ -1,0 +1,62 @@
+// wordcount: counts words (runs of non-whitespace ASCII) in UTF-8 text.
+// Output (UTF-8 text):
+//   words <total>
+//   distinct <distinct>
+//   <word> <count>      up to 10 lines, most frequent first, ties by word
+import { Bytes, Inputs, serve } from "../sdk";
+export * from "../sdk/abi";
+
+// @ts-ignore: decorator
+@inline function isSpace(c: u8): bool {
+  return c == 0x20 || (c >= 0x09 && c <= 0x0D);
+}
+
+
+function handle(inputs: Inputs): Bytes {
+  let counts = new Map<string, i32>();
+  let total = 0;
+  for (let k = 0; k < inputs.count; k++) {
+    let text = inputs.get(k);
+    let i = 0;
+    let n = text.length;
+    while (i < n) {
+      while (i < n && isSpace(text.get(i))) i++;
+      let start = i;
+      while (i < n && !isSpace(text.get(i))) i++;
+      if (i > start) {
+        let word = String.UTF8.decodeUnsafe(text.ptr + <usize>start, <usize>(i - start));
+        counts.set(word, counts.has(word) ? counts.get(word) + 1 : 1);
+        total++;
+      }
+    }
+  }
+  let words = counts.keys();
+  // insertion of the top 10 by (count desc, word asc)
+  let top = new Array<string>();
+  for (let j = 0; j < words.length; j++) {
+    let w = words[j];
+    let c = counts.get(w);
+    let pos = top.length;
+    while (pos > 0) {
+      let prev = top[pos - 1];
+      let pc = counts.get(prev);
+      if (pc > c || (pc == c && prev < w)) break;
+      pos--;
+    }
+    if (pos < 10) {
+      // insert w at pos, dropping the 11th entry
+      if (top.length < 10) top.push(w);
+      for (let m = top.length - 1; m > pos; m--) top[m] = top[m - 1];
+      top[pos] = w;
+    }
+  }
+  let out = "words " + total.toString() + "\ndistinct " + words.length.toString() + "\n";
+  for (let j = 0; j < top.length; j++) {
+    out += top[j] + " " + counts.get(top[j]).toString() + "\n";
+  }
+  return Bytes.fromString(out);
+}
+
+export function cwasi_main(table: usize, count: u32): i32 {
+  return serve(table, count, handle);
+}

@@ -1,0 +1,186 @@
+// cwasi guest SDK: write a function over bytes, call other functions by name.
+//
+//   import { Bytes, Inputs, serve } from "../sdk";
+//   export * from "../sdk/abi";
+//   function handle(inputs: Inputs): Bytes { return inputs.first(); }
+//   export function cwasi_main(table: usize, count: u32): i32 { return serve(table, count, handle); }
+//
+// Memory rules (ABI.md): inputs are read-only and may live in another
+// function's part of a shared memory; everything allocated during an
+// invocation is freed when its output has been consumed; module-level data is
+// read-only.
+
+import { host_call_start, host_call_wait, host_fail, host_log, host_output } from "./host";
+
+/** Byte offset of `ptr` and `len` inside one entry of the input table. */
+// @ts-ignore: decorator
+@inline const SLICE_PTR: usize = 0;
+// @ts-ignore: decorator
+@inline const SLICE_LEN: usize = 4;
+/** Bytes per input table entry and per result slice. */
+// @ts-ignore: decorator
+@inline const SLICE_BYTES: usize = 8;
+
+/** Status returned by the host for call_start / call_wait (ABI.md, "status codes"). */
+export namespace Status {
+  export const OK: i32 = 0;
+  export const UNKNOWN_FUNCTION: i32 = -1;
+  export const CALL_FAILED: i32 = -2;
+  export const BAD_HANDLE: i32 = -3;
+  export const ABORTED: i32 = -4;
+  export const LIMIT: i32 = -5;
+}
+
+/** A view of `length` bytes at `ptr` in linear memory. No copy is made. */
+export class Bytes {
+  constructor(public readonly ptr: usize, public readonly length: i32) {}
+
+  /** Uninitialised bytes in the invocation's arena (previous contents are unspecified). */
+  static alloc(length: i32): Bytes {
+    return new Bytes(length > 0 ? __alloc(<usize>length) : 0, length);
+  }
+
+  /** Zero-filled bytes in the invocation's arena. */
+  static zeroed(length: i32): Bytes {
+    let b = Bytes.alloc(length);
+    if (length > 0) memory.fill(b.ptr, 0, <usize>length);
+    return b;
+  }
+
+  /** UTF-8 encoding of `s`. */
+  static fromString(s: string): Bytes {
+    let buf = String.UTF8.encode(s);
+    return new Bytes(changetype<usize>(buf), buf.byteLength);
+  }
+
+  /** Copy of these bytes in the invocation's arena. */
+  copy(): Bytes {
+    let b = Bytes.alloc(this.length);
+    if (this.length > 0) memory.copy(b.ptr, this.ptr, <usize>this.length);
+    return b;
+  }
+
+  /** View of [start, end) (clamped). */
+  slice(start: i32, end: i32 = i32.MAX_VALUE): Bytes {
+    let s = min(max(start, 0), this.length);
+    let e = min(max(end, s), this.length);
+    return new Bytes(this.ptr + <usize>s, e - s);
+  }
+
+  @inline get(i: i32): u8 {
+    return load<u8>(this.ptr + <usize>i);
+  }
+
+  @inline set(i: i32, v: u8): void {
+    store<u8>(this.ptr + <usize>i, v);
+  }
+
+  @inline getU32(offset: i32): u32 {
+    return load<u32>(this.ptr + <usize>offset);
+  }
+
+  @inline setU32(offset: i32, v: u32): void {
+    store<u32>(this.ptr + <usize>offset, v);
+  }
+
+  /** UTF-8 decoding of these bytes. */
+  toString(): string {
+    return String.UTF8.decodeUnsafe(this.ptr, <usize>this.length);
+  }
+}
+
+/** The invocation's inputs: one per incoming edge (fan-in gives several). */
+export class Inputs {
+  constructor(public readonly table: usize, public readonly count: i32) {}
+
+  get(i: i32): Bytes {
+    if (i < 0 || i >= this.count) return new Bytes(0, 0);
+    let entry = this.table + <usize>i * SLICE_BYTES;
+    return new Bytes(<usize>load<u32>(entry + SLICE_PTR), <i32>load<u32>(entry + SLICE_LEN));
+  }
+
+  /** The first input, or empty bytes when there is none. */
+  first(): Bytes {
+    return this.get(0);
+  }
+
+  /** Sum of all input lengths. */
+  totalLength(): i64 {
+    let n: i64 = 0;
+    for (let i = 0; i < this.count; i++) n += <i64>this.get(i).length;
+    return n;
+  }
+}
+
+export type Handler = (inputs: Inputs) => Bytes;
+
+let failed: bool = false;
+let failCode: i32 = 0;
+
+/**
+ * Record a failure of this invocation; return the value from the handler.
+ * `code` must be positive; the host reports it as E_FUNCTION_FAILED with the message.
+ */
+export function fail(code: i32, message: string): Bytes {
+  failed = true;
+  failCode = code > 0 ? code : 1;
+  let msg = String.UTF8.encode(message);
+  host_fail(failCode, changetype<usize>(msg), <usize>msg.byteLength);
+  return new Bytes(0, 0);
+}
+
+/** Run `handler` for one invocation; the body of every `cwasi_main`. */
+export function serve(table: usize, count: u32, handler: Handler): i32 {
+  failed = false;
+  failCode = 0;
+  let out = handler(new Inputs(table, <i32>count));
+  if (failed) return failCode;
+  host_output(out.ptr, <usize>out.length);
+  return Status.OK;
+}
+
+/** Log a line through the host (shown by `cwasi run --verbose`). */
+export function log(message: string): void {
+  let msg = String.UTF8.encode(message);
+  host_log(0, changetype<usize>(msg), <usize>msg.byteLength);
+}
+
+/**
+ * A call to another function by name, started from inside this function.
+ * Several may be in flight at once (fan-out); `wait` returns the result bytes,
+ * which live in this invocation's arena, or null on failure (see `status`).
+ */
+export class Call {
+  status: i32 = 0;
+  private done: bool = false;
+  private result: Bytes = new Bytes(0, 0);
+
+  constructor(public readonly handle: i32) {
+    if (handle < 0) {
+      this.status = handle;
+      this.done = true;
+    }
+  }
+
+  static start(target: string, payload: Bytes): Call {
+    let name = String.UTF8.encode(target);
+    return new Call(host_call_start(changetype<usize>(name), <usize>name.byteLength, payload.ptr, <usize>payload.length));
+  }
+
+  wait(): Bytes | null {
+    if (!this.done) {
+      let slice = __alloc(SLICE_BYTES);
+      this.status = host_call_wait(this.handle, slice);
+      this.done = true;
+      if (this.status == Status.OK) {
+        this.result = new Bytes(<usize>load<u32>(slice + SLICE_PTR), <i32>load<u32>(slice + SLICE_LEN));
+      }
+    }
+    return this.status == Status.OK ? this.result : null;
+  }
+}
+
+/** Call `target` with `payload` and wait for its result (null on failure). */
+export function call(target: string, payload: Bytes): Bytes | null {
+  return Call.start(target, payload).wait();
+}

@@ -1,0 +1,84 @@
+// Deterministic kernels shared by the bundled functions. The engine carries a
+// JavaScript mirror of each (engine/workloads.ts) so tests and the CLI can
+// check results; the two must stay bit-for-bit identical.
+
+/** Multiplier of the checksum's lane mix (2^32 / golden ratio). */
+// @ts-ignore: decorator
+@inline const PRIME: u32 = 0x9E3779B1;
+
+// @ts-ignore: decorator
+@inline function mix(h: u32, w: u32): u32 {
+  return rotl<u32>(h ^ w, 13) * PRIME;
+}
+
+function fmix(h: u32): u32 {
+  h ^= h >>> 16;
+  h *= 0x85EBCA6B;
+  h ^= h >>> 13;
+  h *= 0xC2B2AE35;
+  h ^= h >>> 16;
+  return h;
+}
+
+/**
+ * cwasi-sum32: a 4-lane 32-bit hash that reads every byte once. Not
+ * cryptographic; it proves the callee saw the exact bytes the caller sent.
+ */
+export function checksum(ptr: usize, len: usize): u32 {
+  let a: u32 = 0x01000193, b: u32 = 0x811C9DC5, c: u32 = 0x2545F491, d: u32 = 0x6C8E9CF5;
+  let p = ptr;
+  let blocks = ptr + (len & ~<usize>15);
+  while (p < blocks) {
+    a = mix(a, load<u32>(p));
+    b = mix(b, load<u32>(p, 4));
+    c = mix(c, load<u32>(p, 8));
+    d = mix(d, load<u32>(p, 12));
+    p += 16;
+  }
+  let words = ptr + (len & ~<usize>3);
+  while (p < words) {
+    a = mix(a, load<u32>(p));
+    p += 4;
+  }
+  let endp = ptr + len;
+  while (p < endp) {
+    b = mix(b, <u32>load<u8>(p));
+    p++;
+  }
+  return fmix(a ^ rotl<u32>(b, 7) ^ rotl<u32>(c, 15) ^ rotl<u32>(d, 23) ^ <u32>len);
+}
+
+/** Seed of lane `i` of the producer's generator; never 0. */
+function laneSeed(seed: u32, i: u32): u32 {
+  let s = fmix(seed + i * 0x9E3779B9 + 1);
+  return s == 0 ? 0x6C8E9CF5 : s;
+}
+
+// @ts-ignore: decorator
+@inline function xorshift(x: u32): u32 {
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  return x;
+}
+
+/** Fill `len` bytes at `ptr` from four interleaved xorshift32 generators seeded by `seed`. */
+export function produce(ptr: usize, len: usize, seed: u32): void {
+  let a = laneSeed(seed, 0), b = laneSeed(seed, 1), c = laneSeed(seed, 2), d = laneSeed(seed, 3);
+  let p = ptr;
+  let blocks = ptr + (len & ~<usize>15);
+  while (p < blocks) {
+    a = xorshift(a); b = xorshift(b); c = xorshift(c); d = xorshift(d);
+    store<u32>(p, a);
+    store<u32>(p, b, 4);
+    store<u32>(p, c, 8);
+    store<u32>(p, d, 12);
+    p += 16;
+  }
+  let endp = ptr + len;
+  while (p < endp) {
+    a = xorshift(a);
+    store<u8>(p, <u8>a);
+    p++;
+  }
+}

@@ -1,0 +1,43 @@
+// `copy`: the baseline a Node user would write without cwasi. The producer's
+// output is copied out of its memory and posted to the main thread, posted
+// again (structured clone: a copy) to the consumer's worker and copied into its
+// memory. Never chosen by selection; forced per edge for comparisons.
+
+import { CwasiError } from '../errors.js';
+import type { Channel, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
+import type { InputSpec, OutputSpec } from '../worker/protocol.js';
+
+export const copyChannel: Channel = {
+  mode: 'copy',
+  open(): Transfer {
+    return {
+      prepareOutput(output: OutputSpec): void {
+        output.bytes = true;
+      },
+      inputFor(produced: Produced): InputSpec {
+        const bytes = produced.result.bytes;
+        if (bytes === undefined) throw new CwasiError('E_INTERNAL', 'copy edge: producer returned no bytes');
+        return { kind: 'bytes', bytes };
+      },
+      finish(): void {
+        // nothing held per edge
+      },
+    };
+  },
+  release(): void {
+    // The bytes belong to the garbage collector.
+  },
+};
+
+export const bytesEndpoint: Endpoint<'bytes'> = {
+  kind: 'bytes',
+  place(spec, target: PlaceTarget) {
+    const len = spec.bytes.byteLength;
+    if (target.maxPayloadBytes > 0 && len > target.maxPayloadBytes) {
+      throw new CwasiError('E_PAYLOAD_TOO_LARGE', `input of ${len} bytes exceeds the limit of ${target.maxPayloadBytes}`);
+    }
+    const ptr = target.heap.allocIn(target.arena, len);
+    target.heap.bytes().set(spec.bytes, ptr);
+    return { ptr, len };
+  },
+};

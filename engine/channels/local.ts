@@ -1,0 +1,288 @@
+// `local` (Local Buffer): caller and callee on one host that may not share a
+// memory (untrusted, other trust domain). The bytes travel through a
+// host-owned SharedArrayBuffer ring (engine/ring/ring.ts) leased from the
+// edge's pool; the consumer's wasm never sees the producer's memory.
+//
+// Descriptor form (default). Every function memory is a shared
+// WebAssembly.Memory, so the producer keeps its output in place and writes
+// one DESC frame (source, generation, ptr, len) into the ring. The consumer's
+// host bounds-checks it and copies the bytes straight into the consumer's
+// memory: one copy end to end. Lifetime rule: the producer's arena is freed by
+// the dispatcher only after every consumer has finished, and a descriptor whose
+// generation differs from the source memory's header is refused, so bytes of a
+// reused or discarded memory are never read.
+//
+// Stream form (`local.transport: 'stream'`). The consumer runs alongside the
+// producer; the producer writes its output as DATA frames of at most half the
+// ring, waiting while the ring is full, and the consumer drains them into its
+// memory (copy in, copy out, overlapped). A producer whose consumer has not
+// started within STREAM_ATTACH_MS sends the rest as one DESC frame instead of
+// holding its worker, so a saturated pool cannot deadlock.
+
+import { CwasiError } from '../errors.js';
+import { Heap } from '../memory/heap.js';
+import {
+  DESC_BYTES, FRAME_DATA, FRAME_DESC, FRAME_HEADER_BYTES, Ring, type WaitOutcome,
+} from '../ring/ring.js';
+import type { Channel, EdgeContext, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
+import { releaseKept } from './embedded.js';
+import type { InputSpec, MemorySource, OutputSpec } from '../worker/protocol.js';
+
+export type LocalTransport = 'descriptor' | 'stream';
+
+/** How long a streaming producer waits for its consumer to start before handing over a descriptor. */
+export const STREAM_ATTACH_MS = 5;
+/** Ring capacity used for descriptor-only transfers (one DESC frame fits many times). */
+export const DESCRIPTOR_RING_BYTES = 256;
+
+// ── ring pools (main thread) ─────────────────────────────────────────────
+
+/** Rings of one capacity, leased per transfer and reused after a clean finish. */
+export class RingPool {
+  private readonly free: Ring[] = [];
+  private leased = 0;
+  created = 0;
+
+  constructor(readonly capacity: number, private readonly keep: number) {}
+
+  acquire(): Ring {
+    this.leased++;
+    const ring = this.free.pop();
+    if (ring !== undefined) return ring;
+    this.created++;
+    return Ring.create(this.capacity);
+  }
+
+  /** A ring whose transfer ended cleanly is reset and reused; any other is dropped. */
+  giveBack(ring: Ring, clean: boolean): void {
+    this.leased--;
+    if (!clean) {
+      ring.abort();
+      return;
+    }
+    ring.reset();
+    if (this.free.length < this.keep) this.free.push(ring);
+  }
+
+  get inUse(): number {
+    return this.leased;
+  }
+
+  close(): void {
+    for (const r of this.free) r.abort();
+    this.free.length = 0;
+  }
+}
+
+/** Ring pools per caller → callee edge, set up by the Function Coordinator. */
+export class RingPools {
+  private readonly pools = new Map<string, RingPool>();
+
+  constructor(private readonly streamRingBytes: number, private readonly keepPerEdge = 16) {}
+
+  forEdge(from: string, to: string, transport: LocalTransport): RingPool {
+    const key = `${from}\u0000${to}\u0000${transport}`;
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      pool = new RingPool(transport === 'stream' ? this.streamRingBytes : DESCRIPTOR_RING_BYTES, this.keepPerEdge);
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  stats(): { edges: number; rings: number; inUse: number } {
+    let rings = 0;
+    let inUse = 0;
+    for (const p of this.pools.values()) {
+      rings += p.created;
+      inUse += p.inUse;
+    }
+    return { edges: this.pools.size, rings, inUse };
+  }
+
+  close(): void {
+    for (const p of this.pools.values()) p.close();
+    this.pools.clear();
+  }
+}
+
+export function createLocalChannel(pools: RingPools, transport: LocalTransport): Channel {
+  return {
+    mode: 'local',
+    open(edge: EdgeContext): Transfer {
+      const stream = transport === 'stream';
+      const pool = pools.forEdge(edge.from, edge.to, transport);
+      const ring = pool.acquire();
+      let returned = false;
+      const source: MemorySource = { groupId: edge.producerGroup.id, generation: edge.producerGroup.generation, memory: edge.producerGroup.memory };
+      const spec: InputSpec = { kind: 'ring', ring: ring.buffer, sources: [source] };
+      return {
+        prepareOutput(output: OutputSpec): void {
+          output.keep = true;
+          (output.rings ??= []).push({ ring: ring.buffer, stream });
+        },
+        earlyInput(): InputSpec | undefined {
+          return stream ? spec : undefined;
+        },
+        inputFor(): InputSpec {
+          return spec;
+        },
+        finish(ok: boolean): void {
+          if (returned) return;
+          returned = true;
+          pool.giveBack(ring, ok);
+        },
+      };
+    },
+    release(produced: Produced): void {
+      releaseKept(produced);
+    },
+  };
+}
+
+// ── worker side ──────────────────────────────────────────────────────────
+
+/** Heap views over other functions' memories, per thread (attach reads the header once). */
+const foreign = new WeakMap<WebAssembly.Memory, Heap>();
+
+export function foreignHeap(memory: WebAssembly.Memory): Heap {
+  let heap = foreign.get(memory);
+  if (heap === undefined) {
+    heap = Heap.attach(memory);
+    foreign.set(memory, heap);
+  }
+  return heap;
+}
+
+/** Check a descriptor against its source memory; returns the source bytes. */
+function sourceBytes(source: Heap, generation: number, ptr: number, len: number): Uint8Array {
+  if (source.generation !== generation) {
+    throw new CwasiError('E_BAD_DESCRIPTOR', `descriptor of generation ${generation} refused: the producer's memory is at ${source.generation}`);
+  }
+  if (!source.inBounds(ptr, len)) {
+    throw new CwasiError('E_BAD_DESCRIPTOR', `descriptor [${ptr}, +${len}) is outside the producer's memory`);
+  }
+  return source.bytes().subarray(ptr, ptr + len);
+}
+
+function checkLimit(len: number, target: PlaceTarget): void {
+  if (target.maxPayloadBytes > 0 && len > target.maxPayloadBytes) {
+    throw new CwasiError('E_PAYLOAD_TOO_LARGE', `input of ${len} bytes exceeds the limit of ${target.maxPayloadBytes}`);
+  }
+}
+
+/** Copy [ptr, ptr+len) of another memory into the target's arena (bounds-checked on both sides). */
+export function copyAcross(source: Heap, generation: number, ptr: number, len: number, target: PlaceTarget): { ptr: number; len: number } {
+  const src = sourceBytes(source, generation, ptr, len);
+  checkLimit(len, target);
+  const dst = target.heap.allocIn(target.arena, len);
+  target.heap.bytes().set(src, dst);
+  return { ptr: dst, len };
+}
+
+function channelError(what: string, outcome: WaitOutcome | 'yielded'): CwasiError {
+  if (outcome === 'timeout') return new CwasiError('E_TIMEOUT', `${what}: deadline passed`);
+  return new CwasiError('E_CHANNEL', `${what}: ring ${outcome === 'aborted' ? 'aborted by the other side' : outcome}`);
+}
+
+/** Consumer: read one message (DATA frames and/or a DESC frame) from a ring into the target memory. */
+export const ringEndpoint: Endpoint<'ring'> = {
+  kind: 'ring',
+  place(spec, target: PlaceTarget) {
+    const ring = new Ring(spec.ring);
+    ring.attachConsumer();
+    let header = ring.readHeader(target.deadline);
+    if (typeof header === 'string') throw channelError('local buffer read', header);
+    const total = header.aux;
+    checkLimit(total, target);
+    const dst = target.heap.allocIn(target.arena, total);
+    let off = 0;
+    for (;;) {
+      if (header.type === FRAME_DATA) {
+        if (header.length > total - off) {
+          ring.abort();
+          throw new CwasiError('E_BAD_DESCRIPTOR', `ring DATA frame of ${header.length} bytes overruns the ${total}-byte message`);
+        }
+        const r = ring.read(target.heap.bytes().subarray(dst + off, dst + off + header.length), target.deadline);
+        if (r.outcome !== 'ok') throw channelError('local buffer read', r.outcome);
+        off += header.length;
+      } else if (header.type === FRAME_DESC) {
+        if (header.length !== DESC_BYTES) {
+          ring.abort();
+          throw new CwasiError('E_BAD_DESCRIPTOR', `ring DESC frame of ${header.length} bytes`);
+        }
+        const d = ring.readDescriptor(target.deadline);
+        if (typeof d === 'string') throw channelError('local buffer read', d);
+        const src = spec.sources[d.source];
+        if (src === undefined) throw new CwasiError('E_BAD_DESCRIPTOR', `ring descriptor names source ${d.source} of ${spec.sources.length}`);
+        if (d.len !== total - off) throw new CwasiError('E_BAD_DESCRIPTOR', `ring descriptor of ${d.len} bytes, ${total - off} expected`);
+        if (src.groupId === target.groupId && src.generation === target.generation && off === 0) {
+          // The producer shares this memory after all: read in place.
+          sourceBytes(target.heap, d.generation, d.ptr, d.len);
+          return { ptr: d.ptr, len: d.len };
+        }
+        target.heap.bytes().set(sourceBytes(foreignHeap(src.memory), d.generation, d.ptr, d.len), dst + off);
+        off += d.len;
+      } else {
+        ring.abort();
+        throw new CwasiError('E_BAD_DESCRIPTOR', `unknown ring frame type ${header.type}`);
+      }
+      if (off === total) return { ptr: dst, len: total };
+      header = ring.readHeader(target.deadline);
+      if (typeof header === 'string') throw channelError('local buffer read', header);
+      if (header.aux !== total) throw new CwasiError('E_BAD_DESCRIPTOR', `ring frame belongs to a ${header.aux}-byte message, ${total} expected`);
+    }
+  },
+};
+
+/** Producer: hand an output (in `heap`, generation `generation`) to the consumers behind `rings`. */
+export function writeOutputToRings(
+  rings: NonNullable<OutputSpec['rings']>, heap: Heap, generation: number, out: { ptr: number; len: number }, deadline: number,
+): void {
+  for (const r of rings) {
+    const ring = new Ring(r.ring);
+    if (r.stream) streamOut(ring, heap, generation, out, deadline);
+    else if (!ring.tryWriteDescriptor({ source: 0, generation, ptr: out.ptr, len: out.len }, out.len)) {
+      throw new CwasiError('E_CHANNEL', 'local buffer: descriptor ring is not empty');
+    }
+  }
+}
+
+function streamOut(ring: Ring, heap: Heap, generation: number, out: { ptr: number; len: number }, deadline: number): void {
+  const chunk = Math.max(1, Math.floor(ring.capacity / 2) - FRAME_HEADER_BYTES);
+  const reserve = FRAME_HEADER_BYTES + DESC_BYTES;
+  let off = 0;
+  let fullSince = 0;
+  // Yield to a descriptor when the consumer has not started: never hold a worker for a reader that is not running.
+  const shouldYield = (): boolean => {
+    if (ring.consumerAttached) return false;
+    const t = performance.now();
+    if (fullSince === 0) fullSince = t;
+    return t - fullSince > STREAM_ATTACH_MS;
+  };
+  do {
+    const n = Math.min(chunk, out.len - off);
+    const outcome = ring.waitForSpace(FRAME_HEADER_BYTES + n + reserve, deadline, shouldYield);
+    if (outcome === 'yielded') {
+      if (!ring.tryWriteDescriptor({ source: 0, generation, ptr: out.ptr + off, len: out.len - off }, out.len)) {
+        throw new CwasiError('E_INTERNAL', 'local buffer: no room for the descriptor frame');
+      }
+      return;
+    }
+    if (outcome !== 'ok') throw channelError('local buffer write', outcome);
+    ring.writeFrame(FRAME_DATA, out.len, heap.bytes().subarray(out.ptr + off, out.ptr + off + n));
+    off += n;
+  } while (off < out.len);
+}
+
+/** Guest-call results that arrive as a slice of another memory (no ring: the reply carries the descriptor). */
+export const foreignEndpoint: Endpoint<'foreign'> = {
+  kind: 'foreign',
+  place(spec, target: PlaceTarget) {
+    if (spec.groupId === target.groupId && spec.generation === target.generation) {
+      sourceBytes(target.heap, spec.generation, spec.ptr, spec.len);
+      return { ptr: spec.ptr, len: spec.len };
+    }
+    return copyAcross(foreignHeap(spec.memory), spec.generation, spec.ptr, spec.len, target);
+  },
+};

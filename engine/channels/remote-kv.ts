@@ -1,0 +1,172 @@
+// `remote-kv`: the baseline of a platform without cwasi. The producer's host
+// SETs the output into Redis (with a TTL, chunked below Redis's value limit),
+// the consumer's host GETs it into the consumer's memory; one key per produced
+// output, deleted once every consumer has finished. Never chosen by selection;
+// forced per edge for comparisons.
+//
+// Key layout: `<prefix>:<transfer>:<chunk index>`, chunks of `chunkBytes`.
+
+import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+import { CwasiError } from '../errors.js';
+import type { Heap } from '../memory/heap.js';
+import type { Channel, EdgeContext, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
+import type { InputSpec, OutputSpec } from '../worker/protocol.js';
+
+export interface RemoteKvOptions {
+  url: string;
+  /** Seconds a payload may live in Redis if nobody deletes it. */
+  ttlSeconds: number;
+  /** Largest value written in one SET (Redis refuses values over 512 MB). */
+  chunkBytes: number;
+  keyPrefix: string;
+}
+
+export const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024;
+
+const clients = new Map<string, Promise<RedisClient>>();
+
+/** One client per URL and thread, failing fast instead of queueing while Redis is down. */
+export async function redisClient(url: string): Promise<RedisClient> {
+  let p = clients.get(url);
+  if (p === undefined) {
+    p = (async () => {
+      const { Redis } = await import('ioredis');
+      const opts: RedisOptions = {
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        connectTimeout: 2000,
+        commandTimeout: 60000,
+        retryStrategy: (times) => (times > 20 ? null : Math.min(times * 100, 1000)),
+      };
+      const client = new Redis(url, opts);
+      client.on('error', () => {
+        // surfaced through the failing command
+      });
+      try {
+        await client.connect();
+      } catch (err) {
+        clients.delete(url);
+        client.disconnect();
+        throw redisError(url, err);
+      }
+      return client;
+    })();
+    clients.set(url, p);
+    p.catch(() => clients.delete(url));
+  }
+  return p;
+}
+
+export async function closeRedisClients(): Promise<void> {
+  const all = [...clients.values()];
+  clients.clear();
+  await Promise.all(all.map(async (p) => {
+    try {
+      (await p).disconnect();
+    } catch {
+      // never connected
+    }
+  }));
+}
+
+function redisError(url: string, err: unknown): CwasiError {
+  return new CwasiError('E_REDIS', `Redis at ${url}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+function chunkKey(key: string, i: number): string {
+  return `${key}:${i}`;
+}
+
+export function createRemoteKvChannel(options: RemoteKvOptions): Channel {
+  if (options.chunkBytes <= 0 || options.chunkBytes > REDIS_MAX_VALUE_BYTES) {
+    throw new CwasiError('E_CONFIG', `remote-kv chunkBytes must be 1..${REDIS_MAX_VALUE_BYTES}`);
+  }
+  return {
+    mode: 'remote-kv',
+    open(edge: EdgeContext): Transfer {
+      return {
+        prepareOutput(output: OutputSpec): void {
+          // One key per produced output, shared by all its remote-kv consumers.
+          output.kv ??= { url: options.url, key: `${options.keyPrefix}:${edge.transferId}`, ttlSeconds: options.ttlSeconds, chunkBytes: options.chunkBytes };
+        },
+        inputFor(produced: Produced): InputSpec {
+          const key = produced.kvKey;
+          const chunks = produced.result.kvChunks;
+          if (key === undefined || chunks === undefined) throw new CwasiError('E_INTERNAL', 'remote-kv edge: producer stored nothing');
+          return { kind: 'kv', url: options.url, key, len: produced.result.outputLength, chunks };
+        },
+        finish(): void {
+          // keys are deleted with the produced output
+        },
+      };
+    },
+    async release(produced: Produced): Promise<void> {
+      const key = produced.kvKey;
+      const chunks = produced.result.kvChunks ?? 0;
+      if (key === undefined || chunks === 0) return;
+      try {
+        const redis = await redisClient(options.url);
+        await redis.del(...Array.from({ length: chunks }, (_, i) => chunkKey(key, i)));
+      } catch {
+        // The TTL removes what could not be deleted.
+      }
+    },
+    async close(): Promise<void> {
+      await closeRedisClients();
+    },
+  };
+}
+
+/** Producer side: SET the output in chunks; returns the number of chunks. */
+export async function writeOutputToKv(spec: NonNullable<OutputSpec['kv']>, heap: Heap, out: { ptr: number; len: number }): Promise<number> {
+  let redis: RedisClient;
+  try {
+    redis = await redisClient(spec.url);
+  } catch (err) {
+    throw err instanceof CwasiError ? err : redisError(spec.url, err);
+  }
+  const chunks = Math.max(1, Math.ceil(out.len / spec.chunkBytes));
+  const bytes = heap.bytes();
+  const pipeline = redis.pipeline();
+  for (let i = 0; i < chunks; i++) {
+    const start = out.ptr + i * spec.chunkBytes;
+    const end = Math.min(out.ptr + out.len, start + spec.chunkBytes);
+    // A Buffer view over the shared memory: the socket write copies it out.
+    pipeline.set(chunkKey(spec.key, i), Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start), 'EX', spec.ttlSeconds);
+  }
+  try {
+    const results = await pipeline.exec();
+    for (const [err] of results ?? []) if (err) throw err;
+  } catch (err) {
+    throw redisError(spec.url, err);
+  }
+  return chunks;
+}
+
+/** Consumer side: GET every chunk into the target memory. */
+export const kvEndpoint: Endpoint<'kv'> = {
+  kind: 'kv',
+  async place(spec, target: PlaceTarget) {
+    if (target.maxPayloadBytes > 0 && spec.len > target.maxPayloadBytes) {
+      throw new CwasiError('E_PAYLOAD_TOO_LARGE', `input of ${spec.len} bytes exceeds the limit of ${target.maxPayloadBytes}`);
+    }
+    const redis = await redisClient(spec.url);
+    const dst = target.heap.allocIn(target.arena, spec.len);
+    let off = 0;
+    for (let i = 0; i < spec.chunks; i++) {
+      let value: Buffer | null;
+      try {
+        value = await redis.getBuffer(chunkKey(spec.key, i));
+      } catch (err) {
+        throw redisError(spec.url, err);
+      }
+      if (value === null) throw new CwasiError('E_REDIS', `remote-kv key ${chunkKey(spec.key, i)} is missing (expired or deleted)`);
+      if (off + value.length > spec.len) throw new CwasiError('E_BAD_DESCRIPTOR', `remote-kv chunk ${i} overruns the ${spec.len}-byte payload`);
+      target.heap.bytes().set(value, dst + off);
+      off += value.length;
+    }
+    if (off !== spec.len) throw new CwasiError('E_BAD_DESCRIPTOR', `remote-kv payload has ${off} bytes, ${spec.len} expected`);
+    return { ptr: dst, len: spec.len };
+  },
+};

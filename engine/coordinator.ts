@@ -1,0 +1,355 @@
+// Function Coordinator: deploy-time decisions. It loads and checks modules,
+// places every function (host, memory group), forms embedding groups (one
+// shared WebAssembly.Memory per trust domain and host, members with disjoint
+// static regions), prepares channels (ring pools per local edge) and answers
+// IFC selection for any caller → callee pair with the pure rule in
+// selection.ts. The Request Dispatcher asks it, per call, where things are.
+
+import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CwasiError } from './errors.js';
+import { Heap, type HeapStats } from './memory/heap.js';
+import { inspectModule, type ModuleInfo, type StaticRegion } from './memory/inspect.js';
+import { MAX_PAGES, STATIC_BASE, WASM_PAGE, alignUp } from './memory/layout.js';
+import { type IfcMode, type Placement, type Selection, embedRefusal, selectMode } from './selection.js';
+import type { GroupRef } from './channels/channel.js';
+import type { LocalTransport, RingPools } from './channels/local.js';
+import type { FunctionDecl } from './workflow/schema.js';
+import type { GroupInstall } from './worker/protocol.js';
+import { REQUIRED_EXPORTS } from './worker/host.js';
+
+/** A function to deploy: a workflow's FunctionDecl plus its name, or raw wasm bytes. */
+export interface FunctionConfig extends Omit<FunctionDecl, 'module'> {
+  name: string;
+  /** Bundled function name, path to a .wasm file, or the module's bytes. */
+  module: string | Uint8Array;
+}
+
+export interface DeployedFunction {
+  name: string;
+  config: FunctionConfig;
+  source: string;
+  module: WebAssembly.Module;
+  info: ModuleInfo;
+  staticRegion: StaticRegion;
+  placement: Placement;
+  group: MemoryGroup;
+  replicas: number | undefined;
+}
+
+/** Pages of heap a fresh memory starts with beyond its static data. */
+const INITIAL_HEAP_PAGES = 16;
+/** Heaps start at least this high so that later members' static regions fit below. */
+const MIN_HEAP_START = 1 << 20;
+
+/** Where the bundled functions are (dist/functions next to dist/engine). */
+export function bundledFunctionsDir(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', 'functions');
+}
+
+interface ManifestEntry {
+  name: string;
+  file: string;
+  memoryBase: number;
+  staticEnd: number;
+  testOnly: boolean;
+}
+
+export function readManifest(dir: string): Record<string, ManifestEntry> {
+  const path = join(dir, 'manifest.json');
+  if (!existsSync(path)) return {};
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as { functions: Record<string, ManifestEntry> }).functions;
+  } catch (err) {
+    throw new CwasiError('E_CONFIG', `cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * One shared memory and the functions placed in it. An embedding group has
+ * trusted members of one domain; every other function gets a group of its own.
+ * Discarding bumps the generation: the old memory's header is marked, slices of
+ * it are refused, and the next invocation gets a fresh memory.
+ */
+export class MemoryGroup {
+  readonly id: string;
+  readonly host: string;
+  readonly domain: string;
+  readonly embedded: boolean;
+  readonly members = new Map<string, DeployedFunction>();
+  generation = 0;
+  memory!: WebAssembly.Memory;
+  heap!: Heap;
+  heapStart = MIN_HEAP_START;
+  maxBytes: number;
+  discards = 0;
+  lastDiscardReason: string | undefined;
+  private installCache: GroupInstall | undefined;
+
+  constructor(id: string, host: string, domain: string, embedded: boolean, maxBytes: number) {
+    this.id = id;
+    this.host = host;
+    this.domain = domain;
+    this.embedded = embedded;
+    this.maxBytes = maxBytes;
+  }
+
+  /** Check that `fn` can live in this memory (static data disjoint from members and below the heap). */
+  admit(fn: { name: string; staticRegion: StaticRegion }): void {
+    const r = fn.staticRegion;
+    if (r.end === 0) return;
+    if (r.start < STATIC_BASE) {
+      throw new CwasiError('E_EMBED_OVERLAP', `${fn.name}: static data starts at ${r.start}, inside the memory header (below ${STATIC_BASE}); build it with --memoryBase ${STATIC_BASE} or higher`);
+    }
+    if (this.memory !== undefined && r.end > this.heapStart) {
+      throw new CwasiError('E_EMBED_OVERLAP', `${fn.name}: static data [${r.start}, ${r.end}) reaches into the heap of memory group ${this.id} (starts at ${this.heapStart})`);
+    }
+    for (const m of this.members.values()) {
+      const o = m.staticRegion;
+      if (o.end !== 0 && r.start < o.end && o.start < r.end) {
+        throw new CwasiError('E_EMBED_OVERLAP', `${fn.name} cannot share a memory with ${m.name}: static regions [${r.start}, ${r.end}) and [${o.start}, ${o.end}) overlap (give each its own --memoryBase)`, {
+          functions: [fn.name, m.name],
+        });
+      }
+    }
+  }
+
+  add(fn: DeployedFunction): void {
+    this.members.set(fn.name, fn);
+    this.installCache = undefined;
+  }
+
+  /** Create the memory (first time, or after a discard). */
+  materialise(): void {
+    let staticEnd = STATIC_BASE;
+    let initialPages = 1;
+    let declaredMax = MAX_PAGES;
+    for (const m of this.members.values()) {
+      staticEnd = Math.max(staticEnd, m.staticRegion.end);
+      initialPages = Math.max(initialPages, m.info.memory?.initialPages ?? 1);
+      declaredMax = Math.min(declaredMax, m.info.memory?.maximumPages ?? MAX_PAGES);
+    }
+    if (this.memory === undefined) this.heapStart = Math.max(MIN_HEAP_START, alignUp(staticEnd, WASM_PAGE));
+    const maxPages = Math.min(declaredMax, Math.floor(this.maxBytes / WASM_PAGE));
+    const initial = Math.max(initialPages, this.heapStart / WASM_PAGE + INITIAL_HEAP_PAGES);
+    if (initial > maxPages) {
+      throw new CwasiError('E_MEMORY_LIMIT', `memory group ${this.id} needs ${initial} pages to start but may grow to ${maxPages}`);
+    }
+    this.memory = new WebAssembly.Memory({ initial, maximum: maxPages, shared: true });
+    this.heap = Heap.init(this.memory, this.heapStart, maxPages * WASM_PAGE, this.generation);
+    this.installCache = undefined;
+  }
+
+  /** One fate: mark the old memory dead and start a fresh one. */
+  discard(reason: string): void {
+    if (this.memory !== undefined) this.heap.bumpGeneration();
+    this.generation++;
+    this.discards++;
+    this.lastDiscardReason = reason;
+    this.materialise();
+  }
+
+  ref(): GroupRef {
+    return { id: this.id, generation: this.generation, memory: this.memory };
+  }
+
+  install(): GroupInstall {
+    if (this.installCache === undefined || this.installCache.generation !== this.generation) {
+      const modules: Record<string, WebAssembly.Module> = {};
+      for (const m of this.members.values()) modules[m.name] = m.module;
+      this.installCache = { groupId: this.id, generation: this.generation, memory: this.memory, modules, embedded: this.embedded };
+    }
+    return this.installCache;
+  }
+
+  stats(): HeapStats & { id: string; generation: number; members: string[]; embedded: boolean; discards: number } {
+    return { id: this.id, generation: this.generation, members: [...this.members.keys()], embedded: this.embedded, discards: this.discards, ...this.heap.stats() };
+  }
+}
+
+export interface CoordinatorOptions {
+  hostName: string;
+  functionsDir: string;
+  memoryMaxBytes: number;
+  rings: RingPools;
+  localTransport: LocalTransport;
+}
+
+export class FunctionCoordinator {
+  readonly hostName: string;
+  private readonly functions = new Map<string, DeployedFunction>();
+  private readonly groups = new Map<string, MemoryGroup>();
+  private readonly manifest: Record<string, ManifestEntry>;
+
+  constructor(private readonly options: CoordinatorOptions) {
+    this.hostName = options.hostName;
+    this.manifest = readManifest(options.functionsDir);
+  }
+
+  /** Names of the functions bundled with the engine. */
+  bundled(): string[] {
+    return Object.keys(this.manifest).sort();
+  }
+
+  get(name: string): DeployedFunction | undefined {
+    return this.functions.get(name);
+  }
+
+  require(name: string): DeployedFunction {
+    const fn = this.functions.get(name);
+    if (fn === undefined) throw new CwasiError('E_UNKNOWN_FUNCTION', `no function named "${name}" is deployed`);
+    return fn;
+  }
+
+  list(): DeployedFunction[] {
+    return [...this.functions.values()];
+  }
+
+  groupsList(): MemoryGroup[] {
+    return [...this.groups.values()];
+  }
+
+  group(id: string): MemoryGroup | undefined {
+    return this.groups.get(id);
+  }
+
+  /** Load, check and place functions. All or nothing: on error nothing of this call is deployed. */
+  async deploy(configs: FunctionConfig[], baseDir = process.cwd()): Promise<DeployedFunction[]> {
+    const loaded = await Promise.all(configs.map((c) => this.load(c, baseDir)));
+    const created: MemoryGroup[] = [];
+    const placed: DeployedFunction[] = [];
+    try {
+      for (const fn of loaded) {
+        const existing = this.functions.get(fn.name);
+        if (existing !== undefined) {
+          if (sameConfig(existing.config, fn.config)) {
+            placed.push(existing);
+            continue;
+          }
+          throw new CwasiError('E_WORKFLOW_INVALID', `a different function named "${fn.name}" is already deployed`);
+        }
+        const trusted = fn.config.trusted === true;
+        const domain = fn.config.domain ?? 'default';
+        const host = fn.config.host ?? this.hostName;
+        const groupId = trusted ? `${host}/domain:${domain}` : `${host}/fn:${fn.name}`;
+        let group = this.groups.get(groupId);
+        if (group === undefined) {
+          group = new MemoryGroup(groupId, host, domain, trusted, this.options.memoryMaxBytes);
+          this.groups.set(groupId, group);
+          created.push(group);
+        }
+        group.admit(fn);
+        const memoryMax = fn.config.memoryMaxBytes;
+        if (memoryMax !== undefined) group.maxBytes = Math.min(group.maxBytes, memoryMax);
+        const deployed: DeployedFunction = {
+          ...fn,
+          placement: { name: fn.name, host, trusted, domain, group: groupId },
+          group,
+          replicas: fn.config.replicas,
+        };
+        group.add(deployed);
+        this.functions.set(fn.name, deployed);
+        placed.push(deployed);
+      }
+      for (const g of new Set(placed.map((p) => p.group))) {
+        if (g.host === this.hostName && g.memory === undefined) g.materialise();
+      }
+    } catch (err) {
+      // Roll back everything this call added.
+      for (const fn of loaded) {
+        const d = this.functions.get(fn.name);
+        if (d !== undefined && d.module === fn.module) {
+          this.functions.delete(fn.name);
+          d.group.members.delete(fn.name);
+        }
+      }
+      for (const g of created) this.groups.delete(g.id);
+      throw err;
+    }
+    return placed;
+  }
+
+  /** Selection for caller → callee with an optional edge override. Throws E_EMBED_REFUSED for a refused embedding. */
+  select(caller: string, callee: string, override?: IfcMode): Selection {
+    const a = this.require(caller).placement;
+    const b = this.require(callee).placement;
+    const sel = selectMode(a, b, override);
+    if (sel.refused !== undefined) {
+      throw new CwasiError('E_EMBED_REFUSED', `${caller} → ${callee}: ${sel.refused}`, { caller, callee });
+    }
+    return sel;
+  }
+
+  /** Why two functions cannot be embedded together (undefined when they are). */
+  embedRefusal(a: string, b: string): string | undefined {
+    return embedRefusal(this.require(a).placement, this.require(b).placement);
+  }
+
+  /** Prepare the channel of an edge (a ring pool with one ring for local edges). */
+  prepareEdge(from: string, to: string, mode: IfcMode): void {
+    if (mode === 'local') {
+      const pool = this.options.rings.forEdge(from, to, this.options.localTransport);
+      if (pool.created === 0) pool.giveBack(pool.acquire(), true);
+    }
+  }
+
+  /** Discard a group's memory after a trap or corruption (one fate). */
+  discard(groupId: string, generation: number, reason: string): boolean {
+    const g = this.groups.get(groupId);
+    if (g === undefined || g.generation !== generation) return false;
+    g.discard(reason);
+    return true;
+  }
+
+  private async load(config: FunctionConfig, baseDir: string): Promise<Omit<DeployedFunction, 'placement' | 'group' | 'replicas'>> {
+    let bytes: Uint8Array;
+    let source: string;
+    if (typeof config.module === 'string') {
+      const entry = this.manifest[config.module];
+      const path = entry !== undefined && !config.module.endsWith('.wasm')
+        ? join(this.options.functionsDir, entry.file)
+        : isAbsolute(config.module) ? config.module : resolve(baseDir, config.module);
+      source = path;
+      try {
+        bytes = new Uint8Array(await readFile(path));
+      } catch (err) {
+        const known = this.bundled().join(', ');
+        throw new CwasiError('E_WASM_MISSING', `${config.name}: cannot read module "${config.module}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); bundled functions: ${known}`, { function: config.name });
+      }
+    } else {
+      bytes = config.module;
+      source = '<bytes>';
+    }
+    let module: WebAssembly.Module;
+    try {
+      module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+    } catch (err) {
+      throw new CwasiError('E_WASM_INVALID', `${config.name}: ${source} is not valid WebAssembly: ${(err as Error).message}`, { function: config.name });
+    }
+    const info = inspectModule(bytes, module);
+    const mem = info.memory;
+    if (mem === undefined || mem.module !== 'env' || mem.name !== 'memory' || !mem.shared) {
+      throw new CwasiError('E_WASM_INVALID', `${config.name}: the module must import a shared memory as env.memory (build with --importMemory --sharedMemory)`, { function: config.name });
+    }
+    const missing = REQUIRED_EXPORTS.filter((e) => !info.exports.includes(e));
+    if (missing.length > 0) {
+      throw new CwasiError('E_WASM_INVALID', `${config.name}: the module does not export ${missing.join(', ')} (build it against the cwasi SDK and runtime)`, { function: config.name });
+    }
+    for (const imp of info.imports) {
+      if (imp.kind === 'function' && imp.module !== 'cwasi' && imp.module !== 'env') {
+        throw new CwasiError('E_WASM_INVALID', `${config.name}: imports ${imp.module}.${imp.name}; only the "cwasi" and "env" namespaces exist`, { function: config.name });
+      }
+    }
+    return { name: config.name, config, source, module, info, staticRegion: info.staticRegion };
+  }
+}
+
+function sameConfig(a: FunctionConfig, b: FunctionConfig): boolean {
+  const norm = (c: FunctionConfig) => JSON.stringify({
+    module: typeof c.module === 'string' ? c.module : `bytes:${c.module.byteLength}`,
+    trusted: c.trusted === true, domain: c.domain ?? 'default', replicas: c.replicas, host: c.host, memoryMaxBytes: c.memoryMaxBytes,
+  });
+  return norm(a) === norm(b);
+}

@@ -1,0 +1,712 @@
+// Request Dispatcher: call-time work. For each invocation it takes the plan of
+// the target (a workflow, or one function), selects the IFC mode of every edge
+// (through the Function Coordinator's pure selection), opens one transfer per
+// edge on the mode's channel, runs each segment as a pool task as soon as its
+// inputs are ready, hands every producer's output to its consumers and frees
+// it once they have all finished. Guest-initiated calls that leave a worker
+// arrive here too (GuestCallRequest) and take the same path.
+//
+// A segment is a maximal chain of functions joined by embedded edges (one
+// in-edge, one out-edge each): it runs inside one task, each step reading the
+// previous step's output in place, so the handoff costs a function call.
+
+import type { Piscina } from 'piscina';
+import { CwasiError, asCwasiError, toErrorRecord, type ErrorRecord } from './errors.js';
+import type { DeployedFunction, FunctionCoordinator, MemoryGroup } from './coordinator.js';
+import type { Channel, GroupRef, Produced, Transfer } from './channels/channel.js';
+import { foreignHeap, type RingPools } from './channels/local.js';
+import { redisClient, writeOutputToKv } from './channels/remote-kv.js';
+import { Heap, type Arena } from './memory/heap.js';
+import type { IfcMode, Selection } from './selection.js';
+import { LatencyRecorder } from './stats.js';
+import type { GraphEdge, WorkflowGraph } from './workflow/graph.js';
+import {
+  CALL_SLOT_BYTES, JOURNAL, JOURNAL_BYTES, JOURNAL_FINISHED, JOURNAL_QUEUED, JOURNAL_RUNNING,
+  SLOT_DONE, SLOT_STATE, SLOT_STATUS,
+  type GuestCallReply, type GuestCallRequest, type InputSpec, type OutputSpec, type RunSuccess, type RunTask,
+  type TaskResult, type WorkerHello, type WorkerMessage,
+} from './worker/protocol.js';
+import { STATUS } from './worker/host.js';
+import type { MessagePort } from 'node:worker_threads';
+
+export interface InvokeOptions {
+  signal?: AbortSignal;
+  /** Deadline of this invocation in milliseconds (default: the engine's). */
+  timeoutMs?: number;
+  /**
+   * Force IFC modes for this invocation: keys "from->to" for one edge, "*" for
+   * every edge. Embedding stays refused where the trust rules forbid it.
+   */
+  modes?: Record<string, IfcMode>;
+  /** Force the mode of guest-initiated calls (benchmarks); default: selection. */
+  guestCallMode?: IfcMode;
+}
+
+export interface EdgeReport {
+  from: string;
+  to: string;
+  mode: IfcMode;
+  reason: string;
+  bytes: number;
+}
+
+export interface StepReport {
+  fn: string;
+  group: string;
+  threadId: number;
+  /** When the step's input was complete in its memory (ms, performance.timeOrigin based). */
+  inputReady: number;
+  done: number;
+}
+
+export interface InvocationReport {
+  target: string;
+  /** The output function's result. */
+  output: Uint8Array;
+  /** Results of every sink (and of the output function). */
+  outputs: Record<string, Uint8Array>;
+  edges: EdgeReport[];
+  steps: StepReport[];
+  startedAt: number;
+  finishedAt: number;
+  latencyMs: number;
+  logs: string[];
+}
+
+export interface PlannedEdge {
+  edge: GraphEdge;
+  selection: Selection;
+  from: Segment;
+  to: Segment;
+  /** Position of this edge among the consumer's inputs. */
+  slot: number;
+  channel: Channel;
+}
+
+export interface Segment {
+  id: number;
+  steps: string[];
+  group: MemoryGroup;
+  inEdges: PlannedEdge[];
+  outEdges: PlannedEdge[];
+  /** The last step is the target's output function or a sink: return its bytes. */
+  returnsBytes: boolean;
+}
+
+export interface Plan {
+  target: string;
+  graph: WorkflowGraph;
+  segments: Segment[];
+  /** Edges between segments (moved by a channel). */
+  edges: PlannedEdge[];
+  /** Edges inside segments (embedded, handed over in place). */
+  chained: Array<{ edge: GraphEdge; selection: Selection }>;
+}
+
+export interface DispatcherOptions {
+  pool: Piscina;
+  coordinator: FunctionCoordinator;
+  channels: Record<IfcMode, Channel | undefined>;
+  rings: RingPools;
+  maxPayloadBytes: number;
+  timeoutMs: number;
+  maxThreads: number;
+  /** Inputs at least this large are copied by the main thread straight into the entry function's memory. */
+  directInputBytes: number;
+  redisUrl: string;
+}
+
+const now = (): number => performance.timeOrigin + performance.now();
+
+/** Counting semaphore for `replicas` (invocations of one function that may run at once). */
+class Semaphore {
+  private waiters: Array<() => void> = [];
+  constructor(private available: number) {}
+
+  async acquire(signal: AbortSignal): Promise<void> {
+    if (this.available > 0) {
+      this.available--;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const grant = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.waiters = this.waiters.filter((w) => w !== grant);
+        reject(signal.reason);
+      };
+      this.waiters.push(grant);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.available++;
+  }
+}
+
+/** Journals are small SharedArrayBuffers; reuse them. */
+class JournalPool {
+  private readonly free: SharedArrayBuffer[] = [];
+
+  acquire(): SharedArrayBuffer {
+    const j = this.free.pop();
+    if (j !== undefined) return j;
+    return new SharedArrayBuffer(JOURNAL_BYTES);
+  }
+
+  release(j: SharedArrayBuffer): void {
+    new Int32Array(j).fill(0);
+    if (this.free.length < 256) this.free.push(j);
+  }
+}
+
+interface Invocation {
+  id: number;
+  target: string;
+  deadline: number;
+  signal: AbortSignal;
+  timedOut: () => boolean;
+  opts: InvokeOptions;
+}
+
+interface WorkerLink {
+  port: MessagePort;
+  slots: Int32Array;
+}
+
+export class RequestDispatcher {
+  private readonly pool: Piscina;
+  private readonly coordinator: FunctionCoordinator;
+  private readonly journals = new JournalPool();
+  private readonly semaphores = new Map<string, Semaphore>();
+  private readonly invocations = new Map<number, Invocation>();
+  private readonly workers = new Map<number, WorkerLink>();
+  private readonly plans = new Map<string, Plan>();
+  private nextId = 1;
+  private blockedCallers = 0;
+  readonly latency = new LatencyRecorder();
+  readonly latencyByTarget = new Map<string, LatencyRecorder>();
+  counters = { started: 0, completed: 0, failed: 0, guestCalls: 0 };
+  readonly modeCounts: Record<IfcMode, number> = { embedded: 0, local: 0, networked: 0, 'remote-kv': 0, copy: 0 };
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.pool = options.pool;
+    this.coordinator = options.coordinator;
+  }
+
+  get inFlight(): number {
+    return this.invocations.size;
+  }
+
+  // ── planning ────────────────────────────────────────────────────────────
+
+  /** Forget cached plans (after a deploy changed placements). */
+  invalidatePlans(): void {
+    this.plans.clear();
+  }
+
+  plan(graph: WorkflowGraph, modes?: Record<string, IfcMode>): Plan {
+    const key = modes === undefined ? graph.name : `${graph.name}\u0000${JSON.stringify(modes)}`;
+    let plan = this.plans.get(key);
+    if (plan === undefined) {
+      plan = this.buildPlan(graph, modes);
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  private buildPlan(graph: WorkflowGraph, modes: Record<string, IfcMode> | undefined): Plan {
+    const fns = new Map<string, DeployedFunction>(graph.nodes.map((n) => [n, this.coordinator.require(n)]));
+    const selections = new Map<GraphEdge, Selection>();
+    for (const e of graph.edges) {
+      const override = modes?.[`${e.from}->${e.to}`] ?? modes?.['*'] ?? e.mode;
+      let sel: Selection;
+      try {
+        sel = this.coordinator.select(e.from, e.to, override);
+      } catch (err) {
+        // A blanket "*" override may ask for embedding where it is refused; keep the rules there.
+        if (modes?.[`${e.from}->${e.to}`] === undefined && e.mode === undefined && modes?.['*'] !== undefined) sel = this.coordinator.select(e.from, e.to);
+        else throw err;
+      }
+      if (this.options.channels[sel.mode] === undefined) {
+        throw new CwasiError('E_CONFIG', `${e.from} → ${e.to} needs the ${sel.mode} channel, which this engine was not configured for`);
+      }
+      selections.set(e, sel);
+    }
+    // Chain nodes joined by embedded edges with one out-edge and one in-edge.
+    const next = new Map<string, GraphEdge>();
+    const chainedInto = new Set<string>();
+    for (const e of graph.edges) {
+      const sel = selections.get(e)!;
+      if (sel.mode === 'embedded' && graph.outEdges.get(e.from)!.length === 1 && graph.inEdges.get(e.to)!.length === 1 && e.from !== graph.output) {
+        next.set(e.from, e);
+        chainedInto.add(e.to);
+      }
+    }
+    const segments: Segment[] = [];
+    const segmentOf = new Map<string, Segment>();
+    const chained: Plan['chained'] = [];
+    for (const n of graph.order) {
+      if (chainedInto.has(n)) continue;
+      const steps = [n];
+      let cur = n;
+      while (next.has(cur)) {
+        const e = next.get(cur)!;
+        chained.push({ edge: e, selection: selections.get(e)! });
+        cur = e.to;
+        steps.push(cur);
+      }
+      const last = steps[steps.length - 1]!;
+      const seg: Segment = {
+        id: segments.length, steps, group: fns.get(n)!.group, inEdges: [], outEdges: [],
+        returnsBytes: last === graph.output || graph.sinks.includes(last),
+      };
+      segments.push(seg);
+      for (const s of steps) segmentOf.set(s, seg);
+    }
+    const edges: PlannedEdge[] = [];
+    for (const e of graph.edges) {
+      if (next.get(e.from) === e) continue;
+      const sel = selections.get(e)!;
+      const pe: PlannedEdge = {
+        edge: e, selection: sel, from: segmentOf.get(e.from)!, to: segmentOf.get(e.to)!,
+        slot: graph.inEdges.get(e.to)!.indexOf(e), channel: this.options.channels[sel.mode]!,
+      };
+      pe.from.outEdges.push(pe);
+      pe.to.inEdges.push(pe);
+      edges.push(pe);
+    }
+    for (const seg of segments) seg.inEdges.sort((a, b) => a.slot - b.slot);
+    return { target: graph.name, graph, segments, edges, chained };
+  }
+
+  // ── invocation ──────────────────────────────────────────────────────────
+
+  async invoke(target: string, graph: WorkflowGraph, input: Uint8Array, opts: InvokeOptions = {}): Promise<InvocationReport> {
+    if (!(input instanceof Uint8Array)) throw new CwasiError('E_CONFIG', 'input must be a Uint8Array');
+    if (input.byteLength > this.options.maxPayloadBytes) {
+      throw new CwasiError('E_PAYLOAD_TOO_LARGE', `input of ${input.byteLength} bytes exceeds the limit of ${this.options.maxPayloadBytes}`);
+    }
+    if (opts.signal?.aborted) throw abortedError(opts.signal);
+    const plan = this.plan(graph, opts.modes);
+    const timeoutMs = opts.timeoutMs ?? this.options.timeoutMs;
+    const timeout = Number.isFinite(timeoutMs) ? AbortSignal.timeout(timeoutMs) : undefined;
+    const signals = [opts.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
+    const signal = signals.length === 0 ? new AbortController().signal : signals.length === 1 ? signals[0]! : AbortSignal.any(signals);
+    const inv: Invocation = {
+      id: this.nextId++, target, deadline: Date.now() + timeoutMs, signal, opts,
+      timedOut: () => timeout?.aborted === true && opts.signal?.aborted !== true,
+    };
+    this.invocations.set(inv.id, inv);
+    this.counters.started++;
+    const startedAt = now();
+    try {
+      const report = await this.execute(plan, input, inv, startedAt);
+      this.counters.completed++;
+      this.latency.record(report.latencyMs);
+      let rec = this.latencyByTarget.get(target);
+      if (rec === undefined) this.latencyByTarget.set(target, (rec = new LatencyRecorder()));
+      rec.record(report.latencyMs);
+      return report;
+    } catch (err) {
+      this.counters.failed++;
+      throw this.finalError(err, inv);
+    } finally {
+      this.invocations.delete(inv.id);
+    }
+  }
+
+  private finalError(err: unknown, inv: Invocation): CwasiError {
+    if (inv.signal.aborted) {
+      if (inv.timedOut()) return new CwasiError('E_TIMEOUT', `${inv.target}: deadline of ${inv.opts.timeoutMs ?? this.options.timeoutMs} ms exceeded`);
+      return abortedError(inv.opts.signal ?? inv.signal);
+    }
+    return asCwasiError(err);
+  }
+
+  private async execute(plan: Plan, input: Uint8Array, inv: Invocation, startedAt: number): Promise<InvocationReport> {
+    const segs = plan.segments;
+    const outputs = segs.map((s): OutputSpec => ({ keep: false, bytes: s.returnsBytes }));
+    const transfers = new Map<PlannedEdge, Transfer>();
+    const state = segs.map((s) => ({
+      inputs: new Array<InputSpec | undefined>(s.inEdges.length),
+      missing: s.inEdges.length,
+      launched: false,
+      produced: undefined as Produced | undefined,
+      consumersLeft: s.outEdges.length,
+      released: false,
+    }));
+    const report: InvocationReport = {
+      target: plan.target, output: new Uint8Array(0), outputs: {}, edges: [], steps: [], startedAt, finishedAt: 0, latencyMs: 0, logs: [],
+    };
+    const inputArenas: Array<{ group: MemoryGroup; generation: number; arena: Arena }> = [];
+    let failure: unknown;
+    let running = 0;
+    let settle!: () => void;
+    const allSettled = new Promise<void>((r) => (settle = r));
+
+    const releaseProduced = async (seg: Segment) => {
+      const st = state[seg.id]!;
+      if (st.released || st.produced === undefined) return;
+      st.released = true;
+      const channels = new Set(seg.outEdges.map((e) => e.channel));
+      if (st.produced.result.kept !== undefined && channels.size === 0) channels.add(this.options.channels.embedded!);
+      for (const ch of channels) {
+        try {
+          await ch.release(st.produced);
+        } catch {
+          // freeing failed: the memory is discarded elsewhere if it is corrupt
+        }
+      }
+    };
+
+    const fail = (err: unknown) => {
+      if (failure === undefined) failure = err;
+      // Wake anything blocked on a ring of this invocation.
+      for (const [pe, t] of transfers) {
+        if (!state[pe.to.id]!.launched || state[pe.to.id]!.produced === undefined) t.finish(false);
+      }
+    };
+
+    const consumerFinished = (seg: Segment, ok: boolean) => {
+      for (const pe of seg.inEdges) {
+        transfers.get(pe)?.finish(ok);
+        const pst = state[pe.from.id]!;
+        pst.consumersLeft--;
+        if (pst.consumersLeft === 0) void releaseProduced(pe.from);
+      }
+    };
+
+    const launch = (seg: Segment, inputs: InputSpec[]) => {
+      const st = state[seg.id]!;
+      st.launched = true;
+      running++;
+      this.runSegment(seg, inputs, outputs[seg.id]!, inv)
+        .then(async ({ result, group }) => {
+          const produced: Produced = { result, group };
+          const kvKey = outputs[seg.id]!.kv?.key;
+          if (kvKey !== undefined) produced.kvKey = kvKey;
+          st.produced = produced;
+          result.timings.forEach((t) => report.steps.push({ ...t, group: seg.group.id, threadId: result.threadId }));
+          if (result.logs) report.logs.push(...result.logs);
+          const last = seg.steps[seg.steps.length - 1]!;
+          if (seg.returnsBytes && result.bytes !== undefined) report.outputs[last] = result.bytes;
+          consumerFinished(seg, true);
+          if (failure !== undefined) return;
+          for (const pe of seg.outEdges) {
+            report.edges.push(edgeReport(pe, result.outputLength));
+            const cst = state[pe.to.id]!;
+            if (cst.launched) continue;
+            cst.inputs[pe.to.inEdges.indexOf(pe)] = await transfers.get(pe)!.inputFor(produced);
+            if (--cst.missing === 0 && failure === undefined) launch(pe.to, cst.inputs as InputSpec[]);
+          }
+          if (seg.outEdges.length === 0) await releaseProduced(seg);
+        })
+        .catch((err) => {
+          consumerFinished(seg, false);
+          fail(err);
+        })
+        .finally(() => {
+          if (--running === 0) settle();
+        });
+    };
+
+    try {
+      for (const pe of plan.edges) {
+        const t = pe.channel.open({
+          from: pe.edge.from, to: pe.edge.to, mode: pe.selection.mode,
+          producerGroup: pe.from.group.ref(), consumerGroup: pe.to.group.ref(),
+          transferId: `${inv.id}.${pe.edge.index}`,
+        });
+        transfers.set(pe, t);
+        t.prepareOutput(outputs[pe.from.id]!);
+        this.modeCounts[pe.selection.mode]++;
+      }
+      for (const c of plan.chained) {
+        this.modeCounts.embedded++;
+        report.edges.push({ from: c.edge.from, to: c.edge.to, mode: 'embedded', reason: c.selection.reason, bytes: -1 });
+      }
+      // Entry segments get the invocation input; consumers of streaming edges start alongside their producers.
+      for (const seg of segs) {
+        if (seg.inEdges.length === 0) {
+          launch(seg, [this.entryInput(seg, input, inputArenas)]);
+        }
+      }
+      for (const seg of segs) {
+        if (seg.inEdges.length === 0) continue;
+        const early = seg.inEdges.map((pe) => transfers.get(pe)!.earlyInput?.());
+        if (early.every((e) => e !== undefined)) launch(seg, early as InputSpec[]);
+      }
+    } catch (err) {
+      fail(err);
+    }
+    if (running > 0) await allSettled;
+    // Free whatever is still held (failures, outputs nobody consumed).
+    for (const t of transfers.values()) t.finish(failure === undefined);
+    for (const seg of segs) await releaseProduced(seg);
+    for (const a of inputArenas) {
+      if (a.group.generation === a.generation) {
+        try {
+          a.group.heap.release(a.arena);
+        } catch {
+          // corrupt: discarded with the group
+        }
+      }
+    }
+    if (failure !== undefined) throw failure;
+    const out = report.outputs[plan.graph.output];
+    if (out === undefined) throw new CwasiError('E_INTERNAL', `${plan.target}: the output function produced no bytes`);
+    report.output = out;
+    // Edge byte counts of chained edges are the producer's output length.
+    report.finishedAt = now();
+    report.latencyMs = report.finishedAt - startedAt;
+    return report;
+  }
+
+  /** The invocation input for an entry segment: cloned when small, copied by this thread into the memory when large. */
+  private entryInput(seg: Segment, input: Uint8Array, arenas: Array<{ group: MemoryGroup; generation: number; arena: Arena }>): InputSpec {
+    const g = seg.group;
+    if (input.byteLength < this.options.directInputBytes || g.host !== this.coordinator.hostName) {
+      return { kind: 'bytes', bytes: input };
+    }
+    const arena = g.heap.newArena();
+    arenas.push({ group: g, generation: g.generation, arena });
+    const ptr = g.heap.allocIn(arena, input.byteLength);
+    g.heap.bytes().set(input, ptr);
+    return { kind: 'shared', groupId: g.id, generation: g.generation, memory: g.memory, ptr, len: input.byteLength };
+  }
+
+  /** Run one segment as a pool task; resolves with its result and the memory it ran in. */
+  private async runSegment(seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation): Promise<{ result: RunSuccess; group: GroupRef }> {
+    const group = seg.group;
+    if (group.host !== this.coordinator.hostName) {
+      throw new CwasiError('E_CONFIG', `${seg.steps[0]} is placed on host "${group.host}", but this engine is not part of a cluster`);
+    }
+    const limited = seg.steps.filter((s) => this.coordinator.get(s)?.replicas !== undefined);
+    const acquired: Semaphore[] = [];
+    try {
+      for (const s of limited) {
+        let sem = this.semaphores.get(s);
+        if (sem === undefined) this.semaphores.set(s, (sem = new Semaphore(this.coordinator.get(s)!.replicas!)));
+        await sem.acquire(inv.signal);
+        acquired.push(sem);
+      }
+    } catch (err) {
+      for (const s of acquired) s.release();
+      throw err;
+    }
+    const ref = group.ref();
+    const journal = this.journals.acquire();
+    const forceRemote = inv.opts.guestCallMode !== undefined && inv.opts.guestCallMode !== 'embedded' ? ['*'] : [];
+    const task: RunTask = {
+      type: 'run', invocationId: inv.id, install: group.install(), steps: seg.steps, inputs, output,
+      deadline: inv.deadline, maxPayloadBytes: this.options.maxPayloadBytes, forceRemote, journal,
+    };
+    let res: TaskResult;
+    try {
+      res = (await this.pool.run(task, { signal: inv.signal })) as TaskResult;
+    } catch (err) {
+      const e = this.taskError(err, inv, seg.steps[0]!);
+      this.recover(journal, group, ref, e);
+      throw e;
+    } finally {
+      for (const s of acquired) s.release();
+    }
+    this.journals.release(journal);
+    if (!res.ok) {
+      const failed = res as Extract<TaskResult, { ok: false }>;
+      if (failed.discardGroup && this.coordinator.discard(ref.id, ref.generation, `${failed.fn}: ${failed.error.message}`)) {
+        this.invalidatePlans();
+      }
+      throw CwasiError.fromRecord(failed.error);
+    }
+    if ('control' in res) throw new CwasiError('E_INTERNAL', 'control result for a run task');
+    if (group.generation !== ref.generation) {
+      // The memory was discarded while this task ran (a member trapped): one fate.
+      throw new CwasiError('E_FUNCTION_TRAP', `${seg.steps.join(' → ')}: memory group ${group.id} was discarded while it ran (${group.lastDiscardReason ?? 'trap'})`);
+    }
+    return { result: res, group: ref };
+  }
+
+  private taskError(err: unknown, inv: Invocation, fn: string): CwasiError {
+    if (err instanceof CwasiError) return err;
+    const e = err as Error;
+    if (inv.signal.aborted || e?.name === 'AbortError') {
+      if (inv.timedOut()) return new CwasiError('E_TIMEOUT', `${fn}: deadline exceeded`);
+      return abortedError(inv.opts.signal ?? inv.signal);
+    }
+    const msg = e?.message ?? String(err);
+    if (/queue is at limit/i.test(msg)) return new CwasiError('E_QUEUE_FULL', `${fn}: the task queue is full`);
+    if (/terminat|destroy|closed/i.test(msg) && this.closing) return new CwasiError('E_CLOSED', `${fn}: the engine closed`);
+    return new CwasiError('E_WORKER_DIED', `${fn}: the worker running it died: ${msg}`);
+  }
+
+  closing = false;
+
+  /** A task was killed (abort, deadline, worker death): free what its journal says it held. */
+  private recover(journalBuf: SharedArrayBuffer, group: MemoryGroup, ref: GroupRef, cause: CwasiError): void {
+    const j = new Int32Array(journalBuf);
+    const state = Atomics.load(j, JOURNAL.STATE >> 2);
+    if (state === JOURNAL_QUEUED) {
+      this.journals.release(journalBuf);
+      return;
+    }
+    if (group.generation !== ref.generation) return;
+    const thread = Atomics.load(j, JOURNAL.THREAD >> 2);
+    const overflow = Atomics.load(j, JOURNAL.OVERFLOW >> 2) === 1;
+    const heap = group.heap;
+    if (state === JOURNAL_RUNNING && heap.lockHolder() === thread) {
+      // Killed inside the heap's critical section: the heap cannot be trusted.
+      this.coordinator.discard(ref.id, ref.generation, `worker killed holding the heap lock (${cause.code})`);
+      this.invalidatePlans();
+      return;
+    }
+    if (overflow) {
+      this.coordinator.discard(ref.id, ref.generation, `worker killed holding more arenas than its journal records (${cause.code})`);
+      this.invalidatePlans();
+      return;
+    }
+    const n = Atomics.load(j, JOURNAL.COUNT >> 2);
+    const ids = new Set<number>();
+    for (let i = 0; i < n; i++) ids.add(j[(JOURNAL.ARENAS >> 2) + i]! >>> 0);
+    try {
+      heap.releaseTagged(ids);
+    } catch {
+      this.coordinator.discard(ref.id, ref.generation, 'heap inconsistent after a killed task');
+      this.invalidatePlans();
+    }
+    if (state === JOURNAL_FINISHED || state === JOURNAL_RUNNING) this.journals.release(journalBuf);
+  }
+
+  // ── guest-initiated calls ───────────────────────────────────────────────
+
+  onWorkerMessage(message: unknown): void {
+    const m = message as WorkerMessage;
+    if (m === null || typeof m !== 'object') return;
+    if (m.type === 'cwasi:hello') {
+      const hello = m as WorkerHello;
+      this.workers.set(hello.threadId, { port: hello.replyPort, slots: new Int32Array(hello.slots) });
+      hello.replyPort.unref();
+    } else if (m.type === 'cwasi:call') {
+      void this.guestCall(m as GuestCallRequest);
+    }
+  }
+
+  private async guestCall(req: GuestCallRequest): Promise<void> {
+    const link = this.workers.get(req.threadId);
+    if (link === undefined) return;
+    this.counters.guestCalls++;
+    this.blockedCallers++;
+    let reply: GuestCallReply;
+    let status: number = STATUS.OK;
+    const cleanups: Array<() => void | Promise<void>> = [];
+    try {
+      if (this.blockedCallers >= this.options.maxThreads) {
+        throw new CwasiError('E_QUEUE_FULL', `every worker is waiting on a guest call; ${req.caller} → ${req.target} refused to avoid a deadlock`);
+      }
+      const parent = this.invocations.get(req.invocationId);
+      const callee = this.coordinator.get(req.target);
+      if (callee === undefined) throw new CwasiError('E_UNKNOWN_FUNCTION', `${req.caller} called "${req.target}", which is not deployed`);
+      const sel = this.coordinator.select(req.caller, req.target, parent?.opts.guestCallMode);
+      const inv: Invocation = parent ?? {
+        id: req.invocationId, target: req.target, deadline: req.deadline,
+        signal: AbortSignal.timeout(Math.max(1, req.deadline - Date.now())), timedOut: () => Date.now() >= req.deadline, opts: {},
+      };
+      this.modeCounts[sel.mode]++;
+      const p = req.payload;
+      const output: OutputSpec = { keep: false, bytes: false };
+      let input: InputSpec;
+      switch (sel.mode) {
+        case 'embedded':
+          input = { kind: 'shared', ...p };
+          output.keep = true;
+          break;
+        case 'local': {
+          const pool = this.options.rings.forEdge(req.caller, req.target, 'descriptor');
+          const ring = pool.acquire();
+          let clean = false;
+          cleanups.push(() => pool.giveBack(ring, clean));
+          if (!ring.tryWriteDescriptor({ source: 0, generation: p.generation, ptr: p.ptr, len: p.len }, p.len)) {
+            throw new CwasiError('E_CHANNEL', 'local buffer: descriptor ring is not empty');
+          }
+          input = { kind: 'ring', ring: ring.buffer, sources: [{ groupId: p.groupId, generation: p.generation, memory: p.memory }] };
+          output.keep = true;
+          cleanups.push(() => { clean = true; });
+          break;
+        }
+        case 'copy': {
+          const heap = foreignHeap(p.memory);
+          if (!heap.inBounds(p.ptr, p.len)) throw new CwasiError('E_BAD_DESCRIPTOR', 'guest call payload outside the caller memory');
+          input = { kind: 'bytes', bytes: heap.bytes().slice(p.ptr, p.ptr + p.len) };
+          output.bytes = true;
+          break;
+        }
+        case 'remote-kv': {
+          const key = `cwasi:call:${process.pid}:${req.threadId}:${req.slot}:${this.counters.guestCalls}`;
+          const spec = { url: this.options.redisUrl, key, ttlSeconds: 60, chunkBytes: 16 << 20 };
+          const chunks = await writeOutputToKv(spec, foreignHeap(p.memory), { ptr: p.ptr, len: p.len });
+          input = { kind: 'kv', url: spec.url, key, len: p.len, chunks };
+          output.bytes = true;
+          cleanups.push(async () => {
+            try {
+              await (await redisClient(spec.url)).del(...Array.from({ length: chunks }, (_, i) => `${key}:${i}`));
+            } catch {
+              // TTL
+            }
+          });
+          break;
+        }
+        default:
+          throw new CwasiError('E_CONFIG', `guest calls over ${sel.mode} are not available in this engine`);
+      }
+      const { result, group } = await this.runSegment({ steps: [req.target], group: callee.group }, [input], output, inv);
+      if (result.kept !== undefined) {
+        reply = {
+          type: 'cwasi:reply', slot: req.slot, ok: true, mode: sel.mode,
+          result: { kind: 'foreign', groupId: group.id, generation: group.generation, memory: group.memory, ptr: result.kept.ptr, len: result.kept.len },
+          release: { memory: group.memory, arenas: result.kept.arenas },
+        };
+      } else if (result.bytes !== undefined) {
+        reply = { type: 'cwasi:reply', slot: req.slot, ok: true, mode: sel.mode, result: { kind: 'bytes', bytes: result.bytes } };
+      } else {
+        throw new CwasiError('E_INTERNAL', 'guest call result carries no output');
+      }
+    } catch (err) {
+      const e = asCwasiError(err, 'E_GUEST_CALL');
+      status = e.code === 'E_UNKNOWN_FUNCTION' ? STATUS.UNKNOWN_FUNCTION
+        : e.code === 'E_QUEUE_FULL' || e.code === 'E_PAYLOAD_TOO_LARGE' || e.code === 'E_MEMORY_LIMIT' ? STATUS.LIMIT
+          : e.code === 'E_TIMEOUT' || e.code === 'E_ABORTED' ? STATUS.ABORTED : STATUS.CALL_FAILED;
+      reply = { type: 'cwasi:reply', slot: req.slot, ok: false, error: toErrorRecord(e) as ErrorRecord };
+    } finally {
+      this.blockedCallers--;
+      for (const c of cleanups) await c();
+    }
+    // Post the reply first, then publish DONE: the woken caller finds it on its port.
+    link.port.postMessage(reply);
+    const base = req.slot * CALL_SLOT_BYTES;
+    Atomics.store(link.slots, (base + SLOT_STATUS) >> 2, status);
+    Atomics.store(link.slots, (base + SLOT_STATE) >> 2, SLOT_DONE);
+    Atomics.notify(link.slots, (base + SLOT_STATE) >> 2);
+  }
+}
+
+function edgeReport(pe: PlannedEdge, bytes: number): EdgeReport {
+  return { from: pe.edge.from, to: pe.edge.to, mode: pe.selection.mode, reason: pe.selection.reason, bytes };
+}
+
+function abortedError(signal: AbortSignal): CwasiError {
+  const reason = signal.reason;
+  if (reason instanceof CwasiError) return reason;
+  const why = reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
+  return new CwasiError('E_ABORTED', `invocation aborted: ${why}`);
+}
+
+/** Heap of a memory seen from the main thread (for tests and diagnostics). */
+export function heapOf(memory: WebAssembly.Memory): Heap {
+  return Heap.attach(memory);
+}

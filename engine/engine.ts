@@ -1,0 +1,364 @@
+// The public API: Engine.create → deploy → invoke → stats → close.
+//
+// An Engine owns a Piscina pool of worker threads, a Function Coordinator
+// (placement, memory groups, channels) and a Request Dispatcher (per-call IFC
+// selection and data movement).
+
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { Piscina } from 'piscina';
+import { CwasiError } from './errors.js';
+import { FunctionCoordinator, bundledFunctionsDir, type DeployedFunction, type FunctionConfig } from './coordinator.js';
+import { RequestDispatcher, type InvocationReport, type InvokeOptions, type Plan } from './dispatcher.js';
+import type { Channel } from './channels/channel.js';
+import { copyChannel } from './channels/copy.js';
+import { embeddedChannel } from './channels/embedded.js';
+import { RingPools, createLocalChannel, type LocalTransport } from './channels/local.js';
+import { closeRedisClients, createRemoteKvChannel } from './channels/remote-kv.js';
+import type { HeapStats } from './memory/heap.js';
+import type { IfcMode } from './selection.js';
+import type { LatencySummary } from './stats.js';
+import { buildGraph, type WorkflowGraph } from './workflow/graph.js';
+import { parseWorkflow, validateWorkflowDocument, type WorkflowDocument } from './workflow/schema.js';
+import type { ControlTask } from './worker/protocol.js';
+
+export interface EngineOptions {
+  /** Worker threads: a number (min = max) or bounds. Default: min = cores, max = 2 × cores. */
+  threads?: number | { min?: number; max?: number };
+  /** Tasks that may wait for a worker before invoke() fails with E_QUEUE_FULL (default 4096). */
+  maxQueue?: number;
+  /** Largest input, output or guest-call payload in bytes (default 1 GiB). */
+  maxPayloadBytes?: number;
+  /** Largest size a function memory may grow to, in bytes (default 2 GiB). */
+  memoryMaxBytes?: number;
+  /** Default deadline of an invocation in milliseconds (default 60000; Infinity for none). */
+  timeoutMs?: number;
+  /** Directory of bundled functions (default: the package's dist/functions). */
+  functionsDir?: string;
+  /** Name of this engine's host in placements (default "local"). */
+  hostName?: string;
+  /** Local Buffer settings. */
+  local?: { transport?: LocalTransport; ringBytes?: number };
+  /** Redis for the remote-kv baseline (default REDIS_URL or redis://127.0.0.1:6379). */
+  redis?: { url?: string; ttlSeconds?: number; chunkBytes?: number };
+  /** Inputs at least this large are copied straight into the entry function's memory (default 1 MiB). */
+  directInputBytes?: number;
+}
+
+export interface FunctionPlacement {
+  name: string;
+  host: string;
+  group: string;
+  trusted: boolean;
+  domain: string;
+  embedded: boolean;
+  source: string;
+  staticRegion: { start: number; end: number } | null;
+}
+
+export interface EdgePlan {
+  from: string;
+  to: string;
+  mode: IfcMode;
+  reason: string;
+  /** Runs inside one task with its producer (embedded chain). */
+  chained: boolean;
+}
+
+export interface PlanReport {
+  target: string;
+  kind: 'workflow' | 'function';
+  functions: FunctionPlacement[];
+  edges: EdgePlan[];
+  segments: string[][];
+  output: string;
+}
+
+export interface DeployResult {
+  functions: FunctionPlacement[];
+  workflow?: PlanReport;
+}
+
+export interface EngineStats {
+  invocations: { started: number; completed: number; failed: number; inFlight: number; guestCalls: number };
+  latencyMs: LatencySummary;
+  latencyByTarget: Record<string, LatencySummary>;
+  edgesByMode: Record<IfcMode, number>;
+  pool: { threads: number; minThreads: number; maxThreads: number; queueSize: number; completed: number; utilization: number; runTimeMs: LatencySummary; waitTimeMs: LatencySummary };
+  memory: Array<HeapStats & { id: string; generation: number; members: string[]; embedded: boolean; discards: number }>;
+  rings: { edges: number; rings: number; inUse: number };
+}
+
+const DEFAULTS = {
+  maxQueue: 4096,
+  maxPayloadBytes: 1 << 30,
+  memoryMaxBytes: 2 ** 31,
+  timeoutMs: 60_000,
+  ringBytes: 1 << 20,
+  directInputBytes: 1 << 20,
+};
+
+export class Engine {
+  private readonly pool: Piscina;
+  private readonly coordinator: FunctionCoordinator;
+  private readonly dispatcher: RequestDispatcher;
+  private readonly rings: RingPools;
+  private readonly channels: Record<IfcMode, Channel | undefined>;
+  private readonly workflows = new Map<string, WorkflowGraph>();
+  private readonly functionGraphs = new Map<string, WorkflowGraph>();
+  private readonly minThreads: number;
+  private readonly maxThreads: number;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  private constructor(options: EngineOptions) {
+    const cores = availableParallelism();
+    const t = options.threads;
+    this.minThreads = typeof t === 'number' ? t : t?.min ?? cores;
+    this.maxThreads = typeof t === 'number' ? t : t?.max ?? Math.max(this.minThreads, 2 * cores);
+    if (!(this.minThreads >= 1 && this.maxThreads >= this.minThreads && this.maxThreads <= 1024)) {
+      throw new CwasiError('E_CONFIG', `invalid thread bounds min ${this.minThreads}, max ${this.maxThreads}`);
+    }
+    const maxQueue = options.maxQueue ?? DEFAULTS.maxQueue;
+    this.pool = new Piscina({
+      filename: new URL('./worker/worker.js', import.meta.url).href,
+      minThreads: this.minThreads,
+      maxThreads: this.maxThreads,
+      maxQueue,
+      idleTimeout: 30_000,
+    });
+    const redisUrl = options.redis?.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    this.rings = new RingPools(options.local?.ringBytes ?? DEFAULTS.ringBytes);
+    const transport = options.local?.transport ?? 'descriptor';
+    this.coordinator = new FunctionCoordinator({
+      hostName: options.hostName ?? 'local',
+      functionsDir: options.functionsDir ?? bundledFunctionsDir(),
+      memoryMaxBytes: options.memoryMaxBytes ?? DEFAULTS.memoryMaxBytes,
+      rings: this.rings,
+      localTransport: transport,
+    });
+    this.channels = {
+      embedded: embeddedChannel,
+      local: createLocalChannel(this.rings, transport),
+      copy: copyChannel,
+      'remote-kv': createRemoteKvChannel({
+        url: redisUrl,
+        ttlSeconds: options.redis?.ttlSeconds ?? 300,
+        chunkBytes: options.redis?.chunkBytes ?? 16 << 20,
+        keyPrefix: `cwasi:${process.pid}:${Date.now().toString(36)}`,
+      }),
+      networked: undefined,
+    };
+    this.dispatcher = new RequestDispatcher({
+      pool: this.pool,
+      coordinator: this.coordinator,
+      channels: this.channels,
+      rings: this.rings,
+      maxPayloadBytes: options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes,
+      timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+      maxThreads: this.maxThreads,
+      directInputBytes: options.directInputBytes ?? DEFAULTS.directInputBytes,
+      redisUrl,
+    });
+    this.pool.on('message', (m: unknown) => this.dispatcher.onWorkerMessage(m));
+    this.pool.on('error', () => {
+      // A worker crashed outside a task; the task that ran on it (if any) fails with E_WORKER_DIED.
+    });
+  }
+
+  /** Create an engine and start its worker pool. */
+  static async create(options: EngineOptions = {}): Promise<Engine> {
+    const engine = new Engine(options);
+    return engine;
+  }
+
+  /** Names of the functions bundled with the engine (usable as `module`). */
+  bundledFunctions(): string[] {
+    return this.coordinator.bundled();
+  }
+
+  /**
+   * Deploy functions or a workflow. A workflow document (parsed JSON) deploys
+   * its functions and registers the workflow under its name; relative module
+   * paths resolve against `baseDir`.
+   */
+  async deploy(target: WorkflowDocument | FunctionConfig | FunctionConfig[], baseDir = process.cwd()): Promise<DeployResult> {
+    this.checkOpen();
+    if (Array.isArray(target) || !('functions' in target)) {
+      const list = Array.isArray(target) ? target : [target as FunctionConfig];
+      const deployed = await this.coordinator.deploy(list, baseDir);
+      this.dispatcher.invalidatePlans();
+      for (const d of deployed) this.functionGraphs.delete(d.name);
+      return { functions: deployed.map(placementOf) };
+    }
+    const doc = validateWorkflowDocument(target, `workflow "${(target as { name?: unknown }).name ?? '?'}"`);
+    const graph = buildGraph(doc);
+    if (this.coordinator.get(doc.name) !== undefined && this.workflows.get(doc.name) === undefined && !(doc.name in doc.functions)) {
+      throw new CwasiError('E_WORKFLOW_INVALID', `"${doc.name}" already names a deployed function`);
+    }
+    const configs: FunctionConfig[] = Object.entries(doc.functions).map(([name, decl]) => ({ name, ...decl }));
+    const deployed = await this.coordinator.deploy(configs, baseDir);
+    this.dispatcher.invalidatePlans();
+    // Selection for every edge now, so that a refused embedding fails the deploy.
+    for (const e of graph.edges) {
+      const sel = this.coordinator.select(e.from, e.to, e.mode);
+      this.coordinator.prepareEdge(e.from, e.to, sel.mode);
+    }
+    const plan = this.dispatcher.plan(graph);
+    this.workflows.set(doc.name, graph);
+    return { functions: deployed.map(placementOf), workflow: this.planReport(plan, 'workflow') };
+  }
+
+  /** Read, validate and deploy a workflow file. */
+  async deployFile(path: string): Promise<DeployResult> {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      throw new CwasiError('E_WORKFLOW_INVALID', `cannot read workflow ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    return this.deploy(parseWorkflow(text, path), dirname(resolve(path)));
+  }
+
+  /** Invoke a workflow or a function; resolves with the output bytes. */
+  async invoke(target: string, input: Uint8Array, options?: InvokeOptions): Promise<Uint8Array> {
+    return (await this.invokeWithReport(target, input, options)).output;
+  }
+
+  /** Invoke and report what happened: outputs, the mode of every edge, per-step timings. */
+  invokeWithReport(target: string, input: Uint8Array, options?: InvokeOptions): Promise<InvocationReport> {
+    if (this.closed) return Promise.reject(new CwasiError('E_CLOSED', 'the engine is closed'));
+    let graph: WorkflowGraph;
+    try {
+      graph = this.graphFor(target);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const p = this.dispatcher.invoke(target, graph, input, options);
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** How `target` would run: placements, each edge's mode and the reason. */
+  plan(target: string, modes?: Record<string, IfcMode>): PlanReport {
+    const graph = this.graphFor(target);
+    return this.planReport(this.dispatcher.plan(graph, modes), this.workflows.has(target) ? 'workflow' : 'function');
+  }
+
+  functions(): FunctionPlacement[] {
+    return this.coordinator.list().map(placementOf);
+  }
+
+  workflowNames(): string[] {
+    return [...this.workflows.keys()];
+  }
+
+  stats(): EngineStats {
+    const d = this.dispatcher;
+    const byTarget: Record<string, LatencySummary> = {};
+    for (const [k, v] of d.latencyByTarget) byTarget[k] = v.summary();
+    const summarize = (h: { count?: number; mean: number; p50: number; p90?: number; p99: number; max: number } | undefined): LatencySummary =>
+      h === undefined ? { count: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 }
+        : { count: h.count ?? 0, meanMs: h.mean, p50Ms: h.p50, p90Ms: h.p90 ?? 0, p99Ms: h.p99, maxMs: h.max };
+    const pool = this.pool as unknown as {
+      threads: unknown[]; queueSize: number; completed: number; utilization: number;
+      runTime?: { mean: number; p50: number; p90?: number; p99: number; max: number; count?: number };
+      waitTime?: { mean: number; p50: number; p90?: number; p99: number; max: number; count?: number };
+    };
+    return {
+      invocations: { ...d.counters, inFlight: d.inFlight },
+      latencyMs: d.latency.summary(),
+      latencyByTarget: byTarget,
+      edgesByMode: { ...d.modeCounts },
+      pool: {
+        threads: pool.threads.length,
+        minThreads: this.minThreads,
+        maxThreads: this.maxThreads,
+        queueSize: pool.queueSize,
+        completed: pool.completed,
+        utilization: pool.utilization,
+        runTimeMs: summarize(pool.runTime),
+        waitTimeMs: summarize(pool.waitTime),
+      },
+      memory: this.coordinator.groupsList().filter((g) => g.memory !== undefined).map((g) => g.stats()),
+      rings: this.rings.stats(),
+    };
+  }
+
+  /**
+   * Stop accepting invocations, let the ones in flight finish, then stop the
+   * workers and close channels. Safe to call more than once.
+   */
+  close(): Promise<void> {
+    if (this.closing === undefined) this.closing = this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.inflight]);
+    if (process.env.NODE_V8_COVERAGE) await this.flushWorkerCoverage();
+    this.dispatcher.closing = true;
+    await this.pool.destroy();
+    for (const ch of Object.values(this.channels)) await ch?.close?.();
+    await closeRedisClients();
+    this.rings.close();
+  }
+
+  /** Each worker writes its coverage before the pool terminates it (terminated workers write nothing). */
+  private async flushWorkerCoverage(): Promise<void> {
+    const parties = (this.pool as unknown as { threads: unknown[] }).threads.length;
+    if (parties === 0) return;
+    const barrier = new SharedArrayBuffer(4);
+    const task: ControlTask = { type: 'flush-coverage', barrier, parties };
+    await Promise.allSettled(Array.from({ length: parties }, () => this.pool.run(task)));
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new CwasiError('E_CLOSED', 'the engine is closed');
+  }
+
+  private graphFor(target: string): WorkflowGraph {
+    const wf = this.workflows.get(target);
+    if (wf !== undefined) return wf;
+    let g = this.functionGraphs.get(target);
+    if (g === undefined) {
+      this.coordinator.require(target);
+      g = buildGraph({ name: target, functions: { [target]: { module: target } } });
+      this.functionGraphs.set(target, g);
+    }
+    return g;
+  }
+
+  private planReport(plan: Plan, kind: 'workflow' | 'function'): PlanReport {
+    const edges: EdgePlan[] = [
+      ...plan.chained.map((c) => ({ from: c.edge.from, to: c.edge.to, mode: c.selection.mode, reason: c.selection.reason, chained: true, index: c.edge.index })),
+      ...plan.edges.map((e) => ({ from: e.edge.from, to: e.edge.to, mode: e.selection.mode, reason: e.selection.reason, chained: false, index: e.edge.index })),
+    ].sort((a, b) => a.index - b.index).map(({ index: _i, ...rest }) => rest);
+    return {
+      target: plan.target,
+      kind,
+      functions: plan.graph.nodes.map((n) => placementOf(this.coordinator.require(n))),
+      edges,
+      segments: plan.segments.map((s) => s.steps),
+      output: plan.graph.output,
+    };
+  }
+}
+
+function placementOf(d: DeployedFunction): FunctionPlacement {
+  return {
+    name: d.name,
+    host: d.placement.host,
+    group: d.placement.group,
+    trusted: d.placement.trusted,
+    domain: d.placement.domain,
+    embedded: d.group.embedded,
+    source: d.source,
+    staticRegion: d.staticRegion.end === 0 ? null : { start: d.staticRegion.start, end: d.staticRegion.end },
+  };
+}

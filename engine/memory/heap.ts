@@ -1,0 +1,493 @@
+// The heap of a cwasi function memory: blocks carved from the shared
+// WebAssembly.Memory, grouped into per-invocation arenas.
+//
+// Threading contract: any thread holding the Memory (the main thread, any
+// worker) may create a Heap view over it and call any method. All heap state
+// lives in the memory header (layout.ts) and changes only under the header's
+// LOCK word, a three-state futex mutex (0 free, 1 held, 2 held with waiters).
+// Nothing about the heap is cached in this object except typed-array views,
+// which are re-created whenever the memory has grown (a grown shared memory
+// hands out a new buffer object).
+//
+// The guest never calls into this file directly: its runtime bump-allocates
+// inside chunks and asks the host (cwasi.arena_grow) for the next chunk, which
+// lands here. Guest code can scribble over heap metadata in its own memory, so
+// every pointer read back from the memory is bounds-checked and every list walk
+// is bounded; inconsistencies raise E_MEMORY_CORRUPT and the
+// owner discards the memory (one fate).
+
+import { CwasiError } from '../errors.js';
+import {
+  BLOCK, BLOCK_ALIGN, BLOCK_HEADER_BYTES, FREE_TAG, HDR, HEADER_BYTES, LAYOUT_MAGIC, LAYOUT_VERSION,
+  MAX_PAGES, MIN_SPLIT_BYTES, WASM_PAGE, alignUp,
+} from './layout.js';
+
+/** An arena: the chain of blocks one invocation allocated. `head` is the newest block (0 = none). */
+export interface Arena {
+  id: number;
+  head: number;
+}
+
+export interface HeapStats {
+  heapStart: number;
+  heapTop: number;
+  memoryBytes: number;
+  maxBytes: number;
+  bytesInUse: number;
+  peakInUse: number;
+  liveArenas: number;
+  freeBlocks: number;
+  freeBytes: number;
+}
+
+const LOCK_INDEX = HDR.LOCK >> 2;
+const SPIN_BEFORE_WAIT = 200;
+/** A lock held longer than this means its holder died inside the critical section. */
+const LOCK_TIMEOUT_MS = 5000;
+/** Upper bound on list walks; a longer list means the metadata is corrupt. */
+const MAX_WALK = 1 << 22;
+
+const threadTag = (): number => {
+  // 1 + worker threadId (the main thread is 0) so 0 keeps meaning "nobody".
+  return 1 + ((globalThis as { __cwasiThreadId?: number }).__cwasiThreadId ?? 0);
+};
+
+export class Heap {
+  readonly memory: WebAssembly.Memory;
+  private buffer!: SharedArrayBuffer;
+  private i32!: Int32Array;
+  private u32!: Uint32Array;
+
+  private constructor(memory: WebAssembly.Memory) {
+    this.memory = memory;
+    this.refresh();
+  }
+
+  /**
+   * Write a fresh header into `memory` (called once, by the memory's creator,
+   * before any instance exists). `heapStart` must lie above every static region.
+   */
+  static init(memory: WebAssembly.Memory, heapStart: number, maxBytes: number, generation = 0): Heap {
+    if (heapStart % WASM_PAGE !== 0 || heapStart < HEADER_BYTES) {
+      throw new CwasiError('E_INTERNAL', `heap start ${heapStart} must be page aligned and above the header`);
+    }
+    const heap = new Heap(memory);
+    const u32 = heap.u32;
+    u32.fill(0, 0, HEADER_BYTES >> 2);
+    u32[HDR.VERSION >> 2] = LAYOUT_VERSION;
+    u32[HDR.GENERATION >> 2] = generation;
+    u32[HDR.HEAP_START >> 2] = heapStart;
+    u32[HDR.HEAP_TOP >> 2] = heapStart;
+    u32[HDR.MAX_BYTES_LO >> 2] = maxBytes >>> 0;
+    u32[HDR.MAX_BYTES_HI >> 2] = Math.floor(maxBytes / 2 ** 32);
+    // Publish the magic last: a reader that sees it sees a complete header.
+    Atomics.store(heap.i32, HDR.MAGIC >> 2, LAYOUT_MAGIC | 0);
+    return heap;
+  }
+
+  /** A view over a memory whose header was written by `Heap.init`. */
+  static attach(memory: WebAssembly.Memory): Heap {
+    const heap = new Heap(memory);
+    if ((Atomics.load(heap.i32, HDR.MAGIC >> 2) >>> 0) !== LAYOUT_MAGIC || heap.u32[HDR.VERSION >> 2] !== LAYOUT_VERSION) {
+      throw new CwasiError('E_INTERNAL', 'memory carries no cwasi header (or another layout version)');
+    }
+    return heap;
+  }
+
+  /** The memory's current buffer (re-read: growth elsewhere replaces it). */
+  bytes(): Uint8Array {
+    this.refreshIfGrown();
+    return new Uint8Array(this.buffer);
+  }
+
+  get byteLength(): number {
+    this.refreshIfGrown();
+    return this.buffer.byteLength;
+  }
+
+  get generation(): number {
+    return Atomics.load(this.i32, HDR.GENERATION >> 2) >>> 0;
+  }
+
+  /** Mark the memory discarded: descriptors carrying an older generation are refused. */
+  bumpGeneration(): number {
+    return (Atomics.add(this.i32, HDR.GENERATION >> 2, 1) + 1) >>> 0;
+  }
+
+  get heapStart(): number {
+    return this.u32[HDR.HEAP_START >> 2]!;
+  }
+
+  get maxBytes(): number {
+    return this.u32[HDR.MAX_BYTES_LO >> 2]! + this.u32[HDR.MAX_BYTES_HI >> 2]! * 2 ** 32;
+  }
+
+  /** A new, empty arena. */
+  newArena(): Arena {
+    // Publishes nothing but a unique id; FREE_TAG and 0 are skipped.
+    let id = (Atomics.add(this.i32, HDR.ARENA_SEQ >> 2, 1) + 1) >>> 0;
+    if (id === 0 || id === FREE_TAG) id = (Atomics.add(this.i32, HDR.ARENA_SEQ >> 2, 1) + 1) >>> 0;
+    Atomics.add(this.i32, HDR.LIVE_ARENAS >> 2, 1);
+    return { id, head: 0 };
+  }
+
+  /**
+   * Allocate a block with at least `payloadBytes` of payload for `arena`;
+   * returns the payload address (16-byte aligned). Throws E_MEMORY_LIMIT when
+   * the memory cannot grow far enough.
+   */
+  allocIn(arena: Arena, payloadBytes: number): number {
+    if (!Number.isSafeInteger(payloadBytes) || payloadBytes < 0) {
+      throw new CwasiError('E_BAD_DESCRIPTOR', `invalid allocation size ${payloadBytes}`);
+    }
+    const need = alignUp(payloadBytes + BLOCK_HEADER_BYTES, BLOCK_ALIGN);
+    this.lock();
+    try {
+      const block = this.take(need);
+      const u32 = this.u32;
+      const b = block >>> 2;
+      u32[b + (BLOCK.TAG >> 2)] = arena.id;
+      u32[b + (BLOCK.NEXT >> 2)] = arena.head;
+      u32[b + (BLOCK.REFS >> 2)] = 0;
+      arena.head = block;
+      return block + BLOCK_HEADER_BYTES;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Free every block of `arena`. Blocks tagged with another arena stop the walk (corruption). */
+  release(arena: Arena): void {
+    if (arena.id === 0) return;
+    this.lock();
+    try {
+      let block = arena.head;
+      let steps = 0;
+      while (block !== 0) {
+        this.checkBlock(block);
+        const b = block >>> 2;
+        if (this.u32[b + (BLOCK.TAG >> 2)] !== arena.id) {
+          throw this.corrupt(`block ${block} does not belong to arena ${arena.id}`);
+        }
+        const next = this.u32[b + (BLOCK.NEXT >> 2)]!;
+        this.give(block);
+        block = next;
+        if (++steps > MAX_WALK) throw this.corrupt('arena chain does not end');
+      }
+      Atomics.sub(this.i32, HDR.LIVE_ARENAS >> 2, 1);
+      arena.head = 0;
+      arena.id = 0;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Free every block tagged with one of `ids`, found by walking the heap from
+   * its start (blocks tile the heap). Used when a worker died holding arenas
+   * whose chain heads were never reported. Returns the number of blocks freed.
+   */
+  releaseTagged(ids: ReadonlySet<number>): number {
+    if (ids.size === 0) return 0;
+    this.lock();
+    try {
+      const u32 = this.u32;
+      const found: number[] = [];
+      let block = u32[HDR.HEAP_START >> 2]!;
+      let steps = 0;
+      while (block < u32[HDR.HEAP_TOP >> 2]!) {
+        this.checkBlock(block);
+        const tag = u32[(block >>> 2) + (BLOCK.TAG >> 2)]!;
+        if (tag !== FREE_TAG && ids.has(tag)) found.push(block);
+        block += u32[block >>> 2]!;
+        if (++steps > MAX_WALK) throw this.corrupt('heap walk does not end');
+      }
+      // Free from the top down so that trailing blocks shrink the carved region first.
+      for (let i = found.length - 1; i >= 0; i--) this.give(found[i]!);
+      const live = u32[HDR.LIVE_ARENAS >> 2]!;
+      u32[HDR.LIVE_ARENAS >> 2] = Math.max(0, live - ids.size);
+      return found.length;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Thread tag of the current lock holder (0 = free); 1 + threadId, main thread = 1. */
+  lockHolder(): number {
+    return Atomics.load(this.i32, LOCK_INDEX) === 0 ? 0 : this.i32[HDR.LOCK_HOLDER >> 2]!;
+  }
+
+  /** Bytes of payload in the arena's blocks (diagnostics and tests). */
+  arenaBytes(arena: Arena): number {
+    let total = 0;
+    let block = arena.head;
+    let steps = 0;
+    while (block !== 0) {
+      this.checkBlock(block);
+      total += this.u32[block >>> 2]! - BLOCK_HEADER_BYTES;
+      block = this.u32[(block >>> 2) + (BLOCK.NEXT >> 2)]!;
+      if (++steps > MAX_WALK) throw this.corrupt('arena chain does not end');
+    }
+    return total;
+  }
+
+  stats(): HeapStats {
+    this.lock();
+    try {
+      const u32 = this.u32;
+      let freeBlocks = 0;
+      let freeBytes = 0;
+      let cur = u32[HDR.FREE_HEAD >> 2]!;
+      while (cur !== 0) {
+        this.checkBlock(cur);
+        freeBlocks++;
+        freeBytes += u32[cur >>> 2]!;
+        cur = u32[(cur >>> 2) + (BLOCK.NEXT >> 2)]!;
+        if (freeBlocks > MAX_WALK) throw this.corrupt('free list does not end');
+      }
+      return {
+        heapStart: u32[HDR.HEAP_START >> 2]!,
+        heapTop: u32[HDR.HEAP_TOP >> 2]!,
+        memoryBytes: this.buffer.byteLength,
+        maxBytes: this.maxBytes,
+        bytesInUse: u32[HDR.BYTES_IN_USE >> 2]!,
+        peakInUse: u32[HDR.PEAK_IN_USE >> 2]!,
+        liveArenas: u32[HDR.LIVE_ARENAS >> 2]!,
+        freeBlocks,
+        freeBytes,
+      };
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Is [ptr, ptr + len) inside the memory as it is now? */
+  inBounds(ptr: number, len: number): boolean {
+    if (!Number.isInteger(ptr) || !Number.isInteger(len) || ptr < 0 || len < 0) return false;
+    const end = ptr + len;
+    if (end <= this.buffer.byteLength) return true;
+    this.refreshIfGrown();
+    return end <= this.buffer.byteLength;
+  }
+
+  // ── internals (called with the lock held) ──────────────────────────────
+
+  /** Unlink a free block of at least `need` bytes, or carve one at the top. */
+  private take(need: number): number {
+    const u32 = this.u32;
+    const top = u32[HDR.HEAP_TOP >> 2]!;
+    let prev = 0;
+    let cur = u32[HDR.FREE_HEAD >> 2]!;
+    let steps = 0;
+    while (cur !== 0) {
+      this.checkBlock(cur);
+      const c = cur >>> 2;
+      const size = u32[c]!;
+      const next = u32[c + (BLOCK.NEXT >> 2)]!;
+      if (size >= need) {
+        let taken = size;
+        if (size - need >= MIN_SPLIT_BYTES) {
+          // Split: the remainder stays on the free list in cur's place.
+          const rest = cur + need;
+          const r = rest >>> 2;
+          u32[r] = size - need;
+          u32[r + (BLOCK.TAG >> 2)] = FREE_TAG;
+          u32[r + (BLOCK.NEXT >> 2)] = next;
+          this.link(prev, rest);
+          taken = need;
+        } else {
+          this.link(prev, next);
+        }
+        u32[c] = taken;
+        this.account(taken);
+        return cur;
+      }
+      if (next === 0 && cur + size === top) {
+        // The last free block touches the top: extend it instead of leaving a hole.
+        this.ensureCapacity(cur + need);
+        this.link(prev, 0);
+        u32[c] = need;
+        u32[HDR.HEAP_TOP >> 2] = cur + need;
+        this.account(need);
+        return cur;
+      }
+      prev = cur;
+      cur = next;
+      if (++steps > MAX_WALK) throw this.corrupt('free list does not end');
+    }
+    const end = top + need;
+    this.ensureCapacity(end);
+    this.u32[top >>> 2] = need;
+    this.u32[HDR.HEAP_TOP >> 2] = end;
+    this.account(need);
+    return top;
+  }
+
+  /** Return a block to the address-ordered free list, merging with its neighbours. */
+  private give(block: number): void {
+    const u32 = this.u32;
+    let size = u32[block >>> 2]!;
+    u32[HDR.BYTES_IN_USE >> 2] = u32[HDR.BYTES_IN_USE >> 2]! - size;
+    let prev = 0;
+    let next = u32[HDR.FREE_HEAD >> 2]!;
+    let steps = 0;
+    while (next !== 0 && next < block) {
+      this.checkBlock(next);
+      prev = next;
+      next = u32[(next >>> 2) + (BLOCK.NEXT >> 2)]!;
+      if (++steps > MAX_WALK) throw this.corrupt('free list does not end');
+    }
+    if (next === block) throw this.corrupt(`block ${block} freed twice`);
+    if (next !== 0) this.checkBlock(next);
+    // Merge with the following free block.
+    if (next !== 0 && block + size === next) {
+      size += u32[next >>> 2]!;
+      next = u32[(next >>> 2) + (BLOCK.NEXT >> 2)]!;
+    }
+    const top = u32[HDR.HEAP_TOP >> 2]!;
+    if (prev !== 0 && prev + u32[prev >>> 2]! === block) {
+      // Merge into the preceding free block, which keeps its place in the list.
+      const merged = u32[prev >>> 2]! + size;
+      if (prev + merged === top && next === 0) {
+        // The free run ends at the top: hand it back to the uncarved region.
+        u32[HDR.HEAP_TOP >> 2] = prev;
+        this.link(this.findPrev(prev), 0);
+        return;
+      }
+      u32[prev >>> 2] = merged;
+      u32[(prev >>> 2) + (BLOCK.NEXT >> 2)] = next;
+      return;
+    }
+    if (block + size === top && next === 0) {
+      u32[HDR.HEAP_TOP >> 2] = block;
+      this.link(prev, 0);
+      return;
+    }
+    const b = block >>> 2;
+    u32[b] = size;
+    u32[b + (BLOCK.TAG >> 2)] = FREE_TAG;
+    u32[b + (BLOCK.NEXT >> 2)] = next;
+    this.link(prev, block);
+  }
+
+  private findPrev(block: number): number {
+    const u32 = this.u32;
+    let prev = 0;
+    let cur = u32[HDR.FREE_HEAD >> 2]!;
+    let steps = 0;
+    while (cur !== 0 && cur !== block) {
+      prev = cur;
+      cur = u32[(cur >>> 2) + (BLOCK.NEXT >> 2)]!;
+      if (++steps > MAX_WALK) throw this.corrupt('free list does not end');
+    }
+    return prev;
+  }
+
+  private link(prev: number, target: number): void {
+    if (prev === 0) this.u32[HDR.FREE_HEAD >> 2] = target;
+    else this.u32[(prev >>> 2) + (BLOCK.NEXT >> 2)] = target;
+  }
+
+  private account(bytes: number): void {
+    const u32 = this.u32;
+    const inUse = u32[HDR.BYTES_IN_USE >> 2]! + bytes;
+    u32[HDR.BYTES_IN_USE >> 2] = inUse;
+    if (inUse > u32[HDR.PEAK_IN_USE >> 2]!) u32[HDR.PEAK_IN_USE >> 2] = inUse;
+  }
+
+  private ensureCapacity(end: number): void {
+    if (end <= this.buffer.byteLength) return;
+    this.refreshIfGrown();
+    if (end <= this.buffer.byteLength) return;
+    const max = Math.min(this.maxBytes, MAX_PAGES * WASM_PAGE);
+    if (end > max) {
+      throw new CwasiError('E_MEMORY_LIMIT', `memory maximum of ${max} bytes reached (needs ${end})`, { needBytes: end, maxBytes: max });
+    }
+    const have = this.buffer.byteLength / WASM_PAGE;
+    const needPages = Math.ceil(end / WASM_PAGE) - have;
+    // Grow by at least 1/8 of the current size to keep the number of grows small.
+    const wantPages = Math.min(Math.max(needPages, Math.ceil(have / 8)), max / WASM_PAGE - have);
+    try {
+      this.memory.grow(wantPages);
+    } catch {
+      try {
+        this.memory.grow(needPages);
+      } catch (err) {
+        throw new CwasiError('E_MEMORY_LIMIT', `memory could not grow to ${end} bytes: ${(err as Error).message}`, { needBytes: end });
+      }
+    }
+    this.refresh();
+  }
+
+  private checkBlock(block: number): void {
+    const top = this.u32[HDR.HEAP_TOP >> 2]!;
+    if (block % BLOCK_ALIGN !== 0 || block < this.u32[HDR.HEAP_START >> 2]! || block + BLOCK_HEADER_BYTES > top) {
+      throw this.corrupt(`block pointer ${block} outside the heap`);
+    }
+    const size = this.u32[block >>> 2]!;
+    if (size < BLOCK_HEADER_BYTES || size % BLOCK_ALIGN !== 0 || block + size > top) {
+      throw this.corrupt(`block ${block} has invalid size ${size}`);
+    }
+  }
+
+  private corrupt(what: string): CwasiError {
+    return new CwasiError('E_MEMORY_CORRUPT', `heap metadata corrupt: ${what}`);
+  }
+
+  private refresh(): void {
+    this.buffer = this.memory.buffer as unknown as SharedArrayBuffer;
+    this.i32 = new Int32Array(this.buffer);
+    this.u32 = new Uint32Array(this.buffer);
+  }
+
+  private refreshIfGrown(): void {
+    const buffer = this.memory.buffer as unknown as SharedArrayBuffer;
+    if (buffer.byteLength !== this.buffer.byteLength) this.refresh();
+  }
+
+  // ── the lock ────────────────────────────────────────────────────────────
+
+  private lock(): void {
+    const i32 = this.i32;
+    // Fast path: 0 → 1 takes the lock uncontended.
+    let c = Atomics.compareExchange(i32, LOCK_INDEX, 0, 1);
+    if (c !== 0) this.lockSlow(c);
+    i32[HDR.LOCK_HOLDER >> 2] = threadTag();
+    this.refreshIfGrown();
+  }
+
+  private lockSlow(observed: number): void {
+    const i32 = this.i32;
+    let c = observed;
+    // Spin briefly: critical sections are a few hundred nanoseconds and waking
+    // a sleeping core costs tens of microseconds.
+    for (let i = 0; i < SPIN_BEFORE_WAIT; i++) {
+      if (c === 0 && (c = Atomics.compareExchange(i32, LOCK_INDEX, 0, 1)) === 0) return;
+      c = Atomics.load(i32, LOCK_INDEX);
+    }
+    const deadline = Date.now() + LOCK_TIMEOUT_MS;
+    // Announce a waiter (state 2) so the holder's unlock notifies us; the CAS
+    // loop avoids sleeping on a lock that was released in between.
+    if (c !== 2) c = Atomics.exchange(i32, LOCK_INDEX, 2);
+    while (c !== 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const holder = i32[HDR.LOCK_HOLDER >> 2]! - 1;
+        throw new CwasiError('E_MEMORY_CORRUPT', `heap lock held for over ${LOCK_TIMEOUT_MS} ms (holder thread ${holder})`);
+      }
+      Atomics.wait(i32, LOCK_INDEX, 2, Math.min(left, 50));
+      c = Atomics.exchange(i32, LOCK_INDEX, 2);
+    }
+  }
+
+  private unlock(): void {
+    const i32 = this.i32;
+    i32[HDR.LOCK_HOLDER >> 2] = 0;
+    // 1 → 0: nobody waited. 2 → 0 plus a notify wakes one waiter, which
+    // re-takes the lock in state 2 so that later unlocks keep notifying.
+    if (Atomics.sub(i32, LOCK_INDEX, 1) !== 1) {
+      Atomics.store(i32, LOCK_INDEX, 0);
+      Atomics.notify(i32, LOCK_INDEX, 1);
+    }
+  }
+}

@@ -1,0 +1,104 @@
+// Layout of every cwasi function memory: a shared WebAssembly.Memory that one
+// function (or one embedding group) lives in. This file is the one definition
+// of the layout; the main thread, the workers and the guest runtime
+// (asm-functions/rt/cwasi-rt.ts, which mirrors BLOCK_HEADER_BYTES and
+// BLOCK_SIZE) all follow it.
+//
+//  offset 0                                                       STATIC_BASE
+//  ┌───────────────────────────────┬───────────────────────────────┐
+//  │ MEMORY HEADER (table below)   │ reserved, never handed out    │
+//  ├───────────────────────────────┴───────────────────────────────┤ STATIC_BASE
+//  │ static region of member 1  [memoryBase₁, staticEnd₁)          │
+//  │ static region of member 2  [memoryBase₂, staticEnd₂)  ...     │ read-only data segments,
+//  ├───────────────────────────────────────────────────────────────┤ re-applied on every instantiation
+//  │ HEAP: blocks handed out by engine/memory/heap.ts              │ heapStart (64 KiB aligned)
+//  │   ┌────────┬──────────────────┐┌────────┬─────────┐           │
+//  │   │ header │ payload          ││ header │ payload │  ...      │
+//  │   └────────┴──────────────────┘└────────┴─────────┘           │ heapTop
+//  ├───────────────────────────────────────────────────────────────┤
+//  │ not yet carved (memory.grow extends this up to the maximum)   │
+//  └───────────────────────────────────────────────────────────────┘ memory.buffer.byteLength
+//
+// MEMORY HEADER (all fields u32/i32, little endian; byte offsets)
+//
+//  ┌────────┬────────────────┬────────────────────────────────────────────────┐
+//  │ offset │ field          │ meaning                                        │
+//  ├────────┼────────────────┼────────────────────────────────────────────────┤
+//  │  0     │ MAGIC          │ 0x49535743 ('CWSI'), written once at creation   │
+//  │  4     │ VERSION        │ LAYOUT_VERSION                                  │
+//  │  8     │ LOCK           │ heap lock: 0 free, 1 held (Atomics)             │
+//  │ 12     │ GENERATION     │ bumped when the memory is discarded (one fate)  │
+//  │ 16     │ HEAP_START     │ first heap byte                                 │
+//  │ 20     │ HEAP_TOP       │ end of the carved heap                          │
+//  │ 24     │ FREE_HEAD      │ first free block, address ordered (0 = none)    │
+//  │ 28     │ BYTES_IN_USE   │ bytes in allocated blocks, headers included     │
+//  │ 32     │ LIVE_ARENAS    │ arenas created and not yet released             │
+//  │ 36     │ ARENA_SEQ      │ last arena id handed out                        │
+//  │ 40     │ PEAK_IN_USE    │ high-water mark of BYTES_IN_USE                 │
+//  │ 44     │ MAX_BYTES_LO   │ memory maximum in bytes, low 32 bits            │
+//  │ 48     │ MAX_BYTES_HI   │ ... high bits (a 4 GiB maximum sets 1 here)     │
+//  │ 52     │ LOCK_HOLDER    │ thread id of the lock holder (diagnostics)      │
+//  │ 56..   │ reserved       │ zero                                            │
+//  └────────┴────────────────┴────────────────────────────────────────────────┘
+//
+// HEAP BLOCK (16-byte header, payload 16-byte aligned)
+//
+//  ┌────────┬────────────┬──────────────────────────────────────────────────────┐
+//  │ offset │ field      │ meaning                                              │
+//  ├────────┼────────────┼──────────────────────────────────────────────────────┤
+//  │  0     │ SIZE       │ block bytes including this header, multiple of 16    │
+//  │  4     │ TAG        │ FREE_TAG when free, else the owning arena's id       │
+//  │  8     │ NEXT       │ free: next free block; in use: next block of arena   │
+//  │ 12     │ REFS       │ head block of an arena: reference count              │
+//  └────────┴────────────┴──────────────────────────────────────────────────────┘
+
+export const LAYOUT_MAGIC = 0x49535743;
+export const LAYOUT_VERSION = 1;
+
+/** Byte offsets of the memory header fields. */
+export const HDR = {
+  MAGIC: 0,
+  VERSION: 4,
+  LOCK: 8,
+  GENERATION: 12,
+  HEAP_START: 16,
+  HEAP_TOP: 20,
+  FREE_HEAD: 24,
+  BYTES_IN_USE: 28,
+  LIVE_ARENAS: 32,
+  ARENA_SEQ: 36,
+  PEAK_IN_USE: 40,
+  MAX_BYTES_LO: 44,
+  MAX_BYTES_HI: 48,
+  LOCK_HOLDER: 52,
+} as const;
+
+/** Bytes reserved for the header; nothing else is ever placed below this. */
+export const HEADER_BYTES = 1024;
+/** Lowest memoryBase a module may use (the build starts static regions here). */
+export const STATIC_BASE = HEADER_BYTES;
+
+/** Byte offsets inside a heap block header. */
+export const BLOCK = {
+  SIZE: 0,
+  TAG: 4,
+  NEXT: 8,
+  REFS: 12,
+} as const;
+
+export const BLOCK_HEADER_BYTES = 16;
+export const BLOCK_ALIGN = 16;
+/** A free remainder smaller than this stays inside the allocated block. */
+export const MIN_SPLIT_BYTES = 64;
+/** Tag of a free block (never a valid arena id). */
+export const FREE_TAG = 0xf4eef4ee;
+/** Default size of an arena chunk requested by the guest runtime's bump allocator. */
+export const DEFAULT_CHUNK_BYTES = 64 * 1024;
+
+export const WASM_PAGE = 65536;
+/** wasm32 can address at most 65536 pages. */
+export const MAX_PAGES = 65536;
+
+export function alignUp(n: number, align: number): number {
+  return Math.ceil(n / align) * align;
+}

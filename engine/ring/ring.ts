@@ -1,0 +1,505 @@
+// A single-producer single-consumer byte ring over a SharedArrayBuffer,
+// synchronised with Atomics: the Local Buffer's channel between threads.
+//
+// Threading contract: exactly one thread writes (the producer) and one reads
+// (the consumer) at a time. The producer owns HEAD, the consumer owns TAIL;
+// each only reads the other's. STATE may be written by either side (close,
+// abort) and by the owner of the ring (reset, between transfers, when neither
+// side is active). Blocking methods (`write`, `read`) are for threads that may
+// block (workers); the `*Async` methods never block and are for the main
+// thread; `tryWrite`/`tryRead` never wait at all.
+//
+// Messages are frames: a 16-byte header then the payload, written as a byte
+// stream, so a payload larger than the ring streams through it in pieces with
+// backpressure (the producer waits when the ring is full, the consumer when
+// it is empty) and is never held whole by the ring.
+//
+// RING LAYOUT (byte offsets into the SharedArrayBuffer)
+//
+//  ┌────────┬──────────────────┬───────┬──────────────────────────────────────────┐
+//  │ offset │ field            │ owner │ meaning                                  │
+//  ├────────┼──────────────────┼───────┼──────────────────────────────────────────┤
+//  │   0    │ HEAD             │ prod. │ bytes written, ever (u32, wraps)         │
+//  │   4    │ PRODUCER_WAITING │ prod. │ 1 while the producer sleeps on TAIL      │
+//  │  64    │ TAIL             │ cons. │ bytes read, ever (u32, wraps)            │
+//  │  68    │ CONSUMER_WAITING │ cons. │ 1 while the consumer sleeps on HEAD      │
+//  │  72    │ CONSUMER_ATTACHED│ cons. │ 1 once a consumer started reading        │
+//  │ 128    │ STATE            │ both  │ 0 open, 1 closed (no more frames),       │
+//  │        │                  │       │ 2 aborted (either side gave up)          │
+//  │ 132    │ CAPACITY         │ init  │ data bytes, a power of two               │
+//  │ 136    │ MAGIC            │ init  │ RING_MAGIC                               │
+//  │ 140    │ RESETS           │ owner │ times the ring was reset (diagnostics)   │
+//  │ 192    │ data[CAPACITY]   │       │ the byte stream                          │
+//  └────────┴──────────────────┴───────┴──────────────────────────────────────────┘
+//
+// HEAD and TAIL sit on separate cache lines so the two sides do not share one.
+// used = (HEAD - TAIL) mod 2^32; a byte at stream position p lives at
+// data[p & (CAPACITY - 1)].
+//
+// FRAME HEADER (16 bytes, little endian, inside the stream)
+//
+//  ┌────────┬─────────┬──────────────────────────────────────────────────────┐
+//  │ offset │ field   │ meaning                                              │
+//  ├────────┼─────────┼──────────────────────────────────────────────────────┤
+//  │   0    │ TYPE    │ FRAME_MAGIC | type (FRAME_DATA, FRAME_DESC)          │
+//  │   4    │ LENGTH  │ payload bytes that follow                            │
+//  │   8    │ SEQ     │ frame number on this ring since the last reset       │
+//  │  12    │ AUX     │ total bytes of the message the frame belongs to      │
+//  └────────┴─────────┴──────────────────────────────────────────────────────┘
+//
+// DESC payload (16 bytes): u32 source index, u32 generation, u32 ptr, u32 len:
+// "the bytes are at [ptr, ptr+len) of source memory `index`, generation
+// `generation`". The reader copies them across and checks every field.
+
+import { CwasiError } from '../errors.js';
+
+export const RING = {
+  HEAD: 0,
+  PRODUCER_WAITING: 4,
+  TAIL: 64,
+  CONSUMER_WAITING: 68,
+  CONSUMER_ATTACHED: 72,
+  STATE: 128,
+  CAPACITY: 132,
+  MAGIC: 136,
+  RESETS: 140,
+} as const;
+export const RING_HEADER_BYTES = 192;
+export const RING_MAGIC = 0x52494e47; // 'RING'
+
+export const STATE_OPEN = 0;
+export const STATE_CLOSED = 1;
+export const STATE_ABORTED = 2;
+
+export const FRAME_HEADER_BYTES = 16;
+export const FRAME = { TYPE: 0, LENGTH: 4, SEQ: 8, AUX: 12 } as const;
+export const FRAME_MAGIC = 0xc5a50000;
+export const FRAME_TYPE_MASK = 0xffff;
+export const FRAME_DATA = 1;
+export const FRAME_DESC = 2;
+export const DESC_BYTES = 16;
+export const DESC = { SOURCE: 0, GENERATION: 4, PTR: 8, LEN: 12 } as const;
+
+export const MIN_RING_BYTES = 64;
+export const MAX_RING_BYTES = 1 << 30;
+
+const I_HEAD = RING.HEAD >> 2;
+const I_PRODUCER_WAITING = RING.PRODUCER_WAITING >> 2;
+const I_TAIL = RING.TAIL >> 2;
+const I_CONSUMER_WAITING = RING.CONSUMER_WAITING >> 2;
+const I_CONSUMER_ATTACHED = RING.CONSUMER_ATTACHED >> 2;
+const I_STATE = RING.STATE >> 2;
+
+/** Spin iterations before sleeping (a wake costs tens of microseconds). */
+const SPIN = 2000;
+/** Longest single sleep; waiters re-check STATE and their deadline after it. */
+const MAX_SLEEP_MS = 100;
+
+export interface FrameHeader {
+  type: number;
+  length: number;
+  seq: number;
+  aux: number;
+}
+
+export interface Descriptor {
+  source: number;
+  generation: number;
+  ptr: number;
+  len: number;
+}
+
+/** Result of a wait that did not get what it waited for. */
+export type WaitOutcome = 'ok' | 'closed' | 'aborted' | 'timeout';
+
+export class Ring {
+  readonly buffer: SharedArrayBuffer;
+  readonly capacity: number;
+  private readonly mask: number;
+  private readonly i32: Int32Array;
+  private readonly data: Uint8Array;
+  private readonly scratch = new Uint8Array(FRAME_HEADER_BYTES);
+  private readonly scratchView = new DataView(this.scratch.buffer);
+  private readonly descFrame = new Uint8Array(FRAME_HEADER_BYTES + DESC_BYTES);
+  private readonly descView = new DataView(this.descFrame.buffer);
+  /** Frames written (producer side) / read (consumer side) since the last reset, as seen by this view. */
+  private seqOut = 0;
+  private seqIn = 0;
+
+  /** Allocate and initialise a ring of `capacity` data bytes (rounded up to a power of two). */
+  static create(capacity: number): Ring {
+    if (!Number.isInteger(capacity) || capacity < MIN_RING_BYTES || capacity > MAX_RING_BYTES) {
+      throw new CwasiError('E_CONFIG', `ring capacity must be ${MIN_RING_BYTES}..${MAX_RING_BYTES} bytes, got ${capacity}`);
+    }
+    const cap = 2 ** Math.ceil(Math.log2(capacity));
+    const sab = new SharedArrayBuffer(RING_HEADER_BYTES + cap);
+    const i32 = new Int32Array(sab);
+    i32[RING.CAPACITY >> 2] = cap;
+    // Publish the magic last: a view that sees it sees the capacity.
+    Atomics.store(i32, RING.MAGIC >> 2, RING_MAGIC);
+    return new Ring(sab);
+  }
+
+  constructor(buffer: SharedArrayBuffer) {
+    if (buffer.byteLength < RING_HEADER_BYTES + MIN_RING_BYTES) throw new CwasiError('E_BAD_DESCRIPTOR', 'ring buffer too small');
+    this.buffer = buffer;
+    this.i32 = new Int32Array(buffer, 0, RING_HEADER_BYTES >> 2);
+    if (Atomics.load(this.i32, RING.MAGIC >> 2) !== RING_MAGIC) throw new CwasiError('E_BAD_DESCRIPTOR', 'not a ring (bad magic)');
+    const cap = this.i32[RING.CAPACITY >> 2]!;
+    if (cap < MIN_RING_BYTES || (cap & (cap - 1)) !== 0 || RING_HEADER_BYTES + cap !== buffer.byteLength) {
+      throw new CwasiError('E_BAD_DESCRIPTOR', `ring capacity ${cap} does not match its buffer`);
+    }
+    this.capacity = cap;
+    this.mask = cap - 1;
+    this.data = new Uint8Array(buffer, RING_HEADER_BYTES, cap);
+    this.seqOut = 0;
+    this.seqIn = 0;
+  }
+
+  // ── state ────────────────────────────────────────────────────────────────
+
+  get state(): number {
+    return Atomics.load(this.i32, I_STATE);
+  }
+
+  /** Bytes written and not yet read. */
+  get used(): number {
+    return (Atomics.load(this.i32, I_HEAD) - Atomics.load(this.i32, I_TAIL)) >>> 0;
+  }
+
+  get consumerAttached(): boolean {
+    return Atomics.load(this.i32, I_CONSUMER_ATTACHED) === 1;
+  }
+
+  /** Consumer: announce that a reader is running (the producer may then wait for it). */
+  attachConsumer(): void {
+    Atomics.store(this.i32, I_CONSUMER_ATTACHED, 1);
+  }
+
+  /** Producer: no more frames will follow; a reader that drained the ring sees 'closed'. */
+  close(): void {
+    Atomics.compareExchange(this.i32, I_STATE, STATE_OPEN, STATE_CLOSED);
+    this.wakeAll();
+  }
+
+  /** Either side (or the ring's owner): give up; both sides' waits end with 'aborted'. */
+  abort(): void {
+    Atomics.store(this.i32, I_STATE, STATE_ABORTED);
+    this.wakeAll();
+  }
+
+  /** Owner only, when neither side is active: empty the ring for the next transfer. */
+  reset(): void {
+    // Order matters for a stale reader: indices first, then reopen.
+    Atomics.store(this.i32, I_HEAD, 0);
+    Atomics.store(this.i32, I_TAIL, 0);
+    Atomics.store(this.i32, I_PRODUCER_WAITING, 0);
+    Atomics.store(this.i32, I_CONSUMER_WAITING, 0);
+    Atomics.store(this.i32, I_CONSUMER_ATTACHED, 0);
+    Atomics.add(this.i32, RING.RESETS >> 2, 1);
+    Atomics.store(this.i32, I_STATE, STATE_OPEN);
+    this.seqOut = 0;
+    this.seqIn = 0;
+  }
+
+  private wakeAll(): void {
+    Atomics.notify(this.i32, I_HEAD);
+    Atomics.notify(this.i32, I_TAIL);
+  }
+
+  // ── producer ─────────────────────────────────────────────────────────────
+
+  /** Free bytes (producer's view). */
+  space(): number {
+    return this.capacity - this.used;
+  }
+
+  /**
+   * Copy up to `src.length` bytes into the ring without waiting; returns how
+   * many were written (0 when full). Never allocates.
+   */
+  tryWrite(src: Uint8Array): number {
+    const head = Atomics.load(this.i32, I_HEAD) >>> 0;
+    const n = Math.min(this.capacity - ((head - (Atomics.load(this.i32, I_TAIL) >>> 0)) >>> 0), src.length);
+    if (n === 0) return 0;
+    this.copyIn(head, n === src.length ? src : src.subarray(0, n));
+    this.publish(head + n);
+    return n;
+  }
+
+  /**
+   * Write a whole frame (header, then `payload`) at once; the caller made
+   * sure it fits (`waitForSpace`). Returns false, writing nothing, when it does not.
+   */
+  writeFrame(type: number, total: number, payload: Uint8Array): boolean {
+    const head = Atomics.load(this.i32, I_HEAD) >>> 0;
+    if (this.space() < FRAME_HEADER_BYTES + payload.length) return false;
+    this.encodeHeader(type, payload.length, total);
+    this.copyIn(head, this.scratch);
+    this.copyIn(head + FRAME_HEADER_BYTES, payload);
+    this.publish(head + FRAME_HEADER_BYTES + payload.length);
+    return true;
+  }
+
+  /** Copy `src` into the data area at stream position `pos`, wrapping at the end. */
+  private copyIn(pos: number, src: Uint8Array): void {
+    const at = pos & this.mask;
+    const first = Math.min(src.length, this.capacity - at);
+    this.data.set(first === src.length ? src : src.subarray(0, first), at);
+    if (src.length > first) this.data.set(src.subarray(first), 0);
+  }
+
+  private publish(newHead: number): void {
+    // Publish the bytes: the consumer reads HEAD before touching them.
+    Atomics.store(this.i32, I_HEAD, newHead | 0);
+    // Wake a sleeping consumer (it raised CONSUMER_WAITING before re-reading HEAD).
+    if (Atomics.load(this.i32, I_CONSUMER_WAITING) === 1) Atomics.notify(this.i32, I_HEAD);
+  }
+
+  /**
+   * Block until at least `bytes` are free (workers only). `shouldYield` is
+   * polled while the ring is full; when it returns true the wait ends with
+   * 'yielded' so the producer can take another route.
+   */
+  waitForSpace(bytes: number, deadline: number, shouldYield?: () => boolean): WaitOutcome | 'yielded' {
+    if (bytes > this.capacity) throw new CwasiError('E_INTERNAL', `waiting for ${bytes} bytes in a ${this.capacity}-byte ring`);
+    if (shouldYield === undefined) return this.waitOn(I_TAIL, I_PRODUCER_WAITING, () => this.space() >= bytes, deadline, false);
+    for (;;) {
+      if (this.space() >= bytes) return 'ok';
+      if (shouldYield()) return 'yielded';
+      // Sleep in short slices so that the yield condition is re-checked.
+      const outcome = this.waitOn(I_TAIL, I_PRODUCER_WAITING, () => this.space() >= bytes, Math.min(deadline, Date.now() + 1), false);
+      if (outcome === 'ok') return 'ok';
+      if (outcome !== 'timeout' || Date.now() >= deadline) return outcome;
+    }
+  }
+
+  /**
+   * Write all of `src`, blocking while the ring is full (workers only).
+   * `shouldYield` is polled while waiting: returning true stops the write
+   * early (the caller falls back to another route); the result is then the
+   * number of bytes written so far.
+   */
+  write(src: Uint8Array, deadline: number, shouldYield?: () => boolean): { written: number; outcome: WaitOutcome | 'yielded' } {
+    let off = 0;
+    while (off < src.length) {
+      const n = this.tryWrite(off === 0 ? src : src.subarray(off));
+      off += n;
+      if (off === src.length) break;
+      if (n === 0) {
+        const outcome = this.waitForSpace(1, deadline, shouldYield);
+        if (outcome !== 'ok') return { written: off, outcome };
+      }
+    }
+    return { written: off, outcome: 'ok' };
+  }
+
+  /** Write all of `src` without blocking the thread (main thread). */
+  async writeAsync(src: Uint8Array, deadline: number, signal?: AbortSignal): Promise<WaitOutcome> {
+    let off = 0;
+    while (off < src.length) {
+      if (signal?.aborted) return 'aborted';
+      const n = this.tryWrite(off === 0 ? src : src.subarray(off));
+      off += n;
+      if (off === src.length) break;
+      if (n === 0) {
+        const outcome = await this.waitAsyncFor(I_TAIL, I_PRODUCER_WAITING, () => this.space() > 0, deadline);
+        if (outcome !== 'ok') return outcome;
+      }
+    }
+    return 'ok';
+  }
+
+  /** Write a frame header (blocking; the header is tiny). */
+  writeHeader(type: number, length: number, total: number, deadline: number): WaitOutcome {
+    this.encodeHeader(type, length, total);
+    return this.write(this.scratch, deadline).outcome as WaitOutcome;
+  }
+
+  /** Write a frame header without blocking the thread. Allocates a 16-byte copy. */
+  async writeHeaderAsync(type: number, length: number, total: number, deadline: number): Promise<WaitOutcome> {
+    this.encodeHeader(type, length, total);
+    return this.writeAsync(this.scratch.slice(), deadline);
+  }
+
+  /** Write a whole DESC frame (header and descriptor) without waiting; false when it does not fit. */
+  tryWriteDescriptor(d: Descriptor, total: number): boolean {
+    const head = Atomics.load(this.i32, I_HEAD) >>> 0;
+    if (this.space() < FRAME_HEADER_BYTES + DESC_BYTES) return false;
+    const dv = this.descView;
+    dv.setUint32(FRAME.TYPE, (FRAME_MAGIC | FRAME_DESC) >>> 0, true);
+    dv.setUint32(FRAME.LENGTH, DESC_BYTES, true);
+    dv.setUint32(FRAME.SEQ, this.seqOut++ >>> 0, true);
+    dv.setUint32(FRAME.AUX, total >>> 0, true);
+    dv.setUint32(FRAME_HEADER_BYTES + DESC.SOURCE, d.source >>> 0, true);
+    dv.setUint32(FRAME_HEADER_BYTES + DESC.GENERATION, d.generation >>> 0, true);
+    dv.setUint32(FRAME_HEADER_BYTES + DESC.PTR, d.ptr >>> 0, true);
+    dv.setUint32(FRAME_HEADER_BYTES + DESC.LEN, d.len >>> 0, true);
+    this.copyIn(head, this.descFrame);
+    this.publish(head + this.descFrame.length);
+    return true;
+  }
+
+  private encodeHeader(type: number, length: number, aux: number): void {
+    const dv = this.scratchView;
+    dv.setUint32(FRAME.TYPE, (FRAME_MAGIC | type) >>> 0, true);
+    dv.setUint32(FRAME.LENGTH, length >>> 0, true);
+    dv.setUint32(FRAME.SEQ, this.seqOut++ >>> 0, true);
+    dv.setUint32(FRAME.AUX, aux >>> 0, true);
+  }
+
+  // ── consumer ─────────────────────────────────────────────────────────────
+
+  /** Copy up to `dst.length` available bytes out of the ring without waiting; returns the count. */
+  tryRead(dst: Uint8Array): number {
+    const tail = Atomics.load(this.i32, I_TAIL) >>> 0;
+    const head = Atomics.load(this.i32, I_HEAD) >>> 0;
+    const avail = (head - tail) >>> 0;
+    if (avail > this.capacity) {
+      // Only a corrupt or concurrently reset ring gets here.
+      this.abort();
+      return 0;
+    }
+    const n = Math.min(avail, dst.length);
+    if (n === 0) return 0;
+    const at = tail & this.mask;
+    const first = Math.min(n, this.capacity - at);
+    dst.set(this.data.subarray(at, at + first), 0);
+    if (n > first) dst.set(this.data.subarray(0, n - first), first);
+    // Publish the freed space: the producer reads TAIL before reusing it.
+    Atomics.store(this.i32, I_TAIL, (tail + n) | 0);
+    // Wake a sleeping producer (it set PRODUCER_WAITING before re-reading TAIL).
+    if (Atomics.load(this.i32, I_PRODUCER_WAITING) === 1) Atomics.notify(this.i32, I_TAIL);
+    return n;
+  }
+
+  /** Fill all of `dst`, blocking while the ring is empty (workers only). */
+  read(dst: Uint8Array, deadline: number): { read: number; outcome: WaitOutcome } {
+    let off = 0;
+    while (off < dst.length) {
+      const n = this.tryRead(off === 0 ? dst : dst.subarray(off));
+      off += n;
+      if (off === dst.length) break;
+      if (n === 0) {
+        const outcome = this.waitForData(deadline);
+        if (outcome !== 'ok') return { read: off, outcome };
+      }
+    }
+    return { read: off, outcome: 'ok' };
+  }
+
+  /** Fill all of `dst` without blocking the thread (main thread). */
+  async readAsync(dst: Uint8Array, deadline: number, signal?: AbortSignal): Promise<{ read: number; outcome: WaitOutcome }> {
+    let off = 0;
+    while (off < dst.length) {
+      if (signal?.aborted) return { read: off, outcome: 'aborted' };
+      const n = this.tryRead(off === 0 ? dst : dst.subarray(off));
+      off += n;
+      if (off === dst.length) break;
+      if (n === 0) {
+        const outcome = await this.waitAsyncFor(I_HEAD, I_CONSUMER_WAITING, () => this.used > 0, deadline);
+        if (outcome !== 'ok') return { read: off, outcome };
+      }
+    }
+    return { read: off, outcome: 'ok' };
+  }
+
+  /** Read and validate the next frame header (blocking). */
+  readHeader(deadline: number): FrameHeader | WaitOutcome {
+    const r = this.read(this.scratch, deadline);
+    if (r.outcome !== 'ok') return r.outcome;
+    return this.decodeHeader();
+  }
+
+  async readHeaderAsync(deadline: number): Promise<FrameHeader | WaitOutcome> {
+    const r = await this.readAsync(this.scratch, deadline);
+    if (r.outcome !== 'ok') return r.outcome;
+    return this.decodeHeader();
+  }
+
+  /** Read a DESC payload after its header. */
+  readDescriptor(deadline: number): Descriptor | WaitOutcome {
+    const buf = this.descFrame.subarray(0, DESC_BYTES);
+    const r = this.read(buf, deadline);
+    if (r.outcome !== 'ok') return r.outcome;
+    const dv = this.descView;
+    return {
+      source: dv.getUint32(DESC.SOURCE, true),
+      generation: dv.getUint32(DESC.GENERATION, true),
+      ptr: dv.getUint32(DESC.PTR, true),
+      len: dv.getUint32(DESC.LEN, true),
+    };
+  }
+
+  private decodeHeader(): FrameHeader {
+    const dv = this.scratchView;
+    const word = dv.getUint32(FRAME.TYPE, true);
+    const seq = dv.getUint32(FRAME.SEQ, true);
+    if ((word & ~FRAME_TYPE_MASK) >>> 0 !== FRAME_MAGIC) {
+      this.abort();
+      throw new CwasiError('E_BAD_DESCRIPTOR', `ring frame has a bad magic (0x${word.toString(16)})`);
+    }
+    if (seq !== this.seqIn) {
+      this.abort();
+      throw new CwasiError('E_BAD_DESCRIPTOR', `ring frame out of sequence (got ${seq}, expected ${this.seqIn})`);
+    }
+    this.seqIn++;
+    return { type: word & FRAME_TYPE_MASK, length: dv.getUint32(FRAME.LENGTH, true), seq, aux: dv.getUint32(FRAME.AUX, true) };
+  }
+
+  // ── waiting ──────────────────────────────────────────────────────────────
+
+  private waitForData(deadline: number): WaitOutcome {
+    return this.waitOn(I_HEAD, I_CONSUMER_WAITING, () => this.used > 0, deadline, true);
+  }
+
+  /**
+   * Block until `ready()`: spin first, then sleep on the other side's index.
+   * The waiting flag is raised before the index is re-read, and the other
+   * side publishes its index before reading the flag, so a wake-up cannot be
+   * lost between the check and the sleep.
+   */
+  private waitOn(index: number, flag: number, ready: () => boolean, deadline: number, reading: boolean): WaitOutcome {
+    for (let i = 0; i < SPIN; i++) {
+      if (ready()) return 'ok';
+      const s = Atomics.load(this.i32, I_STATE);
+      if (s === STATE_ABORTED) return 'aborted';
+      if (s === STATE_CLOSED && reading) return 'closed';
+    }
+    for (;;) {
+      const observed = Atomics.load(this.i32, index);
+      Atomics.store(this.i32, flag, 1);
+      try {
+        if (ready()) return 'ok';
+        const s = Atomics.load(this.i32, I_STATE);
+        if (s === STATE_ABORTED) return 'aborted';
+        if (s === STATE_CLOSED && reading) return 'closed';
+        const left = deadline - Date.now();
+        if (left <= 0) return 'timeout';
+        Atomics.wait(this.i32, index, observed, Math.min(left, MAX_SLEEP_MS));
+      } finally {
+        Atomics.store(this.i32, flag, 0);
+      }
+    }
+  }
+
+  private async waitAsyncFor(index: number, flag: number, ready: () => boolean, deadline: number): Promise<WaitOutcome> {
+    const reading = index === I_HEAD;
+    for (;;) {
+      const observed = Atomics.load(this.i32, index);
+      Atomics.store(this.i32, flag, 1);
+      try {
+        if (ready()) return 'ok';
+        const s = Atomics.load(this.i32, I_STATE);
+        if (s === STATE_ABORTED) return 'aborted';
+        if (s === STATE_CLOSED && reading) return 'closed';
+        const left = deadline - Date.now();
+        if (left <= 0) return 'timeout';
+        const w = Atomics.waitAsync(this.i32, index, observed, Math.min(left, MAX_SLEEP_MS));
+        if (w.async) await w.value;
+      } finally {
+        Atomics.store(this.i32, flag, 0);
+      }
+    }
+  }
+}

@@ -1,0 +1,408 @@
+// The host side of the guest ABI (asm-functions/ABI.md): one instance of a
+// guest module bound to a function memory, and the functions of the "cwasi"
+// import namespace. Adapters here decode guest pointers, bounds-check them
+// against the instance's memory and call plain host logic.
+
+import * as loader from '@assemblyscript/loader';
+import { CwasiError } from '../errors.js';
+import { type Arena, Heap } from '../memory/heap.js';
+import { DEFAULT_CHUNK_BYTES } from '../memory/layout.js';
+
+/** Status codes returned to the guest by call_start / call_wait (ABI.md). */
+export const STATUS = {
+  OK: 0,
+  UNKNOWN_FUNCTION: -1,
+  CALL_FAILED: -2,
+  BAD_HANDLE: -3,
+  ABORTED: -4,
+  LIMIT: -5,
+} as const;
+
+export const ABI_VERSION = 1;
+export const REQUIRED_EXPORTS = ['cwasi_main', 'cwasi_abi_version', 'cwasi_alloc', 'cwasi_rt_cur', 'cwasi_rt_end', 'cwasi_rt_set'] as const;
+
+/** Bytes of one input-table entry / result slice: u32 ptr, u32 len. */
+const SLICE_BYTES = 8;
+const SLICE_PTR = 0;
+const SLICE_LEN = 4;
+/** Longest function name a guest may pass to call_start. */
+const MAX_NAME_BYTES = 256;
+/** Longest failure message kept from a guest. */
+const MAX_MESSAGE_BYTES = 4096;
+const MAX_LOG_LINES = 100;
+
+interface GuestExports {
+  memory?: WebAssembly.Memory;
+  _start?: () => void;
+  cwasi_main(table: number, count: number): number;
+  cwasi_abi_version(): number;
+  cwasi_alloc(size: number): number;
+  cwasi_rt_cur(): number;
+  cwasi_rt_end(): number;
+  cwasi_rt_set(cur: number, end: number): void;
+}
+
+/** A byte range inside one memory. */
+export interface Slice {
+  ptr: number;
+  len: number;
+}
+
+/** A call started by the guest; resolved inline (embedded) or by the dispatcher. */
+export interface PendingCall {
+  target: string;
+  /** Resolved result, or the remote call's slot until it completes. */
+  status: number | undefined;
+  result: Slice | undefined;
+  remote: RemoteCall | undefined;
+}
+
+/** A remote call in flight: the bridge knows how to wait for it. */
+export interface RemoteCall {
+  slot: number;
+}
+
+/** What a guest-initiated call that leaves this instance needs from the worker. */
+export interface CallBridge {
+  /** Start a call through the dispatcher; returns its slot or throws a CwasiError. */
+  start(ctx: InvocationContext, target: string, payload: Slice): RemoteCall;
+  /** Wait for it; places the result in ctx's arena. Returns a status and the slice. */
+  wait(ctx: InvocationContext, call: RemoteCall): { status: number; result?: Slice; error?: CwasiError };
+  /** Resolve an embedded callee in this instance's group, or undefined. */
+  embeddedPeer(ctx: InvocationContext, target: string): GuestInstance | undefined;
+  /** A new arena was created for this invocation tree (journaled for clean-up). */
+  onArena?(arena: Arena): void;
+}
+
+/** State of one invocation of one instance. */
+export interface InvocationContext {
+  fn: string;
+  invocationId: number;
+  heap: Heap;
+  arena: Arena;
+  /** Arenas of inline callees whose results this invocation still references. */
+  extraArenas: Arena[];
+  deadline: number;
+  maxPayloadBytes: number;
+  forceRemote: readonly string[];
+  output: Slice | undefined;
+  failure: { code: number; message: string } | undefined;
+  /** A host-side error that made the guest trap (limit, deadline, bad pointer). */
+  hostError: CwasiError | undefined;
+  lastCallError: CwasiError | undefined;
+  /** An embedded callee trapped: the whole group must be discarded (one fate). */
+  groupTrapped: boolean;
+  calls: Map<number, PendingCall>;
+  nextHandle: number;
+  logs: string[];
+  bridge: CallBridge;
+}
+
+export function newContext(
+  fn: string, heap: Heap, bridge: CallBridge,
+  opts: { invocationId: number; deadline: number; maxPayloadBytes: number; forceRemote: readonly string[] },
+): InvocationContext {
+  const arena = heap.newArena();
+  bridge.onArena?.(arena);
+  return {
+    fn, heap, bridge,
+    invocationId: opts.invocationId,
+    arena,
+    extraArenas: [],
+    deadline: opts.deadline,
+    maxPayloadBytes: opts.maxPayloadBytes,
+    forceRemote: opts.forceRemote,
+    output: undefined,
+    failure: undefined,
+    hostError: undefined,
+    lastCallError: undefined,
+    groupTrapped: false,
+    calls: new Map(),
+    nextHandle: 1,
+    logs: [],
+  };
+}
+
+/** Release everything an invocation allocated (its arena and its inline callees'). */
+export function releaseContext(ctx: InvocationContext): void {
+  for (const a of ctx.extraArenas) ctx.heap.release(a);
+  ctx.extraArenas.length = 0;
+  ctx.heap.release(ctx.arena);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** Decode bytes of a shared memory (TextDecoder refuses shared views, so copy first). */
+function decodeShared(view: Uint8Array): string {
+  return utf8.decode(view.slice());
+}
+
+/** One instantiated guest module bound to a function memory, used by one thread. */
+export class GuestInstance {
+  readonly fn: string;
+  readonly heap: Heap;
+  private readonly exports: GuestExports;
+  private readonly stack: InvocationContext[] = [];
+  /** Arena holding what the module's start function allocated; lives as long as the instance. */
+  private readonly startArena: Arena;
+
+  constructor(fn: string, module: WebAssembly.Module, memory: WebAssembly.Memory, heap: Heap) {
+    this.fn = fn;
+    this.heap = heap;
+    const imports = {
+      env: { memory },
+      cwasi: {
+        arena_grow: (minBytes: number) => this.arenaGrow(minBytes >>> 0),
+        output: (ptr: number, len: number) => this.setOutput(ptr >>> 0, len >>> 0),
+        fail: (code: number, ptr: number, len: number) => this.setFailure(code, ptr >>> 0, len >>> 0),
+        call_start: (namePtr: number, nameLen: number, inPtr: number, inLen: number) =>
+          this.callStart(namePtr >>> 0, nameLen >>> 0, inPtr >>> 0, inLen >>> 0),
+        call_wait: (handle: number, outSlice: number) => this.callWait(handle, outSlice >>> 0),
+        log: (_level: number, ptr: number, len: number) => this.log(ptr >>> 0, len >>> 0),
+      },
+    };
+    let exports: GuestExports;
+    try {
+      exports = loader.instantiateSync(module, imports as unknown as loader.Imports).exports as unknown as GuestExports;
+    } catch (err) {
+      throw new CwasiError('E_WASM_INVALID', `${fn}: instantiation failed: ${(err as Error).message}`);
+    }
+    for (const name of REQUIRED_EXPORTS) {
+      if (typeof (exports as unknown as Record<string, unknown>)[name] !== 'function') {
+        throw new CwasiError('E_WASM_INVALID', `${fn}: module does not export ${name} (not built with the cwasi SDK)`);
+      }
+    }
+    const version = exports.cwasi_abi_version();
+    if (version !== ABI_VERSION) {
+      throw new CwasiError('E_WASM_INVALID', `${fn}: guest ABI version ${version}, host speaks ${ABI_VERSION}`);
+    }
+    this.exports = exports;
+    // Module initialisation may allocate (module-level objects): give it an
+    // arena of its own that lives as long as the instance.
+    this.startArena = heap.newArena();
+    if (typeof exports._start === 'function') {
+      const ctx = this.bareContext(this.startArena);
+      this.enter(ctx);
+      try {
+        exports._start();
+      } catch (err) {
+        throw new CwasiError('E_FUNCTION_TRAP', `${fn}: module initialisation trapped: ${(err as Error).message}`);
+      } finally {
+        this.leave();
+      }
+    }
+  }
+
+  /** Free what module initialisation allocated (the instance must not be used afterwards). */
+  dispose(): void {
+    try {
+      this.heap.release(this.startArena);
+    } catch {
+      // The memory is being discarded anyway.
+    }
+  }
+
+  /** Bytes of the instance's memory as they are now. */
+  bytes(): Uint8Array {
+    return this.heap.bytes();
+  }
+
+  /**
+   * Run one invocation. `inputs` are slices of this memory. On return,
+   * ctx.output holds the result slice; the caller owns ctx's arenas.
+   * Throws CwasiError on trap, guest failure or host error.
+   */
+  invoke(ctx: InvocationContext, inputs: readonly Slice[]): Slice {
+    const table = this.heap.allocIn(ctx.arena, Math.max(inputs.length, 1) * SLICE_BYTES);
+    const dv = new DataView(this.heap.bytes().buffer);
+    inputs.forEach((s, i) => {
+      dv.setUint32(table + i * SLICE_BYTES + SLICE_PTR, s.ptr, true);
+      dv.setUint32(table + i * SLICE_BYTES + SLICE_LEN, s.len, true);
+    });
+    this.enter(ctx);
+    let status: number;
+    try {
+      status = this.exports.cwasi_main(table, inputs.length);
+    } catch (err) {
+      if (ctx.hostError) throw ctx.hostError;
+      throw trapError(ctx.fn, err);
+    } finally {
+      this.leave();
+    }
+    if (ctx.hostError) throw ctx.hostError;
+    if (status !== 0) {
+      const f = ctx.failure;
+      throw new CwasiError('E_FUNCTION_FAILED', `${ctx.fn} failed (code ${f?.code ?? status}): ${f?.message ?? 'no message'}`, {
+        function: ctx.fn, guestCode: f?.code ?? status,
+      });
+    }
+    const out = ctx.output;
+    if (out === undefined) {
+      throw new CwasiError('E_WASM_INVALID', `${ctx.fn} returned without reporting an output`);
+    }
+    return out;
+  }
+
+  // ── attach/detach an invocation to the runtime's bump allocator ─────────
+
+  private saved: Array<[number, number]> = [];
+
+  private enter(ctx: InvocationContext): void {
+    this.saved.push([this.exports.cwasi_rt_cur(), this.exports.cwasi_rt_end()]);
+    this.exports.cwasi_rt_set(0, 0);
+    this.stack.push(ctx);
+  }
+
+  private leave(): void {
+    this.stack.pop();
+    const [cur, end] = this.saved.pop()!;
+    this.exports.cwasi_rt_set(cur, end);
+  }
+
+  private current(): InvocationContext {
+    const ctx = this.stack[this.stack.length - 1];
+    if (ctx === undefined) throw new CwasiError('E_INTERNAL', `${this.fn}: host function called outside an invocation`);
+    return ctx;
+  }
+
+  private bareContext(arena: Arena): InvocationContext {
+    const none: CallBridge = {
+      start: () => { throw new CwasiError('E_GUEST_CALL', 'calls are not allowed during module initialisation'); },
+      wait: () => ({ status: STATUS.BAD_HANDLE }),
+      embeddedPeer: () => undefined,
+    };
+    return {
+      fn: this.fn, heap: this.heap, bridge: none, invocationId: 0, arena, extraArenas: [],
+      deadline: Infinity, maxPayloadBytes: 0, forceRemote: [], output: undefined, failure: undefined,
+      hostError: undefined, lastCallError: undefined, groupTrapped: false, calls: new Map(), nextHandle: 1, logs: [],
+    };
+  }
+
+  /** Make the guest trap with `err` as the reported cause. */
+  private abortWith(ctx: InvocationContext, err: CwasiError): never {
+    ctx.hostError = err;
+    throw err;
+  }
+
+  private checkRange(ctx: InvocationContext, ptr: number, len: number, what: string): void {
+    if (!this.heap.inBounds(ptr, len)) {
+      this.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: ${what} [${ptr}, +${len}) is outside its memory`));
+    }
+  }
+
+  // ── the "cwasi" import namespace ─────────────────────────────────────────
+
+  private arenaGrow(minBytes: number): number {
+    const ctx = this.current();
+    if (Date.now() > ctx.deadline) {
+      this.abortWith(ctx, new CwasiError('E_TIMEOUT', `${ctx.fn}: deadline passed`));
+    }
+    try {
+      return this.heap.allocIn(ctx.arena, Math.max(minBytes, DEFAULT_CHUNK_BYTES));
+    } catch (err) {
+      if (err instanceof CwasiError) this.abortWith(ctx, new CwasiError(err.code, `${ctx.fn}: ${err.message}`, err.details));
+      throw err;
+    }
+  }
+
+  private setOutput(ptr: number, len: number): void {
+    const ctx = this.current();
+    this.checkRange(ctx, ptr, len, 'output');
+    if (len > ctx.maxPayloadBytes && ctx.maxPayloadBytes > 0) {
+      this.abortWith(ctx, new CwasiError('E_PAYLOAD_TOO_LARGE', `${ctx.fn}: output of ${len} bytes exceeds the limit of ${ctx.maxPayloadBytes}`));
+    }
+    ctx.output = { ptr, len };
+  }
+
+  private setFailure(code: number, ptr: number, len: number): void {
+    const ctx = this.current();
+    this.checkRange(ctx, ptr, len, 'failure message');
+    const view = this.heap.bytes().subarray(ptr, ptr + Math.min(len, MAX_MESSAGE_BYTES));
+    ctx.failure = { code, message: decodeShared(view) };
+  }
+
+  private log(ptr: number, len: number): void {
+    const ctx = this.current();
+    this.checkRange(ctx, ptr, len, 'log message');
+    if (ctx.logs.length < MAX_LOG_LINES) {
+      ctx.logs.push(decodeShared(this.heap.bytes().subarray(ptr, ptr + Math.min(len, MAX_MESSAGE_BYTES))));
+    }
+  }
+
+  private callStart(namePtr: number, nameLen: number, inPtr: number, inLen: number): number {
+    const ctx = this.current();
+    if (nameLen > MAX_NAME_BYTES) return STATUS.UNKNOWN_FUNCTION;
+    this.checkRange(ctx, namePtr, nameLen, 'call target name');
+    this.checkRange(ctx, inPtr, inLen, 'call payload');
+    const target = decodeShared(this.heap.bytes().subarray(namePtr, namePtr + nameLen));
+    if (ctx.maxPayloadBytes > 0 && inLen > ctx.maxPayloadBytes) {
+      ctx.lastCallError = new CwasiError('E_PAYLOAD_TOO_LARGE', `payload of ${inLen} bytes to ${target} exceeds the limit`);
+      return STATUS.LIMIT;
+    }
+    if (Date.now() > ctx.deadline) return STATUS.ABORTED;
+    const handle = ctx.nextHandle++;
+    const pending: PendingCall = { target, status: undefined, result: undefined, remote: undefined };
+    const forced = ctx.forceRemote.includes(target) || ctx.forceRemote.includes('*');
+    const peer = forced ? undefined : ctx.bridge.embeddedPeer(ctx, target);
+    if (peer !== undefined) {
+      // Embedded: the callee shares this memory; it reads the payload in
+      // place and its result stays where it was written (zero copy). Its
+      // arena lives until the caller's invocation is released.
+      const child = newContext(target, peer.heap, ctx.bridge, {
+        invocationId: ctx.invocationId, deadline: ctx.deadline, maxPayloadBytes: ctx.maxPayloadBytes, forceRemote: ctx.forceRemote,
+      });
+      ctx.extraArenas.push(child.arena);
+      try {
+        pending.result = peer.invoke(child, [{ ptr: inPtr, len: inLen }]);
+        pending.status = STATUS.OK;
+      } catch (err) {
+        const e = err instanceof CwasiError ? err : trapError(target, err);
+        if (e.code === 'E_TIMEOUT' || e.code === 'E_MEMORY_CORRUPT') this.abortWith(ctx, e);
+        ctx.lastCallError = e;
+        if (e.code === 'E_FUNCTION_TRAP' || child.groupTrapped) ctx.groupTrapped = true;
+        pending.status = e.code === 'E_MEMORY_LIMIT' || e.code === 'E_PAYLOAD_TOO_LARGE' ? STATUS.LIMIT : STATUS.CALL_FAILED;
+      } finally {
+        ctx.extraArenas.push(...child.extraArenas);
+      }
+    } else {
+      try {
+        pending.remote = ctx.bridge.start(ctx, target, { ptr: inPtr, len: inLen });
+      } catch (err) {
+        const e = err instanceof CwasiError ? err : new CwasiError('E_GUEST_CALL', String(err));
+        ctx.lastCallError = e;
+        return e.code === 'E_UNKNOWN_FUNCTION' ? STATUS.UNKNOWN_FUNCTION : e.code === 'E_QUEUE_FULL' ? STATUS.LIMIT : STATUS.CALL_FAILED;
+      }
+    }
+    ctx.calls.set(handle, pending);
+    return handle;
+  }
+
+  private callWait(handle: number, outSlice: number): number {
+    const ctx = this.current();
+    this.checkRange(ctx, outSlice, SLICE_BYTES, 'call result slice');
+    const pending = ctx.calls.get(handle);
+    if (pending === undefined) return STATUS.BAD_HANDLE;
+    ctx.calls.delete(handle);
+    if (pending.remote !== undefined) {
+      const r = ctx.bridge.wait(ctx, pending.remote);
+      pending.status = r.status;
+      pending.result = r.result;
+      if (r.error) ctx.lastCallError = r.error;
+      if (r.error && (r.error.code === 'E_TIMEOUT' || r.error.code === 'E_ABORTED')) this.abortWith(ctx, r.error);
+    }
+    if (pending.status === STATUS.OK && pending.result !== undefined) {
+      const dv = new DataView(this.heap.bytes().buffer);
+      dv.setUint32(outSlice + SLICE_PTR, pending.result.ptr, true);
+      dv.setUint32(outSlice + SLICE_LEN, pending.result.len, true);
+      return STATUS.OK;
+    }
+    return pending.status ?? STATUS.CALL_FAILED;
+  }
+}
+
+/** A guest trap (RuntimeError, loader abort, stack overflow) as E_FUNCTION_TRAP. */
+export function trapError(fn: string, err: unknown): CwasiError {
+  if (err instanceof CwasiError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new CwasiError('E_FUNCTION_TRAP', `${fn} trapped: ${message}`, { function: fn });
+}
