@@ -17,7 +17,7 @@ import { type IfcMode, type Placement, type Selection, embedRefusal, selectMode 
 import type { GroupRef } from './channels/channel.js';
 import type { LocalTransport, RingPools } from './channels/local.js';
 import type { FunctionDecl } from './workflow/schema.js';
-import type { GroupInstall } from './worker/protocol.js';
+import type { GroupInstall, GroupKey } from './worker/protocol.js';
 import { REQUIRED_EXPORTS } from './worker/host.js';
 
 /** A function to deploy: a workflow's FunctionDecl plus its name, or raw wasm bytes. */
@@ -84,6 +84,8 @@ export class MemoryGroup {
   heap!: Heap;
   heapStart = MIN_HEAP_START;
   maxBytes: number;
+  /** Bumped when a member joins (workers refresh their module list). */
+  version = 0;
   discards = 0;
   lastDiscardReason: string | undefined;
   private installCache: GroupInstall | undefined;
@@ -118,6 +120,7 @@ export class MemoryGroup {
 
   add(fn: DeployedFunction): void {
     this.members.set(fn.name, fn);
+    this.version++;
     this.installCache = undefined;
   }
 
@@ -155,11 +158,16 @@ export class MemoryGroup {
     return { id: this.id, generation: this.generation, memory: this.memory };
   }
 
+  key(): GroupKey {
+    return { groupId: this.id, generation: this.generation, version: this.version };
+  }
+
+  /** What a worker needs to run members (sent once per key, on request). */
   install(): GroupInstall {
-    if (this.installCache === undefined || this.installCache.generation !== this.generation) {
+    if (this.installCache === undefined || this.installCache.generation !== this.generation || this.installCache.version !== this.version) {
       const modules: Record<string, WebAssembly.Module> = {};
       for (const m of this.members.values()) modules[m.name] = m.module;
-      this.installCache = { groupId: this.id, generation: this.generation, memory: this.memory, modules, embedded: this.embedded };
+      this.installCache = { groupId: this.id, generation: this.generation, version: this.version, memory: this.memory, modules, embedded: this.embedded };
     }
     return this.installCache;
   }

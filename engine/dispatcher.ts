@@ -14,17 +14,17 @@ import type { Piscina } from 'piscina';
 import { CwasiError, asCwasiError, toErrorRecord, type ErrorRecord } from './errors.js';
 import type { DeployedFunction, FunctionCoordinator, MemoryGroup } from './coordinator.js';
 import type { Channel, GroupRef, Produced, Transfer } from './channels/channel.js';
-import { foreignHeap, type RingPools } from './channels/local.js';
+import type { RingPools } from './channels/local.js';
 import { redisClient, writeOutputToKv } from './channels/remote-kv.js';
 import { Heap, type Arena } from './memory/heap.js';
 import type { IfcMode, Selection } from './selection.js';
 import { LatencyRecorder } from './stats.js';
 import type { GraphEdge, WorkflowGraph } from './workflow/graph.js';
 import {
-  CALL_SLOT_BYTES, JOURNAL, JOURNAL_BYTES, JOURNAL_FINISHED, JOURNAL_QUEUED, JOURNAL_RUNNING,
+  CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED,
   SLOT_DONE, SLOT_STATE, SLOT_STATUS,
   type GuestCallReply, type GuestCallRequest, type InputSpec, type OutputSpec, type RunSuccess, type RunTask,
-  type TaskResult, type WorkerHello, type WorkerMessage,
+  type ShareReply, type ShareRequest, type TaskResult, type WorkerHello, type WorkerMessage,
 } from './worker/protocol.js';
 import { STATUS } from './worker/host.js';
 import type { MessagePort } from 'node:worker_threads';
@@ -149,22 +149,6 @@ class Semaphore {
   }
 }
 
-/** Journals are small SharedArrayBuffers; reuse them. */
-class JournalPool {
-  private readonly free: SharedArrayBuffer[] = [];
-
-  acquire(): SharedArrayBuffer {
-    const j = this.free.pop();
-    if (j !== undefined) return j;
-    return new SharedArrayBuffer(JOURNAL_BYTES);
-  }
-
-  release(j: SharedArrayBuffer): void {
-    new Int32Array(j).fill(0);
-    if (this.free.length < 256) this.free.push(j);
-  }
-}
-
 interface Invocation {
   id: number;
   target: string;
@@ -174,19 +158,70 @@ interface Invocation {
   opts: InvokeOptions;
 }
 
+/**
+ * Aborts invocations whose deadline passed. One timer for all of them, armed
+ * for the earliest deadline, instead of a timer and a composite AbortSignal per
+ * invocation (both show up in profiles at tens of thousands of calls a second).
+ */
+class DeadlineSweeper {
+  private readonly live = new Map<number, { deadline: number; expire: () => void }>();
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor = Infinity;
+
+  add(id: number, deadline: number, expire: () => void): void {
+    if (!Number.isFinite(deadline)) return;
+    this.live.set(id, { deadline, expire });
+    if (deadline < this.armedFor) this.arm(deadline);
+  }
+
+  delete(id: number): void {
+    this.live.delete(id);
+    if (this.live.size === 0 && this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.armedFor = Infinity;
+    }
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.armedFor = at;
+    this.timer = setTimeout(() => this.sweep(), Math.max(0, at - Date.now()));
+    this.timer.unref();
+  }
+
+  private sweep(): void {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const t = Date.now();
+    let next = Infinity;
+    for (const [id, e] of this.live) {
+      if (e.deadline <= t) {
+        this.live.delete(id);
+        e.expire();
+      } else if (e.deadline < next) {
+        next = e.deadline;
+      }
+    }
+    if (next !== Infinity) this.arm(next);
+  }
+}
+
 interface WorkerLink {
   port: MessagePort;
-  slots: Int32Array;
+  /** The worker's control block (protocol.ts): share state, call slots, journal. */
+  control: Int32Array;
 }
 
 export class RequestDispatcher {
   private readonly pool: Piscina;
   private readonly coordinator: FunctionCoordinator;
-  private readonly journals = new JournalPool();
+  private nextTaskId = 1;
   private readonly semaphores = new Map<string, Semaphore>();
   private readonly invocations = new Map<number, Invocation>();
   private readonly workers = new Map<number, WorkerLink>();
   private readonly plans = new Map<string, Plan>();
+  private readonly sweeper = new DeadlineSweeper();
   private nextId = 1;
   private blockedCallers = 0;
   readonly latency = new LatencyRecorder();
@@ -295,13 +330,19 @@ export class RequestDispatcher {
     if (opts.signal?.aborted) throw abortedError(opts.signal);
     const plan = this.plan(graph, opts.modes);
     const timeoutMs = opts.timeoutMs ?? this.options.timeoutMs;
-    const timeout = Number.isFinite(timeoutMs) ? AbortSignal.timeout(timeoutMs) : undefined;
-    const signals = [opts.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
-    const signal = signals.length === 0 ? new AbortController().signal : signals.length === 1 ? signals[0]! : AbortSignal.any(signals);
+    const controller = new AbortController();
+    let expired = false;
     const inv: Invocation = {
-      id: this.nextId++, target, deadline: Date.now() + timeoutMs, signal, opts,
-      timedOut: () => timeout?.aborted === true && opts.signal?.aborted !== true,
+      id: this.nextId++, target, deadline: Date.now() + timeoutMs, signal: controller.signal, opts,
+      timedOut: () => expired,
     };
+    const user = opts.signal;
+    const onUserAbort = () => controller.abort(user!.reason);
+    user?.addEventListener('abort', onUserAbort, { once: true });
+    this.sweeper.add(inv.id, inv.deadline, () => {
+      expired = true;
+      controller.abort(new CwasiError('E_TIMEOUT', `${target}: deadline of ${timeoutMs} ms exceeded`));
+    });
     this.invocations.set(inv.id, inv);
     this.counters.started++;
     const startedAt = now();
@@ -318,6 +359,8 @@ export class RequestDispatcher {
       throw this.finalError(err, inv);
     } finally {
       this.invocations.delete(inv.id);
+      this.sweeper.delete(inv.id);
+      user?.removeEventListener('abort', onUserAbort);
     }
   }
 
@@ -330,6 +373,7 @@ export class RequestDispatcher {
   }
 
   private async execute(plan: Plan, input: Uint8Array, inv: Invocation, startedAt: number): Promise<InvocationReport> {
+    if (plan.segments.length === 1 && plan.edges.length === 0) return this.executeSingle(plan, input, inv, startedAt);
     const segs = plan.segments;
     const outputs = segs.map((s): OutputSpec => ({ keep: false, bytes: s.returnsBytes }));
     const transfers = new Map<PlannedEdge, Transfer>();
@@ -449,15 +493,7 @@ export class RequestDispatcher {
     // Free whatever is still held (failures, outputs nobody consumed).
     for (const t of transfers.values()) t.finish(failure === undefined);
     for (const seg of segs) await releaseProduced(seg);
-    for (const a of inputArenas) {
-      if (a.group.generation === a.generation) {
-        try {
-          a.group.heap.release(a.arena);
-        } catch {
-          // corrupt: discarded with the group
-        }
-      }
-    }
+    this.releaseInputArenas(inputArenas);
     if (failure !== undefined) throw failure;
     const out = report.outputs[plan.graph.output];
     if (out === undefined) throw new CwasiError('E_INTERNAL', `${plan.target}: the output function produced no bytes`);
@@ -466,6 +502,44 @@ export class RequestDispatcher {
     report.finishedAt = now();
     report.latencyMs = report.finishedAt - startedAt;
     return report;
+  }
+
+  /** One segment, no channels: the common case of invoking a function (or an embedded chain). */
+  private async executeSingle(plan: Plan, input: Uint8Array, inv: Invocation, startedAt: number): Promise<InvocationReport> {
+    const seg = plan.segments[0]!;
+    const arenas: Array<{ group: MemoryGroup; generation: number; arena: Arena }> = [];
+    try {
+      const { result } = await this.runSegment(seg, [this.entryInput(seg, input, arenas)], { keep: false, bytes: true }, inv);
+      const output = result.bytes;
+      if (output === undefined) throw new CwasiError('E_INTERNAL', `${plan.target}: the output function produced no bytes`);
+      const last = seg.steps[seg.steps.length - 1]!;
+      this.modeCounts.embedded += plan.chained.length;
+      const finishedAt = now();
+      return {
+        target: plan.target,
+        output,
+        outputs: { [last]: output },
+        edges: plan.chained.map((c) => ({ from: c.edge.from, to: c.edge.to, mode: 'embedded' as const, reason: c.selection.reason, bytes: -1 })),
+        steps: result.timings.map((t) => ({ ...t, group: seg.group.id, threadId: result.threadId })),
+        startedAt,
+        finishedAt,
+        latencyMs: finishedAt - startedAt,
+        logs: result.logs ?? [],
+      };
+    } finally {
+      this.releaseInputArenas(arenas);
+    }
+  }
+
+  private releaseInputArenas(arenas: Array<{ group: MemoryGroup; generation: number; arena: Arena }>): void {
+    for (const a of arenas) {
+      if (a.group.generation !== a.generation) continue;
+      try {
+        a.group.heap.release(a.arena);
+      } catch {
+        // corrupt: discarded with the group
+      }
+    }
   }
 
   /** The invocation input for an entry segment: cloned when small, copied by this thread into the memory when large. */
@@ -478,7 +552,7 @@ export class RequestDispatcher {
     arenas.push({ group: g, generation: g.generation, arena });
     const ptr = g.heap.allocIn(arena, input.byteLength);
     g.heap.bytes().set(input, ptr);
-    return { kind: 'shared', groupId: g.id, generation: g.generation, memory: g.memory, ptr, len: input.byteLength };
+    return { kind: 'shared', groupId: g.id, generation: g.generation, ptr, len: input.byteLength };
   }
 
   /** Run one segment as a pool task; resolves with its result and the memory it ran in. */
@@ -501,23 +575,22 @@ export class RequestDispatcher {
       throw err;
     }
     const ref = group.ref();
-    const journal = this.journals.acquire();
+    const taskId = this.nextTaskId = (this.nextTaskId % 0x7fffffff) + 1;
     const forceRemote = inv.opts.guestCallMode !== undefined && inv.opts.guestCallMode !== 'embedded' ? ['*'] : [];
     const task: RunTask = {
-      type: 'run', invocationId: inv.id, install: group.install(), steps: seg.steps, inputs, output,
-      deadline: inv.deadline, maxPayloadBytes: this.options.maxPayloadBytes, forceRemote, journal,
+      type: 'run', taskId, invocationId: inv.id, group: group.key(), steps: seg.steps, inputs, output,
+      deadline: inv.deadline, maxPayloadBytes: this.options.maxPayloadBytes, forceRemote,
     };
     let res: TaskResult;
     try {
       res = (await this.pool.run(task, { signal: inv.signal })) as TaskResult;
     } catch (err) {
       const e = this.taskError(err, inv, seg.steps[0]!);
-      this.recover(journal, group, ref, e);
+      this.recover(taskId, group, ref, e);
       throw e;
     } finally {
       for (const s of acquired) s.release();
     }
-    this.journals.release(journal);
     if (!res.ok) {
       const failed = res as Extract<TaskResult, { ok: false }>;
       if (failed.discardGroup && this.coordinator.discard(ref.id, ref.generation, `${failed.fn}: ${failed.error.message}`)) {
@@ -548,39 +621,34 @@ export class RequestDispatcher {
 
   closing = false;
 
-  /** A task was killed (abort, deadline, worker death): free what its journal says it held. */
-  private recover(journalBuf: SharedArrayBuffer, group: MemoryGroup, ref: GroupRef, cause: CwasiError): void {
-    const j = new Int32Array(journalBuf);
-    const state = Atomics.load(j, JOURNAL.STATE >> 2);
-    if (state === JOURNAL_QUEUED) {
-      this.journals.release(journalBuf);
-      return;
-    }
+  /** A task was killed (abort, deadline, worker death): free what its worker's journal says it held. */
+  private recover(taskId: number, group: MemoryGroup, ref: GroupRef, cause: CwasiError): void {
     if (group.generation !== ref.generation) return;
-    const thread = Atomics.load(j, JOURNAL.THREAD >> 2);
-    const overflow = Atomics.load(j, JOURNAL.OVERFLOW >> 2) === 1;
+    const J = JOURNAL_OFFSET >> 2;
+    let found: { threadId: number; j: Int32Array } | undefined;
+    for (const [threadId, link] of this.workers) {
+      if (Atomics.load(link.control, J + (JOURNAL.TASK >> 2)) === taskId) found = { threadId, j: link.control };
+    }
+    // Never started: nothing is held.
+    if (found === undefined) return;
+    const { threadId, j } = found;
+    const running = Atomics.load(j, J + (JOURNAL.STATE >> 2)) === JOURNAL_RUNNING;
     const heap = group.heap;
-    if (state === JOURNAL_RUNNING && heap.lockHolder() === thread) {
-      // Killed inside the heap's critical section: the heap cannot be trusted.
-      this.coordinator.discard(ref.id, ref.generation, `worker killed holding the heap lock (${cause.code})`);
+    const discard = (why: string) => {
+      this.coordinator.discard(ref.id, ref.generation, `${why} (${cause.code})`);
       this.invalidatePlans();
-      return;
-    }
-    if (overflow) {
-      this.coordinator.discard(ref.id, ref.generation, `worker killed holding more arenas than its journal records (${cause.code})`);
-      this.invalidatePlans();
-      return;
-    }
-    const n = Atomics.load(j, JOURNAL.COUNT >> 2);
+    };
+    if (running && heap.lockHolder() === threadId + 1) return discard('worker killed holding the heap lock');
+    if (Atomics.load(j, J + (JOURNAL.OVERFLOW >> 2)) === 1) return discard('worker killed holding more arenas than its journal records');
+    const n = Atomics.load(j, J + (JOURNAL.COUNT >> 2));
     const ids = new Set<number>();
-    for (let i = 0; i < n; i++) ids.add(j[(JOURNAL.ARENAS >> 2) + i]! >>> 0);
+    for (let i = 0; i < n; i++) ids.add(j[J + (JOURNAL.ARENAS >> 2) + i]! >>> 0);
     try {
-      heap.releaseTagged(ids);
+      // The dead thread's cached chunks go back too.
+      heap.releaseTagged(ids, threadId + 1);
     } catch {
-      this.coordinator.discard(ref.id, ref.generation, 'heap inconsistent after a killed task');
-      this.invalidatePlans();
+      discard('heap inconsistent after a killed task');
     }
-    if (state === JOURNAL_FINISHED || state === JOURNAL_RUNNING) this.journals.release(journalBuf);
   }
 
   // ── guest-initiated calls ───────────────────────────────────────────────
@@ -590,11 +658,47 @@ export class RequestDispatcher {
     if (m === null || typeof m !== 'object') return;
     if (m.type === 'cwasi:hello') {
       const hello = m as WorkerHello;
-      this.workers.set(hello.threadId, { port: hello.replyPort, slots: new Int32Array(hello.slots) });
+      this.workers.set(hello.threadId, { port: hello.replyPort, control: new Int32Array(hello.control) });
       hello.replyPort.unref();
     } else if (m.type === 'cwasi:call') {
       void this.guestCall(m as GuestCallRequest);
+    } else if (m.type === 'cwasi:share') {
+      this.share(m as ShareRequest);
     }
+  }
+
+  /** A worker asks for a shared object it has not seen (a group's memory and modules, a ring). */
+  private share(req: ShareRequest): void {
+    const link = this.workers.get(req.threadId);
+    if (link === undefined) return;
+    let reply: ShareReply;
+    const [kind, rest] = [req.key.slice(0, req.key.indexOf(':')), req.key.slice(req.key.indexOf(':') + 1)];
+    if (kind === 'group') {
+      const hash = rest.lastIndexOf('#');
+      const g = this.coordinator.group(rest.slice(0, hash));
+      const gen = Number(rest.slice(hash + 1));
+      reply = g !== undefined && g.memory !== undefined && g.generation === gen
+        ? { type: 'cwasi:shared', key: req.key, install: g.install() }
+        : { type: 'cwasi:shared', key: req.key, missing: 'no such memory group generation' };
+    } else if (kind === 'ring') {
+      const ring = this.options.rings.byId(Number(rest));
+      reply = ring !== undefined ? { type: 'cwasi:shared', key: req.key, ring: ring.buffer } : { type: 'cwasi:shared', key: req.key, missing: 'no such ring' };
+    } else {
+      reply = { type: 'cwasi:shared', key: req.key, missing: 'unknown key' };
+    }
+    // Post the answer first, then wake the worker: it reads the port after the wake.
+    link.port.postMessage(reply);
+    Atomics.store(link.control, CTRL_SHARE_STATE >> 2, SHARE_ANSWERED);
+    Atomics.notify(link.control, CTRL_SHARE_STATE >> 2);
+  }
+
+  /** The memory a slice names, as the main thread holds it (undefined when discarded). */
+  private memoryGroupOf(ref: { groupId: string; generation: number }): MemoryGroup {
+    const g = this.coordinator.group(ref.groupId);
+    if (g === undefined || g.generation !== ref.generation || g.memory === undefined) {
+      throw new CwasiError('E_BAD_DESCRIPTOR', `memory ${ref.groupId}#${ref.generation} is gone`);
+    }
+    return g;
   }
 
   private async guestCall(req: GuestCallRequest): Promise<void> {
@@ -605,6 +709,7 @@ export class RequestDispatcher {
     let reply: GuestCallReply;
     let status: number = STATUS.OK;
     const cleanups: Array<() => void | Promise<void>> = [];
+    let calleeOk = false;
     try {
       if (this.blockedCallers >= this.options.maxThreads) {
         throw new CwasiError('E_QUEUE_FULL', `every worker is waiting on a guest call; ${req.caller} → ${req.target} refused to avoid a deadlock`);
@@ -623,24 +728,22 @@ export class RequestDispatcher {
       let input: InputSpec;
       switch (sel.mode) {
         case 'embedded':
-          input = { kind: 'shared', ...p };
+          input = { kind: 'shared', groupId: p.groupId, generation: p.generation, ptr: p.ptr, len: p.len };
           output.keep = true;
           break;
         case 'local': {
           const pool = this.options.rings.forEdge(req.caller, req.target, 'descriptor');
-          const ring = pool.acquire();
-          let clean = false;
-          cleanups.push(() => pool.giveBack(ring, clean));
-          if (!ring.tryWriteDescriptor({ source: 0, generation: p.generation, ptr: p.ptr, len: p.len }, p.len)) {
+          const leased = pool.acquire();
+          cleanups.push(() => pool.giveBack(leased, calleeOk));
+          if (!leased.ring.tryWriteDescriptor({ source: 0, generation: p.generation, ptr: p.ptr, len: p.len }, p.len)) {
             throw new CwasiError('E_CHANNEL', 'local buffer: descriptor ring is not empty');
           }
-          input = { kind: 'ring', ring: ring.buffer, sources: [{ groupId: p.groupId, generation: p.generation, memory: p.memory }] };
+          input = { kind: 'ring', ringId: leased.id, sources: [{ groupId: p.groupId, generation: p.generation }] };
           output.keep = true;
-          cleanups.push(() => { clean = true; });
           break;
         }
         case 'copy': {
-          const heap = foreignHeap(p.memory);
+          const heap = this.memoryGroupOf(p).heap;
           if (!heap.inBounds(p.ptr, p.len)) throw new CwasiError('E_BAD_DESCRIPTOR', 'guest call payload outside the caller memory');
           input = { kind: 'bytes', bytes: heap.bytes().slice(p.ptr, p.ptr + p.len) };
           output.bytes = true;
@@ -649,7 +752,7 @@ export class RequestDispatcher {
         case 'remote-kv': {
           const key = `cwasi:call:${process.pid}:${req.threadId}:${req.slot}:${this.counters.guestCalls}`;
           const spec = { url: this.options.redisUrl, key, ttlSeconds: 60, chunkBytes: 16 << 20 };
-          const chunks = await writeOutputToKv(spec, foreignHeap(p.memory), { ptr: p.ptr, len: p.len });
+          const chunks = await writeOutputToKv(spec, this.memoryGroupOf(p).heap, { ptr: p.ptr, len: p.len });
           input = { kind: 'kv', url: spec.url, key, len: p.len, chunks };
           output.bytes = true;
           cleanups.push(async () => {
@@ -665,11 +768,12 @@ export class RequestDispatcher {
           throw new CwasiError('E_CONFIG', `guest calls over ${sel.mode} are not available in this engine`);
       }
       const { result, group } = await this.runSegment({ steps: [req.target], group: callee.group }, [input], output, inv);
+      calleeOk = true;
       if (result.kept !== undefined) {
         reply = {
           type: 'cwasi:reply', slot: req.slot, ok: true, mode: sel.mode,
-          result: { kind: 'foreign', groupId: group.id, generation: group.generation, memory: group.memory, ptr: result.kept.ptr, len: result.kept.len },
-          release: { memory: group.memory, arenas: result.kept.arenas },
+          result: { kind: 'foreign', groupId: group.id, generation: group.generation, ptr: result.kept.ptr, len: result.kept.len },
+          release: { groupId: group.id, generation: group.generation, arenas: result.kept.arenas },
         };
       } else if (result.bytes !== undefined) {
         reply = { type: 'cwasi:reply', slot: req.slot, ok: true, mode: sel.mode, result: { kind: 'bytes', bytes: result.bytes } };
@@ -688,10 +792,10 @@ export class RequestDispatcher {
     }
     // Post the reply first, then publish DONE: the woken caller finds it on its port.
     link.port.postMessage(reply);
-    const base = req.slot * CALL_SLOT_BYTES;
-    Atomics.store(link.slots, (base + SLOT_STATUS) >> 2, status);
-    Atomics.store(link.slots, (base + SLOT_STATE) >> 2, SLOT_DONE);
-    Atomics.notify(link.slots, (base + SLOT_STATE) >> 2);
+    const base = CALL_SLOTS_OFFSET + req.slot * CALL_SLOT_BYTES;
+    Atomics.store(link.control, (base + SLOT_STATUS) >> 2, status);
+    Atomics.store(link.control, (base + SLOT_STATE) >> 2, SLOT_DONE);
+    Atomics.notify(link.control, (base + SLOT_STATE) >> 2);
   }
 }
 

@@ -111,7 +111,8 @@ export class Engine {
   private readonly maxThreads: number;
   private closed = false;
   private closing: Promise<void> | undefined;
-  private readonly inflight = new Set<Promise<unknown>>();
+  private inflight = 0;
+  private drained: (() => void) | undefined;
 
   private constructor(options: EngineOptions) {
     const cores = availableParallelism();
@@ -236,11 +237,10 @@ export class Engine {
     } catch (err) {
       return Promise.reject(err);
     }
-    const p = this.dispatcher.invoke(target, graph, input, options);
-    this.inflight.add(p);
-    const done = () => this.inflight.delete(p);
-    p.then(done, done);
-    return p;
+    this.inflight++;
+    return this.dispatcher.invoke(target, graph, input, options).finally(() => {
+      if (--this.inflight === 0 && this.drained !== undefined) this.drained();
+    });
   }
 
   /** How `target` would run: placements, each edge's mode and the reason. */
@@ -261,14 +261,11 @@ export class Engine {
     const d = this.dispatcher;
     const byTarget: Record<string, LatencySummary> = {};
     for (const [k, v] of d.latencyByTarget) byTarget[k] = v.summary();
-    const summarize = (h: { count?: number; mean: number; p50: number; p90?: number; p99: number; max: number } | undefined): LatencySummary =>
-      h === undefined ? { count: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 }
-        : { count: h.count ?? 0, meanMs: h.mean, p50Ms: h.p50, p90Ms: h.p90 ?? 0, p99Ms: h.p99, maxMs: h.max };
-    const pool = this.pool as unknown as {
-      threads: unknown[]; queueSize: number; completed: number; utilization: number;
-      runTime?: { mean: number; p50: number; p90?: number; p99: number; max: number; count?: number };
-      waitTime?: { mean: number; p50: number; p90?: number; p99: number; max: number; count?: number };
-    };
+    const summarize = (h: { mean: number; p50: number; p90: number; p99: number; max: number } | undefined, count: number): LatencySummary =>
+      h === undefined || count === 0 ? { count: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 }
+        : { count, meanMs: h.mean, p50Ms: h.p50, p90Ms: h.p90, p99Ms: h.p99, maxMs: h.max };
+    const pool = this.pool;
+    const completed = pool.completed;
     return {
       invocations: { ...d.counters, inFlight: d.inFlight },
       latencyMs: d.latency.summary(),
@@ -279,10 +276,10 @@ export class Engine {
         minThreads: this.minThreads,
         maxThreads: this.maxThreads,
         queueSize: pool.queueSize,
-        completed: pool.completed,
+        completed,
         utilization: pool.utilization,
-        runTimeMs: summarize(pool.runTime),
-        waitTimeMs: summarize(pool.waitTime),
+        runTimeMs: summarize(pool.histogram.runTime, completed),
+        waitTimeMs: summarize(pool.histogram.waitTime, completed),
       },
       memory: this.coordinator.groupsList().filter((g) => g.memory !== undefined).map((g) => g.stats()),
       rings: this.rings.stats(),
@@ -300,7 +297,7 @@ export class Engine {
 
   private async doClose(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled([...this.inflight]);
+    if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
     if (process.env.NODE_V8_COVERAGE) await this.flushWorkerCoverage();
     this.dispatcher.closing = true;
     await this.pool.destroy();

@@ -12,7 +12,7 @@
 
 import type { Arena, Heap } from '../memory/heap.js';
 import type { IfcMode } from '../selection.js';
-import type { InputSpec, OutputSpec, RunSuccess } from '../worker/protocol.js';
+import type { InputSpec, MemoryRef, OutputSpec, RunSuccess } from '../worker/protocol.js';
 
 /** A memory a task runs in, as the main thread knows it. */
 export interface GroupRef {
@@ -66,6 +66,14 @@ export interface Channel {
   close?(): Promise<void>;
 }
 
+/** Resolves shared objects named in task messages (worker side). */
+export interface SharedResolver {
+  /** Heap view of a memory by group and generation; throws E_BAD_DESCRIPTOR when it is gone. */
+  heapOf(ref: MemoryRef): Heap;
+  /** A ring's SharedArrayBuffer by id. */
+  ringOf(id: number): SharedArrayBuffer;
+}
+
 /** Where a worker places an input: the consumer's memory and invocation arena. */
 export interface PlaceTarget {
   groupId: string;
@@ -74,6 +82,7 @@ export interface PlaceTarget {
   arena: Arena;
   maxPayloadBytes: number;
   deadline: number;
+  shared: SharedResolver;
 }
 
 export interface Endpoint<K extends InputSpec['kind'] = InputSpec['kind']> {

@@ -23,7 +23,7 @@ export const embeddedChannel: Channel = {
         const kept = produced.result.kept;
         if (kept === undefined) throw new CwasiError('E_INTERNAL', 'embedded edge: producer kept no output');
         const g = produced.group;
-        return { kind: 'shared', groupId: g.id, generation: g.generation, memory: g.memory, ptr: kept.ptr, len: kept.len };
+        return { kind: 'shared', groupId: g.id, generation: g.generation, ptr: kept.ptr, len: kept.len };
       },
       finish(): void {
         // the bytes are released with the producer's output

@@ -20,13 +20,13 @@
 // holding its worker, so a saturated pool cannot deadlock.
 
 import { CwasiError } from '../errors.js';
-import { Heap } from '../memory/heap.js';
+import type { Heap } from '../memory/heap.js';
 import {
   DESC_BYTES, FRAME_DATA, FRAME_DESC, FRAME_HEADER_BYTES, Ring, type WaitOutcome,
 } from '../ring/ring.js';
 import type { Channel, EdgeContext, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
 import { releaseKept } from './embedded.js';
-import type { InputSpec, MemorySource, OutputSpec } from '../worker/protocol.js';
+import type { InputSpec, MemoryRef, OutputSpec } from '../worker/protocol.js';
 
 export type LocalTransport = 'descriptor' | 'stream';
 
@@ -37,31 +37,40 @@ export const DESCRIPTOR_RING_BYTES = 256;
 
 // ── ring pools (main thread) ─────────────────────────────────────────────
 
+/** A ring with the id workers know it by. */
+export interface PooledRing {
+  id: number;
+  ring: Ring;
+}
+
 /** Rings of one capacity, leased per transfer and reused after a clean finish. */
 export class RingPool {
-  private readonly free: Ring[] = [];
+  private readonly free: PooledRing[] = [];
   private leased = 0;
   created = 0;
 
-  constructor(readonly capacity: number, private readonly keep: number) {}
+  constructor(readonly capacity: number, private readonly keep: number, private readonly registry: Map<number, PooledRing>, private readonly nextId: () => number) {}
 
-  acquire(): Ring {
+  acquire(): PooledRing {
     this.leased++;
     const ring = this.free.pop();
     if (ring !== undefined) return ring;
     this.created++;
-    return Ring.create(this.capacity);
+    const fresh = { id: this.nextId(), ring: Ring.create(this.capacity) };
+    this.registry.set(fresh.id, fresh);
+    return fresh;
   }
 
   /** A ring whose transfer ended cleanly is reset and reused; any other is dropped. */
-  giveBack(ring: Ring, clean: boolean): void {
+  giveBack(r: PooledRing, clean: boolean): void {
     this.leased--;
-    if (!clean) {
-      ring.abort();
+    if (!clean || this.free.length >= this.keep) {
+      r.ring.abort();
+      this.registry.delete(r.id);
       return;
     }
-    ring.reset();
-    if (this.free.length < this.keep) this.free.push(ring);
+    r.ring.reset();
+    this.free.push(r);
   }
 
   get inUse(): number {
@@ -69,7 +78,10 @@ export class RingPool {
   }
 
   close(): void {
-    for (const r of this.free) r.abort();
+    for (const r of this.free) {
+      r.ring.abort();
+      this.registry.delete(r.id);
+    }
     this.free.length = 0;
   }
 }
@@ -77,6 +89,8 @@ export class RingPool {
 /** Ring pools per caller → callee edge, set up by the Function Coordinator. */
 export class RingPools {
   private readonly pools = new Map<string, RingPool>();
+  private readonly registry = new Map<number, PooledRing>();
+  private lastId = 0;
 
   constructor(private readonly streamRingBytes: number, private readonly keepPerEdge = 16) {}
 
@@ -84,10 +98,15 @@ export class RingPools {
     const key = `${from}\u0000${to}\u0000${transport}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
-      pool = new RingPool(transport === 'stream' ? this.streamRingBytes : DESCRIPTOR_RING_BYTES, this.keepPerEdge);
+      pool = new RingPool(transport === 'stream' ? this.streamRingBytes : DESCRIPTOR_RING_BYTES, this.keepPerEdge, this.registry, () => ++this.lastId);
       this.pools.set(key, pool);
     }
     return pool;
+  }
+
+  /** A live ring by id (workers ask for rings they have not seen). */
+  byId(id: number): Ring | undefined {
+    return this.registry.get(id)?.ring;
   }
 
   stats(): { edges: number; rings: number; inUse: number } {
@@ -114,12 +133,12 @@ export function createLocalChannel(pools: RingPools, transport: LocalTransport):
       const pool = pools.forEdge(edge.from, edge.to, transport);
       const ring = pool.acquire();
       let returned = false;
-      const source: MemorySource = { groupId: edge.producerGroup.id, generation: edge.producerGroup.generation, memory: edge.producerGroup.memory };
-      const spec: InputSpec = { kind: 'ring', ring: ring.buffer, sources: [source] };
+      const source: MemoryRef = { groupId: edge.producerGroup.id, generation: edge.producerGroup.generation };
+      const spec: InputSpec = { kind: 'ring', ringId: ring.id, sources: [source] };
       return {
         prepareOutput(output: OutputSpec): void {
           output.keep = true;
-          (output.rings ??= []).push({ ring: ring.buffer, stream });
+          (output.rings ??= []).push({ ringId: ring.id, stream });
         },
         earlyInput(): InputSpec | undefined {
           return stream ? spec : undefined;
@@ -141,18 +160,6 @@ export function createLocalChannel(pools: RingPools, transport: LocalTransport):
 }
 
 // ── worker side ──────────────────────────────────────────────────────────
-
-/** Heap views over other functions' memories, per thread (attach reads the header once). */
-const foreign = new WeakMap<WebAssembly.Memory, Heap>();
-
-export function foreignHeap(memory: WebAssembly.Memory): Heap {
-  let heap = foreign.get(memory);
-  if (heap === undefined) {
-    heap = Heap.attach(memory);
-    foreign.set(memory, heap);
-  }
-  return heap;
-}
 
 /** Check a descriptor against its source memory; returns the source bytes. */
 function sourceBytes(source: Heap, generation: number, ptr: number, len: number): Uint8Array {
@@ -189,7 +196,7 @@ function channelError(what: string, outcome: WaitOutcome | 'yielded'): CwasiErro
 export const ringEndpoint: Endpoint<'ring'> = {
   kind: 'ring',
   place(spec, target: PlaceTarget) {
-    const ring = new Ring(spec.ring);
+    const ring = new Ring(target.shared.ringOf(spec.ringId));
     ring.attachConsumer();
     let header = ring.readHeader(target.deadline);
     if (typeof header === 'string') throw channelError('local buffer read', header);
@@ -221,7 +228,7 @@ export const ringEndpoint: Endpoint<'ring'> = {
           sourceBytes(target.heap, d.generation, d.ptr, d.len);
           return { ptr: d.ptr, len: d.len };
         }
-        target.heap.bytes().set(sourceBytes(foreignHeap(src.memory), d.generation, d.ptr, d.len), dst + off);
+        target.heap.bytes().set(sourceBytes(target.shared.heapOf(src), d.generation, d.ptr, d.len), dst + off);
         off += d.len;
       } else {
         ring.abort();
@@ -238,9 +245,10 @@ export const ringEndpoint: Endpoint<'ring'> = {
 /** Producer: hand an output (in `heap`, generation `generation`) to the consumers behind `rings`. */
 export function writeOutputToRings(
   rings: NonNullable<OutputSpec['rings']>, heap: Heap, generation: number, out: { ptr: number; len: number }, deadline: number,
+  resolveRing: (id: number) => SharedArrayBuffer,
 ): void {
   for (const r of rings) {
-    const ring = new Ring(r.ring);
+    const ring = new Ring(resolveRing(r.ringId));
     if (r.stream) streamOut(ring, heap, generation, out, deadline);
     else if (!ring.tryWriteDescriptor({ source: 0, generation, ptr: out.ptr, len: out.len }, out.len)) {
       throw new CwasiError('E_CHANNEL', 'local buffer: descriptor ring is not empty');
@@ -283,6 +291,6 @@ export const foreignEndpoint: Endpoint<'foreign'> = {
       sourceBytes(target.heap, spec.generation, spec.ptr, spec.len);
       return { ptr: spec.ptr, len: spec.len };
     }
-    return copyAcross(foreignHeap(spec.memory), spec.generation, spec.ptr, spec.len, target);
+    return copyAcross(target.shared.heapOf(spec), spec.generation, spec.ptr, spec.len, target);
   },
 };

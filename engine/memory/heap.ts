@@ -18,17 +18,25 @@
 
 import { CwasiError } from '../errors.js';
 import {
-  BLOCK, BLOCK_ALIGN, BLOCK_HEADER_BYTES, FREE_TAG, HDR, HEADER_BYTES, LAYOUT_MAGIC, LAYOUT_VERSION,
-  MAX_PAGES, MIN_SPLIT_BYTES, WASM_PAGE, alignUp,
+  BLOCK, BLOCK_ALIGN, BLOCK_HEADER_BYTES, CACHED_TAG, CHUNK_BLOCK_BYTES, CHUNK_CACHE_BLOCKS, FREE_TAG, HDR,
+  HEADER_BYTES, HOST_BUMP_MAX_BYTES, LAYOUT_MAGIC, LAYOUT_VERSION, MAX_PAGES, MIN_SPLIT_BYTES, WASM_PAGE, alignUp,
 } from './layout.js';
 
-/** An arena: the chain of blocks one invocation allocated. `head` is the newest block (0 = none). */
+/**
+ * An arena: the chain of blocks one invocation allocated. `head` is the newest
+ * block (0 = none). `cur`/`end` bound the host's own bump region inside a
+ * chunk of the arena; they are private to the thread that allocates.
+ */
 export interface Arena {
   id: number;
   head: number;
+  cur?: number;
+  end?: number;
 }
 
 export interface HeapStats {
+  /** Bytes in standard chunks parked in threads' caches (counted in bytesInUse). */
+  cachedBytes: number;
   heapStart: number;
   heapTop: number;
   memoryBytes: number;
@@ -57,6 +65,8 @@ export class Heap {
   private buffer!: SharedArrayBuffer;
   private i32!: Int32Array;
   private u32!: Uint32Array;
+  /** Standard chunks this thread released and may reuse without the lock. */
+  private readonly cache: number[] = [];
 
   private constructor(memory: WebAssembly.Memory) {
     this.memory = memory;
@@ -100,6 +110,12 @@ export class Heap {
     return new Uint8Array(this.buffer);
   }
 
+  /** A Uint32Array over the memory as it is now (for the host's own small writes). */
+  words(): Uint32Array {
+    this.refreshIfGrown();
+    return this.u32;
+  }
+
   get byteLength(): number {
     this.refreshIfGrown();
     return this.buffer.byteLength;
@@ -132,14 +148,51 @@ export class Heap {
   }
 
   /**
-   * Allocate a block with at least `payloadBytes` of payload for `arena`;
-   * returns the payload address (16-byte aligned). Throws E_MEMORY_LIMIT when
-   * the memory cannot grow far enough.
+   * Allocate `payloadBytes` for the host in `arena`; returns the address (16-byte
+   * aligned). Small requests bump inside a chunk of the arena, large ones get a
+   * block of their own. Throws E_MEMORY_LIMIT when the memory cannot grow.
    */
   allocIn(arena: Arena, payloadBytes: number): number {
     if (!Number.isSafeInteger(payloadBytes) || payloadBytes < 0) {
       throw new CwasiError('E_BAD_DESCRIPTOR', `invalid allocation size ${payloadBytes}`);
     }
+    if (payloadBytes <= HOST_BUMP_MAX_BYTES) {
+      const size = alignUp(Math.max(payloadBytes, 1), BLOCK_ALIGN);
+      let cur = arena.cur ?? 0;
+      if (cur === 0 || cur + size > arena.end!) {
+        cur = this.allocChunk(arena, 0);
+        arena.end = cur + (CHUNK_BLOCK_BYTES - BLOCK_HEADER_BYTES);
+      }
+      arena.cur = cur + size;
+      return cur;
+    }
+    return this.allocBlock(arena, payloadBytes);
+  }
+
+  /**
+   * A whole chunk for `arena` with at least `minPayload` bytes (the guest
+   * runtime's refill). Standard chunks come from this thread's cache when it
+   * has one, without taking the lock.
+   */
+  allocChunk(arena: Arena, minPayload: number): number {
+    if (minPayload > CHUNK_BLOCK_BYTES - BLOCK_HEADER_BYTES) return this.allocBlock(arena, minPayload);
+    const cached = this.cache.pop();
+    if (cached !== undefined) {
+      this.refreshIfGrown();
+      const b = cached >>> 2;
+      const u32 = this.u32;
+      u32[b] = CHUNK_BLOCK_BYTES;
+      u32[b + (BLOCK.TAG >> 2)] = arena.id;
+      u32[b + (BLOCK.NEXT >> 2)] = arena.head;
+      u32[b + (BLOCK.OWNER >> 2)] = 0;
+      Atomics.sub(this.i32, HDR.CACHED_BYTES >> 2, CHUNK_BLOCK_BYTES);
+      arena.head = cached;
+      return cached + BLOCK_HEADER_BYTES;
+    }
+    return this.allocBlock(arena, CHUNK_BLOCK_BYTES - BLOCK_HEADER_BYTES);
+  }
+
+  private allocBlock(arena: Arena, payloadBytes: number): number {
     const need = alignUp(payloadBytes + BLOCK_HEADER_BYTES, BLOCK_ALIGN);
     this.lock();
     try {
@@ -148,7 +201,7 @@ export class Heap {
       const b = block >>> 2;
       u32[b + (BLOCK.TAG >> 2)] = arena.id;
       u32[b + (BLOCK.NEXT >> 2)] = arena.head;
-      u32[b + (BLOCK.REFS >> 2)] = 0;
+      u32[b + (BLOCK.OWNER >> 2)] = 0;
       arena.head = block;
       return block + BLOCK_HEADER_BYTES;
     } finally {
@@ -156,27 +209,58 @@ export class Heap {
     }
   }
 
-  /** Free every block of `arena`. Blocks tagged with another arena stop the walk (corruption). */
+  /**
+   * Free every block of `arena`. Standard chunks go to this thread's cache
+   * (up to CHUNK_CACHE_BLOCKS); the rest return to the heap under one lock.
+   */
   release(arena: Arena): void {
     if (arena.id === 0) return;
-    this.lock();
+    this.refreshIfGrown();
+    const u32 = this.u32;
+    let block = arena.head;
+    let steps = 0;
+    let locked = false;
     try {
-      let block = arena.head;
-      let steps = 0;
       while (block !== 0) {
         this.checkBlock(block);
         const b = block >>> 2;
-        if (this.u32[b + (BLOCK.TAG >> 2)] !== arena.id) {
-          throw this.corrupt(`block ${block} does not belong to arena ${arena.id}`);
+        if (u32[b + (BLOCK.TAG >> 2)] !== arena.id) throw this.corrupt(`block ${block} does not belong to arena ${arena.id}`);
+        const next = u32[b + (BLOCK.NEXT >> 2)]!;
+        if (u32[b] === CHUNK_BLOCK_BYTES && this.cache.length < CHUNK_CACHE_BLOCKS) {
+          u32[b + (BLOCK.TAG >> 2)] = CACHED_TAG;
+          u32[b + (BLOCK.OWNER >> 2)] = threadTag();
+          Atomics.add(this.i32, HDR.CACHED_BYTES >> 2, CHUNK_BLOCK_BYTES);
+          this.cache.push(block);
+        } else {
+          if (!locked) {
+            this.lock();
+            locked = true;
+          }
+          this.give(block);
         }
-        const next = this.u32[b + (BLOCK.NEXT >> 2)]!;
-        this.give(block);
         block = next;
         if (++steps > MAX_WALK) throw this.corrupt('arena chain does not end');
       }
       Atomics.sub(this.i32, HDR.LIVE_ARENAS >> 2, 1);
       arena.head = 0;
       arena.id = 0;
+      arena.cur = 0;
+      arena.end = 0;
+    } finally {
+      if (locked) this.unlock();
+    }
+  }
+
+  /** Return this thread's cached chunks to the heap (before the thread goes away). */
+  flushCache(): void {
+    if (this.cache.length === 0) return;
+    this.lock();
+    try {
+      while (this.cache.length > 0) {
+        const block = this.cache.pop()!;
+        Atomics.sub(this.i32, HDR.CACHED_BYTES >> 2, CHUNK_BLOCK_BYTES);
+        this.give(block);
+      }
     } finally {
       this.unlock();
     }
@@ -187,8 +271,8 @@ export class Heap {
    * its start (blocks tile the heap). Used when a worker died holding arenas
    * whose chain heads were never reported. Returns the number of blocks freed.
    */
-  releaseTagged(ids: ReadonlySet<number>): number {
-    if (ids.size === 0) return 0;
+  releaseTagged(ids: ReadonlySet<number>, deadThread = 0): number {
+    if (ids.size === 0 && deadThread === 0) return 0;
     this.lock();
     try {
       const u32 = this.u32;
@@ -197,8 +281,13 @@ export class Heap {
       let steps = 0;
       while (block < u32[HDR.HEAP_TOP >> 2]!) {
         this.checkBlock(block);
-        const tag = u32[(block >>> 2) + (BLOCK.TAG >> 2)]!;
+        const b = block >>> 2;
+        const tag = u32[b + (BLOCK.TAG >> 2)]!;
         if (tag !== FREE_TAG && ids.has(tag)) found.push(block);
+        else if (tag === CACHED_TAG && deadThread !== 0 && u32[b + (BLOCK.OWNER >> 2)] === deadThread) {
+          Atomics.sub(this.i32, HDR.CACHED_BYTES >> 2, u32[b]!);
+          found.push(block);
+        }
         block += u32[block >>> 2]!;
         if (++steps > MAX_WALK) throw this.corrupt('heap walk does not end');
       }
@@ -246,6 +335,7 @@ export class Heap {
         if (freeBlocks > MAX_WALK) throw this.corrupt('free list does not end');
       }
       return {
+        cachedBytes: u32[HDR.CACHED_BYTES >> 2]!,
         heapStart: u32[HDR.HEAP_START >> 2]!,
         heapTop: u32[HDR.HEAP_TOP >> 2]!,
         memoryBytes: this.buffer.byteLength,

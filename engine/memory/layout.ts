@@ -37,8 +37,9 @@
 //  │ 40     │ PEAK_IN_USE    │ high-water mark of BYTES_IN_USE                 │
 //  │ 44     │ MAX_BYTES_LO   │ memory maximum in bytes, low 32 bits            │
 //  │ 48     │ MAX_BYTES_HI   │ ... high bits (a 4 GiB maximum sets 1 here)     │
-//  │ 52     │ LOCK_HOLDER    │ thread id of the lock holder (diagnostics)      │
-//  │ 56..   │ reserved       │ zero                                            │
+//  │ 52     │ LOCK_HOLDER    │ 1 + thread id of the lock holder (0 = none)     │
+//  │ 56     │ CACHED_BYTES   │ bytes of chunks parked in per-thread caches     │
+//  │ 60..   │ reserved       │ zero                                            │
 //  └────────┴────────────────┴────────────────────────────────────────────────┘
 //
 // HEAP BLOCK (16-byte header, payload 16-byte aligned)
@@ -47,9 +48,10 @@
 //  │ offset │ field      │ meaning                                              │
 //  ├────────┼────────────┼──────────────────────────────────────────────────────┤
 //  │  0     │ SIZE       │ block bytes including this header, multiple of 16    │
-//  │  4     │ TAG        │ FREE_TAG when free, else the owning arena's id       │
+//  │  4     │ TAG        │ FREE_TAG when free, CACHED_TAG when parked in a      │
+//  │        │            │ thread's chunk cache, else the owning arena's id     │
 //  │  8     │ NEXT       │ free: next free block; in use: next block of arena   │
-//  │ 12     │ REFS       │ head block of an arena: reference count              │
+//  │ 12     │ OWNER      │ cached: 1 + thread id of the caching thread          │
 //  └────────┴────────────┴──────────────────────────────────────────────────────┘
 
 export const LAYOUT_MAGIC = 0x49535743;
@@ -71,6 +73,7 @@ export const HDR = {
   MAX_BYTES_LO: 44,
   MAX_BYTES_HI: 48,
   LOCK_HOLDER: 52,
+  CACHED_BYTES: 56,
 } as const;
 
 /** Bytes reserved for the header; nothing else is ever placed below this. */
@@ -83,7 +86,7 @@ export const BLOCK = {
   SIZE: 0,
   TAG: 4,
   NEXT: 8,
-  REFS: 12,
+  OWNER: 12,
 } as const;
 
 export const BLOCK_HEADER_BYTES = 16;
@@ -92,8 +95,16 @@ export const BLOCK_ALIGN = 16;
 export const MIN_SPLIT_BYTES = 64;
 /** Tag of a free block (never a valid arena id). */
 export const FREE_TAG = 0xf4eef4ee;
-/** Default size of an arena chunk requested by the guest runtime's bump allocator. */
-export const DEFAULT_CHUNK_BYTES = 64 * 1024;
+/** Tag of a block parked in a thread's chunk cache (never a valid arena id). */
+export const CACHED_TAG = 0xcac4edcc;
+/** Total size of a standard arena chunk block (header included). */
+export const CHUNK_BLOCK_BYTES = 64 * 1024;
+/** Payload of a standard chunk: what the guest's bump allocator gets per refill. */
+export const DEFAULT_CHUNK_BYTES = CHUNK_BLOCK_BYTES - 16;
+/** Host allocations up to this size bump-allocate inside a chunk instead of taking a block. */
+export const HOST_BUMP_MAX_BYTES = 4096;
+/** Standard chunks a thread keeps per memory for reuse without taking the heap lock. */
+export const CHUNK_CACHE_BLOCKS = 8;
 
 export const WASM_PAGE = 65536;
 /** wasm32 can address at most 65536 pages. */

@@ -6,7 +6,6 @@
 import * as loader from '@assemblyscript/loader';
 import { CwasiError } from '../errors.js';
 import { type Arena, Heap } from '../memory/heap.js';
-import { DEFAULT_CHUNK_BYTES } from '../memory/layout.js';
 
 /** Status codes returned to the guest by call_start / call_wait (ABI.md). */
 export const STATUS = {
@@ -214,11 +213,13 @@ export class GuestInstance {
    */
   invoke(ctx: InvocationContext, inputs: readonly Slice[]): Slice {
     const table = this.heap.allocIn(ctx.arena, Math.max(inputs.length, 1) * SLICE_BYTES);
-    const dv = new DataView(this.heap.bytes().buffer);
-    inputs.forEach((s, i) => {
-      dv.setUint32(table + i * SLICE_BYTES + SLICE_PTR, s.ptr, true);
-      dv.setUint32(table + i * SLICE_BYTES + SLICE_LEN, s.len, true);
-    });
+    // The table is 16-byte aligned: write it as u32 words (little endian like wasm).
+    const words = this.heap.words();
+    for (let i = 0; i < inputs.length; i++) {
+      const at = (table + i * SLICE_BYTES) >>> 2;
+      words[at + (SLICE_PTR >> 2)] = inputs[i]!.ptr;
+      words[at + (SLICE_LEN >> 2)] = inputs[i]!.len;
+    }
     this.enter(ctx);
     let status: number;
     try {
@@ -298,7 +299,7 @@ export class GuestInstance {
       this.abortWith(ctx, new CwasiError('E_TIMEOUT', `${ctx.fn}: deadline passed`));
     }
     try {
-      return this.heap.allocIn(ctx.arena, Math.max(minBytes, DEFAULT_CHUNK_BYTES));
+      return this.heap.allocChunk(ctx.arena, minBytes);
     } catch (err) {
       if (err instanceof CwasiError) this.abortWith(ctx, new CwasiError(err.code, `${ctx.fn}: ${err.message}`, err.details));
       throw err;

@@ -1,62 +1,67 @@
 // Messages between the main thread (Request Dispatcher) and the pool's
 // workers. Types only: no behaviour lives in this file.
 //
-//   main → worker   RunTask / ControlTask       as Piscina tasks
-//   worker → main   TaskResult                  as the Piscina task result
-//   worker → main   WorkerHello, GuestCallRequest   on the worker's parentPort
-//   main → worker   GuestCallReply              on the worker's reply port,
-//                                               then a wake on its call slot
+//   main → worker   RunTask / ControlTask          as Piscina tasks
+//   worker → main   TaskResult                     as the Piscina task result
+//   worker → main   WorkerHello, GuestCallRequest, ShareRequest   on parentPort
+//   main → worker   GuestCallReply, ShareReply     on the worker's reply port,
+//                                                  then a wake on its control block
+//
+// Task messages carry only plain data. Shared objects (a group's Memory and
+// compiled Modules, ring SharedArrayBuffers) are named by key; a worker that
+// has not seen a key asks for it once (ShareRequest) and keeps it, because
+// cloning a Memory or a Module into every task costs tens of microseconds.
 //
 // Byte-level layouts used beside these messages are defined where they live:
-// the memory header and heap blocks in engine/memory/layout.ts, the call slots
-// below, the ring in engine/ring/ring.ts.
+// the memory header and heap blocks in engine/memory/layout.ts, the worker
+// control block below, the ring in engine/ring/ring.ts.
 
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorRecord } from '../errors.js';
 import type { IfcMode } from '../selection.js';
 
-/** What a worker needs to run members of one memory group. */
-export interface GroupInstall {
+/** Names one generation (and membership version) of a memory group. */
+export interface GroupKey {
   groupId: string;
   generation: number;
+  /** Bumped when members join the group; instances of older versions stay valid. */
+  version: number;
+}
+
+/** What a worker needs to run members of one memory group (shared once per key). */
+export interface GroupInstall extends GroupKey {
   memory: WebAssembly.Memory;
   /** Every member's compiled module, by function name. */
   modules: Record<string, WebAssembly.Module>;
-  /** Members whose guest-initiated calls to each other run inline (embedded). */
+  /** Guest-initiated calls between members run inline (an embedding group). */
   embedded: boolean;
 }
 
-/** A byte range in a function memory, named so that a stale one can be refused. */
-export interface MemorySlice {
+/** A memory named by group and generation; a discarded generation is refused. */
+export interface MemoryRef {
   groupId: string;
-  /** Generation of the memory; a discarded memory's slices are refused. */
   generation: number;
-  memory: WebAssembly.Memory;
+}
+
+/** A byte range in a function memory. */
+export interface MemorySlice extends MemoryRef {
   ptr: number;
   len: number;
 }
 
-/** A memory a ring descriptor may point into. */
-export interface MemorySource {
-  groupId: string;
-  generation: number;
-  memory: WebAssembly.Memory;
-}
-
 /** Where one input of a step comes from; the kind names the channel's endpoint. */
 export type InputSpec =
-  /** `copy`: bytes cloned into the task message. Also how engine inputs arrive. */
+  /** `copy`: bytes cloned into the task message. Also how small engine inputs arrive. */
   | { kind: 'bytes'; bytes: Uint8Array }
   /** `embedded`: bytes already in the step's own memory, read in place (zero copy). */
   | ({ kind: 'shared' } & MemorySlice)
-  /** `local`: bytes in another function's memory; the host copies them across once. */
+  /** `local` (guest-call results): bytes in another memory; the host copies them across once. */
   | ({ kind: 'foreign' } & MemorySlice)
   /**
-   * `local`: frames arrive through a SharedArrayBuffer ring (engine/ring/ring.ts):
-   * DATA frames carry bytes, a DESC frame points into `sources[i]`, which only
-   * the host reads.
+   * `local`: frames arrive through a ring (engine/ring/ring.ts): DATA frames
+   * carry bytes, a DESC frame points into `sources[i]`, which only the host reads.
    */
-  | { kind: 'ring'; ring: SharedArrayBuffer; sources: MemorySource[] }
+  | { kind: 'ring'; ringId: number; sources: MemoryRef[] }
   /** `remote-kv`: bytes stored in Redis under `key` in `chunks` parts. */
   | { kind: 'kv'; url: string; key: string; len: number; chunks: number };
 
@@ -70,15 +75,17 @@ export interface OutputSpec {
    * Hand the output to consumers through these rings (`local`): a DESC frame,
    * or (stream) DATA frames while the consumer drains them.
    */
-  rings?: Array<{ ring: SharedArrayBuffer; stream: boolean }>;
+  rings?: Array<{ ringId: number; stream: boolean }>;
   /** Store the output in Redis (`remote-kv`). */
   kv?: { url: string; key: string; ttlSeconds: number; chunkBytes: number };
 }
 
 export interface RunTask {
   type: 'run';
+  /** Unique per task; the worker writes it into its journal. */
+  taskId: number;
   invocationId: number;
-  install: GroupInstall;
+  group: GroupKey;
   /** Functions run one after another in this task; each gets the previous output in place. */
   steps: string[];
   inputs: InputSpec[];
@@ -87,32 +94,9 @@ export interface RunTask {
   deadline: number;
   /** Payload limit in bytes (inputs, outputs, guest-call payloads). */
   maxPayloadBytes: number;
-  /** Guest-call targets that must go through the dispatcher even if embeddable (edge overrides). */
+  /** Guest-call targets that must go through the dispatcher even if embeddable ('*' = all). */
   forceRemote: string[];
-  /** Where the worker records what it holds, so a killed task can be cleaned up (TASK JOURNAL). */
-  journal: SharedArrayBuffer;
 }
-
-// TASK JOURNAL: one small SharedArrayBuffer per running task (pooled by the
-// dispatcher). The worker writes it; the dispatcher reads it only after the
-// task was aborted or its worker died, to free the arenas the task held.
-//
-//  ┌────────┬──────────┬──────────────────────────────────────────────────────┐
-//  │ offset │ field    │ meaning                                              │
-//  ├────────┼──────────┼──────────────────────────────────────────────────────┤
-//  │ 0      │ STATE    │ 0 queued, 1 running, 2 finished                      │
-//  │ 4      │ THREAD   │ 1 + threadId of the worker running the task          │
-//  │ 8      │ COUNT    │ arena ids recorded below                             │
-//  │ 12     │ OVERFLOW │ 1 when more arenas were created than fit             │
-//  │ 16..   │ ARENAS   │ u32 arena ids, JOURNAL_ARENAS of them                │
-//  └────────┴──────────┴──────────────────────────────────────────────────────┘
-
-export const JOURNAL = { STATE: 0, THREAD: 4, COUNT: 8, OVERFLOW: 12, ARENAS: 16 } as const;
-export const JOURNAL_ARENAS = 60;
-export const JOURNAL_BYTES = JOURNAL.ARENAS + JOURNAL_ARENAS * 4;
-export const JOURNAL_QUEUED = 0;
-export const JOURNAL_RUNNING = 1;
-export const JOURNAL_FINISHED = 2;
 
 export interface ControlTask {
   type: 'flush-coverage' | 'ping';
@@ -172,19 +156,33 @@ export interface RunFailure {
 
 export type TaskResult = RunSuccess | RunFailure | { ok: true; threadId: number; control: true };
 
-// ── guest-initiated calls that leave the worker ────────────────────────────
+// ── the worker control block ───────────────────────────────────────────────
 //
-// CALL SLOTS: one Int32Array per worker over a SharedArrayBuffer of
-// CALL_SLOTS × CALL_SLOT_BYTES bytes, created by the worker, sent in WorkerHello.
+// One SharedArrayBuffer per worker, created by the worker and sent in
+// WorkerHello. The worker blocks on it while the main thread answers a guest
+// call or a share request; the main thread reads the journal after a task was
+// killed, to free the arenas the task held.
 //
-//  ┌────────┬────────┬───────────────────────────────────────────────────────┐
-//  │ offset │ field  │ meaning                                               │
-//  ├────────┼────────┼───────────────────────────────────────────────────────┤
-//  │ 0      │ STATE  │ 0 free, 1 pending (worker wrote it), 2 done (main)    │
-//  │ 4      │ STATUS │ guest status code written by main before STATE = 2   │
-//  └────────┴────────┴───────────────────────────────────────────────────────┘
+//  ┌──────────────────────┬──────────────────────────────────────────────────────┐
+//  │ offset               │ field                                                │
+//  ├──────────────────────┼──────────────────────────────────────────────────────┤
+//  │ 0                    │ SHARE_STATE: 0 idle, 1 waiting (worker), 2 answered  │
+//  │ 4                    │ reserved                                             │
+//  │ 8 + 8·i              │ CALL SLOT i: STATE (0 free, 1 pending, 2 done),      │
+//  │                      │              STATUS (guest status, written before    │
+//  │                      │              STATE = 2)                              │
+//  │ JOURNAL_OFFSET       │ JOURNAL: TASK id, STATE (0 idle, 1 running,          │
+//  │                      │ 2 finished), COUNT, OVERFLOW, then JOURNAL_ARENAS    │
+//  │                      │ u32 arena ids created by the running task            │
+//  └──────────────────────┴──────────────────────────────────────────────────────┘
+
+export const CTRL_SHARE_STATE = 0;
+export const SHARE_IDLE = 0;
+export const SHARE_WAITING = 1;
+export const SHARE_ANSWERED = 2;
 
 export const CALL_SLOTS = 1024;
+export const CALL_SLOTS_OFFSET = 8;
 export const CALL_SLOT_BYTES = 8;
 export const SLOT_STATE = 0;
 export const SLOT_STATUS = 4;
@@ -192,11 +190,19 @@ export const SLOT_FREE = 0;
 export const SLOT_PENDING = 1;
 export const SLOT_DONE = 2;
 
+export const JOURNAL_OFFSET = CALL_SLOTS_OFFSET + CALL_SLOTS * CALL_SLOT_BYTES;
+export const JOURNAL = { TASK: 0, STATE: 4, COUNT: 8, OVERFLOW: 12, ARENAS: 16 } as const;
+export const JOURNAL_ARENAS = 60;
+export const JOURNAL_IDLE = 0;
+export const JOURNAL_RUNNING = 1;
+export const JOURNAL_FINISHED = 2;
+export const CONTROL_BLOCK_BYTES = JOURNAL_OFFSET + JOURNAL.ARENAS + JOURNAL_ARENAS * 4;
+
 export interface WorkerHello {
   type: 'cwasi:hello';
   threadId: number;
   replyPort: MessagePort;
-  slots: SharedArrayBuffer;
+  control: SharedArrayBuffer;
 }
 
 export interface GuestCallRequest {
@@ -210,14 +216,26 @@ export interface GuestCallRequest {
   deadline: number;
 }
 
+/** A kept output the receiver must release (or adopt) once it copied the bytes. */
+export interface ReleaseToken extends MemoryRef {
+  arenas: ArenaRef[];
+}
+
 export type GuestCallReply =
   | { type: 'cwasi:reply'; slot: number; ok: true; mode: IfcMode; result: InputSpec; release?: ReleaseToken }
   | { type: 'cwasi:reply'; slot: number; ok: false; error: ErrorRecord };
 
-/** A kept output the receiver must release once it copied the bytes. */
-export interface ReleaseToken {
-  memory: WebAssembly.Memory;
-  arenas: ArenaRef[];
+/** Keys of shared objects: `group:<id>#<generation>` or `ring:<id>`. */
+export interface ShareRequest {
+  type: 'cwasi:share';
+  threadId: number;
+  key: string;
 }
 
-export type WorkerMessage = WorkerHello | GuestCallRequest;
+export type ShareReply =
+  | { type: 'cwasi:shared'; key: string; install: GroupInstall }
+  | { type: 'cwasi:shared'; key: string; ring: SharedArrayBuffer }
+  | { type: 'cwasi:shared'; key: string; missing: string };
+
+export type WorkerMessage = WorkerHello | GuestCallRequest | ShareRequest;
+export type ReplyMessage = GuestCallReply | ShareReply;

@@ -6,9 +6,11 @@
 // previous output in place) and how inputs arrive and outputs leave; the
 // endpoint of each input kind places it in the group's memory.
 //
-// Guest-initiated calls to functions outside the group leave through the
-// parentPort (GuestCallRequest); the guest thread blocks on its call slot
-// until the dispatcher has answered on the reply port (protocol.ts).
+// Shared objects (memories with their modules, rings) are named by key in
+// task messages; the first time a worker meets a key it asks the main thread
+// (ShareRequest) and blocks on its control block until the answer is on its
+// reply port. Guest-initiated calls to functions outside the group leave the
+// same way (GuestCallRequest) and wait on a call slot (protocol.ts).
 
 import { MessageChannel, parentPort, receiveMessageOnPort, threadId } from 'node:worker_threads';
 import { takeCoverage } from 'node:v8';
@@ -17,23 +19,138 @@ import { CwasiError, toErrorRecord } from '../errors.js';
 import { Heap } from '../memory/heap.js';
 import { bytesEndpoint } from '../channels/copy.js';
 import { sharedEndpoint } from '../channels/embedded.js';
-import { copyAcross, foreignEndpoint, foreignHeap, ringEndpoint, writeOutputToRings } from '../channels/local.js';
+import { copyAcross, foreignEndpoint, ringEndpoint, writeOutputToRings } from '../channels/local.js';
 import { kvEndpoint, writeOutputToKv } from '../channels/remote-kv.js';
-import type { PlaceTarget } from '../channels/channel.js';
+import type { PlaceTarget, SharedResolver } from '../channels/channel.js';
 import {
   type CallBridge, type InvocationContext, type RemoteCall, type Slice,
   GuestInstance, STATUS, newContext, releaseContext,
 } from './host.js';
 import {
-  CALL_SLOTS, CALL_SLOT_BYTES, JOURNAL, JOURNAL_ARENAS, JOURNAL_FINISHED, JOURNAL_RUNNING,
+  CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CONTROL_BLOCK_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ARENAS,
+  JOURNAL_FINISHED, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED, SHARE_IDLE, SHARE_WAITING,
   SLOT_FREE, SLOT_PENDING, SLOT_STATE, SLOT_STATUS,
-  type ControlTask, type GroupInstall, type GuestCallReply, type GuestCallRequest, type InputSpec,
-  type RunTask, type StepTiming, type Task, type TaskResult, type WorkerHello,
+  type ControlTask, type GroupInstall, type GroupKey, type GuestCallReply, type GuestCallRequest, type InputSpec,
+  type MemoryRef, type ReleaseToken, type ReplyMessage, type RunSuccess, type RunTask, type ShareReply,
+  type ShareRequest, type StepTiming, type Task, type TaskResult, type WorkerHello,
 } from './protocol.js';
 
 (globalThis as { __cwasiThreadId?: number }).__cwasiThreadId = threadId;
 
 const now = (): number => performance.timeOrigin + performance.now();
+
+// ── control block, reply port, hello ───────────────────────────────────────
+
+const controlBuffer = new SharedArrayBuffer(CONTROL_BLOCK_BYTES);
+const ctl = new Int32Array(controlBuffer);
+const replyChannel = new MessageChannel();
+const replyPort = replyChannel.port1;
+let helloSent = false;
+
+function sendHello(): void {
+  if (helloSent || parentPort === null) return;
+  helloSent = true;
+  const hello: WorkerHello = { type: 'cwasi:hello', threadId, replyPort: replyChannel.port2, control: controlBuffer };
+  parentPort.postMessage(hello, [replyChannel.port2]);
+}
+
+/** Guest-call replies that arrived while waiting for something else. */
+const earlyReplies = new Map<number, GuestCallReply>();
+const earlyShares = new Map<string, ShareReply>();
+/** Slots whose caller gave up (deadline); their late replies are released and dropped. */
+const abandoned = new Set<number>();
+
+function drainReplies(): void {
+  for (;;) {
+    const m = receiveMessageOnPort(replyPort);
+    if (m === undefined) return;
+    const msg = m.message as ReplyMessage;
+    if (msg.type === 'cwasi:shared') {
+      earlyShares.set(msg.key, msg);
+      continue;
+    }
+    if (abandoned.has(msg.slot)) {
+      abandoned.delete(msg.slot);
+      if (msg.ok && msg.release) releaseToken(msg.release);
+      Atomics.store(ctl, slotIndex(msg.slot, SLOT_STATE), SLOT_FREE);
+      continue;
+    }
+    earlyReplies.set(msg.slot, msg);
+  }
+}
+
+/** How long a worker waits for the main thread to answer a share request. */
+const SHARE_TIMEOUT_MS = 10_000;
+
+/** Ask the main thread for a shared object and block until it answers. */
+function requestShared(key: string): ShareReply {
+  sendHello();
+  Atomics.store(ctl, CTRL_SHARE_STATE >> 2, SHARE_WAITING);
+  const req: ShareRequest = { type: 'cwasi:share', threadId, key };
+  parentPort!.postMessage(req);
+  const deadline = Date.now() + SHARE_TIMEOUT_MS;
+  // The main thread posts the reply, then stores ANSWERED and notifies.
+  while (Atomics.load(ctl, CTRL_SHARE_STATE >> 2) !== SHARE_ANSWERED) {
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      Atomics.store(ctl, CTRL_SHARE_STATE >> 2, SHARE_IDLE);
+      throw new CwasiError('E_INTERNAL', `the main thread did not answer a request for ${key}`);
+    }
+    Atomics.wait(ctl, CTRL_SHARE_STATE >> 2, SHARE_WAITING, left);
+  }
+  Atomics.store(ctl, CTRL_SHARE_STATE >> 2, SHARE_IDLE);
+  drainReplies();
+  const reply = earlyShares.get(key);
+  earlyShares.delete(key);
+  if (reply === undefined) throw new CwasiError('E_INTERNAL', `no answer for ${key} on the reply port`);
+  return reply;
+}
+
+// ── shared objects ─────────────────────────────────────────────────────────
+
+/** Latest install seen per group id. */
+const installs = new Map<string, GroupInstall>();
+const rings = new Map<number, SharedArrayBuffer>();
+const heaps = new WeakMap<WebAssembly.Memory, Heap>();
+
+function installFor(key: GroupKey): GroupInstall {
+  const have = installs.get(key.groupId);
+  if (have !== undefined && have.generation === key.generation && have.version >= key.version) return have;
+  if (have !== undefined && have.generation > key.generation) {
+    throw new CwasiError('E_BAD_DESCRIPTOR', `memory group ${key.groupId} generation ${key.generation} was discarded`);
+  }
+  const reply = requestShared(`group:${key.groupId}#${key.generation}`);
+  if (!('install' in reply) || reply.install.generation !== key.generation) {
+    throw new CwasiError('E_BAD_DESCRIPTOR', `memory group ${key.groupId} generation ${key.generation} is gone`);
+  }
+  installs.set(key.groupId, reply.install);
+  return reply.install;
+}
+
+function heapFor(memory: WebAssembly.Memory): Heap {
+  let heap = heaps.get(memory);
+  if (heap === undefined) {
+    heap = Heap.attach(memory);
+    heaps.set(memory, heap);
+  }
+  return heap;
+}
+
+const shared: SharedResolver = {
+  heapOf(ref: MemoryRef): Heap {
+    return heapFor(installFor({ groupId: ref.groupId, generation: ref.generation, version: 0 }).memory);
+  },
+  ringOf(id: number): SharedArrayBuffer {
+    let sab = rings.get(id);
+    if (sab === undefined) {
+      const reply = requestShared(`ring:${id}`);
+      if (!('ring' in reply)) throw new CwasiError('E_CHANNEL', `ring ${id} is gone`);
+      sab = reply.ring;
+      rings.set(id, sab);
+    }
+    return sab;
+  },
+};
 
 // ── memory groups seen by this worker ──────────────────────────────────────
 
@@ -46,24 +163,26 @@ interface WorkerGroup {
 
 const groups = new Map<string, WorkerGroup>();
 
-function groupFor(install: GroupInstall): WorkerGroup {
-  const existing = groups.get(install.groupId);
-  if (existing !== undefined) {
-    if (existing.install.generation === install.generation) return existing;
-    dropGroup(existing);
+function groupFor(key: GroupKey): WorkerGroup {
+  const existing = groups.get(key.groupId);
+  if (existing !== undefined && existing.install.generation === key.generation) {
+    if (existing.install.version < key.version) existing.install = installFor(key);
+    return existing;
   }
-  const group: WorkerGroup = {
-    install,
-    heap: Heap.attach(install.memory),
-    instances: new Map(),
-    bridge: undefined as unknown as CallBridge,
-  };
+  const install = installFor(key);
+  if (existing !== undefined) dropGroup(existing);
+  const group: WorkerGroup = { install, heap: heapFor(install.memory), instances: new Map(), bridge: undefined as unknown as CallBridge };
   group.bridge = makeBridge(group);
-  groups.set(install.groupId, group);
+  groups.set(key.groupId, group);
   return group;
 }
 
 function dropGroup(group: WorkerGroup): void {
+  try {
+    if (group.heap.generation === group.install.generation) group.heap.flushCache();
+  } catch {
+    // a corrupt or discarded memory keeps its chunks
+  }
   for (const inst of group.instances.values()) inst.dispose();
   group.instances.clear();
   if (groups.get(group.install.groupId) === group) groups.delete(group.install.groupId);
@@ -80,56 +199,56 @@ function instanceFor(group: WorkerGroup, fn: string): GuestInstance {
   return inst;
 }
 
-// ── guest-initiated calls that leave the worker ────────────────────────────
+// ── the task journal ───────────────────────────────────────────────────────
 
-const slotsBuffer = new SharedArrayBuffer(CALL_SLOTS * CALL_SLOT_BYTES);
-const slots = new Int32Array(slotsBuffer);
-const replyChannel = new MessageChannel();
-const replyPort = replyChannel.port1;
-/** Replies received while waiting for another slot. */
-const earlyReplies = new Map<number, GuestCallReply>();
-/** Slots whose caller gave up (deadline); their late replies are released and dropped. */
-const abandoned = new Set<number>();
-let helloSent = false;
+const J = JOURNAL_OFFSET >> 2;
+let journaling = false;
 
-function sendHello(): void {
-  if (helloSent || parentPort === null) return;
-  helloSent = true;
-  const hello: WorkerHello = { type: 'cwasi:hello', threadId, replyPort: replyChannel.port2, slots: slotsBuffer };
-  parentPort.postMessage(hello, [replyChannel.port2]);
+function journalStart(taskId: number): void {
+  Atomics.store(ctl, J + (JOURNAL.COUNT >> 2), 0);
+  Atomics.store(ctl, J + (JOURNAL.OVERFLOW >> 2), 0);
+  Atomics.store(ctl, J + (JOURNAL.TASK >> 2), taskId);
+  // Publish RUNNING last: a reader that sees it sees this task's id.
+  Atomics.store(ctl, J + (JOURNAL.STATE >> 2), JOURNAL_RUNNING);
+  journaling = true;
 }
 
+function journalArena(id: number): void {
+  if (!journaling) return;
+  const n = ctl[J + (JOURNAL.COUNT >> 2)]!;
+  if (n >= JOURNAL_ARENAS) {
+    Atomics.store(ctl, J + (JOURNAL.OVERFLOW >> 2), 1);
+    return;
+  }
+  ctl[J + (JOURNAL.ARENAS >> 2) + n] = id;
+  // Publish the id before the count: a reader that sees the count sees the id.
+  Atomics.store(ctl, J + (JOURNAL.COUNT >> 2), n + 1);
+}
+
+function journalEnd(): void {
+  journaling = false;
+  Atomics.store(ctl, J + (JOURNAL.STATE >> 2), JOURNAL_FINISHED);
+}
+
+// ── guest-initiated calls that leave the worker ────────────────────────────
+
 function slotIndex(slot: number, field: number): number {
-  return (slot * CALL_SLOT_BYTES + field) >> 2;
+  return (CALL_SLOTS_OFFSET + slot * CALL_SLOT_BYTES + field) >> 2;
 }
 
 function allocSlot(): number {
   for (let i = 0; i < CALL_SLOTS; i++) {
     if (abandoned.has(i)) continue;
     // Only this thread moves a slot out of FREE, so a plain check suffices.
-    if (Atomics.load(slots, slotIndex(i, SLOT_STATE)) === SLOT_FREE) return i;
+    if (Atomics.load(ctl, slotIndex(i, SLOT_STATE)) === SLOT_FREE) return i;
   }
   throw new CwasiError('E_QUEUE_FULL', `more than ${CALL_SLOTS} guest calls in flight in one worker`);
 }
 
-function drainReplies(): void {
-  for (;;) {
-    const m = receiveMessageOnPort(replyPort);
-    if (m === undefined) return;
-    const reply = m.message as GuestCallReply;
-    if (abandoned.has(reply.slot)) {
-      abandoned.delete(reply.slot);
-      if (reply.ok && reply.release) releaseToken(reply.release);
-      Atomics.store(slots, slotIndex(reply.slot, SLOT_STATE), SLOT_FREE);
-      continue;
-    }
-    earlyReplies.set(reply.slot, reply);
-  }
-}
-
-function releaseToken(token: NonNullable<Extract<GuestCallReply, { ok: true }>['release']>): void {
+function releaseToken(token: ReleaseToken): void {
   try {
-    const heap = foreignHeap(token.memory);
+    const heap = shared.heapOf(token);
+    if (heap.generation !== token.generation) return;
     for (const a of token.arenas) heap.release({ id: a.id, head: a.head });
   } catch {
     // A discarded memory: nothing to give back.
@@ -138,22 +257,6 @@ function releaseToken(token: NonNullable<Extract<GuestCallReply, { ok: true }>['
 
 /** Spin this long for a reply before sleeping (a wake costs ~25 µs). */
 const CALL_SPIN_MS = 0.05;
-
-/** Journal of the task running now (protocol.ts TASK JOURNAL). */
-let journal: Int32Array | undefined;
-
-function journalArena(id: number): void {
-  const j = journal;
-  if (j === undefined) return;
-  const n = j[JOURNAL.COUNT >> 2]!;
-  if (n >= JOURNAL_ARENAS) {
-    Atomics.store(j, JOURNAL.OVERFLOW >> 2, 1);
-    return;
-  }
-  j[(JOURNAL.ARENAS >> 2) + n] = id;
-  // Publish the id before the count: a reader that sees the count sees the id.
-  Atomics.store(j, JOURNAL.COUNT >> 2, n + 1);
-}
 
 function makeBridge(group: WorkerGroup): CallBridge {
   return {
@@ -168,10 +271,10 @@ function makeBridge(group: WorkerGroup): CallBridge {
       sendHello();
       const slot = allocSlot();
       // Publish PENDING before the request can be answered.
-      Atomics.store(slots, slotIndex(slot, SLOT_STATE), SLOT_PENDING);
+      Atomics.store(ctl, slotIndex(slot, SLOT_STATE), SLOT_PENDING);
       const req: GuestCallRequest = {
         type: 'cwasi:call', threadId, slot, invocationId: ctx.invocationId, caller: ctx.fn, target,
-        payload: { groupId: group.install.groupId, generation: group.install.generation, memory: group.install.memory, ptr: payload.ptr, len: payload.len },
+        payload: { groupId: group.install.groupId, generation: group.install.generation, ptr: payload.ptr, len: payload.len },
         deadline: ctx.deadline,
       };
       parentPort!.postMessage(req);
@@ -180,7 +283,7 @@ function makeBridge(group: WorkerGroup): CallBridge {
     wait(ctx, call) {
       const state = slotIndex(call.slot, SLOT_STATE);
       const spinUntil = performance.now() + CALL_SPIN_MS;
-      while (Atomics.load(slots, state) === SLOT_PENDING) {
+      while (Atomics.load(ctl, state) === SLOT_PENDING) {
         if (performance.now() < spinUntil) continue;
         const left = ctx.deadline - Date.now();
         if (left <= 0) {
@@ -188,21 +291,20 @@ function makeBridge(group: WorkerGroup): CallBridge {
           return { status: STATUS.ABORTED, error: new CwasiError('E_TIMEOUT', `${ctx.fn}: deadline passed waiting for a call`) };
         }
         // Sleeps until the dispatcher stores DONE and notifies (or the deadline).
-        Atomics.wait(slots, state, SLOT_PENDING, Math.min(left, 1000));
+        Atomics.wait(ctl, state, SLOT_PENDING, Math.min(left, 1000));
       }
-      const status = Atomics.load(slots, slotIndex(call.slot, SLOT_STATUS));
+      const status = Atomics.load(ctl, slotIndex(call.slot, SLOT_STATUS));
       let reply = earlyReplies.get(call.slot);
       if (reply === undefined) {
         drainReplies();
         reply = earlyReplies.get(call.slot);
       }
       earlyReplies.delete(call.slot);
-      Atomics.store(slots, state, SLOT_FREE);
+      Atomics.store(ctl, state, SLOT_FREE);
       if (reply === undefined) {
         return { status: STATUS.CALL_FAILED, error: new CwasiError('E_INTERNAL', 'guest call completed without a reply') };
       }
       if (!reply.ok) return { status: status || STATUS.CALL_FAILED, error: CwasiError.fromRecord(reply.error) };
-      const target = placeTarget(group, ctx);
       const r = reply.result;
       if (r.kind === 'foreign' && r.groupId === group.install.groupId && r.generation === group.install.generation) {
         // The callee shares this memory: take its result in place and keep its arenas with the caller's.
@@ -210,10 +312,11 @@ function makeBridge(group: WorkerGroup): CallBridge {
         for (const a of reply.release?.arenas ?? []) ctx.extraArenas.push({ id: a.id, head: a.head });
         return { status: STATUS.OK, result: { ptr: r.ptr, len: r.len } };
       }
+      const target = placeTarget(group, ctx);
       try {
         let result: Slice;
         if (r.kind === 'bytes') result = bytesEndpoint.place(r, target) as Slice;
-        else if (r.kind === 'foreign' || r.kind === 'shared') result = copyAcross(foreignHeap(r.memory), r.generation, r.ptr, r.len, target);
+        else if (r.kind === 'foreign') result = copyAcross(shared.heapOf(r), r.generation, r.ptr, r.len, target);
         else throw new CwasiError('E_INTERNAL', `guest call result of kind ${r.kind}`);
         return { status: STATUS.OK, result };
       } catch (err) {
@@ -234,10 +337,11 @@ function placeTarget(group: WorkerGroup, ctx: InvocationContext): PlaceTarget {
     arena: ctx.arena,
     maxPayloadBytes: ctx.maxPayloadBytes,
     deadline: ctx.deadline,
+    shared,
   };
 }
 
-async function placeInput(spec: InputSpec, target: PlaceTarget): Promise<Slice> {
+function placeInput(spec: InputSpec, target: PlaceTarget): Slice | Promise<Slice> {
   switch (spec.kind) {
     case 'bytes': return bytesEndpoint.place(spec, target);
     case 'shared': return sharedEndpoint.place(spec, target);
@@ -249,90 +353,141 @@ async function placeInput(spec: InputSpec, target: PlaceTarget): Promise<Slice> 
 
 // ── tasks ──────────────────────────────────────────────────────────────────
 
-async function run(task: RunTask): Promise<TaskResult> {
-  journal = new Int32Array(task.journal);
-  Atomics.store(journal, JOURNAL.THREAD >> 2, threadId + 1);
-  Atomics.store(journal, JOURNAL.STATE >> 2, JOURNAL_RUNNING);
+/** Outputs at least this large are transferred to the main thread instead of cloned. */
+const TRANSFER_MIN_BYTES = 64 * 1024;
+
+interface RunState {
+  task: RunTask;
+  group: WorkerGroup | undefined;
+  contexts: InvocationContext[];
+  step: string;
+}
+
+function run(task: RunTask): TaskResult | Promise<TaskResult> {
+  journalStart(task.taskId);
+  const state: RunState = { task, group: undefined, contexts: [], step: task.steps[0] ?? '?' };
+  let pending: Promise<TaskResult> | undefined;
   try {
-    return await runSteps(task);
+    // Only remote-kv inputs and outputs are asynchronous; the rest stays synchronous.
+    const placed = begin(state);
+    if (placed instanceof Promise) {
+      pending = placed.then((inputs) => complete(state, inputs)).catch((err) => failure(state, err));
+      return pending;
+    }
+    const done = complete(state, placed);
+    if (done instanceof Promise) {
+      pending = done.catch((err) => failure(state, err));
+      return pending;
+    }
+    return done;
+  } catch (err) {
+    return failure(state, err);
   } finally {
-    Atomics.store(journal, JOURNAL.STATE >> 2, JOURNAL_FINISHED);
-    journal = undefined;
+    if (pending === undefined) journalEnd();
+    else void pending.finally(journalEnd);
   }
 }
 
-async function runSteps(task: RunTask): Promise<TaskResult> {
-  let group: WorkerGroup | undefined;
-  const contexts: InvocationContext[] = [];
+/** Resolve the group, create the first step's context and place the inputs. */
+function begin(state: RunState): Slice[] | Promise<Slice[]> {
+  const task = state.task;
+  if (Date.now() > task.deadline) throw new CwasiError('E_TIMEOUT', 'deadline passed before the task started');
+  const group = (state.group = groupFor(task.group));
+  const ctx = newContext(state.step, group.heap, group.bridge, task);
+  state.contexts.push(ctx);
+  const target = placeTarget(group, ctx);
+  const inputs: Slice[] = [];
+  for (let i = 0; i < task.inputs.length; i++) {
+    const placed = placeInput(task.inputs[i]!, target);
+    if (placed instanceof Promise) {
+      // Asynchronous endpoint: place this and the remaining inputs in order.
+      return (async () => {
+        inputs.push(await placed);
+        for (let k = i + 1; k < task.inputs.length; k++) inputs.push(await placeInput(task.inputs[k]!, target));
+        return inputs;
+      })();
+    }
+    inputs.push(placed);
+  }
+  return inputs;
+}
+
+/** Run every step, then emit the output as the task asked. */
+function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<TaskResult> {
+  const { task, contexts } = state;
+  const group = state.group!;
   const timings: StepTiming[] = [];
-  let step = task.steps[0] ?? '?';
-  try {
-    if (Date.now() > task.deadline) throw new CwasiError('E_TIMEOUT', 'deadline passed before the task started');
-    group = groupFor(task.install);
-    const opts = { invocationId: task.invocationId, deadline: task.deadline, maxPayloadBytes: task.maxPayloadBytes, forceRemote: task.forceRemote };
-    let inputs: Slice[] = [];
-    let out: Slice | undefined;
-    for (let i = 0; i < task.steps.length; i++) {
-      step = task.steps[i]!;
-      const inst = instanceFor(group, step);
-      const ctx = newContext(step, group.heap, group.bridge, opts);
-      contexts.push(ctx);
-      if (i === 0) {
-        const target = placeTarget(group, ctx);
-        for (const spec of task.inputs) inputs.push(await placeInput(spec, target));
-      } else {
-        inputs = [out!];
-      }
-      const inputReady = now();
-      out = inst.invoke(ctx, inputs);
-      timings.push({ fn: step, inputReady, done: now() });
-      // The step before this one is no longer referenced: free it.
-      if (i >= 1) releaseContext(contexts[i - 1]!);
-    }
-    const last = contexts[contexts.length - 1]!;
-    const result: TaskResult = { ok: true, threadId, outputLength: out!.len, timings };
-    const logs = contexts.flatMap((c) => c.logs);
-    if (logs.length > 0) result.logs = logs;
-    const transfer: ArrayBuffer[] = [];
-    if (task.output.bytes) {
-      const bytes = new Uint8Array(out!.len);
-      bytes.set(group.heap.bytes().subarray(out!.ptr, out!.ptr + out!.len));
-      result.bytes = bytes;
-      transfer.push(bytes.buffer);
-    }
-    if (task.output.rings) writeOutputToRings(task.output.rings, group.heap, group.install.generation, out!, task.deadline);
-    if (task.output.kv) result.kvChunks = await writeOutputToKv(task.output.kv, group.heap, out!);
-    if (task.output.keep) {
+  let inputs = firstInputs;
+  let out: Slice | undefined;
+  for (let i = 0; i < task.steps.length; i++) {
+    state.step = task.steps[i]!;
+    const inst = instanceFor(group, state.step);
+    if (i > 0) contexts.push(newContext(state.step, group.heap, group.bridge, task));
+    const ctx = contexts[i]!;
+    const inputReady = now();
+    out = inst.invoke(ctx, inputs);
+    timings.push({ fn: state.step, inputReady, done: now() });
+    // The step before this one is no longer referenced: free it.
+    if (i >= 1) releaseContext(contexts[i - 1]!);
+    inputs = [out];
+  }
+  const last = contexts[contexts.length - 1]!;
+  const result: RunSuccess = { ok: true, threadId, outputLength: out!.len, timings };
+  for (const c of contexts) if (c.logs.length > 0) (result.logs ??= []).push(...c.logs);
+  const output = task.output;
+  let transfer: ArrayBuffer | undefined;
+  if (output.bytes) {
+    const bytes = new Uint8Array(out!.len);
+    bytes.set(group.heap.bytes().subarray(out!.ptr, out!.ptr + out!.len));
+    result.bytes = bytes;
+    if (out!.len >= TRANSFER_MIN_BYTES) transfer = bytes.buffer;
+  }
+  if (output.rings) writeOutputToRings(output.rings, group.heap, group.install.generation, out!, task.deadline, shared.ringOf);
+  const finish = (): TaskResult => {
+    if (output.keep) {
       const arenas = [last.arena, ...last.extraArenas].filter((a) => a.id !== 0).map((a) => ({ id: a.id, head: a.head }));
       result.kept = { ptr: out!.ptr, len: out!.len, arenas };
     } else {
       releaseContext(last);
     }
-    if (transfer.length === 0) return result;
+    if (transfer === undefined) return result;
     // Transfer the output bytes instead of cloning them a second time.
-    return move({ [transferableSymbol]: transfer, [valueSymbol]: result } as never) as unknown as TaskResult;
-  } catch (err) {
-    const error = toErrorRecord(err, 'E_FUNCTION_TRAP');
-    const trapped = contexts.some((c) => c.groupTrapped) || error.code === 'E_FUNCTION_TRAP';
-    const corrupt = error.code === 'E_MEMORY_CORRUPT';
-    if (group !== undefined) {
-      // A trapped instance is not reused; its memory may be discarded by the dispatcher.
-      const inst = group.instances.get(step);
-      if (trapped && inst) {
-        inst.dispose();
-        group.instances.delete(step);
-      }
-      for (const c of contexts) {
+    return move({ [transferableSymbol]: [transfer], [valueSymbol]: result } as never) as unknown as TaskResult;
+  };
+  if (output.kv) {
+    return writeOutputToKv(output.kv, group.heap, out!).then((chunks) => {
+      result.kvChunks = chunks;
+      return finish();
+    });
+  }
+  return finish();
+}
+
+/** Turn a failure into a RunFailure, releasing what the task held. */
+function failure(state: RunState, err: unknown): TaskResult {
+  const group = state.group;
+  const error = toErrorRecord(err, 'E_FUNCTION_TRAP');
+  const trapped = state.contexts.some((c) => c.groupTrapped) || error.code === 'E_FUNCTION_TRAP';
+  const corrupt = error.code === 'E_MEMORY_CORRUPT';
+  if (group !== undefined) {
+    // A trapped instance is not reused; in an embedding group the dispatcher discards the memory.
+    const inst = group.instances.get(state.step);
+    if (trapped && inst) {
+      inst.dispose();
+      group.instances.delete(state.step);
+    }
+    if (!corrupt) {
+      for (const c of state.contexts) {
         try {
           releaseContext(c);
         } catch {
           // corrupt heap: the group is discarded below
         }
       }
-      if ((trapped && group.install.embedded) || corrupt) dropGroup(group);
     }
-    return { ok: false, threadId, fn: step, error, discardGroup: (trapped && (group?.install.embedded ?? false)) || corrupt };
+    if ((trapped && group.install.embedded) || corrupt) dropGroup(group);
   }
+  return { ok: false, threadId, fn: state.step, error, discardGroup: (trapped && (group?.install.embedded ?? false)) || corrupt };
 }
 
 function control(task: ControlTask): TaskResult {
@@ -349,7 +504,7 @@ function control(task: ControlTask): TaskResult {
   return { ok: true, threadId, control: true };
 }
 
-export default async function handle(task: Task): Promise<TaskResult> {
+export default function handle(task: Task): TaskResult | Promise<TaskResult> {
   sendHello();
   if (task.type === 'run') return run(task);
   return control(task);
