@@ -61,6 +61,7 @@ async function compileFunction(asc, source, memoryBase) {
     '--memoryBase', String(memoryBase),
     '--runtime', './asm-functions/rt/cwasi-rt',
     '--exportStart', '_start',
+    '--transform', './asm-functions/rt/export-stack-pointer.mjs',
     '-O3', '--noAssert',
   ];
   const stderr = [];

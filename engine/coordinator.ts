@@ -5,6 +5,7 @@
 // IFC selection for any caller → callee pair with the pure rule in
 // selection.ts. The Request Dispatcher asks it, per call, where things are.
 
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -31,6 +32,8 @@ export interface DeployedFunction {
   name: string;
   config: FunctionConfig;
   source: string;
+  /** sha256 of the module bytes: two members with the same module may share their static data. */
+  digest: string;
   module: WebAssembly.Module;
   info: ModuleInfo;
   staticRegion: StaticRegion;
@@ -99,7 +102,7 @@ export class MemoryGroup {
   }
 
   /** Check that `fn` can live in this memory (static data disjoint from members and below the heap). */
-  admit(fn: { name: string; staticRegion: StaticRegion }): void {
+  admit(fn: { name: string; staticRegion: StaticRegion; digest: string }): void {
     const r = fn.staticRegion;
     if (r.end === 0) return;
     if (r.start < STATIC_BASE) {
@@ -110,6 +113,8 @@ export class MemoryGroup {
     }
     for (const m of this.members.values()) {
       const o = m.staticRegion;
+      // The same module twice: identical read-only data at the same place, written identically.
+      if (m.digest === fn.digest) continue;
       if (o.end !== 0 && r.start < o.end && o.start < r.end) {
         throw new CwasiError('E_EMBED_OVERLAP', `${fn.name} cannot share a memory with ${m.name}: static regions [${r.start}, ${r.end}) and [${o.start}, ${o.end}) overlap (give each its own --memoryBase)`, {
           functions: [fn.name, m.name],
@@ -350,7 +355,8 @@ export class FunctionCoordinator {
         throw new CwasiError('E_WASM_INVALID', `${config.name}: imports ${imp.module}.${imp.name}; only the "cwasi" and "env" namespaces exist`, { function: config.name });
       }
     }
-    return { name: config.name, config, source, module, info, staticRegion: info.staticRegion };
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    return { name: config.name, config, source, digest, module, info, staticRegion: info.staticRegion };
   }
 }
 

@@ -223,7 +223,8 @@ export class RequestDispatcher {
   private readonly plans = new Map<string, Plan>();
   private readonly sweeper = new DeadlineSweeper();
   private nextId = 1;
-  private blockedCallers = 0;
+  /** Guest calls in flight per calling worker thread. */
+  private readonly callers = new Map<number, number>();
   readonly latency = new LatencyRecorder();
   readonly latencyByTarget = new Map<string, LatencyRecorder>();
   counters = { started: 0, completed: 0, failed: 0, guestCalls: 0 };
@@ -705,13 +706,14 @@ export class RequestDispatcher {
     const link = this.workers.get(req.threadId);
     if (link === undefined) return;
     this.counters.guestCalls++;
-    this.blockedCallers++;
+    this.callers.set(req.threadId, (this.callers.get(req.threadId) ?? 0) + 1);
     let reply: GuestCallReply;
     let status: number = STATUS.OK;
     const cleanups: Array<() => void | Promise<void>> = [];
     let calleeOk = false;
     try {
-      if (this.blockedCallers >= this.options.maxThreads) {
+      if (this.callers.size >= this.options.maxThreads) {
+        // Every worker the pool may have is a caller waiting on a call: the callee could never run.
         throw new CwasiError('E_QUEUE_FULL', `every worker is waiting on a guest call; ${req.caller} → ${req.target} refused to avoid a deadlock`);
       }
       const parent = this.invocations.get(req.invocationId);
@@ -787,7 +789,9 @@ export class RequestDispatcher {
           : e.code === 'E_TIMEOUT' || e.code === 'E_ABORTED' ? STATUS.ABORTED : STATUS.CALL_FAILED;
       reply = { type: 'cwasi:reply', slot: req.slot, ok: false, error: toErrorRecord(e) as ErrorRecord };
     } finally {
-      this.blockedCallers--;
+      const n = (this.callers.get(req.threadId) ?? 1) - 1;
+      if (n === 0) this.callers.delete(req.threadId);
+      else this.callers.set(req.threadId, n);
       for (const c of cleanups) await c();
     }
     // Post the reply first, then publish DONE: the woken caller finds it on its port.

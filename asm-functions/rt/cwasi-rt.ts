@@ -28,7 +28,13 @@
 //   chunk - 16 + size  ─────────────────────────┘ <- `end`
 //
 // Objects keep AssemblyScript's own header (BLOCK mmInfo + OBJECT), so
-// strings, arrays and typed arrays work unchanged.
+// strings, arrays and typed arrays work unchanged. asc treats any custom
+// runtime like its incremental one, whose `__new` hands out zeroed memory and
+// whose `__renew` zeroes what it adds; the standard library relies on that,
+// and chunks are reused between invocations, so this runtime zeroes too.
+// asc also emits a shadow stack for such runtimes; the build exports its
+// pointer (export-stack-pointer.mjs) and the host gives every instance a
+// stack region of its own.
 
 import {
   AL_MASK, BLOCK, BLOCK_MAXSIZE, BLOCK_OVERHEAD, OBJECT, OBJECT_MAXSIZE, OBJECT_OVERHEAD,
@@ -137,6 +143,8 @@ export function __new(size: usize, id: u32): usize {
   object.gcInfo2 = 0;
   object.rtId = id;
   object.rtSize = <u32>size;
+  // Reused chunks are dirty; the standard library expects zeroed objects.
+  memory.fill(ptr + OBJECT_OVERHEAD, 0, size);
   return ptr + OBJECT_OVERHEAD;
 }
 
@@ -144,8 +152,11 @@ export function __new(size: usize, id: u32): usize {
 @unsafe @global
 export function __renew(oldPtr: usize, size: usize): usize {
   if (size > OBJECT_MAXSIZE) unreachable();
+  let oldSize = <usize>changetype<OBJECT>(oldPtr - OBJECT_OVERHEAD - BLOCK_OVERHEAD).rtSize;
   let newPtr = __realloc(oldPtr - OBJECT_OVERHEAD, OBJECT_OVERHEAD + size);
   changetype<OBJECT>(newPtr - BLOCK_OVERHEAD).rtSize = <u32>size;
+  // Zero what the object gained, as the incremental runtime does.
+  if (size > oldSize) memory.fill(newPtr + OBJECT_OVERHEAD + oldSize, 0, size - oldSize);
   return newPtr + OBJECT_OVERHEAD;
 }
 

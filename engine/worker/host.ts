@@ -30,8 +30,12 @@ const MAX_NAME_BYTES = 256;
 const MAX_MESSAGE_BYTES = 4096;
 const MAX_LOG_LINES = 100;
 
+/** Bytes of shadow stack each instance gets (asc spills references there). */
+export const SHADOW_STACK_BYTES = 64 * 1024;
+
 interface GuestExports {
   memory?: WebAssembly.Memory;
+  __stack_pointer?: WebAssembly.Global;
   _start?: () => void;
   cwasi_main(table: number, count: number): number;
   cwasi_abi_version(): number;
@@ -179,6 +183,13 @@ export class GuestInstance {
     // Module initialisation may allocate (module-level objects): give it an
     // arena of its own that lives as long as the instance.
     this.startArena = heap.newArena();
+    const sp = exports.__stack_pointer;
+    if (sp instanceof WebAssembly.Global) {
+      // A stack of its own: the module's default one sits at a fixed address
+      // shared by every instance of the module, on every thread.
+      const base = heap.allocIn(this.startArena, SHADOW_STACK_BYTES);
+      sp.value = base + SHADOW_STACK_BYTES;
+    }
     if (typeof exports._start === 'function') {
       const ctx = this.bareContext(this.startArena);
       this.enter(ctx);

@@ -1,0 +1,159 @@
+// Shared pieces of the benchmarks: the report format, latency statistics, the
+// machine description and a progress bar on terminals.
+//
+// Report JSON:
+//   { "meta": { node, cpu, cores, date, command, ... },
+//     "results": [ { bench, mode, payloadBytes, executions,
+//                    latencyMs: { p50, p99, mean }, throughputRps,
+//                    throughputPaperRps, gbPerSec, ... } ],
+//     "goals": [ { name, target, measured, pass } ] }
+// `throughputPaperRps` is the paper's 1 / mean latency; `throughputRps` counts
+// completed invocations per second (with concurrency where the bench uses it).
+// Reference rows measured in the same run carry their own mode names
+// (memcpy, piscina-raw, raw-tcp).
+
+import { cpus, availableParallelism, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import cliProgress from 'cli-progress';
+
+export interface LatencyStats {
+  p50: number;
+  p99: number;
+  mean: number;
+  min: number;
+  max: number;
+}
+
+export interface BenchResult {
+  bench: string;
+  mode: string;
+  payloadBytes: number;
+  executions: number;
+  latencyMs: LatencyStats;
+  throughputRps: number;
+  throughputPaperRps: number;
+  gbPerSec: number | null;
+  /** What the latency measures (e.g. "handoff", "end-to-end", "transfer"). */
+  metric?: string;
+  [extra: string]: unknown;
+}
+
+export interface Goal {
+  name: string;
+  target: string;
+  measured: string;
+  pass: boolean;
+}
+
+export interface BenchMeta {
+  node: string;
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  date: string;
+  command: string;
+  [extra: string]: unknown;
+}
+
+export interface BenchReport {
+  meta: BenchMeta;
+  results: BenchResult[];
+  goals: Goal[];
+  notes?: string[];
+}
+
+export interface BenchOptions {
+  sizes?: number[];
+  quick: boolean;
+  executions?: number;
+  concurrency?: number;
+  threads?: number;
+  json?: string;
+  out?: string;
+  modes?: string[];
+  progress: boolean;
+  command: string;
+  log: (line: string) => void;
+}
+
+export function meta(command: string, extra: Record<string, unknown> = {}): BenchMeta {
+  const c = cpus();
+  return {
+    node: process.version,
+    cpu: c[0]?.model.trim() ?? 'unknown',
+    cores: availableParallelism(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    date: new Date().toISOString(),
+    command,
+    ...extra,
+  };
+}
+
+export function stats(samplesMs: number[]): LatencyStats {
+  if (samplesMs.length === 0) return { p50: 0, p99: 0, mean: 0, min: 0, max: 0 };
+  const s = [...samplesMs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+  const mean = s.reduce((a, b) => a + b, 0) / s.length;
+  return { p50: round(at(0.5)), p99: round(at(0.99)), mean: round(mean), min: round(s[0]!), max: round(s[s.length - 1]!) };
+}
+
+export function round(n: number, digits = 4): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s[s.length >> 1]!;
+}
+
+/** A result row from latency samples; `bytes` per execution gives GB/s from the median. */
+export function row(bench: string, mode: string, payloadBytes: number, samplesMs: number[], extra: Partial<BenchResult> = {}): BenchResult {
+  const latencyMs = stats(samplesMs);
+  return {
+    bench,
+    mode,
+    payloadBytes,
+    executions: samplesMs.length,
+    latencyMs,
+    throughputRps: extra.throughputRps ?? (latencyMs.mean > 0 ? round(1000 / latencyMs.mean, 2) : 0),
+    throughputPaperRps: latencyMs.mean > 0 ? round(1000 / latencyMs.mean, 2) : 0,
+    gbPerSec: payloadBytes > 0 && latencyMs.p50 > 0 ? round(payloadBytes / (latencyMs.p50 / 1000) / 1e9, 3) : null,
+    ...extra,
+  };
+}
+
+export function writeReport(path: string, report: BenchReport): void {
+  writeFileSync(path, JSON.stringify(report, null, 2) + '\n');
+}
+
+/** A progress bar on a terminal (stderr), nothing otherwise. */
+export function progress(enabled: boolean, total: number, label: string): { tick(n?: number, what?: string): void; stop(): void } {
+  if (!enabled || !process.stderr.isTTY) return { tick() {}, stop() {} };
+  const bar = new cliProgress.SingleBar({
+    stream: process.stderr,
+    format: `${label} [{bar}] {percentage}% | {value}/{total} | {what}`,
+    hideCursor: true,
+    clearOnComplete: true,
+  }, cliProgress.Presets.shades_classic);
+  bar.start(total, 0, { what: '' });
+  return {
+    tick(n = 1, what = '') {
+      bar.increment(n, { what });
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}
+
+/** Bounded loop helper: run `fn` `count` times or until `budgetMs` passed (at least `min` times). */
+export async function repeat(count: number, budgetMs: number, min: number, fn: (i: number) => Promise<void>): Promise<number> {
+  const start = performance.now();
+  let i = 0;
+  for (; i < count; i++) {
+    if (i >= min && performance.now() - start > budgetMs) break;
+    await fn(i);
+  }
+  return i;
+}

@@ -1,0 +1,133 @@
+// A tiny WebAssembly binary writer for tests that need modules the SDK would
+// never produce (wrong ABI version, out-of-bounds outputs, overlapping static
+// data, foreign imports). Only what those tests use is supported.
+
+export const I32 = 0x7f;
+
+export interface FuncDef {
+  name?: string; // exported under this name when set
+  params: number[];
+  results: number[];
+  /** Body bytecode without locals header and without the final `end`. */
+  body: number[];
+}
+
+export interface ImportFunc {
+  module: string;
+  name: string;
+  params: number[];
+  results: number[];
+}
+
+export interface ModuleDef {
+  memory?: { module?: string; name?: string; min: number; max?: number; shared?: boolean };
+  imports?: ImportFunc[];
+  funcs: FuncDef[];
+  data?: Array<{ offset: number; bytes: number[] }>;
+}
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+function str(s: string): number[] {
+  const b = [...new TextEncoder().encode(s)];
+  return [...uleb(b.length), ...b];
+}
+
+function section(id: number, payload: number[]): number[] {
+  return [id, ...uleb(payload.length), ...payload];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+/** i32.const n */
+export const i32c = (n: number): number[] => [0x41, ...sleb(n | 0)];
+/** call function index i */
+export const call = (i: number): number[] => [0x10, ...uleb(i)];
+export const localGet = (i: number): number[] => [0x20, ...uleb(i)];
+export const DROP = 0x1a;
+export const UNREACHABLE = 0x00;
+
+export function buildModule(def: ModuleDef): Uint8Array {
+  const types: number[][] = [];
+  const typeIndex = (params: number[], results: number[]): number => {
+    const t = [0x60, ...uleb(params.length), ...params, ...uleb(results.length), ...results];
+    const key = t.join(',');
+    const found = types.findIndex((x) => x.join(',') === key);
+    if (found >= 0) return found;
+    types.push(t);
+    return types.length - 1;
+  };
+  const imports: number[][] = [];
+  for (const f of def.imports ?? []) imports.push([...str(f.module), ...str(f.name), 0x00, ...uleb(typeIndex(f.params, f.results))]);
+  if (def.memory) {
+    const m = def.memory;
+    const flags = (m.max !== undefined ? 1 : 0) | (m.shared ? 2 : 0);
+    imports.push([...str(m.module ?? 'env'), ...str(m.name ?? 'memory'), 0x02, flags, ...uleb(m.min), ...(m.max !== undefined ? uleb(m.max) : [])]);
+  }
+  const funcTypes = def.funcs.map((f) => uleb(typeIndex(f.params, f.results)));
+  const nImports = (def.imports ?? []).length;
+  const exports = def.funcs
+    .map((f, i) => (f.name === undefined ? undefined : [...str(f.name), 0x00, ...uleb(nImports + i)]))
+    .filter((x): x is number[] => x !== undefined);
+  const code = def.funcs.map((f) => {
+    const body = [0x00, ...f.body, 0x0b];
+    return [...uleb(body.length), ...body];
+  });
+  const data = (def.data ?? []).map((d) => [0x00, ...i32c(d.offset), 0x0b, ...uleb(d.bytes.length), ...d.bytes]);
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(types)),
+    ...(imports.length ? section(2, vec(imports)) : []),
+    ...section(3, vec(funcTypes)),
+    ...section(7, vec(exports)),
+    ...section(10, vec(code)),
+    ...(data.length ? section(11, vec(data)) : []),
+  ];
+  return new Uint8Array(bytes);
+}
+
+/**
+ * A module that speaks the cwasi ABI by hand: `cwasi_main` calls
+ * cwasi.output(outPtr, outLen) and returns `status`; `cwasi_abi_version`
+ * returns `version`. The runtime exports are stubs that never allocate.
+ */
+export function abiModule(opts: { version?: number; outPtr?: number; outLen?: number; status?: number; data?: ModuleDef['data']; memoryImport?: ModuleDef['memory'] } = {}): Uint8Array {
+  const output: ImportFunc = { module: 'cwasi', name: 'output', params: [I32, I32], results: [] };
+  return buildModule({
+    memory: opts.memoryImport ?? { min: 1, max: 65536, shared: true },
+    imports: [output],
+    funcs: [
+      { name: 'cwasi_main', params: [I32, I32], results: [I32], body: [...i32c(opts.outPtr ?? 0), ...i32c(opts.outLen ?? 0), ...call(0), ...i32c(opts.status ?? 0)] },
+      { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(opts.version ?? 1) },
+      { name: 'cwasi_alloc', params: [I32], results: [I32], body: i32c(0) },
+      { name: 'cwasi_rt_cur', params: [], results: [I32], body: i32c(0) },
+      { name: 'cwasi_rt_end', params: [], results: [I32], body: i32c(0) },
+      { name: 'cwasi_rt_set', params: [I32, I32], results: [], body: [] },
+    ],
+    ...(opts.data ? { data: opts.data } : {}),
+  });
+}
