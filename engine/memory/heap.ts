@@ -19,7 +19,7 @@
 import { CwasiError } from '../errors.js';
 import {
   BLOCK, BLOCK_ALIGN, BLOCK_HEADER_BYTES, CACHED_TAG, CHUNK_BLOCK_BYTES, CHUNK_CACHE_BLOCKS, FREE_TAG, HDR,
-  HEADER_BYTES, HOST_BUMP_MAX_BYTES, LAYOUT_MAGIC, LAYOUT_VERSION, MAX_PAGES, MIN_SPLIT_BYTES, WASM_PAGE, alignUp,
+  HEADER_BYTES, HOST_BUMP_MAX_BYTES, INSTANCE_OWNER, LAYOUT_MAGIC, LAYOUT_VERSION, MAX_PAGES, MIN_SPLIT_BYTES, WASM_PAGE, alignUp,
 } from './layout.js';
 
 /**
@@ -37,6 +37,8 @@ export interface Arena {
 export interface HeapStats {
   /** Bytes in standard chunks parked in threads' caches (counted in bytesInUse). */
   cachedBytes: number;
+  /** Bytes held for instances' lifetimes, e.g. their shadow stacks (counted in bytesInUse). */
+  instanceBytes: number;
   heapStart: number;
   heapTop: number;
   memoryBytes: number;
@@ -192,6 +194,19 @@ export class Heap {
     return this.allocBlock(arena, CHUNK_BLOCK_BYTES - BLOCK_HEADER_BYTES);
   }
 
+  /**
+   * A block that lives as long as an instance on this thread (its shadow
+   * stack). Counted in INSTANCE_BYTES and marked with this thread, so that the
+   * blocks of a thread that died can be found and freed.
+   */
+  allocInstance(arena: Arena, payloadBytes: number): number {
+    const ptr = this.allocBlock(arena, payloadBytes);
+    const b = (ptr - BLOCK_HEADER_BYTES) >>> 2;
+    this.u32[b + (BLOCK.OWNER >> 2)] = (INSTANCE_OWNER | threadTag()) >>> 0;
+    Atomics.add(this.i32, HDR.INSTANCE_BYTES >> 2, this.u32[b]!);
+    return ptr;
+  }
+
   private allocBlock(arena: Arena, payloadBytes: number): number {
     const need = alignUp(payloadBytes + BLOCK_HEADER_BYTES, BLOCK_ALIGN);
     this.lock();
@@ -226,6 +241,7 @@ export class Heap {
         const b = block >>> 2;
         if (u32[b + (BLOCK.TAG >> 2)] !== arena.id) throw this.corrupt(`block ${block} does not belong to arena ${arena.id}`);
         const next = u32[b + (BLOCK.NEXT >> 2)]!;
+        if ((u32[b + (BLOCK.OWNER >> 2)]! & INSTANCE_OWNER) !== 0) Atomics.sub(this.i32, HDR.INSTANCE_BYTES >> 2, u32[b]!);
         if (u32[b] === CHUNK_BLOCK_BYTES && this.cache.length < CHUNK_CACHE_BLOCKS) {
           u32[b + (BLOCK.TAG >> 2)] = CACHED_TAG;
           u32[b + (BLOCK.OWNER >> 2)] = threadTag();
@@ -283,9 +299,18 @@ export class Heap {
         this.checkBlock(block);
         const b = block >>> 2;
         const tag = u32[b + (BLOCK.TAG >> 2)]!;
-        if (tag !== FREE_TAG && ids.has(tag)) found.push(block);
-        else if (tag === CACHED_TAG && deadThread !== 0 && u32[b + (BLOCK.OWNER >> 2)] === deadThread) {
+        const owner = u32[b + (BLOCK.OWNER >> 2)]!;
+        if (tag === FREE_TAG) {
+          // free already
+        } else if (ids.has(tag)) {
+          if ((owner & INSTANCE_OWNER) !== 0) Atomics.sub(this.i32, HDR.INSTANCE_BYTES >> 2, u32[b]!);
+          found.push(block);
+        } else if (deadThread !== 0 && tag === CACHED_TAG && owner === deadThread) {
           Atomics.sub(this.i32, HDR.CACHED_BYTES >> 2, u32[b]!);
+          found.push(block);
+        } else if (deadThread !== 0 && owner === ((INSTANCE_OWNER | deadThread) >>> 0)) {
+          // An instance of the dead thread: its stack goes too.
+          Atomics.sub(this.i32, HDR.INSTANCE_BYTES >> 2, u32[b]!);
           found.push(block);
         }
         block += u32[block >>> 2]!;
@@ -336,6 +361,7 @@ export class Heap {
       }
       return {
         cachedBytes: u32[HDR.CACHED_BYTES >> 2]!,
+        instanceBytes: u32[HDR.INSTANCE_BYTES >> 2]!,
         heapStart: u32[HDR.HEAP_START >> 2]!,
         heapTop: u32[HDR.HEAP_TOP >> 2]!,
         memoryBytes: this.buffer.byteLength,

@@ -39,7 +39,8 @@
 //  │ 48     │ MAX_BYTES_HI   │ ... high bits (a 4 GiB maximum sets 1 here)     │
 //  │ 52     │ LOCK_HOLDER    │ 1 + thread id of the lock holder (0 = none)     │
 //  │ 56     │ CACHED_BYTES   │ bytes of chunks parked in per-thread caches     │
-//  │ 60..   │ reserved       │ zero                                            │
+//  │ 60     │ INSTANCE_BYTES │ bytes held for instances' lifetimes (stacks)    │
+//  │ 64..   │ reserved       │ zero                                            │
 //  └────────┴────────────────┴────────────────────────────────────────────────┘
 //
 // HEAP BLOCK (16-byte header, payload 16-byte aligned)
@@ -51,7 +52,8 @@
 //  │  4     │ TAG        │ FREE_TAG when free, CACHED_TAG when parked in a      │
 //  │        │            │ thread's chunk cache, else the owning arena's id     │
 //  │  8     │ NEXT       │ free: next free block; in use: next block of arena   │
-//  │ 12     │ OWNER      │ cached: 1 + thread id of the caching thread          │
+//  │ 12     │ OWNER      │ cached: 1 + thread id of the caching thread;         │
+//  │        │            │ instance block: INSTANCE_OWNER | (1 + thread id)     │
 //  └────────┴────────────┴──────────────────────────────────────────────────────┘
 
 export const LAYOUT_MAGIC = 0x49535743;
@@ -74,6 +76,7 @@ export const HDR = {
   MAX_BYTES_HI: 48,
   LOCK_HOLDER: 52,
   CACHED_BYTES: 56,
+  INSTANCE_BYTES: 60,
 } as const;
 
 /** Bytes reserved for the header; nothing else is ever placed below this. */
@@ -97,6 +100,8 @@ export const MIN_SPLIT_BYTES = 64;
 export const FREE_TAG = 0xf4eef4ee;
 /** Tag of a block parked in a thread's chunk cache (never a valid arena id). */
 export const CACHED_TAG = 0xcac4edcc;
+/** OWNER flag of a block held for an instance's lifetime by the thread in the low bits. */
+export const INSTANCE_OWNER = 0x80000000;
 /** Total size of a standard arena chunk block (header included). */
 export const CHUNK_BLOCK_BYTES = 64 * 1024;
 /** Payload of a standard chunk: what the guest's bump allocator gets per refill. */

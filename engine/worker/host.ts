@@ -187,7 +187,7 @@ export class GuestInstance {
     if (sp instanceof WebAssembly.Global) {
       // A stack of its own: the module's default one sits at a fixed address
       // shared by every instance of the module, on every thread.
-      const base = heap.allocIn(this.startArena, SHADOW_STACK_BYTES);
+      const base = heap.allocInstance(this.startArena, SHADOW_STACK_BYTES);
       sp.value = base + SHADOW_STACK_BYTES;
     }
     if (typeof exports._start === 'function') {
