@@ -1,6 +1,8 @@
 // The benchmark registry used by `cwasi bench <name>`.
 
 import type { BenchOptions, BenchReport } from './common.js';
+import { embedding } from './embedding.js';
+import { localBuffer } from './local-buffer.js';
 import { overhead } from './overhead.js';
 
 export interface BenchDefinition {
@@ -13,6 +15,16 @@ export const BENCHES: Record<string, BenchDefinition> = {
   overhead: {
     description: 'a trivial function through the engine vs a trivial raw Piscina task (goal: >= 50% of raw throughput)',
     run: overhead,
+  },
+  'local-buffer': {
+    description: 'a payload between functions in two workers: local (descriptor), local-stream, copy, beside one memcpy (goal: 100 MiB at >= 80% of memcpy, 2 MiB p50 < 1 ms)',
+    defaultSizes: '2MiB,16MiB,100MiB',
+    run: localBuffer,
+  },
+  embedding: {
+    description: 'handoff between trusted functions sharing one memory (zero copy), beside local and copy (goal: p50 < 50 µs at 2 MiB and 100 MiB)',
+    defaultSizes: '2MiB,100MiB',
+    run: embedding,
   },
 };
 

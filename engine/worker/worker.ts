@@ -419,10 +419,13 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
   const timings: StepTiming[] = [];
   let inputs = firstInputs;
   let out: Slice | undefined;
+  // Instances and contexts of every step are ready before the first one runs,
+  // so that between two steps there is nothing but the handoff itself.
+  const instances = task.steps.map((fn) => instanceFor(group, fn));
+  for (let i = 1; i < task.steps.length; i++) contexts.push(newContext(task.steps[i]!, group.heap, group.bridge, task));
   for (let i = 0; i < task.steps.length; i++) {
     state.step = task.steps[i]!;
-    const inst = instanceFor(group, state.step);
-    if (i > 0) contexts.push(newContext(state.step, group.heap, group.bridge, task));
+    const inst = instances[i]!;
     const ctx = contexts[i]!;
     const inputReady = now();
     out = inst.invoke(ctx, inputs);
