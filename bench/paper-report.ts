@@ -335,7 +335,7 @@ export function goalsFor(rows: readonly PaperBenchRow[]): Goal[] {
       const thr = row?.throughputPaperRps;
       goals.push({
         name: `sequential ${mib} MiB, ${mode}: paper throughput ≥ ${factor}× CWASI`,
-        target: `≥ ${fmt(target)} req/s (${factor} × CWASI's ${fmt(ref)} req/s)`,
+        target: `≥ ${fmt(target)} req/s (${factor} × CWASI's ${fmtPaper(ref)} req/s)`,
         measured: thr === undefined ? 'not measured in this run' : `${fmt(thr)} req/s (${fmt(thr / ref)}× CWASI)`,
         pass: thr !== undefined && thr >= target,
       });

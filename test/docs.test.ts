@@ -1,0 +1,35 @@
+// The README stays true: every error code is documented, the quick start uses
+// the real commands, and the documented CLI commands exist.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ERROR_CODES } from '../engine/index.js';
+import { buildProgram } from '../engine/cli/main.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const readme = readFileSync(`${root}/README.md`, 'utf8');
+const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
+
+test('every error code is in the README table with its meaning', () => {
+  for (const [code, meaning] of Object.entries(ERROR_CODES)) {
+    assert.ok(readme.includes(`| \`${code}\` | ${meaning} |`), `README row for ${code}`);
+  }
+});
+
+test('quick start commands exist in package.json', () => {
+  assert.match(readme, /npm install && npm start/);
+  assert.match(readme, /npm test/);
+  for (const s of ['build', 'start', 'test', 'coverage', 'bench']) assert.ok(pkg.scripts[s], `script ${s}`);
+  assert.is(pkg.bin.cwasi, './bin/cwasi.js');
+});
+
+test('the documented CLI commands exist', () => {
+  const names = buildProgram().commands.map((c) => c.name());
+  for (const c of ['run', 'plan', 'validate', 'functions', 'bench']) {
+    assert.ok(names.includes(c), c);
+    assert.match(readme, new RegExp(`cwasi ${c}`));
+  }
+});
+
+test.run();
