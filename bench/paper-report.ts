@@ -406,6 +406,19 @@ const SERIES_COLOR: Record<string, string> = {
 };
 const SPARE_COLORS = ['#e377c2', '#393b79', '#637939', '#8c6d31', '#843c39', '#7b4173', '#3182bd', '#e6550d'];
 
+/** Measured series first, in mode order, then published ones in the order they came. */
+function orderSeries(names: readonly string[]): string[] {
+  const unique = [...new Set(names)];
+  const modeRank = (s: string) => {
+    const i = MODE_ORDER.findIndex((m) => s === `cwasi ${m}` || s.startsWith(`cwasi ${m} (`));
+    return i < 0 ? MODE_ORDER.length : i;
+  };
+  return unique
+    .map((s, i) => ({ s, i }))
+    .sort((a, b) => modeRank(a.s) - modeRank(b.s) || a.i - b.i)
+    .map((x) => x.s);
+}
+
 function colorsFor(series: readonly string[]): string[] {
   let spare = 0;
   return series.map((s) => SERIES_COLOR[s] ?? SPARE_COLORS[spare++ % SPARE_COLORS.length]!);
@@ -455,7 +468,7 @@ interface LineSpecOptions {
 /** Lines with points, one per series; colour = series, dash = measured here / published; log y. */
 function lineSpec(o: LineSpecOptions): TopLevelSpec {
   const pts = o.points.filter((p) => p.y > 0 && Number.isFinite(p.y) && (!o.xLog || p.x > 0));
-  const series = [...new Set(pts.map((p) => p.series))];
+  const series = orderSeries(pts.map((p) => p.series));
   const sources = [SOURCE_HERE, SOURCE_PAPER].filter((s) => pts.some((p) => p.source === s));
   const xs = uniqueSorted(pts.map((p) => p.x));
   return {
@@ -493,6 +506,12 @@ function lineSpec(o: LineSpecOptions): TopLevelSpec {
         type: 'nominal',
         title: 'source',
         scale: { domain: sources, range: sources.map((s) => (s === SOURCE_HERE ? [1, 0] : [6, 4])) },
+        legend: {
+          symbolType: 'stroke',
+          symbolStrokeWidth: 2,
+          symbolSize: 400,
+          encoding: { symbols: { stroke: { value: '#333' }, fill: { value: 'transparent' } } },
+        },
       },
       detail: { field: 'series', type: 'nominal' },
     },
@@ -525,8 +544,8 @@ const PAPER_TRIO = [PAPER_SYSTEMS.cwasi, PAPER_SYSTEMS.openfaas, PAPER_SYSTEMS.w
 function fanSpec(rows: readonly PaperBenchRow[], experiment: 'fan-out' | 'fan-in'): { title: string; caption: string; spec: TopLevelSpec } {
   const measured = rows.filter((r) => r.experiment === experiment);
   const sizes = uniqueSorted(measured.map((r) => r.payloadBytes / MIB));
-  const label = sizes.length > 1 ? (r: PaperBenchRow) => `cwasi ${r.mode} (${fmtMiB(r.payloadBytes / MIB)} MiB)` : undefined;
-  const who = experiment === 'fan-out' ? 'one caller sends to N callees' : 'N callers send to one callee';
+  const label = sizes.length > 1 || (sizes.length === 1 && !sameMiB(sizes[0]!, 2)) ? (r: PaperBenchRow) => `cwasi ${r.mode} (${fmtMiB(r.payloadBytes / MIB)} MiB)` : undefined;
+  const who = experiment === 'fan-out' ? 'One caller sends to N callees' : 'N callers send to one callee';
   const title = `${experiment === 'fan-out' ? 'Fan-out' : 'Fan-in'} at 2 MiB: mean latency vs N`;
   const caption = `${who}; latency per transfer from the caller starting to send until the callee has the payload (callee run excluded). ` +
     `The paper's values are means over runs of 4 to 500 executions, drawn as a flat segment from N = 4 to 500; the 2024 reproduction ran N = 10 and 100.`;
@@ -544,14 +563,15 @@ function fanSpec(rows: readonly PaperBenchRow[], experiment: 'fan-out' | 'fan-in
 function realVsPaperSpec(rows: readonly PaperBenchRow[]): { title: string; caption: string; spec: TopLevelSpec } {
   const title = 'Real throughput vs paper throughput, per mode';
   const caption = 'x: the paper\'s throughput, 1 / mean latency of one transfer at a time; y: completed invocations per second with concurrency ' +
-    '(offered load). Points above the dashed diagonal gain from concurrency; below it, concurrent requests slow each other down. All measured here.';
-  const pts = rows
+    '(offered load). One point per measured row (every payload size). Points above the dashed diagonal gain from concurrency; below it, ' +
+    'concurrent requests slow each other down. All measured here.';
+  const pts = sortRows(rows)
     .filter((r) => r.throughputPaperRps > 0 && r.throughputRps > 0)
-    .map((r) => ({ series: `cwasi ${r.mode}`, experiment: `${r.experiment} ${fmtMiB(r.payloadBytes / MIB)} MiB`, x: r.throughputPaperRps, y: r.throughputRps }));
+    .map((r) => ({ series: `cwasi ${r.mode}`, experiment: r.experiment, x: r.throughputPaperRps, y: r.throughputRps }));
   const all = pts.flatMap((p) => [p.x, p.y]);
   const lo = Math.min(...all);
   const hi = Math.max(...all);
-  const series = [...new Set(pts.map((p) => p.series))];
+  const series = orderSeries(pts.map((p) => p.series));
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: title, subtitle: wrap(caption) },
@@ -574,7 +594,12 @@ function realVsPaperSpec(rows: readonly PaperBenchRow[]): { title: string; capti
           x: { field: 'x', type: 'quantitative', title: 'paper throughput, 1 / mean latency (req/s, log scale)', scale: { type: 'log' }, axis: { format: '~g' } },
           y: { field: 'y', type: 'quantitative', title: 'real throughput with concurrency (req/s, log scale)', scale: { type: 'log' }, axis: { format: '~g' } },
           color: { field: 'series', type: 'nominal', title: 'series', scale: { domain: series, range: colorsFor(series) } },
-          shape: { field: 'experiment', type: 'nominal', title: 'experiment, payload' },
+          shape: {
+            field: 'experiment',
+            type: 'nominal',
+            title: 'experiment',
+            scale: { domain: EXPERIMENT_ORDER.filter((e) => pts.some((p) => p.experiment === e)) },
+          },
         },
       },
     ],

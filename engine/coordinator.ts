@@ -160,7 +160,7 @@ export class MemoryGroup {
   }
 
   ref(): GroupRef {
-    return { id: this.id, generation: this.generation, memory: this.memory };
+    return { id: this.id, generation: this.generation, memory: this.memory, heap: this.heap };
   }
 
   key(): GroupKey {

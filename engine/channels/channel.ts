@@ -19,6 +19,8 @@ export interface GroupRef {
   id: string;
   generation: number;
   memory: WebAssembly.Memory;
+  /** The main thread's long-lived view of that memory's heap. */
+  heap: Heap;
 }
 
 /** The output of a finished producer task, shared by all its consumers. */

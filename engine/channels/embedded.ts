@@ -5,7 +5,6 @@
 // arena is freed once every consumer has finished.
 
 import { CwasiError } from '../errors.js';
-import { Heap } from '../memory/heap.js';
 import type { Channel, EdgeContext, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
 import type { InputSpec, OutputSpec } from '../worker/protocol.js';
 
@@ -39,7 +38,7 @@ export const embeddedChannel: Channel = {
 export function releaseKept(produced: Produced): void {
   const kept = produced.result.kept;
   if (kept === undefined || kept.arenas.length === 0) return;
-  const heap = Heap.attach(produced.group.memory);
+  const heap = produced.group.heap;
   // A discarded memory is garbage already; its heap may be inconsistent.
   if (heap.generation !== produced.group.generation) return;
   const arenas = kept.arenas;

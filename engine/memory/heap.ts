@@ -69,9 +69,12 @@ export class Heap {
   private u32!: Uint32Array;
   /** Standard chunks this thread released and may reuse without the lock. */
   private readonly cache: number[] = [];
+  /** How many chunks this view may cache: only long-lived views on allocating threads cache. */
+  private readonly cacheLimit: number;
 
-  private constructor(memory: WebAssembly.Memory) {
+  private constructor(memory: WebAssembly.Memory, cacheChunks: boolean) {
     this.memory = memory;
+    this.cacheLimit = cacheChunks ? CHUNK_CACHE_BLOCKS : 0;
     this.refresh();
   }
 
@@ -79,11 +82,11 @@ export class Heap {
    * Write a fresh header into `memory` (called once, by the memory's creator,
    * before any instance exists). `heapStart` must lie above every static region.
    */
-  static init(memory: WebAssembly.Memory, heapStart: number, maxBytes: number, generation = 0): Heap {
+  static init(memory: WebAssembly.Memory, heapStart: number, maxBytes: number, generation = 0, cacheChunks = false): Heap {
     if (heapStart % WASM_PAGE !== 0 || heapStart < HEADER_BYTES) {
       throw new CwasiError('E_INTERNAL', `heap start ${heapStart} must be page aligned and above the header`);
     }
-    const heap = new Heap(memory);
+    const heap = new Heap(memory, cacheChunks);
     const u32 = heap.u32;
     u32.fill(0, 0, HEADER_BYTES >> 2);
     u32[HDR.VERSION >> 2] = LAYOUT_VERSION;
@@ -97,9 +100,14 @@ export class Heap {
     return heap;
   }
 
-  /** A view over a memory whose header was written by `Heap.init`. */
-  static attach(memory: WebAssembly.Memory): Heap {
-    const heap = new Heap(memory);
+  /**
+   * A view over a memory whose header was written by `Heap.init`. Only a
+   * view that lives as long as its thread uses the memory should cache chunks
+   * (`cacheChunks`): a cached chunk is reused only through the same view, and
+   * a thread must `flushCache()` before dropping such a view.
+   */
+  static attach(memory: WebAssembly.Memory, cacheChunks = false): Heap {
+    const heap = new Heap(memory, cacheChunks);
     if ((Atomics.load(heap.i32, HDR.MAGIC >> 2) >>> 0) !== LAYOUT_MAGIC || heap.u32[HDR.VERSION >> 2] !== LAYOUT_VERSION) {
       throw new CwasiError('E_INTERNAL', 'memory carries no cwasi header (or another layout version)');
     }
@@ -242,7 +250,7 @@ export class Heap {
         if (u32[b + (BLOCK.TAG >> 2)] !== arena.id) throw this.corrupt(`block ${block} does not belong to arena ${arena.id}`);
         const next = u32[b + (BLOCK.NEXT >> 2)]!;
         if ((u32[b + (BLOCK.OWNER >> 2)]! & INSTANCE_OWNER) !== 0) Atomics.sub(this.i32, HDR.INSTANCE_BYTES >> 2, u32[b]!);
-        if (u32[b] === CHUNK_BLOCK_BYTES && this.cache.length < CHUNK_CACHE_BLOCKS) {
+        if (u32[b] === CHUNK_BLOCK_BYTES && this.cache.length < this.cacheLimit) {
           u32[b + (BLOCK.TAG >> 2)] = CACHED_TAG;
           u32[b + (BLOCK.OWNER >> 2)] = threadTag();
           Atomics.add(this.i32, HDR.CACHED_BYTES >> 2, CHUNK_BLOCK_BYTES);

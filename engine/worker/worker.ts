@@ -130,7 +130,8 @@ function installFor(key: GroupKey): GroupInstall {
 function heapFor(memory: WebAssembly.Memory): Heap {
   let heap = heaps.get(memory);
   if (heap === undefined) {
-    heap = Heap.attach(memory);
+    // One view per memory for the worker's lifetime: it may cache chunks.
+    heap = Heap.attach(memory, true);
     heaps.set(memory, heap);
   }
   return heap;
