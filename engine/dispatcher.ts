@@ -10,6 +10,7 @@
 // in-edge, one out-edge each): it runs inside one task, each step reading the
 // previous step's output in place, so the handoff costs a function call.
 
+import { setMaxListeners } from 'node:events';
 import type { Piscina } from 'piscina';
 import { CwasiError, asCwasiError, toErrorRecord, type ErrorRecord } from './errors.js';
 import type { DeployedFunction, FunctionCoordinator, MemoryGroup } from './coordinator.js';
@@ -332,6 +333,8 @@ export class RequestDispatcher {
     const plan = this.plan(graph, opts.modes);
     const timeoutMs = opts.timeoutMs ?? this.options.timeoutMs;
     const controller = new AbortController();
+    // Every task of the invocation listens to this signal (a fan-out of 100 is 100 listeners).
+    setMaxListeners(0, controller.signal);
     let expired = false;
     const inv: Invocation = {
       id: this.nextId++, target, deadline: Date.now() + timeoutMs, signal: controller.signal, opts,
