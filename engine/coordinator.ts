@@ -32,6 +32,8 @@ export interface DeployedFunction {
   name: string;
   config: FunctionConfig;
   source: string;
+  /** The module's bytes (sent to the node that hosts it in cluster mode). */
+  bytes: Uint8Array;
   /** sha256 of the module bytes: two members with the same module may share their static data. */
   digest: string;
   module: WebAssembly.Module;
@@ -160,7 +162,7 @@ export class MemoryGroup {
   }
 
   ref(): GroupRef {
-    return { id: this.id, generation: this.generation, memory: this.memory, heap: this.heap };
+    return { id: this.id, generation: this.generation, host: this.host, memory: this.memory, heap: this.heap };
   }
 
   key(): GroupKey {
@@ -284,6 +286,22 @@ export class FunctionCoordinator {
     return placed;
   }
 
+  /** Forget functions (a deploy elsewhere failed); their groups go when they have no member left. */
+  undeploy(names: string[]): void {
+    for (const n of names) {
+      const d = this.functions.get(n);
+      if (d === undefined) continue;
+      this.functions.delete(n);
+      d.group.members.delete(n);
+      if (d.group.members.size === 0) this.groups.delete(d.group.id);
+    }
+  }
+
+  /** Whether `name` is one of the bundled functions. */
+  isBundled(name: string): boolean {
+    return this.manifest[name] !== undefined;
+  }
+
   /** Selection for caller → callee with an optional edge override. Throws E_EMBED_REFUSED for a refused embedding. */
   select(caller: string, callee: string, override?: IfcMode): Selection {
     const a = this.require(caller).placement;
@@ -356,7 +374,7 @@ export class FunctionCoordinator {
       }
     }
     const digest = createHash('sha256').update(bytes).digest('hex');
-    return { name: config.name, config, source, digest, module, info, staticRegion: info.staticRegion };
+    return { name: config.name, config, source, bytes, digest, module, info, staticRegion: info.staticRegion };
   }
 }
 

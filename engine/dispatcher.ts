@@ -16,6 +16,8 @@ import { CwasiError, asCwasiError, toErrorRecord, type ErrorRecord } from './err
 import type { DeployedFunction, FunctionCoordinator, MemoryGroup } from './coordinator.js';
 import type { Channel, GroupRef, Produced, Transfer } from './channels/channel.js';
 import type { RingPools } from './channels/local.js';
+import { createHeldChannel, type NetworkPeer } from './channels/networked.js';
+import { INLINE_MAX_BYTES, type RemoteInput, type RemoteOutput, type RunRequest, type RunResultMeta } from './cluster/protocol.js';
 import { redisClient, writeOutputToKv } from './channels/remote-kv.js';
 import { Heap, type Arena } from './memory/heap.js';
 import type { IfcMode, Selection } from './selection.js';
@@ -115,6 +117,13 @@ export interface DispatcherOptions {
   /** Inputs at least this large are copied by the main thread straight into the entry function's memory. */
   directInputBytes: number;
   redisUrl: string;
+  /** Runs steps on other nodes (cluster mode). */
+  remote?: RemoteRunner;
+}
+
+/** Cluster membership as the dispatcher uses it (engine/cluster/member.ts). */
+export interface RemoteRunner extends NetworkPeer {
+  run(node: string, req: Omit<RunRequest, 'type' | 'coordinator' | 'coordinatorAddress'>, signal: AbortSignal): Promise<RunResultMeta>;
 }
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -307,12 +316,24 @@ export class RequestDispatcher {
       for (const s of steps) segmentOf.set(s, seg);
     }
     const edges: PlannedEdge[] = [];
+    const self = this.coordinator.hostName;
     for (const e of graph.edges) {
       if (next.get(e.from) === e) continue;
       const sel = selections.get(e)!;
+      const from = segmentOf.get(e.from)!;
+      const to = segmentOf.get(e.to)!;
+      let channel = this.options.channels[sel.mode]!;
+      const remoteHost = from.group.host;
+      if (remoteHost !== self && remoteHost === to.group.host && (sel.mode === 'embedded' || sel.mode === 'local')) {
+        // Both ends on the same other node: the output stays held there.
+        channel = this.heldChannel(sel.mode);
+      } else if (sel.mode === 'copy' || sel.mode === 'local' || sel.mode === 'embedded') {
+        if ((from.group.host !== self || to.group.host !== self) && sel.mode !== 'copy') {
+          throw new CwasiError('E_CONFIG', `${e.from} → ${e.to}: ${sel.mode} cannot cross hosts`);
+        }
+      }
       const pe: PlannedEdge = {
-        edge: e, selection: sel, from: segmentOf.get(e.from)!, to: segmentOf.get(e.to)!,
-        slot: graph.inEdges.get(e.to)!.indexOf(e), channel: this.options.channels[sel.mode]!,
+        edge: e, selection: sel, from, to, slot: graph.inEdges.get(e.to)!.indexOf(e), channel,
       };
       pe.from.outEdges.push(pe);
       pe.to.inEdges.push(pe);
@@ -320,6 +341,25 @@ export class RequestDispatcher {
     }
     for (const seg of segments) seg.inEdges.sort((a, b) => a.slot - b.slot);
     return { target: graph.name, graph, segments, edges, chained };
+  }
+
+  private readonly heldChannels = new Map<IfcMode, Channel>();
+
+  /** Join a cluster: steps on other nodes run through `remote`, cross-host edges use `networked`. */
+  attachRemote(remote: RemoteRunner, networked: Channel): void {
+    this.options.remote = remote;
+    this.options.channels.networked = networked;
+    this.invalidatePlans();
+  }
+
+  private heldChannel(mode: IfcMode): Channel {
+    let ch = this.heldChannels.get(mode);
+    if (ch === undefined) {
+      const remote = this.options.remote;
+      if (remote === undefined) throw new CwasiError('E_CONFIG', 'functions on other hosts need a cluster');
+      this.heldChannels.set(mode, (ch = createHeldChannel(remote, mode)));
+    }
+    return ch;
   }
 
   // ── invocation ──────────────────────────────────────────────────────────
@@ -469,7 +509,7 @@ export class RequestDispatcher {
         const t = pe.channel.open({
           from: pe.edge.from, to: pe.edge.to, mode: pe.selection.mode,
           producerGroup: pe.from.group.ref(), consumerGroup: pe.to.group.ref(),
-          transferId: `${inv.id}.${pe.edge.index}`,
+          transferId: `${inv.id}.${pe.edge.index}`, deadline: inv.deadline,
         });
         transfers.set(pe, t);
         t.prepareOutput(outputs[pe.from.id]!);
@@ -562,9 +602,7 @@ export class RequestDispatcher {
   /** Run one segment as a pool task; resolves with its result and the memory it ran in. */
   private async runSegment(seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation): Promise<{ result: RunSuccess; group: GroupRef }> {
     const group = seg.group;
-    if (group.host !== this.coordinator.hostName) {
-      throw new CwasiError('E_CONFIG', `${seg.steps[0]} is placed on host "${group.host}", but this engine is not part of a cluster`);
-    }
+    if (group.host !== this.coordinator.hostName) return this.runRemote(seg, inputs, output, inv);
     const limited = seg.steps.filter((s) => this.coordinator.get(s)?.replicas !== undefined);
     const acquired: Semaphore[] = [];
     try {
@@ -608,6 +646,94 @@ export class RequestDispatcher {
       throw new CwasiError('E_FUNCTION_TRAP', `${seg.steps.join(' → ')}: memory group ${group.id} was discarded while it ran (${group.lastDiscardReason ?? 'trap'})`);
     }
     return { result: res, group: ref };
+  }
+
+  private transferSeq = 0;
+
+  /** Run a segment placed on another node: its inputs travel inline or as Networked Buffer streams. */
+  private async runRemote(seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation): Promise<{ result: RunSuccess; group: GroupRef }> {
+    const remote = this.options.remote;
+    const host = seg.group.host;
+    if (remote === undefined) {
+      throw new CwasiError('E_CONFIG', `${seg.steps[0]} is placed on host "${host}", but this engine is not part of a cluster`);
+    }
+    const self = remote.self;
+    const sends: Array<Promise<void>> = [];
+    const transfers: string[] = [];
+    const newTransfer = (what: string) => {
+      const t = `${self}/${what}.${inv.id}.${++this.transferSeq}`;
+      transfers.push(t);
+      return t;
+    };
+    const stream = (bytes: Uint8Array): RemoteInput => {
+      if (bytes.length <= INLINE_MAX_BYTES) return { kind: 'inline', base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
+      const transfer = newTransfer('in');
+      const p = remote.send(host, transfer, bytes, inv.deadline);
+      p.catch(() => {});
+      sends.push(p);
+      return { kind: 'stream', transfer, from: self };
+    };
+    const remoteInputs: RemoteInput[] = inputs.map((spec): RemoteInput => {
+      switch (spec.kind) {
+        case 'bytes': return stream(spec.bytes);
+        case 'shared':
+        case 'foreign': {
+          // Bytes in a memory of this node: stream them from where they lie.
+          const g = this.memoryGroupOf(spec);
+          if (!g.heap.inBounds(spec.ptr, spec.len)) throw new CwasiError('E_BAD_DESCRIPTOR', `slice [${spec.ptr}, +${spec.len}) is outside memory ${g.id}`);
+          return stream(g.heap.bytes().subarray(spec.ptr, spec.ptr + spec.len));
+        }
+        case 'net': return { kind: 'stream', transfer: spec.transfer, from: spec.from };
+        case 'held':
+          if (spec.host !== host) throw new CwasiError('E_INTERNAL', `output held on ${spec.host} handed to a step on ${host}`);
+          return { kind: 'held', held: spec.held };
+        case 'kv': return spec;
+        case 'ring': throw new CwasiError('E_INTERNAL', 'a ring cannot reach another node');
+      }
+    });
+    const out: RemoteOutput = { hold: output.hold === true, sendTo: (output.net ?? []).map((n) => ({ node: n.node, address: n.address, transfer: n.transfer })) };
+    if (output.kv) out.kv = output.kv;
+    let returned: Promise<Uint8Array> | undefined;
+    if (output.bytes) {
+      out.returnTransfer = newTransfer('out');
+      returned = remote.expect(out.returnTransfer, (n) => new Uint8Array(n), inv.deadline);
+      returned.catch(() => {});
+    }
+    try {
+      const meta = await remote.run(host, {
+        invocationId: inv.id, deadline: inv.deadline, steps: seg.steps, inputs: remoteInputs, output: out,
+        ...(inv.opts.guestCallMode ? { guestCallMode: inv.opts.guestCallMode } : {}),
+      }, inv.signal);
+      const result: RunSuccess = { ok: true, threadId: meta.threadId, outputLength: meta.outputLength, timings: meta.timings };
+      if (meta.logs) result.logs = meta.logs;
+      if (meta.held !== undefined) result.held = meta.held;
+      if (meta.kvChunks !== undefined) result.kvChunks = meta.kvChunks;
+      if (returned !== undefined) {
+        if (meta.inlineBase64 !== undefined) {
+          remote.cancel(out.returnTransfer!, 'returned inline');
+          result.bytes = new Uint8Array(Buffer.from(meta.inlineBase64, 'base64'));
+        } else {
+          result.bytes = await returned;
+        }
+      }
+      return { result, group: seg.group.ref() };
+    } catch (err) {
+      for (const t of transfers) remote.cancel(t, 'the remote run failed');
+      if (inv.signal.aborted) throw this.taskError(err, inv, seg.steps[0]!);
+      throw err;
+    } finally {
+      await Promise.allSettled(sends);
+    }
+  }
+
+  /** Run steps on this node's pool for a request from another node. */
+  runLocal(steps: string[], inputs: InputSpec[], output: OutputSpec, opts: { invocationId: number; deadline: number; signal: AbortSignal; guestCallMode?: IfcMode }): Promise<{ result: RunSuccess; group: GroupRef }> {
+    const group = this.coordinator.require(steps[0]!).group;
+    const inv: Invocation = {
+      id: opts.invocationId, target: steps[0]!, deadline: opts.deadline, signal: opts.signal,
+      timedOut: () => Date.now() >= opts.deadline, opts: opts.guestCallMode ? { guestCallMode: opts.guestCallMode } : {},
+    };
+    return this.runSegment({ steps, group }, inputs, output, inv);
   }
 
   private taskError(err: unknown, inv: Invocation, fn: string): CwasiError {
@@ -769,6 +895,11 @@ export class RequestDispatcher {
           });
           break;
         }
+        case 'networked':
+          // The payload streams from the caller's memory to the callee's node; the result streams back.
+          input = { kind: 'foreign', groupId: p.groupId, generation: p.generation, ptr: p.ptr, len: p.len };
+          output.bytes = true;
+          break;
         default:
           throw new CwasiError('E_CONFIG', `guest calls over ${sel.mode} are not available in this engine`);
       }

@@ -16,6 +16,9 @@ import { copyChannel } from './channels/copy.js';
 import { embeddedChannel } from './channels/embedded.js';
 import { RingPools, createLocalChannel, type LocalTransport } from './channels/local.js';
 import { closeRedisClients, createRemoteKvChannel } from './channels/remote-kv.js';
+import { createNetworkedChannel } from './channels/networked.js';
+import { ClusterMember, type ClusterOptions } from './cluster/member.js';
+import type { RemoteFunctionConfig } from './cluster/protocol.js';
 import type { HeapStats } from './memory/heap.js';
 import type { IfcMode } from './selection.js';
 import type { LatencySummary } from './stats.js';
@@ -44,6 +47,8 @@ export interface EngineOptions {
   redis?: { url?: string; ttlSeconds?: number; chunkBytes?: number };
   /** Inputs at least this large are copied straight into the entry function's memory (default 1 MiB). */
   directInputBytes?: number;
+  /** Join a cluster of engine nodes (NATS JetStream registry, Networked Buffer between nodes). */
+  cluster?: ClusterOptions;
 }
 
 export interface FunctionPlacement {
@@ -111,6 +116,7 @@ export class Engine {
   private readonly maxThreads: number;
   private closed = false;
   private closing: Promise<void> | undefined;
+  private member: ClusterMember | undefined;
   private inflight = 0;
   private drained: (() => void) | undefined;
 
@@ -134,7 +140,7 @@ export class Engine {
     this.rings = new RingPools(options.local?.ringBytes ?? DEFAULTS.ringBytes);
     const transport = options.local?.transport ?? 'descriptor';
     this.coordinator = new FunctionCoordinator({
-      hostName: options.hostName ?? 'local',
+      hostName: options.cluster?.name ?? options.hostName ?? 'local',
       functionsDir: options.functionsDir ?? bundledFunctionsDir(),
       memoryMaxBytes: options.memoryMaxBytes ?? DEFAULTS.memoryMaxBytes,
       rings: this.rings,
@@ -169,10 +175,50 @@ export class Engine {
     });
   }
 
-  /** Create an engine and start its worker pool. */
+  /** Create an engine and start its worker pool (and join its cluster, when asked). */
   static async create(options: EngineOptions = {}): Promise<Engine> {
+    if (options.cluster !== undefined && options.cluster.name === undefined) {
+      const { hostname } = await import('node:os');
+      options = { ...options, cluster: { ...options.cluster, name: `${hostname()}-${process.pid}` } };
+    }
     const engine = new Engine(options);
+    if (options.cluster !== undefined) {
+      try {
+        await engine.joinCluster(options.cluster);
+      } catch (err) {
+        await engine.close();
+        throw err;
+      }
+    }
     return engine;
+  }
+
+  private async joinCluster(cluster: ClusterOptions): Promise<void> {
+    const self = this.coordinator.hostName;
+    this.member = await ClusterMember.join(cluster, {
+      deployLocal: async (functions: RemoteFunctionConfig[]) => {
+        const configs: FunctionConfig[] = functions.map((f) => ({
+          name: f.name,
+          module: f.moduleBase64 !== undefined ? new Uint8Array(Buffer.from(f.moduleBase64, 'base64')) : f.module,
+          ...(f.trusted !== undefined ? { trusted: f.trusted } : {}),
+          ...(f.domain !== undefined ? { domain: f.domain } : {}),
+          ...(f.replicas !== undefined ? { replicas: f.replicas } : {}),
+          ...(f.memoryMaxBytes !== undefined ? { memoryMaxBytes: f.memoryMaxBytes } : {}),
+        }));
+        const deployed = await this.coordinator.deploy(configs);
+        this.dispatcher.invalidatePlans();
+        return deployed.map((d) => ({ name: d.name, host: self, group: d.group.id, trusted: d.placement.trusted, domain: d.placement.domain }));
+      },
+      groupOf: (fn: string) => this.coordinator.require(fn).group.ref(),
+      runLocal: (steps, inputs, output, opts) => this.dispatcher.runLocal(steps, inputs, output, opts),
+      hostedFunctions: () => this.coordinator.list().filter((f) => f.placement.host === self).map((f) => f.name),
+    });
+    this.dispatcher.attachRemote(this.member, createNetworkedChannel(this.member));
+  }
+
+  /** This node in its cluster: name, listener, live nodes, Networked Buffer statistics. */
+  clusterStats(): ReturnType<ClusterMember['stats']> | undefined {
+    return this.member?.stats();
   }
 
   /** Names of the functions bundled with the engine (usable as `module`). */
@@ -190,6 +236,7 @@ export class Engine {
     if (Array.isArray(target) || !('functions' in target)) {
       const list = Array.isArray(target) ? target : [target as FunctionConfig];
       const deployed = await this.coordinator.deploy(list, baseDir);
+      await this.deployElsewhere(deployed);
       this.dispatcher.invalidatePlans();
       for (const d of deployed) this.functionGraphs.delete(d.name);
       return { functions: deployed.map(placementOf) };
@@ -201,6 +248,7 @@ export class Engine {
     }
     const configs: FunctionConfig[] = Object.entries(doc.functions).map(([name, decl]) => ({ name, ...decl }));
     const deployed = await this.coordinator.deploy(configs, baseDir);
+    await this.deployElsewhere(deployed);
     this.dispatcher.invalidatePlans();
     // Selection for every edge now, so that a refused embedding fails the deploy.
     for (const e of graph.edges) {
@@ -210,6 +258,39 @@ export class Engine {
     const plan = this.dispatcher.plan(graph);
     this.workflows.set(doc.name, graph);
     return { functions: deployed.map(placementOf), workflow: this.planReport(plan, 'workflow') };
+  }
+
+  /** Functions placed on other nodes are deployed there too; on failure they are forgotten here. */
+  private async deployElsewhere(deployed: DeployedFunction[]): Promise<void> {
+    const self = this.coordinator.hostName;
+    const byHost = new Map<string, DeployedFunction[]>();
+    for (const d of deployed) {
+      if (d.placement.host === self) continue;
+      byHost.set(d.placement.host, [...(byHost.get(d.placement.host) ?? []), d]);
+    }
+    if (byHost.size === 0) return;
+    const member = this.member;
+    if (member === undefined) {
+      this.coordinator.undeploy([...byHost.values()].flat().map((d) => d.name));
+      throw new CwasiError('E_CONFIG', `functions are pinned to other hosts (${[...byHost.keys()].join(', ')}) but this engine is not part of a cluster`);
+    }
+    try {
+      await Promise.all([...byHost].map(([host, fns]) => member.deployRemote(host, fns.map((d): RemoteFunctionConfig => {
+        const bundled = typeof d.config.module === 'string' && this.coordinator.isBundled(d.config.module) && !d.config.module.endsWith('.wasm');
+        return {
+          name: d.name,
+          module: bundled ? (d.config.module as string) : d.name,
+          ...(bundled ? {} : { moduleBase64: Buffer.from(d.bytes).toString('base64') }),
+          trusted: d.placement.trusted,
+          domain: d.placement.domain,
+          ...(d.replicas !== undefined ? { replicas: d.replicas } : {}),
+          ...(d.config.memoryMaxBytes !== undefined ? { memoryMaxBytes: d.config.memoryMaxBytes } : {}),
+        };
+      }))));
+    } catch (err) {
+      this.coordinator.undeploy([...byHost.values()].flat().map((d) => d.name));
+      throw err;
+    }
   }
 
   /** Read, validate and deploy a workflow file. */
@@ -300,6 +381,7 @@ export class Engine {
     if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
     if (process.env.NODE_V8_COVERAGE) await this.flushWorkerCoverage();
     this.dispatcher.closing = true;
+    await this.member?.close();
     await this.pool.destroy();
     for (const ch of Object.values(this.channels)) await ch?.close?.();
     await closeRedisClients();

@@ -18,9 +18,11 @@ import type { InputSpec, MemoryRef, OutputSpec, RunSuccess } from '../worker/pro
 export interface GroupRef {
   id: string;
   generation: number;
-  memory: WebAssembly.Memory;
-  /** The main thread's long-lived view of that memory's heap. */
-  heap: Heap;
+  /** The engine node the memory lives on. */
+  host: string;
+  /** The memory and the main thread's long-lived view of its heap; undefined on other hosts. */
+  memory: WebAssembly.Memory | undefined;
+  heap: Heap | undefined;
 }
 
 /** The output of a finished producer task, shared by all its consumers. */
@@ -43,6 +45,8 @@ export interface EdgeContext {
   consumerGroup: GroupRef;
   /** Identifies the transfer (invocation id and edge index) for keyed channels. */
   transferId: string;
+  /** Absolute deadline of the invocation (ms since epoch). */
+  deadline: number;
 }
 
 /** One payload moving over one edge in one invocation. */

@@ -40,7 +40,7 @@ export function releaseKept(produced: Produced): void {
   if (kept === undefined || kept.arenas.length === 0) return;
   const heap = produced.group.heap;
   // A discarded memory is garbage already; its heap may be inconsistent.
-  if (heap.generation !== produced.group.generation) return;
+  if (heap === undefined || heap.generation !== produced.group.generation) return;
   const arenas = kept.arenas;
   kept.arenas = [];
   for (const a of arenas) heap.release({ id: a.id, head: a.head });

@@ -261,6 +261,28 @@ async function cmdBench(name: string, o: Record<string, string | boolean | undef
   }
 }
 
+async function cmdNode(o: { nats: string; listen: string; secretFile?: string; name?: string; cluster: string; threads?: string }, out: Out): Promise<void> {
+  const engine = await Engine.create({
+    ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
+    cluster: {
+      nats: o.nats, listen: o.listen, cluster: o.cluster,
+      ...(o.name !== undefined ? { name: o.name } : {}),
+      ...(o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
+    },
+  });
+  const s = engine.clusterStats()!;
+  out.out(`cwasi node ${s.node} ready: cluster "${o.cluster}", networked buffer on ${s.address}, NATS ${o.nats}`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      out.err(`cwasi node ${s.node}: ${sig}, closing`);
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await engine.close();
+}
+
 function cmdFunctions(out: Out, json: boolean): void {
   const dir = new URL('../../functions/manifest.json', import.meta.url);
   const manifest = JSON.parse(readFileSync(dir, 'utf8')) as { functions: Record<string, { source: string; memoryBase: number; staticEnd: number; testOnly: boolean }> };
@@ -332,6 +354,16 @@ export function buildProgram(out: Out = io): Command {
     .option('--modes <list>', 'only these modes')
     .action((name: string, o: Record<string, string | boolean | undefined>) => cmdBench(name, o, out, process.argv.slice(2)));
   bench.addHelpText('after', `\nBenchmarks:\n${Object.entries(BENCHES).map(([n, d]) => `  ${n.padEnd(14)} ${d.description}`).join('\n')}`);
+
+  program.command('node')
+    .description('run an engine node of a cluster: registers in NATS JetStream, serves deploy/run requests, streams payloads over the Networked Buffer')
+    .requiredOption('--nats <url>', 'NATS server (JetStream enabled), e.g. nats://127.0.0.1:4222')
+    .option('--listen <host:port>', 'Networked Buffer listener (loopback unless an address is given)', '127.0.0.1:0')
+    .option('--secret-file <file>', 'file holding the cluster secret (else CWASI_SECRET)')
+    .option('--name <name>', 'node name (default <hostname>-<pid>)')
+    .option('--cluster <name>', 'cluster name', 'default')
+    .option('--threads <n>', 'worker threads')
+    .action((o: { nats: string; listen: string; secretFile?: string; name?: string; cluster: string; threads?: string }) => cmdNode(o, out));
 
   program.addOption(new Option('--no-color').hideHelp());
   return program;

@@ -63,7 +63,11 @@ export type InputSpec =
    */
   | { kind: 'ring'; ringId: number; sources: MemoryRef[] }
   /** `remote-kv`: bytes stored in Redis under `key` in `chunks` parts. */
-  | { kind: 'kv'; url: string; key: string; len: number; chunks: number };
+  | { kind: 'kv'; url: string; key: string; len: number; chunks: number }
+  /** `networked` (dispatcher level, for steps on another node): a stream `from` sends under `transfer`. */
+  | { kind: 'net'; transfer: string; from: string }
+  /** Dispatcher level, for steps on another node: an output held on that node by an earlier step. */
+  | { kind: 'held'; host: string; held: string };
 
 /** What a step does with its output. Several may apply (fan-out to mixed modes). */
 export interface OutputSpec {
@@ -78,6 +82,10 @@ export interface OutputSpec {
   rings?: Array<{ ringId: number; stream: boolean }>;
   /** Store the output in Redis (`remote-kv`). */
   kv?: { url: string; key: string; ttlSeconds: number; chunkBytes: number };
+  /** Dispatcher level, steps on another node: keep the output there for later steps there. */
+  hold?: boolean;
+  /** Dispatcher level, steps on another node: stream the output to these nodes (`networked`). */
+  net?: Array<{ node: string; address: string; transfer: string }>;
 }
 
 export interface RunTask {
@@ -142,6 +150,8 @@ export interface RunSuccess {
   timings: StepTiming[];
   /** Guest log lines, when any. */
   logs?: string[];
+  /** Steps that ran on another node: the id under which that node holds the output. */
+  held?: string;
 }
 
 export interface RunFailure {

@@ -349,6 +349,9 @@ function placeInput(spec: InputSpec, target: PlaceTarget): Slice | Promise<Slice
     case 'foreign': return foreignEndpoint.place(spec, target);
     case 'ring': return ringEndpoint.place(spec, target);
     case 'kv': return kvEndpoint.place(spec, target);
+    case 'net':
+    case 'held':
+      throw new CwasiError('E_INTERNAL', `input of kind ${spec.kind} reached a worker; the dispatcher resolves it`);
   }
 }
 

@@ -1,0 +1,147 @@
+// `networked` (Networked Buffer): caller and callee on different engine
+// nodes. The bytes go straight from the producer's memory into a TCP stream
+// (engine/net/transport.ts) and from the socket into the consumer's memory:
+// the kernel copies, nothing else does. Control (which node runs what) goes
+// over NATS (engine/cluster/); bulk data never does.
+//
+// Four cases, by where the producer and the consumer run relative to the node
+// that coordinates the invocation ("here"):
+//   producer here  → consumer there   here streams the kept output to there
+//   producer there → consumer here    there streams to here; here receives
+//                                     straight into the consumer's memory,
+//                                     registered before the producer runs
+//   producer there → consumer other   there streams directly to other; the
+//                                     consumer's run is sent early and waits
+//   producer here  → consumer here    never: selection only picks networked
+//                                     across hosts
+// The producer's bytes are freed when every consumer has finished.
+
+import { CwasiError } from '../errors.js';
+import type { Channel, EdgeContext, Produced, Transfer } from './channel.js';
+import { releaseKept } from './embedded.js';
+import type { InputSpec, OutputSpec } from '../worker/protocol.js';
+
+/** What the Networked Buffer needs from the cluster member (engine/cluster/member.ts). */
+export interface NetworkPeer {
+  /** This node's name. */
+  readonly self: string;
+  /** The Networked Buffer address of a live node. */
+  addressOf(node: string): Promise<string>;
+  /** Stream `bytes` to `node` under `transfer`; resolves when the peer has them. */
+  send(node: string, transfer: string, bytes: Uint8Array, deadline: number): Promise<void>;
+  /** Receive the stream `transfer`; `dest` picks where its bytes land once the size is known. */
+  expect(transfer: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array>;
+  /** Give up on a transfer: abort its stream or its waiter. */
+  cancel(transfer: string, reason: string): void;
+  /** Free an output held on another node. */
+  release(node: string, held: string[]): Promise<void>;
+}
+
+export function createNetworkedChannel(peer: NetworkPeer): Channel {
+  return {
+    mode: 'networked',
+    open(edge: EdgeContext): Transfer {
+      const self = peer.self;
+      const from = edge.producerGroup.host;
+      const to = edge.consumerGroup.host;
+      if (from === to) throw new CwasiError('E_INTERNAL', `networked edge ${edge.from} → ${edge.to} within one host`);
+      const transfer = `${self}/${edge.transferId}`;
+      let received: Promise<{ ptr: number; len: number; arena: { id: number; head: number } }> | undefined;
+      let sending: Promise<void> | undefined;
+      let settled = false;
+
+      if (to === self) {
+        // Receive into the consumer's memory as soon as the producer's stream arrives.
+        const g = edge.consumerGroup;
+        const heap = g.heap;
+        if (heap === undefined) throw new CwasiError('E_INTERNAL', `consumer memory ${g.id} is not on this node`);
+        const arena = heap.newArena();
+        let ptr = 0;
+        received = peer.expect(transfer, (n) => {
+          ptr = heap.allocIn(arena, n);
+          return heap.bytes().subarray(ptr, ptr + n);
+        }, edge.deadline).then((bytes) => ({ ptr, len: bytes.length, arena }), (err) => {
+          heap.release(arena);
+          throw err;
+        });
+        received.catch(() => {});
+      }
+
+      return {
+        prepareOutput(output: OutputSpec): void {
+          if (from === self) {
+            output.keep = true;
+          } else {
+            // The producer's node streams to the consumer's node directly.
+            const dest = { node: to, address: '', transfer };
+            (output.net ??= []).push(dest);
+          }
+        },
+        earlyInput(): InputSpec | undefined {
+          // A consumer on another node can be asked to run now: it waits for the stream.
+          return to !== self && from !== self ? { kind: 'net', transfer, from } : undefined;
+        },
+        async inputFor(produced: Produced): Promise<InputSpec> {
+          if (from === self) {
+            const kept = produced.result.kept;
+            const heap = produced.group.heap;
+            if (kept === undefined || heap === undefined) throw new CwasiError('E_INTERNAL', 'networked edge: the producer kept no output');
+            // Stream straight from the producer's memory; it stays kept until the consumer finished.
+            sending = peer.send(to, transfer, heap.bytes().subarray(kept.ptr, kept.ptr + kept.len), edge.deadline);
+            sending.catch(() => {});
+            return { kind: 'net', transfer, from: self };
+          }
+          if (to === self) {
+            const r = await received!;
+            const g = edge.consumerGroup;
+            return { kind: 'shared', groupId: g.id, generation: g.generation, ptr: r.ptr, len: r.len };
+          }
+          return { kind: 'net', transfer, from };
+        },
+        finish(ok: boolean): void {
+          if (settled) return;
+          settled = true;
+          if (!ok) peer.cancel(transfer, 'the invocation failed');
+          if (received !== undefined) {
+            const heap = edge.consumerGroup.heap!;
+            void received.then((r) => {
+              if (heap.generation === edge.consumerGroup.generation) heap.release(r.arena);
+            }, () => {});
+          }
+        },
+      };
+    },
+    async release(produced: Produced): Promise<void> {
+      if (produced.result.held !== undefined) {
+        await peer.release(produced.group.host, [produced.result.held]).catch(() => {});
+        return;
+      }
+      releaseKept(produced);
+    },
+  };
+}
+
+/** Edges between two steps on the same other node: the output stays held there (no bytes move here). */
+export function createHeldChannel(peer: Pick<NetworkPeer, 'release'>, mode: Channel['mode']): Channel {
+  return {
+    mode,
+    open(): Transfer {
+      return {
+        prepareOutput(output: OutputSpec): void {
+          output.hold = true;
+        },
+        inputFor(produced: Produced): InputSpec {
+          const held = produced.result.held;
+          if (held === undefined) throw new CwasiError('E_INTERNAL', 'the remote producer holds no output');
+          return { kind: 'held', host: produced.group.host, held };
+        },
+        finish(): void {
+          // released with the produced output
+        },
+      };
+    },
+    async release(produced: Produced): Promise<void> {
+      if (produced.result.held !== undefined) await peer.release(produced.group.host, [produced.result.held]).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,472 @@
+// An engine's membership in a cluster: the Networked Buffer listener, the
+// NATS registry (engine/cluster/registry.ts) and the control subjects of
+// engine/cluster/protocol.ts.
+//
+// As a requester (the node coordinating an invocation) it asks other nodes to
+// deploy functions and to run steps, streams payloads to them and receives
+// theirs. As a server it answers those requests with its own engine: a run
+// places its inputs (inline bytes, streams received straight into the target
+// memory, outputs it holds from earlier runs, Redis keys), runs the steps on
+// its pool, then holds the output and/or streams it where the request says.
+// It replies once the steps ran; outgoing streams may still be flowing, and
+// the output's memory stays kept until they are delivered.
+
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { CwasiError, asCwasiError, toErrorRecord } from '../errors.js';
+import type { ErrorRecord } from '../errors.js';
+import { NetTransport, type IncomingStream, type NetTlsOptions, type NetStats } from '../net/transport.js';
+import type { NetworkPeer } from '../channels/networked.js';
+import type { GroupRef } from '../channels/channel.js';
+import type { InputSpec, OutputSpec, RunSuccess } from '../worker/protocol.js';
+import type { IfcMode } from '../selection.js';
+import { ClusterRegistry, natsError } from './registry.js';
+import {
+  INLINE_MAX_BYTES,
+  type CancelRequest, type ControlRequest, type DeployReply, type DeployRequest, type FunctionRecord, type NodeRecord,
+  type ReleaseReply, type ReleaseRequest, type RemoteFunctionConfig, type RemoteInput, type RunReply, type RunRequest,
+  type RunResultMeta,
+} from './protocol.js';
+import type { Heap } from '../memory/heap.js';
+
+export interface ClusterOptions {
+  /** NATS server URL, e.g. nats://127.0.0.1:4222. */
+  nats: string;
+  /** Cluster name: nodes of one cluster share registry buckets and subjects (default "default"). */
+  cluster?: string;
+  /** This node's name (default <hostname>-<pid>). */
+  name?: string;
+  /** Networked Buffer listener, host:port (default 127.0.0.1:0 — loopback, any free port). */
+  listen?: string;
+  /** The cluster secret (≥ 16 bytes), or read from secretFile. */
+  secret?: Uint8Array | string;
+  secretFile?: string;
+  tls?: NetTlsOptions;
+  heartbeatMs?: number;
+  /** A node silent this long is dead (default 3 × heartbeat). */
+  staleMs?: number;
+}
+
+/** What the member needs from its engine. */
+export interface MemberHooks {
+  deployLocal(functions: RemoteFunctionConfig[]): Promise<FunctionRecord[]>;
+  /** The memory group steps[0] runs in on this node. */
+  groupOf(fn: string): GroupRef;
+  runLocal(steps: string[], inputs: InputSpec[], output: OutputSpec, opts: { invocationId: number; deadline: number; signal: AbortSignal; guestCallMode?: IfcMode }): Promise<{ result: RunSuccess; group: GroupRef }>;
+  hostedFunctions(): string[];
+}
+
+interface Held {
+  group: GroupRef;
+  ptr: number;
+  len: number;
+  arenas: Array<{ id: number; head: number }>;
+  /** Outgoing streams still reading the bytes. */
+  sending: Promise<unknown>;
+}
+
+interface Waiter {
+  accept(s: IncomingStream): void;
+  reject(err: CwasiError): void;
+  timer: NodeJS.Timeout;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** Outgoing streams are written in slices of this size (bounded socket queue). */
+const SEND_SLICE_BYTES = 8 * 1024 * 1024;
+/** An incoming stream nobody asked for is aborted after this long. */
+const UNCLAIMED_STREAM_MS = 30_000;
+/** Extra time a requester waits past an invocation's deadline for a reply. */
+const REPLY_GRACE_MS = 2000;
+
+function readSecret(opts: ClusterOptions): Uint8Array {
+  let secret = opts.secret;
+  if (secret === undefined && opts.secretFile !== undefined) {
+    try {
+      secret = readFileSync(opts.secretFile, 'utf8').trim();
+    } catch (err) {
+      throw new CwasiError('E_CONFIG', `cannot read the cluster secret file ${opts.secretFile}: ${(err as Error).message}`);
+    }
+  }
+  if (secret === undefined) secret = process.env.CWASI_SECRET;
+  if (secret === undefined) throw new CwasiError('E_CONFIG', 'a cluster needs a secret (secret, secretFile or CWASI_SECRET)');
+  const bytes = typeof secret === 'string' ? encoder.encode(secret) : secret;
+  if (bytes.length < 16) throw new CwasiError('E_CONFIG', 'the cluster secret must be at least 16 bytes');
+  return bytes;
+}
+
+function listenAddress(listen: string | undefined): { host: string; port: number } {
+  if (listen === undefined) return { host: '127.0.0.1', port: 0 };
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
+  if (m === null) throw new CwasiError('E_CONFIG', `--listen must be host:port, got "${listen}"`);
+  return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
+}
+
+export class ClusterMember implements NetworkPeer {
+  readonly self: string;
+  readonly cluster: string;
+  readonly transport: NetTransport;
+  readonly registry: ClusterRegistry;
+  private readonly hooks: MemberHooks;
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly unclaimed = new Map<string, { stream: IncomingStream; timer: NodeJS.Timeout }>();
+  private readonly held = new Map<string, Held>();
+  private readonly runs = new Map<string, Set<AbortController>>();
+  private heldSeq = 0;
+  private closing = false;
+
+  private constructor(self: string, cluster: string, transport: NetTransport, registry: ClusterRegistry, hooks: MemberHooks) {
+    this.self = self;
+    this.cluster = cluster;
+    this.transport = transport;
+    this.registry = registry;
+    this.hooks = hooks;
+  }
+
+  get address(): string {
+    const a = this.transport.address;
+    return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+  }
+
+  /** Start the listener, join the registry and answer control requests. */
+  static async join(opts: ClusterOptions, hooks: MemberHooks): Promise<ClusterMember> {
+    const self = opts.name ?? `${hostname()}-${process.pid}`;
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(self)) throw new CwasiError('E_CONFIG', `node name "${self}" must be 1-64 letters, digits, _ . -`);
+    const cluster = opts.cluster ?? 'default';
+    const secret = readSecret(opts);
+    const { host, port } = listenAddress(opts.listen);
+    const heartbeatMs = opts.heartbeatMs ?? 1000;
+    const transport = await NetTransport.listen({ secret, nodeName: self, host, port, ...(opts.tls ? { tls: opts.tls } : {}) });
+    let registry: ClusterRegistry;
+    try {
+      registry = await ClusterRegistry.open({ nats: opts.nats, cluster, node: self, heartbeatMs, staleMs: opts.staleMs ?? 3 * heartbeatMs });
+    } catch (err) {
+      await transport.close();
+      throw err;
+    }
+    const member = new ClusterMember(self, cluster, transport, registry, hooks);
+    transport.on('stream', (s) => member.onStream(s));
+    member.subscribe();
+    const startedAt = Date.now();
+    await registry.announce((): NodeRecord => ({
+      name: self, address: member.address, pid: process.pid, startedAt, heartbeatAt: Date.now(), functions: hooks.hostedFunctions(),
+    }));
+    return member;
+  }
+
+  private subject(node: string, verb: string): string {
+    return `cwasi.${this.cluster}.node.${node}.${verb}`;
+  }
+
+  // ── serving control requests ───────────────────────────────────────────
+
+  private subscribe(): void {
+    this.registry.nc.subscribe(this.subject(this.self, '*'), {
+      callback: (err, msg) => {
+        if (err) return;
+        let req: ControlRequest;
+        try {
+          req = JSON.parse(decoder.decode(msg.data)) as ControlRequest;
+        } catch {
+          msg.respond(encoder.encode(JSON.stringify({ ok: false, error: { code: 'E_BAD_DESCRIPTOR', message: 'control message is not JSON' } })));
+          return;
+        }
+        void this.serve(req).then((reply) => {
+          if (reply !== undefined && msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));
+        });
+      },
+    });
+  }
+
+  private async serve(req: ControlRequest): Promise<unknown> {
+    try {
+      switch (req.type) {
+        case 'deploy': return await this.serveDeploy(req);
+        case 'run': return await this.serveRun(req);
+        case 'release': return this.serveRelease(req);
+        case 'cancel': this.serveCancel(req); return undefined;
+        default: return { ok: false, error: { code: 'E_CONFIG', message: `unknown control request ${(req as { type: string }).type}` } };
+      }
+    } catch (err) {
+      return { ok: false, error: toErrorRecord(err) };
+    }
+  }
+
+  private async serveDeploy(req: DeployRequest): Promise<DeployReply> {
+    return { ok: true, functions: await this.hooks.deployLocal(req.functions) };
+  }
+
+  private serveCancel(req: CancelRequest): void {
+    for (const c of this.runs.get(`${req.coordinator}:${req.invocationId}`) ?? []) c.abort(new CwasiError('E_ABORTED', 'cancelled by the coordinating node'));
+  }
+
+  private serveRelease(req: ReleaseRequest): ReleaseReply {
+    let released = 0;
+    for (const id of req.held) if (this.dropHeld(id)) released++;
+    return { ok: true, released };
+  }
+
+  private dropHeld(id: string): boolean {
+    const h = this.held.get(id);
+    if (h === undefined) return false;
+    this.held.delete(id);
+    void h.sending.finally(() => this.freeArenas(h.group, h.arenas));
+    return true;
+  }
+
+  private freeArenas(group: GroupRef, arenas: Array<{ id: number; head: number }>): void {
+    const heap = group.heap;
+    if (heap === undefined || heap.generation !== group.generation) return;
+    for (const a of arenas) {
+      try {
+        heap.release({ id: a.id, head: a.head });
+      } catch {
+        // corrupt memory: discarded by its owner
+      }
+    }
+  }
+
+  private async serveRun(req: RunRequest): Promise<RunReply> {
+    const key = `${req.coordinator}:${req.invocationId}`;
+    const controller = new AbortController();
+    let set = this.runs.get(key);
+    if (set === undefined) this.runs.set(key, (set = new Set()));
+    set.add(controller);
+    const timer = setTimeout(() => controller.abort(new CwasiError('E_TIMEOUT', 'deadline passed')), Math.max(0, req.deadline - Date.now()));
+    const inputArenas: Array<{ heap: Heap; arena: { id: number; head: number } }> = [];
+    try {
+      const group = this.hooks.groupOf(req.steps[0]!);
+      const heap = group.heap;
+      if (heap === undefined) throw new CwasiError('E_INTERNAL', `${req.steps[0]} does not run on ${this.self}`);
+      const inputs: InputSpec[] = [];
+      for (const input of req.inputs) inputs.push(await this.placeRemoteInput(input, group, heap, req.deadline, inputArenas));
+      const output: OutputSpec = { keep: true, bytes: false };
+      if (req.output.kv) output.kv = req.output.kv;
+      const { result, group: ran } = await this.hooks.runLocal(req.steps, inputs, output, {
+        invocationId: req.invocationId, deadline: req.deadline, signal: controller.signal,
+        ...(req.guestCallMode ? { guestCallMode: req.guestCallMode } : {}),
+      });
+      const kept = result.kept!;
+      const bytes = ran.heap!.bytes().subarray(kept.ptr, kept.ptr + kept.len);
+      const meta: RunResultMeta = { threadId: result.threadId, outputLength: result.outputLength, timings: result.timings };
+      if (result.logs) meta.logs = result.logs;
+      if (result.kvChunks !== undefined) meta.kvChunks = result.kvChunks;
+      // Streams to other nodes and back to the coordinator read straight from the kept output.
+      const sends: Array<Promise<void>> = [];
+      for (const dest of req.output.sendTo) sends.push(this.send(dest.node, dest.transfer, bytes, req.deadline));
+      if (req.output.returnTransfer !== undefined) {
+        if (kept.len <= INLINE_MAX_BYTES) meta.inlineBase64 = Buffer.from(bytes).toString('base64');
+        else sends.push(this.sendTo(req.coordinatorAddress, req.coordinator, req.output.returnTransfer, bytes, req.deadline));
+      }
+      const sending = Promise.allSettled(sends);
+      if (req.output.hold) {
+        const id = `${this.self}:${++this.heldSeq}`;
+        this.held.set(id, { group: ran, ptr: kept.ptr, len: kept.len, arenas: kept.arenas, sending });
+        meta.held = id;
+      } else {
+        void sending.then(() => this.freeArenas(ran, kept.arenas));
+      }
+      return { ok: true, result: meta };
+    } finally {
+      clearTimeout(timer);
+      set.delete(controller);
+      if (set.size === 0) this.runs.delete(key);
+      for (const a of inputArenas) {
+        try {
+          a.heap.release(a.arena);
+        } catch {
+          // discarded memory
+        }
+      }
+    }
+  }
+
+  private async placeRemoteInput(input: RemoteInput, group: GroupRef, heap: Heap, deadline: number, arenas: Array<{ heap: Heap; arena: { id: number; head: number } }>): Promise<InputSpec> {
+    switch (input.kind) {
+      case 'inline':
+        return { kind: 'bytes', bytes: new Uint8Array(Buffer.from(input.base64, 'base64')) };
+      case 'kv':
+        return input;
+      case 'held': {
+        const h = this.held.get(input.held);
+        if (h === undefined) throw new CwasiError('E_CHANNEL', `output ${input.held} is no longer held on ${this.self}`);
+        const slice = { groupId: h.group.id, generation: h.group.generation, ptr: h.ptr, len: h.len };
+        return h.group.id === group.id ? { kind: 'shared', ...slice } : { kind: 'foreign', ...slice };
+      }
+      case 'stream': {
+        const arena = heap.newArena();
+        arenas.push({ heap, arena });
+        let ptr = 0;
+        const bytes = await this.expect(input.transfer, (n) => {
+          ptr = heap.allocIn(arena, n);
+          return heap.bytes().subarray(ptr, ptr + n);
+        }, deadline);
+        return { kind: 'shared', groupId: group.id, generation: group.generation, ptr, len: bytes.length };
+      }
+    }
+  }
+
+  // ── the Networked Buffer (NetworkPeer) ─────────────────────────────────
+
+  async addressOf(node: string): Promise<string> {
+    if (node === this.self) return this.address;
+    return (await this.registry.requireNode(node)).address;
+  }
+
+  async send(node: string, transfer: string, bytes: Uint8Array, deadline: number): Promise<void> {
+    return this.sendTo(await this.addressOf(node), node, transfer, bytes, deadline);
+  }
+
+  private async sendTo(address: string, node: string, transfer: string, bytes: Uint8Array, deadline: number): Promise<void> {
+    const stream = await this.transport.openStream(address, { transfer, deadline }, bytes.length);
+    const timer = setTimeout(() => stream.abort('E_TIMEOUT', `deadline passed sending to ${node}`), Math.max(0, deadline - Date.now()));
+    try {
+      for (let off = 0; off < bytes.length; off += SEND_SLICE_BYTES) {
+        await stream.write(bytes.subarray(off, Math.min(bytes.length, off + SEND_SLICE_BYTES)));
+      }
+      await stream.end();
+    } catch (err) {
+      stream.abort('E_NET', 'send failed');
+      throw asCwasiError(err, 'E_NET');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  expect(transfer: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array> {
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const accept = (s: IncomingStream) => {
+        let view: Uint8Array;
+        try {
+          view = dest(s.totalBytes);
+        } catch (err) {
+          s.abort('E_MEMORY_LIMIT', 'the receiver could not place the stream');
+          reject(asCwasiError(err));
+          return;
+        }
+        s.receiveInto(view).then(() => resolve(view), (err) => reject(asCwasiError(err, 'E_NET')));
+      };
+      const early = this.unclaimed.get(transfer);
+      if (early !== undefined) {
+        this.unclaimed.delete(transfer);
+        clearTimeout(early.timer);
+        accept(early.stream);
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.waiters.delete(transfer);
+        reject(new CwasiError('E_TIMEOUT', `no stream ${transfer} arrived before the deadline`));
+      }, Math.max(0, deadline - Date.now()));
+      timer.unref();
+      this.waiters.set(transfer, { accept, reject, timer });
+    });
+  }
+
+  cancel(transfer: string, reason: string): void {
+    const w = this.waiters.get(transfer);
+    if (w !== undefined) {
+      this.waiters.delete(transfer);
+      clearTimeout(w.timer);
+      w.reject(new CwasiError('E_CHANNEL', `transfer ${transfer} cancelled: ${reason}`));
+    }
+    const u = this.unclaimed.get(transfer);
+    if (u !== undefined) {
+      this.unclaimed.delete(transfer);
+      clearTimeout(u.timer);
+      u.stream.abort('E_CHANNEL', reason);
+    }
+  }
+
+  private onStream(s: IncomingStream): void {
+    const transfer = typeof s.meta.transfer === 'string' ? s.meta.transfer : undefined;
+    if (transfer === undefined) {
+      s.abort('E_BAD_DESCRIPTOR', 'stream without a transfer id');
+      return;
+    }
+    const w = this.waiters.get(transfer);
+    if (w !== undefined) {
+      this.waiters.delete(transfer);
+      clearTimeout(w.timer);
+      w.accept(s);
+      return;
+    }
+    // Nobody asked yet (the consumer's run is on its way): keep it, bounded in time.
+    // The transport holds a bounded number of its bytes and pauses the sender beyond.
+    const timer = setTimeout(() => {
+      this.unclaimed.delete(transfer);
+      s.abort('E_TIMEOUT', 'nobody claimed the stream');
+    }, UNCLAIMED_STREAM_MS);
+    timer.unref();
+    this.unclaimed.set(transfer, { stream: s, timer });
+  }
+
+  async release(node: string, held: string[]): Promise<void> {
+    if (node === this.self) {
+      for (const id of held) this.dropHeld(id);
+      return;
+    }
+    try {
+      await this.request(node, { type: 'release', held }, 5000);
+    } catch {
+      // the node is gone: so is what it held
+    }
+  }
+
+  // ── requesting ─────────────────────────────────────────────────────────
+
+  private async request<T>(node: string, body: ControlRequest, timeoutMs: number): Promise<T> {
+    await this.registry.requireNode(node);
+    let reply;
+    try {
+      reply = await this.registry.nc.request(this.subject(node, body.type), encoder.encode(JSON.stringify(body)), { timeout: Math.max(1, timeoutMs) });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (/no responders/i.test(msg)) throw new CwasiError('E_NET', `node "${node}" is not answering (no responders)`);
+      if (/timeout/i.test(msg)) throw new CwasiError('E_TIMEOUT', `node "${node}" did not answer ${body.type} within ${timeoutMs} ms`);
+      throw natsError(`request to node "${node}"`, err);
+    }
+    return JSON.parse(decoder.decode(reply.data)) as T;
+  }
+
+  async deployRemote(node: string, functions: RemoteFunctionConfig[]): Promise<FunctionRecord[]> {
+    const reply = await this.request<DeployReply>(node, { type: 'deploy', functions }, 30_000);
+    if (!reply.ok) throw CwasiError.fromRecord(reply.error);
+    for (const f of reply.functions) await this.registry.putFunction(f);
+    return reply.functions;
+  }
+
+  /** Run steps on `node`; resolves when they ran (outgoing streams may still flow). */
+  async run(node: string, req: Omit<RunRequest, 'type' | 'coordinator' | 'coordinatorAddress'>, signal: AbortSignal): Promise<RunResultMeta> {
+    const body: RunRequest = { type: 'run', coordinator: this.self, coordinatorAddress: this.address, ...req };
+    const onAbort = () => {
+      const cancel: CancelRequest = { type: 'cancel', coordinator: this.self, invocationId: req.invocationId };
+      this.registry.nc.publish(this.subject(node, 'cancel'), encoder.encode(JSON.stringify(cancel)));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const reply = await this.request<RunReply>(node, body, req.deadline - Date.now() + REPLY_GRACE_MS);
+      if (!reply.ok) throw CwasiError.fromRecord(reply.error as ErrorRecord);
+      return reply.result;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  stats(): { node: string; address: string; liveNodes: string[]; held: number; waiting: number; net: NetStats } {
+    return {
+      node: this.self, address: this.address, liveNodes: this.registry.liveNodes().map((n) => n.name).sort(),
+      held: this.held.size, waiting: this.waiters.size + this.unclaimed.size, net: this.transport.stats(),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const [t] of this.waiters) this.cancel(t, 'the node is closing');
+    for (const [t] of this.unclaimed) this.cancel(t, 'the node is closing');
+    for (const id of [...this.held.keys()]) this.dropHeld(id);
+    await this.registry.close();
+    await this.transport.close();
+  }
+}

@@ -1,0 +1,192 @@
+// The cluster registry on NATS JetStream: which engine nodes are alive (and
+// where their Networked Buffer listens) and which functions they host.
+//
+// Every node puts its NodeRecord into the nodes bucket once a heartbeat; the
+// bucket's TTL removes the record of a node that stopped, and readers also
+// treat a record whose heartbeat is older than `staleMs` as dead (the NATS
+// server in use may not announce TTL expiry to watchers). A watcher keeps a
+// local view fresh so lookups on the call path never wait for NATS.
+
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Kvm, type KV } from '@nats-io/kv';
+import { CwasiError } from '../errors.js';
+import type { FunctionRecord, NodeRecord } from './protocol.js';
+
+export interface RegistryOptions {
+  nats: string;
+  cluster: string;
+  node: string;
+  heartbeatMs: number;
+  /** A node silent for longer than this is dead. */
+  staleMs: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function natsError(what: string, err: unknown): CwasiError {
+  return new CwasiError('E_NATS', `${what}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+export function bucketNames(cluster: string): { nodes: string; functions: string } {
+  const safe = cluster.replace(/[^A-Za-z0-9_-]/g, '_');
+  return { nodes: `cwasi_${safe}_nodes`, functions: `cwasi_${safe}_functions` };
+}
+
+export class ClusterRegistry {
+  readonly nc: NatsConnection;
+  private readonly nodes: KV;
+  private readonly functions: KV;
+  private readonly view = new Map<string, NodeRecord>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private watching: Promise<void> | undefined;
+  private stopped = false;
+
+  private constructor(nc: NatsConnection, nodes: KV, functions: KV, private readonly options: RegistryOptions) {
+    this.nc = nc;
+    this.nodes = nodes;
+    this.functions = functions;
+  }
+
+  static async open(options: RegistryOptions): Promise<ClusterRegistry> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: options.nats,
+        name: `cwasi-${options.cluster}-${options.node}`,
+        reconnect: true,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        timeout: 3000,
+      });
+    } catch (err) {
+      throw natsError(`cannot connect to NATS at ${options.nats}`, err);
+    }
+    try {
+      const kvm = new Kvm(nc);
+      const names = bucketNames(options.cluster);
+      const nodes = await kvm.create(names.nodes, { history: 1, ttl: Math.max(options.staleMs * 2, 2000) });
+      const functions = await kvm.create(names.functions, { history: 1 });
+      return new ClusterRegistry(nc, nodes, functions, options);
+    } catch (err) {
+      await nc.close().catch(() => {});
+      throw natsError('JetStream key-value buckets unavailable (is the server started with -js?)', err);
+    }
+  }
+
+  /** Publish this node and keep publishing it every heartbeat. */
+  async announce(record: () => NodeRecord): Promise<void> {
+    const put = async () => {
+      const r = record();
+      try {
+        await this.nodes.put(r.name, encoder.encode(JSON.stringify(r)));
+        this.view.set(r.name, r);
+      } catch {
+        // NATS is down or restarting: the next heartbeat retries.
+      }
+    };
+    await put();
+    this.heartbeat = setInterval(() => void put(), this.options.heartbeatMs);
+    this.heartbeat.unref();
+    await this.refresh();
+    this.watching = this.watch();
+  }
+
+  private async watch(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const w = await this.nodes.watch();
+        for await (const e of w) {
+          if (this.stopped) break;
+          if (e.operation === 'PUT') {
+            try {
+              const rec = JSON.parse(decoder.decode(e.value)) as NodeRecord;
+              this.view.set(rec.name, rec);
+            } catch {
+              // a record we cannot read is ignored
+            }
+          } else {
+            this.view.delete(e.key);
+          }
+        }
+      } catch {
+        // reconnecting; watch again
+      }
+      if (!this.stopped) await new Promise((r) => setTimeout(r, 250).unref());
+    }
+  }
+
+  /** Re-read every node record (used at start and when a lookup misses). */
+  async refresh(): Promise<void> {
+    try {
+      const keys: string[] = [];
+      for await (const k of await this.nodes.keys()) keys.push(k);
+      await Promise.all(keys.map(async (k) => {
+        const e = await this.nodes.get(k);
+        if (e === null || e.operation !== 'PUT') {
+          this.view.delete(k);
+          return;
+        }
+        this.view.set(k, JSON.parse(decoder.decode(e.value)) as NodeRecord);
+      }));
+    } catch (err) {
+      throw natsError('cannot read the node registry', err);
+    }
+  }
+
+  /** A live node's record, or undefined when it is unknown or silent. */
+  node(name: string): NodeRecord | undefined {
+    const r = this.view.get(name);
+    if (r === undefined) return undefined;
+    return Date.now() - r.heartbeatAt <= this.options.staleMs ? r : undefined;
+  }
+
+  /** Like `node`, but asks NATS once more before concluding the node is gone. */
+  async requireNode(name: string): Promise<NodeRecord> {
+    let r = this.node(name);
+    if (r === undefined) {
+      await this.refresh();
+      r = this.node(name);
+    }
+    if (r === undefined) throw new CwasiError('E_NET', `node "${name}" is not alive in cluster "${this.options.cluster}"`);
+    return r;
+  }
+
+  liveNodes(): NodeRecord[] {
+    return [...this.view.values()].filter((r) => Date.now() - r.heartbeatAt <= this.options.staleMs);
+  }
+
+  async putFunction(rec: FunctionRecord): Promise<void> {
+    try {
+      await this.functions.put(rec.name, encoder.encode(JSON.stringify(rec)));
+    } catch (err) {
+      throw natsError('cannot record a function in the registry', err);
+    }
+  }
+
+  async getFunction(name: string): Promise<FunctionRecord | undefined> {
+    try {
+      const e = await this.functions.get(name);
+      return e === null || e.operation !== 'PUT' ? undefined : (JSON.parse(decoder.decode(e.value)) as FunctionRecord);
+    } catch (err) {
+      throw natsError('cannot read the function registry', err);
+    }
+  }
+
+  /** Stop heartbeats, withdraw this node, close the connection. */
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    try {
+      await this.nodes.delete(this.options.node);
+    } catch {
+      // the TTL removes it
+    }
+    try {
+      await this.nc.drain();
+    } catch {
+      await this.nc.close().catch(() => {});
+    }
+    await this.watching?.catch(() => {});
+  }
+}
