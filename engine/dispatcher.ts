@@ -114,11 +114,15 @@ export interface DispatcherOptions {
   maxPayloadBytes: number;
   timeoutMs: number;
   maxThreads: number;
+  /** Tasks that may wait for a worker; more are refused with E_QUEUE_FULL. */
+  maxQueue: number;
   /** Inputs at least this large are copied by the main thread straight into the entry function's memory. */
   directInputBytes: number;
   redisUrl: string;
   /** Runs steps on other nodes (cluster mode). */
   remote?: RemoteRunner;
+  /** Deploy again the functions placed on `host` (it restarted and lost them). */
+  redeploy?: (host: string) => Promise<void>;
 }
 
 /** Cluster membership as the dispatcher uses it (engine/cluster/member.ts). */
@@ -227,6 +231,7 @@ export class RequestDispatcher {
   private readonly pool: Piscina;
   private readonly coordinator: FunctionCoordinator;
   private nextTaskId = 1;
+  private tasksInPool = 0;
   private readonly semaphores = new Map<string, Semaphore>();
   private readonly invocations = new Map<number, Invocation>();
   private readonly workers = new Map<number, WorkerLink>();
@@ -346,8 +351,9 @@ export class RequestDispatcher {
   private readonly heldChannels = new Map<IfcMode, Channel>();
 
   /** Join a cluster: steps on other nodes run through `remote`, cross-host edges use `networked`. */
-  attachRemote(remote: RemoteRunner, networked: Channel): void {
+  attachRemote(remote: RemoteRunner, networked: Channel, redeploy: (host: string) => Promise<void>): void {
     this.options.remote = remote;
+    this.options.redeploy = redeploy;
     this.options.channels.networked = networked;
     this.invalidatePlans();
   }
@@ -616,6 +622,11 @@ export class RequestDispatcher {
       for (const s of acquired) s.release();
       throw err;
     }
+    // Piscina does not count tasks that carry an AbortSignal against its maxQueue: bound them here.
+    if (this.tasksInPool >= this.options.maxThreads + this.options.maxQueue) {
+      for (const s of acquired) s.release();
+      throw new CwasiError('E_QUEUE_FULL', `${seg.steps[0]}: the queue is full (${this.tasksInPool} tasks wait for or hold a worker; maxQueue ${this.options.maxQueue})`);
+    }
     const ref = group.ref();
     const taskId = this.nextTaskId = (this.nextTaskId % 0x7fffffff) + 1;
     const forceRemote = inv.opts.guestCallMode !== undefined && inv.opts.guestCallMode !== 'embedded' ? ['*'] : [];
@@ -624,6 +635,7 @@ export class RequestDispatcher {
       deadline: inv.deadline, maxPayloadBytes: this.options.maxPayloadBytes, forceRemote,
     };
     let res: TaskResult;
+    this.tasksInPool++;
     try {
       res = (await this.pool.run(task, { signal: inv.signal })) as TaskResult;
     } catch (err) {
@@ -631,7 +643,12 @@ export class RequestDispatcher {
       this.recover(taskId, group, ref, e);
       throw e;
     } finally {
+      this.tasksInPool--;
       for (const s of acquired) s.release();
+    }
+    if (!res.ok && group.generation !== ref.generation) {
+      // Discarded while the task waited or ran (a member trapped): one fate, whatever the worker saw.
+      throw new CwasiError('E_FUNCTION_TRAP', `${seg.steps.join(' → ')}: memory group ${group.id} was discarded while it ran (${group.lastDiscardReason ?? 'trap'})`);
     }
     if (!res.ok) {
       const failed = res as Extract<TaskResult, { ok: false }>;
@@ -700,10 +717,20 @@ export class RequestDispatcher {
       returned.catch(() => {});
     }
     try {
-      const meta = await remote.run(host, {
+      const request = {
         invocationId: inv.id, deadline: inv.deadline, steps: seg.steps, inputs: remoteInputs, output: out,
         ...(inv.opts.guestCallMode ? { guestCallMode: inv.opts.guestCallMode } : {}),
-      }, inv.signal);
+      };
+      let meta: RunResultMeta;
+      try {
+        meta = await remote.run(host, request, inv.signal);
+      } catch (err) {
+        // A node that restarted has lost its functions: deploy them again, once, and retry
+        // (only when no input had to be streamed: a stream cannot be sent twice).
+        if (!(err instanceof CwasiError && err.code === 'E_UNKNOWN_FUNCTION' && this.options.redeploy && sends.length === 0)) throw err;
+        await this.options.redeploy(host);
+        meta = await remote.run(host, request, inv.signal);
+      }
       const result: RunSuccess = { ok: true, threadId: meta.threadId, outputLength: meta.outputLength, timings: meta.timings };
       if (meta.logs) result.logs = meta.logs;
       if (meta.held !== undefined) result.held = meta.held;
@@ -751,6 +778,19 @@ export class RequestDispatcher {
 
   closing = false;
 
+  private forgetThread(threadId: number): void {
+    this.workers.delete(threadId);
+    for (const g of this.coordinator.groupsList()) {
+      if (g.heap === undefined || g.host !== this.coordinator.hostName) continue;
+      try {
+        g.heap.releaseTagged(new Set(), threadId + 1);
+      } catch {
+        this.coordinator.discard(g.id, g.generation, `heap inconsistent after thread ${threadId} exited`);
+        this.invalidatePlans();
+      }
+    }
+  }
+
   /** A task was killed (abort, deadline, worker death): free what its worker's journal says it held. */
   private recover(taskId: number, group: MemoryGroup, ref: GroupRef, cause: CwasiError): void {
     if (group.generation !== ref.generation) return;
@@ -790,6 +830,10 @@ export class RequestDispatcher {
       const hello = m as WorkerHello;
       this.workers.set(hello.threadId, { port: hello.replyPort, control: new Int32Array(hello.control) });
       hello.replyPort.unref();
+      // When the thread is gone (killed on abort, or retired when idle) its cached
+      // chunks and its instances' stacks in every memory go back to the heaps.
+      const worker = this.pool.threads.find((w) => w.threadId === hello.threadId);
+      worker?.once('exit', () => this.forgetThread(hello.threadId));
     } else if (m.type === 'cwasi:call') {
       void this.guestCall(m as GuestCallRequest);
     } else if (m.type === 'cwasi:share') {

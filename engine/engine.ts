@@ -166,6 +166,7 @@ export class Engine {
       maxPayloadBytes: options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes,
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
       maxThreads: this.maxThreads,
+      maxQueue,
       directInputBytes: options.directInputBytes ?? DEFAULTS.directInputBytes,
       redisUrl,
     });
@@ -213,7 +214,8 @@ export class Engine {
       runLocal: (steps, inputs, output, opts) => this.dispatcher.runLocal(steps, inputs, output, opts),
       hostedFunctions: () => this.coordinator.list().filter((f) => f.placement.host === self).map((f) => f.name),
     });
-    this.dispatcher.attachRemote(this.member, createNetworkedChannel(this.member));
+    this.dispatcher.attachRemote(this.member, createNetworkedChannel(this.member), (host) =>
+      this.deployElsewhere(this.coordinator.list().filter((f) => f.placement.host === host), false));
   }
 
   /** This node in its cluster: name, listener, live nodes, Networked Buffer statistics. */
@@ -233,7 +235,8 @@ export class Engine {
    */
   async deploy(target: WorkflowDocument | FunctionConfig | FunctionConfig[], baseDir = process.cwd()): Promise<DeployResult> {
     this.checkOpen();
-    if (Array.isArray(target) || !('functions' in target)) {
+    // A function config names its module; anything else is read as a workflow document.
+    if (Array.isArray(target) || ('module' in target && !('functions' in target))) {
       const list = Array.isArray(target) ? target : [target as FunctionConfig];
       const deployed = await this.coordinator.deploy(list, baseDir);
       await this.deployElsewhere(deployed);
@@ -247,21 +250,28 @@ export class Engine {
       throw new CwasiError('E_WORKFLOW_INVALID', `"${doc.name}" already names a deployed function`);
     }
     const configs: FunctionConfig[] = Object.entries(doc.functions).map(([name, decl]) => ({ name, ...decl }));
+    const existed = new Set(this.coordinator.list().map((f) => f.name));
     const deployed = await this.coordinator.deploy(configs, baseDir);
-    await this.deployElsewhere(deployed);
-    this.dispatcher.invalidatePlans();
-    // Selection for every edge now, so that a refused embedding fails the deploy.
-    for (const e of graph.edges) {
-      const sel = this.coordinator.select(e.from, e.to, e.mode);
-      this.coordinator.prepareEdge(e.from, e.to, sel.mode);
+    let plan: Plan;
+    try {
+      // Selection for every edge now, so that a refused embedding fails the deploy.
+      for (const e of graph.edges) this.coordinator.select(e.from, e.to, e.mode);
+      await this.deployElsewhere(deployed);
+      this.dispatcher.invalidatePlans();
+      plan = this.dispatcher.plan(graph);
+    } catch (err) {
+      // All or nothing: forget the functions this call added.
+      this.coordinator.undeploy(deployed.map((d) => d.name).filter((n) => !existed.has(n)));
+      this.dispatcher.invalidatePlans();
+      throw err;
     }
-    const plan = this.dispatcher.plan(graph);
+    for (const e of plan.edges) this.coordinator.prepareEdge(e.edge.from, e.edge.to, e.selection.mode);
     this.workflows.set(doc.name, graph);
     return { functions: deployed.map(placementOf), workflow: this.planReport(plan, 'workflow') };
   }
 
   /** Functions placed on other nodes are deployed there too; on failure they are forgotten here. */
-  private async deployElsewhere(deployed: DeployedFunction[]): Promise<void> {
+  private async deployElsewhere(deployed: DeployedFunction[], forgetOnFailure = true): Promise<void> {
     const self = this.coordinator.hostName;
     const byHost = new Map<string, DeployedFunction[]>();
     for (const d of deployed) {
@@ -288,7 +298,7 @@ export class Engine {
         };
       }))));
     } catch (err) {
-      this.coordinator.undeploy([...byHost.values()].flat().map((d) => d.name));
+      if (forgetOnFailure) this.coordinator.undeploy([...byHost.values()].flat().map((d) => d.name));
       throw err;
     }
   }

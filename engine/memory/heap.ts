@@ -301,6 +301,8 @@ export class Heap {
     try {
       const u32 = this.u32;
       const found: number[] = [];
+      /** Arenas of the dead thread's instances (their start arenas die with them). */
+      const deadArenas = new Set<number>();
       let block = u32[HDR.HEAP_START >> 2]!;
       let steps = 0;
       while (block < u32[HDR.HEAP_TOP >> 2]!) {
@@ -319,6 +321,7 @@ export class Heap {
         } else if (deadThread !== 0 && owner === ((INSTANCE_OWNER | deadThread) >>> 0)) {
           // An instance of the dead thread: its stack goes too.
           Atomics.sub(this.i32, HDR.INSTANCE_BYTES >> 2, u32[b]!);
+          deadArenas.add(tag);
           found.push(block);
         }
         block += u32[block >>> 2]!;
@@ -327,7 +330,7 @@ export class Heap {
       // Free from the top down so that trailing blocks shrink the carved region first.
       for (let i = found.length - 1; i >= 0; i--) this.give(found[i]!);
       const live = u32[HDR.LIVE_ARENAS >> 2]!;
-      u32[HDR.LIVE_ARENAS >> 2] = Math.max(0, live - ids.size);
+      u32[HDR.LIVE_ARENAS >> 2] = Math.max(0, live - ids.size - deadArenas.size);
       return found.length;
     } finally {
       this.unlock();
