@@ -3,6 +3,7 @@
 import type { BenchOptions, BenchReport } from './common.js';
 import { embedding } from './embedding.js';
 import { localBuffer } from './local-buffer.js';
+import { networked } from './networked.js';
 import { overhead } from './overhead.js';
 
 export interface BenchDefinition {
@@ -25,6 +26,11 @@ export const BENCHES: Record<string, BenchDefinition> = {
     description: 'handoff between trusted functions sharing one memory (zero copy), beside local and copy (goal: p50 < 50 µs at 2 MiB and 100 MiB)',
     defaultSizes: '2MiB,100MiB',
     run: embedding,
+  },
+  networked: {
+    description: 'payloads between functions on two node processes over the Networked Buffer, beside raw TCP and the Redis baseline (goal: >= 80% of raw-tcp at 100 MiB, >= 3x remote-kv at 2 MiB)',
+    defaultSizes: '2MiB,100MiB',
+    run: networked,
   },
 };
 

@@ -44,6 +44,13 @@ export interface DeployedFunction {
   replicas: number | undefined;
 }
 
+/** Stands in for the module of a function another node hosts: never instantiated here. */
+const REMOTE_STUB = (() => {
+  const bytes = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  const module = new WebAssembly.Module(bytes);
+  return { module, info: inspectModule(bytes, module) };
+})();
+
 /** Pages of heap a fresh memory starts with beyond its static data. */
 const INITIAL_HEAP_PAGES = 16;
 /** Heaps start at least this high so that later members' static regions fit below. */
@@ -295,6 +302,38 @@ export class FunctionCoordinator {
       d.group.members.delete(n);
       if (d.group.members.size === 0) this.groups.delete(d.group.id);
     }
+  }
+
+  /**
+   * Record a function that another node of the cluster hosts (found in the
+   * registry), so that selection and the dispatcher can reach it. Its module
+   * never runs here.
+   */
+  registerRemote(rec: { name: string; host: string; group: string; trusted: boolean; domain: string }): DeployedFunction {
+    const existing = this.functions.get(rec.name);
+    if (existing !== undefined) return existing;
+    if (rec.host === this.hostName) throw new CwasiError('E_UNKNOWN_FUNCTION', `${rec.name} is registered on this node but not deployed here`);
+    let group = this.groups.get(rec.group);
+    if (group === undefined) {
+      group = new MemoryGroup(rec.group, rec.host, rec.domain, rec.trusted, this.options.memoryMaxBytes);
+      this.groups.set(rec.group, group);
+    }
+    const d: DeployedFunction = {
+      name: rec.name,
+      config: { name: rec.name, module: `node:${rec.host}`, trusted: rec.trusted, domain: rec.domain, host: rec.host },
+      source: `node ${rec.host}`,
+      bytes: new Uint8Array(0),
+      digest: `remote:${rec.host}:${rec.name}`,
+      module: REMOTE_STUB.module,
+      info: REMOTE_STUB.info,
+      staticRegion: { start: Infinity, end: 0 },
+      placement: { name: rec.name, host: rec.host, trusted: rec.trusted, domain: rec.domain, group: rec.group },
+      group,
+      replicas: undefined,
+    };
+    group.members.set(rec.name, d);
+    this.functions.set(rec.name, d);
+    return d;
   }
 
   /** Whether `name` is one of the bundled functions. */

@@ -123,6 +123,8 @@ export interface DispatcherOptions {
   remote?: RemoteRunner;
   /** Deploy again the functions placed on `host` (it restarted and lost them). */
   redeploy?: (host: string) => Promise<void>;
+  /** Learn about a function deployed on another node (cluster registry). */
+  lookupRemote?: (name: string) => Promise<void>;
 }
 
 /** Cluster membership as the dispatcher uses it (engine/cluster/member.ts). */
@@ -351,9 +353,10 @@ export class RequestDispatcher {
   private readonly heldChannels = new Map<IfcMode, Channel>();
 
   /** Join a cluster: steps on other nodes run through `remote`, cross-host edges use `networked`. */
-  attachRemote(remote: RemoteRunner, networked: Channel, redeploy: (host: string) => Promise<void>): void {
+  attachRemote(remote: RemoteRunner, networked: Channel, redeploy: (host: string) => Promise<void>, lookupRemote: (name: string) => Promise<void>): void {
     this.options.remote = remote;
     this.options.redeploy = redeploy;
+    this.options.lookupRemote = lookupRemote;
     this.options.channels.networked = networked;
     this.invalidatePlans();
   }
@@ -754,13 +757,19 @@ export class RequestDispatcher {
   }
 
   /** Run steps on this node's pool for a request from another node. */
-  runLocal(steps: string[], inputs: InputSpec[], output: OutputSpec, opts: { invocationId: number; deadline: number; signal: AbortSignal; guestCallMode?: IfcMode }): Promise<{ result: RunSuccess; group: GroupRef }> {
+  async runLocal(steps: string[], inputs: InputSpec[], output: OutputSpec, opts: { invocationId: number; deadline: number; signal: AbortSignal; guestCallMode?: IfcMode }): Promise<{ result: RunSuccess; group: GroupRef }> {
     const group = this.coordinator.require(steps[0]!).group;
+    // A local id: the requester's invocation ids may collide with this node's own.
     const inv: Invocation = {
-      id: opts.invocationId, target: steps[0]!, deadline: opts.deadline, signal: opts.signal,
+      id: this.nextId++, target: steps[0]!, deadline: opts.deadline, signal: opts.signal,
       timedOut: () => Date.now() >= opts.deadline, opts: opts.guestCallMode ? { guestCallMode: opts.guestCallMode } : {},
     };
-    return this.runSegment({ steps, group }, inputs, output, inv);
+    this.invocations.set(inv.id, inv);
+    try {
+      return await this.runSegment({ steps, group }, inputs, output, inv);
+    } finally {
+      this.invocations.delete(inv.id);
+    }
   }
 
   private taskError(err: unknown, inv: Invocation, fn: string): CwasiError {
@@ -890,7 +899,12 @@ export class RequestDispatcher {
         throw new CwasiError('E_QUEUE_FULL', `every worker is waiting on a guest call; ${req.caller} → ${req.target} refused to avoid a deadlock`);
       }
       const parent = this.invocations.get(req.invocationId);
-      const callee = this.coordinator.get(req.target);
+      let callee = this.coordinator.get(req.target);
+      if (callee === undefined && this.options.lookupRemote !== undefined) {
+        // Deployed on another node of the cluster: learn where from the registry.
+        await this.options.lookupRemote(req.target);
+        callee = this.coordinator.get(req.target);
+      }
       if (callee === undefined) throw new CwasiError('E_UNKNOWN_FUNCTION', `${req.caller} called "${req.target}", which is not deployed`);
       const sel = this.coordinator.select(req.caller, req.target, parent?.opts.guestCallMode);
       const inv: Invocation = parent ?? {

@@ -214,8 +214,13 @@ export class Engine {
       runLocal: (steps, inputs, output, opts) => this.dispatcher.runLocal(steps, inputs, output, opts),
       hostedFunctions: () => this.coordinator.list().filter((f) => f.placement.host === self).map((f) => f.name),
     });
-    this.dispatcher.attachRemote(this.member, createNetworkedChannel(this.member), (host) =>
-      this.deployElsewhere(this.coordinator.list().filter((f) => f.placement.host === host), false));
+    const member = this.member;
+    this.dispatcher.attachRemote(member, createNetworkedChannel(member), (host) =>
+      this.deployElsewhere(this.coordinator.list().filter((f) => f.placement.host === host && f.bytes.length > 0), false),
+    async (name) => {
+      const rec = await member.registry.getFunction(name);
+      if (rec !== undefined && rec.host !== self) this.coordinator.registerRemote(rec);
+    });
   }
 
   /** This node in its cluster: name, listener, live nodes, Networked Buffer statistics. */

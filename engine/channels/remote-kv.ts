@@ -26,8 +26,42 @@ export const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024;
 const clients = new Map<string, Promise<RedisClient>>();
 
 /** One client per URL and thread, failing fast instead of queueing while Redis is down. */
+/** How long a command waits for a reconnecting client before failing with E_REDIS. */
+const READY_WAIT_MS = 2000;
+
+/**
+ * Wait (bounded) until a reconnecting client is ready. A worker parked in
+ * Atomics.wait between tasks runs no timers, so its client's reconnect attempts
+ * only progress while it waits here.
+ */
+async function whenReady(client: RedisClient, url: string): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: CwasiError) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onReady = () => done();
+    const timer = setTimeout(() => done(new CwasiError('E_REDIS', `Redis at ${url} is unreachable (client ${client.status})`)), READY_WAIT_MS);
+    client.on('ready', onReady);
+  });
+}
+
 export async function redisClient(url: string): Promise<RedisClient> {
   let p = clients.get(url);
+  if (p !== undefined) {
+    const client = await p.catch(() => undefined);
+    // A client that gave up for good is replaced; one that is reconnecting gets a bounded wait.
+    if (client === undefined || client.status === 'end') {
+      clients.delete(url);
+      p = undefined;
+    } else {
+      await whenReady(client, url);
+      return client;
+    }
+  }
   if (p === undefined) {
     p = (async () => {
       const { Redis } = await import('ioredis');
@@ -37,7 +71,9 @@ export async function redisClient(url: string): Promise<RedisClient> {
         enableOfflineQueue: false,
         connectTimeout: 2000,
         commandTimeout: 60000,
-        retryStrategy: (times) => (times > 20 ? null : Math.min(times * 100, 1000)),
+        // Keep reconnecting (a restarted Redis is picked up within a second);
+        // while disconnected, commands fail at once instead of queueing.
+        retryStrategy: (times) => Math.min(times * 100, 1000),
       };
       const client = new Redis(url, opts);
       client.on('error', () => {

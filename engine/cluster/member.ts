@@ -416,11 +416,21 @@ export class ClusterMember implements NetworkPeer {
   // ── requesting ─────────────────────────────────────────────────────────
 
   private async request<T>(node: string, body: ControlRequest, timeoutMs: number): Promise<T> {
+    if (!this.registry.connected) throw new CwasiError('E_NATS', `NATS is unreachable: cannot ${body.type} on node "${node}"`);
     await this.registry.requireNode(node);
     let reply;
     try {
-      reply = await this.registry.nc.request(this.subject(node, body.type), encoder.encode(JSON.stringify(body)), { timeout: Math.max(1, timeoutMs) });
+      // A reply cannot arrive while NATS is down: give up as soon as the connection drops.
+      const dropped = this.registry.whenDisconnected().then(() => {
+        throw new CwasiError('E_NATS', `the connection to NATS dropped while waiting for node "${node}" to ${body.type}`);
+      });
+      dropped.catch(() => {});
+      reply = await Promise.race([
+        this.registry.nc.request(this.subject(node, body.type), encoder.encode(JSON.stringify(body)), { timeout: Math.max(1, timeoutMs) }),
+        dropped,
+      ]);
     } catch (err) {
+      if (err instanceof CwasiError) throw err;
       const msg = err instanceof Error ? err.message : String(err);
       if (/no responders/i.test(msg)) throw new CwasiError('E_NET', `node "${node}" is not answering (no responders)`);
       if (/timeout/i.test(msg)) throw new CwasiError('E_TIMEOUT', `node "${node}" did not answer ${body.type} within ${timeoutMs} ms`);

@@ -41,11 +41,45 @@ export class ClusterRegistry {
   private heartbeat: NodeJS.Timeout | undefined;
   private watching: Promise<void> | undefined;
   private stopped = false;
+  /** False while the NATS connection is down; control requests then fail at once. */
+  connected = true;
+  /** Settles (and is replaced) each time the connection drops. */
+  private dropped!: Promise<void>;
+  private drop!: () => void;
 
   private constructor(nc: NatsConnection, nodes: KV, functions: KV, private readonly options: RegistryOptions) {
     this.nc = nc;
     this.nodes = nodes;
     this.functions = functions;
+    this.armDrop();
+    void this.followStatus();
+  }
+
+  private armDrop(): void {
+    this.dropped = new Promise<void>((resolve) => (this.drop = resolve));
+  }
+
+  /** Resolves when the connection to NATS next drops. */
+  whenDisconnected(): Promise<void> {
+    return this.dropped;
+  }
+
+  private async followStatus(): Promise<void> {
+    try {
+      for await (const s of this.nc.status()) {
+        if (s.type === 'disconnect' || s.type === 'reconnecting' || s.type === 'close') {
+          if (this.connected) {
+            this.connected = false;
+            this.drop();
+            this.armDrop();
+          }
+        } else if (s.type === 'reconnect') {
+          this.connected = true;
+        }
+      }
+    } catch {
+      // the connection closed
+    }
   }
 
   static async open(options: RegistryOptions): Promise<ClusterRegistry> {

@@ -101,9 +101,10 @@ export const HANDSHAKE_READ_BYTES = 512;
 /** Socket writable high-water mark: the DATA pump stops when the socket's queue reaches it. */
 export const WRITE_HIGH_WATER = 256 * 1024;
 /**
- * Hard cap on a socket's unsent queue. Only control frames can push past
- * WRITE_HIGH_WATER + MAX_DATA_PAYLOAD (replies to a peer that keeps sending
- * but stops reading); past this cap the connection is failed.
+ * Hard cap on a socket's unsent queue. DATA stops at WRITE_HIGH_WATER (plus
+ * the frame in hand) and OPEN frames wait until the queue is below it, so
+ * only replies (PONG, END, ABORT to a peer that keeps sending but stops
+ * reading) can grow the queue further; past this cap the connection is failed.
  */
 export const MAX_WRITE_BACKLOG = 64 * 1024 * 1024;
 /** After a DATA frame at least this long, the next read fetches exactly one header. */
@@ -279,6 +280,8 @@ function adoptWithOnread(raw: net.Socket, onread: net.OnReadOpts): net.Socket | 
 interface WriteJob extends Settle {
   /** A view of the caller's chunk (never a copy). */
   buf: Buffer;
+  /** Its length when written: a view whose buffer was detached meanwhile reads as length 0. */
+  length: number;
   /** Bytes of `buf` already framed. */
   off: number;
   settled: boolean;
@@ -348,6 +351,7 @@ export class OutgoingStream {
     const done = deferred();
     const job: WriteJob = {
       buf: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      length: chunk.byteLength,
       off: 0,
       settled: false,
       resolve: () => {
@@ -490,15 +494,27 @@ export class IncomingStream {
     this.fail(err);
   }
 
-  /** @internal Can the next socket read target `dest` directly? */
-  get canReceiveDirect(): boolean {
-    return this.state === 'open' && this.dest !== null;
+  /** @internal Can the next socket read target `dest` directly? (Fails the stream if `dest` was detached.) */
+  canReceiveDirect(): boolean {
+    return this.state === 'open' && this.dest !== null && this.destIntact();
+  }
+
+  /**
+   * Bound: `dest` must still hold totalBytes. A view of a non-shared memory
+   * that grew (its old buffer detached) reads as length 0: fail the stream
+   * rather than write past it or read into an empty buffer.
+   */
+  private destIntact(): boolean {
+    if (this.dest!.length >= this.totalBytes) return true;
+    this.abort('E_BAD_DESCRIPTOR', `stream ${this.id} from ${this.peer}: the destination was detached while receiving (did a non-shared memory grow?)`);
+    return false;
   }
 
   /** @internal The next `n` bytes of the stream are these (a view valid only now). */
   accept(bytes: Uint8Array): void {
     if (this.state !== 'open') return;
     if (this.dest !== null) {
+      if (!this.destIntact()) return;
       this.dest.set(bytes, this.received);
     } else {
       // Allocates: the slow path for bytes that arrive before a destination (bounded by maxBufferedBytes).
@@ -558,7 +574,7 @@ type ReadMode = 'onread' | 'data';
 export class Connection implements NetConnection, FrameHandler {
   readonly transport: NetTransport;
   readonly role: 'client' | 'server';
-  address: string;
+  readonly address: string;
   peer = '';
   private socket: net.Socket | null = null;
   private mode: ReadMode = 'onread';
@@ -575,6 +591,8 @@ export class Connection implements NetConnection, FrameHandler {
   private nextStreamId: number;
   /** Highest id the peer opened (ids below it with no stream are stale, not unknown). */
   private lastPeerStreamId = 0;
+  /** Out of stream ids: no new streams; closed once the last one finishes. */
+  private retiring = false;
 
   // Reading.
   private readonly smallBuf = Buffer.allocUnsafe(HANDSHAKE_READ_BYTES);
@@ -677,7 +695,7 @@ export class Connection implements NetConnection, FrameHandler {
     const remaining = this.parser.dataRemaining;
     if (remaining > 0) {
       const s = this.currentData;
-      if (s !== null && s.canReceiveDirect) {
+      if (s !== null && s.canReceiveDirect()) {
         // Straight into the consumer's buffer: at most the rest of this frame, which
         // dataStart checked against the stream's remaining length and dest's size.
         this.directStream = s;
@@ -733,8 +751,10 @@ export class Connection implements NetConnection, FrameHandler {
     const e = err instanceof CwasiError ? err : new CwasiError('E_INTERNAL', String(err), undefined, { cause: err });
     if (this.state === 'handshake') {
       // A refused proof is answered, so an honest peer with the wrong secret can tell; garbage is not.
-      if (e.code === 'E_AUTH' && this.role === 'server') this.writeFrame(encodeAbort(0, 'E_AUTH', 'authentication failed'));
-      this.fail(e, e.code === 'E_AUTH');
+      const refused = e.code === 'E_AUTH';
+      if (refused && this.role === 'server') this.writeFrame(encodeAbort(0, 'E_AUTH', 'authentication failed'));
+      // A peer that does not speak the protocol has not proved the secret either.
+      this.fail(refused ? e : new CwasiError('E_AUTH', `${this.describe()} broke the handshake: ${e.message}`, this.details('handshake-protocol'), { cause: e }), refused);
       return;
     }
     this.transport.counters.protocolErrors++;
@@ -816,11 +836,11 @@ export class Connection implements NetConnection, FrameHandler {
 
   /** A frame for stream `id` that has no live stream: stale (at or below the last id opened, same parity) or unknown. */
   private isStale(id: number, lastOpened: number, ours: boolean): boolean {
-    const parity = (ours ? this.nextStreamId : this.lastPeerParity()) & 1;
+    const parity = (ours ? this.nextStreamId : this.peerParity()) & 1;
     return (id & 1) === parity && id <= lastOpened;
   }
 
-  private lastPeerParity(): number {
+  private peerParity(): number {
     return this.role === 'client' ? 0 : 1;
   }
 
@@ -857,7 +877,7 @@ export class Connection implements NetConnection, FrameHandler {
 
   private onOpen(id: number, meta: StreamMeta, totalBytes: number): void {
     // Ids the peer opens have its parity and strictly increase.
-    if ((id & 1) !== this.lastPeerParity() || id <= this.lastPeerStreamId) {
+    if ((id & 1) !== this.peerParity() || id <= this.lastPeerStreamId) {
       throw new CwasiError('E_BAD_DESCRIPTOR', `OPEN of stream ${id}: not a new id of the peer's parity (last ${this.lastPeerStreamId})`);
     }
     this.lastPeerStreamId = id;
@@ -979,6 +999,13 @@ export class Connection implements NetConnection, FrameHandler {
         s.scheduled = false;
         continue;
       }
+      // Bound: the chunk must still be as long as when it was written (a non-shared
+      // WebAssembly memory that grows detaches its old buffer, and views of it read as empty).
+      if (job.buf.length !== job.length) {
+        s.scheduled = false;
+        s.abort('E_BAD_DESCRIPTOR', `stream ${s.id} to ${this.describe()}: a chunk's buffer was detached before write() resolved`);
+        continue;
+      }
       const n = Math.min(MAX_DATA_PAYLOAD, job.buf.length - job.off);
       s.sent += n;
       const header = encodeHeader(FRAME_TYPE.DATA, s.sent === s.totalBytes ? FLAG_END_OF_STREAM : 0, s.id, n);
@@ -1020,10 +1047,12 @@ export class Connection implements NetConnection, FrameHandler {
   async openStream(meta: StreamMeta, metaBytes: Uint8Array, totalBytes: number): Promise<OutgoingStream> {
     await this.whenWritable();
     if (this.failure !== null) throw this.failure.code === 'E_NET' ? this.failure : netError(this.failure.message, this.details('closed'), this.failure);
-    // Bound: ids are u32; a connection that used them all is retired and the next use dials again.
-    if (this.nextStreamId > 0xffffffff) {
+    // Bound: ids are u32; a connection that used them all is retired (the keepalive timer closes it
+    // once its streams finish) and the next use dials again.
+    if (this.nextStreamId > 0xffffffff || this.retiring) {
+      this.retiring = true;
       this.transport.forget(this);
-      throw netError(`connection to ${this.describe()} ran out of stream ids; retry`, this.details('ids-exhausted'));
+      throw netError(`connection to ${this.describe()} ran out of stream ids`, this.details('ids-exhausted'));
     }
     const id = this.nextStreamId;
     this.nextStreamId += 2;
@@ -1039,6 +1068,10 @@ export class Connection implements NetConnection, FrameHandler {
   /** Called by the transport's timer. */
   keepalive(now: number, intervalMs: number, timeoutMs: number): void {
     if (this.state !== 'open') return;
+    if (this.retiring && this.activeStreams === 0) {
+      this.close('retired after using every stream id');
+      return;
+    }
     if (this.readPaused) {
       // Not reading: silence is our doing, not the peer's.
       this.lastReceiveAt = now;
@@ -1083,8 +1116,11 @@ export class Connection implements NetConnection, FrameHandler {
       }
     }
     const streamErr = err.code === 'E_NET' ? err : netError(`connection to ${this.describe()} failed: ${err.message}`, { ...this.details(err.code), code: err.code }, err);
-    // No read is pending any more (the socket is paused or destroyed), so destinations can be handed back now.
+    // No read is pending any more (the socket is paused or destroyed), so destinations can be handed
+    // back now, including one whose stream was aborted while a read targeted it.
+    const pending = this.directStream;
     this.directStream = null;
+    pending?.landedDirect(0);
     for (const s of [...this.outgoing.values()]) s.fail(streamErr);
     for (const s of [...this.incoming.values()]) s.fail(streamErr, false);
     this.sendQueue.length = 0;
@@ -1242,8 +1278,13 @@ export class NetTransport extends EventEmitter<NetTransportEvents> {
     if (!Number.isSafeInteger(totalBytes) || totalBytes < 0) throw new CwasiError('E_CONFIG', `totalBytes must be a non-negative integer, got ${String(totalBytes)}`);
     if (totalBytes > this.options.maxStreamBytes) throw new CwasiError('E_PAYLOAD_TOO_LARGE', `a stream of ${totalBytes} bytes exceeds maxStreamBytes ${this.options.maxStreamBytes}`);
     const metaBytes = encodeMeta(meta);
-    const conn = await this.connectInternal(peerAddress);
-    return conn.openStream(meta, metaBytes, totalBytes);
+    try {
+      return await (await this.connectInternal(peerAddress)).openStream(meta, metaBytes, totalBytes);
+    } catch (err) {
+      // A connection retired for running out of stream ids is forgotten: dial a fresh one, once.
+      if (!(err instanceof CwasiError && err.details?.reason === 'ids-exhausted')) throw err;
+      return (await this.connectInternal(peerAddress)).openStream(meta, metaBytes, totalBytes);
+    }
   }
 
   stats(): NetStats {
@@ -1287,22 +1328,28 @@ export class NetTransport extends EventEmitter<NetTransportEvents> {
       const existing = this.peers.get(key);
       if (existing !== undefined) return existing.promise;
       const conn = new Connection(this, 'client', formatAddress(host, port));
-      this.connections.add(conn);
-      const deadline = this.options.handshakeTimeoutMs;
-      const common = { host, port, noDelay: true, writableHighWaterMark: WRITE_HIGH_WATER };
-      const socket = this.tlsOptions
-        ? tls.connect({
-          ...common,
-          key: this.tlsOptions.key,
-          cert: this.tlsOptions.cert,
-          ca: this.tlsOptions.ca,
-          ...(net.isIP(host) === 0 ? { servername: host } : {}),
-          ...(this.tlsOptions.verifyHostname === false ? { checkServerIdentity: () => undefined } : {}),
-        })
-        : net.connect({ ...common, onread: conn.onread });
-      conn.attach(socket, this.tlsOptions ? 'data' : 'onread', deadline);
+      // Registered before dialling, so that a failure at any point (forget()) removes it again.
       const promise = conn.whenReady.then(() => conn);
+      this.connections.add(conn);
       this.peers.set(key, { conn, promise });
+      let socket: net.Socket;
+      try {
+        const common = { host, port, noDelay: true, writableHighWaterMark: WRITE_HIGH_WATER };
+        socket = this.tlsOptions
+          ? tls.connect({
+            ...common,
+            key: this.tlsOptions.key,
+            cert: this.tlsOptions.cert,
+            ca: this.tlsOptions.ca,
+            ...(net.isIP(host) === 0 ? { servername: host } : {}),
+            ...(this.tlsOptions.verifyHostname === false ? { checkServerIdentity: () => undefined } : {}),
+          })
+          : net.connect({ ...common, onread: conn.onread });
+      } catch (err) {
+        conn.fail(new CwasiError('E_CONFIG', `cannot dial ${address}: ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err }));
+        return promise;
+      }
+      conn.attach(socket, this.tlsOptions ? 'data' : 'onread', this.options.handshakeTimeoutMs);
       return promise;
     } catch (err) {
       return Promise.reject(err);
@@ -1342,7 +1389,9 @@ export class NetTransport extends EventEmitter<NetTransportEvents> {
 
   /** @internal A connection failed before authenticating. */
   onHandshakeFailed(conn: Connection, err: CwasiError): void {
-    if (conn.role === 'server') {
+    if (conn.role === 'server' && this.closing) {
+      this.pendingHandshakes--; // closed by close(), not refused
+    } else if (conn.role === 'server') {
       this.pendingHandshakes--;
       this.counters.authFailures++;
     } else if (err.code === 'E_AUTH') {
