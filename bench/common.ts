@@ -60,6 +60,8 @@ export interface BenchReport {
   results: BenchResult[];
   goals: Goal[];
   notes?: string[];
+  /** A table the bench formats itself (printed instead of the generic one; not written to JSON). */
+  table?: string;
 }
 
 export interface BenchOptions {
@@ -124,7 +126,8 @@ export function row(bench: string, mode: string, payloadBytes: number, samplesMs
 }
 
 export function writeReport(path: string, report: BenchReport): void {
-  writeFileSync(path, JSON.stringify(report, null, 2) + '\n');
+  const { table: _table, ...json } = report;
+  writeFileSync(path, JSON.stringify(json, null, 2) + '\n');
 }
 
 /** A progress bar on a terminal (stderr), nothing otherwise. */

@@ -5,6 +5,7 @@ import { embedding } from './embedding.js';
 import { localBuffer } from './local-buffer.js';
 import { networked } from './networked.js';
 import { overhead } from './overhead.js';
+import { paper } from './paper.js';
 
 export interface BenchDefinition {
   description: string;
@@ -31,6 +32,10 @@ export const BENCHES: Record<string, BenchDefinition> = {
     description: 'payloads between functions on two node processes over the Networked Buffer, beside raw TCP and the Redis baseline (goal: >= 80% of raw-tcp at 100 MiB, >= 3x remote-kv at 2 MiB)',
     defaultSizes: '2MiB,100MiB',
     run: networked,
+  },
+  paper: {
+    description: "the CWASI paper's experiments (sequential, fan-out, fan-in, fan-out by size, cross-node) for every mode, beside the published numbers; --out DIR writes SVG plots and an HTML page",
+    run: paper,
   },
 };
 

@@ -1,9 +1,13 @@
 // `cwasi bench local-buffer`: a payload moving from a function in one worker
 // to a function in another (both untrusted, so they cannot share a memory).
-//   local         descriptor through the ring; the consumer's host copies once
-//   local-stream  DATA frames through the ring while the consumer drains them
-//   copy          structured clone (what Node code without cwasi does)
-//   memcpy        one Uint8Array.prototype.set of the same size (reference)
+//   local              descriptor through the ring; the consumer, started
+//                      alongside the producer on the other worker, copies once
+//   local-stream       DATA frames through the ring while the consumer drains them
+//   local-same-worker  the engine's default for a sequential local edge: both
+//                      functions run back to back in one worker, the host
+//                      copies across memories once (no ring, no thread handoff)
+//   copy               structured clone (what Node code without cwasi does)
+//   memcpy             one Uint8Array.prototype.set of the same size (reference)
 // The latency is the paper's: producer returned → consumer has every byte.
 // Goals: 100 MiB local rate ≥ 80% of memcpy's; 2 MiB local p50 < 1 ms.
 
@@ -16,11 +20,13 @@ export async function localBuffer(opts: BenchOptions): Promise<BenchReport> {
   const sizes = opts.sizes ?? [2 * MiB, 16 * MiB, 100 * MiB];
   const threads = opts.threads ?? 2;
   const wanted = (m: string) => opts.modes === undefined || opts.modes.includes(m);
-  const variants: Array<{ mode: string; transport: 'descriptor' | 'stream'; force: 'local' | 'copy' }> = [
-    { mode: 'local', transport: 'descriptor', force: 'local' },
-    { mode: 'local-stream', transport: 'stream', force: 'local' },
-    { mode: 'copy', transport: 'descriptor', force: 'copy' },
-  ].filter((v) => wanted(v.mode)) as Array<{ mode: string; transport: 'descriptor' | 'stream'; force: 'local' | 'copy' }>;
+  type Variant = { mode: string; transport: 'descriptor' | 'stream'; sameWorker: boolean; force: 'local' | 'copy' };
+  const variants = ([
+    { mode: 'local', transport: 'descriptor', sameWorker: false, force: 'local' },
+    { mode: 'local-stream', transport: 'stream', sameWorker: false, force: 'local' },
+    { mode: 'local-same-worker', transport: 'descriptor', sameWorker: true, force: 'local' },
+    { mode: 'copy', transport: 'descriptor', sameWorker: false, force: 'copy' },
+  ] as Variant[]).filter((v) => wanted(v.mode));
   const total = sizes.reduce((n, s) => n + countFor(s, opts.quick, opts.executions) * (variants.length + 1), 0);
   const bar = progress(opts.progress, total, 'local-buffer');
   const results: BenchResult[] = [];
@@ -32,7 +38,7 @@ export async function localBuffer(opts: BenchOptions): Promise<BenchReport> {
       }
       bar.tick(n, `memcpy ${bytes >> 20} MiB`);
       for (const v of variants) {
-        const samples = await withEngine({ threads, local: { transport: v.transport, ringBytes: 4 * MiB }, timeoutMs: 120_000 }, async (engine) => {
+        const samples = await withEngine({ threads, local: { transport: v.transport, ringBytes: 4 * MiB, sameWorker: v.sameWorker }, timeoutMs: 120_000 }, async (engine) => {
           await deployPair(engine, 'lb', false);
           // Warm up: instantiate, grow and touch both memories.
           await measurePair(engine, 'lb', bytes, 2, v.force);

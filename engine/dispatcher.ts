@@ -24,7 +24,7 @@ import type { IfcMode, Selection } from './selection.js';
 import { LatencyRecorder } from './stats.js';
 import type { GraphEdge, WorkflowGraph } from './workflow/graph.js';
 import {
-  CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED,
+  CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ENTRY_BYTES, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED,
   SLOT_DONE, SLOT_STATE, SLOT_STATUS,
   type GuestCallReply, type GuestCallRequest, type InputSpec, type OutputSpec, type RunSuccess, type RunTask,
   type ShareReply, type ShareRequest, type TaskResult, type WorkerHello, type WorkerMessage,
@@ -116,6 +116,10 @@ export interface DispatcherOptions {
   maxThreads: number;
   /** Tasks that may wait for a worker; more are refused with E_QUEUE_FULL. */
   maxQueue: number;
+  /** Local edges use the stream form (consumers start with their producers, always). */
+  localStreams?: boolean;
+  /** Sequential local edges run in one worker (one copy, no ring, no handoff between threads). */
+  chainLocal?: boolean;
   /** Inputs at least this large are copied by the main thread straight into the entry function's memory. */
   directInputBytes: number;
   redisUrl: string;
@@ -258,6 +262,11 @@ export class RequestDispatcher {
 
   // ── planning ────────────────────────────────────────────────────────────
 
+  /** Is a worker free for one more task (the pool may grow to maxThreads)? */
+  private workerFree(): boolean {
+    return this.tasksInPool < this.options.maxThreads;
+  }
+
   /** Forget cached plans (after a deploy changed placements). */
   invalidatePlans(): void {
     this.plans.clear();
@@ -296,7 +305,11 @@ export class RequestDispatcher {
     const chainedInto = new Set<string>();
     for (const e of graph.edges) {
       const sel = selections.get(e)!;
-      if (sel.mode === 'embedded' && graph.outEdges.get(e.from)!.length === 1 && graph.inEdges.get(e.to)!.length === 1 && e.from !== graph.output) {
+      // Local edges of this host chain too (the worker copies across once) unless the
+      // engine keeps them on the ring between two workers.
+      const localHere = sel.mode === 'local' && this.options.chainLocal === true
+        && fns.get(e.from)!.placement.host === this.coordinator.hostName && fns.get(e.to)!.placement.host === this.coordinator.hostName;
+      if ((sel.mode === 'embedded' || localHere) && graph.outEdges.get(e.from)!.length === 1 && graph.inEdges.get(e.to)!.length === 1 && e.from !== graph.output) {
         next.set(e.from, e);
         chainedInto.add(e.to);
       }
@@ -489,7 +502,7 @@ export class RequestDispatcher {
           const kvKey = outputs[seg.id]!.kv?.key;
           if (kvKey !== undefined) produced.kvKey = kvKey;
           st.produced = produced;
-          result.timings.forEach((t) => report.steps.push({ ...t, group: seg.group.id, threadId: result.threadId }));
+          result.timings.forEach((t) => report.steps.push({ ...t, group: this.coordinator.get(t.fn)?.group.id ?? seg.group.id, threadId: result.threadId }));
           if (result.logs) report.logs.push(...result.logs);
           const last = seg.steps[seg.steps.length - 1]!;
           if (seg.returnsBytes && result.bytes !== undefined) report.outputs[last] = result.bytes;
@@ -525,8 +538,8 @@ export class RequestDispatcher {
         this.modeCounts[pe.selection.mode]++;
       }
       for (const c of plan.chained) {
-        this.modeCounts.embedded++;
-        report.edges.push({ from: c.edge.from, to: c.edge.to, mode: 'embedded', reason: c.selection.reason, bytes: -1 });
+        this.modeCounts[c.selection.mode]++;
+        report.edges.push({ from: c.edge.from, to: c.edge.to, mode: c.selection.mode, reason: c.selection.reason, bytes: -1 });
       }
       // Entry segments get the invocation input; consumers of streaming edges start alongside their producers.
       for (const seg of segs) {
@@ -537,7 +550,13 @@ export class RequestDispatcher {
       for (const seg of segs) {
         if (seg.inEdges.length === 0) continue;
         const early = seg.inEdges.map((pe) => transfers.get(pe)!.earlyInput?.());
-        if (early.every((e) => e !== undefined)) launch(seg, early as InputSpec[]);
+        if (!early.every((e) => e !== undefined)) continue;
+        // A consumer that would wait on a local ring starts early only while a
+        // worker is free, so that waiting never takes a worker from other work.
+        // (Streams to other nodes and stream-form rings start early always.)
+        const waitsOnWorker = seg.group.host === this.coordinator.hostName && seg.inEdges.some((pe) => pe.selection.mode === 'local');
+        if (waitsOnWorker && !this.workerFree() && !this.options.localStreams) continue;
+        launch(seg, early as InputSpec[]);
       }
     } catch (err) {
       fail(err);
@@ -566,14 +585,14 @@ export class RequestDispatcher {
       const output = result.bytes;
       if (output === undefined) throw new CwasiError('E_INTERNAL', `${plan.target}: the output function produced no bytes`);
       const last = seg.steps[seg.steps.length - 1]!;
-      this.modeCounts.embedded += plan.chained.length;
+      for (const c of plan.chained) this.modeCounts[c.selection.mode]++;
       const finishedAt = now();
       return {
         target: plan.target,
         output,
         outputs: { [last]: output },
-        edges: plan.chained.map((c) => ({ from: c.edge.from, to: c.edge.to, mode: 'embedded' as const, reason: c.selection.reason, bytes: -1 })),
-        steps: result.timings.map((t) => ({ ...t, group: seg.group.id, threadId: result.threadId })),
+        edges: plan.chained.map((c) => ({ from: c.edge.from, to: c.edge.to, mode: c.selection.mode, reason: c.selection.reason, bytes: -1 })),
+        steps: result.timings.map((t) => ({ ...t, group: this.coordinator.get(t.fn)?.group.id ?? seg.group.id, threadId: result.threadId })),
         startedAt,
         finishedAt,
         latencyMs: finishedAt - startedAt,
@@ -630,11 +649,13 @@ export class RequestDispatcher {
       for (const s of acquired) s.release();
       throw new CwasiError('E_QUEUE_FULL', `${seg.steps[0]}: the queue is full (${this.tasksInPool} tasks wait for or hold a worker; maxQueue ${this.options.maxQueue})`);
     }
-    const ref = group.ref();
+    // Steps of one task may live in different memories (a local edge run in one worker).
+    const groups = seg.steps.map((fn, i) => (i === 0 ? group : this.coordinator.require(fn).group));
+    const refs = groups.map((g) => g.ref());
     const taskId = this.nextTaskId = (this.nextTaskId % 0x7fffffff) + 1;
     const forceRemote = inv.opts.guestCallMode !== undefined && inv.opts.guestCallMode !== 'embedded' ? ['*'] : [];
     const task: RunTask = {
-      type: 'run', taskId, invocationId: inv.id, group: group.key(), steps: seg.steps, inputs, output,
+      type: 'run', taskId, invocationId: inv.id, steps: seg.steps, groups: groups.map((g) => g.key()), inputs, output,
       deadline: inv.deadline, maxPayloadBytes: this.options.maxPayloadBytes, forceRemote,
     };
     let res: TaskResult;
@@ -643,29 +664,28 @@ export class RequestDispatcher {
       res = (await this.pool.run(task, { signal: inv.signal })) as TaskResult;
     } catch (err) {
       const e = this.taskError(err, inv, seg.steps[0]!);
-      this.recover(taskId, group, ref, e);
+      this.recover(taskId, groups, refs, e);
       throw e;
     } finally {
       this.tasksInPool--;
       for (const s of acquired) s.release();
     }
-    if (!res.ok && group.generation !== ref.generation) {
+    const discarded = groups.findIndex((g, i) => g.generation !== refs[i]!.generation);
+    if (discarded >= 0) {
       // Discarded while the task waited or ran (a member trapped): one fate, whatever the worker saw.
-      throw new CwasiError('E_FUNCTION_TRAP', `${seg.steps.join(' → ')}: memory group ${group.id} was discarded while it ran (${group.lastDiscardReason ?? 'trap'})`);
+      const g = groups[discarded]!;
+      throw new CwasiError('E_FUNCTION_TRAP', `${seg.steps.join(' → ')}: memory group ${g.id} was discarded while it ran (${g.lastDiscardReason ?? 'trap'})`);
     }
     if (!res.ok) {
       const failed = res as Extract<TaskResult, { ok: false }>;
-      if (failed.discardGroup && this.coordinator.discard(ref.id, ref.generation, `${failed.fn}: ${failed.error.message}`)) {
+      const at = groups.findIndex((g) => g.id === failed.groupId);
+      if (failed.discardGroup && at >= 0 && this.coordinator.discard(refs[at]!.id, refs[at]!.generation, `${failed.fn}: ${failed.error.message}`)) {
         this.invalidatePlans();
       }
       throw CwasiError.fromRecord(failed.error);
     }
     if ('control' in res) throw new CwasiError('E_INTERNAL', 'control result for a run task');
-    if (group.generation !== ref.generation) {
-      // The memory was discarded while this task ran (a member trapped): one fate.
-      throw new CwasiError('E_FUNCTION_TRAP', `${seg.steps.join(' → ')}: memory group ${group.id} was discarded while it ran (${group.lastDiscardReason ?? 'trap'})`);
-    }
-    return { result: res, group: ref };
+    return { result: res, group: refs[refs.length - 1]! };
   }
 
   private transferSeq = 0;
@@ -801,8 +821,7 @@ export class RequestDispatcher {
   }
 
   /** A task was killed (abort, deadline, worker death): free what its worker's journal says it held. */
-  private recover(taskId: number, group: MemoryGroup, ref: GroupRef, cause: CwasiError): void {
-    if (group.generation !== ref.generation) return;
+  private recover(taskId: number, groups: MemoryGroup[], refs: GroupRef[], cause: CwasiError): void {
     const J = JOURNAL_OFFSET >> 2;
     let found: { threadId: number; j: Int32Array } | undefined;
     for (const [threadId, link] of this.workers) {
@@ -812,22 +831,36 @@ export class RequestDispatcher {
     if (found === undefined) return;
     const { threadId, j } = found;
     const running = Atomics.load(j, J + (JOURNAL.STATE >> 2)) === JOURNAL_RUNNING;
-    const heap = group.heap;
-    const discard = (why: string) => {
-      this.coordinator.discard(ref.id, ref.generation, `${why} (${cause.code})`);
-      this.invalidatePlans();
-    };
-    if (running && heap.lockHolder() === threadId + 1) return discard('worker killed holding the heap lock');
-    if (Atomics.load(j, J + (JOURNAL.OVERFLOW >> 2)) === 1) return discard('worker killed holding more arenas than its journal records');
+    const overflow = Atomics.load(j, J + (JOURNAL.OVERFLOW >> 2)) === 1;
     const n = Atomics.load(j, J + (JOURNAL.COUNT >> 2));
-    const ids = new Set<number>();
-    for (let i = 0; i < n; i++) ids.add(j[J + (JOURNAL.ARENAS >> 2) + i]! >>> 0);
-    try {
-      // The dead thread's cached chunks go back too.
-      heap.releaseTagged(ids, threadId + 1);
-    } catch {
-      discard('heap inconsistent after a killed task');
+    const ids = groups.map(() => new Set<number>());
+    for (let i = 0; i < n; i++) {
+      const at = J + (JOURNAL.ARENAS >> 2) + i * (JOURNAL_ENTRY_BYTES >> 2);
+      ids[j[at]!]?.add(j[at + 1]! >>> 0);
     }
+    const seen = new Set<MemoryGroup>();
+    groups.forEach((group, i) => {
+      if (seen.has(group) || group.generation !== refs[i]!.generation) return;
+      seen.add(group);
+      const discard = (why: string) => {
+        this.coordinator.discard(refs[i]!.id, refs[i]!.generation, `${why} (${cause.code})`);
+        this.invalidatePlans();
+      };
+      const heap = group.heap;
+      if (running && heap.lockHolder() === threadId + 1) return discard('worker killed holding the heap lock');
+      if (overflow) return discard('worker killed holding arenas its journal could not record');
+      // Every index of this group (an embedded chain repeats a group).
+      const mine = new Set<number>();
+      groups.forEach((g, k) => {
+        if (g === group) for (const id of ids[k]!) mine.add(id);
+      });
+      try {
+        // The dead thread's cached chunks and stacks go back too.
+        heap.releaseTagged(mine, threadId + 1);
+      } catch {
+        discard('heap inconsistent after a killed task');
+      }
+    });
   }
 
   // ── guest-initiated calls ───────────────────────────────────────────────

@@ -41,8 +41,13 @@ export interface EngineOptions {
   functionsDir?: string;
   /** Name of this engine's host in placements (default "local"). */
   hostName?: string;
-  /** Local Buffer settings. */
-  local?: { transport?: LocalTransport; ringBytes?: number };
+  /**
+   * Local Buffer settings. `sameWorker` (default true) runs a sequential local
+   * edge (one out-edge, one in-edge) in one worker: the host copies the output
+   * across memories once, without a ring or a thread handoff; false keeps every
+   * local edge on a ring between two workers.
+   */
+  local?: { transport?: LocalTransport; ringBytes?: number; sameWorker?: boolean };
   /** Redis for the remote-kv baseline (default REDIS_URL or redis://127.0.0.1:6379). */
   redis?: { url?: string; ttlSeconds?: number; chunkBytes?: number };
   /** Inputs at least this large are copied straight into the entry function's memory (default 1 MiB). */
@@ -167,6 +172,8 @@ export class Engine {
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
       maxThreads: this.maxThreads,
       maxQueue,
+      localStreams: transport === 'stream',
+      chainLocal: options.local?.sameWorker ?? true,
       directInputBytes: options.directInputBytes ?? DEFAULTS.directInputBytes,
       redisUrl,
     });

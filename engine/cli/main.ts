@@ -245,7 +245,8 @@ async function cmdBench(name: string, o: Record<string, string | boolean | undef
   });
   const m = report.meta;
   out.out(`cwasi bench ${name} — Node ${m.node}, ${m.cpu}, ${m.cores} cores`);
-  out.out(table(['bench', 'mode', 'payload', 'n', 'p50', 'p99', 'mean', 'req/s', 'paper req/s', 'GB/s'], report.results.map((r) => [
+  if (report.table !== undefined) out.out(report.table);
+  else out.out(table(['bench', 'mode', 'payload', 'n', 'p50', 'p99', 'mean', 'req/s', 'paper req/s', 'GB/s'], report.results.map((r) => [
     r.bench + (r.metric && r.metric.length < 24 ? ` (${r.metric})` : ''), r.mode, formatSize(r.payloadBytes), r.executions,
     formatMs(r.latencyMs.p50), formatMs(r.latencyMs.p99), formatMs(r.latencyMs.mean),
     r.throughputRps.toFixed(1), r.throughputPaperRps.toFixed(1), r.gbPerSec === null ? '-' : r.gbPerSec.toFixed(2),

@@ -315,6 +315,12 @@ export class FrameParser {
   private remaining = 0;
   private failure: CwasiError | null = null;
   private stopped = false;
+  /**
+   * Largest control payload accepted right now, on top of PAYLOAD_LIMITS. A
+   * connection lowers it during the handshake, so that an unauthenticated peer
+   * cannot make it buffer a 64 KiB OPEN before it is refused.
+   */
+  controlLimit = MAX_CONTROL_PAYLOAD;
   /** Frames completed (diagnostics). */
   frames = 0;
 
@@ -330,6 +336,11 @@ export class FrameParser {
   /** Bytes still needed to complete the next header; 0 when inside a payload. */
   get headerBytesMissing(): number {
     return this.state === S_HEADER ? FRAME_HEADER_BYTES - this.headerFill : 0;
+  }
+
+  /** Bytes still needed to complete the current control payload; 0 when not inside one. */
+  get controlBytesMissing(): number {
+    return this.state === S_CONTROL ? this.current.length - this.controlFill : 0;
   }
 
   /** The error the parser failed with, if any. */
@@ -439,6 +450,7 @@ export class FrameParser {
     const length = readU32(b, o + HEADER.LENGTH);
     // Bound: LENGTH is checked against the type's limits before any payload byte is read or any buffer sized.
     if (length < limit.min || length > limit.max) throw bad(`frame type ${type} declares ${length} payload bytes; allowed ${limit.min}..${limit.max}`);
+    if (t !== FRAME_TYPE.DATA && length > this.controlLimit) throw bad(`frame type ${type} declares ${length} payload bytes; ${this.controlLimit} allowed now`);
 
     const h = this.current;
     h.type = t;

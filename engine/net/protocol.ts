@@ -23,20 +23,20 @@
 // FRAME TYPES, their payloads and the bounds a parser enforces on LENGTH
 // before it reads or allocates anything
 //
-//  ┌───────────┬──────┬────────┬────────────────────┬──────────────────────────────────────┐
-//  │ type      │ code │ stream │ LENGTH             │ payload                              │
-//  ├───────────┼──────┼────────┼────────────────────┼──────────────────────────────────────┤
-//  │ HELLO     │   1  │   0    │ 34..288            │ client nonce[32], u8 n, name[n]      │
-//  │ CHALLENGE │   2  │   0    │ 34..288            │ server nonce[32], u8 n, name[n]      │
-//  │ PROOF     │   3  │   0    │ 32                 │ client HMAC-SHA256 (see auth.ts)     │
-//  │ WELCOME   │   4  │   0    │ 32                 │ server HMAC-SHA256 (see auth.ts)     │
-//  │ OPEN      │  16  │ ≠ 0    │ 8..8+MAX_META_BYTES│ u64 totalBytes, UTF-8 JSON object    │
-//  │ DATA      │  17  │ ≠ 0    │ 0..MAX_DATA_PAYLOAD│ the next bytes of the stream         │
-//  │ END       │  18  │ ≠ 0    │ 0                  │ (receiver → opener: all bytes landed)│
-//  │ ABORT     │  19  │ any    │ 2..MAX_ABORT_PAYLOAD│ u8 n, code[n] (ASCII), UTF-8 message│
-//  │ PING      │  32  │   0    │ 8                  │ opaque token                         │
-//  │ PONG      │  33  │   0    │ 8                  │ the PING's token, echoed             │
-//  └───────────┴──────┴────────┴────────────────────┴──────────────────────────────────────┘
+//  ┌───────────┬──────┬────────┬───────────────────────┬──────────────────────────────────────┐
+//  │ type      │ code │ stream │ LENGTH                │ payload                              │
+//  ├───────────┼──────┼────────┼───────────────────────┼──────────────────────────────────────┤
+//  │ HELLO     │  1   │   0    │ 34..288               │ client nonce[32], u8 n, name[n]      │
+//  │ CHALLENGE │  2   │   0    │ 34..288               │ server nonce[32], u8 n, name[n]      │
+//  │ PROOF     │  3   │   0    │ 32                    │ client HMAC-SHA256 (see auth.ts)     │
+//  │ WELCOME   │  4   │   0    │ 32                    │ server HMAC-SHA256 (see auth.ts)     │
+//  │ OPEN      │  16  │  ≠ 0   │ 8..8 + MAX_META_BYTES │ u64 totalBytes, UTF-8 JSON object    │
+//  │ DATA      │  17  │  ≠ 0   │ 0..MAX_DATA_PAYLOAD   │ the next bytes of the stream         │
+//  │ END       │  18  │  ≠ 0   │ 0                     │ receiver → opener: every byte landed │
+//  │ ABORT     │  19  │  any   │ 2..MAX_ABORT_PAYLOAD  │ u8 n, code[n] (ASCII), UTF-8 message │
+//  │ PING      │  32  │   0    │ 8                     │ opaque token                         │
+//  │ PONG      │  33  │   0    │ 8                     │ the PING's token, echoed             │
+//  └───────────┴──────┴────────┴───────────────────────┴──────────────────────────────────────┘
 //
 // OPEN PAYLOAD
 //

@@ -31,10 +31,11 @@
 // payload whose consumer has called `receiveInto(dest)`, the read targets
 // `dest` itself at the stream's current offset, sized to the bytes left in
 // the frame, so the kernel copies the payload straight into the consumer's
-// memory; after a large frame the next read asks for exactly the next
-// header, so the following payload lands in place too. Everything else (the
-// handshake, headers, control frames, bytes of streams without a
-// destination) lands in one reused read buffer. Node's net.Server has no
+// memory. While large DATA flows (a long frame just ended, or a long stream
+// was opened), reads ask for exactly the next header or control payload, so
+// the following payload lands in place too and a stream costs the kernel
+// copy only. Everything else (the handshake, small frames, bytes of streams
+// without a destination) lands in one reused read buffer. Node's net.Server has no
 // `onread` option, so an accepted socket is re-created around its native
 // handle (`adoptWithOnread`); if that is not possible, or with TLS, the
 // socket is read with 'data' events and payloads are copied from them.
@@ -83,8 +84,10 @@ import {
   FLAG_END_OF_STREAM,
   FRAME_HEADER_BYTES,
   FRAME_TYPE,
+  MAX_CONTROL_PAYLOAD,
   MAX_DATA_PAYLOAD,
   MAX_TOTAL_BYTES,
+  PAYLOAD_LIMITS,
   PING_TOKEN_BYTES,
   type FrameHeader,
   type HandshakeMessage,
@@ -107,8 +110,13 @@ export const WRITE_HIGH_WATER = 256 * 1024;
  * reading) can grow the queue further; past this cap the connection is failed.
  */
 export const MAX_WRITE_BACKLOG = 64 * 1024 * 1024;
-/** After a DATA frame at least this long, the next read fetches exactly one header. */
-const DIRECT_HEADER_READ_MIN = 64 * 1024;
+/**
+ * After a DATA frame at least this long, or an OPEN of a stream at least this
+ * long, reads fetch exactly the header or control payload the parser needs
+ * next, so the following DATA payload is read in place rather than into the
+ * read buffer (and then copied).
+ */
+const EXACT_READS_MIN = 64 * 1024;
 /** How long a graceful close waits for queued frames to flush before destroying the socket. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -602,8 +610,8 @@ export class Connection implements NetConnection, FrameHandler {
   /** The stream of the DATA frame being parsed (null: its bytes are discarded). */
   private currentData: IncomingStream | null = null;
   private currentDataLength = 0;
-  /** The last DATA frame was long: read exactly the next header. */
-  private headerOnlyRead = false;
+  /** Large DATA is flowing: read exactly the next header or control payload (see EXACT_READS_MIN). */
+  private exactReads = false;
   private readPaused = false;
   private inRead = false;
   private bufferedBytes = 0;
@@ -631,6 +639,8 @@ export class Connection implements NetConnection, FrameHandler {
     this.handshake = role === 'client'
       ? new ClientHandshake(transport.secret, transport.nodeName)
       : new ServerHandshake(transport.secret, transport.nodeName);
+    // Bound: until authenticated, no control frame larger than a greeting is read.
+    this.parser.controlLimit = PAYLOAD_LIMITS[FRAME_TYPE.HELLO].max;
   }
 
   get closed(): boolean {
@@ -670,7 +680,9 @@ export class Connection implements NetConnection, FrameHandler {
     socket.on('end', () => this.fail(netError(`${this.describe()} closed the connection`, this.details('eof'))));
     socket.on('close', () => this.fail(netError(`connection to ${this.describe()} closed`, this.details('closed'))));
     socket.on('drain', () => this.onDrain());
-    if (mode === 'data') socket.on('data', (chunk: Buffer) => this.onChunk(chunk));
+    // With `onread` in effect node:net never emits 'data'. The listener is there for TLS, and as a
+    // safety net should a Node version ignore `onread` on a re-created socket (onChunk notes it).
+    socket.on('data', (chunk: Buffer) => this.onChunk(chunk));
     this.handshakeTimer = setTimeout(() => {
       this.transport.counters.handshakeTimeouts++;
       this.fail(new CwasiError('E_TIMEOUT', `${this.describe()} did not complete the handshake within ${deadlineMs} ms`, this.details('handshake-timeout')));
@@ -703,9 +715,11 @@ export class Connection implements NetConnection, FrameHandler {
       }
       return buf;
     }
-    const missing = this.parser.headerBytesMissing;
-    // Exactly the next header, so that a following long payload can be read in place.
-    if (missing > 0 && this.headerOnlyRead) return buf.subarray(0, missing);
+    if (this.exactReads) {
+      // Exactly the rest of the next header or control frame, so that a following long payload is read in place.
+      const missing = this.parser.headerBytesMissing || this.parser.controlBytesMissing;
+      if (missing > 0) return buf.subarray(0, missing);
+    }
     return buf;
   }
 
@@ -733,6 +747,11 @@ export class Connection implements NetConnection, FrameHandler {
 
   /** 'data' event (TLS or a socket that could not be re-created): the chunk is Node's, copied where it belongs. */
   private onChunk(chunk: Buffer): void {
+    if (this.mode === 'onread') {
+      // `onread` did not take: fall back to copying from 'data' chunks (correct, slower).
+      this.mode = 'data';
+      if (this.role === 'server') this.transport.counters.dataEventConnections++;
+    }
     this.inRead = true;
     try {
       this.lastReceiveAt = Date.now();
@@ -830,7 +849,7 @@ export class Connection implements NetConnection, FrameHandler {
   dataEnd(): void {
     const s = this.currentData;
     this.currentData = null;
-    this.headerOnlyRead = this.mode === 'onread' && this.currentDataLength >= DIRECT_HEADER_READ_MIN;
+    this.exactReads = this.mode === 'onread' && this.currentDataLength >= EXACT_READS_MIN;
     if (s !== null && s.received === s.totalBytes) s.complete();
   }
 
@@ -870,6 +889,7 @@ export class Connection implements NetConnection, FrameHandler {
     if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
     this.readBuf = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    this.parser.controlLimit = MAX_CONTROL_PAYLOAD;
     this.lastReceiveAt = Date.now();
     this.transport.onAuthenticated(this);
     this.ready.resolve();
@@ -898,6 +918,7 @@ export class Connection implements NetConnection, FrameHandler {
     }
     const s = new IncomingStream(this, id, meta, totalBytes);
     this.incoming.set(id, s);
+    if (totalBytes >= EXACT_READS_MIN && this.mode === 'onread') this.exactReads = true;
     t.counters.streamsAccepted++;
     try {
       t.emit('stream', s);

@@ -93,9 +93,14 @@ export interface RunTask {
   /** Unique per task; the worker writes it into its journal. */
   taskId: number;
   invocationId: number;
-  group: GroupKey;
-  /** Functions run one after another in this task; each gets the previous output in place. */
+  /**
+   * Functions run one after another in this task. Each gets the previous
+   * output: in place when both share a memory (embedded), copied across once
+   * by the host when they do not (a local edge run in one worker).
+   */
   steps: string[];
+  /** The memory group of each step. */
+  groups: GroupKey[];
   inputs: InputSpec[];
   output: OutputSpec;
   /** Absolute deadline (ms since epoch) checked by host functions. */
@@ -158,8 +163,9 @@ export interface RunFailure {
   ok: false;
   threadId: number;
   error: ErrorRecord;
-  /** The function that failed, when known. */
+  /** The function that failed, when known, and the memory it ran in. */
   fn?: string;
+  groupId?: string;
   /** The memory must be discarded (trap in an embedding group, corrupt heap). */
   discardGroup: boolean;
 }
@@ -183,6 +189,8 @@ export type TaskResult = RunSuccess | RunFailure | { ok: true; threadId: number;
 //  │                      │              STATE = 2)                              │
 //  │ JOURNAL_OFFSET       │ JOURNAL: TASK id, STATE (0 idle, 1 running,          │
 //  │                      │ 2 finished), COUNT, OVERFLOW, then JOURNAL_ARENAS    │
+//  │                      │ entries of { u32 step index (its memory group),      │
+//  │                      │ u32 arena id } (arena ids are per memory)            │
 //  │                      │ u32 arena ids created by the running task            │
 //  └──────────────────────┴──────────────────────────────────────────────────────┘
 
@@ -203,10 +211,12 @@ export const SLOT_DONE = 2;
 export const JOURNAL_OFFSET = CALL_SLOTS_OFFSET + CALL_SLOTS * CALL_SLOT_BYTES;
 export const JOURNAL = { TASK: 0, STATE: 4, COUNT: 8, OVERFLOW: 12, ARENAS: 16 } as const;
 export const JOURNAL_ARENAS = 60;
+/** Bytes per journal entry: u32 index of the task's group, u32 arena id. */
+export const JOURNAL_ENTRY_BYTES = 8;
 export const JOURNAL_IDLE = 0;
 export const JOURNAL_RUNNING = 1;
 export const JOURNAL_FINISHED = 2;
-export const CONTROL_BLOCK_BYTES = JOURNAL_OFFSET + JOURNAL.ARENAS + JOURNAL_ARENAS * 4;
+export const CONTROL_BLOCK_BYTES = JOURNAL_OFFSET + JOURNAL.ARENAS + JOURNAL_ARENAS * JOURNAL_ENTRY_BYTES;
 
 export interface WorkerHello {
   type: 'cwasi:hello';

@@ -27,7 +27,7 @@ import {
   GuestInstance, STATUS, newContext, releaseContext,
 } from './host.js';
 import {
-  CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CONTROL_BLOCK_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ARENAS,
+  CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CONTROL_BLOCK_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ARENAS, JOURNAL_ENTRY_BYTES,
   JOURNAL_FINISHED, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED, SHARE_IDLE, SHARE_WAITING,
   SLOT_FREE, SLOT_PENDING, SLOT_STATE, SLOT_STATUS,
   type ControlTask, type GroupInstall, type GroupKey, type GuestCallReply, type GuestCallRequest, type InputSpec,
@@ -214,15 +214,22 @@ function journalStart(taskId: number): void {
   journaling = true;
 }
 
-function journalArena(id: number): void {
+/** The memory groups of the running task, in step order (journal entries name them by index). */
+let journalGroups: WorkerGroup[] = [];
+
+function journalArena(group: WorkerGroup, id: number): void {
   if (!journaling) return;
   const n = ctl[J + (JOURNAL.COUNT >> 2)]!;
-  if (n >= JOURNAL_ARENAS) {
+  const index = journalGroups.indexOf(group);
+  if (n >= JOURNAL_ARENAS || index < 0) {
+    // Not recordable: a killed task then costs its memories (discarded whole).
     Atomics.store(ctl, J + (JOURNAL.OVERFLOW >> 2), 1);
     return;
   }
-  ctl[J + (JOURNAL.ARENAS >> 2) + n] = id;
-  // Publish the id before the count: a reader that sees the count sees the id.
+  const at = J + (JOURNAL.ARENAS >> 2) + n * (JOURNAL_ENTRY_BYTES >> 2);
+  ctl[at] = index;
+  ctl[at + 1] = id;
+  // Publish the entry before the count: a reader that sees the count sees the entry.
   Atomics.store(ctl, J + (JOURNAL.COUNT >> 2), n + 1);
 }
 
@@ -262,7 +269,7 @@ const CALL_SPIN_MS = 0.05;
 function makeBridge(group: WorkerGroup): CallBridge {
   return {
     onArena(arena) {
-      journalArena(arena.id);
+      journalArena(group, arena.id);
     },
     embeddedPeer(_ctx, target) {
       if (!group.install.embedded || group.install.modules[target] === undefined) return undefined;
@@ -362,14 +369,16 @@ const TRANSFER_MIN_BYTES = 64 * 1024;
 
 interface RunState {
   task: RunTask;
-  group: WorkerGroup | undefined;
+  /** The memory group of every step (steps of one task may live in different memories). */
+  groups: WorkerGroup[];
   contexts: InvocationContext[];
-  step: string;
+  /** Index of the step running (or failing). */
+  at: number;
 }
 
 function run(task: RunTask): TaskResult | Promise<TaskResult> {
   journalStart(task.taskId);
-  const state: RunState = { task, group: undefined, contexts: [], step: task.steps[0] ?? '?' };
+  const state: RunState = { task, groups: [], contexts: [], at: 0 };
   let pending: Promise<TaskResult> | undefined;
   try {
     // Only remote-kv inputs and outputs are asynchronous; the rest stays synchronous.
@@ -392,14 +401,17 @@ function run(task: RunTask): TaskResult | Promise<TaskResult> {
   }
 }
 
-/** Resolve the group, create the first step's context and place the inputs. */
+/** Resolve the groups, create every step's context and place the first step's inputs. */
 function begin(state: RunState): Slice[] | Promise<Slice[]> {
   const task = state.task;
   if (Date.now() > task.deadline) throw new CwasiError('E_TIMEOUT', 'deadline passed before the task started');
-  const group = (state.group = groupFor(task.group));
-  const ctx = newContext(state.step, group.heap, group.bridge, task);
-  state.contexts.push(ctx);
-  const target = placeTarget(group, ctx);
+  if (task.groups.length !== task.steps.length) throw new CwasiError('E_INTERNAL', 'a task needs one memory group per step');
+  for (const key of task.groups) state.groups.push(groupFor(key));
+  journalGroups = state.groups;
+  // Contexts of every step are ready before the first one runs, so that
+  // between two steps there is nothing but the handoff itself.
+  task.steps.forEach((fn, i) => state.contexts.push(newContext(fn, state.groups[i]!.heap, state.groups[i]!.bridge, task)));
+  const target = placeTarget(state.groups[0]!, state.contexts[0]!);
   const inputs: Slice[] = [];
   for (let i = 0; i < task.inputs.length; i++) {
     const placed = placeInput(task.inputs[i]!, target);
@@ -418,27 +430,30 @@ function begin(state: RunState): Slice[] | Promise<Slice[]> {
 
 /** Run every step, then emit the output as the task asked. */
 function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<TaskResult> {
-  const { task, contexts } = state;
-  const group = state.group!;
+  const { task, contexts, groups } = state;
   const timings: StepTiming[] = [];
+  const instances = task.steps.map((fn, i) => instanceFor(groups[i]!, fn));
   let inputs = firstInputs;
   let out: Slice | undefined;
-  // Instances and contexts of every step are ready before the first one runs,
-  // so that between two steps there is nothing but the handoff itself.
-  const instances = task.steps.map((fn) => instanceFor(group, fn));
-  for (let i = 1; i < task.steps.length; i++) contexts.push(newContext(task.steps[i]!, group.heap, group.bridge, task));
   for (let i = 0; i < task.steps.length; i++) {
-    state.step = task.steps[i]!;
-    const inst = instances[i]!;
+    state.at = i;
+    const g = groups[i]!;
     const ctx = contexts[i]!;
+    if (i > 0 && g !== groups[i - 1]) {
+      // Another memory (a local edge run in this worker): the host copies the
+      // previous output across once; this function never sees that memory.
+      const prev = groups[i - 1]!;
+      inputs = [copyAcross(prev.heap, prev.install.generation, out!.ptr, out!.len, placeTarget(g, ctx))];
+    }
     const inputReady = now();
-    out = inst.invoke(ctx, inputs);
-    timings.push({ fn: state.step, inputReady, done: now() });
+    out = instances[i]!.invoke(ctx, inputs);
+    timings.push({ fn: task.steps[i]!, inputReady, done: now() });
     // The step before this one is no longer referenced: free it.
     if (i >= 1) releaseContext(contexts[i - 1]!);
     inputs = [out];
   }
   const last = contexts[contexts.length - 1]!;
+  const group = groups[groups.length - 1]!;
   const result: RunSuccess = { ok: true, threadId, outputLength: out!.len, timings };
   for (const c of contexts) if (c.logs.length > 0) (result.logs ??= []).push(...c.logs);
   const output = task.output;
@@ -472,29 +487,33 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
 
 /** Turn a failure into a RunFailure, releasing what the task held. */
 function failure(state: RunState, err: unknown): TaskResult {
-  const group = state.group;
+  const step = state.task.steps[state.at] ?? '?';
+  const group = state.groups[state.at];
   const error = toErrorRecord(err, 'E_FUNCTION_TRAP');
   const trapped = state.contexts.some((c) => c.groupTrapped) || error.code === 'E_FUNCTION_TRAP';
   const corrupt = error.code === 'E_MEMORY_CORRUPT';
   if (group !== undefined) {
     // A trapped instance is not reused; in an embedding group the dispatcher discards the memory.
-    const inst = group.instances.get(state.step);
+    const inst = group.instances.get(step);
     if (trapped && inst) {
       inst.dispose();
-      group.instances.delete(state.step);
+      group.instances.delete(step);
     }
-    if (!corrupt) {
-      for (const c of state.contexts) {
-        try {
-          releaseContext(c);
-        } catch {
-          // corrupt heap: the group is discarded below
-        }
+  }
+  if (!corrupt) {
+    for (const c of state.contexts) {
+      try {
+        releaseContext(c);
+      } catch {
+        // corrupt heap: the group is discarded below
       }
     }
-    if ((trapped && group.install.embedded) || corrupt) dropGroup(group);
   }
-  return { ok: false, threadId, fn: state.step, error, discardGroup: (trapped && (group?.install.embedded ?? false)) || corrupt };
+  const discard = group !== undefined && ((trapped && group.install.embedded) || corrupt);
+  if (discard) dropGroup(group);
+  const failed: TaskResult = { ok: false, threadId, fn: step, error, discardGroup: discard };
+  if (group !== undefined) failed.groupId = group.install.groupId;
+  return failed;
 }
 
 function control(task: ControlTask): TaskResult {
