@@ -94,11 +94,15 @@ function checkOutput(r: InvocationReport, shape: Shape, bytes: number, seed: num
   }
 }
 
-function executionsFor(bytes: number, n: number, mode: IfcMode, quick: boolean, override?: number): number {
-  if (override !== undefined) return override;
+/** Measured invocations and the size of the concurrent burst, scaled by the work of one invocation. */
+function executionsFor(bytes: number, n: number, mode: IfcMode, quick: boolean, override?: number): { count: number; burst: number } {
   const work = (bytes / MiB) * Math.max(1, n / 4) * (mode === 'remote-kv' ? 4 : mode === 'copy' ? 2 : 1);
   const base = work >= 200 ? 3 : work >= 40 ? 5 : work >= 8 ? 12 : 30;
-  return quick ? Math.max(3, Math.ceil(base / 2)) : base * 2;
+  const heavy = work >= 200;
+  if (override !== undefined) return { count: override, burst: Math.min(override, CONCURRENCY) };
+  // --quick: cheap rows keep their samples (a mean needs them), heavy ones are cut.
+  if (quick) return { count: heavy ? 2 : work >= 8 ? Math.ceil(base / 2) : base, burst: heavy ? 2 : CONCURRENCY };
+  return { count: base * 2, burst: 2 * CONCURRENCY };
 }
 
 class RssSampler {
@@ -170,7 +174,7 @@ export async function paper(opts: BenchOptions): Promise<BenchReport> {
       const seed = (job.bytes / 4096 + job.n) >>> 0;
       const spec = workloads.producerSpec(job.bytes, seed);
       const fanIn = job.shape === 'fan-in';
-      const count = executionsFor(job.bytes, job.n, mode, opts.quick, opts.executions);
+      const { count, burst } = executionsFor(job.bytes, job.n, mode, opts.quick, opts.executions);
       bar.tick(0, `${job.experiment} ${mode} ${job.bytes >> 20} MiB n=${job.n}`);
       // Warm up: instances, memory growth, connections.
       checkOutput(await engine.invokeWithReport(key, spec), shape, job.bytes, seed, fanIn);
@@ -189,10 +193,9 @@ export async function paper(opts: BenchOptions): Promise<BenchReport> {
         sums.push(l.reduce((a, b) => a + b, 0));
       }
       // Real throughput: the same invocations with CONCURRENCY in flight.
-      const burst = Math.max(CONCURRENCY, Math.min(count, 2 * CONCURRENCY));
       let next = 0;
       const t0 = performance.now();
-      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, burst) }, async () => {
         while (next < burst) {
           next++;
           const r = await engine!.invokeWithReport(key, spec);

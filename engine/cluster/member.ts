@@ -239,8 +239,11 @@ export class ClusterMember implements NetworkPeer {
       const group = this.hooks.groupOf(req.steps[0]!);
       const heap = group.heap;
       if (heap === undefined) throw new CwasiError('E_INTERNAL', `${req.steps[0]} does not run on ${this.self}`);
-      const inputs: InputSpec[] = [];
-      for (const input of req.inputs) inputs.push(await this.placeRemoteInput(input, group, heap, req.deadline, inputArenas));
+      // Claim every stream at once: they share one connection, and a stream nobody
+      // receives yet holds that connection's buffer (fan-in would otherwise stall).
+      const placed = req.inputs.map((input) => this.placeRemoteInput(input, group, heap, req.deadline, inputArenas));
+      placed.forEach((p) => p.catch(() => {}));
+      const inputs: InputSpec[] = await Promise.all(placed);
       const output: OutputSpec = { keep: true, bytes: false };
       if (req.output.kv) output.kv = req.output.kv;
       const { result, group: ran } = await this.hooks.runLocal(req.steps, inputs, output, {
