@@ -21,6 +21,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+
+/** A vega logger that keeps errors only. */
+const quietLogger = vega.logger(vega.Error);
 import type { BenchMeta, BenchResult, Goal } from './common.js';
 import type { IfcMode } from '../engine/selection.js';
 import { PAPER_SYSTEMS, paperRows, paperValue, sameMiB, type PaperExperiment, type PaperRow } from './paper-reference.js';
@@ -62,7 +65,7 @@ const MODE_ORDER: readonly IfcMode[] = ['embedded', 'local', 'networked', 'remot
 /** What each mode isolates (the HTML caveats). */
 export const MODE_NOTES: Readonly<Record<IfcMode, string>> = {
   embedded: 'caller and callee instantiated on one shared WebAssembly.Memory: the callee reads the caller\'s bytes in place (zero copy); measures the dispatch and handoff cost only.',
-  local: 'worker threads on one host, payload through a SharedArrayBuffer ring synchronised with Atomics (one copy in, one copy out, overlapped).',
+  local: 'functions in separate memories on one host: the host copies the payload across once — inside one worker for a sequential edge, or from the producer\'s memory on one worker into the consumer\'s on another, the descriptor passed through an Atomics-synchronised SharedArrayBuffer ring.',
   networked: 'direct authenticated TCP between engine nodes with length-prefixed frames (on this machine: loopback unless the meta says otherwise).',
   'remote-kv': 'the platform-without-CWASI baseline: the caller SETs the payload in Redis, the callee GETs it.',
   copy: 'what plain Node code would do: bytes copied out of the producer, posted (structured clone) through the main thread and copied into the consumer.',
@@ -616,7 +619,8 @@ function prefixIds(svg: string, prefix: string): string {
 }
 
 async function toSvg(spec: TopLevelSpec, name: string): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  // vega-lite reports resolved legend conflicts as warnings on stderr; they are expected here.
+  const view = new vega.View(vega.parse(compile(spec, { logger: quietLogger }).spec), { renderer: 'none', logLevel: vega.Error });
   try {
     return prefixIds(await view.toSVG(), name);
   } finally {
