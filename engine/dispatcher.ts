@@ -17,6 +17,7 @@ import type { DeployedFunction, FunctionCoordinator, MemoryGroup } from './coord
 import type { Channel, GroupRef, Produced, Transfer } from './channels/channel.js';
 import type { RingPools } from './channels/local.js';
 import { createHeldChannel, type NetworkPeer } from './channels/networked.js';
+import { releaseKept } from './channels/embedded.js';
 import { INLINE_MAX_BYTES, type RemoteInput, type RemoteOutput, type RunRequest, type RunResultMeta } from './cluster/protocol.js';
 import { redisClient, writeOutputToKv } from './channels/remote-kv.js';
 import { Heap, type Arena } from './memory/heap.js';
@@ -24,7 +25,7 @@ import type { IfcMode, Selection } from './selection.js';
 import { LatencyRecorder } from './stats.js';
 import type { GraphEdge, WorkflowGraph } from './workflow/graph.js';
 import {
-  CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ENTRY_BYTES, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED,
+  CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CANCEL_BOARD_SLOTS, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ENTRY_BYTES, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED,
   SLOT_DONE, SLOT_STATE, SLOT_STATUS,
   type GuestCallReply, type GuestCallRequest, type InputSpec, type OutputSpec, type RunSuccess, type RunTask,
   type ShareReply, type ShareRequest, type TaskResult, type WorkerHello, type WorkerMessage,
@@ -116,6 +117,8 @@ export interface DispatcherOptions {
   maxThreads: number;
   /** Tasks that may wait for a worker; more are refused with E_QUEUE_FULL. */
   maxQueue: number;
+  /** The cancel board the workers read (given to them as workerData). */
+  cancelBoard: SharedArrayBuffer;
   /** Local edges use the stream form (consumers start with their producers, always). */
   localStreams?: boolean;
   /** Sequential local edges run in one worker (one copy, no ring, no handoff between threads). */
@@ -169,13 +172,62 @@ class Semaphore {
   }
 }
 
-interface Invocation {
-  id: number;
-  target: string;
-  deadline: number;
-  signal: AbortSignal;
-  timedOut: () => boolean;
-  opts: InvokeOptions;
+/**
+ * One invocation in flight. Cancellation is the engine's own, not Piscina's:
+ * tasks go to the pool without an AbortSignal (one per task showed up at
+ * several percent of the main thread), and `abort()` cancels them — a queued
+ * task finds its id on the cancel board when it starts, a running one has its
+ * worker terminated (the only way to stop a wasm loop).
+ */
+class Invocation {
+  aborted = false;
+  expired = false;
+  reason: CwasiError | undefined;
+  /** Pool tasks of this invocation not yet settled. */
+  readonly tasks = new Set<number>();
+  onAbort: (() => void) | undefined;
+  private controller: AbortController | undefined;
+  private abortWaiters: Array<(err: CwasiError) => void> | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly target: string,
+    readonly deadline: number,
+    readonly opts: InvokeOptions,
+  ) {}
+
+  /** An AbortSignal for APIs that take one (created on first use). */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      // Every task of a fan-out may listen to it.
+      setMaxListeners(0, this.controller.signal);
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  timedOut(): boolean {
+    return this.expired;
+  }
+
+  abort(reason: CwasiError, expired = false): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.expired = expired;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.onAbort?.();
+    const waiters = this.abortWaiters;
+    this.abortWaiters = undefined;
+    for (const w of waiters ?? []) w(reason);
+  }
+
+  /** Rejects when the invocation is aborted (for racing a pool task). */
+  whenAborted(): Promise<never> {
+    if (this.aborted) return Promise.reject(this.reason);
+    return new Promise<never>((_, reject) => (this.abortWaiters ??= []).push(reject));
+  }
 }
 
 /**
@@ -237,6 +289,10 @@ export class RequestDispatcher {
   private readonly pool: Piscina;
   private readonly coordinator: FunctionCoordinator;
   private nextTaskId = 1;
+  /** Tasks handed to the pool and not yet settled: what a dead thread's journal refers to. */
+  private readonly liveTasks = new Map<number, { groups: MemoryGroup[]; refs: GroupRef[]; fn: string }>();
+  /** Ids of cancelled tasks, by slot (protocol.ts CANCEL BOARD); shared with every worker. */
+  private readonly cancelBoard: Int32Array;
   private tasksInPool = 0;
   private readonly semaphores = new Map<string, Semaphore>();
   private readonly invocations = new Map<number, Invocation>();
@@ -254,6 +310,7 @@ export class RequestDispatcher {
   constructor(private readonly options: DispatcherOptions) {
     this.pool = options.pool;
     this.coordinator = options.coordinator;
+    this.cancelBoard = new Int32Array(options.cancelBoard);
   }
 
   get inFlight(): number {
@@ -386,7 +443,8 @@ export class RequestDispatcher {
 
   // ── invocation ──────────────────────────────────────────────────────────
 
-  async invoke(target: string, graph: WorkflowGraph, input: Uint8Array, opts: InvokeOptions = {}): Promise<InvocationReport> {
+  /** `lean`: the caller only wants the output (skip building per-step and per-edge records where possible). */
+  async invoke(target: string, graph: WorkflowGraph, input: Uint8Array, opts: InvokeOptions = {}, lean = false): Promise<InvocationReport> {
     if (!(input instanceof Uint8Array)) throw new CwasiError('E_CONFIG', 'input must be a Uint8Array');
     if (input.byteLength > this.options.maxPayloadBytes) {
       throw new CwasiError('E_PAYLOAD_TOO_LARGE', `input of ${input.byteLength} bytes exceeds the limit of ${this.options.maxPayloadBytes}`);
@@ -394,26 +452,19 @@ export class RequestDispatcher {
     if (opts.signal?.aborted) throw abortedError(opts.signal);
     const plan = this.plan(graph, opts.modes);
     const timeoutMs = opts.timeoutMs ?? this.options.timeoutMs;
-    const controller = new AbortController();
-    // Every task of the invocation listens to this signal (a fan-out of 100 is 100 listeners).
-    setMaxListeners(0, controller.signal);
-    let expired = false;
-    const inv: Invocation = {
-      id: this.nextId++, target, deadline: Date.now() + timeoutMs, signal: controller.signal, opts,
-      timedOut: () => expired,
-    };
+    const inv = new Invocation(this.nextId++, target, Date.now() + timeoutMs, opts);
+    inv.onAbort = () => this.cancelTasks(inv);
     const user = opts.signal;
-    const onUserAbort = () => controller.abort(user!.reason);
+    const onUserAbort = () => inv.abort(abortedError(user!));
     user?.addEventListener('abort', onUserAbort, { once: true });
     this.sweeper.add(inv.id, inv.deadline, () => {
-      expired = true;
-      controller.abort(new CwasiError('E_TIMEOUT', `${target}: deadline of ${timeoutMs} ms exceeded`));
+      inv.abort(new CwasiError('E_TIMEOUT', `${target}: deadline of ${timeoutMs} ms exceeded`), true);
     });
     this.invocations.set(inv.id, inv);
     this.counters.started++;
     const startedAt = now();
     try {
-      const report = await this.execute(plan, input, inv, startedAt);
+      const report = await this.execute(plan, input, inv, startedAt, lean);
       this.counters.completed++;
       this.latency.record(report.latencyMs);
       let rec = this.latencyByTarget.get(target);
@@ -431,15 +482,12 @@ export class RequestDispatcher {
   }
 
   private finalError(err: unknown, inv: Invocation): CwasiError {
-    if (inv.signal.aborted) {
-      if (inv.timedOut()) return new CwasiError('E_TIMEOUT', `${inv.target}: deadline of ${inv.opts.timeoutMs ?? this.options.timeoutMs} ms exceeded`);
-      return abortedError(inv.opts.signal ?? inv.signal);
-    }
+    if (inv.aborted) return inv.reason!;
     return asCwasiError(err);
   }
 
-  private async execute(plan: Plan, input: Uint8Array, inv: Invocation, startedAt: number): Promise<InvocationReport> {
-    if (plan.segments.length === 1 && plan.edges.length === 0) return this.executeSingle(plan, input, inv, startedAt);
+  private async execute(plan: Plan, input: Uint8Array, inv: Invocation, startedAt: number, lean: boolean): Promise<InvocationReport> {
+    if (plan.segments.length === 1 && plan.edges.length === 0) return this.executeSingle(plan, input, inv, startedAt, lean);
     const segs = plan.segments;
     const outputs = segs.map((s): OutputSpec => ({ keep: false, bytes: s.returnsBytes }));
     const transfers = new Map<PlannedEdge, Transfer>();
@@ -577,7 +625,7 @@ export class RequestDispatcher {
   }
 
   /** One segment, no channels: the common case of invoking a function (or an embedded chain). */
-  private async executeSingle(plan: Plan, input: Uint8Array, inv: Invocation, startedAt: number): Promise<InvocationReport> {
+  private async executeSingle(plan: Plan, input: Uint8Array, inv: Invocation, startedAt: number, lean: boolean): Promise<InvocationReport> {
     const seg = plan.segments[0]!;
     const arenas: Array<{ group: MemoryGroup; generation: number; arena: Arena }> = [];
     try {
@@ -590,9 +638,9 @@ export class RequestDispatcher {
       return {
         target: plan.target,
         output,
-        outputs: { [last]: output },
-        edges: plan.chained.map((c) => ({ from: c.edge.from, to: c.edge.to, mode: c.selection.mode, reason: c.selection.reason, bytes: -1 })),
-        steps: result.timings.map((t) => ({ ...t, group: this.coordinator.get(t.fn)?.group.id ?? seg.group.id, threadId: result.threadId })),
+        outputs: lean ? {} : { [last]: output },
+        edges: lean ? [] : plan.chained.map((c) => ({ from: c.edge.from, to: c.edge.to, mode: c.selection.mode, reason: c.selection.reason, bytes: -1 })),
+        steps: lean ? [] : result.timings.map((t) => ({ ...t, group: this.coordinator.get(t.fn)?.group.id ?? seg.group.id, threadId: result.threadId })),
         startedAt,
         finishedAt,
         latencyMs: finishedAt - startedAt,
@@ -659,17 +707,31 @@ export class RequestDispatcher {
       deadline: inv.deadline, maxPayloadBytes: this.options.maxPayloadBytes, forceRemote,
     };
     let res: TaskResult;
+    if (inv.aborted) {
+      for (const s of acquired) s.release();
+      throw inv.reason!;
+    }
     this.tasksInPool++;
+    inv.tasks.add(taskId);
+    this.liveTasks.set(taskId, { groups, refs, fn: seg.steps[0]! });
+    const running = this.pool.run(task) as Promise<TaskResult>;
     try {
-      res = (await this.pool.run(task, { signal: inv.signal })) as TaskResult;
+      res = await Promise.race([running, inv.whenAborted()]);
     } catch (err) {
       const e = this.taskError(err, inv, seg.steps[0]!);
-      this.recover(taskId, groups, refs, e);
+      // An aborted task may still be in the pool. If it finishes after all,
+      // nobody takes its output; if its worker dies, the thread's exit frees
+      // what its journal says it held (forgetThread).
+      void running.then((late) => {
+        if (late.ok && 'kept' in late && late.kept !== undefined) releaseKept({ result: late, group: refs[refs.length - 1]! });
+      }, () => {}).finally(() => this.liveTasks.delete(taskId));
       throw e;
     } finally {
       this.tasksInPool--;
+      inv.tasks.delete(taskId);
       for (const s of acquired) s.release();
     }
+    this.liveTasks.delete(taskId);
     const discarded = groups.findIndex((g, i) => g.generation !== refs[i]!.generation);
     if (discarded >= 0) {
       // Discarded while the task waited or ran (a member trapped): one fate, whatever the worker saw.
@@ -769,7 +831,7 @@ export class RequestDispatcher {
       return { result, group: seg.group.ref() };
     } catch (err) {
       for (const t of transfers) remote.cancel(t, 'the remote run failed');
-      if (inv.signal.aborted) throw this.taskError(err, inv, seg.steps[0]!);
+      if (inv.aborted) throw inv.reason!;
       throw err;
     } finally {
       await Promise.allSettled(sends);
@@ -780,25 +842,24 @@ export class RequestDispatcher {
   async runLocal(steps: string[], inputs: InputSpec[], output: OutputSpec, opts: { invocationId: number; deadline: number; signal: AbortSignal; guestCallMode?: IfcMode }): Promise<{ result: RunSuccess; group: GroupRef }> {
     const group = this.coordinator.require(steps[0]!).group;
     // A local id: the requester's invocation ids may collide with this node's own.
-    const inv: Invocation = {
-      id: this.nextId++, target: steps[0]!, deadline: opts.deadline, signal: opts.signal,
-      timedOut: () => Date.now() >= opts.deadline, opts: opts.guestCallMode ? { guestCallMode: opts.guestCallMode } : {},
-    };
+    const inv = new Invocation(this.nextId++, steps[0]!, opts.deadline, opts.guestCallMode ? { guestCallMode: opts.guestCallMode } : {});
+    inv.onAbort = () => this.cancelTasks(inv);
+    const onAbort = () => inv.abort(abortedError(opts.signal), Date.now() >= opts.deadline);
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal.aborted) onAbort();
     this.invocations.set(inv.id, inv);
     try {
       return await this.runSegment({ steps, group }, inputs, output, inv);
     } finally {
       this.invocations.delete(inv.id);
+      opts.signal.removeEventListener('abort', onAbort);
     }
   }
 
   private taskError(err: unknown, inv: Invocation, fn: string): CwasiError {
     if (err instanceof CwasiError) return err;
     const e = err as Error;
-    if (inv.signal.aborted || e?.name === 'AbortError') {
-      if (inv.timedOut()) return new CwasiError('E_TIMEOUT', `${fn}: deadline exceeded`);
-      return abortedError(inv.opts.signal ?? inv.signal);
-    }
+    if (inv.aborted) return inv.reason!;
     const msg = e?.message ?? String(err);
     if (/queue is at limit/i.test(msg)) return new CwasiError('E_QUEUE_FULL', `${fn}: the task queue is full`);
     if (/terminat|destroy|closed/i.test(msg) && this.closing) return new CwasiError('E_CLOSED', `${fn}: the engine closed`);
@@ -807,8 +868,22 @@ export class RequestDispatcher {
 
   closing = false;
 
+  /**
+   * A worker thread exited (killed on abort or deadline, crashed, or retired
+   * when idle): free what the task it was running held, then its cached
+   * chunks and its instances' stacks in every memory.
+   */
   private forgetThread(threadId: number): void {
+    const link = this.workers.get(threadId);
     this.workers.delete(threadId);
+    if (link !== undefined) {
+      const J = JOURNAL_OFFSET >> 2;
+      const taskId = Atomics.load(link.control, J + (JOURNAL.TASK >> 2));
+      const live = this.liveTasks.get(taskId);
+      if (live !== undefined && Atomics.load(link.control, J + (JOURNAL.STATE >> 2)) === JOURNAL_RUNNING) {
+        this.recover(link.control, threadId, live.groups, live.refs, new CwasiError('E_WORKER_DIED', `${live.fn}: its worker exited`));
+      }
+    }
     for (const g of this.coordinator.groupsList()) {
       if (g.heap === undefined || g.host !== this.coordinator.hostName) continue;
       try {
@@ -820,17 +895,27 @@ export class RequestDispatcher {
     }
   }
 
-  /** A task was killed (abort, deadline, worker death): free what its worker's journal says it held. */
-  private recover(taskId: number, groups: MemoryGroup[], refs: GroupRef[], cause: CwasiError): void {
+  /**
+   * Cancel the pool tasks of an aborted invocation. Mark first, then look:
+   * a worker publishes RUNNING before it reads the board, so either it sees
+   * the mark and returns at once, or this sees it running and terminates it.
+   */
+  private cancelTasks(inv: Invocation): void {
     const J = JOURNAL_OFFSET >> 2;
-    let found: { threadId: number; j: Int32Array } | undefined;
-    for (const [threadId, link] of this.workers) {
-      if (Atomics.load(link.control, J + (JOURNAL.TASK >> 2)) === taskId) found = { threadId, j: link.control };
+    for (const taskId of inv.tasks) {
+      Atomics.store(this.cancelBoard, taskId & (CANCEL_BOARD_SLOTS - 1), taskId);
+      for (const [threadId, link] of this.workers) {
+        if (Atomics.load(link.control, J + (JOURNAL.TASK >> 2)) === taskId && Atomics.load(link.control, J + (JOURNAL.STATE >> 2)) === JOURNAL_RUNNING) {
+          const worker = this.pool.threads.find((w) => w.threadId === threadId);
+          void worker?.terminate();
+        }
+      }
     }
-    // Never started: nothing is held.
-    if (found === undefined) return;
-    const { threadId, j } = found;
-    const running = Atomics.load(j, J + (JOURNAL.STATE >> 2)) === JOURNAL_RUNNING;
+  }
+
+  /** A task's thread died: free the arenas its journal (the thread's control block) says the task held. */
+  private recover(j: Int32Array, threadId: number, groups: MemoryGroup[], refs: GroupRef[], cause: CwasiError): void {
+    const J = JOURNAL_OFFSET >> 2;
     const overflow = Atomics.load(j, J + (JOURNAL.OVERFLOW >> 2)) === 1;
     const n = Atomics.load(j, J + (JOURNAL.COUNT >> 2));
     const ids = groups.map(() => new Set<number>());
@@ -847,7 +932,7 @@ export class RequestDispatcher {
         this.invalidatePlans();
       };
       const heap = group.heap;
-      if (running && heap.lockHolder() === threadId + 1) return discard('worker killed holding the heap lock');
+      if (heap.lockHolder() === threadId + 1) return discard('worker killed holding the heap lock');
       if (overflow) return discard('worker killed holding arenas its journal could not record');
       // Every index of this group (an embedded chain repeats a group).
       const mine = new Set<number>();
@@ -855,7 +940,6 @@ export class RequestDispatcher {
         if (g === group) for (const id of ids[k]!) mine.add(id);
       });
       try {
-        // The dead thread's cached chunks and stacks go back too.
         heap.releaseTagged(mine, threadId + 1);
       } catch {
         discard('heap inconsistent after a killed task');
@@ -940,10 +1024,13 @@ export class RequestDispatcher {
       }
       if (callee === undefined) throw new CwasiError('E_UNKNOWN_FUNCTION', `${req.caller} called "${req.target}", which is not deployed`);
       const sel = this.coordinator.select(req.caller, req.target, parent?.opts.guestCallMode);
-      const inv: Invocation = parent ?? {
-        id: req.invocationId, target: req.target, deadline: req.deadline,
-        signal: AbortSignal.timeout(Math.max(1, req.deadline - Date.now())), timedOut: () => Date.now() >= req.deadline, opts: {},
-      };
+      let inv = parent;
+      if (inv === undefined) {
+        inv = new Invocation(req.invocationId, req.target, req.deadline, {});
+        const own = inv;
+        own.onAbort = () => this.cancelTasks(own);
+        this.sweeper.add(-this.nextId++, req.deadline, () => own.abort(new CwasiError('E_TIMEOUT', `${req.target}: deadline exceeded`), true));
+      }
       this.modeCounts[sel.mode]++;
       const p = req.payload;
       const output: OutputSpec = { keep: false, bytes: false };
@@ -994,7 +1081,7 @@ export class RequestDispatcher {
         default:
           throw new CwasiError('E_CONFIG', `guest calls over ${sel.mode} are not available in this engine`);
       }
-      const { result, group } = await this.runSegment({ steps: [req.target], group: callee.group }, [input], output, inv);
+      const { result, group } = await this.runSegment({ steps: [req.target], group: callee.group }, [input], output, inv!);
       calleeOk = true;
       if (result.kept !== undefined) {
         reply = {

@@ -24,7 +24,7 @@ import type { IfcMode } from './selection.js';
 import type { LatencySummary } from './stats.js';
 import { buildGraph, type WorkflowGraph } from './workflow/graph.js';
 import { parseWorkflow, validateWorkflowDocument, type WorkflowDocument } from './workflow/schema.js';
-import type { ControlTask } from './worker/protocol.js';
+import { CANCEL_BOARD_SLOTS, type ControlTask, type WorkerData } from './worker/protocol.js';
 
 export interface EngineOptions {
   /** Worker threads: a number (min = max) or bounds. Default: min = cores, max = 2 × cores. */
@@ -134,7 +134,9 @@ export class Engine {
       throw new CwasiError('E_CONFIG', `invalid thread bounds min ${this.minThreads}, max ${this.maxThreads}`);
     }
     const maxQueue = options.maxQueue ?? DEFAULTS.maxQueue;
+    const workerData: WorkerData = { cancelBoard: new SharedArrayBuffer(CANCEL_BOARD_SLOTS * 4) };
     this.pool = new Piscina({
+      workerData,
       filename: new URL('./worker/worker.js', import.meta.url).href,
       minThreads: this.minThreads,
       maxThreads: this.maxThreads,
@@ -173,6 +175,7 @@ export class Engine {
       maxThreads: this.maxThreads,
       maxQueue,
       localStreams: transport === 'stream',
+      cancelBoard: workerData.cancelBoard,
       chainLocal: options.local?.sameWorker ?? true,
       directInputBytes: options.directInputBytes ?? DEFAULTS.directInputBytes,
       redisUrl,
@@ -328,11 +331,15 @@ export class Engine {
 
   /** Invoke a workflow or a function; resolves with the output bytes. */
   async invoke(target: string, input: Uint8Array, options?: InvokeOptions): Promise<Uint8Array> {
-    return (await this.invokeWithReport(target, input, options)).output;
+    return (await this.run(target, input, options, true)).output;
   }
 
   /** Invoke and report what happened: outputs, the mode of every edge, per-step timings. */
   invokeWithReport(target: string, input: Uint8Array, options?: InvokeOptions): Promise<InvocationReport> {
+    return this.run(target, input, options, false);
+  }
+
+  private run(target: string, input: Uint8Array, options: InvokeOptions | undefined, lean: boolean): Promise<InvocationReport> {
     if (this.closed) return Promise.reject(new CwasiError('E_CLOSED', 'the engine is closed'));
     let graph: WorkflowGraph;
     try {
@@ -341,7 +348,7 @@ export class Engine {
       return Promise.reject(err);
     }
     this.inflight++;
-    return this.dispatcher.invoke(target, graph, input, options).finally(() => {
+    return this.dispatcher.invoke(target, graph, input, options, lean).finally(() => {
       if (--this.inflight === 0 && this.drained !== undefined) this.drained();
     });
   }

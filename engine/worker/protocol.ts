@@ -218,6 +218,18 @@ export const JOURNAL_RUNNING = 1;
 export const JOURNAL_FINISHED = 2;
 export const CONTROL_BLOCK_BYTES = JOURNAL_OFFSET + JOURNAL.ARENAS + JOURNAL_ARENAS * JOURNAL_ENTRY_BYTES;
 
+// CANCEL BOARD: one Int32Array of CANCEL_BOARD_SLOTS over a SharedArrayBuffer
+// made by the engine and given to every worker as workerData. The dispatcher
+// writes the id of a cancelled task at slot (id & (CANCEL_BOARD_SLOTS - 1));
+// a worker that starts a task whose id is there returns E_ABORTED at once.
+// (Ids are unique for 2^31 tasks; a later task reusing a slot overwrites it.)
+export const CANCEL_BOARD_SLOTS = 4096;
+
+/** What every worker gets at start (Piscina workerData). */
+export interface WorkerData {
+  cancelBoard: SharedArrayBuffer;
+}
+
 export interface WorkerHello {
   type: 'cwasi:hello';
   threadId: number;

@@ -12,7 +12,7 @@
 // reply port. Guest-initiated calls to functions outside the group leave the
 // same way (GuestCallRequest) and wait on a call slot (protocol.ts).
 
-import { MessageChannel, parentPort, receiveMessageOnPort, threadId } from 'node:worker_threads';
+import { MessageChannel, parentPort, receiveMessageOnPort, threadId, workerData } from 'node:worker_threads';
 import { takeCoverage } from 'node:v8';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { CwasiError, toErrorRecord } from '../errors.js';
@@ -27,7 +27,7 @@ import {
   GuestInstance, STATUS, newContext, releaseContext,
 } from './host.js';
 import {
-  CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CONTROL_BLOCK_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ARENAS, JOURNAL_ENTRY_BYTES,
+  CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CANCEL_BOARD_SLOTS, type WorkerData, CONTROL_BLOCK_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ARENAS, JOURNAL_ENTRY_BYTES,
   JOURNAL_FINISHED, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED, SHARE_IDLE, SHARE_WAITING,
   SLOT_FREE, SLOT_PENDING, SLOT_STATE, SLOT_STATUS,
   type ControlTask, type GroupInstall, type GroupKey, type GuestCallReply, type GuestCallRequest, type InputSpec,
@@ -376,8 +376,17 @@ interface RunState {
   at: number;
 }
 
+/** The engine's cancel board (protocol.ts CANCEL BOARD). */
+const cancelBoard = new Int32Array((workerData as WorkerData).cancelBoard);
+
 function run(task: RunTask): TaskResult | Promise<TaskResult> {
+  // Publish RUNNING before looking at the board: the dispatcher marks the
+  // board before it looks at the journal, so one of the two sees the other.
   journalStart(task.taskId);
+  if (Atomics.load(cancelBoard, task.taskId & (CANCEL_BOARD_SLOTS - 1)) === task.taskId) {
+    journalEnd();
+    return { ok: false, threadId, fn: task.steps[0] ?? '?', error: { code: 'E_ABORTED', message: 'cancelled before it started' }, discardGroup: false };
+  }
   const state: RunState = { task, groups: [], contexts: [], at: 0 };
   let pending: Promise<TaskResult> | undefined;
   try {
