@@ -174,6 +174,12 @@ export class Ring {
     return (Atomics.load(this.i32, I_HEAD) - Atomics.load(this.i32, I_TAIL)) >>> 0;
   }
 
+  /** Readable bytes are there (a corrupt count, over capacity, is not readable). */
+  private hasData(): boolean {
+    const u = this.used;
+    return u > 0 && u <= this.capacity;
+  }
+
   get consumerAttached(): boolean {
     return Atomics.load(this.i32, I_CONSUMER_ATTACHED) === 1;
   }
@@ -227,7 +233,13 @@ export class Ring {
    */
   tryWrite(src: Uint8Array): number {
     const head = Atomics.load(this.i32, I_HEAD) >>> 0;
-    const n = Math.min(this.capacity - ((head - (Atomics.load(this.i32, I_TAIL) >>> 0)) >>> 0), src.length);
+    const used = (head - (Atomics.load(this.i32, I_TAIL) >>> 0)) >>> 0;
+    if (used > this.capacity) {
+      // Only a corrupt ring gets here: never compute a negative count from it.
+      this.abort();
+      return 0;
+    }
+    const n = Math.min(this.capacity - used, src.length);
     if (n === 0) return 0;
     this.copyIn(head, n === src.length ? src : src.subarray(0, n));
     this.publish(head + n);
@@ -310,7 +322,7 @@ export class Ring {
       off += n;
       if (off === src.length) break;
       if (n === 0) {
-        const outcome = await this.waitAsyncFor(I_TAIL, I_PRODUCER_WAITING, () => this.space() > 0, deadline);
+        const outcome = await this.waitAsyncFor(I_TAIL, I_PRODUCER_WAITING, () => this.space() > 0, deadline, signal);
         if (outcome !== 'ok') return outcome;
       }
     }
@@ -404,7 +416,7 @@ export class Ring {
       off += n;
       if (off === dst.length) break;
       if (n === 0) {
-        const outcome = await this.waitAsyncFor(I_HEAD, I_CONSUMER_WAITING, () => this.used > 0, deadline);
+        const outcome = await this.waitAsyncFor(I_HEAD, I_CONSUMER_WAITING, () => this.hasData(), deadline, signal);
         if (outcome !== 'ok') return { read: off, outcome };
       }
     }
@@ -457,7 +469,7 @@ export class Ring {
   // ── waiting ──────────────────────────────────────────────────────────────
 
   private waitForData(deadline: number): WaitOutcome {
-    return this.waitOn(I_HEAD, I_CONSUMER_WAITING, () => this.used > 0, deadline, true);
+    return this.waitOn(I_HEAD, I_CONSUMER_WAITING, () => this.hasData(), deadline, true);
   }
 
   /**
@@ -472,7 +484,8 @@ export class Ring {
       if (ready()) return 'ok';
       const s = Atomics.load(this.i32, I_STATE);
       if (s === STATE_ABORTED) return 'aborted';
-      if (s === STATE_CLOSED && reading) return 'closed';
+      // Closed means no more frames; bytes written before close() still count.
+      if (s === STATE_CLOSED && reading) return ready() ? 'ok' : 'closed';
       if (i >= SPIN && (spinUntil === 0 || performance.now() >= spinUntil || Date.now() >= deadline)) break;
     }
     for (;;) {
@@ -482,7 +495,7 @@ export class Ring {
         if (ready()) return 'ok';
         const s = Atomics.load(this.i32, I_STATE);
         if (s === STATE_ABORTED) return 'aborted';
-        if (s === STATE_CLOSED && reading) return 'closed';
+        if (s === STATE_CLOSED && reading) return ready() ? 'ok' : 'closed';
         const left = deadline - Date.now();
         if (left <= 0) return 'timeout';
         Atomics.wait(this.i32, index, observed, Math.min(left, MAX_SLEEP_MS));
@@ -492,7 +505,7 @@ export class Ring {
     }
   }
 
-  private async waitAsyncFor(index: number, flag: number, ready: () => boolean, deadline: number): Promise<WaitOutcome> {
+  private async waitAsyncFor(index: number, flag: number, ready: () => boolean, deadline: number, signal?: AbortSignal): Promise<WaitOutcome> {
     const reading = index === I_HEAD;
     for (;;) {
       const observed = Atomics.load(this.i32, index);
@@ -501,14 +514,28 @@ export class Ring {
         if (ready()) return 'ok';
         const s = Atomics.load(this.i32, I_STATE);
         if (s === STATE_ABORTED) return 'aborted';
-        if (s === STATE_CLOSED && reading) return 'closed';
+        if (s === STATE_CLOSED && reading) return ready() ? 'ok' : 'closed';
+        if (signal?.aborted) return 'aborted';
         const left = deadline - Date.now();
         if (left <= 0) return 'timeout';
         const w = Atomics.waitAsync(this.i32, index, observed, Math.min(left, MAX_SLEEP_MS));
-        if (w.async) await w.value;
+        if (w.async) {
+          if (signal === undefined) {
+            await w.value;
+          } else {
+            // Wake on the signal too: an abort must not wait for the next slice.
+            let onAbort: (() => void) | undefined;
+            await Promise.race([w.value, new Promise<void>((resolve) => {
+              onAbort = resolve;
+              signal.addEventListener('abort', onAbort, { once: true });
+            })]);
+            signal.removeEventListener('abort', onAbort!);
+          }
+        }
       } finally {
         Atomics.store(this.i32, flag, 0);
       }
     }
   }
+
 }
