@@ -99,10 +99,12 @@ function executionsFor(bytes: number, n: number, mode: IfcMode, quick: boolean, 
   const work = (bytes / MiB) * Math.max(1, n / 4) * (mode === 'remote-kv' ? 4 : mode === 'copy' ? 2 : 1);
   const base = work >= 200 ? 3 : work >= 40 ? 5 : work >= 8 ? 12 : 30;
   const heavy = work >= 200;
-  if (override !== undefined) return { count: override, burst: Math.min(override, CONCURRENCY) };
+  if (override !== undefined) return { count: override, burst: Math.max(override, CONCURRENCY) };
+  // The concurrent burst must be long enough to reach a steady state.
+  const burst = work >= 200 ? (quick ? 2 : CONCURRENCY) : work >= 40 ? 8 : work >= 8 ? 16 : 40;
   // --quick: cheap rows keep their samples (a mean needs them), heavy ones are cut.
-  if (quick) return { count: heavy ? 2 : work >= 8 ? Math.ceil(base / 2) : base, burst: heavy ? 2 : CONCURRENCY };
-  return { count: base * 2, burst: 2 * CONCURRENCY };
+  if (quick) return { count: heavy ? 2 : work >= 8 ? Math.ceil(base / 2) : base, burst };
+  return { count: base * 2, burst };
 }
 
 class RssSampler {

@@ -262,13 +262,38 @@ async function cmdBench(name: string, o: Record<string, string | boolean | undef
   }
 }
 
-async function cmdNode(o: { nats: string; listen: string; secretFile?: string; name?: string; cluster: string; threads?: string }, out: Out): Promise<void> {
+interface NodeOptions {
+  nats: string;
+  listen: string;
+  secretFile?: string;
+  name?: string;
+  cluster: string;
+  threads?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+}
+
+function readTls(o: NodeOptions): { key: Buffer; cert: Buffer; ca: Buffer } | undefined {
+  const given = [o.tlsCert, o.tlsKey, o.tlsCa].filter((x) => x !== undefined).length;
+  if (given === 0) return undefined;
+  if (given !== 3) throw new CwasiError('E_CONFIG', 'TLS needs all of --tls-cert, --tls-key and --tls-ca');
+  try {
+    return { cert: readFileSync(o.tlsCert!), key: readFileSync(o.tlsKey!), ca: readFileSync(o.tlsCa!) };
+  } catch (err) {
+    throw new CwasiError('E_CONFIG', `cannot read a TLS file: ${(err as Error).message}`);
+  }
+}
+
+async function cmdNode(o: NodeOptions, out: Out): Promise<void> {
+  const tls = readTls(o);
   const engine = await Engine.create({
     ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
     cluster: {
       nats: o.nats, listen: o.listen, cluster: o.cluster,
       ...(o.name !== undefined ? { name: o.name } : {}),
       ...(o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
+      ...(tls !== undefined ? { tls } : {}),
     },
   });
   const s = engine.clusterStats()!;
@@ -364,7 +389,10 @@ export function buildProgram(out: Out = io): Command {
     .option('--name <name>', 'node name (default <hostname>-<pid>)')
     .option('--cluster <name>', 'cluster name', 'default')
     .option('--threads <n>', 'worker threads')
-    .action((o: { nats: string; listen: string; secretFile?: string; name?: string; cluster: string; threads?: string }) => cmdNode(o, out));
+    .option('--tls-cert <file>', 'Networked Buffer over TLS: this node\'s certificate (PEM); needs --tls-key and --tls-ca')
+    .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
+    .option('--tls-ca <file>', 'the cluster CA that signed every node\'s certificate (PEM)')
+    .action((o: NodeOptions) => cmdNode(o, out));
 
   program.addOption(new Option('--no-color').hideHelp());
   return program;
