@@ -1,10 +1,12 @@
 // Real concurrency through the ring: a producer and a consumer on different
-// threads stream 64 MiB of seeded bytes in random chunk sizes (the two sides'
-// chunk boundaries never line up) through small rings, and the consumer
-// compares every byte with the stream. Variants: worker → worker with the
-// blocking write/read, worker → main thread with readAsync, main thread with
-// writeAsync → worker, and whole frames (writeFrame / tryWriteDescriptor →
-// readHeader / read / readDescriptor) between two workers.
+// threads stream 32–64 MiB of seeded bytes in random chunk sizes (the two
+// sides' chunk boundaries never line up) through 4 KiB and 64 KiB rings, and
+// the consumer compares every byte with the stream. Variants: worker → worker
+// with the blocking write/read (indices crossing 2^31 and 2^32 mid-stream),
+// worker → main thread with readAsync, main thread with writeAsync → worker,
+// whole frames (writeFrame / tryWriteDescriptor → readHeader / read /
+// readDescriptor) between two workers, and a ping-pong that measures the
+// wake-ups themselves.
 //
 // Each wait is bounded by the deadline given to write/read; the threads meet
 // only through the ring itself and the workers' result messages.

@@ -213,7 +213,7 @@ export const ringEndpoint: Endpoint<'ring'> = {
     if (typeof header === 'string') throw channelError('local buffer read', header);
     const total = header.aux;
     checkLimit(total, target);
-    const dst = target.heap.allocIn(target.arena, total);
+    let dst = -1;
     let off = 0;
     for (;;) {
       if (header.type === FRAME_DATA) {
@@ -221,6 +221,7 @@ export const ringEndpoint: Endpoint<'ring'> = {
           ring.abort();
           throw new CwasiError('E_BAD_DESCRIPTOR', `ring DATA frame of ${header.length} bytes overruns the ${total}-byte message`);
         }
+        if (dst < 0) dst = target.heap.allocIn(target.arena, total);
         const r = ring.read(target.heap.bytes().subarray(dst + off, dst + off + header.length), target.deadline);
         if (r.outcome !== 'ok') throw channelError('local buffer read', r.outcome);
         off += header.length;
@@ -232,20 +233,26 @@ export const ringEndpoint: Endpoint<'ring'> = {
         const d = ring.readDescriptor(target.deadline);
         if (typeof d === 'string') throw channelError('local buffer read', d);
         const src = spec.sources[d.source];
-        if (src === undefined) throw new CwasiError('E_BAD_DESCRIPTOR', `ring descriptor names source ${d.source} of ${spec.sources.length}`);
-        if (d.len !== total - off) throw new CwasiError('E_BAD_DESCRIPTOR', `ring descriptor of ${d.len} bytes, ${total - off} expected`);
+        if (src === undefined || d.len !== total - off) {
+          ring.abort();
+          throw new CwasiError('E_BAD_DESCRIPTOR', src === undefined
+            ? `ring descriptor names source ${d.source} of ${spec.sources.length}`
+            : `ring descriptor of ${d.len} bytes, ${total - off} expected`);
+        }
         if (src.groupId === target.groupId && src.generation === target.generation && off === 0) {
-          // The producer shares this memory after all: read in place.
+          // The producer shares this memory after all: read in place, reserve nothing.
           sourceBytes(target.heap, d.generation, d.ptr, d.len);
           return { ptr: d.ptr, len: d.len };
         }
+        // Reserved only now that the bytes must be copied across.
+        if (dst < 0) dst = target.heap.allocIn(target.arena, total);
         target.heap.bytes().set(sourceBytes(target.shared.heapOf(src), d.generation, d.ptr, d.len), dst + off);
         off += d.len;
       } else {
         ring.abort();
         throw new CwasiError('E_BAD_DESCRIPTOR', `unknown ring frame type ${header.type}`);
       }
-      if (off === total) return { ptr: dst, len: total };
+      if (off === total) return { ptr: dst < 0 ? target.heap.allocIn(target.arena, 0) : dst, len: total };
       header = ring.readHeader(target.deadline);
       if (typeof header === 'string') throw channelError('local buffer read', header);
       if (header.aux !== total) throw new CwasiError('E_BAD_DESCRIPTOR', `ring frame belongs to a ${header.aux}-byte message, ${total} expected`);

@@ -232,6 +232,8 @@ export class Ring {
    * many were written (0 when full). Never allocates.
    */
   tryWrite(src: Uint8Array): number {
+    // An aborted ring takes nothing more.
+    if (Atomics.load(this.i32, I_STATE) === STATE_ABORTED) return 0;
     const head = Atomics.load(this.i32, I_HEAD) >>> 0;
     const used = (head - (Atomics.load(this.i32, I_TAIL) >>> 0)) >>> 0;
     if (used > this.capacity) {
@@ -423,7 +425,11 @@ export class Ring {
     return { read: off, outcome: 'ok' };
   }
 
-  /** Read and validate the next frame header (blocking). */
+  /**
+   * Read and validate the next frame header (blocking). A wait that ends
+   * early ('timeout', 'aborted') may have consumed part of the header: the
+   * ring is then unusable for framed reads until reset.
+   */
   readHeader(deadline: number): FrameHeader | WaitOutcome {
     const r = this.read(this.scratch, deadline);
     if (r.outcome !== 'ok') return r.outcome;
@@ -462,7 +468,7 @@ export class Ring {
       this.abort();
       throw new CwasiError('E_BAD_DESCRIPTOR', `ring frame out of sequence (got ${seq}, expected ${this.seqIn})`);
     }
-    this.seqIn++;
+    this.seqIn = (this.seqIn + 1) >>> 0;
     return { type: word & FRAME_TYPE_MASK, length: dv.getUint32(FRAME.LENGTH, true), seq, aux: dv.getUint32(FRAME.AUX, true) };
   }
 
@@ -481,9 +487,10 @@ export class Ring {
   private waitOn(index: number, flag: number, ready: () => boolean, deadline: number, reading: boolean): WaitOutcome {
     const spinUntil = this.spinMs > 0 ? performance.now() + this.spinMs : 0;
     for (let i = 0; ; i++) {
+      // Aborted wins over ready: the transfer is dead even if bytes or space remain.
+      if (Atomics.load(this.i32, I_STATE) === STATE_ABORTED) return 'aborted';
       if (ready()) return 'ok';
       const s = Atomics.load(this.i32, I_STATE);
-      if (s === STATE_ABORTED) return 'aborted';
       // Closed means no more frames; bytes written before close() still count.
       if (s === STATE_CLOSED && reading) return ready() ? 'ok' : 'closed';
       if (i >= SPIN && (spinUntil === 0 || performance.now() >= spinUntil || Date.now() >= deadline)) break;
@@ -492,9 +499,9 @@ export class Ring {
       const observed = Atomics.load(this.i32, index);
       Atomics.store(this.i32, flag, 1);
       try {
+        if (Atomics.load(this.i32, I_STATE) === STATE_ABORTED) return 'aborted';
         if (ready()) return 'ok';
         const s = Atomics.load(this.i32, I_STATE);
-        if (s === STATE_ABORTED) return 'aborted';
         if (s === STATE_CLOSED && reading) return ready() ? 'ok' : 'closed';
         const left = deadline - Date.now();
         if (left <= 0) return 'timeout';
@@ -510,15 +517,19 @@ export class Ring {
     for (;;) {
       const observed = Atomics.load(this.i32, index);
       Atomics.store(this.i32, flag, 1);
+      let keepAlive: NodeJS.Timeout | undefined;
       try {
+        if (Atomics.load(this.i32, I_STATE) === STATE_ABORTED) return 'aborted';
         if (ready()) return 'ok';
         const s = Atomics.load(this.i32, I_STATE);
-        if (s === STATE_ABORTED) return 'aborted';
         if (s === STATE_CLOSED && reading) return ready() ? 'ok' : 'closed';
         if (signal?.aborted) return 'aborted';
         const left = deadline - Date.now();
         if (left <= 0) return 'timeout';
-        const w = Atomics.waitAsync(this.i32, index, observed, Math.min(left, MAX_SLEEP_MS));
+        const slice = Math.min(left, MAX_SLEEP_MS);
+        const w = Atomics.waitAsync(this.i32, index, observed, slice);
+        // A pending waitAsync does not keep Node's event loop alive; this timer does.
+        if (w.async) keepAlive = setTimeout(() => {}, slice + 1);
         if (w.async) {
           if (signal === undefined) {
             await w.value;
@@ -533,6 +544,7 @@ export class Ring {
           }
         }
       } finally {
+        if (keepAlive !== undefined) clearTimeout(keepAlive);
         Atomics.store(this.i32, flag, 0);
       }
     }
