@@ -32,6 +32,11 @@ import {
 } from './worker/protocol.js';
 import { STATUS } from './worker/host.js';
 import type { MessagePort } from 'node:worker_threads';
+import type { Remote } from 'comlink';
+import { controlOf, withTimeout, type WorkerControl, type WorkerStats } from './worker/control.js';
+
+/** How long a control-plane call to a worker may take (it answers between tasks). */
+const CONTROL_TIMEOUT_MS = 2000;
 
 export interface InvokeOptions {
   signal?: AbortSignal;
@@ -283,6 +288,8 @@ interface WorkerLink {
   port: MessagePort;
   /** The worker's control block (protocol.ts): share state, call slots, journal. */
   control: Int32Array;
+  /** The worker's control API (comlink). */
+  api: Remote<WorkerControl>;
 }
 
 export class RequestDispatcher {
@@ -741,12 +748,9 @@ export class RequestDispatcher {
     if (!res.ok) {
       const failed = res as Extract<TaskResult, { ok: false }>;
       const at = groups.findIndex((g) => g.id === failed.groupId);
-      if (failed.discardGroup && at >= 0 && this.coordinator.discard(refs[at]!.id, refs[at]!.generation, `${failed.fn}: ${failed.error.message}`)) {
-        this.invalidatePlans();
-      }
+      if (failed.discardGroup && at >= 0) this.discardGroup(refs[at]!.id, refs[at]!.generation, `${failed.fn}: ${failed.error.message}`);
       throw CwasiError.fromRecord(failed.error);
     }
-    if ('control' in res) throw new CwasiError('E_INTERNAL', 'control result for a run task');
     return { result: res, group: refs[refs.length - 1]! };
   }
 
@@ -869,6 +873,29 @@ export class RequestDispatcher {
   closing = false;
 
   /**
+   * One fate: discard a memory group's generation, and tell every worker to
+   * drop its instances of it now rather than when it next sees the group.
+   */
+  private discardGroup(groupId: string, generation: number, reason: string): void {
+    if (!this.coordinator.discard(groupId, generation, reason)) return;
+    this.invalidatePlans();
+    for (const link of this.workers.values()) {
+      void withTimeout(link.api.dropGroup(groupId, generation), CONTROL_TIMEOUT_MS, 'dropGroup').catch(() => {});
+    }
+  }
+
+  /** Every worker's own report, over the control plane (a busy worker answers when its task ends). */
+  async workerStats(timeoutMs = CONTROL_TIMEOUT_MS): Promise<WorkerStats[]> {
+    const all = await Promise.allSettled([...this.workers.values()].map((l) => withTimeout(l.api.stats(), timeoutMs, 'stats')));
+    return all.filter((r): r is PromiseFulfilledResult<WorkerStats> => r.status === 'fulfilled').map((r) => r.value);
+  }
+
+  /** Ask every worker to write its coverage (before the pool terminates them). */
+  async flushCoverage(): Promise<void> {
+    await Promise.allSettled([...this.workers.values()].map((l) => withTimeout(l.api.flushCoverage(), CONTROL_TIMEOUT_MS, 'flushCoverage')));
+  }
+
+  /**
    * A worker thread exited (killed on abort or deadline, crashed, or retired
    * when idle): free what the task it was running held, then its cached
    * chunks and its instances' stacks in every memory.
@@ -889,8 +916,7 @@ export class RequestDispatcher {
       try {
         g.heap.releaseTagged(new Set(), threadId + 1);
       } catch {
-        this.coordinator.discard(g.id, g.generation, `heap inconsistent after thread ${threadId} exited`);
-        this.invalidatePlans();
+        this.discardGroup(g.id, g.generation, `heap inconsistent after thread ${threadId} exited`);
       }
     }
   }
@@ -928,8 +954,7 @@ export class RequestDispatcher {
       if (seen.has(group) || group.generation !== refs[i]!.generation) return;
       seen.add(group);
       const discard = (why: string) => {
-        this.coordinator.discard(refs[i]!.id, refs[i]!.generation, `${why} (${cause.code})`);
-        this.invalidatePlans();
+        this.discardGroup(refs[i]!.id, refs[i]!.generation, `${why} (${cause.code})`);
       };
       const heap = group.heap;
       if (heap.lockHolder() === threadId + 1) return discard('worker killed holding the heap lock');
@@ -954,7 +979,7 @@ export class RequestDispatcher {
     if (m === null || typeof m !== 'object') return;
     if (m.type === 'cwasi:hello') {
       const hello = m as WorkerHello;
-      this.workers.set(hello.threadId, { port: hello.replyPort, control: new Int32Array(hello.control) });
+      this.workers.set(hello.threadId, { port: hello.replyPort, control: new Int32Array(hello.control), api: controlOf(hello.controlPort) });
       hello.replyPort.unref();
       // When the thread is gone (killed on abort, or retired when idle) its cached
       // chunks and its instances' stacks in every memory go back to the heaps.

@@ -24,7 +24,8 @@ import type { IfcMode } from './selection.js';
 import type { LatencySummary } from './stats.js';
 import { buildGraph, type WorkflowGraph } from './workflow/graph.js';
 import { parseWorkflow, validateWorkflowDocument, type WorkflowDocument } from './workflow/schema.js';
-import { CANCEL_BOARD_SLOTS, type ControlTask, type WorkerData } from './worker/protocol.js';
+import { CANCEL_BOARD_SLOTS, type WorkerData } from './worker/protocol.js';
+import type { WorkerStats } from './worker/control.js';
 
 export interface EngineOptions {
   /** Worker threads: a number (min = max) or bounds. Default: min = cores, max = 2 × cores. */
@@ -142,6 +143,9 @@ export class Engine {
       maxThreads: this.maxThreads,
       maxQueue,
       idleTimeout: 30_000,
+      // Idle workers wait with Atomics.waitAsync, so their event loop runs between
+      // tasks: the control plane (comlink) answers, and client reconnect timers fire.
+      atomics: 'async',
     });
     const redisUrl = options.redis?.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     this.rings = new RingPools(options.local?.ringBytes ?? DEFAULTS.ringBytes);
@@ -419,11 +423,12 @@ export class Engine {
 
   /** Each worker writes its coverage before the pool terminates it (terminated workers write nothing). */
   private async flushWorkerCoverage(): Promise<void> {
-    const parties = (this.pool as unknown as { threads: unknown[] }).threads.length;
-    if (parties === 0) return;
-    const barrier = new SharedArrayBuffer(4);
-    const task: ControlTask = { type: 'flush-coverage', barrier, parties };
-    await Promise.allSettled(Array.from({ length: parties }, () => this.pool.run(task)));
+    await this.dispatcher.flushCoverage();
+  }
+
+  /** What each worker holds (memory groups, instances, rings, the task it runs), over the control plane. */
+  workerStats(): Promise<WorkerStats[]> {
+    return this.dispatcher.workerStats();
   }
 
   private checkOpen(): void {

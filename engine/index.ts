@@ -2,6 +2,7 @@
 export { Engine } from './engine.js';
 export type { EngineOptions, EngineStats, DeployResult, PlanReport, EdgePlan, FunctionPlacement } from './engine.js';
 export type { InvokeOptions, InvocationReport, EdgeReport, StepReport } from './dispatcher.js';
+export type { WorkerStats } from './worker/control.js';
 export type { FunctionConfig } from './coordinator.js';
 export { CwasiError, ERROR_CODES, isErrorCode } from './errors.js';
 export type { ErrorCode, ErrorRecord } from './errors.js';

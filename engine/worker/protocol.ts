@@ -1,7 +1,8 @@
 // Messages between the main thread (Request Dispatcher) and the pool's
 // workers. Types only: no behaviour lives in this file.
 //
-//   main → worker   RunTask / ControlTask          as Piscina tasks
+//   main → worker   RunTask                        as Piscina tasks
+//   main ↔ worker   WorkerControl (control.ts)     comlink RPC on the worker's control port
 //   worker → main   TaskResult                     as the Piscina task result
 //   worker → main   WorkerHello, GuestCallRequest, ShareRequest   on parentPort
 //   main → worker   GuestCallReply, ShareReply     on the worker's reply port,
@@ -111,14 +112,7 @@ export interface RunTask {
   forceRemote: string[];
 }
 
-export interface ControlTask {
-  type: 'flush-coverage' | 'ping';
-  /** Barrier so that every worker of the pool takes exactly one control task. */
-  barrier?: SharedArrayBuffer;
-  parties?: number;
-}
-
-export type Task = RunTask | ControlTask;
+export type Task = RunTask;
 
 /** Per-step timestamps (ms, performance.timeOrigin + performance.now()). */
 export interface StepTiming {
@@ -170,7 +164,7 @@ export interface RunFailure {
   discardGroup: boolean;
 }
 
-export type TaskResult = RunSuccess | RunFailure | { ok: true; threadId: number; control: true };
+export type TaskResult = RunSuccess | RunFailure;
 
 // ── the worker control block ───────────────────────────────────────────────
 //
@@ -234,7 +228,10 @@ export interface WorkerHello {
   type: 'cwasi:hello';
   threadId: number;
   replyPort: MessagePort;
+  /** The worker's control block (layout above). */
   control: SharedArrayBuffer;
+  /** The worker's comlink control API (engine/worker/control.ts). */
+  controlPort: MessagePort;
 }
 
 export interface GuestCallRequest {

@@ -22,6 +22,7 @@ import { sharedEndpoint } from '../channels/embedded.js';
 import { copyAcross, foreignEndpoint, ringEndpoint, writeOutputToRings } from '../channels/local.js';
 import { kvEndpoint, writeOutputToKv } from '../channels/remote-kv.js';
 import type { PlaceTarget, SharedResolver } from '../channels/channel.js';
+import { serveControl, type WorkerControl, type WorkerStats } from './control.js';
 import {
   type CallBridge, type InvocationContext, type RemoteCall, type Slice,
   GuestInstance, STATUS, newContext, releaseContext,
@@ -30,7 +31,7 @@ import {
   CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CANCEL_BOARD_SLOTS, type WorkerData, CONTROL_BLOCK_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ARENAS, JOURNAL_ENTRY_BYTES,
   JOURNAL_FINISHED, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED, SHARE_IDLE, SHARE_WAITING,
   SLOT_FREE, SLOT_PENDING, SLOT_STATE, SLOT_STATUS,
-  type ControlTask, type GroupInstall, type GroupKey, type GuestCallReply, type GuestCallRequest, type InputSpec,
+  type GroupInstall, type GroupKey, type GuestCallReply, type GuestCallRequest, type InputSpec,
   type MemoryRef, type ReleaseToken, type ReplyMessage, type RunSuccess, type RunTask, type ShareReply,
   type ShareRequest, type StepTiming, type Task, type TaskResult, type WorkerHello,
 } from './protocol.js';
@@ -47,11 +48,15 @@ const replyChannel = new MessageChannel();
 const replyPort = replyChannel.port1;
 let helloSent = false;
 
+const controlChannel = new MessageChannel();
+
 function sendHello(): void {
   if (helloSent || parentPort === null) return;
   helloSent = true;
-  const hello: WorkerHello = { type: 'cwasi:hello', threadId, replyPort: replyChannel.port2, control: controlBuffer };
-  parentPort.postMessage(hello, [replyChannel.port2]);
+  const hello: WorkerHello = {
+    type: 'cwasi:hello', threadId, replyPort: replyChannel.port2, control: controlBuffer, controlPort: controlChannel.port2,
+  };
+  parentPort.postMessage(hello, [replyChannel.port2, controlChannel.port2]);
 }
 
 /** Guest-call replies that arrived while waiting for something else. */
@@ -235,6 +240,7 @@ function journalArena(group: WorkerGroup, id: number): void {
 
 function journalEnd(): void {
   journaling = false;
+  activeGroups = new Set();
   Atomics.store(ctl, J + (JOURNAL.STATE >> 2), JOURNAL_FINISHED);
 }
 
@@ -417,6 +423,7 @@ function begin(state: RunState): Slice[] | Promise<Slice[]> {
   if (task.groups.length !== task.steps.length) throw new CwasiError('E_INTERNAL', 'a task needs one memory group per step');
   for (const key of task.groups) state.groups.push(groupFor(key));
   journalGroups = state.groups;
+  activeGroups = new Set(state.groups);
   // Contexts of every step are ready before the first one runs, so that
   // between two steps there is nothing but the handoff itself.
   task.steps.forEach((fn, i) => state.contexts.push(newContext(fn, state.groups[i]!.heap, state.groups[i]!.bridge, task)));
@@ -525,22 +532,41 @@ function failure(state: RunState, err: unknown): TaskResult {
   return failed;
 }
 
-function control(task: ControlTask): TaskResult {
-  if (task.barrier !== undefined && task.parties !== undefined) {
-    // Hold this worker until every party arrived, so each worker takes one task.
-    const b = new Int32Array(task.barrier);
-    Atomics.add(b, 0, 1);
-    Atomics.notify(b, 0);
-    const deadline = Date.now() + 2000;
-    let seen: number;
-    while ((seen = Atomics.load(b, 0)) < task.parties && Date.now() < deadline) Atomics.wait(b, 0, seen, 50);
-  }
-  if (task.type === 'flush-coverage' && process.env.NODE_V8_COVERAGE) takeCoverage();
-  return { ok: true, threadId, control: true };
-}
+// ── the control plane (comlink, engine/worker/control.ts) ──────────────────
+
+/** Groups the running task uses: never dropped under its feet. */
+let activeGroups: ReadonlySet<WorkerGroup> = new Set();
+
+const controlApi: WorkerControl = {
+  stats(): WorkerStats {
+    const running = Atomics.load(ctl, J + (JOURNAL.STATE >> 2)) === JOURNAL_RUNNING;
+    return {
+      threadId,
+      groups: [...groups.values()].map((g) => ({
+        groupId: g.install.groupId, generation: g.install.generation, version: g.install.version, instances: [...g.instances.keys()],
+      })),
+      rings: rings.size,
+      runningTask: running ? Atomics.load(ctl, J + (JOURNAL.TASK >> 2)) : undefined,
+      heapUsedBytes: process.memoryUsage().heapUsed,
+    };
+  },
+  dropGroup(groupId: string, generation: number): boolean {
+    const g = groups.get(groupId);
+    if (g === undefined || g.install.generation !== generation || activeGroups.has(g)) return false;
+    dropGroup(g);
+    return true;
+  },
+  flushCoverage(): boolean {
+    if (!process.env.NODE_V8_COVERAGE) return false;
+    takeCoverage();
+    return true;
+  },
+};
+
+serveControl(controlApi, controlChannel.port1);
+// Say hello at start, so that even a worker that never runs a task can be reached.
+sendHello();
 
 export default function handle(task: Task): TaskResult | Promise<TaskResult> {
-  sendHello();
-  if (task.type === 'run') return run(task);
-  return control(task);
+  return run(task);
 }
