@@ -101,6 +101,9 @@ export interface EngineStats {
   rings: { edges: number; rings: number; inUse: number };
 }
 
+/** The `host` value that lets the coordinator choose the node. */
+export const AUTO_HOST = 'auto';
+
 const DEFAULTS = {
   maxQueue: 4096,
   maxPayloadBytes: 1 << 30,
@@ -256,7 +259,7 @@ export class Engine {
     this.checkOpen();
     // A function config names its module; anything else is read as a workflow document.
     if (Array.isArray(target) || ('module' in target && !('functions' in target))) {
-      const list = Array.isArray(target) ? target : [target as FunctionConfig];
+      const list = this.placeAuto(Array.isArray(target) ? target : [target as FunctionConfig]);
       const deployed = await this.coordinator.deploy(list, baseDir);
       await this.deployElsewhere(deployed);
       this.dispatcher.invalidatePlans();
@@ -268,7 +271,7 @@ export class Engine {
     if (this.coordinator.get(doc.name) !== undefined && this.workflows.get(doc.name) === undefined && !(doc.name in doc.functions)) {
       throw new CwasiError('E_WORKFLOW_INVALID', `"${doc.name}" already names a deployed function`);
     }
-    const configs: FunctionConfig[] = Object.entries(doc.functions).map(([name, decl]) => ({ name, ...decl }));
+    const configs = this.placeAuto(Object.entries(doc.functions).map(([name, decl]): FunctionConfig => ({ name, ...decl })));
     const existed = new Set(this.coordinator.list().map((f) => f.name));
     const deployed = await this.coordinator.deploy(configs, baseDir);
     let plan: Plan;
@@ -288,6 +291,35 @@ export class Engine {
     this.workflows.set(doc.name, graph);
     return { functions: deployed.map(placementOf), workflow: this.planReport(plan, 'workflow') };
   }
+
+  /**
+   * `host: "auto"`: the coordinator places the function on a live node of the
+   * cluster — trusted functions of one domain together (they share a memory),
+   * the others spread round-robin over the nodes, this one included. Without a
+   * cluster, "auto" is this engine.
+   */
+  private placeAuto(configs: FunctionConfig[]): FunctionConfig[] {
+    if (!configs.some((c) => c.host === AUTO_HOST)) return configs;
+    const self = this.coordinator.hostName;
+    const nodes = this.member === undefined ? [self] : this.member.registry.liveNodes().map((n) => n.name).sort();
+    if (nodes.length === 0) nodes.push(self);
+    const byDomain = new Map<string, string>();
+    return configs.map((c) => {
+      if (c.host !== AUTO_HOST) return c;
+      // Functions already deployed keep their place.
+      const existing = this.coordinator.get(c.name);
+      if (existing !== undefined) return { ...c, host: existing.placement.host };
+      const domainKey = c.trusted === true ? `domain:${c.domain ?? 'default'}` : undefined;
+      let host = domainKey !== undefined ? byDomain.get(domainKey) : undefined;
+      if (host === undefined) {
+        host = nodes[this.autoNext++ % nodes.length]!;
+        if (domainKey !== undefined) byDomain.set(domainKey, host);
+      }
+      return { ...c, host };
+    });
+  }
+
+  private autoNext = 0;
 
   /** Functions placed on other nodes are deployed there too; on failure they are forgotten here. */
   private async deployElsewhere(deployed: DeployedFunction[], forgetOnFailure = true): Promise<void> {

@@ -110,6 +110,41 @@ test('remote-kv forced between nodes goes through the real Redis', async () => {
   assert.equal(workloads.readChecksums(out), [{ hash: workloads.checksum(workloads.transform(workloads.produce(300_000, 2))), length: 300_000 }]);
 });
 
+test('host "auto": the coordinator spreads functions over the live nodes, trusted ones of a domain together', async () => {
+  const deployed = await engine.deploy({
+    name: 'x-auto',
+    functions: {
+      ap: { module: 'producer', trusted: true, domain: 'auto', host: 'auto' },
+      at: { module: 'transform', trusted: true, domain: 'auto', host: 'auto' },
+      a1: { module: 'checksum', host: 'auto' },
+      a2: { module: 'checksum', host: 'auto' },
+      a3: { module: 'checksum', host: 'auto' },
+    },
+    edges: [{ from: 'ap', to: 'at' }, { from: 'at', to: 'a1' }, { from: 'at', to: 'a2' }, { from: 'at', to: 'a3' }],
+    output: 'a1',
+  });
+  const host = Object.fromEntries(deployed.functions.map((f) => [f.name, f.host]));
+  assert.is(host.ap, host.at, 'one domain, one node');
+  assert.ok(new Set(Object.values(host)).size >= 3, `spread over ${JSON.stringify(host)}`);
+  const r = await engine.invokeWithReport('x-auto', workloads.producerSpec(MiB, 8));
+  const expected = workloads.checksum(workloads.transform(workloads.produce(MiB, 8)));
+  for (const c of ['a1', 'a2', 'a3']) assert.equal(workloads.readChecksums(r.outputs[c]!), [{ hash: expected, length: MiB }]);
+});
+
+test('the CLI coordinates from inside the cluster', async () => {
+  const { execFile } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const bin = fileURLToPath(new URL('../../bin/cwasi.js', import.meta.url));
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [bin, 'run', 'examples/cluster.json', '--size', '512KiB', '--nats', harness.nats, '--cluster', harness.cluster,
+      '--secret-file', harness.secretFile, '--name', 'cli-coord', '--listen', '127.0.0.5:0'], { cwd: fileURLToPath(new URL('../../', import.meta.url)), timeout: 60_000 },
+    (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+  });
+  assert.match(out, /networked/);
+  const sum = workloads.checksum(workloads.transform(workloads.produce(512 * 1024, 1))).toString(16).padStart(8, '0');
+  assert.match(out, new RegExp(`checksum-a \\(output\\): cwasi-sum32 0x${sum}`));
+});
+
 test('concurrent invocations across nodes keep their data apart', async () => {
   const outs = await Promise.all(Array.from({ length: 12 }, (_, i) => engine.invoke('x-seq', workloads.producerSpec(100_000 + i, i))));
   outs.forEach((o, i) => assert.equal(workloads.readChecksums(o)[0]!.hash, workloads.checksum(workloads.transform(workloads.produce(100_000 + i, i)))));

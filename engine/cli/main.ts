@@ -7,7 +7,7 @@ import { BENCHES } from '../../bench/index.js';
 import { progress, writeReport, type BenchReport } from '../../bench/common.js';
 import {
   CwasiError, Engine, IFC_MODES, isIfcMode, parseWorkflow, workloads,
-  type IfcMode, type InvocationReport, type PlanReport, type WorkflowDocument,
+  type EngineOptions, type IfcMode, type InvocationReport, type PlanReport, type WorkflowDocument,
 } from '../index.js';
 import { formatMs, formatSize, hex32, parsePositiveInt, parseSize, parseSizes, table } from './format.js';
 
@@ -62,7 +62,41 @@ function parseModes(values: string[]): Record<string, IfcMode> | undefined {
   return modes;
 }
 
-interface RunOptions {
+/** Options that make `run` / `plan` coordinate from inside a cluster. */
+interface ClusterFlags {
+  nats?: string;
+  cluster?: string;
+  secretFile?: string;
+  name?: string;
+  listen?: string;
+}
+
+function clusterOptions(o: ClusterFlags): EngineOptions['cluster'] | undefined {
+  if (o.nats === undefined) {
+    if (o.cluster !== undefined || o.secretFile !== undefined || o.name !== undefined || o.listen !== undefined) {
+      throw new CwasiError('E_CONFIG', '--cluster, --secret-file, --name and --listen need --nats');
+    }
+    return undefined;
+  }
+  return {
+    nats: o.nats,
+    ...(o.cluster !== undefined ? { cluster: o.cluster } : {}),
+    ...(o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
+    ...(o.name !== undefined ? { name: o.name } : {}),
+    ...(o.listen !== undefined ? { listen: o.listen } : {}),
+  };
+}
+
+function addClusterFlags(cmd: Command): Command {
+  return cmd
+    .option('--nats <url>', 'coordinate from inside a cluster (functions pinned with "host")')
+    .option('--cluster <name>', 'cluster name (with --nats)')
+    .option('--secret-file <file>', 'cluster secret (with --nats; else CWASI_SECRET)')
+    .option('--name <name>', 'this node\'s name (with --nats)')
+    .option('--listen <host:port>', 'this node\'s Networked Buffer listener (with --nats)');
+}
+
+interface RunOptions extends ClusterFlags {
   input?: string;
   size?: string;
   seed: string;
@@ -144,7 +178,11 @@ async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
   const modes = parseModes(o.mode);
   const input = buildInput(t, o);
   const timeoutMs = o.timeout !== undefined ? parsePositiveInt(o.timeout, '--timeout') : undefined;
-  const engine = await Engine.create(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {});
+  const cluster = clusterOptions(o);
+  const engine = await Engine.create({
+    ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
+    ...(cluster !== undefined ? { cluster } : {}),
+  });
   try {
     await deployTarget(engine, t);
     const plan = engine.plan(t.name, modes);
@@ -210,9 +248,10 @@ async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
   }
 }
 
-async function cmdPlan(arg: string, o: { json?: boolean; mode: string[] }, out: Out): Promise<void> {
+async function cmdPlan(arg: string, o: { json?: boolean; mode: string[] } & ClusterFlags, out: Out): Promise<void> {
   const t = loadTarget(arg);
-  const engine = await Engine.create({ threads: 1 });
+  const cluster = clusterOptions(o);
+  const engine = await Engine.create({ threads: 1, ...(cluster !== undefined ? { cluster } : {}) });
   try {
     await deployTarget(engine, t);
     const plan = engine.plan(t.name, parseModes(o.mode));
@@ -329,7 +368,7 @@ export function buildProgram(out: Out = io): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  program.command('run')
+  addClusterFlags(program.command('run'))
     .description('deploy a workflow (or one bundled function) and invoke it')
     .argument('<workflow>', 'workflow JSON file, or the name of a bundled function')
     .option('--input <file>', "input bytes from a file ('-' for stdin)")
@@ -346,12 +385,12 @@ export function buildProgram(out: Out = io): Command {
     .option('-v, --verbose', 'print per-step timings and guest logs')
     .action((arg: string, o: RunOptions) => cmdRun(arg, o, out));
 
-  program.command('plan')
+  addClusterFlags(program.command('plan'))
     .description("print each function's placement and each edge's IFC mode with the reason")
     .argument('<workflow>', 'workflow JSON file, or the name of a bundled function')
     .option('--mode <edge=mode>', 'force an IFC mode (as for run); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--json', 'print JSON')
-    .action((arg: string, o: { json?: boolean; mode: string[] }) => cmdPlan(arg, o, out));
+    .action((arg: string, o: { json?: boolean; mode: string[] } & ClusterFlags) => cmdPlan(arg, o, out));
 
   program.command('validate')
     .description('check a workflow file against the schema and the graph rules')

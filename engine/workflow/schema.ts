@@ -16,7 +16,7 @@ export interface FunctionDecl {
   domain?: string;
   /** Invocations of this function that may run at once (default: unlimited). */
   replicas?: number;
-  /** Engine node to run on (cluster mode); default: the coordinator places it. */
+  /** Engine node to run on (cluster mode); "auto" lets the coordinator choose; default: the deploying node. */
   host?: string;
   /** Largest size its memory may grow to, in bytes. */
   memoryMaxBytes?: number;
