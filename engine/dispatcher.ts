@@ -1054,7 +1054,9 @@ export class RequestDispatcher {
         inv = new Invocation(req.invocationId, req.target, req.deadline, {});
         const own = inv;
         own.onAbort = () => this.cancelTasks(own);
-        this.sweeper.add(-this.nextId++, req.deadline, () => own.abort(new CwasiError('E_TIMEOUT', `${req.target}: deadline exceeded`), true));
+        const sweepId = -this.nextId++;
+        this.sweeper.add(sweepId, req.deadline, () => own.abort(new CwasiError('E_TIMEOUT', `${req.target}: deadline exceeded`), true));
+        cleanups.push(() => this.sweeper.delete(sweepId));
       }
       this.modeCounts[sel.mode]++;
       const p = req.payload;
