@@ -195,10 +195,15 @@ export async function paper(opts: BenchOptions): Promise<BenchReport> {
         latencies.push(...l);
         sums.push(l.reduce((a, b) => a + b, 0));
       }
-      // Real throughput: the same invocations with CONCURRENCY in flight.
+      // Real throughput: the same invocations with CONCURRENCY in flight,
+      // after one concurrent round so extra instances and memories exist.
+      const inFlight = Math.min(CONCURRENCY, burst);
+      await Promise.all(Array.from({ length: inFlight }, async () => {
+        checkOutput(await engine!.invokeWithReport(key, spec), shape!, job.bytes, expected, fanIn);
+      }));
       let next = 0;
       const t0 = performance.now();
-      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, burst) }, async () => {
+      await Promise.all(Array.from({ length: inFlight }, async () => {
         while (next < burst) {
           next++;
           const r = await engine!.invokeWithReport(key, spec);
