@@ -447,27 +447,28 @@ function begin(state: RunState): Slice[] | Promise<Slice[]> {
 /** Run every step, then emit the output as the task asked. */
 function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<TaskResult> {
   const { task, contexts, groups } = state;
-  const timings: StepTiming[] = [];
   const instances = task.steps.map((fn, i) => instanceFor(groups[i]!, fn));
+  // Step times go into a preallocated array: between one step returning and
+  // the next starting nothing allocates, so the handoff is only the loop.
+  const stamps = new Float64Array(2 * task.steps.length);
   let inputs = firstInputs;
   let out: Slice | undefined;
   for (let i = 0; i < task.steps.length; i++) {
     state.at = i;
-    const g = groups[i]!;
-    const ctx = contexts[i]!;
-    if (i > 0 && g !== groups[i - 1]) {
+    if (i > 0 && groups[i] !== groups[i - 1]) {
       // Another memory (a local edge run in this worker): the host copies the
       // previous output across once; this function never sees that memory.
       const prev = groups[i - 1]!;
-      inputs = [copyAcross(prev.heap, prev.install.generation, out!.ptr, out!.len, placeTarget(g, ctx))];
+      inputs = [copyAcross(prev.heap, prev.install.generation, out!.ptr, out!.len, placeTarget(groups[i]!, contexts[i]!))];
     }
-    const inputReady = now();
-    out = instances[i]!.invoke(ctx, inputs);
-    timings.push({ fn: task.steps[i]!, inputReady, done: now() });
+    stamps[2 * i] = now();
+    out = instances[i]!.invoke(contexts[i]!, inputs);
+    stamps[2 * i + 1] = now();
+    inputs = [out];
     // The step before this one is no longer referenced: free it.
     if (i >= 1) releaseContext(contexts[i - 1]!);
-    inputs = [out];
   }
+  const timings: StepTiming[] = task.steps.map((fn, i) => ({ fn, inputReady: stamps[2 * i]!, done: stamps[2 * i + 1]! }));
   const last = contexts[contexts.length - 1]!;
   const group = groups[groups.length - 1]!;
   const result: RunSuccess = { ok: true, threadId, outputLength: out!.len, timings };
