@@ -304,6 +304,8 @@ export class RequestDispatcher {
   private readonly semaphores = new Map<string, Semaphore>();
   private readonly invocations = new Map<number, Invocation>();
   private readonly workers = new Map<number, WorkerLink>();
+  /** Callbacks waiting for a thread's hello (see whenWorkersStarted). */
+  private readonly helloWaiters = new Map<number, () => void>();
   private readonly plans = new Map<string, Plan>();
   private readonly sweeper = new DeadlineSweeper();
   private nextId = 1;
@@ -972,6 +974,32 @@ export class RequestDispatcher {
     });
   }
 
+  /**
+   * Resolve once every thread of the pool has finished loading the worker
+   * module (said hello) or exited, or after `limitMs`. Terminating a thread
+   * while Node is still inside require() of the worker module aborts the
+   * whole process (Node 20), so close() waits for this first.
+   */
+  async whenWorkersStarted(limitMs: number): Promise<void> {
+    const starting = this.pool.threads.filter((w) => !this.workers.has(w.threadId));
+    if (starting.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => { timer = setTimeout(resolve, limitMs); });
+    const started = Promise.all(starting.map((w) => new Promise<void>((resolve) => {
+      const id = w.threadId;
+      const done = (): void => {
+        w.off('exit', done);
+        this.helloWaiters.delete(id);
+        resolve();
+      };
+      w.once('exit', done);
+      this.helloWaiters.set(id, done);
+    })));
+    await Promise.race([started, limit]);
+    clearTimeout(timer);
+    for (const w of starting) this.helloWaiters.delete(w.threadId);
+  }
+
   // ── guest-initiated calls ───────────────────────────────────────────────
 
   onWorkerMessage(message: unknown): void {
@@ -985,6 +1013,7 @@ export class RequestDispatcher {
       // chunks and its instances' stacks in every memory go back to the heaps.
       const worker = this.pool.threads.find((w) => w.threadId === hello.threadId);
       worker?.once('exit', () => this.forgetThread(hello.threadId));
+      this.helloWaiters.get(hello.threadId)?.();
     } else if (m.type === 'cwasi:call') {
       void this.guestCall(m as GuestCallRequest);
     } else if (m.type === 'cwasi:share') {

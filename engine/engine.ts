@@ -104,6 +104,9 @@ export interface EngineStats {
 /** The `host` value that lets the coordinator choose the node. */
 export const AUTO_HOST = 'auto';
 
+/** How long close() waits for threads still loading the worker module. */
+const WORKER_START_LIMIT_MS = 10_000;
+
 const DEFAULTS = {
   maxQueue: 4096,
   maxPayloadBytes: 1 << 30,
@@ -447,6 +450,7 @@ export class Engine {
     if (process.env.NODE_V8_COVERAGE) await this.flushWorkerCoverage();
     this.dispatcher.closing = true;
     await this.member?.close();
+    await this.dispatcher.whenWorkersStarted(WORKER_START_LIMIT_MS);
     await this.pool.destroy();
     for (const ch of Object.values(this.channels)) await ch?.close?.();
     await closeRedisClients();

@@ -565,8 +565,11 @@ const controlApi: WorkerControl = {
 };
 
 serveControl(controlApi, controlChannel.port1);
-// Say hello at start, so that even a worker that never runs a task can be reached.
-sendHello();
+// Say hello at start, so that even a worker that never runs a task can be
+// reached. From a microtask: the hello then means the module loader is done
+// with this file (Node 20 aborts the process if a worker is terminated inside
+// require() of an ES module), and close() waits for it before terminating.
+queueMicrotask(sendHello);
 
 export default function handle(task: Task): TaskResult | Promise<TaskResult> {
   return run(task);
