@@ -1,4 +1,4 @@
-// JavaScript mirrors of the bundled functions' kernels (asm-functions/sdk/workloads.ts),
+// JavaScript mirrors of the bundled functions' kernels (sdk/workloads.ts),
 // bit-for-bit identical, so that tests, the CLI and benchmarks can produce
 // inputs and check outputs without running wasm.
 

@@ -1,8 +1,8 @@
 // producer: makes N deterministic bytes from a seed (the benchmarks' data source).
 // Input: 8 bytes, u32 LE length then u32 LE seed. Output: `length` bytes.
-import { Bytes, Inputs, fail, serve } from "../sdk";
-import { produce } from "../sdk/workloads";
-export * from "../sdk/abi";
+import { Bytes, Inputs, fail, serve } from "cwasi/sdk";
+import { produce } from "cwasi/sdk/workloads";
+export * from "cwasi/sdk/abi";
 
 function handle(inputs: Inputs): Bytes {
   let spec = inputs.first();
