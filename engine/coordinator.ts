@@ -67,6 +67,7 @@ interface ManifestEntry {
   memoryBase: number;
   staticEnd: number;
   testOnly: boolean;
+  sha256: string;
 }
 
 export function readManifest(dir: string): Record<string, ManifestEntry> {

@@ -104,10 +104,16 @@ async function readSource(name: string, baseDir: string): Promise<string | null>
 
 /** Compile one function at `memoryBase`; resolves with the wasm bytes. Throws E_CONFIG with asc's diagnostics. */
 export async function compileFunction(source: string, memoryBase: number, baseDir = process.cwd()): Promise<Uint8Array> {
+  return compileWith(ascArgs(source, memoryBase), baseDir);
+}
+
+/** Run asc with `args` (an ascArgs list, possibly altered) and the cwasi package resolution. */
+export async function compileWith(args: string[], baseDir = process.cwd()): Promise<Uint8Array> {
+  const source = args[0] ?? '';
   const asc = await loadAsc();
   let wasm: Uint8Array | undefined;
   const stderr: string[] = [];
-  const { error } = await asc.main(ascArgs(source, memoryBase), {
+  const { error } = await asc.main(args, {
     baseDir,
     stdout: { write: () => true },
     stderr: { write: (chunk) => { stderr.push(String(chunk)); return true; } },

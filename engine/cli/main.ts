@@ -10,6 +10,8 @@ import {
   type EngineOptions, type IfcMode, type InvocationReport, type PlanReport, type WorkflowDocument,
 } from '../index.js';
 import { formatMs, formatSize, hex32, parsePositiveInt, parseSize, parseSizes, table } from './format.js';
+import { cmdBuild, type BuildOptions } from './build.js';
+import { formatInspection, inspectFile } from './inspect.js';
 
 interface Out {
   out: (s: string) => void;
@@ -21,14 +23,20 @@ const io: Out = {
   err: (s) => process.stderr.write(s + '\n'),
 };
 
-/** A workflow file, or the name of a bundled function run on its own. */
+/** A workflow file, a .wasm file or the name of a bundled function run on its own. */
 interface Target {
   name: string;
   doc: WorkflowDocument | undefined;
   path: string | undefined;
+  /** A bare module: one function named after the file, its bytes as input. */
+  wasm?: string;
 }
 
 function loadTarget(arg: string): Target {
+  if (arg.endsWith('.wasm')) {
+    if (!existsSync(arg)) throw new CwasiError('E_WASM_MISSING', `module file ${arg} does not exist`);
+    return { name: basename(arg, '.wasm'), doc: undefined, path: undefined, wasm: arg };
+  }
   if (existsSync(arg)) {
     const doc = parseWorkflow(readFileSync(arg, 'utf8'), arg);
     return { name: doc.name, doc, path: arg };
@@ -40,6 +48,10 @@ function loadTarget(arg: string): Target {
 async function deployTarget(engine: Engine, t: Target): Promise<void> {
   if (t.path !== undefined) {
     await engine.deployFile(t.path);
+    return;
+  }
+  if (t.wasm !== undefined) {
+    await engine.deploy({ name: t.name, module: t.wasm });
     return;
   }
   if (!engine.bundledFunctions().includes(t.name)) {
@@ -399,6 +411,23 @@ export function buildProgram(out: Out = io): Command {
       const t = loadTarget(arg);
       if (t.doc === undefined) throw new CwasiError('E_WORKFLOW_INVALID', `${arg} is not a file`);
       out.out(`${arg}: workflow "${t.doc.name}" is valid (${Object.keys(t.doc.functions).length} functions, ${(t.doc.edges ?? []).length} edges)`);
+    });
+
+  program.command('build')
+    .description('compile AssemblyScript functions with the cwasi flags, each at its own static region above the bundled ones')
+    .argument('<files...>', 'AssemblyScript sources (.ts), one module each')
+    .option('--out <dir>', 'where to write <name>.wasm', 'build')
+    .option('--base <n>', 'first static region of this build (default and lowest: the start of the user range)')
+    .option('--json', 'print JSON')
+    .action(async (files: string[], o: BuildOptions) => { await cmdBuild(files, o, out.out); });
+
+  program.command('inspect')
+    .description("show a module's imports, exports, ABI version and static region, and whether it can run and be embedded")
+    .argument('<file>', '.wasm file')
+    .option('--json', 'print JSON')
+    .action((file: string, o: { json?: boolean }) => {
+      const i = inspectFile(file);
+      out.out(o.json === true ? JSON.stringify(i, null, 2) : formatInspection(i));
     });
 
   program.command('functions')
