@@ -127,7 +127,11 @@ export const HAND_BUILT_STACK_POINTER = 65536;
  * returns `version`. The runtime exports are stubs that never allocate; the
  * stack pointer and `_start` are there as the cwasi build emits them.
  */
-export function abiModule(opts: { version?: number; outPtr?: number; outLen?: number; status?: number; data?: ModuleDef['data']; memoryImport?: ModuleDef['memory'] } = {}): Uint8Array {
+export function abiModule(opts: {
+  version?: number; outPtr?: number; outLen?: number; status?: number; data?: ModuleDef['data']; memoryImport?: ModuleDef['memory'];
+  /** Leave out the exported stack pointer / `_start` (a module built without the cwasi flags). */
+  noStackPointer?: boolean; noStart?: boolean;
+} = {}): Uint8Array {
   const output: ImportFunc = { module: 'cwasi', name: 'output', params: [I32, I32], results: [] };
   return buildModule({
     memory: opts.memoryImport ?? { min: 1, max: 65536, shared: true },
@@ -139,9 +143,9 @@ export function abiModule(opts: { version?: number; outPtr?: number; outLen?: nu
       { name: 'cwasi_rt_cur', params: [], results: [I32], body: i32c(0) },
       { name: 'cwasi_rt_end', params: [], results: [I32], body: i32c(0) },
       { name: 'cwasi_rt_set', params: [I32, I32], results: [], body: [] },
-      { name: '_start', params: [], results: [], body: [] },
+      ...(opts.noStart === true ? [] : [{ name: '_start', params: [], results: [], body: [] }]),
     ],
-    stackPointer: HAND_BUILT_STACK_POINTER,
+    ...(opts.noStackPointer === true ? {} : { stackPointer: HAND_BUILT_STACK_POINTER }),
     ...(opts.data ? { data: opts.data } : {}),
   });
 }
