@@ -21,11 +21,9 @@ import type { LocalTransport, RingPools } from './channels/local.js';
 import type { FunctionDecl } from './workflow/schema.js';
 import type { GroupInstall, GroupKey } from './worker/protocol.js';
 
-/** A function to deploy: a workflow's FunctionDecl plus its name, or raw wasm bytes. */
-export interface FunctionConfig extends Omit<FunctionDecl, 'module'> {
+/** A function to deploy: a workflow's FunctionDecl plus its name. */
+export interface FunctionConfig extends FunctionDecl {
   name: string;
-  /** Bundled function name, path to a .wasm file, or the module's bytes. */
-  module: string | Uint8Array;
 }
 
 export interface DeployedFunction {

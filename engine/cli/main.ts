@@ -223,7 +223,10 @@ async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
     }
     const wallMs = performance.now() - started;
     const report = first!;
-    const modules = new Map(engine.functions().map((f) => [f.name, t.doc?.functions[f.name]?.module ?? f.name]));
+    const modules = new Map(engine.functions().map((f) => {
+      const m = t.doc?.functions[f.name]?.module; // a file names modules by string
+      return [f.name, typeof m === 'string' ? m : f.name];
+    }));
     if (o.output !== undefined) writeFileSync(o.output, report.output);
     const sorted = [...latencies].sort((a, b) => a - b);
     const pct = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
