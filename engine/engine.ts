@@ -107,9 +107,12 @@ export const AUTO_HOST = 'auto';
 /** How long close() waits for threads still loading the worker module. */
 const WORKER_START_LIMIT_MS = 10_000;
 
+/** Default of EngineOptions.maxPayloadBytes. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1 << 30;
+
 const DEFAULTS = {
   maxQueue: 4096,
-  maxPayloadBytes: 1 << 30,
+  maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
   memoryMaxBytes: 2 ** 31,
   timeoutMs: 60_000,
   ringBytes: 1 << 20,

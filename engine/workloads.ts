@@ -82,6 +82,9 @@ export function produce(length: number, seed: number): Uint8Array {
   return out;
 }
 
+/** The most bytes the bundled producer makes (asm-functions/functions/producer.ts checks the same bound). */
+export const PRODUCER_MAX_BYTES = 0x7fff0000;
+
 /** The producer's 8-byte input: u32 LE length, u32 LE seed. */
 export function producerSpec(length: number, seed: number): Uint8Array {
   const spec = new Uint8Array(8);

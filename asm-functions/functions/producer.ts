@@ -8,6 +8,7 @@ function handle(inputs: Inputs): Bytes {
   let spec = inputs.first();
   if (spec.length < 8) return fail(1, "producer expects 8 bytes: u32 length, u32 seed");
   let length = spec.getU32(0);
+  // The bound engine/workloads.ts PRODUCER_MAX_BYTES names for the CLI.
   if (length > 0x7FFF0000) return fail(2, "producer length too large");
   let out = Bytes.alloc(<i32>length);
   produce(out.ptr, <usize>length, spec.getU32(4));
