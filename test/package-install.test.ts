@@ -2,7 +2,8 @@
 // empty project, gives a working `import { Engine } from 'cwasi'` (with
 // types under moduleResolution nodenext), a working `cwasi` binary on the
 // bundled demo, and a `cwasi build` that compiles a function written in that
-// project against "cwasi/sdk", which then runs embedded beside a bundled one.
+// project against "cwasi/sdk", which then runs embedded beside a bundled one;
+// and `cwasi init` makes a project whose npm install, test and start pass.
 // Uses npm's cache (--prefer-offline); removes everything it made.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -108,6 +109,25 @@ test('cwasi build compiles a function of the project, which runs embedded beside
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /t → i\s+embedded/);
   assert.is(readFileSync(join(app, 'out.bin'), 'utf8'), 'tagged:hi');
+});
+
+test('cwasi init makes a project where npm install, npm test and npm start pass', async () => {
+  const init = await cwasi('init', join(tmp, 'new-app'), '--dependency', `file:${join(tmp, readFileSync(join(tmp, 'tarball'), 'utf8'))}`);
+  assert.is(init.code, 0, init.stderr);
+  const project = join(tmp, 'new-app');
+  const inst = await run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], project);
+  assert.is(inst.code, 0, inst.stderr);
+  const t = await run(npm, ['test'], project);
+  assert.is(t.code, 0, t.stdout + t.stderr);
+  assert.match(t.stdout, /# pass 2/);
+  const s = await run(npm, ['start'], project);
+  assert.is(s.code, 0, s.stdout + s.stderr);
+  assert.match(s.stdout, /shout → count\s+embedded/);
+  assert.match(s.stdout, /count \(output\): words 3 \| distinct 2 \| HELLO 2 \| CWASI 1/);
+  // A second init into the same folder refuses to overwrite it.
+  const again = await cwasi('init', project);
+  assert.is(again.code, 2);
+  assert.match(again.stderr, /error E_CONFIG: .*new-app exists and is not empty/);
 });
 
 test.run();

@@ -4,7 +4,7 @@
 // (engine/memory/layout.ts), checks each result against the guest ABI and
 // writes <name>.wasm files.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { alignRegion, buildFunctions, type BuiltFunction } from '../build/asc.js';
 import { CwasiError } from '../errors.js';
@@ -26,9 +26,26 @@ export function parseBase(text: string | undefined): number {
   return n;
 }
 
-export async function cmdBuild(files: string[], o: BuildOptions, out: (s: string) => void): Promise<BuiltFunction[]> {
+/** The sources named: files as given, folders as their .ts files in name order. */
+function expandSources(args: string[]): string[] {
+  const files: string[] = [];
+  for (const a of args) {
+    if (existsSync(a) && statSync(a).isDirectory()) {
+      const inDir = readdirSync(a).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort().map((f) => join(a, f));
+      if (inDir.length === 0) throw new CwasiError('E_CONFIG', `${a}: no .ts files in this folder`);
+      files.push(...inDir);
+    } else {
+      files.push(a);
+    }
+  }
+  return files;
+}
+
+export async function cmdBuild(args: string[], o: BuildOptions, out: (s: string) => void): Promise<BuiltFunction[]> {
+  const files = expandSources(args);
   if (files.length === 0) throw new CwasiError('E_CONFIG', 'name at least one AssemblyScript file to build');
   for (const f of files) {
+    if (!existsSync(f)) throw new CwasiError('E_CONFIG', `${f}: no such file`);
     if (!f.endsWith('.ts')) throw new CwasiError('E_CONFIG', `${f}: expected an AssemblyScript source file (.ts)`);
   }
   const base = parseBase(o.base);

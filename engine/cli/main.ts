@@ -12,6 +12,7 @@ import {
 import { formatMs, formatSize, hex32, parsePositiveInt, parseSize, parseSizes, table } from './format.js';
 import { cmdBuild, type BuildOptions } from './build.js';
 import { formatInspection, inspectFile } from './inspect.js';
+import { cmdInit, type InitOptions } from './init.js';
 
 interface Out {
   out: (s: string) => void;
@@ -431,11 +432,17 @@ export function buildProgram(out: Out = io): Command {
 
   program.command('build')
     .description('compile AssemblyScript functions with the cwasi flags, each at its own static region above the bundled ones')
-    .argument('<files...>', 'AssemblyScript sources (.ts), one module each')
+    .argument('<files...>', 'AssemblyScript sources (.ts), one module each, or folders of them')
     .option('--out <dir>', 'where to write <name>.wasm', 'build')
     .option('--base <n>', 'first static region of this build (default and lowest: the start of the user range)')
     .option('--json', 'print JSON')
     .action(async (files: string[], o: BuildOptions) => { await cmdBuild(files, o, out.out); });
+
+  program.command('init')
+    .description('create a project: one function, a workflow using it, a test; then npm install && npm test && npm start')
+    .argument('<dir>', 'new (or empty) folder')
+    .option('--dependency <spec>', 'what package.json depends on for cwasi (default: ^ this version), e.g. file:../cwasi-0.1.0.tgz')
+    .action((dir: string, o: InitOptions) => cmdInit(dir, o, out.out));
 
   program.command('inspect')
     .description("show a module's imports, exports, ABI version and static region, and whether it can run and be embedded")
