@@ -14,6 +14,7 @@ import { CwasiError } from './errors.js';
 import { Heap, type HeapStats } from './memory/heap.js';
 import { assertGuestModule } from './memory/guest-check.js';
 import { inspectModule, type ModuleInfo, type StaticRegion } from './memory/inspect.js';
+import { probeModule } from './memory/module-probe.js';
 import { MAX_PAGES, STATIC_BASE, STATIC_LIMIT, WASM_PAGE, alignUp } from './memory/layout.js';
 import { type IfcMode, type Placement, type Selection, embedRefusal, selectMode } from './selection.js';
 import type { GroupRef } from './channels/channel.js';
@@ -395,6 +396,18 @@ export class FunctionCoordinator {
         const known = this.bundled().join(', ');
         throw new CwasiError('E_WASM_MISSING', `${config.name}: cannot read module "${config.module}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); bundled functions: ${known}`, { function: config.name });
       }
+    } else if (config.module instanceof WebAssembly.Module) {
+      // No bytes to read: the probe finds what inspectModule would.
+      const module = config.module;
+      let info: ModuleInfo;
+      try {
+        info = probeModule(module);
+      } catch (err) {
+        if (err instanceof CwasiError) throw new CwasiError(err.code, `${config.name}: ${err.message}`, { function: config.name });
+        throw err;
+      }
+      assertGuestModule(config.name, '<WebAssembly.Module>', info, module);
+      return { name: config.name, config, source: '<WebAssembly.Module>', bytes: new Uint8Array(0), digest: `module:${compiledModuleId(module)}`, module, info, staticRegion: info.staticRegion };
     } else {
       bytes = config.module;
       source = '<bytes>';
@@ -410,6 +423,15 @@ export class FunctionCoordinator {
     const digest = createHash('sha256').update(bytes).digest('hex');
     return { name: config.name, config, source, bytes, digest, module, info, staticRegion: info.staticRegion };
   }
+}
+
+/** A compiled module has no bytes to hash: it is identified by the object (one id per Module). */
+const compiledModuleIds = new WeakMap<WebAssembly.Module, number>();
+let nextCompiledModuleId = 0;
+function compiledModuleId(m: WebAssembly.Module): number {
+  let id = compiledModuleIds.get(m);
+  if (id === undefined) compiledModuleIds.set(m, (id = ++nextCompiledModuleId));
+  return id;
 }
 
 /** Same placement settings; the module itself is compared by digest. */

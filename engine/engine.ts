@@ -341,6 +341,11 @@ export class Engine {
       this.coordinator.undeploy([...byHost.values()].flat().map((d) => d.name));
       throw new CwasiError('E_CONFIG', `functions are pinned to other hosts (${[...byHost.keys()].join(', ')}) but this engine is not part of a cluster`);
     }
+    const compiled = [...byHost.values()].flat().filter((d) => d.config.module instanceof WebAssembly.Module);
+    if (compiled.length > 0) {
+      if (forgetOnFailure) this.coordinator.undeploy([...byHost.values()].flat().map((d) => d.name));
+      throw new CwasiError('E_CONFIG', `${compiled.map((d) => d.name).join(', ')}: a module given as a WebAssembly.Module cannot be sent to another node; give its bytes`);
+    }
     try {
       await Promise.all([...byHost].map(([host, fns]) => member.deployRemote(host, fns.map((d): RemoteFunctionConfig => {
         const bundled = typeof d.config.module === 'string' && this.coordinator.isBundled(d.config.module) && !d.config.module.endsWith('.wasm');

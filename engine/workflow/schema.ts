@@ -10,9 +10,9 @@ import { IFC_MODES, type IfcMode } from '../selection.js';
 export interface FunctionDecl {
   /**
    * A bundled function's name (see `cwasi functions`) or a path to a .wasm
-   * file; from the API also the module's bytes.
+   * file; from the API also the module's bytes or the compiled module.
    */
-  module: string | Uint8Array;
+  module: string | Uint8Array | WebAssembly.Module;
   /** Trusted functions of one trust domain share a memory (Function Embedding). */
   trusted?: boolean;
   /** Trust domain (default "default"). */
@@ -125,7 +125,7 @@ export function validateWorkflowDocument(doc: unknown, source = 'workflow'): Wor
   return doc as WorkflowDocument;
 }
 
-/** A shallow copy of `doc` with every module given as bytes replaced by a string. */
+/** A shallow copy of `doc` with every module given as bytes or compiled replaced by a string. */
 function withModulePlaceholders(doc: unknown): unknown {
   const fns = typeof doc === 'object' && doc !== null ? (doc as { functions?: unknown }).functions : undefined;
   if (typeof fns !== 'object' || fns === null || Array.isArray(fns)) return doc;
@@ -133,7 +133,7 @@ function withModulePlaceholders(doc: unknown): unknown {
   const copy: Record<string, unknown> = {};
   for (const [name, decl] of Object.entries(fns)) {
     const module = typeof decl === 'object' && decl !== null ? (decl as { module?: unknown }).module : undefined;
-    if (module instanceof Uint8Array) {
+    if (module instanceof Uint8Array || module instanceof WebAssembly.Module) {
       copy[name] = { ...(decl as object), module: '<bytes>' };
       changed = true;
     } else {
