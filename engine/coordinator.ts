@@ -12,20 +12,19 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CwasiError } from './errors.js';
 import { Heap, type HeapStats } from './memory/heap.js';
+import { assertGuestModule } from './memory/guest-check.js';
 import { inspectModule, type ModuleInfo, type StaticRegion } from './memory/inspect.js';
-import { MAX_PAGES, STATIC_BASE, WASM_PAGE, alignUp } from './memory/layout.js';
+import { probeModule } from './memory/module-probe.js';
+import { MAX_PAGES, STATIC_BASE, STATIC_LIMIT, WASM_PAGE, alignUp } from './memory/layout.js';
 import { type IfcMode, type Placement, type Selection, embedRefusal, selectMode } from './selection.js';
 import type { GroupRef } from './channels/channel.js';
 import type { LocalTransport, RingPools } from './channels/local.js';
 import type { FunctionDecl } from './workflow/schema.js';
 import type { GroupInstall, GroupKey } from './worker/protocol.js';
-import { REQUIRED_EXPORTS } from './worker/host.js';
 
-/** A function to deploy: a workflow's FunctionDecl plus its name, or raw wasm bytes. */
-export interface FunctionConfig extends Omit<FunctionDecl, 'module'> {
+/** A function to deploy: a workflow's FunctionDecl plus its name. */
+export interface FunctionConfig extends FunctionDecl {
   name: string;
-  /** Bundled function name, path to a .wasm file, or the module's bytes. */
-  module: string | Uint8Array;
 }
 
 export interface DeployedFunction {
@@ -54,7 +53,7 @@ const REMOTE_STUB = (() => {
 /** Pages of heap a fresh memory starts with beyond its static data. */
 const INITIAL_HEAP_PAGES = 16;
 /** Heaps start at least this high so that later members' static regions fit below. */
-const MIN_HEAP_START = 1 << 20;
+const MIN_HEAP_START = STATIC_LIMIT;
 
 /** Where the bundled functions are (dist/functions next to dist/engine). */
 export function bundledFunctionsDir(): string {
@@ -67,6 +66,7 @@ interface ManifestEntry {
   memoryBase: number;
   staticEnd: number;
   testOnly: boolean;
+  sha256: string;
 }
 
 export function readManifest(dir: string): Record<string, ManifestEntry> {
@@ -246,6 +246,14 @@ export class FunctionCoordinator {
       for (const fn of loaded) {
         const existing = this.functions.get(fn.name);
         if (existing !== undefined) {
+          if (existing.digest !== fn.digest && sameConfig(existing.config, fn.config)) {
+            // A module is identified by its bytes: instances of the old one may
+            // be running or cached on any worker, so a new one never silently
+            // takes (or loses to) the old one's place under the same name.
+            throw new CwasiError('E_WORKFLOW_INVALID', `"${fn.name}" is already deployed with another module (sha256 ${existing.digest.slice(0, 12)}, now ${fn.source} has sha256 ${fn.digest.slice(0, 12)}); a deployed module is not replaced: deploy the new one under another name or on a new engine`, {
+              function: fn.name, deployed: existing.digest, given: fn.digest,
+            });
+          }
           if (sameConfig(existing.config, fn.config)) {
             placed.push(existing);
             continue;
@@ -388,6 +396,18 @@ export class FunctionCoordinator {
         const known = this.bundled().join(', ');
         throw new CwasiError('E_WASM_MISSING', `${config.name}: cannot read module "${config.module}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); bundled functions: ${known}`, { function: config.name });
       }
+    } else if (config.module instanceof WebAssembly.Module) {
+      // No bytes to read: the probe finds what inspectModule would.
+      const module = config.module;
+      let info: ModuleInfo;
+      try {
+        info = probeModule(module);
+      } catch (err) {
+        if (err instanceof CwasiError) throw new CwasiError(err.code, `${config.name}: ${err.message}`, { function: config.name });
+        throw err;
+      }
+      assertGuestModule(config.name, '<WebAssembly.Module>', info, module);
+      return { name: config.name, config, source: '<WebAssembly.Module>', bytes: new Uint8Array(0), digest: `module:${compiledModuleId(module)}`, module, info, staticRegion: info.staticRegion };
     } else {
       bytes = config.module;
       source = '<bytes>';
@@ -399,27 +419,24 @@ export class FunctionCoordinator {
       throw new CwasiError('E_WASM_INVALID', `${config.name}: ${source} is not valid WebAssembly: ${(err as Error).message}`, { function: config.name });
     }
     const info = inspectModule(bytes, module);
-    const mem = info.memory;
-    if (mem === undefined || mem.module !== 'env' || mem.name !== 'memory' || !mem.shared) {
-      throw new CwasiError('E_WASM_INVALID', `${config.name}: the module must import a shared memory as env.memory (build with --importMemory --sharedMemory)`, { function: config.name });
-    }
-    const missing = REQUIRED_EXPORTS.filter((e) => !info.exports.includes(e));
-    if (missing.length > 0) {
-      throw new CwasiError('E_WASM_INVALID', `${config.name}: the module does not export ${missing.join(', ')} (build it against the cwasi SDK and runtime)`, { function: config.name });
-    }
-    for (const imp of info.imports) {
-      if (imp.kind === 'function' && imp.module !== 'cwasi' && imp.module !== 'env') {
-        throw new CwasiError('E_WASM_INVALID', `${config.name}: imports ${imp.module}.${imp.name}; only the "cwasi" and "env" namespaces exist`, { function: config.name });
-      }
-    }
+    assertGuestModule(config.name, source, info, module);
     const digest = createHash('sha256').update(bytes).digest('hex');
     return { name: config.name, config, source, bytes, digest, module, info, staticRegion: info.staticRegion };
   }
 }
 
+/** A compiled module has no bytes to hash: it is identified by the object (one id per Module). */
+const compiledModuleIds = new WeakMap<WebAssembly.Module, number>();
+let nextCompiledModuleId = 0;
+function compiledModuleId(m: WebAssembly.Module): number {
+  let id = compiledModuleIds.get(m);
+  if (id === undefined) compiledModuleIds.set(m, (id = ++nextCompiledModuleId));
+  return id;
+}
+
+/** Same placement settings; the module itself is compared by digest. */
 function sameConfig(a: FunctionConfig, b: FunctionConfig): boolean {
   const norm = (c: FunctionConfig) => JSON.stringify({
-    module: typeof c.module === 'string' ? c.module : `bytes:${c.module.byteLength}`,
     trusted: c.trusted === true, domain: c.domain ?? 'default', replicas: c.replicas, host: c.host, memoryMaxBytes: c.memoryMaxBytes,
   });
   return norm(a) === norm(b);

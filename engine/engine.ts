@@ -107,9 +107,12 @@ export const AUTO_HOST = 'auto';
 /** How long close() waits for threads still loading the worker module. */
 const WORKER_START_LIMIT_MS = 10_000;
 
+/** Default of EngineOptions.maxPayloadBytes. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1 << 30;
+
 const DEFAULTS = {
   maxQueue: 4096,
-  maxPayloadBytes: 1 << 30,
+  maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
   memoryMaxBytes: 2 ** 31,
   timeoutMs: 60_000,
   ringBytes: 1 << 20,
@@ -337,6 +340,11 @@ export class Engine {
     if (member === undefined) {
       this.coordinator.undeploy([...byHost.values()].flat().map((d) => d.name));
       throw new CwasiError('E_CONFIG', `functions are pinned to other hosts (${[...byHost.keys()].join(', ')}) but this engine is not part of a cluster`);
+    }
+    const compiled = [...byHost.values()].flat().filter((d) => d.config.module instanceof WebAssembly.Module);
+    if (compiled.length > 0) {
+      if (forgetOnFailure) this.coordinator.undeploy([...byHost.values()].flat().map((d) => d.name));
+      throw new CwasiError('E_CONFIG', `${compiled.map((d) => d.name).join(', ')}: a module given as a WebAssembly.Module cannot be sent to another node; give its bytes`);
     }
     try {
       await Promise.all([...byHost].map(([host, fns]) => member.deployRemote(host, fns.map((d): RemoteFunctionConfig => {

@@ -1,5 +1,5 @@
 // cwasi public API.
-export { Engine } from './engine.js';
+export { DEFAULT_MAX_PAYLOAD_BYTES, Engine } from './engine.js';
 export type { EngineOptions, EngineStats, DeployResult, PlanReport, EdgePlan, FunctionPlacement } from './engine.js';
 export type { InvokeOptions, InvocationReport, EdgeReport, StepReport } from './dispatcher.js';
 export type { WorkerStats } from './worker/control.js';

@@ -1,4 +1,4 @@
-// JavaScript mirrors of the bundled functions' kernels (asm-functions/sdk/workloads.ts),
+// JavaScript mirrors of the bundled functions' kernels (sdk/workloads.ts),
 // bit-for-bit identical, so that tests, the CLI and benchmarks can produce
 // inputs and check outputs without running wasm.
 
@@ -81,6 +81,9 @@ export function produce(length: number, seed: number): Uint8Array {
   }
   return out;
 }
+
+/** The most bytes the bundled producer makes (asm-functions/functions/producer.ts checks the same bound). */
+export const PRODUCER_MAX_BYTES = 0x7fff0000;
 
 /** The producer's 8-byte input: u32 LE length, u32 LE seed. */
 export function producerSpec(length: number, seed: number): Uint8Array {

@@ -26,10 +26,19 @@ test('quick start commands exist in package.json', () => {
 
 test('the documented CLI commands exist', () => {
   const names = buildProgram().commands.map((c) => c.name());
-  for (const c of ['run', 'plan', 'validate', 'functions', 'bench']) {
+  for (const c of ['run', 'plan', 'validate', 'functions', 'bench', 'build', 'inspect', 'init']) {
     assert.ok(names.includes(c), c);
     assert.match(readme, new RegExp(`cwasi ${c}`));
   }
+});
+
+test('the README links the guide for writing functions, which names every SDK export', () => {
+  assert.match(readme, /\[docs\/writing-functions\.md\]\(docs\/writing-functions\.md\)/);
+  const guide = readFileSync(`${root}/docs/writing-functions.md`, 'utf8');
+  const sdk = readFileSync(`${root}/sdk/index.ts`, 'utf8');
+  const exported = [...sdk.matchAll(/^export (?:class|function|namespace) (\w+)/gm)].map((m) => m[1]!);
+  assert.ok(exported.length >= 7, exported.join(', '));
+  for (const name of exported) assert.ok(guide.includes(`\`${name}`) || guide.includes(`class ${name}`) || guide.includes(`namespace ${name}`), `guide documents ${name}`);
 });
 
 test.run();

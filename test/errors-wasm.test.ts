@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Engine, workloads } from '../engine/index.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { SEED, bytesEqual, prng } from './helpers/env.js';
-import { I32, abiModule, buildModule, call, i32c, type FuncDef, type ImportFunc, type ModuleDef } from './helpers/wasm-builder.js';
+import { HAND_BUILT_STACK_POINTER, I32, abiModule, buildModule, call, i32c, type FuncDef, type ImportFunc, type ModuleDef } from './helpers/wasm-builder.js';
 import { closeEngine, expectFulfilled, expectRejected, settleAll } from './helpers/settle.js';
 
 let engine: Engine;
@@ -26,8 +26,10 @@ function handBuilt(opts: { omit?: string[]; imports?: ImportFunc[]; memory?: Mod
     { name: 'cwasi_rt_cur', params: [], results: [I32], body: i32c(0) },
     { name: 'cwasi_rt_end', params: [], results: [I32], body: i32c(0) },
     { name: 'cwasi_rt_set', params: [I32, I32], results: [], body: [] },
+    { name: '_start', params: [], results: [], body: [] },
   ].filter((f) => f.name === undefined || !(opts.omit ?? []).includes(f.name));
   const def: ModuleDef = { imports, funcs };
+  if (!(opts.omit ?? []).includes('__stack_pointer')) def.stackPointer = HAND_BUILT_STACK_POINTER;
   if (opts.memory !== null) def.memory = opts.memory ?? SHARED_MEMORY;
   return buildModule(def);
 }

@@ -185,7 +185,7 @@ test('a workflow whose forced embedding is refused deploys nothing', async () =>
 test('a workflow that reuses a deployed function name with another module is refused and deploys nothing', async () => {
   await refused({
     name: 'w-clash', functions: { fresh: { module: 'identity' }, 'base-c': { module: 'identity' } }, edges: [{ from: 'fresh', to: 'base-c' }],
-  }, 'E_WORKFLOW_INVALID', /a different function named "base-c" is already deployed/);
+  }, 'E_WORKFLOW_INVALID', /"base-c" is already deployed with another module \(sha256 [0-9a-f]{12}, now .*identity.wasm has sha256 [0-9a-f]{12}\)/);
   await rejectsWith(engine.invoke('fresh', new Uint8Array(1)), 'E_UNKNOWN_FUNCTION');
   // A workflow may not take the name of a deployed function either.
   await refused(chain('base-p', 'q1', 'q2'), 'E_WORKFLOW_INVALID', /"base-p" already names a deployed function/);

@@ -24,6 +24,9 @@ export type TypeChecks = [
   // Modes are a closed set of names; error codes too.
   Expect<Equal<IfcMode, 'embedded' | 'local' | 'networked' | 'remote-kv' | 'copy'>>,
   Expect<Equal<CwasiError['code'], ErrorCode>>,
+  // A module is named, or given as bytes or compiled.
+  Expect<Equal<WorkflowDocument['functions'][string]['module'], string | Uint8Array | WebAssembly.Module>>,
+  Expect<Equal<typeof cwasi.DEFAULT_MAX_PAYLOAD_BYTES, number>>,
 ];
 
 // What users write must compile.

@@ -2,9 +2,9 @@
 // Output: u32 LE input count, u32 LE total length (low), u32 LE total length (high),
 // u32 LE cwasi-sum32 of the per-input records, then one record per input:
 // u32 LE length, u32 LE cwasi-sum32 of that input.
-import { Bytes, Inputs, serve } from "../sdk";
-import { checksum } from "../sdk/workloads";
-export * from "../sdk/abi";
+import { Bytes, Inputs, serve } from "cwasi/sdk";
+import { checksum } from "cwasi/sdk/workloads";
+export * from "cwasi/sdk/abi";
 
 // @ts-ignore: decorator
 @inline const HEADER: i32 = 16;

@@ -1,8 +1,8 @@
 // checksum: reads every input byte. Output: 8 bytes, u32 LE cwasi-sum32 then u32 LE length.
 // With several inputs (fan-in) the output has one 8-byte record per input.
-import { Bytes, Inputs, serve } from "../sdk";
-import { checksum } from "../sdk/workloads";
-export * from "../sdk/abi";
+import { Bytes, Inputs, serve } from "cwasi/sdk";
+import { checksum } from "cwasi/sdk/workloads";
+export * from "cwasi/sdk/abi";
 
 function handle(inputs: Inputs): Bytes {
   let n = max(inputs.count, 1);

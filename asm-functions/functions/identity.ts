@@ -1,7 +1,7 @@
 // identity: returns its first input unchanged, without copying (the trivial
 // function of the overhead benchmark).
-import { Bytes, Inputs, serve } from "../sdk";
-export * from "../sdk/abi";
+import { Bytes, Inputs, serve } from "cwasi/sdk";
+export * from "cwasi/sdk/abi";
 
 function handle(inputs: Inputs): Bytes {
   return inputs.first();

@@ -1,13 +1,14 @@
 // producer: makes N deterministic bytes from a seed (the benchmarks' data source).
 // Input: 8 bytes, u32 LE length then u32 LE seed. Output: `length` bytes.
-import { Bytes, Inputs, fail, serve } from "../sdk";
-import { produce } from "../sdk/workloads";
-export * from "../sdk/abi";
+import { Bytes, Inputs, fail, serve } from "cwasi/sdk";
+import { produce } from "cwasi/sdk/workloads";
+export * from "cwasi/sdk/abi";
 
 function handle(inputs: Inputs): Bytes {
   let spec = inputs.first();
   if (spec.length < 8) return fail(1, "producer expects 8 bytes: u32 length, u32 seed");
   let length = spec.getU32(0);
+  // The bound engine/workloads.ts PRODUCER_MAX_BYTES names for the CLI.
   if (length > 0x7FFF0000) return fail(2, "producer length too large");
   let out = Bytes.alloc(<i32>length);
   produce(out.ptr, <usize>length, spec.getU32(4));

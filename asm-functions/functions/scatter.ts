@@ -2,9 +2,9 @@
 // (guest-initiated calls, CWASI's func_connect), n calls in flight at once.
 // Input: u32 LE length, u32 LE seed, u32 LE n, then the target's name (UTF-8).
 // Output: the n results concatenated in call order.
-import { Bytes, Call, Inputs, fail, serve } from "../sdk";
-import { produce } from "../sdk/workloads";
-export * from "../sdk/abi";
+import { Bytes, Call, Inputs, fail, serve } from "cwasi/sdk";
+import { produce } from "cwasi/sdk/workloads";
+export * from "cwasi/sdk/abi";
 
 function handle(inputs: Inputs): Bytes {
   let spec = inputs.first();

@@ -1,6 +1,6 @@
 // transform: writes an output as large as its input: every bit inverted.
-import { Bytes, Inputs, serve } from "../sdk";
-export * from "../sdk/abi";
+import { Bytes, Inputs, serve } from "cwasi/sdk";
+export * from "cwasi/sdk/abi";
 
 function handle(inputs: Inputs): Bytes {
   let input = inputs.first();

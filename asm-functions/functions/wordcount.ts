@@ -3,8 +3,8 @@
 //   words <total>
 //   distinct <distinct>
 //   <word> <count>      up to 10 lines, most frequent first, ties by word
-import { Bytes, Inputs, serve } from "../sdk";
-export * from "../sdk/abi";
+import { Bytes, Inputs, serve } from "cwasi/sdk";
+export * from "cwasi/sdk/abi";
 
 // @ts-ignore: decorator
 @inline function isSpace(c: u8): bool {

@@ -37,7 +37,7 @@
 // stack region of its own.
 
 import {
-  AL_MASK, BLOCK, BLOCK_MAXSIZE, BLOCK_OVERHEAD, OBJECT, OBJECT_MAXSIZE, OBJECT_OVERHEAD,
+  AL_MASK, BLOCK, BLOCK_OVERHEAD, OBJECT, OBJECT_OVERHEAD,
 } from "~lib/rt/common";
 
 /** Bytes of the host's block header in front of every chunk (layout.ts BLOCK_HEADER_BYTES). */
@@ -78,11 +78,27 @@ function refill(need: usize): void {
 
 // @ts-ignore: decorator
 @inline const AL_SIZE_PADDING: usize = 32;
+/**
+ * Largest request whose size arithmetic (alignment, headers, padding) cannot
+ * overflow 32 bits. Anything larger cannot fit in a wasm32 memory anyway; it
+ * is still sent to the host, which refuses it with E_MEMORY_LIMIT naming the
+ * size, so that no allocation ends in a bare `unreachable`.
+ */
+// @ts-ignore: decorator
+@inline const MAX_REQUEST: usize = 0xFFFF_FF00;
+
+/** Have the host refuse a request no memory can hold (arena_grow traps with E_MEMORY_LIMIT). */
+function tooLarge(size: usize): void {
+  arena_grow(size);
+  unreachable(); // not reached: a wasm32 memory has no room for MAX_REQUEST bytes beside its header
+}
 
 // @ts-ignore: decorator
 @unsafe @global
 export function __alloc(size: usize): usize {
-  if (size > BLOCK_MAXSIZE) unreachable();
+  // No AssemblyScript BLOCK_MAXSIZE (1 GiB) here: a block's size is a plain
+  // u32 in this runtime, so Bytes.alloc may take up to what the memory holds.
+  if (size > MAX_REQUEST) tooLarge(size);
   let payloadSize = computeSize(size);
   let start = alignedStart(cur);
   if (cur == 0 || start + BLOCK_OVERHEAD + payloadSize > end) {
@@ -98,6 +114,7 @@ export function __alloc(size: usize): usize {
 // @ts-ignore: decorator
 @unsafe @global
 export function __realloc(ptr: usize, size: usize): usize {
+  if (size > MAX_REQUEST) tooLarge(size);
   let block = changetype<BLOCK>(ptr - BLOCK_OVERHEAD);
   let actualSize = block.mmInfo;
   let payloadSize = computeSize(size);
@@ -114,7 +131,9 @@ export function __realloc(ptr: usize, size: usize): usize {
     cur = ptr + payloadSize;
     return ptr;
   }
-  let newPtr = __alloc(max<usize>(payloadSize, actualSize << 1));
+  // Doubling, unless doubling alone would exceed what can be asked for.
+  let doubled = actualSize <= (MAX_REQUEST >> 1) ? actualSize << 1 : payloadSize;
+  let newPtr = __alloc(max<usize>(payloadSize, doubled));
   memory.copy(newPtr, ptr, actualSize);
   return newPtr;
 }
@@ -136,7 +155,7 @@ export function __reset(): void {
 // @ts-ignore: decorator
 @unsafe @global
 export function __new(size: usize, id: u32): usize {
-  if (size > OBJECT_MAXSIZE) unreachable();
+  if (size > MAX_REQUEST - OBJECT_OVERHEAD) tooLarge(size);
   let ptr = __alloc(OBJECT_OVERHEAD + size);
   let object = changetype<OBJECT>(ptr - BLOCK_OVERHEAD);
   object.gcInfo = 0;
@@ -151,7 +170,7 @@ export function __new(size: usize, id: u32): usize {
 // @ts-ignore: decorator
 @unsafe @global
 export function __renew(oldPtr: usize, size: usize): usize {
-  if (size > OBJECT_MAXSIZE) unreachable();
+  if (size > MAX_REQUEST - OBJECT_OVERHEAD) tooLarge(size);
   let oldSize = <usize>changetype<OBJECT>(oldPtr - OBJECT_OVERHEAD - BLOCK_OVERHEAD).rtSize;
   let newPtr = __realloc(oldPtr - OBJECT_OVERHEAD, OBJECT_OVERHEAD + size);
   changetype<OBJECT>(newPtr - BLOCK_OVERHEAD).rtSize = <u32>size;

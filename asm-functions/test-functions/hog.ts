@@ -1,7 +1,7 @@
 // hog (test fixture): allocates u32 LE `MiB` mebibytes in its arena, touches
 // one byte per page and returns 8 bytes (u32 MiB, u32 sum of touched bytes).
-import { Bytes, Inputs, serve } from "../sdk";
-export * from "../sdk/abi";
+import { Bytes, Inputs, serve } from "cwasi/sdk";
+export * from "cwasi/sdk/abi";
 
 function handle(inputs: Inputs): Bytes {
   let input = inputs.first();

@@ -1,7 +1,7 @@
 // spin (test fixture): first input byte 1 loops forever (for deadline and
 // abort tests); anything else echoes.
-import { Bytes, Inputs, serve } from "../sdk";
-export * from "../sdk/abi";
+import { Bytes, Inputs, serve } from "cwasi/sdk";
+export * from "cwasi/sdk/abi";
 
 function handle(inputs: Inputs): Bytes {
   let input = inputs.first();

@@ -1,9 +1,9 @@
 // statics-a (test fixture): carries a static table in its data segment and
 // returns its cwasi-sum32 (u32 LE) followed by its input, so tests can prove
 // that other modules sharing the memory never overwrite it.
-import { Bytes, Inputs, serve } from "../sdk";
-import { checksum } from "../sdk/workloads";
-export * from "../sdk/abi";
+import { Bytes, Inputs, serve } from "cwasi/sdk";
+import { checksum } from "cwasi/sdk/workloads";
+export * from "cwasi/sdk/abi";
 
 const TABLE: StaticArray<u32> = [
   0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344, 0xA4093822, 0x299F31D0, 0x082EFA98, 0xEC4E6C89,

@@ -1,7 +1,7 @@
 // trap (test fixture): first input byte 1 traps (unreachable), 2 throws
 // (abort with a message), 3 reports a guest failure; anything else echoes.
-import { Bytes, Inputs, fail, serve } from "../sdk";
-export * from "../sdk/abi";
+import { Bytes, Inputs, fail, serve } from "cwasi/sdk";
+export * from "cwasi/sdk/abi";
 
 function handle(inputs: Inputs): Bytes {
   let input = inputs.first();

@@ -81,8 +81,18 @@ export const HDR = {
 
 /** Bytes reserved for the header; nothing else is ever placed below this. */
 export const HEADER_BYTES = 1024;
-/** Lowest memoryBase a module may use (the build starts static regions here). */
+/** Lowest memoryBase a module may use (the bundled functions' regions start here). */
 export const STATIC_BASE = HEADER_BYTES;
+/**
+ * Static regions, so that any module can be embedded beside any other:
+ *
+ *   [STATIC_BASE, USER_STATIC_BASE)       bundled functions (build.mjs fails if they outgrow it)
+ *   [USER_STATIC_BASE, STATIC_LIMIT)      modules built by `cwasi build`, packed in build order
+ *   [STATIC_LIMIT, ...)                   heap (a memory's heap never starts lower)
+ */
+export const USER_STATIC_BASE = 256 * 1024;
+/** End of the range static regions are placed in; every heap starts at or above it. */
+export const STATIC_LIMIT = 1024 * 1024;
 
 /** Byte offsets inside a heap block header. */
 export const BLOCK = {

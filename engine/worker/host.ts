@@ -312,7 +312,7 @@ export class GuestInstance {
     try {
       return this.heap.allocChunk(ctx.arena, minBytes);
     } catch (err) {
-      if (err instanceof CwasiError) this.abortWith(ctx, new CwasiError(err.code, `${ctx.fn}: ${err.message}`, err.details));
+      if (err instanceof CwasiError) this.abortWith(ctx, new CwasiError(err.code, `${ctx.fn}: cannot allocate ${minBytes} bytes: ${err.message}`, { ...err.details, requestedBytes: minBytes }));
       throw err;
     }
   }

@@ -8,8 +8,11 @@ import { CwasiError } from '../errors.js';
 import { IFC_MODES, type IfcMode } from '../selection.js';
 
 export interface FunctionDecl {
-  /** A bundled function's name (see `cwasi functions`) or a path to a .wasm file. */
-  module: string;
+  /**
+   * A bundled function's name (see `cwasi functions`) or a path to a .wasm
+   * file; from the API also the module's bytes or the compiled module.
+   */
+  module: string | Uint8Array | WebAssembly.Module;
   /** Trusted functions of one trust domain share a memory (Function Embedding). */
   trusted?: boolean;
   /** Trust domain (default "default"). */
@@ -109,13 +112,35 @@ function describe(e: ErrorObject): string {
   return `${where} ${e.message ?? 'is invalid'}`;
 }
 
-/** Validate a parsed workflow document; throws E_WORKFLOW_INVALID listing every problem. */
+/**
+ * Validate a workflow document; throws E_WORKFLOW_INVALID listing every
+ * problem. A document built in code may give a module as bytes; the schema
+ * (which describes files, where modules are strings) sees a placeholder.
+ */
 export function validateWorkflowDocument(doc: unknown, source = 'workflow'): WorkflowDocument {
-  if (!validate(doc)) {
+  if (!validate(withModulePlaceholders(doc))) {
     const problems = (validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe);
     throw new CwasiError('E_WORKFLOW_INVALID', `${source} is invalid:\n  - ${problems.join('\n  - ')}`, { problems });
   }
-  return doc;
+  return doc as WorkflowDocument;
+}
+
+/** A shallow copy of `doc` with every module given as bytes or compiled replaced by a string. */
+function withModulePlaceholders(doc: unknown): unknown {
+  const fns = typeof doc === 'object' && doc !== null ? (doc as { functions?: unknown }).functions : undefined;
+  if (typeof fns !== 'object' || fns === null || Array.isArray(fns)) return doc;
+  let changed = false;
+  const copy: Record<string, unknown> = {};
+  for (const [name, decl] of Object.entries(fns)) {
+    const module = typeof decl === 'object' && decl !== null ? (decl as { module?: unknown }).module : undefined;
+    if (module instanceof Uint8Array || module instanceof WebAssembly.Module) {
+      copy[name] = { ...(decl as object), module: '<bytes>' };
+      changed = true;
+    } else {
+      copy[name] = decl;
+    }
+  }
+  return changed ? { ...(doc as object), functions: copy } : doc;
 }
 
 /** Parse JSON text and validate it. */

@@ -24,6 +24,8 @@ export interface ModuleDef {
   imports?: ImportFunc[];
   funcs: FuncDef[];
   data?: Array<{ offset: number; bytes: number[] }>;
+  /** A mutable i32 global with this initial value, exported as `__stack_pointer` (what the cwasi build transform exports). */
+  stackPointer?: number;
 }
 
 function uleb(n: number): number[] {
@@ -93,6 +95,11 @@ export function buildModule(def: ModuleDef): Uint8Array {
   const exports = def.funcs
     .map((f, i) => (f.name === undefined ? undefined : [...str(f.name), 0x00, ...uleb(nImports + i)]))
     .filter((x): x is number[] => x !== undefined);
+  const globals: number[][] = [];
+  if (def.stackPointer !== undefined) {
+    globals.push([I32, 0x01, ...i32c(def.stackPointer), 0x0b]);
+    exports.push([...str('__stack_pointer'), 0x03, ...uleb(0)]);
+  }
   const code = def.funcs.map((f) => {
     const body = [0x00, ...f.body, 0x0b];
     return [...uleb(body.length), ...body];
@@ -103,6 +110,7 @@ export function buildModule(def: ModuleDef): Uint8Array {
     ...section(1, vec(types)),
     ...(imports.length ? section(2, vec(imports)) : []),
     ...section(3, vec(funcTypes)),
+    ...(globals.length ? section(6, vec(globals)) : []),
     ...section(7, vec(exports)),
     ...section(10, vec(code)),
     ...(data.length ? section(11, vec(data)) : []),
@@ -110,12 +118,20 @@ export function buildModule(def: ModuleDef): Uint8Array {
   return new Uint8Array(bytes);
 }
 
+/** Where hand-built modules' default shadow stack pointer starts (the host moves it). */
+export const HAND_BUILT_STACK_POINTER = 65536;
+
 /**
  * A module that speaks the cwasi ABI by hand: `cwasi_main` calls
  * cwasi.output(outPtr, outLen) and returns `status`; `cwasi_abi_version`
- * returns `version`. The runtime exports are stubs that never allocate.
+ * returns `version`. The runtime exports are stubs that never allocate; the
+ * stack pointer and `_start` are there as the cwasi build emits them.
  */
-export function abiModule(opts: { version?: number; outPtr?: number; outLen?: number; status?: number; data?: ModuleDef['data']; memoryImport?: ModuleDef['memory'] } = {}): Uint8Array {
+export function abiModule(opts: {
+  version?: number; outPtr?: number; outLen?: number; status?: number; data?: ModuleDef['data']; memoryImport?: ModuleDef['memory'];
+  /** Leave out the exported stack pointer / `_start` (a module built without the cwasi flags). */
+  noStackPointer?: boolean; noStart?: boolean;
+} = {}): Uint8Array {
   const output: ImportFunc = { module: 'cwasi', name: 'output', params: [I32, I32], results: [] };
   return buildModule({
     memory: opts.memoryImport ?? { min: 1, max: 65536, shared: true },
@@ -127,7 +143,9 @@ export function abiModule(opts: { version?: number; outPtr?: number; outLen?: nu
       { name: 'cwasi_rt_cur', params: [], results: [I32], body: i32c(0) },
       { name: 'cwasi_rt_end', params: [], results: [I32], body: i32c(0) },
       { name: 'cwasi_rt_set', params: [I32, I32], results: [], body: [] },
+      ...(opts.noStart === true ? [] : [{ name: '_start', params: [], results: [], body: [] }]),
     ],
+    ...(opts.noStackPointer === true ? {} : { stackPointer: HAND_BUILT_STACK_POINTER }),
     ...(opts.data ? { data: opts.data } : {}),
   });
 }

@@ -1,7 +1,7 @@
 // cwasi guest SDK: write a function over bytes, call other functions by name.
 //
-//   import { Bytes, Inputs, serve } from "../sdk";
-//   export * from "../sdk/abi";
+//   import { Bytes, Inputs, serve } from "cwasi/sdk";
+//   export * from "cwasi/sdk/abi";
 //   function handle(inputs: Inputs): Bytes { return inputs.first(); }
 //   export function cwasi_main(table: usize, count: u32): i32 { return serve(table, count, handle); }
 //

@@ -1,5 +1,5 @@
 // Exports every cwasi function module must carry besides `cwasi_main`. A
-// function file re-exports this module (`export * from "../sdk/abi"`). The
+// function file re-exports this module (`export * from "cwasi/sdk/abi"`). The
 // runtime (asm-functions/rt/cwasi-rt.ts) adds cwasi_alloc and cwasi_rt_*.
 // The contract is documented in asm-functions/ABI.md.
 
