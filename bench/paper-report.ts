@@ -2,7 +2,8 @@
 // rows plus the CWASI paper's published numbers (bench/paper-reference.ts) into
 //   - a terminal comparison table (paperTable),
 //   - the paper-bench goals of DESIGN §5 (goalsFor),
-//   - SVG plots rendered headlessly with vega-lite + vega (renderSvgPlots),
+//   - SVG plots rendered headlessly with vega-lite + vega (renderSvgPlots; those two
+//     are optional and loaded on first use, bench/plot-renderer.ts),
 //   - one self-contained HTML page (renderHtml) and the files on disk (writeReport).
 // Nothing here measures anything; every function is a function of its inputs and
 // of the bundled reference CSV.
@@ -19,11 +20,8 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
-
-/** A vega logger that keeps errors only. */
-const quietLogger = vega.logger(vega.Error);
+import type { TopLevelSpec } from 'vega-lite';
+import { plotRenderer } from './plot-renderer.js';
 import type { BenchMeta, BenchResult, Goal } from './common.js';
 import type { IfcMode } from '../engine/selection.js';
 import { PAPER_SYSTEMS, paperRows, paperValue, sameMiB, type PaperExperiment, type PaperRow } from './paper-reference.js';
@@ -619,13 +617,8 @@ function prefixIds(svg: string, prefix: string): string {
 }
 
 async function toSvg(spec: TopLevelSpec, name: string): Promise<string> {
-  // vega-lite reports resolved legend conflicts as warnings on stderr; they are expected here.
-  const view = new vega.View(vega.parse(compile(spec, { logger: quietLogger }).spec), { renderer: 'none', logLevel: vega.Error });
-  try {
-    return prefixIds(await view.toSVG(), name);
-  } finally {
-    view.finalize();
-  }
+  const render = await plotRenderer();
+  return prefixIds(await render(spec), name);
 }
 
 /**
