@@ -9,12 +9,12 @@
 // of the bundled reference CSV.
 //
 // Metric per experiment, here vs published:
-//   sequential            latencyMs.mean        vs latency_mean (executions "1")
+//   sequential            latencyMs.meanMs        vs latency_mean (executions "1")
 //                         throughputPaperRps    vs throughput_paper
-//   fan-out / fan-in      latencyMs.mean        vs latency_mean over "4-500" executions
+//   fan-out / fan-in      latencyMs.meanMs        vs latency_mean over "4-500" executions
 //                         (the 2024 reproduction where it has the same N: "10", "100")
-//   fan-out-by-size       sumOf10Ms, else 10 × latencyMs.mean  vs latency_sum_of_10
-//   sequential-cross-node endToEndMs.mean       vs duration_mean (functions on two hosts)
+//   fan-out-by-size       sumOf10Ms, else 10 × latencyMs.meanMs  vs latency_sum_of_10
+//   sequential-cross-node endToEndMs.meanMs       vs duration_mean (functions on two hosts)
 // Ratios are speed-ups over the paper's CWASI, so above 1 is better for both:
 // latency CWASI ÷ here, throughput here ÷ CWASI.
 
@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { plotRenderer } from './plot-renderer.js';
 import type { BenchMeta, BenchResult, Goal } from './common.js';
+import type { LatencySummary } from '../engine/stats.js';
 import type { IfcMode } from '../engine/selection.js';
 import { PAPER_SYSTEMS, paperRows, paperValue, sameMiB, type PaperExperiment, type PaperRow } from './paper-reference.js';
 
@@ -30,11 +31,8 @@ export type { PaperExperiment } from './paper-reference.js';
 
 export const MIB = 2 ** 20;
 
-export interface MsSummary {
-  p50: number;
-  p99: number;
-  mean: number;
-}
+/** The shared latency summary (engine/stats.ts). */
+export type MsSummary = LatencySummary;
 
 /** One measured row of `cwasi bench paper`: a BenchResult with the paper's experiment axes. */
 export interface PaperBenchRow extends BenchResult {
@@ -53,7 +51,7 @@ export interface PaperBenchRow extends BenchResult {
   throughputRps: number;
   cpuMs: number;
   peakRssBytes: number;
-  /** fan-out-by-size: the sum of 10 sequential sends, when measured as such (else 10 × latencyMs.mean is used). */
+  /** fan-out-by-size: the sum of 10 sequential sends, when measured as such (else 10 × latencyMs.meanMs is used). */
   sumOf10Ms?: number;
 }
 
@@ -112,11 +110,11 @@ export function latencyMetricOf(experiment: PaperExperiment): 'latency_mean' | '
 export function measuredLatencyMs(row: PaperBenchRow): number {
   switch (row.experiment) {
     case 'fan-out-by-size':
-      return row.sumOf10Ms ?? 10 * row.latencyMs.mean;
+      return row.sumOf10Ms ?? 10 * row.latencyMs.meanMs;
     case 'sequential-cross-node':
-      return row.endToEndMs.mean;
+      return row.endToEndMs.meanMs;
     default:
-      return row.latencyMs.mean;
+      return row.latencyMs.meanMs;
   }
 }
 
@@ -551,7 +549,7 @@ function fanSpec(rows: readonly PaperBenchRow[], experiment: 'fan-out' | 'fan-in
   const caption = `${who}; latency per transfer from the caller starting to send until the callee has the payload (callee run excluded). ` +
     `The paper's values are means over runs of 4 to 500 executions, drawn as a flat segment from N = 4 to 500; the 2024 reproduction ran N = 10 and 100.`;
   const points = [
-    ...measuredPoints(measured, (r) => r.n, (r) => r.latencyMs.mean, label),
+    ...measuredPoints(measured, (r) => r.n, (r) => r.latencyMs.meanMs, label),
     ...publishedPoints({ experiment, metric: 'latency_mean', systems: SEQ_SYSTEMS, payloadMiB: 2 }, executionsAsX),
   ];
   return {
@@ -646,7 +644,7 @@ export async function renderSvgPlots(rows: readonly PaperBenchRow[]): Promise<Sv
         caption,
         xTitle: 'payload size (MiB, log scale)',
         yTitle: 'mean latency (ms, log scale)',
-        points: [...measuredPoints(seq, mibOf, (r) => r.latencyMs.mean), ...publishedPoints({ experiment: 'sequential', metric: 'latency_mean', systems: SEQ_SYSTEMS }, (r) => [r.payloadMiB])],
+        points: [...measuredPoints(seq, mibOf, (r) => r.latencyMs.meanMs), ...publishedPoints({ experiment: 'sequential', metric: 'latency_mean', systems: SEQ_SYSTEMS }, (r) => [r.payloadMiB])],
         xLog: true,
       }),
     });
@@ -708,7 +706,7 @@ export async function renderSvgPlots(rows: readonly PaperBenchRow[]): Promise<Sv
         xTitle: 'payload size (MiB, log scale)',
         yTitle: 'mean end-to-end time (ms, log scale)',
         points: [
-          ...measuredPoints(cross, mibOf, (r) => r.endToEndMs.mean),
+          ...measuredPoints(cross, mibOf, (r) => r.endToEndMs.meanMs),
           ...publishedPoints({
             experiment: 'sequential-cross-node',
             metric: 'duration_mean',
