@@ -168,6 +168,8 @@ function printPlan(plan: PlanReport, out: Out): void {
     out.out(table(['edge', 'mode', 'why'], plan.edges.map((e) => [
       `${e.from} → ${e.to}`, e.mode + (e.chained ? ' (same task)' : ''), e.reason,
     ])).split('\n').map((l) => `  ${l}`).join('\n'));
+    const star = plan.edges.filter((e) => e.overrideRefused !== undefined);
+    for (const e of star) out.out(`  ${e.from} → ${e.to}: the * override fell back to ${e.mode} (${e.overrideRefused})`);
   }
   out.out(`output: ${plan.output}`);
 }
