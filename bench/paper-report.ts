@@ -20,8 +20,7 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TopLevelSpec } from 'vega-lite';
-import { plotRenderer } from './plot-renderer.js';
+import { plotRenderer, type VegaLiteSpec } from './plot-renderer.js';
 import type { BenchMeta, BenchResult, Goal } from './common.js';
 import type { LatencySummary } from '../engine/stats.js';
 import type { IfcMode } from '../engine/selection.js';
@@ -465,7 +464,7 @@ interface LineSpecOptions {
 }
 
 /** Lines with points, one per series; colour = series, dash = measured here / published; log y. */
-function lineSpec(o: LineSpecOptions): TopLevelSpec {
+function lineSpec(o: LineSpecOptions): VegaLiteSpec {
   const pts = o.points.filter((p) => p.y > 0 && Number.isFinite(p.y) && (!o.xLog || p.x > 0));
   const series = orderSeries(pts.map((p) => p.series));
   const sources = [SOURCE_HERE, SOURCE_PAPER].filter((s) => pts.some((p) => p.source === s));
@@ -540,7 +539,7 @@ function executionsAsX(r: PaperRow): number[] {
 const SEQ_SYSTEMS = [PAPER_SYSTEMS.cwasi, PAPER_SYSTEMS.openfaas, PAPER_SYSTEMS.wasmedgeHttp, PAPER_SYSTEMS.reproduction];
 const PAPER_TRIO = [PAPER_SYSTEMS.cwasi, PAPER_SYSTEMS.openfaas, PAPER_SYSTEMS.wasmedgeHttp];
 
-function fanSpec(rows: readonly PaperBenchRow[], experiment: 'fan-out' | 'fan-in'): { title: string; caption: string; spec: TopLevelSpec } {
+function fanSpec(rows: readonly PaperBenchRow[], experiment: 'fan-out' | 'fan-in'): { title: string; caption: string; spec: VegaLiteSpec } {
   const measured = rows.filter((r) => r.experiment === experiment);
   const sizes = uniqueSorted(measured.map((r) => r.payloadBytes / MIB));
   const label = sizes.length > 1 || (sizes.length === 1 && !sameMiB(sizes[0]!, 2)) ? (r: PaperBenchRow) => `cwasi ${r.mode} (${fmtMiB(r.payloadBytes / MIB)} MiB)` : undefined;
@@ -559,7 +558,7 @@ function fanSpec(rows: readonly PaperBenchRow[], experiment: 'fan-out' | 'fan-in
   };
 }
 
-function realVsPaperSpec(rows: readonly PaperBenchRow[]): { title: string; caption: string; spec: TopLevelSpec } {
+function realVsPaperSpec(rows: readonly PaperBenchRow[]): { title: string; caption: string; spec: VegaLiteSpec } {
   const title = 'Real throughput vs paper throughput, per mode';
   const caption = 'x: the paper\'s throughput, 1 / mean latency of one transfer at a time; y: completed invocations per second with concurrency ' +
     '(offered load). One point per measured row (every payload size). Points above the dashed diagonal gain from concurrency; below it, ' +
@@ -571,7 +570,7 @@ function realVsPaperSpec(rows: readonly PaperBenchRow[]): { title: string; capti
   const lo = Math.min(...all);
   const hi = Math.max(...all);
   const series = orderSeries(pts.map((p) => p.series));
-  const spec: TopLevelSpec = {
+  const spec: VegaLiteSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: title, subtitle: wrap(caption) },
     width: WIDTH,
@@ -614,7 +613,7 @@ function prefixIds(svg: string, prefix: string): string {
     .replace(/href="#([^"]+)"/g, `href="#${prefix}-$1"`);
 }
 
-async function toSvg(spec: TopLevelSpec, name: string): Promise<string> {
+async function toSvg(spec: VegaLiteSpec, name: string): Promise<string> {
   const render = await plotRenderer();
   return prefixIds(await render(spec), name);
 }
@@ -627,7 +626,7 @@ async function toSvg(spec: TopLevelSpec, name: string): Promise<string> {
  * (real vs paper, cross-node) are left out without measured rows.
  */
 export async function renderSvgPlots(rows: readonly PaperBenchRow[]): Promise<SvgPlot[]> {
-  const plots: Array<{ name: string; title: string; caption: string; spec: TopLevelSpec }> = [];
+  const plots: Array<{ name: string; title: string; caption: string; spec: VegaLiteSpec }> = [];
   const seq = rows.filter((r) => r.experiment === 'sequential');
   const mibOf = (r: PaperBenchRow) => r.payloadBytes / MIB;
 

@@ -6,13 +6,32 @@
 // works without them. When they are absent the caller gets
 // E_DEPENDENCY_MISSING naming what to install.
 
-import type { TopLevelSpec } from 'vega-lite';
 import { CwasiError } from '../engine/errors.js';
 
 /** The versions the plots are made and tested with (package.json devDependencies). */
 export const PLOT_PACKAGES = 'vega@6.4.0 vega-lite@6.4.1';
 
-export type SpecToSvg = (spec: TopLevelSpec) => Promise<string>;
+/** A vega-lite specification (kept structural: the build must not need vega-lite's types either). */
+export type VegaLiteSpec = { $schema: string } & Record<string, unknown>;
+
+export type SpecToSvg = (spec: VegaLiteSpec) => Promise<string>;
+
+/** The part of vega's API used here. */
+interface Vega {
+  Error: number;
+  logger(level: number): unknown;
+  parse(spec: unknown): unknown;
+  View: new (runtime: unknown, options: { renderer: 'none'; logLevel: number }) => { toSVG(): Promise<string>; finalize(): void };
+}
+
+/** The part of vega-lite's API used here. */
+interface VegaLite {
+  compile(spec: VegaLiteSpec, options: { logger: unknown }): { spec: unknown };
+}
+
+/** Imported by a name TypeScript does not resolve, so that building cwasi works without the packages. */
+const VEGA = 'vega';
+const VEGA_LITE = 'vega-lite';
 
 let loading: Promise<SpecToSvg> | undefined;
 
@@ -22,10 +41,10 @@ function missing(err: unknown): boolean {
 }
 
 async function load(): Promise<SpecToSvg> {
-  let vega: typeof import('vega');
-  let vegaLite: typeof import('vega-lite');
+  let vega: Vega;
+  let vegaLite: VegaLite;
   try {
-    [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
+    [vega, vegaLite] = (await Promise.all([import(VEGA), import(VEGA_LITE)])) as [Vega, VegaLite];
   } catch (err) {
     if (!missing(err)) throw err;
     throw new CwasiError('E_DEPENDENCY_MISSING',

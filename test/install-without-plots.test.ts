@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +53,21 @@ test('bench paper --out explains what to install, before measuring', async () =>
   assert.match(r.stderr, /^error E_DEPENDENCY_MISSING: .*npm install vega@6\.4\.0 vega-lite@6\.4\.1/m);
   assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
   assert.not.ok(existsSync(out), 'nothing was written');
+});
+
+test('no source names vega or vega-lite as a module, so that building needs neither', () => {
+  const sources: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir)) {
+      const p = join(dir, e);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (e.endsWith('.ts')) sources.push(p);
+    }
+  };
+  for (const d of ['engine', 'bench', 'test']) walk(join(root, d));
+  assert.ok(sources.length > 50);
+  const naming = sources.filter((p) => /(from|import\()\s*['"]vega(-lite)?['"]/.test(readFileSync(p, 'utf8')));
+  assert.equal(naming, [], 'only bench/plot-renderer.ts loads them, by a name TypeScript does not resolve');
 });
 
 test.run();
