@@ -207,7 +207,7 @@ async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
     }
     const latency = summarize(r.latencies);
     const rate = r.wallMs > 0 ? r.completed / (r.wallMs / 1000) : 0;
-    const steady = latency.count === 0 ? 'no steady-state invocations'
+    const steady = latency.count === 0 ? '0 steady-state'
       : `${latency.count} steady-state: p50 ${formatMs(latency.p50Ms)}, p90 ${formatMs(latency.p90Ms)}, p99 ${formatMs(latency.p99Ms)}, max ${formatMs(latency.maxMs)}, mean ${formatMs(latency.meanMs)}`;
     if (r.interrupted) {
       out.err(`interrupted: ${r.completed} of ${repeat} invocations completed${warmup > 0 ? ` after ${warmup} warm-up` : ''}; ${steady}`);
