@@ -2,11 +2,14 @@
 // machine description and a progress bar on terminals.
 //
 // Report JSON:
-//   { "meta": { node, cpu, cores, date, command, ... },
+//   { "schemaVersion": 1,
+//     "meta": { node, cpu, cores, date, command, ... },
 //     "results": [ { bench, mode, payloadBytes, executions,
-//                    latencyMs: { p50, p99, mean }, throughputRps,
-//                    throughputPaperRps, gbPerSec, ... } ],
+//                    latencyMs: { count, meanMs, p50Ms, p90Ms, p99Ms, maxMs },
+//                    throughputRps, throughputPaperRps, gbPerSec, ... } ],
 //     "goals": [ { name, target, measured, pass } ] }
+// latencyMs is engine/stats.ts's LatencySummary, the shape engine.stats() and
+// `cwasi run --json` report too.
 // `throughputPaperRps` is the paper's 1 / mean latency; `throughputRps` counts
 // completed invocations per second (with concurrency where the bench uses it).
 // Reference rows measured in the same run carry their own mode names
@@ -15,21 +18,15 @@
 import { cpus, availableParallelism, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
-
-export interface LatencyStats {
-  p50: number;
-  p99: number;
-  mean: number;
-  min: number;
-  max: number;
-}
+import { summarize, type LatencySummary } from '../engine/stats.js';
+import { JSON_SCHEMA_VERSION } from '../engine/cli/json.js';
 
 export interface BenchResult {
   bench: string;
   mode: string;
   payloadBytes: number;
   executions: number;
-  latencyMs: LatencyStats;
+  latencyMs: LatencySummary;
   throughputRps: number;
   throughputPaperRps: number;
   gbPerSec: number | null;
@@ -91,12 +88,9 @@ export function meta(command: string, extra: Record<string, unknown> = {}): Benc
   };
 }
 
-export function stats(samplesMs: number[]): LatencyStats {
-  if (samplesMs.length === 0) return { p50: 0, p99: 0, mean: 0, min: 0, max: 0 };
-  const s = [...samplesMs].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
-  const mean = s.reduce((a, b) => a + b, 0) / s.length;
-  return { p50: round(at(0.5)), p99: round(at(0.99)), mean: round(mean), min: round(s[0]!), max: round(s[s.length - 1]!) };
+/** The shared latency summary of samples in milliseconds. */
+export function stats(samplesMs: number[]): LatencySummary {
+  return summarize(samplesMs);
 }
 
 export function round(n: number, digits = 4): number {
@@ -118,16 +112,16 @@ export function row(bench: string, mode: string, payloadBytes: number, samplesMs
     payloadBytes,
     executions: samplesMs.length,
     latencyMs,
-    throughputRps: extra.throughputRps ?? (latencyMs.mean > 0 ? round(1000 / latencyMs.mean, 2) : 0),
-    throughputPaperRps: latencyMs.mean > 0 ? round(1000 / latencyMs.mean, 2) : 0,
-    gbPerSec: payloadBytes > 0 && latencyMs.p50 > 0 ? round(payloadBytes / (latencyMs.p50 / 1000) / 1e9, 3) : null,
+    throughputRps: extra.throughputRps ?? (latencyMs.meanMs > 0 ? round(1000 / latencyMs.meanMs, 2) : 0),
+    throughputPaperRps: latencyMs.meanMs > 0 ? round(1000 / latencyMs.meanMs, 2) : 0,
+    gbPerSec: payloadBytes > 0 && latencyMs.p50Ms > 0 ? round(payloadBytes / (latencyMs.p50Ms / 1000) / 1e9, 3) : null,
     ...extra,
   };
 }
 
 export function writeReport(path: string, report: BenchReport): void {
   const { table: _table, ...json } = report;
-  writeFileSync(path, JSON.stringify(json, null, 2) + '\n');
+  writeFileSync(path, JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ...json }, null, 2) + '\n');
 }
 
 /** A progress bar on a terminal (stderr), nothing otherwise. */

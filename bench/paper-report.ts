@@ -2,29 +2,27 @@
 // rows plus the CWASI paper's published numbers (bench/paper-reference.ts) into
 //   - a terminal comparison table (paperTable),
 //   - the paper-bench goals of DESIGN §5 (goalsFor),
-//   - SVG plots rendered headlessly with vega-lite + vega (renderSvgPlots),
+//   - SVG plots rendered headlessly with vega-lite + vega (renderSvgPlots; those two
+//     are optional and loaded on first use, bench/plot-renderer.ts),
 //   - one self-contained HTML page (renderHtml) and the files on disk (writeReport).
 // Nothing here measures anything; every function is a function of its inputs and
 // of the bundled reference CSV.
 //
 // Metric per experiment, here vs published:
-//   sequential            latencyMs.mean        vs latency_mean (executions "1")
+//   sequential            latencyMs.meanMs        vs latency_mean (executions "1")
 //                         throughputPaperRps    vs throughput_paper
-//   fan-out / fan-in      latencyMs.mean        vs latency_mean over "4-500" executions
+//   fan-out / fan-in      latencyMs.meanMs        vs latency_mean over "4-500" executions
 //                         (the 2024 reproduction where it has the same N: "10", "100")
-//   fan-out-by-size       sumOf10Ms, else 10 × latencyMs.mean  vs latency_sum_of_10
-//   sequential-cross-node endToEndMs.mean       vs duration_mean (functions on two hosts)
+//   fan-out-by-size       sumOf10Ms, else 10 × latencyMs.meanMs  vs latency_sum_of_10
+//   sequential-cross-node endToEndMs.meanMs       vs duration_mean (functions on two hosts)
 // Ratios are speed-ups over the paper's CWASI, so above 1 is better for both:
 // latency CWASI ÷ here, throughput here ÷ CWASI.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
-
-/** A vega logger that keeps errors only. */
-const quietLogger = vega.logger(vega.Error);
+import { plotRenderer, type VegaLiteSpec } from './plot-renderer.js';
 import type { BenchMeta, BenchResult, Goal } from './common.js';
+import type { LatencySummary } from '../engine/stats.js';
 import type { IfcMode } from '../engine/selection.js';
 import { PAPER_SYSTEMS, paperRows, paperValue, sameMiB, type PaperExperiment, type PaperRow } from './paper-reference.js';
 
@@ -32,11 +30,8 @@ export type { PaperExperiment } from './paper-reference.js';
 
 export const MIB = 2 ** 20;
 
-export interface MsSummary {
-  p50: number;
-  p99: number;
-  mean: number;
-}
+/** The shared latency summary (engine/stats.ts). */
+export type MsSummary = LatencySummary;
 
 /** One measured row of `cwasi bench paper`: a BenchResult with the paper's experiment axes. */
 export interface PaperBenchRow extends BenchResult {
@@ -55,7 +50,7 @@ export interface PaperBenchRow extends BenchResult {
   throughputRps: number;
   cpuMs: number;
   peakRssBytes: number;
-  /** fan-out-by-size: the sum of 10 sequential sends, when measured as such (else 10 × latencyMs.mean is used). */
+  /** fan-out-by-size: the sum of 10 sequential sends, when measured as such (else 10 × latencyMs.meanMs is used). */
   sumOf10Ms?: number;
 }
 
@@ -114,11 +109,11 @@ export function latencyMetricOf(experiment: PaperExperiment): 'latency_mean' | '
 export function measuredLatencyMs(row: PaperBenchRow): number {
   switch (row.experiment) {
     case 'fan-out-by-size':
-      return row.sumOf10Ms ?? 10 * row.latencyMs.mean;
+      return row.sumOf10Ms ?? 10 * row.latencyMs.meanMs;
     case 'sequential-cross-node':
-      return row.endToEndMs.mean;
+      return row.endToEndMs.meanMs;
     default:
-      return row.latencyMs.mean;
+      return row.latencyMs.meanMs;
   }
 }
 
@@ -469,7 +464,7 @@ interface LineSpecOptions {
 }
 
 /** Lines with points, one per series; colour = series, dash = measured here / published; log y. */
-function lineSpec(o: LineSpecOptions): TopLevelSpec {
+function lineSpec(o: LineSpecOptions): VegaLiteSpec {
   const pts = o.points.filter((p) => p.y > 0 && Number.isFinite(p.y) && (!o.xLog || p.x > 0));
   const series = orderSeries(pts.map((p) => p.series));
   const sources = [SOURCE_HERE, SOURCE_PAPER].filter((s) => pts.some((p) => p.source === s));
@@ -544,7 +539,7 @@ function executionsAsX(r: PaperRow): number[] {
 const SEQ_SYSTEMS = [PAPER_SYSTEMS.cwasi, PAPER_SYSTEMS.openfaas, PAPER_SYSTEMS.wasmedgeHttp, PAPER_SYSTEMS.reproduction];
 const PAPER_TRIO = [PAPER_SYSTEMS.cwasi, PAPER_SYSTEMS.openfaas, PAPER_SYSTEMS.wasmedgeHttp];
 
-function fanSpec(rows: readonly PaperBenchRow[], experiment: 'fan-out' | 'fan-in'): { title: string; caption: string; spec: TopLevelSpec } {
+function fanSpec(rows: readonly PaperBenchRow[], experiment: 'fan-out' | 'fan-in'): { title: string; caption: string; spec: VegaLiteSpec } {
   const measured = rows.filter((r) => r.experiment === experiment);
   const sizes = uniqueSorted(measured.map((r) => r.payloadBytes / MIB));
   const label = sizes.length > 1 || (sizes.length === 1 && !sameMiB(sizes[0]!, 2)) ? (r: PaperBenchRow) => `cwasi ${r.mode} (${fmtMiB(r.payloadBytes / MIB)} MiB)` : undefined;
@@ -553,7 +548,7 @@ function fanSpec(rows: readonly PaperBenchRow[], experiment: 'fan-out' | 'fan-in
   const caption = `${who}; latency per transfer from the caller starting to send until the callee has the payload (callee run excluded). ` +
     `The paper's values are means over runs of 4 to 500 executions, drawn as a flat segment from N = 4 to 500; the 2024 reproduction ran N = 10 and 100.`;
   const points = [
-    ...measuredPoints(measured, (r) => r.n, (r) => r.latencyMs.mean, label),
+    ...measuredPoints(measured, (r) => r.n, (r) => r.latencyMs.meanMs, label),
     ...publishedPoints({ experiment, metric: 'latency_mean', systems: SEQ_SYSTEMS, payloadMiB: 2 }, executionsAsX),
   ];
   return {
@@ -563,7 +558,7 @@ function fanSpec(rows: readonly PaperBenchRow[], experiment: 'fan-out' | 'fan-in
   };
 }
 
-function realVsPaperSpec(rows: readonly PaperBenchRow[]): { title: string; caption: string; spec: TopLevelSpec } {
+function realVsPaperSpec(rows: readonly PaperBenchRow[]): { title: string; caption: string; spec: VegaLiteSpec } {
   const title = 'Real throughput vs paper throughput, per mode';
   const caption = 'x: the paper\'s throughput, 1 / mean latency of one transfer at a time; y: completed invocations per second with concurrency ' +
     '(offered load). One point per measured row (every payload size). Points above the dashed diagonal gain from concurrency; below it, ' +
@@ -575,7 +570,7 @@ function realVsPaperSpec(rows: readonly PaperBenchRow[]): { title: string; capti
   const lo = Math.min(...all);
   const hi = Math.max(...all);
   const series = orderSeries(pts.map((p) => p.series));
-  const spec: TopLevelSpec = {
+  const spec: VegaLiteSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: title, subtitle: wrap(caption) },
     width: WIDTH,
@@ -618,14 +613,9 @@ function prefixIds(svg: string, prefix: string): string {
     .replace(/href="#([^"]+)"/g, `href="#${prefix}-$1"`);
 }
 
-async function toSvg(spec: TopLevelSpec, name: string): Promise<string> {
-  // vega-lite reports resolved legend conflicts as warnings on stderr; they are expected here.
-  const view = new vega.View(vega.parse(compile(spec, { logger: quietLogger }).spec), { renderer: 'none', logLevel: vega.Error });
-  try {
-    return prefixIds(await view.toSVG(), name);
-  } finally {
-    view.finalize();
-  }
+async function toSvg(spec: VegaLiteSpec, name: string): Promise<string> {
+  const render = await plotRenderer();
+  return prefixIds(await render(spec), name);
 }
 
 /**
@@ -636,7 +626,7 @@ async function toSvg(spec: TopLevelSpec, name: string): Promise<string> {
  * (real vs paper, cross-node) are left out without measured rows.
  */
 export async function renderSvgPlots(rows: readonly PaperBenchRow[]): Promise<SvgPlot[]> {
-  const plots: Array<{ name: string; title: string; caption: string; spec: TopLevelSpec }> = [];
+  const plots: Array<{ name: string; title: string; caption: string; spec: VegaLiteSpec }> = [];
   const seq = rows.filter((r) => r.experiment === 'sequential');
   const mibOf = (r: PaperBenchRow) => r.payloadBytes / MIB;
 
@@ -653,7 +643,7 @@ export async function renderSvgPlots(rows: readonly PaperBenchRow[]): Promise<Sv
         caption,
         xTitle: 'payload size (MiB, log scale)',
         yTitle: 'mean latency (ms, log scale)',
-        points: [...measuredPoints(seq, mibOf, (r) => r.latencyMs.mean), ...publishedPoints({ experiment: 'sequential', metric: 'latency_mean', systems: SEQ_SYSTEMS }, (r) => [r.payloadMiB])],
+        points: [...measuredPoints(seq, mibOf, (r) => r.latencyMs.meanMs), ...publishedPoints({ experiment: 'sequential', metric: 'latency_mean', systems: SEQ_SYSTEMS }, (r) => [r.payloadMiB])],
         xLog: true,
       }),
     });
@@ -715,7 +705,7 @@ export async function renderSvgPlots(rows: readonly PaperBenchRow[]): Promise<Sv
         xTitle: 'payload size (MiB, log scale)',
         yTitle: 'mean end-to-end time (ms, log scale)',
         points: [
-          ...measuredPoints(cross, mibOf, (r) => r.endToEndMs.mean),
+          ...measuredPoints(cross, mibOf, (r) => r.endToEndMs.meanMs),
           ...publishedPoints({
             experiment: 'sequential-cross-node',
             metric: 'duration_mean',

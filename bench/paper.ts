@@ -17,6 +17,7 @@
 import { Engine, workloads, type IfcMode, type InvocationReport, type WorkflowDocument } from '../engine/index.js';
 import { startCluster, type Harness } from './cluster-harness.js';
 import { type BenchOptions, type BenchReport, meta, progress, round, stats } from './common.js';
+import { plotRenderer } from './plot-renderer.js';
 import { type PaperBenchRow, goalsFor, paperTable, writeReport as writePaperReport } from './paper-report.js';
 
 const MiB = 1 << 20;
@@ -132,6 +133,8 @@ export async function paper(opts: BenchOptions): Promise<BenchReport> {
   const bySize = [2, 10, 100].map((m) => m * MiB);
   const crossSizes = [2, 10, 60].map((m) => m * MiB);
   const rows: PaperBenchRow[] = [];
+  // Plots need optional packages: say so before minutes of measuring, not after.
+  if (opts.out !== undefined) await plotRenderer();
 
   type Job = { experiment: Experiment; mode: IfcMode; shape: 'seq' | 'fan-out' | 'fan-in'; n: number; bytes: number };
   const jobs: Job[] = [];
@@ -229,10 +232,10 @@ export async function paper(opts: BenchOptions): Promise<BenchReport> {
         n: job.n,
         executions: count,
         latencyMs,
-        endToEndMs: { p50: e.p50, p99: e.p99, mean: e.mean },
-        throughputPaperRps: latencyMs.mean > 0 ? round(1000 / latencyMs.mean, 2) : 0,
+        endToEndMs: e,
+        throughputPaperRps: latencyMs.meanMs > 0 ? round(1000 / latencyMs.meanMs, 2) : 0,
         throughputRps: round(realRps, 2),
-        gbPerSec: latencyMs.p50 > 0 ? round(job.bytes / (latencyMs.p50 / 1000) / 1e9, 3) : null,
+        gbPerSec: latencyMs.p50Ms > 0 ? round(job.bytes / (latencyMs.p50Ms / 1000) / 1e9, 3) : null,
         cpuMs: round((cpu.user + cpu.system) / 1000, 1),
         peakRssBytes: rss.stop(),
         metric: 'producer returned → consumer has the payload',

@@ -349,15 +349,23 @@ export class FunctionCoordinator {
     return this.manifest[name] !== undefined;
   }
 
-  /** Selection for caller → callee with an optional edge override. Throws E_EMBED_REFUSED for a refused embedding. */
+  /**
+   * Selection for caller → callee with an optional edge override. A refused
+   * override throws: E_EMBED_REFUSED for `embedded` (the trust rule),
+   * E_MODE_REFUSED for any other mode the placement cannot serve.
+   */
   select(caller: string, callee: string, override?: IfcMode): Selection {
-    const a = this.require(caller).placement;
-    const b = this.require(callee).placement;
-    const sel = selectMode(a, b, override);
+    const sel = this.trySelect(caller, callee, override);
     if (sel.refused !== undefined) {
-      throw new CwasiError('E_EMBED_REFUSED', `${caller} → ${callee}: ${sel.refused}`, { caller, callee });
+      throw new CwasiError(override === 'embedded' ? 'E_EMBED_REFUSED' : 'E_MODE_REFUSED', `${caller} → ${callee}: ${sel.refused}`,
+        { caller, callee, mode: override, reason: sel.refused });
     }
     return sel;
+  }
+
+  /** Like select, but a refused override comes back in `refused` (with the rule-based mode) instead of throwing. */
+  trySelect(caller: string, callee: string, override?: IfcMode): Selection {
+    return selectMode(this.require(caller).placement, this.require(callee).placement, override);
   }
 
   /** Why two functions cannot be embedded together (undefined when they are). */

@@ -23,7 +23,7 @@ import { redisClient, writeOutputToKv } from './channels/remote-kv.js';
 import { Heap, type Arena } from './memory/heap.js';
 import type { IfcMode, Selection } from './selection.js';
 import { LatencyRecorder } from './stats.js';
-import type { GraphEdge, WorkflowGraph } from './workflow/graph.js';
+import { checkModeOverrides, type GraphEdge, type WorkflowGraph } from './workflow/graph.js';
 import {
   CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CANCEL_BOARD_SLOTS, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ENTRY_BYTES, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED,
   SLOT_DONE, SLOT_STATE, SLOT_STATUS,
@@ -351,15 +351,16 @@ export class RequestDispatcher {
   private buildPlan(graph: WorkflowGraph, modes: Record<string, IfcMode> | undefined): Plan {
     const fns = new Map<string, DeployedFunction>(graph.nodes.map((n) => [n, this.coordinator.require(n)]));
     const selections = new Map<GraphEdge, Selection>();
+    checkModeOverrides(graph, modes);
     for (const e of graph.edges) {
-      const override = modes?.[`${e.from}->${e.to}`] ?? modes?.['*'] ?? e.mode;
+      const own = modes?.[`${e.from}->${e.to}`] ?? e.mode;
       let sel: Selection;
-      try {
-        sel = this.coordinator.select(e.from, e.to, override);
-      } catch (err) {
-        // A blanket "*" override may ask for embedding where it is refused; keep the rules there.
-        if (modes?.[`${e.from}->${e.to}`] === undefined && e.mode === undefined && modes?.['*'] !== undefined) sel = this.coordinator.select(e.from, e.to);
-        else throw err;
+      if (own === undefined && modes?.['*'] !== undefined) {
+        // A blanket "*" asks for a mode on every edge; where the placement
+        // cannot serve it the rules choose, and the plan says why.
+        sel = this.coordinator.trySelect(e.from, e.to, modes['*']);
+      } else {
+        sel = this.coordinator.select(e.from, e.to, own);
       }
       if (this.options.channels[sel.mode] === undefined) {
         throw new CwasiError('E_CONFIG', `${e.from} → ${e.to} needs the ${sel.mode} channel, which this engine was not configured for`);
@@ -1186,3 +1187,4 @@ function abortedError(signal: AbortSignal): CwasiError {
 export function heapOf(memory: WebAssembly.Memory): Heap {
   return Heap.attach(memory);
 }
+

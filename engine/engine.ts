@@ -75,6 +75,8 @@ export interface EdgePlan {
   reason: string;
   /** Runs inside one task with its producer (embedded chain). */
   chained: boolean;
+  /** Set when a blanket `*` override could not apply to this edge: why (`mode` is then the rules' choice). */
+  overrideRefused?: string;
 }
 
 export interface PlanReport {
@@ -493,9 +495,12 @@ export class Engine {
 
   private planReport(plan: Plan, kind: 'workflow' | 'function'): PlanReport {
     const edges: EdgePlan[] = [
-      ...plan.chained.map((c) => ({ from: c.edge.from, to: c.edge.to, mode: c.selection.mode, reason: c.selection.reason, chained: true, index: c.edge.index })),
-      ...plan.edges.map((e) => ({ from: e.edge.from, to: e.edge.to, mode: e.selection.mode, reason: e.selection.reason, chained: false, index: e.edge.index })),
-    ].sort((a, b) => a.index - b.index).map(({ index: _i, ...rest }) => rest);
+      ...plan.chained.map((c) => ({ edge: c.edge, selection: c.selection, chained: true })),
+      ...plan.edges.map((e) => ({ edge: e.edge, selection: e.selection, chained: false })),
+    ].sort((a, b) => a.edge.index - b.edge.index).map(({ edge, selection, chained }) => ({
+      from: edge.from, to: edge.to, mode: selection.mode, reason: selection.reason, chained,
+      ...(selection.refused !== undefined ? { overrideRefused: selection.refused } : {}),
+    }));
     return {
       target: plan.target,
       kind,

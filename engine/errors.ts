@@ -6,11 +6,14 @@
 
 export const ERROR_CODES = {
   E_CONFIG: 'invalid engine or CLI options',
+  E_IO: 'a file named on the command line could not be read or written',
+  E_DEPENDENCY_MISSING: 'an optional package this feature needs is not installed',
   E_WORKFLOW_INVALID: 'the workflow document is malformed or its graph is not a DAG',
   E_UNKNOWN_FUNCTION: 'no deployed function or workflow has this name',
   E_WASM_MISSING: 'the wasm file of a function could not be read',
   E_WASM_INVALID: 'the module is not valid wasm or does not implement the cwasi guest ABI',
   E_EMBED_REFUSED: 'functions that are not trusted or not in one trust domain cannot share a memory',
+  E_MODE_REFUSED: 'a forced IFC mode names no edge of the target or cannot serve the edge it names',
   E_EMBED_OVERLAP: 'two modules of an embedding group have overlapping static data',
   E_FUNCTION_TRAP: 'the function trapped (unreachable, out of bounds, abort)',
   E_FUNCTION_FAILED: 'the function reported a failure through the SDK',

@@ -15,4 +15,5 @@ export type { WorkflowGraph, GraphEdge } from './workflow/graph.js';
 export { Ring } from './ring/ring.js';
 export { Heap } from './memory/heap.js';
 export * as workloads from './workloads.js';
+export { summarize } from './stats.js';
 export type { LatencySummary } from './stats.js';

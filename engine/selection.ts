@@ -4,8 +4,10 @@
 // explain `cwasi plan`) and the Request Dispatcher (at call time) agree.
 //
 // The rules are the CWASI paper's, in order:
-//   1. an edge override forces a mode (benchmarks, comparisons); `embedded`
-//      is still refused unless rule 3 would allow it;
+//   1. an edge override forces a mode (benchmarks, comparisons), unless the
+//      placement cannot serve it: `embedded` is refused unless rule 3 would
+//      allow it, `local` across hosts, `networked` within one host (the
+//      Networked Buffer joins two nodes);
 //   2. caller and callee on different hosts            → networked
 //   3. both trusted, same trust domain, same memory group → embedded
 //   4. otherwise (same host)                           → local
@@ -55,6 +57,9 @@ export function selectMode(caller: Placement, callee: Placement, override?: IfcM
   }
   if (override === 'local' && caller.host !== callee.host) {
     return { ...rule, refused: 'local refused: caller and callee are on different hosts' };
+  }
+  if (override === 'networked' && caller.host === callee.host) {
+    return { ...rule, refused: `networked refused: caller and callee are both on host ${caller.host}; the Networked Buffer joins two nodes` };
   }
   return { mode: override, reason: `forced by edge override (rules would choose ${rule.mode})` };
 }

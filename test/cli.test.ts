@@ -38,7 +38,8 @@ test('run --json --repeat reports latency and both throughputs', async () => {
   const j = JSON.parse(r.stdout);
   assert.is(j.invocations, 20);
   assert.equal(j.edges.map((e: { mode: string }) => e.mode), ['copy']);
-  assert.ok(j.latencyMs.p50 > 0 && j.throughputRps > 0 && j.throughputPaperRps > 0);
+  assert.is(j.schemaVersion, 1);
+  assert.ok(j.latencyMs.p50Ms > 0 && j.throughputRps > 0 && j.throughputPaperRps > 0);
   assert.is(j.outputs.checksum.describe, `cwasi-sum32 0x${workloads.checksum(workloads.produce(65536, 1)).toString(16).padStart(8, '0')} over 65536 bytes`);
 });
 
@@ -55,6 +56,7 @@ test('plan --json explains every edge', async () => {
   const r = await cwasi('plan', 'examples/fan-out.json', '--json');
   assert.is(r.code, 0, r.stderr);
   const plan = JSON.parse(r.stdout);
+  assert.is(plan.schemaVersion, 1);
   assert.is(plan.edges.length, 4);
   assert.equal(plan.edges.map((e: { mode: string }) => e.mode), ['embedded', 'embedded', 'local', 'local']);
   assert.ok(plan.edges.every((e: { reason: string }) => e.reason.length > 10));
@@ -96,8 +98,9 @@ test('help lists the commands and the benchmarks', async () => {
 
 test('functions lists bundled workloads with their static regions', async () => {
   const r = await cwasi('functions', '--json');
-  const fns = JSON.parse(r.stdout);
-  for (const f of ['producer', 'checksum', 'transform', 'wordcount', 'aggregate', 'scatter']) assert.ok(fns[f], f);
+  const doc = JSON.parse(r.stdout);
+  assert.is(doc.schemaVersion, 1);
+  for (const f of ['producer', 'checksum', 'transform', 'wordcount', 'aggregate', 'scatter']) assert.ok(doc.functions[f], f);
 });
 
 test('bench overhead --quick writes the JSON report format', async () => {
@@ -105,11 +108,14 @@ test('bench overhead --quick writes the JSON report format', async () => {
   const r = await cwasi('bench', 'overhead', '--quick', '--executions', '1000', '--json', out);
   assert.is(r.code, 0, r.stderr);
   const rep = JSON.parse(readFileSync(out, 'utf8'));
+  assert.is(rep.schemaVersion, 1);
   for (const k of ['node', 'cpu', 'cores', 'date', 'command']) assert.ok(k in rep.meta, `meta.${k}`);
   assert.equal(rep.results.map((x: { mode: string }) => x.mode), ['piscina-raw', 'engine']);
   for (const row of rep.results) {
     for (const k of ['bench', 'mode', 'payloadBytes', 'executions', 'latencyMs', 'throughputRps', 'throughputPaperRps', 'gbPerSec']) assert.ok(k in row, k);
-    assert.ok(row.latencyMs.p50 > 0 && row.latencyMs.p99 >= row.latencyMs.p50 && row.latencyMs.mean > 0);
+    assert.equal(Object.keys(row.latencyMs), ['count', 'meanMs', 'p50Ms', 'p90Ms', 'p99Ms', 'maxMs']);
+    const l = row.latencyMs;
+    assert.ok(l.p50Ms > 0 && l.p50Ms <= l.p90Ms && l.p90Ms <= l.p99Ms && l.p99Ms <= l.maxMs && l.meanMs > 0);
   }
   assert.is(rep.goals.length, 1);
 });

@@ -19,6 +19,7 @@ import { NetTransport, type IncomingStream, type NetTlsOptions } from '../engine
 import { FRAME_TYPE, type HandshakeMessage, type NetMessage } from '../engine/net/protocol.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { within } from './helpers/settle.js';
+import { socketClosed } from './helpers/sockets.js';
 import { SEED, bytesEqual, prng } from './helpers/env.js';
 
 const SECRET = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff);
@@ -71,7 +72,7 @@ async function rawSocket(): Promise<net.Socket> {
 
 /** Resolve when `sock` is closed by the other end. */
 async function closedByPeer(sock: net.Socket, what: string): Promise<void> {
-  if (!sock.closed) await within(once(sock, 'close'), WAIT_MS, what);
+  await within(socketClosed(sock), WAIT_MS, what);
 }
 
 test.before(async () => {

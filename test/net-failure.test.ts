@@ -16,6 +16,7 @@ import type { HandshakeMessage } from '../engine/net/protocol.js';
 import { NetTransport, type IncomingStream } from '../engine/net/transport.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { within } from './helpers/settle.js';
+import { socketClosed } from './helpers/sockets.js';
 import { MiB, SEED, bytesEqual, prng } from './helpers/env.js';
 
 const SECRET = Uint8Array.from({ length: 32 }, (_, i) => (i * 41 + 7) & 0xff);
@@ -314,7 +315,7 @@ test('an authenticated peer that breaks the protocol loses its connection; its s
       const sock = await authenticatedSocket(server, 'rogue');
       sock.resume();
       const incoming = streamOpen ? nextStream(server) : null;
-      const closed = once(sock, 'close');
+      const closed = socketClosed(sock);
       sock.write(Buffer.concat(frames));
       await within(closed, WAIT_MS, `${label}: connection closed`);
       if (incoming !== null) {

@@ -28,7 +28,7 @@ import type { IfcMode } from '../engine/selection.js';
 
 /** A synthetic measured row: mean latency `meanMs`, paper throughput 1000 / meanMs. */
 function mk(experiment: PaperExperiment, mode: IfcMode, mib: number, meanMs: number, extra: Partial<PaperBenchRow> = {}): PaperBenchRow {
-  const lat = { p50: meanMs * 0.9, p99: meanMs * 2, mean: meanMs, min: meanMs * 0.5, max: meanMs * 3 };
+  const lat = { count: 50, meanMs, p50Ms: meanMs * 0.9, p90Ms: meanMs * 1.5, p99Ms: meanMs * 2, maxMs: meanMs * 3 };
   return {
     bench: 'paper',
     experiment,
@@ -37,7 +37,7 @@ function mk(experiment: PaperExperiment, mode: IfcMode, mib: number, meanMs: num
     n: 1,
     executions: 50,
     latencyMs: lat,
-    endToEndMs: { p50: meanMs * 1.5, p99: meanMs * 3, mean: meanMs * 1.6 },
+    endToEndMs: { count: 50, meanMs: meanMs * 1.6, p50Ms: meanMs * 1.5, p90Ms: meanMs * 2, p99Ms: meanMs * 3, maxMs: meanMs * 4 },
     throughputPaperRps: 1000 / meanMs,
     throughputRps: 2000 / meanMs,
     gbPerSec: null,
@@ -128,7 +128,7 @@ test('the table puts the paper numbers and the ratios to CWASI beside each measu
     mk('sequential', 'local', 3, 1),
     mk('fan-out', 'local', 2, 0.48, { n: 10 }),
     mk('fan-out-by-size', 'local', 2, 1, { n: 10 }),
-    mk('sequential-cross-node', 'networked', 2, 5, { endToEndMs: { p50: 8, p99: 9, mean: 8 } }),
+    mk('sequential-cross-node', 'networked', 2, 5, { endToEndMs: { count: 50, meanMs: 8, p50Ms: 8, p90Ms: 8.5, p99Ms: 9, maxMs: 9 } }),
   ];
   const table = paperTable(rows);
   const lines = table.split('\n');

@@ -42,6 +42,12 @@ export function parsePositiveInt(text: string, what: string): number {
   return n;
 }
 
+export function parseNonNegativeInt(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new CwasiError('E_CONFIG', `${what} must be a non-negative integer, got "${text}"`);
+  return n;
+}
+
 export function formatMs(ms: number): string {
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
   if (ms >= 10) return `${ms.toFixed(1)} ms`;

@@ -1,23 +1,24 @@
 // The `cwasi` command line. Uses only the engine's public API.
 
 import { Command, CommanderError, Option } from 'commander';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { BENCHES } from '../../bench/index.js';
 import { progress, writeReport, type BenchReport } from '../../bench/common.js';
 import {
   CwasiError, DEFAULT_MAX_PAYLOAD_BYTES, Engine, IFC_MODES, isIfcMode, parseWorkflow, workloads,
-  type EngineOptions, type IfcMode, type InvocationReport, type PlanReport, type WorkflowDocument,
+  type EngineOptions, type IfcMode, type PlanReport, type WorkflowDocument,
 } from '../index.js';
-import { formatMs, formatSize, hex32, parsePositiveInt, parseSize, parseSizes, table } from './format.js';
+import { summarize } from '../stats.js';
 import { cmdBuild, type BuildOptions } from './build.js';
-import { formatInspection, inspectFile } from './inspect.js';
+import { checkWritable, readArg, writeArg } from './files.js';
+import { formatMs, formatSize, hex32, parseNonNegativeInt, parsePositiveInt, parseSize, parseSizes, table } from './format.js';
 import { cmdInit, type InitOptions } from './init.js';
-
-interface Out {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
+import { formatInspection, inspectFile } from './inspect.js';
+import { jsonDocument } from './json.js';
+import { runRepeated, type RepeatOutcome } from './repeat.js';
+import { Reported, itemError, reportError, type Out } from './report.js';
+import { cmdValidate } from './validate.js';
 
 const io: Out = {
   out: (s) => process.stdout.write(s + '\n'),
@@ -38,11 +39,10 @@ function loadTarget(arg: string): Target {
     if (!existsSync(arg)) throw new CwasiError('E_WASM_MISSING', `module file ${arg} does not exist`);
     return { name: basename(arg, '.wasm'), doc: undefined, path: undefined, wasm: arg };
   }
-  if (existsSync(arg)) {
-    const doc = parseWorkflow(readFileSync(arg, 'utf8'), arg);
+  if (existsSync(arg) || arg.endsWith('.json')) {
+    const doc = parseWorkflow(readArg(arg, 'workflow file').toString('utf8'), arg);
     return { name: doc.name, doc, path: arg };
   }
-  if (arg.endsWith('.json')) throw new CwasiError('E_WORKFLOW_INVALID', `workflow file ${arg} does not exist`);
   return { name: arg, doc: undefined, path: undefined };
 }
 
@@ -115,6 +115,7 @@ interface RunOptions extends ClusterFlags {
   seed: string;
   text?: string;
   repeat: string;
+  warmup: string;
   concurrency: string;
   mode: string[];
   timeout?: string;
@@ -128,8 +129,8 @@ function buildInput(t: Target, o: RunOptions): { bytes: Uint8Array; describe: st
   const given = [o.input, o.size, o.text].filter((x) => x !== undefined).length;
   if (given > 1) throw new CwasiError('E_CONFIG', 'give at most one of --input, --size and --text');
   if (o.input !== undefined) {
-    if (o.input !== '-') refuseOversized(statSync(o.input).size, `--input ${o.input}`);
-    const bytes = new Uint8Array(o.input === '-' ? readFileSync(0) : readFileSync(o.input));
+    if (o.input !== '-' && existsSync(o.input) && statSync(o.input).isFile()) refuseOversized(statSync(o.input).size, `--input ${o.input}`);
+    const bytes = new Uint8Array(readArg(o.input, '--input'));
     if (o.input === '-') refuseOversized(bytes.length, '--input - (stdin)');
     return { bytes, describe: `${formatSize(bytes.length)} from ${o.input === '-' ? 'stdin' : o.input}` };
   }
@@ -193,6 +194,8 @@ function printPlan(plan: PlanReport, out: Out): void {
     out.out(table(['edge', 'mode', 'why'], plan.edges.map((e) => [
       `${e.from} → ${e.to}`, e.mode + (e.chained ? ' (same task)' : ''), e.reason,
     ])).split('\n').map((l) => `  ${l}`).join('\n'));
+    const star = plan.edges.filter((e) => e.overrideRefused !== undefined);
+    for (const e of star) out.out(`  ${e.from} → ${e.to}: the * override fell back to ${e.mode} (${e.overrideRefused})`);
   }
   out.out(`output: ${plan.output}`);
 }
@@ -200,11 +203,16 @@ function printPlan(plan: PlanReport, out: Out): void {
 async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
   const t = loadTarget(arg);
   const repeat = parsePositiveInt(o.repeat, '--repeat');
+  const warmup = parseNonNegativeInt(o.warmup, '--warmup');
   const concurrency = parsePositiveInt(o.concurrency, '--concurrency');
   const modes = parseModes(o.mode);
+  if (o.output === '-' && o.json) throw new CwasiError('E_CONFIG', '--output - and --json both write to stdout; give --output a file');
+  if (o.output !== undefined) checkWritable(o.output, '--output');
   const input = buildInput(t, o);
   const timeoutMs = o.timeout !== undefined ? parsePositiveInt(o.timeout, '--timeout') : undefined;
   const cluster = clusterOptions(o);
+  // With the output bytes on stdout, the text report goes to stderr.
+  const say = o.output === '-' ? out.err : out.out;
   const engine = await Engine.create({
     ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
     ...(cluster !== undefined ? { cluster } : {}),
@@ -213,40 +221,32 @@ async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
     await deployTarget(engine, t);
     const plan = engine.plan(t.name, modes);
     if (!o.json) {
-      out.out(`cwasi run ${arg}: ${plan.kind} "${t.name}" (${plan.functions.length} function${plan.functions.length === 1 ? '' : 's'}, ${plan.edges.length} edge${plan.edges.length === 1 ? '' : 's'}), input ${input.describe}`);
-      printPlan(plan, out);
+      say(`cwasi run ${arg}: ${plan.kind} "${t.name}" (${plan.functions.length} function${plan.functions.length === 1 ? '' : 's'}, ${plan.edges.length} edge${plan.edges.length === 1 ? '' : 's'}), input ${input.describe}`);
+      printPlan(plan, { out: say, err: out.err });
     }
-    const bar = progress(!o.json && repeat > 1, repeat, 'run');
-    const latencies: number[] = [];
-    let first: InvocationReport | undefined;
-    let next = 0;
-    const started = performance.now();
-    const lane = async () => {
-      while (next < repeat) {
-        next++;
-        const r = await engine.invokeWithReport(t.name, input.bytes, { ...(modes ? { modes } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
-        first ??= r;
-        latencies.push(r.latencyMs);
-        bar.tick();
-      }
-    };
+    const bar = progress(!o.json && warmup + repeat > 1, warmup + repeat, 'run');
+    let r: RepeatOutcome;
     try {
-      await Promise.all(Array.from({ length: Math.min(concurrency, repeat) }, lane));
+      r = await runRepeated(engine, t.name, input.bytes, { repeat, warmup, concurrency, modes, timeoutMs, tick: () => bar.tick() });
     } finally {
-      bar.stop();
+      bar.stop(); // also shows the cursor again
     }
-    const wallMs = performance.now() - started;
-    const report = first!;
+    const latency = summarize(r.latencies);
+    const rate = r.wallMs > 0 ? r.completed / (r.wallMs / 1000) : 0;
+    const steady = latency.count === 0 ? '0 steady-state'
+      : `${latency.count} steady-state: p50 ${formatMs(latency.p50Ms)}, p90 ${formatMs(latency.p90Ms)}, p99 ${formatMs(latency.p99Ms)}, max ${formatMs(latency.maxMs)}, mean ${formatMs(latency.meanMs)}`;
+    if (r.interrupted) {
+      out.err(`interrupted: ${r.completed} of ${repeat} invocations completed${warmup > 0 ? ` after ${warmup} warm-up` : ''}; ${steady}`);
+      throw new Reported(130, 'interrupted');
+    }
+    const report = r.first!;
     const modules = new Map(engine.functions().map((f) => {
       const m = t.doc?.functions[f.name]?.module; // a file names modules by string
       return [f.name, typeof m === 'string' ? m : f.name];
     }));
-    if (o.output !== undefined) writeFileSync(o.output, report.output);
-    const sorted = [...latencies].sort((a, b) => a - b);
-    const pct = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-    const mean = latencies.reduce((a, b) => a + b, 0) / latencies.length;
+    if (o.output !== undefined) await writeArg(o.output, report.output, '--output');
     if (o.json) {
-      out.out(JSON.stringify({
+      out.out(jsonDocument({
         target: t.name,
         kind: plan.kind,
         input: { bytes: input.bytes.length, describe: input.describe },
@@ -254,44 +254,61 @@ async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
         outputs: Object.fromEntries(Object.entries(report.outputs).map(([k, v]) => [k, { bytes: v.length, sum32: hex32(workloads.checksum(v)), describe: describeOutput(modules.get(k), v) }])),
         output: plan.output,
         invocations: repeat,
+        warmup,
         concurrency,
-        latencyMs: { p50: pct(0.5), p99: pct(0.99), mean, min: sorted[0], max: sorted[sorted.length - 1] },
-        throughputRps: repeat / (wallMs / 1000),
-        throughputPaperRps: 1000 / mean,
+        coldMs: r.coldMs,
+        latencyMs: latency,
+        throughputRps: rate,
+        throughputPaperRps: latency.meanMs > 0 ? 1000 / latency.meanMs : 0,
         steps: report.steps,
-      }, null, 2));
+      }));
       return;
     }
-    out.out('result');
+    say('result');
     for (const [name, bytes] of Object.entries(report.outputs)) {
-      out.out(`  ${name}${name === plan.output ? ' (output)' : ''}: ${describeOutput(modules.get(name), bytes)}`);
+      say(`  ${name}${name === plan.output ? ' (output)' : ''}: ${describeOutput(modules.get(name), bytes)}`);
     }
     if (o.verbose) {
-      for (const s of report.steps) out.out(`  step ${s.fn}: thread ${s.threadId}, ran ${formatMs(s.done - s.inputReady)} after its input was ready at +${formatMs(s.inputReady - report.startedAt)}`);
-      for (const l of report.logs) out.out(`  log: ${l}`);
+      for (const s of report.steps) say(`  step ${s.fn}: thread ${s.threadId}, ran ${formatMs(s.done - s.inputReady)} after its input was ready at +${formatMs(s.inputReady - report.startedAt)}`);
+      for (const l of report.logs) say(`  log: ${l}`);
     }
-    if (repeat === 1) out.out(`time: ${formatMs(report.latencyMs)}`);
-    else out.out(`time: ${repeat} invocations, concurrency ${concurrency}: p50 ${formatMs(pct(0.5))}, p99 ${formatMs(pct(0.99))}, mean ${formatMs(mean)}; ${(repeat / (wallMs / 1000)).toFixed(1)} invocations/s`);
+    if (warmup + repeat === 1) say(`time: ${formatMs(report.latencyMs)} (cold)`);
+    else say(`time: cold first call ${formatMs(r.coldMs!)}; ${repeat} measured${warmup > 0 ? ` after ${warmup} warm-up` : ''}, concurrency ${concurrency}, ${steady}; ${rate.toFixed(1)} invocations/s`);
   } finally {
     await engine.close();
   }
 }
 
-async function cmdPlan(arg: string, o: { json?: boolean; mode: string[] } & ClusterFlags, out: Out): Promise<void> {
-  const t = loadTarget(arg);
+/** Plans each target in turn on one engine; every failure is reported and the others still planned. */
+async function cmdPlan(args: string[], o: { json?: boolean; mode: string[] } & ClusterFlags, out: Out): Promise<void> {
+  const modes = parseModes(o.mode);
   const cluster = clusterOptions(o);
   const engine = await Engine.create({ threads: 1, ...(cluster !== undefined ? { cluster } : {}) });
+  const plans: PlanReport[] = [];
+  let failed = 0;
   try {
-    await deployTarget(engine, t);
-    const plan = engine.plan(t.name, parseModes(o.mode));
-    if (o.json) out.out(JSON.stringify(plan, null, 2));
-    else {
-      out.out(`${plan.kind} "${plan.target}"`);
-      printPlan(plan, out);
+    for (const arg of args) {
+      try {
+        const t = loadTarget(arg);
+        await deployTarget(engine, t);
+        const plan = engine.plan(t.name, modes);
+        plans.push(plan);
+        if (o.json) continue;
+        if (args.length > 1 && plans.length > 1) out.out('');
+        out.out(`${plan.kind} "${plan.target}"${args.length > 1 ? ` (${arg})` : ''}`);
+        printPlan(plan, out);
+      } catch (err) {
+        if (args.length === 1) throw err;
+        failed++;
+        out.err(itemError(arg, err));
+      }
     }
   } finally {
     await engine.close();
   }
+  // One document: the plan itself for one target, `plans` for several.
+  if (o.json) out.out(jsonDocument(args.length === 1 ? plans[0]! : { plans }));
+  if (failed > 0) throw new Reported(1, `${failed} of ${args.length} targets could not be planned`);
 }
 
 async function cmdBench(name: string, o: Record<string, string | boolean | undefined>, out: Out, argv: string[]): Promise<void> {
@@ -316,7 +333,7 @@ async function cmdBench(name: string, o: Record<string, string | boolean | undef
   if (report.table !== undefined) out.out(report.table);
   else out.out(table(['bench', 'mode', 'payload', 'n', 'p50', 'p99', 'mean', 'req/s', 'paper req/s', 'GB/s'], report.results.map((r) => [
     r.bench + (r.metric && r.metric.length < 24 ? ` (${r.metric})` : ''), r.mode, formatSize(r.payloadBytes), r.executions,
-    formatMs(r.latencyMs.p50), formatMs(r.latencyMs.p99), formatMs(r.latencyMs.mean),
+    formatMs(r.latencyMs.p50Ms), formatMs(r.latencyMs.p99Ms), formatMs(r.latencyMs.meanMs),
     r.throughputRps.toFixed(1), r.throughputPaperRps.toFixed(1), r.gbPerSec === null ? '-' : r.gbPerSec.toFixed(2),
   ])));
   if (report.goals.length > 0) {
@@ -377,14 +394,16 @@ async function cmdNode(o: NodeOptions, out: Out): Promise<void> {
   await engine.close();
 }
 
-function cmdFunctions(out: Out, json: boolean): void {
+/** The bundled functions; the engine's test fixtures (trap, spin, hog, statics-*) only with `all`. */
+function cmdFunctions(out: Out, json: boolean, all: boolean): void {
   const dir = new URL('../../functions/manifest.json', import.meta.url);
   const manifest = JSON.parse(readFileSync(dir, 'utf8')) as { functions: Record<string, { source: string; memoryBase: number; staticEnd: number; testOnly: boolean }> };
+  const listed = Object.fromEntries(Object.entries(manifest.functions).filter(([, f]) => all || !f.testOnly));
   if (json) {
-    out.out(JSON.stringify(manifest.functions, null, 2));
+    out.out(jsonDocument({ functions: listed }));
     return;
   }
-  out.out(table(['function', 'source', 'static data', 'kind'], Object.entries(manifest.functions).map(([n, f]) => [
+  out.out(table(['function', 'source', 'static data', 'kind'], Object.entries(listed).map(([n, f]) => [
     n, f.source, `[${f.memoryBase}, ${f.staticEnd})`, f.testOnly ? 'test fixture' : 'workload',
   ])));
 }
@@ -394,6 +413,7 @@ export function buildProgram(out: Out = io): Command {
   program
     .name('cwasi')
     .description('Run AssemblyScript functions on a worker pool and move data between them by the fastest channel their placement allows.')
+    .version(packageVersion(), '-V, --version', 'print the cwasi version')
     .showHelpAfterError()
     .exitOverride();
 
@@ -404,31 +424,28 @@ export function buildProgram(out: Out = io): Command {
     .option('--size <size>', 'generate the input: a producer spec for producer-spec workflows, else that many bytes (e.g. 2MiB)')
     .option('--seed <n>', 'seed of the generated input', '1')
     .option('--text <text>', 'input as UTF-8 text')
-    .option('--repeat <n>', 'invocations to run', '1')
+    .option('--repeat <n>', 'measured invocations to run', '1')
+    .option('--warmup <n>', 'unmeasured invocations to run first (the cold first call is always reported apart)', '0')
     .option('--concurrency <n>', 'invocations in flight at once', '1')
     .option('--mode <edge=mode>', `force an IFC mode: from->to=MODE or *=MODE (${IFC_MODES.join(', ')}); repeatable`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--timeout <ms>', 'deadline per invocation in milliseconds')
     .option('--threads <n>', 'worker threads')
-    .option('--output <file>', "write the output function's bytes to a file")
+    .option('--output <file>', "write the output function's bytes to a file ('-' for stdout; the report then goes to stderr)")
     .option('--json', 'print a JSON report instead of text')
     .option('-v, --verbose', 'print per-step timings and guest logs')
     .action((arg: string, o: RunOptions) => cmdRun(arg, o, out));
 
   addClusterFlags(program.command('plan'))
     .description("print each function's placement and each edge's IFC mode with the reason")
-    .argument('<workflow>', 'workflow JSON file, or the name of a bundled function')
+    .argument('<workflow...>', 'workflow JSON files, or names of bundled functions')
     .option('--mode <edge=mode>', 'force an IFC mode (as for run); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--json', 'print JSON')
-    .action((arg: string, o: { json?: boolean; mode: string[] } & ClusterFlags) => cmdPlan(arg, o, out));
+    .action((args: string[], o: { json?: boolean; mode: string[] } & ClusterFlags) => cmdPlan(args, o, out));
 
   program.command('validate')
-    .description('check a workflow file against the schema and the graph rules')
-    .argument('<workflow>', 'workflow JSON file')
-    .action((arg: string) => {
-      const t = loadTarget(arg);
-      if (t.doc === undefined) throw new CwasiError('E_WORKFLOW_INVALID', `${arg} is not a file`);
-      out.out(`${arg}: workflow "${t.doc.name}" is valid (${Object.keys(t.doc.functions).length} functions, ${(t.doc.edges ?? []).length} edges)`);
-    });
+    .description('check workflow files against the schema and the graph rules (as deploy does); reports each')
+    .argument('<workflow...>', 'workflow JSON files')
+    .action((files: string[]) => cmdValidate(files, out));
 
   program.command('build')
     .description('compile AssemblyScript functions with the cwasi flags, each at its own static region above the bundled ones')
@@ -456,7 +473,8 @@ export function buildProgram(out: Out = io): Command {
   program.command('functions')
     .description('list the bundled functions and their static data regions')
     .option('--json', 'print JSON')
-    .action((o: { json?: boolean }) => cmdFunctions(out, o.json === true));
+    .option('--all', 'include the test fixtures')
+    .action((o: { json?: boolean; all?: boolean }) => cmdFunctions(out, o.json === true, o.all === true));
 
   const bench = program.command('bench')
     .description(`run a benchmark: ${Object.keys(BENCHES).join(', ')}`)
@@ -500,11 +518,12 @@ export async function main(argv: string[], out: Out = io): Promise<number> {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
     }
-    if (err instanceof CwasiError) {
-      out.err(`error ${err.code}: ${err.message}`);
-      return err.code === 'E_CONFIG' ? 2 : 1;
-    }
-    out.err(`error: ${(err as Error).stack ?? String(err)}`);
-    return 1;
+    return reportError(out, err, argv.includes('--verbose') || argv.includes('-v'));
   }
+}
+
+/** This package's version, from its package.json (dist/engine/cli/ → the package root). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }

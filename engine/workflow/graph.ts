@@ -3,7 +3,7 @@
 // in-edges; the consumer gets one input per in-edge, in declaration order).
 
 import { CwasiError } from '../errors.js';
-import type { IfcMode } from '../selection.js';
+import { IFC_MODES, isIfcMode, type IfcMode } from '../selection.js';
 import type { WorkflowDocument } from './schema.js';
 
 export interface GraphEdge {
@@ -82,4 +82,19 @@ export function buildGraph(doc: WorkflowDocument): WorkflowGraph {
     throw invalid(doc, `/output names "${output}", which is not declared in /functions`);
   }
   return { name: doc.name, nodes, edges, inEdges, outEdges, entries, sinks, output, order };
+}
+
+/**
+ * Per-invocation mode overrides must name edges of the target: a typo would
+ * otherwise be ignored silently and the run measured in the wrong mode.
+ */
+export function checkModeOverrides(graph: WorkflowGraph, modes: Record<string, IfcMode> | undefined): void {
+  if (modes === undefined) return;
+  const edges = new Set(graph.edges.map((e) => `${e.from}->${e.to}`));
+  for (const [key, mode] of Object.entries(modes)) {
+    if (!isIfcMode(mode)) throw new CwasiError('E_CONFIG', `modes["${key}"]: ${JSON.stringify(mode)} is not one of ${IFC_MODES.join(', ')}`);
+    if (key === '*' || edges.has(key)) continue;
+    const known = edges.size === 0 ? 'it has no edges' : `its edges: ${[...edges].join(', ')}`;
+    throw new CwasiError('E_MODE_REFUSED', `modes names "${key}", which is not an edge of "${graph.name}" (${known}; use from->to or *)`, { edge: key, mode });
+  }
 }

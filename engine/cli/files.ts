@@ -1,0 +1,61 @@
+// Files named on the command line. A missing file, a directory where a file
+// was meant, a folder that cannot be written: one E_IO error naming the path
+// and the reason, never a Node stack trace. `-` is stdin / stdout.
+
+import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { CwasiError } from '../errors.js';
+
+function reason(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'ENOENT': return 'no such file or directory';
+    case 'EISDIR': return 'is a directory, not a file';
+    case 'ENOTDIR': return 'a part of the path is not a directory';
+    case 'EACCES':
+    case 'EPERM': return 'permission denied';
+    case 'EROFS': return 'read-only file system';
+    case 'ENOSPC': return 'no space left on the device';
+    default: return (err as Error).message;
+  }
+}
+
+/** The bytes of `path` (`-`: all of stdin); E_IO naming `what` when it cannot be read. */
+export function readArg(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path === '-' ? 0 : path);
+  } catch (err) {
+    throw new CwasiError('E_IO', `${what} ${path === '-' ? 'stdin' : path}: ${reason(err)}`, { path }, { cause: err });
+  }
+}
+
+/** Writes `bytes` to `path` (`-`: stdout); E_IO naming `what` when it cannot be written. */
+export async function writeArg(path: string, bytes: Uint8Array | string, what: string): Promise<void> {
+  try {
+    if (path !== '-') writeFileSync(path, bytes);
+    // Through the stream, not fd 1: a pipe is non-blocking, so a synchronous write of a large output can fail with EAGAIN.
+    else await new Promise<void>((resolve, reject) => process.stdout.write(bytes, (err) => (err ? reject(err) : resolve())));
+  } catch (err) {
+    throw new CwasiError('E_IO', `${what} ${path === '-' ? 'stdout' : path}: ${reason(err)}`, { path }, { cause: err });
+  }
+}
+
+/**
+ * Fails now, with E_IO, when `path` could not be written later (its folder is
+ * missing or read-only, or it is a directory): a long run must not end in a
+ * write error. `-` (stdout) always passes.
+ */
+export function checkWritable(path: string, what: string): void {
+  if (path === '-') return;
+  let target = path;
+  try {
+    if (statSync(path).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new CwasiError('E_IO', `${what} ${path}: ${reason(err)}`, { path }, { cause: err });
+    target = dirname(resolve(path));
+  }
+  try {
+    accessSync(target, constants.W_OK);
+  } catch (err) {
+    throw new CwasiError('E_IO', `${what} ${path}: ${reason(err)}`, { path }, { cause: err });
+  }
+}
