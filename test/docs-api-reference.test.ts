@@ -79,7 +79,8 @@ test('every EngineOptions and InvokeOptions field is in the API reference', () =
 });
 
 test('every workloads helper is in the API reference', () => {
-  const missing = Object.keys(api.workloads).filter((n) => !code(`workloads.${n}(`));
+  // Functions are documented with their call (`workloads.name(`), constants by name (`workloads.NAME`).
+  const missing = Object.keys(api.workloads).filter((n) => !code(`workloads.${n}(`) && !apiSection.includes(`\`workloads.${n}\``));
   assert.equal(missing, [], `undocumented workloads helpers: ${missing.join(', ')}`);
 });
 
