@@ -10,6 +10,7 @@ import {
   type EngineOptions, type IfcMode, type InvocationReport, type PlanReport, type WorkflowDocument,
 } from '../index.js';
 import { formatMs, formatSize, hex32, parsePositiveInt, parseSize, parseSizes, table } from './format.js';
+import { addBatchFlags, runBatch, type BatchFlags } from './batch.js';
 
 interface Out {
   out: (s: string) => void;
@@ -96,13 +97,13 @@ function addClusterFlags(cmd: Command): Command {
     .option('--listen <host:port>', 'this node\'s Networked Buffer listener (with --nats)');
 }
 
-interface RunOptions extends ClusterFlags {
+interface RunOptions extends ClusterFlags, BatchFlags {
   input?: string;
   size?: string;
   seed: string;
   text?: string;
   repeat: string;
-  concurrency: string;
+  concurrency?: string;
   mode: string[];
   timeout?: string;
   threads?: string;
@@ -172,9 +173,15 @@ function printPlan(plan: PlanReport, out: Out): void {
 }
 
 async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
+  if (o.inputs !== undefined) {
+    if (o.input !== undefined || o.size !== undefined || o.text !== undefined || o.repeat !== '1' || o.output !== undefined) {
+      throw new CwasiError('E_CONFIG', '--inputs (a batch) cannot be combined with --input, --size, --text, --repeat or --output');
+    }
+    return runBatch(arg, o, out, { loadTarget, deployTarget, parseModes, cluster: clusterOptions(o) });
+  }
   const t = loadTarget(arg);
   const repeat = parsePositiveInt(o.repeat, '--repeat');
-  const concurrency = parsePositiveInt(o.concurrency, '--concurrency');
+  const concurrency = parsePositiveInt(o.concurrency ?? '1', '--concurrency');
   const modes = parseModes(o.mode);
   const input = buildInput(t, o);
   const timeoutMs = o.timeout !== undefined ? parsePositiveInt(o.timeout, '--timeout') : undefined;
@@ -368,7 +375,7 @@ export function buildProgram(out: Out = io): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  addClusterFlags(program.command('run'))
+  addBatchFlags(addClusterFlags(program.command('run')))
     .description('deploy a workflow (or one bundled function) and invoke it')
     .argument('<workflow>', 'workflow JSON file, or the name of a bundled function')
     .option('--input <file>', "input bytes from a file ('-' for stdin)")
@@ -376,7 +383,7 @@ export function buildProgram(out: Out = io): Command {
     .option('--seed <n>', 'seed of the generated input', '1')
     .option('--text <text>', 'input as UTF-8 text')
     .option('--repeat <n>', 'invocations to run', '1')
-    .option('--concurrency <n>', 'invocations in flight at once', '1')
+    .option('--concurrency <n>', 'invocations in flight at once (default 1; with --inputs, enough for every worker)')
     .option('--mode <edge=mode>', `force an IFC mode: from->to=MODE or *=MODE (${IFC_MODES.join(', ')}); repeatable`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--timeout <ms>', 'deadline per invocation in milliseconds')
     .option('--threads <n>', 'worker threads')
