@@ -1,0 +1,221 @@
+// `cwasi bench batch`: a batch of N inputs through a three-stage pipeline,
+// producer → transform (embedded: one shared memory, zero copy) → checksum
+// (untrusted: local, one copy), with engine.map, beside the same work the way
+// a Node user would do it without cwasi: a Piscina pool running the same wasm
+// kernels (asm-functions/bench/kernels.ts) stage by stage, bytes passed with
+// postMessage (structured clone) or moved with a transferList.
+//
+// Each input is a producer spec; the producer expands it to `size` bytes, the
+// transform inverts every byte into a new buffer, the checksum reads it all.
+// Rows per size: piscina-postMessage, piscina-transfer, cwasi (threads T),
+// cwasi (threads 1) and cwasi with 4N inputs (peak RSS vs N).
+// Goals: cwasi ≥ 5× the faster Piscina row at 2 MiB; threads 2 ≥ 1.7× threads 1;
+// peak RSS with 4N inputs ≤ 1.2× that with N.
+
+import { Piscina } from 'piscina';
+import { Engine, workloads, type WorkflowDocument } from '../engine/index.js';
+import { type BenchOptions, type BenchReport, type BenchResult, type Goal, meta, progress, round, row } from './common.js';
+import type { StageTask } from './batch-worker.js';
+
+const MiB = 1024 * 1024;
+
+const PIPELINE: WorkflowDocument = {
+  name: 'bench-batch',
+  functions: {
+    producer: { module: 'producer', trusted: true, domain: 'batch' },
+    transform: { module: 'transform', trusted: true, domain: 'batch' },
+    checksum: { module: 'checksum' },
+  },
+  edges: [{ from: 'producer', to: 'transform' }, { from: 'transform', to: 'checksum' }],
+};
+
+/** Inputs whose results are checked against the JS mirror (the rest: length only; the mirror is slow at 2 MiB). */
+const CHECKED = 3;
+
+interface Measured {
+  latencies: number[];
+  wallMs: number;
+  peakRss: number;
+  rssBefore: number;
+}
+
+/** Peak RSS while `fn` runs: sampled at every result and by a timer in between. */
+class RssPeak {
+  peak = process.memoryUsage.rss();
+  private readonly timer = setInterval(() => this.sample(), 5);
+  sample(): void {
+    const r = process.memoryUsage.rss();
+    if (r > this.peak) this.peak = r;
+  }
+  stop(): number {
+    clearInterval(this.timer);
+    this.sample();
+    return this.peak;
+  }
+}
+
+async function compileKernels(): Promise<WebAssembly.Module> {
+  let asc: typeof import('assemblyscript/asc');
+  try {
+    asc = (await import('assemblyscript/asc')).default as unknown as typeof import('assemblyscript/asc');
+  } catch {
+    throw new Error('cwasi bench batch compiles its Piscina reference with AssemblyScript (a dev dependency): run it from a cwasi checkout after npm install');
+  }
+  const root = new URL('../../', import.meta.url);
+  let wasm: Uint8Array | undefined;
+  const stderr: string[] = [];
+  // `baseDir` is an option of asc's API that its typings leave out (build.mjs uses it the same way).
+  const { error } = await asc.main(['asm-functions/bench/kernels.ts', '--outFile', 'kernels.wasm', '--runtime', 'stub', '-O3', '--noAssert', '--initialMemory', '2'], {
+    baseDir: new URL('.', root).pathname,
+    stdout: { write: () => true } as never,
+    stderr: { write: (c: unknown) => { stderr.push(String(c)); return true; } } as never,
+    writeFile: (name: string, contents: Uint8Array | string) => {
+      if (name.endsWith('.wasm') && typeof contents !== 'string') wasm = contents;
+    },
+  } as Parameters<typeof asc.main>[1]);
+  if (error || wasm === undefined) throw new Error(`compiling the reference kernels failed: ${stderr.join('')}${error?.message ?? ''}`);
+  return new WebAssembly.Module(new Uint8Array(wasm));
+}
+
+export async function batch(opts: BenchOptions): Promise<BenchReport> {
+  const sizes = opts.sizes ?? [64 * 1024, 2 * MiB];
+  const n = opts.executions ?? (opts.quick ? 80 : 300);
+  const threads = opts.threads ?? 2;
+  const concurrency = opts.concurrency ?? 2 * threads;
+  const kernels = await compileKernels();
+  const bar = progress(opts.progress, sizes.length * 5, 'batch');
+  const results: BenchResult[] = [];
+  const goals: Goal[] = [];
+  const notes: string[] = [];
+  const started = performance.now();
+  try {
+    for (const size of sizes) {
+      const expected = Array.from({ length: CHECKED }, (_, i) => workloads.checksum(workloads.transform(workloads.produce(size, i))));
+      const check = (i: number, hash: number, length: number) => {
+        if (length !== size || (i < CHECKED && hash !== expected[i])) throw new Error(`batch bench: wrong result for input ${i} (${length} bytes, hash ${hash})`);
+      };
+      const add = (mode: string, m: Measured, extra: Record<string, unknown>) => {
+        const r = row('batch', mode, size, m.latencies, {
+          throughputRps: round(m.latencies.length / (m.wallMs / 1000), 1),
+          metric: 'per input, end to end (throughput: inputs/s with the window full)',
+          inputs: m.latencies.length,
+          concurrency,
+          peakRssBytes: m.peakRss,
+          rssBeforeBytes: m.rssBefore,
+          ...extra,
+        });
+        results.push(r);
+        return r;
+      };
+      const post = add('piscina-postMessage', await runPiscina(kernels, threads, concurrency, size, n, false, check), { threads });
+      bar.tick(1, `${size} piscina-postMessage`);
+      const moved = add('piscina-transfer', await runPiscina(kernels, threads, concurrency, size, n, true, check), { threads });
+      bar.tick(1, `${size} piscina-transfer`);
+      const main = add('cwasi', await runCwasi(threads, concurrency, size, n, check), { threads });
+      bar.tick(1, `${size} cwasi`);
+      const one = add('cwasi-threads-1', await runCwasi(1, concurrency, size, n, check), { threads: 1 });
+      bar.tick(1, `${size} cwasi threads 1`);
+      const big = add('cwasi-4n', await runCwasi(threads, concurrency, size, 4 * n, check), { threads });
+      bar.tick(1, `${size} cwasi 4N`);
+
+      const ref = post.throughputRps >= moved.throughputRps ? post : moved;
+      const vsRef = main.throughputRps / ref.throughputRps;
+      const scale = main.throughputRps / one.throughputRps;
+      const rss = big.peakRssBytes as number / (main.peakRssBytes as number);
+      const label = size >= MiB ? `${size / MiB} MiB` : `${size / 1024} KiB`;
+      goals.push({
+        name: `cwasi vs the faster Piscina pipeline (${ref.mode}) at ${label}`,
+        target: size >= 2 * MiB ? '>= 5.0' : 'report',
+        measured: `${vsRef.toFixed(2)}× (${main.throughputRps} vs ${ref.throughputRps} inputs/s)`,
+        pass: size >= 2 * MiB ? vsRef >= 5 : true,
+      });
+      goals.push({
+        name: `threads ${threads} vs threads 1 at ${label}`,
+        target: '>= 1.7',
+        measured: `${scale.toFixed(2)}× (${main.throughputRps} vs ${one.throughputRps} inputs/s)`,
+        pass: scale >= 1.7,
+      });
+      goals.push({
+        name: `peak RSS with ${4 * n} vs ${n} inputs at ${label}`,
+        target: '<= 1.20',
+        measured: `${rss.toFixed(2)}× (${mib(big.peakRssBytes as number)} vs ${mib(main.peakRssBytes as number)} MiB)`,
+        pass: rss <= 1.2,
+      });
+    }
+  } finally {
+    bar.stop();
+  }
+  notes.push(`${sizes.length} sizes × 5 rows took ${((performance.now() - started) / 1000).toFixed(1)} s; ${n} inputs per row (${4 * n} in the 4N row), ${concurrency} in flight, ${threads} threads unless the row says otherwise`);
+  notes.push('every row runs in this process: peak RSS includes the pool threads and whatever earlier rows left to the garbage collector; the machine may be shared, so ratios move between runs');
+  return { schemaVersion: 1, meta: meta(opts.command, { threads, concurrency, inputs: n, sizes }), results, goals, notes };
+}
+
+function mib(bytes: number): string {
+  return (bytes / MiB).toFixed(0);
+}
+
+async function runCwasi(threads: number, concurrency: number, size: number, n: number, check: (i: number, hash: number, length: number) => void): Promise<Measured> {
+  const engine = await Engine.create({ threads });
+  try {
+    await engine.deploy(PIPELINE);
+    // Warm up: every worker instantiates the pipeline once.
+    for await (const r of engine.map(PIPELINE.name, specs(size, 4 * concurrency), { concurrency })) if (r.error) throw r.error;
+    const rssBefore = process.memoryUsage.rss();
+    const rss = new RssPeak();
+    const latencies: number[] = [];
+    const t = performance.now();
+    for await (const r of engine.map(PIPELINE.name, specs(size, n), { concurrency })) {
+      if (r.error) throw r.error;
+      const [rec] = workloads.readChecksums(r.output);
+      check(r.index, rec!.hash, rec!.length);
+      latencies.push(r.latencyMs);
+      rss.sample();
+    }
+    const wallMs = performance.now() - t;
+    return { latencies, wallMs, peakRss: rss.stop(), rssBefore };
+  } finally {
+    await engine.close();
+  }
+}
+
+function* specs(size: number, n: number): Generator<Uint8Array> {
+  for (let i = 0; i < n; i++) yield workloads.producerSpec(size, i);
+}
+
+async function runPiscina(kernels: WebAssembly.Module, threads: number, concurrency: number, size: number, n: number, transfer: boolean, check: (i: number, hash: number, length: number) => void): Promise<Measured> {
+  const pool = new Piscina({ filename: new URL('./batch-worker.js', import.meta.url).href, minThreads: threads, maxThreads: threads, workerData: { kernels } });
+  const one = async (i: number): Promise<{ hash: number; length: number }> => {
+    const produced = await pool.run({ stage: 'produce', len: size, seed: i, transfer } satisfies StageTask) as Uint8Array;
+    const moveIn = (b: Uint8Array) => (transfer ? { transferList: [b.buffer as ArrayBuffer] } : {});
+    const transformed = await pool.run({ stage: 'transform', bytes: produced, transfer } satisfies StageTask, moveIn(produced)) as Uint8Array;
+    return await pool.run({ stage: 'checksum', bytes: transformed } satisfies StageTask, moveIn(transformed)) as { hash: number; length: number };
+  };
+  try {
+    await lanes(4 * concurrency, concurrency, async (i) => {
+      await one(i);
+    });
+    const rssBefore = process.memoryUsage.rss();
+    const rss = new RssPeak();
+    const latencies: number[] = [];
+    const t = performance.now();
+    await lanes(n, concurrency, async (i) => {
+      const t0 = performance.now();
+      const r = await one(i);
+      latencies.push(performance.now() - t0);
+      check(i, r.hash, r.length);
+      rss.sample();
+    });
+    const wallMs = performance.now() - t;
+    return { latencies, wallMs, peakRss: rss.stop(), rssBefore };
+  } finally {
+    await pool.destroy();
+  }
+}
+
+/** Run `fn` for 0..n-1 with `width` calls in flight. */
+async function lanes(n: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(width, n) }, async () => {
+    while (next < n) await fn(next++);
+  }));
+}
