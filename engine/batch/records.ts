@@ -28,7 +28,7 @@ export function recordKey(index: number): string {
 }
 
 /** `{ key, bytes }` per record of `stream` in `framing`; records larger than `maxBytes` fail with E_INPUT. */
-export async function* readRecords(stream: Readable | AsyncIterable<Uint8Array>, framing: Framing, maxBytes: number): AsyncGenerator<{ key: string; bytes: Uint8Array }> {
+export async function* readRecords(stream: Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>, framing: Framing, maxBytes: number): AsyncGenerator<{ key: string; bytes: Uint8Array }> {
   let pending: Buffer = Buffer.alloc(0);
   // Chunks that cannot complete a record yet are kept apart and joined once,
   // so a large record arriving in small chunks is copied once, not once per chunk.

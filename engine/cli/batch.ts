@@ -62,7 +62,6 @@ const MAX_PAYLOAD_BYTES = 1 << 30;
 interface Item {
   key: string;
   input: MapInput;
-  bytes: number;
 }
 
 export async function runBatch<T extends { name: string }>(arg: string, o: BatchFlags, io: Io, h: RunHelpers<T>): Promise<void> {
@@ -91,7 +90,7 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
     source = (async function* () {
       for await (const r of readRecords(process.stdin, framing, MAX_PAYLOAD_BYTES)) {
         if (await done(r.key)) skipped++;
-        else yield { key: r.key, input: r, bytes: r.bytes.length };
+        else yield { key: r.key, input: r };
       }
     })();
   } else {
@@ -105,7 +104,7 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
     const todo: Item[] = [];
     for (const f of files) {
       if (await done(f.key)) skipped++;
-      else todo.push({ key: f.key, input: { key: f.key, file: f.file }, bytes: 0 });
+      else todo.push({ key: f.key, input: { key: f.key, file: f.file } });
     }
     total = todo.length;
     source = (async function* () {
@@ -132,12 +131,8 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
   try {
     await h.deployTarget(engine, t);
     if (!o.json) io.err(`cwasi run ${arg}: ${total === undefined ? 'records from stdin' : `${total} input${total === 1 ? '' : 's'}`} through "${t.name}"${skipped > 0 ? `, ${skipped} already done` : ''}`);
-    const keys: string[] = [];
     const inputs = (async function* () {
-      for await (const item of source) {
-        keys.push(item.key);
-        yield item.input;
-      }
+      for await (const item of source) yield item.input;
     })();
     for await (const r of engine.map(t.name, inputs, {
       ordered: outDir === undefined,
@@ -147,7 +142,8 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(modes !== undefined ? { modes } : {}),
     })) {
-      const key = keys[r.index]!;
+      // Every input carries its key (files and records alike), so nothing here grows with the number of inputs.
+      const key = r.key!;
       hist.record(Math.max(1, Math.round(r.latencyMs * 1e6)));
       if (r.error !== undefined) {
         failures.push({ index: r.index, key, code: r.error.code, message: r.error.message, attempts: r.attempts });
