@@ -94,6 +94,30 @@ test('an AbortSignal ends the run with E_ABORTED and leaves nothing running', as
   assert.is(engine.stats().invocations.inFlight, 0);
 });
 
+test('an engine closed under a run ends it with E_CLOSED after the results already made; the intake stops', async () => {
+  const e = await Engine.create({ threads: 1 });
+  await e.deploy(PIPELINE);
+  let pulled = 0;
+  function* many() {
+    for (let i = 0; i < 10_000; i++) {
+      pulled++;
+      yield workloads.producerSpec(64, i);
+    }
+  }
+  const seen: number[] = [];
+  let closing: Promise<void> | undefined;
+  await rejectsWith((async () => {
+    for await (const r of e.map(PIPELINE.name, many(), { concurrency: 4 })) {
+      assert.is(r.error, undefined, r.error?.message);
+      seen.push(r.index);
+      if (seen.length === 3) closing = e.close();
+    }
+  })(), 'E_CLOSED');
+  await closing;
+  assert.equal(seen.slice(0, 3), [0, 1, 2]);
+  assert.ok(pulled < 3 + 4 + 4 + 2, `pulled ${pulled} inputs after the close`);
+});
+
 test('bad options and bad items get E_CONFIG; an unknown target E_UNKNOWN_FUNCTION at once', async () => {
   assert.throws(() => engine.map('nope', []), (e: unknown) => e instanceof CwasiError && e.code === 'E_UNKNOWN_FUNCTION');
   assert.throws(() => engine.map(PIPELINE.name, [], { concurrency: 0 }), (e: unknown) => e instanceof CwasiError && e.code === 'E_CONFIG' && /concurrency/.test(e.message));

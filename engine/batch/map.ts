@@ -34,7 +34,7 @@ export interface MapOptions {
   concurrency?: number;
   /** Yield results in input order (default true) or as they finish. */
   ordered?: boolean;
-  /** Aborts the run: invocations in flight are aborted and the iterator rejects with E_ABORTED. */
+  /** Aborts the run: invocations in flight are aborted and the iterator rejects with E_ABORTED. (An engine closed under a run rejects it with E_CLOSED.) */
   signal?: AbortSignal;
   /**
    * 'continue' (default): a failed input is yielded as `{ error }` and the run
@@ -144,6 +144,8 @@ class MapRun {
         if (user?.aborted) throw abortReason(user);
         const r = this.take();
         if (r !== undefined) {
+          // The engine closed under the run: no input after this one could run either.
+          if (r.error?.code === 'E_CLOSED') throw r.error;
           this.outstanding--;
           const last = this.stopAt !== undefined && r.index === this.stopAt;
           if (!last) this.pump();
@@ -283,6 +285,7 @@ class MapRun {
       this.notify();
       return;
     }
+    if (r.error?.code === 'E_CLOSED') this.exhausted = true;
     if (r.error !== undefined && this.opts.onError === 'stop') {
       // Ordered: this failure comes before any earlier stop point, so it becomes the stop point.
       this.stopAt = r.index;
