@@ -84,13 +84,17 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
   let total: number | undefined;
   let source: AsyncIterable<Item>;
   let skipped = 0;
+  let recordBytes = 0;
   const resultPath = (key: string) => join(outDir!, key + RESULT_SUFFIX);
   const done = async (key: string) => outDir !== undefined && o.resume === true && (await stat(resultPath(key)).then((s) => s.isFile(), () => false));
   if (spec === '-') {
     source = (async function* () {
       for await (const r of readRecords(process.stdin, framing, MAX_PAYLOAD_BYTES)) {
         if (await done(r.key)) skipped++;
-        else yield { key: r.key, input: r };
+        else {
+          recordBytes += r.bytes.length;
+          yield { key: r.key, input: r };
+        }
       }
     })();
   } else {
@@ -126,11 +130,13 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
   let ok = 0;
   let bytesOut = 0;
   let seq = 0;
-  const bar = progressBar(!o.json && process.stderr.isTTY === true, total);
+  let bar = progressBar(false, total);
+  let fileBytes = 0;
   const started = performance.now();
   try {
     await h.deployTarget(engine, t);
     if (!o.json) io.err(`cwasi run ${arg}: ${total === undefined ? 'records from stdin' : `${total} input${total === 1 ? '' : 's'}`} through "${t.name}"${skipped > 0 ? `, ${skipped} already done` : ''}`);
+    bar = progressBar(!o.json && process.stderr.isTTY === true, total);
     const inputs = (async function* () {
       for await (const item of source) yield item.input;
     })();
@@ -162,6 +168,7 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
       }
       bar.tick();
     }
+    fileBytes = engine.stats().fileInputs.bytes;
   } finally {
     bar.stop();
     await engine.close();
@@ -178,14 +185,19 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
     failed: failures.length,
     skipped,
     wallMs: Math.round(wallMs * 1000) / 1000,
-    throughput: { inputsPerSec: round(finished / (wallMs / 1000)), outputBytesPerSec: Math.round(bytesOut / (wallMs / 1000)) },
+    throughput: {
+      inputsPerSec: round(finished / (wallMs / 1000)),
+      // Bytes read: files read into function memory, or records taken from stdin.
+      inputBytesPerSec: Math.round((fileBytes + recordBytes) / (wallMs / 1000)),
+      outputBytesPerSec: Math.round(bytesOut / (wallMs / 1000)),
+    },
     latencyMs,
     failures,
     ...(outDir === undefined ? { results: lines } : {}),
   };
   if (o.json) io.out(JSON.stringify(report, null, 2));
   else {
-    io.err(`done ${ok}, failed ${failures.length}, skipped ${skipped} in ${formatMs(wallMs)}: ${report.throughput.inputsPerSec} inputs/s, ${formatSize(report.throughput.outputBytesPerSec)}/s out; per input p50 ${formatMs(latencyMs.p50Ms)}, p99 ${formatMs(latencyMs.p99Ms)}`);
+    io.err(`done ${ok}, failed ${failures.length}, skipped ${skipped} in ${formatMs(wallMs)}: ${report.throughput.inputsPerSec} inputs/s, ${formatSize(report.throughput.inputBytesPerSec)}/s in, ${formatSize(report.throughput.outputBytesPerSec)}/s out; per input p50 ${formatMs(latencyMs.p50Ms)}, p99 ${formatMs(latencyMs.p99Ms)}`);
     for (const f of failures.slice(0, 20)) io.err(`  ${f.key}: ${f.code}: ${f.message}`);
     if (failures.length > 20) io.err(`  … and ${failures.length - 20} more (--json lists them all)`);
   }
