@@ -118,6 +118,23 @@ test('an engine closed under a run ends it with E_CLOSED after the results alrea
   assert.ok(pulled < 3 + 4 + 4 + 2, `pulled ${pulled} inputs after the close`);
 });
 
+test('a source that fails: the inputs it gave are all reported, then the run rejects with E_INPUT', async () => {
+  async function* failing() {
+    for (let i = 0; i < 10; i++) yield workloads.producerSpec(100 + i, i);
+    throw new Error('disk on fire');
+  }
+  const seen: number[] = [];
+  const e = await rejectsWith((async () => {
+    for await (const r of engine.map(PIPELINE.name, failing(), { concurrency: 4 })) {
+      assert.equal(workloads.readChecksums(r.output!), expectedFor(100 + r.index, r.index));
+      seen.push(r.index);
+    }
+  })(), 'E_INPUT', /disk on fire/);
+  assert.ok(e);
+  assert.equal(seen, Array.from({ length: 10 }, (_, i) => i));
+  assert.is(engine.stats().invocations.inFlight, 0);
+});
+
 test('bad options and bad items get E_CONFIG; an unknown target E_UNKNOWN_FUNCTION at once', async () => {
   assert.throws(() => engine.map('nope', []), (e: unknown) => e instanceof CwasiError && e.code === 'E_UNKNOWN_FUNCTION');
   assert.throws(() => engine.map(PIPELINE.name, [], { concurrency: 0 }), (e: unknown) => e instanceof CwasiError && e.code === 'E_CONFIG' && /concurrency/.test(e.message));

@@ -295,7 +295,13 @@ class MapRun {
       for (const [i, c] of this.running) if (!this.opts.ordered || i > r.index) c.abort(stopped);
       this.dropAfterStop();
     }
-    this.raw.onSettled?.(r);
+    try {
+      this.raw.onSettled?.(r);
+    } catch (err) {
+      // A throwing callback ends the run like a failing source: nothing more is read.
+      this.exhausted = true;
+      this.intakeError ??= asCwasiError(err, 'E_CONFIG');
+    }
     if (this.opts.ordered) this.byIndex.set(r.index, r);
     else this.queue.push(r);
     this.notify();
