@@ -47,6 +47,8 @@ test('a folder: one complete result per input under --out, and a JSON summary', 
   assert.equal([j.done, j.failed, j.skipped], [N, 0, 0]);
   assert.equal(Object.keys(j.latencyMs), ['count', 'meanMs', 'p50Ms', 'p90Ms', 'p99Ms', 'maxMs']);
   assert.is(j.latencyMs.count, N);
+  // Each file went from disk into the producer's memory with one read.
+  assert.equal(j.fileInputs, { files: N, reads: N, bytes: 8 * N, intoMemory: N, viaBuffer: 0 });
   assert.ok(j.latencyMs.p50Ms > 0 && j.latencyMs.p99Ms >= j.latencyMs.p50Ms && j.throughput.inputsPerSec > 0);
   assert.equal(listAll(out), keys.map((k) => `${k}.out`));
   for (const k of keys) assert.equal(workloads.readChecksums(new Uint8Array(readFileSync(join(out, `${k}.out`)))), expected(k), k);

@@ -131,7 +131,7 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
   let bytesOut = 0;
   let seq = 0;
   let bar = progressBar(false, total);
-  let fileBytes = 0;
+  let fileInputs = engine.stats().fileInputs;
   const started = performance.now();
   try {
     await h.deployTarget(engine, t);
@@ -168,7 +168,7 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
       }
       bar.tick();
     }
-    fileBytes = engine.stats().fileInputs.bytes;
+    fileInputs = engine.stats().fileInputs;
   } finally {
     bar.stop();
     await engine.close();
@@ -188,10 +188,12 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
     throughput: {
       inputsPerSec: round(finished / (wallMs / 1000)),
       // Bytes read: files read into function memory, or records taken from stdin.
-      inputBytesPerSec: Math.round((fileBytes + recordBytes) / (wallMs / 1000)),
+      inputBytesPerSec: Math.round((fileInputs.bytes + recordBytes) / (wallMs / 1000)),
       outputBytesPerSec: Math.round(bytesOut / (wallMs / 1000)),
     },
     latencyMs,
+    // How the files were read: one read each, straight into the first function's memory.
+    fileInputs,
     failures,
     ...(outDir === undefined ? { results: lines } : {}),
   };
