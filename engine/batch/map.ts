@@ -166,11 +166,12 @@ class MapRun {
       const stopped = new CwasiError('E_ABORTED', 'map(): the run ended before this input finished');
       for (const c of this.running.values()) c.abort(stopped);
       if (this.running.size > 0) await new Promise<void>((resolve) => this.settledAll.push(resolve));
-      try {
-        await this.source.return?.();
-      } catch {
+      // Close the source. An async source still busy producing the next input
+      // (say, waiting on a pipe) finishes that first; the run does not wait for it.
+      const closing = Promise.resolve().then(() => this.source.return?.()).catch(() => {
         // the source's own cleanup failed; the run is over either way
-      }
+      });
+      if (!this.pulling) await closing;
     }
   }
 

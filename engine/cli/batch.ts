@@ -171,6 +171,8 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
     fileInputs = engine.stats().fileInputs;
   } finally {
     bar.stop();
+    // A run that stopped early leaves stdin unread: let the process exit anyway.
+    if (spec === '-') process.stdin.destroy();
     await engine.close();
   }
   const wallMs = performance.now() - started;
