@@ -53,6 +53,8 @@ export interface BenchMeta {
 }
 
 export interface BenchReport {
+  /** Version of the JSON document's shape (benches that set it put it first). */
+  schemaVersion?: number;
   meta: BenchMeta;
   results: BenchResult[];
   goals: Goal[];

@@ -1,6 +1,7 @@
 // The benchmark registry used by `cwasi bench <name>`.
 
 import type { BenchOptions, BenchReport } from './common.js';
+import { batch } from './batch.js';
 import { embedding } from './embedding.js';
 import { localBuffer } from './local-buffer.js';
 import { networked } from './networked.js';
@@ -32,6 +33,11 @@ export const BENCHES: Record<string, BenchDefinition> = {
     description: 'payloads between functions on two node processes over the Networked Buffer, beside raw TCP and the Redis baseline (goal: >= 80% of raw-tcp at 100 MiB, >= 3x remote-kv at 2 MiB)',
     defaultSizes: '2MiB,100MiB',
     run: networked,
+  },
+  batch: {
+    description: 'N inputs through producer → transform (embedded) → checksum (local) with engine.map, beside a Piscina pool running the same wasm kernels stage by stage (postMessage, transferList); threads 1 vs N; peak RSS with N vs 4N inputs (goals: >= 5x Piscina at 2 MiB, >= 1.7x from 1 to 2 threads, RSS <= 1.2x)',
+    defaultSizes: '64KiB,2MiB',
+    run: batch,
   },
   paper: {
     description: "the CWASI paper's experiments (sequential, fan-out, fan-in, fan-out by size, cross-node) for every mode, beside the published numbers; --out DIR writes SVG plots and an HTML page",

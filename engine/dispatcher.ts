@@ -51,6 +51,18 @@ export interface InvokeOptions {
   guestCallMode?: IfcMode;
 }
 
+/**
+ * An input that writes itself where the dispatcher places it: straight into
+ * the first function's memory when the target has one entry function on this
+ * host, else into a fresh buffer. File inputs use it to go from disk into wasm
+ * memory with one read and no intermediate copy (engine/batch/files.ts).
+ */
+export interface InputFill {
+  readonly byteLength: number;
+  /** Write exactly `byteLength` bytes into `into`; `inMemory` says whether `into` is a function memory. */
+  fill(into: Uint8Array, inMemory: boolean): Promise<void>;
+}
+
 export interface EdgeReport {
   from: string;
   to: string;
@@ -454,8 +466,11 @@ export class RequestDispatcher {
   // ── invocation ──────────────────────────────────────────────────────────
 
   /** `lean`: the caller only wants the output (skip building per-step and per-edge records where possible). */
-  async invoke(target: string, graph: WorkflowGraph, input: Uint8Array, opts: InvokeOptions = {}, lean = false): Promise<InvocationReport> {
-    if (!(input instanceof Uint8Array)) throw new CwasiError('E_CONFIG', 'input must be a Uint8Array');
+  async invoke(target: string, graph: WorkflowGraph, input: Uint8Array | InputFill, opts: InvokeOptions = {}, lean = false): Promise<InvocationReport> {
+    const fill = input instanceof Uint8Array ? undefined : input;
+    if (fill !== undefined && !(typeof fill === 'object' && fill !== null && typeof fill.fill === 'function' && Number.isSafeInteger(fill.byteLength) && fill.byteLength >= 0)) {
+      throw new CwasiError('E_CONFIG', 'input must be a Uint8Array');
+    }
     if (input.byteLength > this.options.maxPayloadBytes) {
       throw new CwasiError('E_PAYLOAD_TOO_LARGE', `input of ${input.byteLength} bytes exceeds the limit of ${this.options.maxPayloadBytes}`);
     }
@@ -473,8 +488,10 @@ export class RequestDispatcher {
     this.invocations.set(inv.id, inv);
     this.counters.started++;
     const startedAt = now();
+    const filledArenas: Array<{ group: MemoryGroup; generation: number; arena: Arena }> = [];
     try {
-      const report = await this.execute(plan, input, inv, startedAt, lean);
+      const entry = fill === undefined ? input as Uint8Array : await this.placeFill(plan, fill, inv, filledArenas);
+      const report = await this.execute(plan, entry, inv, startedAt, lean);
       this.counters.completed++;
       this.latency.record(report.latencyMs);
       let rec = this.latencyByTarget.get(target);
@@ -485,10 +502,36 @@ export class RequestDispatcher {
       this.counters.failed++;
       throw this.finalError(err, inv);
     } finally {
+      this.releaseInputArenas(filledArenas);
       this.invocations.delete(inv.id);
       this.sweeper.delete(inv.id);
       user?.removeEventListener('abort', onUserAbort);
     }
+  }
+
+  /**
+   * Let an InputFill write the invocation input: into the entry function's
+   * memory (an arena released when the invocation ends) when there is exactly
+   * one entry segment on this host, else into a new buffer.
+   */
+  private async placeFill(plan: Plan, fill: InputFill, inv: Invocation, arenas: Array<{ group: MemoryGroup; generation: number; arena: Arena }>): Promise<Uint8Array | InputSpec> {
+    const len = fill.byteLength;
+    const entries = plan.segments.filter((s) => s.inEdges.length === 0);
+    const g = entries.length === 1 ? entries[0]!.group : undefined;
+    if (g === undefined || g.host !== this.coordinator.hostName) {
+      const bytes = new Uint8Array(len);
+      await fill.fill(bytes, false);
+      if (inv.aborted) throw inv.reason!;
+      return bytes;
+    }
+    const arena = g.heap.newArena();
+    const generation = g.generation;
+    arenas.push({ group: g, generation, arena });
+    const ptr = g.heap.allocIn(arena, len);
+    // A view taken now stays valid if the memory grows meanwhile (a grown shared buffer is not detached).
+    await fill.fill(g.heap.bytes().subarray(ptr, ptr + len), true);
+    if (inv.aborted) throw inv.reason!;
+    return { kind: 'shared', groupId: g.id, generation, ptr, len };
   }
 
   private finalError(err: unknown, inv: Invocation): CwasiError {
@@ -496,7 +539,7 @@ export class RequestDispatcher {
     return asCwasiError(err);
   }
 
-  private async execute(plan: Plan, input: Uint8Array, inv: Invocation, startedAt: number, lean: boolean): Promise<InvocationReport> {
+  private async execute(plan: Plan, input: Uint8Array | InputSpec, inv: Invocation, startedAt: number, lean: boolean): Promise<InvocationReport> {
     if (plan.segments.length === 1 && plan.edges.length === 0) return this.executeSingle(plan, input, inv, startedAt, lean);
     const segs = plan.segments;
     const outputs = segs.map((s): OutputSpec => ({ keep: false, bytes: s.returnsBytes }));
@@ -635,7 +678,7 @@ export class RequestDispatcher {
   }
 
   /** One segment, no channels: the common case of invoking a function (or an embedded chain). */
-  private async executeSingle(plan: Plan, input: Uint8Array, inv: Invocation, startedAt: number, lean: boolean): Promise<InvocationReport> {
+  private async executeSingle(plan: Plan, input: Uint8Array | InputSpec, inv: Invocation, startedAt: number, lean: boolean): Promise<InvocationReport> {
     const seg = plan.segments[0]!;
     const arenas: Array<{ group: MemoryGroup; generation: number; arena: Arena }> = [];
     try {
@@ -673,7 +716,9 @@ export class RequestDispatcher {
   }
 
   /** The invocation input for an entry segment: cloned when small, copied by this thread into the memory when large. */
-  private entryInput(seg: Segment, input: Uint8Array, arenas: Array<{ group: MemoryGroup; generation: number; arena: Arena }>): InputSpec {
+  private entryInput(seg: Segment, input: Uint8Array | InputSpec, arenas: Array<{ group: MemoryGroup; generation: number; arena: Arena }>): InputSpec {
+    // Already placed in this segment's memory by an InputFill.
+    if (!(input instanceof Uint8Array)) return input;
     const g = seg.group;
     if (input.byteLength < this.options.directInputBytes || g.host !== this.coordinator.hostName) {
       return { kind: 'bytes', bytes: input };

@@ -10,7 +10,9 @@ import { dirname, resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import { CwasiError } from './errors.js';
 import { FunctionCoordinator, bundledFunctionsDir, type DeployedFunction, type FunctionConfig } from './coordinator.js';
-import { RequestDispatcher, type InvocationReport, type InvokeOptions, type Plan } from './dispatcher.js';
+import { RequestDispatcher, type InputFill, type InvocationReport, type InvokeOptions, type Plan } from './dispatcher.js';
+import { FileInputs, type FileInputStats } from './batch/files.js';
+import { mapInputs, type MapInput, type MapOptions, type MapResult } from './batch/map.js';
 import type { Channel } from './channels/channel.js';
 import { copyChannel } from './channels/copy.js';
 import { embeddedChannel } from './channels/embedded.js';
@@ -101,6 +103,8 @@ export interface EngineStats {
   pool: { threads: number; minThreads: number; maxThreads: number; queueSize: number; completed: number; utilization: number; runTimeMs: LatencySummary; waitTimeMs: LatencySummary };
   memory: Array<HeapStats & { id: string; generation: number; members: string[]; embedded: boolean; discards: number }>;
   rings: { edges: number; rings: number; inUse: number };
+  /** File inputs of map(): read calls and where they landed (straight into a function memory, or a buffer). */
+  fileInputs: FileInputStats;
 }
 
 /** The `host` value that lets the coordinator choose the node. */
@@ -136,6 +140,7 @@ export class Engine {
   private member: ClusterMember | undefined;
   private inflight = 0;
   private drained: (() => void) | undefined;
+  private readonly fileInputs: FileInputs;
 
   private constructor(options: EngineOptions) {
     const cores = availableParallelism();
@@ -146,6 +151,7 @@ export class Engine {
       throw new CwasiError('E_CONFIG', `invalid thread bounds min ${this.minThreads}, max ${this.maxThreads}`);
     }
     const maxQueue = options.maxQueue ?? DEFAULTS.maxQueue;
+    this.fileInputs = new FileInputs(options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes);
     const workerData: WorkerData = { cancelBoard: new SharedArrayBuffer(CANCEL_BOARD_SLOTS * 4) };
     this.pool = new Piscina({
       workerData,
@@ -388,7 +394,25 @@ export class Engine {
     return this.run(target, input, options, false);
   }
 
-  private run(target: string, input: Uint8Array, options: InvokeOptions | undefined, lean: boolean): Promise<InvocationReport> {
+  /**
+   * Apply `target` to every input of an iterable or async iterable (bytes,
+   * `{ key, bytes }` or `{ key, file }`); yields `{ index, key?, output }` or
+   * `{ index, key?, error }` per input. Concurrency is bounded and the intake
+   * follows the consumer (engine/batch/map.ts). A file input is read straight
+   * into the first function's memory. Throws E_UNKNOWN_FUNCTION at once for an
+   * unknown target.
+   */
+  map(target: string, inputs: Iterable<MapInput> | AsyncIterable<MapInput>, options: MapOptions = {}): AsyncGenerator<MapResult, void, undefined> {
+    this.checkOpen();
+    this.graphFor(target);
+    return mapInputs({
+      invoke: async (input, opts) => (await this.run(target, input, opts, true)).output,
+      openFile: (path) => this.fileInputs.open(path),
+      defaultConcurrency: 2 * this.maxThreads,
+    }, inputs, options);
+  }
+
+  private run(target: string, input: Uint8Array | InputFill, options: InvokeOptions | undefined, lean: boolean): Promise<InvocationReport> {
     if (this.closed) return Promise.reject(new CwasiError('E_CLOSED', 'the engine is closed'));
     let graph: WorkflowGraph;
     try {
@@ -442,6 +466,7 @@ export class Engine {
       },
       memory: this.coordinator.groupsList().filter((g) => g.memory !== undefined).map((g) => g.stats()),
       rings: this.rings.stats(),
+      fileInputs: { ...this.fileInputs.counters },
     };
   }
 

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   E_AUTH: 'a peer failed cluster authentication',
   E_REDIS: 'the Redis server failed or is unreachable',
   E_NATS: 'the NATS server failed or is unreachable',
+  E_INPUT: 'a batch input could not be read (a missing or changed file, a malformed record stream)',
   E_INTERNAL: 'an engine invariant was violated (a bug)',
 } as const;
 

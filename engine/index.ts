@@ -1,6 +1,10 @@
 // cwasi public API.
 export { DEFAULT_MAX_PAYLOAD_BYTES, Engine } from './engine.js';
 export type { EngineOptions, EngineStats, DeployResult, PlanReport, EdgePlan, FunctionPlacement } from './engine.js';
+export { RETRYABLE_CODES } from './batch/map.js';
+export type { MapInput, MapOptions, MapResult } from './batch/map.js';
+export { listFiles } from './batch/files.js';
+export type { FileItem, FileInputStats } from './batch/files.js';
 export type { InvokeOptions, InvocationReport, EdgeReport, StepReport } from './dispatcher.js';
 export type { WorkerStats } from './worker/control.js';
 export type { FunctionConfig } from './coordinator.js';

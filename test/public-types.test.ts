@@ -21,6 +21,9 @@ export type TypeChecks = [
   Expect<Equal<ReturnType<cwasi.Engine['stats']>, EngineStats>>,
   Expect<Equal<ReturnType<cwasi.Engine['workerStats']>, Promise<WorkerStats[]>>>,
   Expect<Equal<ReturnType<cwasi.Engine['close']>, Promise<void>>>,
+  // map() yields one result per input: output or a typed error.
+  Expect<Equal<ReturnType<cwasi.Engine['map']>, AsyncGenerator<cwasi.MapResult, void, undefined>>>,
+  Expect<Equal<NonNullable<cwasi.MapResult['error']>, CwasiError>>,
   // Modes are a closed set of names; error codes too.
   Expect<Equal<IfcMode, 'embedded' | 'local' | 'networked' | 'remote-kv' | 'copy'>>,
   Expect<Equal<CwasiError['code'], ErrorCode>>,

@@ -10,6 +10,7 @@ import {
   type EngineOptions, type IfcMode, type PlanReport, type WorkflowDocument,
 } from '../index.js';
 import { summarize } from '../stats.js';
+import { addBatchFlags, runBatch, type BatchFlags } from './batch.js';
 import { cmdBuild, type BuildOptions } from './build.js';
 import { checkWritable, readArg, writeArg } from './files.js';
 import { formatMs, formatSize, hex32, parseNonNegativeInt, parsePositiveInt, parseSize, parseSizes, table } from './format.js';
@@ -109,14 +110,14 @@ function addClusterFlags(cmd: Command): Command {
     .option('--listen <host:port>', 'this node\'s Networked Buffer listener (with --nats)');
 }
 
-interface RunOptions extends ClusterFlags {
+interface RunOptions extends ClusterFlags, BatchFlags {
   input?: string;
   size?: string;
   seed: string;
   text?: string;
   repeat: string;
   warmup: string;
-  concurrency: string;
+  concurrency?: string;
   mode: string[];
   timeout?: string;
   threads?: string;
@@ -201,10 +202,16 @@ function printPlan(plan: PlanReport, out: Out): void {
 }
 
 async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
+  if (o.inputs !== undefined) {
+    if (o.input !== undefined || o.size !== undefined || o.text !== undefined || o.repeat !== '1' || o.warmup !== '0' || o.output !== undefined) {
+      throw new CwasiError('E_CONFIG', '--inputs (a batch) cannot be combined with --input, --size, --text, --repeat, --warmup or --output');
+    }
+    return runBatch(arg, o, out, { loadTarget, deployTarget, parseModes, cluster: clusterOptions(o) });
+  }
   const t = loadTarget(arg);
   const repeat = parsePositiveInt(o.repeat, '--repeat');
   const warmup = parseNonNegativeInt(o.warmup, '--warmup');
-  const concurrency = parsePositiveInt(o.concurrency, '--concurrency');
+  const concurrency = parsePositiveInt(o.concurrency ?? '1', '--concurrency');
   const modes = parseModes(o.mode);
   if (o.output === '-' && o.json) throw new CwasiError('E_CONFIG', '--output - and --json both write to stdout; give --output a file');
   if (o.output !== undefined) checkWritable(o.output, '--output');
@@ -417,7 +424,7 @@ export function buildProgram(out: Out = io): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  addClusterFlags(program.command('run'))
+  addBatchFlags(addClusterFlags(program.command('run')))
     .description('deploy a workflow (or one bundled function) and invoke it')
     .argument('<workflow>', 'workflow JSON file, or the name of a bundled function')
     .option('--input <file>', "input bytes from a file ('-' for stdin)")
@@ -426,7 +433,7 @@ export function buildProgram(out: Out = io): Command {
     .option('--text <text>', 'input as UTF-8 text')
     .option('--repeat <n>', 'measured invocations to run', '1')
     .option('--warmup <n>', 'unmeasured invocations to run first (the cold first call is always reported apart)', '0')
-    .option('--concurrency <n>', 'invocations in flight at once', '1')
+    .option('--concurrency <n>', 'invocations in flight at once (default 1; with --inputs, enough for every worker)')
     .option('--mode <edge=mode>', `force an IFC mode: from->to=MODE or *=MODE (${IFC_MODES.join(', ')}); repeatable`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--timeout <ms>', 'deadline per invocation in milliseconds')
     .option('--threads <n>', 'worker threads')
