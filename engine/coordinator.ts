@@ -19,7 +19,7 @@ import type { GroupRef } from './channels/channel.js';
 import type { LocalTransport, RingPools } from './channels/local.js';
 import type { FunctionDecl } from './workflow/schema.js';
 import type { GroupInstall, GroupKey } from './worker/protocol.js';
-import { REQUIRED_EXPORTS } from './worker/host.js';
+import { REQUIRED_EXPORTS, SHADOW_STACK_BYTES } from './worker/host.js';
 
 /** A function to deploy: a workflow's FunctionDecl plus its name, or raw wasm bytes. */
 export interface FunctionConfig extends Omit<FunctionDecl, 'module'> {
@@ -180,8 +180,15 @@ export class MemoryGroup {
   install(): GroupInstall {
     if (this.installCache === undefined || this.installCache.generation !== this.generation || this.installCache.version !== this.version) {
       const modules: Record<string, WebAssembly.Module> = {};
-      for (const m of this.members.values()) modules[m.name] = m.module;
-      this.installCache = { groupId: this.id, generation: this.generation, version: this.version, memory: this.memory, modules, embedded: this.embedded };
+      const stackBytes: Record<string, number> = {};
+      for (const m of this.members.values()) {
+        modules[m.name] = m.module;
+        stackBytes[m.name] = m.config.stackBytes ?? SHADOW_STACK_BYTES;
+      }
+      this.installCache = {
+        groupId: this.id, generation: this.generation, version: this.version, memory: this.memory, heapLock: this.heap.lockBuffer,
+        stackBytes, modules, embedded: this.embedded,
+      };
     }
     return this.installCache;
   }
@@ -420,7 +427,7 @@ export class FunctionCoordinator {
 function sameConfig(a: FunctionConfig, b: FunctionConfig): boolean {
   const norm = (c: FunctionConfig) => JSON.stringify({
     module: typeof c.module === 'string' ? c.module : `bytes:${c.module.byteLength}`,
-    trusted: c.trusted === true, domain: c.domain ?? 'default', replicas: c.replicas, host: c.host, memoryMaxBytes: c.memoryMaxBytes,
+    trusted: c.trusted === true, domain: c.domain ?? 'default', replicas: c.replicas, host: c.host, memoryMaxBytes: c.memoryMaxBytes, stackBytes: c.stackBytes,
   });
   return norm(a) === norm(b);
 }

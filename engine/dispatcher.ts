@@ -20,7 +20,7 @@ import { createHeldChannel, type NetworkPeer } from './channels/networked.js';
 import { releaseKept } from './channels/embedded.js';
 import { INLINE_MAX_BYTES, type RemoteInput, type RemoteOutput, type RunRequest, type RunResultMeta } from './cluster/protocol.js';
 import { redisClient, writeOutputToKv } from './channels/remote-kv.js';
-import { Heap, type Arena } from './memory/heap.js';
+import { Heap, HeapLockBusy, whenUnlocked, type Arena } from './memory/heap.js';
 import type { IfcMode, Selection } from './selection.js';
 import { LatencyRecorder } from './stats.js';
 import type { GraphEdge, WorkflowGraph } from './workflow/graph.js';
@@ -663,11 +663,10 @@ export class RequestDispatcher {
   private releaseInputArenas(arenas: Array<{ group: MemoryGroup; generation: number; arena: Arena }>): void {
     for (const a of arenas) {
       if (a.group.generation !== a.generation) continue;
-      try {
-        a.group.heap.release(a.arena);
-      } catch {
-        // corrupt: discarded with the group
-      }
+      const heap = a.group.heap;
+      whenUnlocked(() => {
+        if (a.group.generation === a.generation) heap.release(a.arena);
+      }, (err) => this.discardGroup(a.group.id, a.generation, `freeing an input: ${err.message}`));
     }
   }
 
@@ -678,8 +677,16 @@ export class RequestDispatcher {
       return { kind: 'bytes', bytes: input };
     }
     const arena = g.heap.newArena();
+    let ptr: number;
+    try {
+      ptr = g.heap.allocIn(arena, input.byteLength);
+    } catch (err) {
+      g.heap.release(arena); // empty: takes no lock
+      // The lock is busy (a worker inside the heap): let the worker place the bytes instead of waiting here.
+      if (err instanceof HeapLockBusy) return { kind: 'bytes', bytes: input };
+      throw err;
+    }
     arenas.push({ group: g, generation: g.generation, arena });
-    const ptr = g.heap.allocIn(arena, input.byteLength);
     g.heap.bytes().set(input, ptr);
     return { kind: 'shared', groupId: g.id, generation: g.generation, ptr, len: input.byteLength };
   }
@@ -878,7 +885,7 @@ export class RequestDispatcher {
    * One fate: discard a memory group's generation, and tell every worker to
    * drop its instances of it now rather than when it next sees the group.
    */
-  private discardGroup(groupId: string, generation: number, reason: string): void {
+  discardGroup(groupId: string, generation: number, reason: string): void {
     if (!this.coordinator.discard(groupId, generation, reason)) return;
     this.invalidatePlans();
     for (const link of this.workers.values()) {
@@ -915,11 +922,11 @@ export class RequestDispatcher {
     }
     for (const g of this.coordinator.groupsList()) {
       if (g.heap === undefined || g.host !== this.coordinator.hostName) continue;
-      try {
-        g.heap.releaseTagged(new Set(), threadId + 1);
-      } catch {
-        this.discardGroup(g.id, g.generation, `heap inconsistent after thread ${threadId} exited`);
-      }
+      const heap = g.heap;
+      const generation = g.generation;
+      whenUnlocked(() => {
+        if (g.generation === generation) heap.releaseTagged(new Set(), threadId + 1);
+      }, (err) => this.discardGroup(g.id, generation, `heap inconsistent after thread ${threadId} exited: ${err.message}`));
     }
   }
 
@@ -966,11 +973,9 @@ export class RequestDispatcher {
       groups.forEach((g, k) => {
         if (g === group) for (const id of ids[k]!) mine.add(id);
       });
-      try {
-        heap.releaseTagged(mine, threadId + 1);
-      } catch {
-        discard('heap inconsistent after a killed task');
-      }
+      whenUnlocked(() => {
+        if (group.generation === refs[i]!.generation) heap.releaseTagged(mine, threadId + 1);
+      }, (err) => discard(`heap inconsistent after a killed task: ${err.message}`));
     });
   }
 
@@ -1183,6 +1188,6 @@ function abortedError(signal: AbortSignal): CwasiError {
 }
 
 /** Heap of a memory seen from the main thread (for tests and diagnostics). */
-export function heapOf(memory: WebAssembly.Memory): Heap {
-  return Heap.attach(memory);
+export function heapOf(memory: WebAssembly.Memory, lockBuffer: SharedArrayBuffer): Heap {
+  return Heap.attach(memory, lockBuffer);
 }

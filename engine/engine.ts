@@ -225,6 +225,7 @@ export class Engine {
           ...(f.domain !== undefined ? { domain: f.domain } : {}),
           ...(f.replicas !== undefined ? { replicas: f.replicas } : {}),
           ...(f.memoryMaxBytes !== undefined ? { memoryMaxBytes: f.memoryMaxBytes } : {}),
+          ...(f.stackBytes !== undefined ? { stackBytes: f.stackBytes } : {}),
         }));
         const deployed = await this.coordinator.deploy(configs);
         this.dispatcher.invalidatePlans();
@@ -349,6 +350,7 @@ export class Engine {
           domain: d.placement.domain,
           ...(d.replicas !== undefined ? { replicas: d.replicas } : {}),
           ...(d.config.memoryMaxBytes !== undefined ? { memoryMaxBytes: d.config.memoryMaxBytes } : {}),
+          ...(d.config.stackBytes !== undefined ? { stackBytes: d.config.stackBytes } : {}),
         };
       }))));
     } catch (err) {
@@ -430,9 +432,25 @@ export class Engine {
         runTimeMs: summarize(pool.histogram.runTime, completed),
         waitTimeMs: summarize(pool.histogram.waitTime, completed),
       },
-      memory: this.coordinator.groupsList().filter((g) => g.memory !== undefined).map((g) => g.stats()),
+      memory: this.memoryStats(),
       rings: this.rings.stats(),
     };
+  }
+
+  /**
+   * Every local memory's heap figures. Never throws: a memory whose heap is
+   * busy is reported as such; one whose metadata fails validation is
+   * reported and discarded (one fate), and the next invocation gets a fresh one.
+   */
+  private memoryStats(): EngineStats['memory'] {
+    const out: EngineStats['memory'] = [];
+    for (const g of this.coordinator.groupsList()) {
+      if (g.memory === undefined || g.host !== this.coordinator.hostName) continue;
+      const st = g.stats();
+      out.push(st);
+      if (st.state === 'corrupt') this.dispatcher.discardGroup(g.id, st.generation, `stats: ${st.problem ?? 'heap metadata corrupt'}`);
+    }
+    return out;
   }
 
   /**

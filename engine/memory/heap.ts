@@ -1,13 +1,32 @@
 // The heap of a cwasi function memory: blocks carved from the shared
 // WebAssembly.Memory, grouped into per-invocation arenas.
 //
-// Threading contract: any thread holding the Memory (the main thread, any
-// worker) may create a Heap view over it and call any method. All heap state
-// lives in the memory header (layout.ts) and changes only under the header's
-// LOCK word, a three-state futex mutex (0 free, 1 held, 2 held with waiters).
-// Nothing about the heap is cached in this object except typed-array views,
-// which are re-created whenever the memory has grown (a grown shared memory
-// hands out a new buffer object).
+// Threading contract: any thread holding the Memory and its lock buffer (the
+// main thread, any worker) may create a Heap view over them and call any
+// method. All heap state lives in the memory header (layout.ts) and changes
+// only under the heap lock, a three-state futex mutex (0 free, 1 held, 2 held
+// with waiters). Nothing about the heap is cached in this object except
+// typed-array views, which are re-created whenever the memory has grown (a
+// grown shared memory hands out a new buffer object).
+//
+// The lock lives in a SharedArrayBuffer of its own (HEAP LOCK below), never
+// in the function's memory: a guest can write every byte of its memory, and a
+// lock word it could set would make every host thread that needs the heap
+// wait on the guest. Everything else the host reads from the memory is
+// validated on every read, so a guest that scribbles over it gets
+// E_MEMORY_CORRUPT, never a wait. The main thread never sleeps on the lock at
+// all: it spins for at most MAIN_LOCK_SPIN_MS and otherwise gets
+// HeapLockBusy with nothing changed (callers retry later or take a path
+// without the heap); workers wait, bounded by LOCK_TIMEOUT_MS.
+//
+// HEAP LOCK (Int32Array over its own 8-byte SharedArrayBuffer)
+//
+//  ┌────────┬────────┬─────────────────────────────────────────────┐
+//  │ offset │ field  │ meaning                                     │
+//  ├────────┼────────┼─────────────────────────────────────────────┤
+//  │ 0      │ STATE  │ 0 free, 1 held, 2 held with waiters         │
+//  │ 4      │ HOLDER │ 1 + thread id of the holder (0 = none)      │
+//  └────────┴────────┴─────────────────────────────────────────────┘
 //
 // The guest never calls into this file directly: its runtime bump-allocates
 // inside chunks and asks the host (cwasi.arena_grow) for the next chunk, which
@@ -16,6 +35,7 @@
 // is bounded; inconsistencies raise E_MEMORY_CORRUPT and the
 // owner discards the memory (one fate).
 
+import { isMainThread } from 'node:worker_threads';
 import { CwasiError } from '../errors.js';
 import {
   BLOCK, BLOCK_ALIGN, BLOCK_HEADER_BYTES, CACHED_TAG, CHUNK_BLOCK_BYTES, CHUNK_CACHE_BLOCKS, FREE_TAG, HDR,
@@ -35,6 +55,13 @@ export interface Arena {
 }
 
 export interface HeapStats {
+  /**
+   * `ok`: the figures below were read under the lock and validated; `busy`:
+   * the lock was held past the main thread's bounded attempt (figures that
+   * need no lock only); `corrupt`: the metadata failed validation (`problem`).
+   */
+  state: 'ok' | 'busy' | 'corrupt';
+  problem?: string;
   /** Bytes in standard chunks parked in threads' caches (counted in bytesInUse). */
   cachedBytes: number;
   /** Bytes held for instances' lifetimes, e.g. their shadow stacks (counted in bytesInUse). */
@@ -50,20 +77,68 @@ export interface HeapStats {
   freeBytes: number;
 }
 
-const LOCK_INDEX = HDR.LOCK >> 2;
+export const HEAP_LOCK_BYTES = 8;
+const LOCK_STATE = 0;
+const LOCK_HOLDER = 1;
 const SPIN_BEFORE_WAIT = 200;
 /** A lock held longer than this means its holder died inside the critical section. */
 const LOCK_TIMEOUT_MS = 5000;
+/**
+ * The most the main thread spins for the lock. Critical sections are short
+ * host code; one that takes longer has a preempted or dead holder, and the
+ * event loop must not wait for either.
+ */
+export const MAIN_LOCK_SPIN_MS = 2;
 /** Upper bound on list walks; a longer list means the metadata is corrupt. */
 const MAX_WALK = 1 << 22;
+
+/**
+ * The main thread could not take the heap lock within MAIN_LOCK_SPIN_MS.
+ * Nothing was changed; the caller retries later or takes a path that does
+ * not need this heap.
+ */
+export class HeapLockBusy extends CwasiError {
+  constructor(holder: number) {
+    super('E_INTERNAL', `heap lock busy (held by thread ${holder - 1})`);
+  }
+}
 
 const threadTag = (): number => {
   // 1 + worker threadId (the main thread is 0) so 0 keeps meaning "nobody".
   return 1 + ((globalThis as { __cwasiThreadId?: number }).__cwasiThreadId ?? 0);
 };
 
+/**
+ * Run a main-thread heap operation now, or, while the lock is busy, again on
+ * later turns of the event loop (never blocking it). A lock still busy after
+ * LOCK_TIMEOUT_MS, or metadata that fails validation, ends in `onFail` with
+ * E_MEMORY_CORRUPT: the caller discards the memory.
+ */
+export function whenUnlocked(op: () => void, onFail: (err: CwasiError) => void): void {
+  const started = Date.now();
+  let delay = 1;
+  const attempt = (): void => {
+    try {
+      op();
+    } catch (err) {
+      if (err instanceof HeapLockBusy && Date.now() - started < LOCK_TIMEOUT_MS) {
+        setTimeout(attempt, delay).unref();
+        delay = Math.min(delay * 2, 50);
+        return;
+      }
+      onFail(err instanceof HeapLockBusy
+        ? new CwasiError('E_MEMORY_CORRUPT', `heap lock held for over ${LOCK_TIMEOUT_MS} ms: ${err.message}`)
+        : err instanceof CwasiError ? err : new CwasiError('E_MEMORY_CORRUPT', String(err)));
+    }
+  };
+  attempt();
+}
+
 export class Heap {
   readonly memory: WebAssembly.Memory;
+  /** The host-owned lock of this heap (HEAP LOCK); posted to workers with the memory. */
+  readonly lockBuffer: SharedArrayBuffer;
+  private readonly lockWords: Int32Array;
   private buffer!: SharedArrayBuffer;
   private i32!: Int32Array;
   private u32!: Uint32Array;
@@ -72,8 +147,13 @@ export class Heap {
   /** How many chunks this view may cache: only long-lived views on allocating threads cache. */
   private readonly cacheLimit: number;
 
-  private constructor(memory: WebAssembly.Memory, cacheChunks: boolean) {
+  private constructor(memory: WebAssembly.Memory, lockBuffer: SharedArrayBuffer, cacheChunks: boolean) {
+    if (!(lockBuffer instanceof SharedArrayBuffer) || lockBuffer.byteLength < HEAP_LOCK_BYTES) {
+      throw new CwasiError('E_INTERNAL', 'a heap needs its lock buffer');
+    }
     this.memory = memory;
+    this.lockBuffer = lockBuffer;
+    this.lockWords = new Int32Array(lockBuffer, 0, HEAP_LOCK_BYTES >> 2);
     this.cacheLimit = cacheChunks ? CHUNK_CACHE_BLOCKS : 0;
     this.refresh();
   }
@@ -86,7 +166,7 @@ export class Heap {
     if (heapStart % WASM_PAGE !== 0 || heapStart < HEADER_BYTES) {
       throw new CwasiError('E_INTERNAL', `heap start ${heapStart} must be page aligned and above the header`);
     }
-    const heap = new Heap(memory, cacheChunks);
+    const heap = new Heap(memory, new SharedArrayBuffer(HEAP_LOCK_BYTES), cacheChunks);
     const u32 = heap.u32;
     u32.fill(0, 0, HEADER_BYTES >> 2);
     u32[HDR.VERSION >> 2] = LAYOUT_VERSION;
@@ -106,8 +186,8 @@ export class Heap {
    * (`cacheChunks`): a cached chunk is reused only through the same view, and
    * a thread must `flushCache()` before dropping such a view.
    */
-  static attach(memory: WebAssembly.Memory, cacheChunks = false): Heap {
-    const heap = new Heap(memory, cacheChunks);
+  static attach(memory: WebAssembly.Memory, lockBuffer: SharedArrayBuffer, cacheChunks = false): Heap {
+    const heap = new Heap(memory, lockBuffer, cacheChunks);
     if ((Atomics.load(heap.i32, HDR.MAGIC >> 2) >>> 0) !== LAYOUT_MAGIC || heap.u32[HDR.VERSION >> 2] !== LAYOUT_VERSION) {
       throw new CwasiError('E_INTERNAL', 'memory carries no cwasi header (or another layout version)');
     }
@@ -242,7 +322,14 @@ export class Heap {
     const u32 = this.u32;
     let block = arena.head;
     let steps = 0;
+    const walk = this.walkLimit();
     let locked = false;
+    if (this.cacheLimit === 0 && block !== 0) {
+      // Without a cache every block goes back under the lock: take it before
+      // touching anything, so that HeapLockBusy leaves the arena as it was.
+      this.lock();
+      locked = true;
+    }
     try {
       while (block !== 0) {
         this.checkBlock(block);
@@ -263,7 +350,7 @@ export class Heap {
           this.give(block);
         }
         block = next;
-        if (++steps > MAX_WALK) throw this.corrupt('arena chain does not end');
+        if (++steps > walk) throw this.corrupt('arena chain does not end');
       }
       Atomics.sub(this.i32, HDR.LIVE_ARENAS >> 2, 1);
       arena.head = 0;
@@ -305,6 +392,7 @@ export class Heap {
       const deadArenas = new Set<number>();
       let block = u32[HDR.HEAP_START >> 2]!;
       let steps = 0;
+      const walk = this.walkLimit();
       while (block < u32[HDR.HEAP_TOP >> 2]!) {
         this.checkBlock(block);
         const b = block >>> 2;
@@ -325,7 +413,7 @@ export class Heap {
           found.push(block);
         }
         block += u32[block >>> 2]!;
-        if (++steps > MAX_WALK) throw this.corrupt('heap walk does not end');
+        if (++steps > walk) throw this.corrupt('heap walk does not end');
       }
       // Free from the top down so that trailing blocks shrink the carved region first.
       for (let i = found.length - 1; i >= 0; i--) this.give(found[i]!);
@@ -339,7 +427,29 @@ export class Heap {
 
   /** Thread tag of the current lock holder (0 = free); 1 + threadId, main thread = 1. */
   lockHolder(): number {
-    return Atomics.load(this.i32, LOCK_INDEX) === 0 ? 0 : this.i32[HDR.LOCK_HOLDER >> 2]!;
+    return Atomics.load(this.lockWords, LOCK_STATE) === 0 ? 0 : Atomics.load(this.lockWords, LOCK_HOLDER);
+  }
+
+  /**
+   * Does [ptr, ptr + len) lie inside the payload of one block of `arena`
+   * (optionally skipping blocks held for an instance's lifetime, i.e. stacks)?
+   * The chain lives in guest-writable memory: the walk is validated and bounded.
+   */
+  arenaContains(arena: Arena, ptr: number, len: number, skipInstanceBlocks = false): boolean {
+    this.refreshIfGrown();
+    const u32 = this.u32;
+    let block = arena.head;
+    let steps = 0;
+    const walk = this.walkLimit();
+    while (block !== 0) {
+      this.checkBlock(block);
+      const b = block >>> 2;
+      const skip = skipInstanceBlocks && (u32[b + (BLOCK.OWNER >> 2)]! & INSTANCE_OWNER) !== 0;
+      if (!skip && ptr >= block + BLOCK_HEADER_BYTES && ptr + len <= block + u32[b]!) return true;
+      block = u32[b + (BLOCK.NEXT >> 2)]!;
+      if (++steps > walk) throw this.corrupt('arena chain does not end');
+    }
+    return false;
   }
 
   /** Bytes of payload in the arena's blocks (diagnostics and tests). */
@@ -347,30 +457,62 @@ export class Heap {
     let total = 0;
     let block = arena.head;
     let steps = 0;
+    const walk = this.walkLimit();
     while (block !== 0) {
       this.checkBlock(block);
       total += this.u32[block >>> 2]! - BLOCK_HEADER_BYTES;
       block = this.u32[(block >>> 2) + (BLOCK.NEXT >> 2)]!;
-      if (++steps > MAX_WALK) throw this.corrupt('arena chain does not end');
+      if (++steps > walk) throw this.corrupt('arena chain does not end');
     }
     return total;
   }
 
+  /**
+   * Heap figures for diagnostics. Never throws: a heap that could not be read
+   * (busy lock, corrupt metadata) is reported as such with the figures that
+   * need neither.
+   */
   stats(): HeapStats {
+    try {
+      return this.statsLocked();
+    } catch (err) {
+      const busy = err instanceof HeapLockBusy;
+      const u32 = this.words();
+      return {
+        state: busy ? 'busy' : 'corrupt',
+        problem: (err as Error).message,
+        cachedBytes: u32[HDR.CACHED_BYTES >> 2]!,
+        instanceBytes: u32[HDR.INSTANCE_BYTES >> 2]!,
+        heapStart: u32[HDR.HEAP_START >> 2]!,
+        heapTop: u32[HDR.HEAP_TOP >> 2]!,
+        memoryBytes: this.buffer.byteLength,
+        maxBytes: this.maxBytes,
+        bytesInUse: u32[HDR.BYTES_IN_USE >> 2]!,
+        peakInUse: u32[HDR.PEAK_IN_USE >> 2]!,
+        liveArenas: u32[HDR.LIVE_ARENAS >> 2]!,
+        freeBlocks: 0,
+        freeBytes: 0,
+      };
+    }
+  }
+
+  private statsLocked(): HeapStats {
     this.lock();
     try {
       const u32 = this.u32;
       let freeBlocks = 0;
       let freeBytes = 0;
       let cur = u32[HDR.FREE_HEAD >> 2]!;
+      const walk = this.walkLimit();
       while (cur !== 0) {
         this.checkBlock(cur);
         freeBlocks++;
         freeBytes += u32[cur >>> 2]!;
         cur = u32[(cur >>> 2) + (BLOCK.NEXT >> 2)]!;
-        if (freeBlocks > MAX_WALK) throw this.corrupt('free list does not end');
+        if (freeBlocks > walk) throw this.corrupt('free list does not end');
       }
       return {
+        state: 'ok',
         cachedBytes: u32[HDR.CACHED_BYTES >> 2]!,
         instanceBytes: u32[HDR.INSTANCE_BYTES >> 2]!,
         heapStart: u32[HDR.HEAP_START >> 2]!,
@@ -406,6 +548,7 @@ export class Heap {
     let prev = 0;
     let cur = u32[HDR.FREE_HEAD >> 2]!;
     let steps = 0;
+    const walk = this.walkLimit();
     while (cur !== 0) {
       this.checkBlock(cur);
       const c = cur >>> 2;
@@ -440,7 +583,7 @@ export class Heap {
       }
       prev = cur;
       cur = next;
-      if (++steps > MAX_WALK) throw this.corrupt('free list does not end');
+      if (++steps > walk) throw this.corrupt('free list does not end');
     }
     const end = top + need;
     this.ensureCapacity(end);
@@ -458,11 +601,12 @@ export class Heap {
     let prev = 0;
     let next = u32[HDR.FREE_HEAD >> 2]!;
     let steps = 0;
+    const walk = this.walkLimit();
     while (next !== 0 && next < block) {
       this.checkBlock(next);
       prev = next;
       next = u32[(next >>> 2) + (BLOCK.NEXT >> 2)]!;
-      if (++steps > MAX_WALK) throw this.corrupt('free list does not end');
+      if (++steps > walk) throw this.corrupt('free list does not end');
     }
     if (next === block) throw this.corrupt(`block ${block} freed twice`);
     if (next !== 0) this.checkBlock(next);
@@ -502,10 +646,11 @@ export class Heap {
     let prev = 0;
     let cur = u32[HDR.FREE_HEAD >> 2]!;
     let steps = 0;
+    const walk = this.walkLimit();
     while (cur !== 0 && cur !== block) {
       prev = cur;
       cur = u32[(cur >>> 2) + (BLOCK.NEXT >> 2)]!;
-      if (++steps > MAX_WALK) throw this.corrupt('free list does not end');
+      if (++steps > walk) throw this.corrupt('free list does not end');
     }
     return prev;
   }
@@ -557,6 +702,16 @@ export class Heap {
     }
   }
 
+  /**
+   * Longest list a consistent heap can hold: every block is at least
+   * BLOCK_ALIGN bytes, so a walk longer than the carved heap allows is a
+   * cycle the guest wrote, found in time proportional to the heap, not 4 M steps.
+   */
+  private walkLimit(): number {
+    const span = (this.u32[HDR.HEAP_TOP >> 2]! - this.u32[HDR.HEAP_START >> 2]!) / BLOCK_ALIGN;
+    return Math.min(MAX_WALK, Math.max(span, 0) + 1);
+  }
+
   private corrupt(what: string): CwasiError {
     return new CwasiError('E_MEMORY_CORRUPT', `heap metadata corrupt: ${what}`);
   }
@@ -575,46 +730,60 @@ export class Heap {
   // ── the lock ────────────────────────────────────────────────────────────
 
   private lock(): void {
-    const i32 = this.i32;
+    const w = this.lockWords;
     // Fast path: 0 → 1 takes the lock uncontended.
-    let c = Atomics.compareExchange(i32, LOCK_INDEX, 0, 1);
-    if (c !== 0) this.lockSlow(c);
-    i32[HDR.LOCK_HOLDER >> 2] = threadTag();
+    const c = Atomics.compareExchange(w, LOCK_STATE, 0, 1);
+    if (c !== 0) {
+      if (isMainThread) this.lockMain();
+      else this.lockSlow(c);
+    }
+    Atomics.store(w, LOCK_HOLDER, threadTag());
     this.refreshIfGrown();
   }
 
+  /** The main thread spins, bounded, and never sleeps (see the top of this file). */
+  private lockMain(): void {
+    const w = this.lockWords;
+    const until = performance.now() + MAIN_LOCK_SPIN_MS;
+    for (let i = 0; ; i++) {
+      // Take it only when free (0 → 1); a waiter's state 2 stays, so its holder still notifies.
+      if (Atomics.load(w, LOCK_STATE) === 0 && Atomics.compareExchange(w, LOCK_STATE, 0, 1) === 0) return;
+      if ((i & 63) === 63 && performance.now() > until) throw new HeapLockBusy(Atomics.load(w, LOCK_HOLDER));
+    }
+  }
+
   private lockSlow(observed: number): void {
-    const i32 = this.i32;
+    const w = this.lockWords;
     let c = observed;
     // Spin briefly: critical sections are a few hundred nanoseconds and waking
     // a sleeping core costs tens of microseconds.
     for (let i = 0; i < SPIN_BEFORE_WAIT; i++) {
-      if (c === 0 && (c = Atomics.compareExchange(i32, LOCK_INDEX, 0, 1)) === 0) return;
-      c = Atomics.load(i32, LOCK_INDEX);
+      if (c === 0 && (c = Atomics.compareExchange(w, LOCK_STATE, 0, 1)) === 0) return;
+      c = Atomics.load(w, LOCK_STATE);
     }
     const deadline = Date.now() + LOCK_TIMEOUT_MS;
     // Announce a waiter (state 2) so the holder's unlock notifies us; the CAS
     // loop avoids sleeping on a lock that was released in between.
-    if (c !== 2) c = Atomics.exchange(i32, LOCK_INDEX, 2);
+    if (c !== 2) c = Atomics.exchange(w, LOCK_STATE, 2);
     while (c !== 0) {
       const left = deadline - Date.now();
       if (left <= 0) {
-        const holder = i32[HDR.LOCK_HOLDER >> 2]! - 1;
+        const holder = Atomics.load(w, LOCK_HOLDER) - 1;
         throw new CwasiError('E_MEMORY_CORRUPT', `heap lock held for over ${LOCK_TIMEOUT_MS} ms (holder thread ${holder})`);
       }
-      Atomics.wait(i32, LOCK_INDEX, 2, Math.min(left, 50));
-      c = Atomics.exchange(i32, LOCK_INDEX, 2);
+      Atomics.wait(w, LOCK_STATE, 2, Math.min(left, 50));
+      c = Atomics.exchange(w, LOCK_STATE, 2);
     }
   }
 
   private unlock(): void {
-    const i32 = this.i32;
-    i32[HDR.LOCK_HOLDER >> 2] = 0;
+    const w = this.lockWords;
+    Atomics.store(w, LOCK_HOLDER, 0);
     // 1 → 0: nobody waited. 2 → 0 plus a notify wakes one waiter, which
     // re-takes the lock in state 2 so that later unlocks keep notifying.
-    if (Atomics.sub(i32, LOCK_INDEX, 1) !== 1) {
-      Atomics.store(i32, LOCK_INDEX, 0);
-      Atomics.notify(i32, LOCK_INDEX, 1);
+    if (Atomics.sub(w, LOCK_STATE, 1) !== 1) {
+      Atomics.store(w, LOCK_STATE, 0);
+      Atomics.notify(w, LOCK_STATE, 1);
     }
   }
 }

@@ -6,6 +6,7 @@
 import * as loader from '@assemblyscript/loader';
 import { CwasiError } from '../errors.js';
 import { type Arena, Heap } from '../memory/heap.js';
+import { HEADER_BYTES } from '../memory/layout.js';
 
 /** Status codes returned to the guest by call_start / call_wait (ABI.md). */
 export const STATUS = {
@@ -30,12 +31,14 @@ const MAX_NAME_BYTES = 256;
 const MAX_MESSAGE_BYTES = 4096;
 const MAX_LOG_LINES = 100;
 
-/** Bytes of shadow stack each instance gets (asc spills references there). */
+/** Bytes of shadow stack each instance gets by default (asc spills references there). */
 export const SHADOW_STACK_BYTES = 64 * 1024;
 
 interface GuestExports {
   memory?: WebAssembly.Memory;
   __stack_pointer?: WebAssembly.Global;
+  /** Lowest address the stack may reach; every frame checks it (export-stack-pointer.mjs). */
+  __stack_limit?: WebAssembly.Global;
   _start?: () => void;
   cwasi_main(table: number, count: number): number;
   cwasi_abi_version(): number;
@@ -95,6 +98,9 @@ export interface InvocationContext {
   lastCallError: CwasiError | undefined;
   /** An embedded callee trapped: the whole group must be discarded (one fate). */
   groupTrapped: boolean;
+  /** The invocation's inputs and the host's input table (an output may lie in an input, never in the table). */
+  inputs: readonly Slice[];
+  table: Slice | undefined;
   calls: Map<number, PendingCall>;
   nextHandle: number;
   logs: string[];
@@ -120,6 +126,8 @@ export function newContext(
     hostError: undefined,
     lastCallError: undefined,
     groupTrapped: false,
+    inputs: [],
+    table: undefined,
     calls: new Map(),
     nextHandle: 1,
     logs: [],
@@ -148,8 +156,11 @@ export class GuestInstance {
   private readonly stack: InvocationContext[] = [];
   /** Arena holding what the module's start function allocated; lives as long as the instance. */
   private readonly startArena: Arena;
+  /** This instance's shadow stack [base, base + bytes), or bytes 0 when the module has none. */
+  private readonly stackBase: number = 0;
+  private readonly stackBytes: number = 0;
 
-  constructor(fn: string, module: WebAssembly.Module, memory: WebAssembly.Memory, heap: Heap) {
+  constructor(fn: string, module: WebAssembly.Module, memory: WebAssembly.Memory, heap: Heap, stackBytes = SHADOW_STACK_BYTES) {
     this.fn = fn;
     this.heap = heap;
     const imports = {
@@ -185,10 +196,26 @@ export class GuestInstance {
     this.startArena = heap.newArena();
     const sp = exports.__stack_pointer;
     if (sp instanceof WebAssembly.Global) {
+      const limit = exports.__stack_limit;
+      if (!(limit instanceof WebAssembly.Global)) {
+        throw new CwasiError('E_WASM_INVALID', `${fn}: the module has a shadow stack but does not export __stack_limit (build it with the current asm-functions/rt/export-stack-pointer.mjs)`);
+      }
+      if (!Number.isInteger(stackBytes) || stackBytes < 4096 || stackBytes % 16 !== 0) {
+        throw new CwasiError('E_CONFIG', `${fn}: stackBytes ${stackBytes} must be a multiple of 16 of at least 4096`);
+      }
       // A stack of its own: the module's default one sits at a fixed address
-      // shared by every instance of the module, on every thread.
-      const base = heap.allocInstance(this.startArena, SHADOW_STACK_BYTES);
-      sp.value = base + SHADOW_STACK_BYTES;
+      // shared by every instance of the module, on every thread. Every frame
+      // compares the lowered pointer with the limit before it stores, so an
+      // overflow traps at the bottom of this block, inside it.
+      const base = heap.allocInstance(this.startArena, stackBytes);
+      try {
+        limit.value = base;
+        sp.value = base + stackBytes;
+      } catch (err) {
+        throw new CwasiError('E_WASM_INVALID', `${fn}: __stack_pointer and __stack_limit must be mutable i32 globals: ${(err as Error).message}`);
+      }
+      this.stackBase = base;
+      this.stackBytes = stackBytes;
     }
     if (typeof exports._start === 'function') {
       const ctx = this.bareContext(this.startArena);
@@ -196,7 +223,7 @@ export class GuestInstance {
       try {
         exports._start();
       } catch (err) {
-        throw new CwasiError('E_FUNCTION_TRAP', `${fn}: module initialisation trapped: ${(err as Error).message}`);
+        throw new CwasiError('E_FUNCTION_TRAP', `${fn}: module initialisation trapped: ${this.stackOverflowed(err) ? 'stack overflow' : (err as Error).message}`);
       } finally {
         this.leave();
       }
@@ -224,6 +251,8 @@ export class GuestInstance {
    */
   invoke(ctx: InvocationContext, inputs: readonly Slice[]): Slice {
     const table = this.heap.allocIn(ctx.arena, Math.max(inputs.length, 1) * SLICE_BYTES);
+    ctx.inputs = inputs;
+    ctx.table = { ptr: table, len: Math.max(inputs.length, 1) * SLICE_BYTES };
     // The table is 16-byte aligned: write it as u32 words (little endian like wasm).
     const words = this.heap.words();
     for (let i = 0; i < inputs.length; i++) {
@@ -237,6 +266,11 @@ export class GuestInstance {
       status = this.exports.cwasi_main(table, inputs.length);
     } catch (err) {
       if (ctx.hostError) throw ctx.hostError;
+      if (this.stackOverflowed(err)) {
+        throw new CwasiError('E_FUNCTION_TRAP', `${ctx.fn} trapped: stack overflow (its shadow stack of ${this.stackBytes} bytes is exhausted; raise stackBytes)`, {
+          function: ctx.fn,
+        });
+      }
       throw trapError(ctx.fn, err);
     } finally {
       this.leave();
@@ -253,6 +287,18 @@ export class GuestInstance {
       throw new CwasiError('E_WASM_INVALID', `${ctx.fn} returned without reporting an output`);
     }
     return out;
+  }
+
+  /**
+   * Did this trap come from a stack overflow? The shadow stack's check
+   * leaves the lowered pointer below the limit when it traps; an exhausted
+   * native stack is a RangeError. Either way nothing below the stack was written.
+   */
+  private stackOverflowed(err: unknown): boolean {
+    if (err instanceof RangeError && /call stack/i.test(err.message)) return true;
+    const sp = this.exports.__stack_pointer;
+    if (this.stackBytes === 0 || !(sp instanceof WebAssembly.Global)) return false;
+    return (sp.value as number) >>> 0 < this.stackBase;
   }
 
   // ── attach/detach an invocation to the runtime's bump allocator ─────────
@@ -286,7 +332,7 @@ export class GuestInstance {
     return {
       fn: this.fn, heap: this.heap, bridge: none, invocationId: 0, arena, extraArenas: [],
       deadline: Infinity, maxPayloadBytes: 0, forceRemote: [], output: undefined, failure: undefined,
-      hostError: undefined, lastCallError: undefined, groupTrapped: false, calls: new Map(), nextHandle: 1, logs: [],
+      hostError: undefined, lastCallError: undefined, groupTrapped: false, inputs: [], table: undefined, calls: new Map(), nextHandle: 1, logs: [],
     };
   }
 
@@ -300,6 +346,35 @@ export class GuestInstance {
     if (!this.heap.inBounds(ptr, len)) {
       this.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: ${what} [${ptr}, +${len}) is outside its memory`));
     }
+  }
+
+  /**
+   * Bytes handed on to other code (an output, a call payload) must be bytes
+   * this invocation owns: the module's static data, one of its inputs, or a
+   * block of its own arenas. Never the memory header, the input table, a
+   * stack (its own or another instance's) or another invocation's arena.
+   */
+  private checkOwned(ctx: InvocationContext, ptr: number, len: number, what: string): void {
+    this.checkRange(ctx, ptr, len, what);
+    if (len === 0) return;
+    const end = ptr + len;
+    const refuse = (why: string): never =>
+      this.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: ${what} [${ptr}, +${len}) ${why}`));
+    if (ptr < HEADER_BYTES) refuse('overlaps the memory header');
+    const t = ctx.table;
+    if (t !== undefined && ptr < t.ptr + t.len && t.ptr < end) refuse('overlaps the input table');
+    if (end <= this.heap.heapStart) return; // static data
+    for (const s of ctx.inputs) if (ptr >= s.ptr && end <= s.ptr + s.len) return;
+    try {
+      if (this.heap.arenaContains(ctx.arena, ptr, len)) return;
+      for (const a of ctx.extraArenas) if (this.heap.arenaContains(a, ptr, len)) return;
+      // Objects module initialisation made live as long as the instance; its stack does not count.
+      if (this.heap.arenaContains(this.startArena, ptr, len, true)) return;
+    } catch (err) {
+      if (err instanceof CwasiError) this.abortWith(ctx, err);
+      throw err;
+    }
+    refuse('is not memory this invocation owns (a stack, the header or another invocation\'s arena)');
   }
 
   // ── the "cwasi" import namespace ─────────────────────────────────────────
@@ -319,7 +394,7 @@ export class GuestInstance {
 
   private setOutput(ptr: number, len: number): void {
     const ctx = this.current();
-    this.checkRange(ctx, ptr, len, 'output');
+    this.checkOwned(ctx, ptr, len, 'output');
     if (len > ctx.maxPayloadBytes && ctx.maxPayloadBytes > 0) {
       this.abortWith(ctx, new CwasiError('E_PAYLOAD_TOO_LARGE', `${ctx.fn}: output of ${len} bytes exceeds the limit of ${ctx.maxPayloadBytes}`));
     }
@@ -345,7 +420,7 @@ export class GuestInstance {
     const ctx = this.current();
     if (nameLen > MAX_NAME_BYTES) return STATUS.UNKNOWN_FUNCTION;
     this.checkRange(ctx, namePtr, nameLen, 'call target name');
-    this.checkRange(ctx, inPtr, inLen, 'call payload');
+    this.checkOwned(ctx, inPtr, inLen, 'call payload');
     const target = decodeShared(this.heap.bytes().subarray(namePtr, namePtr + nameLen));
     if (ctx.maxPayloadBytes > 0 && inLen > ctx.maxPayloadBytes) {
       ctx.lastCallError = new CwasiError('E_PAYLOAD_TOO_LARGE', `payload of ${inLen} bytes to ${target} exceeds the limit`);

@@ -32,6 +32,10 @@ export interface GroupKey {
 /** What a worker needs to run members of one memory group (shared once per key). */
 export interface GroupInstall extends GroupKey {
   memory: WebAssembly.Memory;
+  /** The heap's lock (heap.ts HEAP LOCK): outside the memory, where no guest can write it. */
+  heapLock: SharedArrayBuffer;
+  /** Shadow stack bytes of each member's instances, by function name. */
+  stackBytes: Record<string, number>;
   /** Every member's compiled module, by function name. */
   modules: Record<string, WebAssembly.Module>;
   /** Guest-initiated calls between members run inline (an embedding group). */

@@ -132,11 +132,12 @@ function installFor(key: GroupKey): GroupInstall {
   return reply.install;
 }
 
-function heapFor(memory: WebAssembly.Memory): Heap {
+function heapFor(install: GroupInstall): Heap {
+  const memory = install.memory;
   let heap = heaps.get(memory);
   if (heap === undefined) {
     // One view per memory for the worker's lifetime: it may cache chunks.
-    heap = Heap.attach(memory, true);
+    heap = Heap.attach(memory, install.heapLock, true);
     heaps.set(memory, heap);
   }
   return heap;
@@ -144,7 +145,7 @@ function heapFor(memory: WebAssembly.Memory): Heap {
 
 const shared: SharedResolver = {
   heapOf(ref: MemoryRef): Heap {
-    return heapFor(installFor({ groupId: ref.groupId, generation: ref.generation, version: 0 }).memory);
+    return heapFor(installFor({ groupId: ref.groupId, generation: ref.generation, version: 0 }));
   },
   ringOf(id: number): SharedArrayBuffer {
     let sab = rings.get(id);
@@ -177,7 +178,7 @@ function groupFor(key: GroupKey): WorkerGroup {
   }
   const install = installFor(key);
   if (existing !== undefined) dropGroup(existing);
-  const group: WorkerGroup = { install, heap: heapFor(install.memory), instances: new Map(), bridge: undefined as unknown as CallBridge };
+  const group: WorkerGroup = { install, heap: heapFor(install), instances: new Map(), bridge: undefined as unknown as CallBridge };
   group.bridge = makeBridge(group);
   groups.set(key.groupId, group);
   return group;
@@ -199,7 +200,7 @@ function instanceFor(group: WorkerGroup, fn: string): GuestInstance {
   if (inst === undefined) {
     const module = group.install.modules[fn];
     if (module === undefined) throw new CwasiError('E_UNKNOWN_FUNCTION', `${fn} is not a member of memory group ${group.install.groupId}`);
-    inst = new GuestInstance(fn, module, group.install.memory, group.heap);
+    inst = new GuestInstance(fn, module, group.install.memory, group.heap, group.install.stackBytes[fn]);
     group.instances.set(fn, inst);
   }
   return inst;
