@@ -51,6 +51,10 @@ const REMOTE_STUB = (() => {
   return { module, info: inspectModule(bytes, module) };
 })();
 
+/** Bounds of a function's stackBytes (the workflow schema says the same). */
+const MIN_STACK_BYTES = 4096;
+const MAX_STACK_BYTES = 64 << 20;
+
 /** Pages of heap a fresh memory starts with beyond its static data. */
 const INITIAL_HEAP_PAGES = 16;
 /** Heaps start at least this high so that later members' static regions fit below. */
@@ -381,6 +385,10 @@ export class FunctionCoordinator {
   }
 
   private async load(config: FunctionConfig, baseDir: string): Promise<Omit<DeployedFunction, 'placement' | 'group' | 'replicas'>> {
+    const sb = config.stackBytes;
+    if (sb !== undefined && (!Number.isInteger(sb) || sb < MIN_STACK_BYTES || sb > MAX_STACK_BYTES || sb % 16 !== 0)) {
+      throw new CwasiError('E_CONFIG', `${config.name}: stackBytes must be a multiple of 16 from ${MIN_STACK_BYTES} to ${MAX_STACK_BYTES}, got ${sb}`, { function: config.name });
+    }
     let bytes: Uint8Array;
     let source: string;
     if (typeof config.module === 'string') {

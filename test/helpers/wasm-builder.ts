@@ -131,3 +131,8 @@ export function abiModule(opts: { version?: number; outPtr?: number; outLen?: nu
     ...(opts.data ? { data: opts.data } : {}),
   });
 }
+
+/** i32.load / i32.store with a constant offset (natural alignment). */
+export const i32load = (offset = 0): number[] => [0x28, 0x02, ...uleb(offset)];
+export const i32store = (offset = 0): number[] => [0x36, 0x02, ...uleb(offset)];
+export const localSet = (i: number): number[] => [0x21, ...uleb(i)];
