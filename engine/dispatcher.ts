@@ -30,7 +30,8 @@ import {
   type GuestCallReply, type GuestCallRequest, type InputSpec, type OutputSpec, type RunSuccess, type RunTask,
   type ShareReply, type ShareRequest, type TaskResult, type WorkerHello, type WorkerMessage,
 } from './worker/protocol.js';
-import { STATUS } from './worker/host.js';
+import { STATUS, isLimitError } from './worker/host.js';
+import { DEFAULT_GUEST_CALL_LIMITS, GuestCallGate, type GuestCallLimits } from './guest-calls.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { Remote } from 'comlink';
 import { controlOf, withTimeout, type WorkerControl, type WorkerStats } from './worker/control.js';
@@ -137,6 +138,8 @@ export interface DispatcherOptions {
   redeploy?: (host: string) => Promise<void>;
   /** Learn about a function deployed on another node (cluster registry). */
   lookupRemote?: (name: string) => Promise<void>;
+  /** Limits on guest-initiated calls (engine/guest-calls.ts). */
+  guestCallLimits?: GuestCallLimits;
 }
 
 /** Cluster membership as the dispatcher uses it (engine/cluster/member.ts). */
@@ -320,7 +323,14 @@ export class RequestDispatcher {
     this.pool = options.pool;
     this.coordinator = options.coordinator;
     this.cancelBoard = new Int32Array(options.cancelBoard);
+    this.gate = new GuestCallGate(options.guestCallLimits ?? DEFAULT_GUEST_CALL_LIMITS, (req) => this.guestCall(req), (req, err) => {
+      const link = this.workers.get(req.threadId);
+      if (link !== undefined) this.replyToCall(link, req, { type: 'cwasi:reply', slot: req.slot, ok: false, error: toErrorRecord(err) as ErrorRecord }, STATUS.LIMIT);
+    });
   }
+
+  /** Admits guest calls within their limits, a bounded number per turn of the event loop. */
+  private readonly gate: GuestCallGate;
 
   get inFlight(): number {
     return this.invocations.size;
@@ -692,7 +702,7 @@ export class RequestDispatcher {
   }
 
   /** Run one segment as a pool task; resolves with its result and the memory it ran in. */
-  private async runSegment(seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation): Promise<{ result: RunSuccess; group: GroupRef }> {
+  private async runSegment(seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation, callDepth = 0): Promise<{ result: RunSuccess; group: GroupRef }> {
     const group = seg.group;
     if (group.host !== this.coordinator.hostName) return this.runRemote(seg, inputs, output, inv);
     const limited = seg.steps.filter((s) => this.coordinator.get(s)?.replicas !== undefined);
@@ -721,6 +731,7 @@ export class RequestDispatcher {
     const task: RunTask = {
       type: 'run', taskId, invocationId: inv.id, steps: seg.steps, groups: groups.map((g) => g.key()), inputs, output,
       deadline: inv.deadline, maxPayloadBytes: this.options.maxPayloadBytes, forceRemote,
+      callDepth, callLimits: this.gate.limits,
     };
     let res: TaskResult;
     if (inv.aborted) {
@@ -1020,7 +1031,7 @@ export class RequestDispatcher {
       worker?.once('exit', () => this.forgetThread(hello.threadId));
       this.helloWaiters.get(hello.threadId)?.();
     } else if (m.type === 'cwasi:call') {
-      void this.guestCall(m as GuestCallRequest);
+      this.gate.push(m as GuestCallRequest);
     } else if (m.type === 'cwasi:share') {
       this.share(m as ShareRequest);
     }
@@ -1142,7 +1153,7 @@ export class RequestDispatcher {
         default:
           throw new CwasiError('E_CONFIG', `guest calls over ${sel.mode} are not available in this engine`);
       }
-      const { result, group } = await this.runSegment({ steps: [req.target], group: callee.group }, [input], output, inv!);
+      const { result, group } = await this.runSegment({ steps: [req.target], group: callee.group }, [input], output, inv!, req.depth);
       calleeOk = true;
       if (result.kept !== undefined) {
         reply = {
@@ -1158,7 +1169,7 @@ export class RequestDispatcher {
     } catch (err) {
       const e = asCwasiError(err, 'E_GUEST_CALL');
       status = e.code === 'E_UNKNOWN_FUNCTION' ? STATUS.UNKNOWN_FUNCTION
-        : e.code === 'E_QUEUE_FULL' || e.code === 'E_PAYLOAD_TOO_LARGE' || e.code === 'E_MEMORY_LIMIT' ? STATUS.LIMIT
+        : e.code === 'E_QUEUE_FULL' || e.code === 'E_PAYLOAD_TOO_LARGE' || e.code === 'E_MEMORY_LIMIT' || isLimitError(e) ? STATUS.LIMIT
           : e.code === 'E_TIMEOUT' || e.code === 'E_ABORTED' ? STATUS.ABORTED : STATUS.CALL_FAILED;
       reply = { type: 'cwasi:reply', slot: req.slot, ok: false, error: toErrorRecord(e) as ErrorRecord };
     } finally {
@@ -1167,6 +1178,10 @@ export class RequestDispatcher {
       else this.callers.set(req.threadId, n);
       for (const c of cleanups) await c();
     }
+    this.replyToCall(link, req, reply, status);
+  }
+
+  private replyToCall(link: { port: MessagePort; control: Int32Array }, req: GuestCallRequest, reply: GuestCallReply, status: number): void {
     // Post the reply first, then publish DONE: the woken caller finds it on its port.
     link.port.postMessage(reply);
     const base = CALL_SLOTS_OFFSET + req.slot * CALL_SLOT_BYTES;

@@ -26,6 +26,7 @@ import { buildGraph, type WorkflowGraph } from './workflow/graph.js';
 import { parseWorkflow, validateWorkflowDocument, type WorkflowDocument } from './workflow/schema.js';
 import { CANCEL_BOARD_SLOTS, type WorkerData } from './worker/protocol.js';
 import type { WorkerStats } from './worker/control.js';
+import { DEFAULT_GUEST_CALL_LIMITS, type GuestCallLimits } from './guest-calls.js';
 
 export interface EngineOptions {
   /** Worker threads: a number (min = max) or bounds. Default: min = cores, max = 2 × cores. */
@@ -55,6 +56,11 @@ export interface EngineOptions {
   directInputBytes?: number;
   /** Join a cluster of engine nodes (NATS JetStream registry, Networked Buffer between nodes). */
   cluster?: ClusterOptions;
+  /**
+   * Limits on calls started from inside functions (status -5 beyond them):
+   * nesting depth (default 16), calls in flight per invocation (256) and per engine (1024).
+   */
+  guestCalls?: Partial<GuestCallLimits>;
 }
 
 export interface FunctionPlacement {
@@ -189,6 +195,7 @@ export class Engine {
       chainLocal: options.local?.sameWorker ?? true,
       directInputBytes: options.directInputBytes ?? DEFAULTS.directInputBytes,
       redisUrl,
+      guestCallLimits: guestCallLimits(options.guestCalls),
     });
     this.pool.on('message', (m: unknown) => this.dispatcher.onWorkerMessage(m));
     this.pool.on('error', () => {
@@ -528,4 +535,12 @@ function placementOf(d: DeployedFunction): FunctionPlacement {
     source: d.source,
     staticRegion: d.staticRegion.end === 0 ? null : { start: d.staticRegion.start, end: d.staticRegion.end },
   };
+}
+
+function guestCallLimits(given: Partial<GuestCallLimits> | undefined): GuestCallLimits {
+  const limits = { ...DEFAULT_GUEST_CALL_LIMITS, ...given };
+  for (const [k, v] of Object.entries(limits)) {
+    if (!Number.isInteger(v) || v < 1) throw new CwasiError('E_CONFIG', `guestCalls.${k} must be a positive integer, got ${String(v)}`);
+  }
+  return limits;
 }

@@ -80,6 +80,15 @@ export interface CallBridge {
   onArena?(arena: Arena): void;
 }
 
+/** Guest-call limits checked here before a call reaches the dispatcher (ABI.md, status -5). */
+export interface CallLimits {
+  maxDepth: number;
+  maxInFlightPerInvocation: number;
+}
+
+/** Used where no task says otherwise (module initialisation makes no calls). */
+export const DEFAULT_CALL_LIMITS: CallLimits = { maxDepth: 16, maxInFlightPerInvocation: 256 };
+
 /** State of one invocation of one instance. */
 export interface InvocationContext {
   fn: string;
@@ -91,6 +100,9 @@ export interface InvocationContext {
   deadline: number;
   maxPayloadBytes: number;
   forceRemote: readonly string[];
+  /** Guest calls between the invocation's entry and this context. */
+  callDepth: number;
+  callLimits: CallLimits;
   output: Slice | undefined;
   failure: { code: number; message: string } | undefined;
   /** A host-side error that made the guest trap (limit, deadline, bad pointer). */
@@ -109,7 +121,7 @@ export interface InvocationContext {
 
 export function newContext(
   fn: string, heap: Heap, bridge: CallBridge,
-  opts: { invocationId: number; deadline: number; maxPayloadBytes: number; forceRemote: readonly string[] },
+  opts: { invocationId: number; deadline: number; maxPayloadBytes: number; forceRemote: readonly string[]; callDepth?: number; callLimits?: CallLimits },
 ): InvocationContext {
   const arena = heap.newArena();
   bridge.onArena?.(arena);
@@ -121,6 +133,8 @@ export function newContext(
     deadline: opts.deadline,
     maxPayloadBytes: opts.maxPayloadBytes,
     forceRemote: opts.forceRemote,
+    callDepth: opts.callDepth ?? 0,
+    callLimits: opts.callLimits ?? DEFAULT_CALL_LIMITS,
     output: undefined,
     failure: undefined,
     hostError: undefined,
@@ -278,7 +292,9 @@ export class GuestInstance {
     if (ctx.hostError) throw ctx.hostError;
     if (status !== 0) {
       const f = ctx.failure;
-      throw new CwasiError('E_FUNCTION_FAILED', `${ctx.fn} failed (code ${f?.code ?? status}): ${f?.message ?? 'no message'}`, {
+      // Name what a failed call hit (a limit, a trap further down): the guest's own message rarely can.
+      const cause = ctx.lastCallError === undefined ? '' : ` (after a call failed: ${ctx.lastCallError.message})`;
+      throw new CwasiError('E_FUNCTION_FAILED', `${ctx.fn} failed (code ${f?.code ?? status}): ${f?.message ?? 'no message'}${cause}`.slice(0, MAX_MESSAGE_BYTES), {
         function: ctx.fn, guestCode: f?.code ?? status,
       });
     }
@@ -331,7 +347,7 @@ export class GuestInstance {
     };
     return {
       fn: this.fn, heap: this.heap, bridge: none, invocationId: 0, arena, extraArenas: [],
-      deadline: Infinity, maxPayloadBytes: 0, forceRemote: [], output: undefined, failure: undefined,
+      deadline: Infinity, maxPayloadBytes: 0, forceRemote: [], callDepth: 0, callLimits: DEFAULT_CALL_LIMITS, output: undefined, failure: undefined,
       hostError: undefined, lastCallError: undefined, groupTrapped: false, inputs: [], table: undefined, calls: new Map(), nextHandle: 1, logs: [],
     };
   }
@@ -427,6 +443,16 @@ export class GuestInstance {
       return STATUS.LIMIT;
     }
     if (Date.now() > ctx.deadline) return STATUS.ABORTED;
+    const limits = ctx.callLimits;
+    if (ctx.callDepth + 1 > limits.maxDepth) {
+      ctx.lastCallError = limitError('depth', `guest call depth limit of ${limits.maxDepth} reached (${ctx.fn} → ${target})`);
+      return STATUS.LIMIT;
+    }
+    // Refused here, in the caller's worker: a burst beyond the limit never reaches the main thread.
+    if (ctx.calls.size >= limits.maxInFlightPerInvocation) {
+      ctx.lastCallError = limitError('inFlightPerInvocation', `limit of ${limits.maxInFlightPerInvocation} guest calls in flight per invocation reached (${ctx.fn} → ${target})`);
+      return STATUS.LIMIT;
+    }
     const handle = ctx.nextHandle++;
     const pending: PendingCall = { target, status: undefined, result: undefined, remote: undefined };
     const forced = ctx.forceRemote.includes(target) || ctx.forceRemote.includes('*');
@@ -437,6 +463,7 @@ export class GuestInstance {
       // arena lives until the caller's invocation is released.
       const child = newContext(target, peer.heap, ctx.bridge, {
         invocationId: ctx.invocationId, deadline: ctx.deadline, maxPayloadBytes: ctx.maxPayloadBytes, forceRemote: ctx.forceRemote,
+        callDepth: ctx.callDepth + 1, callLimits: ctx.callLimits,
       });
       ctx.extraArenas.push(child.arena);
       try {
@@ -448,6 +475,8 @@ export class GuestInstance {
         ctx.lastCallError = e;
         if (e.code === 'E_FUNCTION_TRAP' || child.groupTrapped) ctx.groupTrapped = true;
         pending.status = e.code === 'E_MEMORY_LIMIT' || e.code === 'E_PAYLOAD_TOO_LARGE' ? STATUS.LIMIT : STATUS.CALL_FAILED;
+        // A limit deeper in an inline chain surfaces as the callee's failure; keep its message.
+        if (child.lastCallError !== undefined && isLimitError(child.lastCallError)) ctx.lastCallError = child.lastCallError;
       } finally {
         ctx.extraArenas.push(...child.extraArenas);
       }
@@ -457,7 +486,7 @@ export class GuestInstance {
       } catch (err) {
         const e = err instanceof CwasiError ? err : new CwasiError('E_GUEST_CALL', String(err));
         ctx.lastCallError = e;
-        return e.code === 'E_UNKNOWN_FUNCTION' ? STATUS.UNKNOWN_FUNCTION : e.code === 'E_QUEUE_FULL' ? STATUS.LIMIT : STATUS.CALL_FAILED;
+        return e.code === 'E_UNKNOWN_FUNCTION' ? STATUS.UNKNOWN_FUNCTION : e.code === 'E_QUEUE_FULL' || isLimitError(e) ? STATUS.LIMIT : STATUS.CALL_FAILED;
       }
     }
     ctx.calls.set(handle, pending);
@@ -485,6 +514,15 @@ export class GuestInstance {
     }
     return pending.status ?? STATUS.CALL_FAILED;
   }
+}
+
+/** A guest-call limit (depth, calls in flight): status -5, E_GUEST_CALL naming the limit. */
+export function limitError(limit: string, message: string): CwasiError {
+  return new CwasiError('E_GUEST_CALL', message, { limit });
+}
+
+export function isLimitError(e: CwasiError): boolean {
+  return e.code === 'E_GUEST_CALL' && typeof e.details?.limit === 'string';
 }
 
 /** A guest trap (RuntimeError, loader abort, stack overflow) as E_FUNCTION_TRAP. */

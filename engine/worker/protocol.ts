@@ -114,6 +114,10 @@ export interface RunTask {
   maxPayloadBytes: number;
   /** Guest-call targets that must go through the dispatcher even if embeddable ('*' = all). */
   forceRemote: string[];
+  /** Guest calls between the invocation's entry and this task (0: not started by a guest). */
+  callDepth: number;
+  /** Guest-call limits the worker enforces itself (engine/guest-calls.ts). */
+  callLimits: { maxDepth: number; maxInFlightPerInvocation: number };
 }
 
 export type Task = RunTask;
@@ -247,6 +251,8 @@ export interface GuestCallRequest {
   target: string;
   payload: MemorySlice;
   deadline: number;
+  /** Depth of the call this starts (the caller's depth + 1). */
+  depth: number;
 }
 
 /** A kept output the receiver must release (or adopt) once it copied the bytes. */

@@ -291,6 +291,7 @@ function makeBridge(group: WorkerGroup): CallBridge {
         type: 'cwasi:call', threadId, slot, invocationId: ctx.invocationId, caller: ctx.fn, target,
         payload: { groupId: group.install.groupId, generation: group.install.generation, ptr: payload.ptr, len: payload.len },
         deadline: ctx.deadline,
+        depth: ctx.callDepth + 1,
       };
       parentPort!.postMessage(req);
       return { slot };
