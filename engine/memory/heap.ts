@@ -189,7 +189,8 @@ export class Heap {
   static attach(memory: WebAssembly.Memory, lockBuffer: SharedArrayBuffer, cacheChunks = false): Heap {
     const heap = new Heap(memory, lockBuffer, cacheChunks);
     if ((Atomics.load(heap.i32, HDR.MAGIC >> 2) >>> 0) !== LAYOUT_MAGIC || heap.u32[HDR.VERSION >> 2] !== LAYOUT_VERSION) {
-      throw new CwasiError('E_INTERNAL', 'memory carries no cwasi header (or another layout version)');
+      // The creator always writes one before any guest runs: a guest overwrote it.
+      throw new CwasiError('E_MEMORY_CORRUPT', 'memory header overwritten (no cwasi magic or another layout version)');
     }
     return heap;
   }

@@ -78,6 +78,8 @@ export interface CallBridge {
   embeddedPeer(ctx: InvocationContext, target: string): GuestInstance | undefined;
   /** A new arena was created for this invocation tree (journaled for clean-up). */
   onArena?(arena: Arena): void;
+  /** The guest returned without waiting for this call: drop its reply when it comes. */
+  abandon?(call: RemoteCall): void;
 }
 
 /** Guest-call limits checked here before a call reaches the dispatcher (ABI.md, status -5). */
@@ -288,6 +290,9 @@ export class GuestInstance {
       throw trapError(ctx.fn, err);
     } finally {
       this.leave();
+      // Calls the guest started and never waited for must not hold their slots for ever.
+      for (const p of ctx.calls.values()) if (p.remote !== undefined) ctx.bridge.abandon?.(p.remote);
+      ctx.calls.clear();
     }
     if (ctx.hostError) throw ctx.hostError;
     if (status !== 0) {

@@ -252,10 +252,14 @@ function slotIndex(slot: number, field: number): number {
 }
 
 function allocSlot(): number {
-  for (let i = 0; i < CALL_SLOTS; i++) {
-    if (abandoned.has(i)) continue;
-    // Only this thread moves a slot out of FREE, so a plain check suffices.
-    if (Atomics.load(ctl, slotIndex(i, SLOT_STATE)) === SLOT_FREE) return i;
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < CALL_SLOTS; i++) {
+      if (abandoned.has(i)) continue;
+      // Only this thread moves a slot out of FREE, so a plain check suffices.
+      if (Atomics.load(ctl, slotIndex(i, SLOT_STATE)) === SLOT_FREE) return i;
+    }
+    // Replies to abandoned calls free their slots once read.
+    drainReplies();
   }
   throw new CwasiError('E_QUEUE_FULL', `more than ${CALL_SLOTS} guest calls in flight in one worker`);
 }
@@ -277,6 +281,18 @@ function makeBridge(group: WorkerGroup): CallBridge {
   return {
     onArena(arena) {
       journalArena(group, arena.id);
+    },
+    abandon(call) {
+      if (Atomics.load(ctl, slotIndex(call.slot, SLOT_STATE)) === SLOT_PENDING) {
+        abandoned.add(call.slot);
+        return;
+      }
+      // Answered already: free the slot and whatever the reply holds.
+      drainReplies();
+      const reply = earlyReplies.get(call.slot);
+      earlyReplies.delete(call.slot);
+      if (reply?.ok && reply.release) releaseToken(reply.release);
+      Atomics.store(ctl, slotIndex(call.slot, SLOT_STATE), SLOT_FREE);
     },
     embeddedPeer(_ctx, target) {
       if (!group.install.embedded || group.install.modules[target] === undefined) return undefined;
@@ -528,10 +544,12 @@ function failure(state: RunState, err: unknown): TaskResult {
       }
     }
   }
-  const discard = group !== undefined && ((trapped && group.install.embedded) || corrupt);
-  if (discard) dropGroup(group);
+  const discard = (group !== undefined && trapped && group.install.embedded) || corrupt;
+  if (discard && group !== undefined) dropGroup(group);
   const failed: TaskResult = { ok: false, threadId, fn: step, error, discardGroup: discard };
-  if (group !== undefined) failed.groupId = group.install.groupId;
+  // A memory found corrupt before its group was set up (its header) is named by the task.
+  const groupId = group?.install.groupId ?? state.task.groups[state.at]?.groupId;
+  if (groupId !== undefined) failed.groupId = groupId;
   return failed;
 }
 
