@@ -6,6 +6,7 @@ import { localBuffer } from './local-buffer.js';
 import { networked } from './networked.js';
 import { overhead } from './overhead.js';
 import { paper } from './paper.js';
+import { stackCheck } from './stack-check.js';
 
 export interface BenchDefinition {
   description: string;
@@ -32,6 +33,11 @@ export const BENCHES: Record<string, BenchDefinition> = {
     description: 'payloads between functions on two node processes over the Networked Buffer, beside raw TCP and the Redis baseline (goal: >= 80% of raw-tcp at 100 MiB, >= 3x remote-kv at 2 MiB)',
     defaultSizes: '2MiB,100MiB',
     run: networked,
+  },
+  'stack-check': {
+    description: 'cost of the per-instance shadow-stack limit check on the bundled kernels, against the constant check asc emits (goal: >= 0.95 of its throughput)',
+    defaultSizes: '256KiB',
+    run: stackCheck,
   },
   paper: {
     description: "the CWASI paper's experiments (sequential, fan-out, fan-in, fan-out by size, cross-node) for every mode, beside the published numbers; --out DIR writes SVG plots and an HTML page",
