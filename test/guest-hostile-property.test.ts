@@ -49,19 +49,27 @@ const [OUTPUT, LOG, FAIL, CALL_START, CALL_WAIT, ARENA_GROW] = [0, 1, 2, 3, 4, 5
 const REC = IMPORTS.length + 1;
 const DROP = 0x1a;
 
-/** One generated hostile module and the output length it declares last (undefined: none). */
-function hostileModule(seed: number, limitStores: { below: number; above: number } | undefined): { wasm: Uint8Array; declared: number | undefined } {
+/**
+ * One generated hostile module, the output length it declares last
+ * (undefined: none) and, for a tame one, the bytes it must return on success.
+ * Half the seeds are tame: pointers stay in bounds, stores spare its static
+ * data, and it ends by returning that data, so a success can be checked byte
+ * for byte; the others aim anywhere.
+ */
+function hostileModule(seed: number, limitStores: { below: number; above: number } | undefined): { wasm: Uint8Array; declared: number | undefined; expected?: Uint8Array } {
   const rnd = prng(seed);
   const int = (n: number) => Math.floor(rnd() * n);
+  const tame = rnd() < 0.5;
   // Pointers: mostly near interesting places (header, static data, heap start), sometimes anywhere.
   const ptr = (): number => {
     const r = rnd();
+    if (tame) return r < 0.5 ? NAME_AT : (1 << 20) + int(1 << 20);
     if (r < 0.25) return int(1024);
     if (r < 0.5) return NAME_AT + int(64);
     if (r < 0.8) return (1 << 20) + int(1 << 21);
     return int(2 ** 32) | 0;
   };
-  const len = (): number => (rnd() < 0.7 ? int(4096) : int(2 ** 32) | 0);
+  const len = (): number => (tame ? int(TARGET.length + 1) : rnd() < 0.7 ? int(4096) : int(2 ** 32) | 0);
   const body: number[] = [];
   let declared: number | undefined;
   const ops = 4 + int(12);
@@ -69,12 +77,13 @@ function hostileModule(seed: number, limitStores: { below: number; above: number
     const op = int(9);
     if (op <= 2) {
       // A store anywhere (header included), aligned so that it may land on a header field.
-      let at = rnd() < 0.5 ? 4 * int(16) : 4 * int((1 << 22) / 4);
+      let at = rnd() < 0.5 ? 4 * int(16) : 4 * int((tame ? 1 << 21 : 1 << 22) / 4);
       if (limitStores !== undefined && at >= limitStores.below && at < limitStores.above) at = 4 * int(16);
+      if (tame && at >= NAME_AT && at < NAME_AT + 64) at = 4 * int(16);
       body.push(...i32c(at), ...i32c(int(2 ** 32) | 0), ...i32store());
     } else if (op === 3) {
       body.push(...i32c(int(3)), ...i32c(ptr()), ...i32c(len()), ...call(LOG));
-    } else if (op === 4) {
+    } else if (op === 4 && !tame) {
       const l = int(5000);
       body.push(...i32c(ptr()), ...i32c(l), ...call(OUTPUT));
       declared = l;
@@ -82,18 +91,25 @@ function hostileModule(seed: number, limitStores: { below: number; above: number
       // A burst of calls to a real function, never waited for (local 1 counts down).
       const n = 1 + int(300);
       body.push(...i32c(n), 0x21, 0x01, 0x03, 0x40,
-        ...i32c(NAME_AT), ...i32c(TARGET.length), ...i32c(ptr()), ...i32c(int(2048)), ...call(CALL_START), DROP,
+        ...i32c(NAME_AT), ...i32c(TARGET.length), ...i32c(tame ? NAME_AT : ptr()), ...i32c(tame ? TARGET.length : int(2048)), ...call(CALL_START), DROP,
         ...localGet(1), ...i32c(1), 0x6b, 0x22, 0x01, 0x0d, 0x00, 0x0b);
     } else if (op === 6) {
-      body.push(...i32c(int(8) - 2), ...i32c(ptr()), ...call(CALL_WAIT), DROP);
+      // call_wait writes the result slice where it is told: never over the static data a tame one returns.
+      body.push(...i32c(int(8) - 2), ...i32c(tame ? (1 << 20) + 8 * int(1 << 17) : ptr()), ...call(CALL_WAIT), DROP);
     } else if (op === 7) {
-      body.push(...i32c(rnd() < 0.5 ? int(1 << 16) : int(2 ** 32) | 0), ...call(ARENA_GROW), DROP);
+      body.push(...i32c(tame || rnd() < 0.5 ? int(1 << 16) : int(2 ** 32) | 0), ...call(ARENA_GROW), DROP);
     } else {
       // Recursion: shallow, or deep enough to exhaust the native stack.
-      body.push(...i32c(rnd() < 0.5 ? int(100) : 10_000_000), ...call(REC), DROP);
+      body.push(...i32c(tame || rnd() < 0.5 ? int(100) : 10_000_000), ...call(REC), DROP);
     }
   }
-  const end = int(4);
+  let expected: Uint8Array | undefined;
+  const end = tame ? 3 : int(4);
+  if (tame) {
+    body.push(...i32c(NAME_AT), ...i32c(TARGET.length), ...call(OUTPUT));
+    declared = TARGET.length;
+    expected = new TextEncoder().encode(TARGET);
+  }
   if (end === 0) body.push(...i32c(int(9) + 1), ...i32c(ptr()), ...i32c(len()), ...call(FAIL), ...i32c(1));
   else body.push(...i32c(end === 1 ? int(3) : 0));
   const wasm = buildModule({
@@ -111,7 +127,7 @@ function hostileModule(seed: number, limitStores: { below: number; above: number
     ],
     data: [{ offset: NAME_AT, bytes: [...new TextEncoder().encode(TARGET)] }],
   });
-  return { wasm, declared };
+  return expected === undefined ? { wasm, declared } : { wasm, declared, expected };
 }
 
 let engine: Engine;
@@ -138,10 +154,11 @@ test.after(async () => {
 });
 
 /** A hostile outcome: success with the declared length, or a typed failure that is not an engine bug. */
-function checkHostile(r: PromiseSettledResult<Uint8Array>, declared: number | undefined, label: string): void {
+function checkHostile(r: PromiseSettledResult<Uint8Array>, m: { declared: number | undefined; expected?: Uint8Array }, label: string): void {
   if (r.status === 'fulfilled') {
     stats.hostileOk++;
-    assert.is(r.value.length, declared ?? -1, `${label}: a success carries the output it declared`);
+    assert.is(r.value.length, m.declared ?? -1, `${label}: a success carries the output it declared`);
+    if (m.expected !== undefined) assert.ok(bytesEqual(r.value, m.expected), `${label}: a success returns exactly what it output`);
     return;
   }
   stats.hostileFailed++;
@@ -179,9 +196,9 @@ for (let s = 0; s < SEEDS; s++) {
     const good = goodInvocations(rnd, `seed ${seed}`);
     const goodResults = await Promise.allSettled(good);
     goodResults.forEach((r, i) => assert.is(r.status, 'fulfilled', `good invocation #${i}: ${r.status === 'rejected' ? String(r.reason) : ''}`));
-    (await hostile).forEach((r, i) => checkHostile(r, lone.declared, `hostile #${i}`));
+    (await hostile).forEach((r, i) => checkHostile(r, lone, `hostile #${i}`));
     // In its own domain, then its neighbour: the neighbour may fail (one fate), never answer wrongly.
-    checkHostile((await Promise.allSettled([engine.invoke(`hostile-shared-${seed}`, new Uint8Array(16))]))[0]!, member.declared, 'hostile-shared');
+    checkHostile((await Promise.allSettled([engine.invoke(`hostile-shared-${seed}`, new Uint8Array(16))]))[0]!, member, 'hostile-shared');
     for (let i = 0; i < 2; i++) {
       const d = workloads.produce(1000 + Math.floor(rnd() * 100_000), seed + i);
       try {

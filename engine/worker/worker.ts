@@ -145,7 +145,17 @@ function heapFor(install: GroupInstall): Heap {
 
 const shared: SharedResolver = {
   heapOf(ref: MemoryRef): Heap {
-    return heapFor(installFor({ groupId: ref.groupId, generation: ref.generation, version: 0 }));
+    // Another function's memory (a source to copy from, a result to release).
+    // Its corruption is its owner's fate: reported as a bad descriptor, so
+    // that the task reading it fails without its own memory being discarded.
+    try {
+      return heapFor(installFor({ groupId: ref.groupId, generation: ref.generation, version: 0 }));
+    } catch (err) {
+      if (err instanceof CwasiError && err.code === 'E_MEMORY_CORRUPT') {
+        throw new CwasiError('E_BAD_DESCRIPTOR', `memory ${ref.groupId}#${ref.generation} it reads from is corrupt: ${err.message}`);
+      }
+      throw err;
+    }
   },
   ringOf(id: number): SharedArrayBuffer {
     let sab = rings.get(id);
