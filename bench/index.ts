@@ -7,6 +7,7 @@ import { localBuffer } from './local-buffer.js';
 import { networked } from './networked.js';
 import { overhead } from './overhead.js';
 import { paper } from './paper.js';
+import { stackCheck } from './stack-check.js';
 
 export interface BenchDefinition {
   description: string;
@@ -38,6 +39,11 @@ export const BENCHES: Record<string, BenchDefinition> = {
     description: 'N inputs through producer → transform (embedded) → checksum (local) with engine.map, beside a Piscina pool running the same wasm kernels stage by stage (postMessage, transferList); threads 1 vs N; peak RSS with N vs 4N inputs (goals: >= 5x Piscina at 2 MiB, >= 1.7x from 1 to 2 threads, RSS <= 1.2x)',
     defaultSizes: '64KiB,2MiB',
     run: batch,
+  },
+  'stack-check': {
+    description: 'cost of the per-instance shadow-stack limit check on the bundled kernels, against the constant check asc emits (goal: >= 0.95 of its throughput)',
+    defaultSizes: '256KiB',
+    run: stackCheck,
   },
   paper: {
     description: "the CWASI paper's experiments (sequential, fan-out, fan-in, fan-out by size, cross-node) for every mode, beside the published numbers; --out DIR writes SVG plots and an HTML page",

@@ -21,6 +21,7 @@ import type { GroupRef } from './channels/channel.js';
 import type { LocalTransport, RingPools } from './channels/local.js';
 import type { FunctionDecl } from './workflow/schema.js';
 import type { GroupInstall, GroupKey } from './worker/protocol.js';
+import { SHADOW_STACK_BYTES } from './worker/host.js';
 
 /** A function to deploy: a workflow's FunctionDecl plus its name. */
 export interface FunctionConfig extends FunctionDecl {
@@ -49,6 +50,10 @@ const REMOTE_STUB = (() => {
   const module = new WebAssembly.Module(bytes);
   return { module, info: inspectModule(bytes, module) };
 })();
+
+/** Bounds of a function's stackBytes (the workflow schema says the same). */
+const MIN_STACK_BYTES = 4096;
+const MAX_STACK_BYTES = 64 << 20;
 
 /** Pages of heap a fresh memory starts with beyond its static data. */
 const INITIAL_HEAP_PAGES = 16;
@@ -180,8 +185,15 @@ export class MemoryGroup {
   install(): GroupInstall {
     if (this.installCache === undefined || this.installCache.generation !== this.generation || this.installCache.version !== this.version) {
       const modules: Record<string, WebAssembly.Module> = {};
-      for (const m of this.members.values()) modules[m.name] = m.module;
-      this.installCache = { groupId: this.id, generation: this.generation, version: this.version, memory: this.memory, modules, embedded: this.embedded };
+      const stackBytes: Record<string, number> = {};
+      for (const m of this.members.values()) {
+        modules[m.name] = m.module;
+        stackBytes[m.name] = m.config.stackBytes ?? SHADOW_STACK_BYTES;
+      }
+      this.installCache = {
+        groupId: this.id, generation: this.generation, version: this.version, memory: this.memory, heapLock: this.heap.lockBuffer,
+        stackBytes, modules, embedded: this.embedded,
+      };
     }
     return this.installCache;
   }
@@ -390,6 +402,10 @@ export class FunctionCoordinator {
   }
 
   private async load(config: FunctionConfig, baseDir: string): Promise<Omit<DeployedFunction, 'placement' | 'group' | 'replicas'>> {
+    const sb = config.stackBytes;
+    if (sb !== undefined && (!Number.isInteger(sb) || sb < MIN_STACK_BYTES || sb > MAX_STACK_BYTES || sb % 16 !== 0)) {
+      throw new CwasiError('E_CONFIG', `${config.name}: stackBytes must be a multiple of 16 from ${MIN_STACK_BYTES} to ${MAX_STACK_BYTES}, got ${sb}`, { function: config.name });
+    }
     let bytes: Uint8Array;
     let source: string;
     if (typeof config.module === 'string') {
@@ -445,7 +461,7 @@ function compiledModuleId(m: WebAssembly.Module): number {
 /** Same placement settings; the module itself is compared by digest. */
 function sameConfig(a: FunctionConfig, b: FunctionConfig): boolean {
   const norm = (c: FunctionConfig) => JSON.stringify({
-    trusted: c.trusted === true, domain: c.domain ?? 'default', replicas: c.replicas, host: c.host, memoryMaxBytes: c.memoryMaxBytes,
+    trusted: c.trusted === true, domain: c.domain ?? 'default', replicas: c.replicas, host: c.host, memoryMaxBytes: c.memoryMaxBytes, stackBytes: c.stackBytes,
   });
   return norm(a) === norm(b);
 }

@@ -20,7 +20,7 @@ import { createHeldChannel, type NetworkPeer } from './channels/networked.js';
 import { releaseKept } from './channels/embedded.js';
 import { INLINE_MAX_BYTES, type RemoteInput, type RemoteOutput, type RunRequest, type RunResultMeta } from './cluster/protocol.js';
 import { redisClient, writeOutputToKv } from './channels/remote-kv.js';
-import { Heap, type Arena } from './memory/heap.js';
+import { Heap, HeapLockBusy, whenUnlocked, type Arena } from './memory/heap.js';
 import type { IfcMode, Selection } from './selection.js';
 import { LatencyRecorder } from './stats.js';
 import { checkModeOverrides, type GraphEdge, type WorkflowGraph } from './workflow/graph.js';
@@ -30,7 +30,8 @@ import {
   type GuestCallReply, type GuestCallRequest, type InputSpec, type OutputSpec, type RunSuccess, type RunTask,
   type ShareReply, type ShareRequest, type TaskResult, type WorkerHello, type WorkerMessage,
 } from './worker/protocol.js';
-import { STATUS } from './worker/host.js';
+import { STATUS, isLimitError } from './worker/host.js';
+import { DEFAULT_GUEST_CALL_LIMITS, GuestCallGate, type GuestCallLimits } from './guest-calls.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { Remote } from 'comlink';
 import { controlOf, withTimeout, type WorkerControl, type WorkerStats } from './worker/control.js';
@@ -149,6 +150,8 @@ export interface DispatcherOptions {
   redeploy?: (host: string) => Promise<void>;
   /** Learn about a function deployed on another node (cluster registry). */
   lookupRemote?: (name: string) => Promise<void>;
+  /** Limits on guest-initiated calls (engine/guest-calls.ts). */
+  guestCallLimits?: GuestCallLimits;
 }
 
 /** Cluster membership as the dispatcher uses it (engine/cluster/member.ts). */
@@ -332,7 +335,14 @@ export class RequestDispatcher {
     this.pool = options.pool;
     this.coordinator = options.coordinator;
     this.cancelBoard = new Int32Array(options.cancelBoard);
+    this.gate = new GuestCallGate(options.guestCallLimits ?? DEFAULT_GUEST_CALL_LIMITS, (req) => this.guestCall(req), (req, err) => {
+      const link = this.workers.get(req.threadId);
+      if (link !== undefined) this.replyToCall(link, req, { type: 'cwasi:reply', slot: req.slot, ok: false, error: toErrorRecord(err) as ErrorRecord }, STATUS.LIMIT);
+    });
   }
+
+  /** Admits guest calls within their limits, a bounded number per turn of the event loop. */
+  private readonly gate: GuestCallGate;
 
   get inFlight(): number {
     return this.invocations.size;
@@ -518,16 +528,25 @@ export class RequestDispatcher {
     const len = fill.byteLength;
     const entries = plan.segments.filter((s) => s.inEdges.length === 0);
     const g = entries.length === 1 ? entries[0]!.group : undefined;
-    if (g === undefined || g.host !== this.coordinator.hostName) {
+    const intoBuffer = async (): Promise<Uint8Array> => {
       const bytes = new Uint8Array(len);
       await fill.fill(bytes, false);
       if (inv.aborted) throw inv.reason!;
       return bytes;
-    }
-    const arena = g.heap.newArena();
+    };
+    if (g === undefined || g.host !== this.coordinator.hostName) return intoBuffer();
     const generation = g.generation;
-    arenas.push({ group: g, generation, arena });
-    const ptr = g.heap.allocIn(arena, len);
+    let ptr: number;
+    try {
+      const arena = g.heap.newArena();
+      arenas.push({ group: g, generation, arena });
+      ptr = g.heap.allocIn(arena, len);
+    } catch (err) {
+      // The heap lock is busy (a worker inside the heap): the main thread never
+      // waits for it; the bytes go through a buffer and the worker places them.
+      if (err instanceof HeapLockBusy) return intoBuffer();
+      throw err;
+    }
     // A view taken now stays valid if the memory grows meanwhile (a grown shared buffer is not detached).
     await fill.fill(g.heap.bytes().subarray(ptr, ptr + len), true);
     if (inv.aborted) throw inv.reason!;
@@ -707,11 +726,10 @@ export class RequestDispatcher {
   private releaseInputArenas(arenas: Array<{ group: MemoryGroup; generation: number; arena: Arena }>): void {
     for (const a of arenas) {
       if (a.group.generation !== a.generation) continue;
-      try {
-        a.group.heap.release(a.arena);
-      } catch {
-        // corrupt: discarded with the group
-      }
+      const heap = a.group.heap;
+      whenUnlocked(() => {
+        if (a.group.generation === a.generation) heap.release(a.arena);
+      }, (err) => this.discardGroup(a.group.id, a.generation, `freeing an input: ${err.message}`));
     }
   }
 
@@ -724,14 +742,22 @@ export class RequestDispatcher {
       return { kind: 'bytes', bytes: input };
     }
     const arena = g.heap.newArena();
+    let ptr: number;
+    try {
+      ptr = g.heap.allocIn(arena, input.byteLength);
+    } catch (err) {
+      g.heap.release(arena); // empty: takes no lock
+      // The lock is busy (a worker inside the heap): let the worker place the bytes instead of waiting here.
+      if (err instanceof HeapLockBusy) return { kind: 'bytes', bytes: input };
+      throw err;
+    }
     arenas.push({ group: g, generation: g.generation, arena });
-    const ptr = g.heap.allocIn(arena, input.byteLength);
     g.heap.bytes().set(input, ptr);
     return { kind: 'shared', groupId: g.id, generation: g.generation, ptr, len: input.byteLength };
   }
 
   /** Run one segment as a pool task; resolves with its result and the memory it ran in. */
-  private async runSegment(seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation): Promise<{ result: RunSuccess; group: GroupRef }> {
+  private async runSegment(seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation, callDepth = 0): Promise<{ result: RunSuccess; group: GroupRef }> {
     const group = seg.group;
     if (group.host !== this.coordinator.hostName) return this.runRemote(seg, inputs, output, inv);
     const limited = seg.steps.filter((s) => this.coordinator.get(s)?.replicas !== undefined);
@@ -760,6 +786,7 @@ export class RequestDispatcher {
     const task: RunTask = {
       type: 'run', taskId, invocationId: inv.id, steps: seg.steps, groups: groups.map((g) => g.key()), inputs, output,
       deadline: inv.deadline, maxPayloadBytes: this.options.maxPayloadBytes, forceRemote,
+      callDepth, callLimits: this.gate.limits,
     };
     let res: TaskResult;
     if (inv.aborted) {
@@ -924,7 +951,7 @@ export class RequestDispatcher {
    * One fate: discard a memory group's generation, and tell every worker to
    * drop its instances of it now rather than when it next sees the group.
    */
-  private discardGroup(groupId: string, generation: number, reason: string): void {
+  discardGroup(groupId: string, generation: number, reason: string): void {
     if (!this.coordinator.discard(groupId, generation, reason)) return;
     this.invalidatePlans();
     for (const link of this.workers.values()) {
@@ -961,11 +988,11 @@ export class RequestDispatcher {
     }
     for (const g of this.coordinator.groupsList()) {
       if (g.heap === undefined || g.host !== this.coordinator.hostName) continue;
-      try {
-        g.heap.releaseTagged(new Set(), threadId + 1);
-      } catch {
-        this.discardGroup(g.id, g.generation, `heap inconsistent after thread ${threadId} exited`);
-      }
+      const heap = g.heap;
+      const generation = g.generation;
+      whenUnlocked(() => {
+        if (g.generation === generation) heap.releaseTagged(new Set(), threadId + 1);
+      }, (err) => this.discardGroup(g.id, generation, `heap inconsistent after thread ${threadId} exited: ${err.message}`));
     }
   }
 
@@ -1012,11 +1039,9 @@ export class RequestDispatcher {
       groups.forEach((g, k) => {
         if (g === group) for (const id of ids[k]!) mine.add(id);
       });
-      try {
-        heap.releaseTagged(mine, threadId + 1);
-      } catch {
-        discard('heap inconsistent after a killed task');
-      }
+      whenUnlocked(() => {
+        if (group.generation === refs[i]!.generation) heap.releaseTagged(mine, threadId + 1);
+      }, (err) => discard(`heap inconsistent after a killed task: ${err.message}`));
     });
   }
 
@@ -1061,7 +1086,7 @@ export class RequestDispatcher {
       worker?.once('exit', () => this.forgetThread(hello.threadId));
       this.helloWaiters.get(hello.threadId)?.();
     } else if (m.type === 'cwasi:call') {
-      void this.guestCall(m as GuestCallRequest);
+      this.gate.push(m as GuestCallRequest);
     } else if (m.type === 'cwasi:share') {
       this.share(m as ShareRequest);
     }
@@ -1183,7 +1208,7 @@ export class RequestDispatcher {
         default:
           throw new CwasiError('E_CONFIG', `guest calls over ${sel.mode} are not available in this engine`);
       }
-      const { result, group } = await this.runSegment({ steps: [req.target], group: callee.group }, [input], output, inv!);
+      const { result, group } = await this.runSegment({ steps: [req.target], group: callee.group }, [input], output, inv!, req.depth);
       calleeOk = true;
       if (result.kept !== undefined) {
         reply = {
@@ -1199,7 +1224,7 @@ export class RequestDispatcher {
     } catch (err) {
       const e = asCwasiError(err, 'E_GUEST_CALL');
       status = e.code === 'E_UNKNOWN_FUNCTION' ? STATUS.UNKNOWN_FUNCTION
-        : e.code === 'E_QUEUE_FULL' || e.code === 'E_PAYLOAD_TOO_LARGE' || e.code === 'E_MEMORY_LIMIT' ? STATUS.LIMIT
+        : e.code === 'E_QUEUE_FULL' || e.code === 'E_PAYLOAD_TOO_LARGE' || e.code === 'E_MEMORY_LIMIT' || isLimitError(e) ? STATUS.LIMIT
           : e.code === 'E_TIMEOUT' || e.code === 'E_ABORTED' ? STATUS.ABORTED : STATUS.CALL_FAILED;
       reply = { type: 'cwasi:reply', slot: req.slot, ok: false, error: toErrorRecord(e) as ErrorRecord };
     } finally {
@@ -1208,6 +1233,10 @@ export class RequestDispatcher {
       else this.callers.set(req.threadId, n);
       for (const c of cleanups) await c();
     }
+    this.replyToCall(link, req, reply, status);
+  }
+
+  private replyToCall(link: { port: MessagePort; control: Int32Array }, req: GuestCallRequest, reply: GuestCallReply, status: number): void {
     // Post the reply first, then publish DONE: the woken caller finds it on its port.
     link.port.postMessage(reply);
     const base = CALL_SLOTS_OFFSET + req.slot * CALL_SLOT_BYTES;
@@ -1229,7 +1258,7 @@ function abortedError(signal: AbortSignal): CwasiError {
 }
 
 /** Heap of a memory seen from the main thread (for tests and diagnostics). */
-export function heapOf(memory: WebAssembly.Memory): Heap {
-  return Heap.attach(memory);
+export function heapOf(memory: WebAssembly.Memory, lockBuffer: SharedArrayBuffer): Heap {
+  return Heap.attach(memory, lockBuffer);
 }
 

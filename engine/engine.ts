@@ -28,6 +28,7 @@ import { buildGraph, type WorkflowGraph } from './workflow/graph.js';
 import { parseWorkflow, validateWorkflowDocument, type WorkflowDocument } from './workflow/schema.js';
 import { CANCEL_BOARD_SLOTS, type WorkerData } from './worker/protocol.js';
 import type { WorkerStats } from './worker/control.js';
+import { DEFAULT_GUEST_CALL_LIMITS, type GuestCallLimits } from './guest-calls.js';
 
 export interface EngineOptions {
   /** Worker threads: a number (min = max) or bounds. Default: min = cores, max = 2 × cores. */
@@ -57,6 +58,11 @@ export interface EngineOptions {
   directInputBytes?: number;
   /** Join a cluster of engine nodes (NATS JetStream registry, Networked Buffer between nodes). */
   cluster?: ClusterOptions;
+  /**
+   * Limits on calls started from inside functions (status -5 beyond them):
+   * nesting depth (default 16), calls in flight per invocation (256) and per engine (1024).
+   */
+  guestCalls?: Partial<GuestCallLimits>;
 }
 
 export interface FunctionPlacement {
@@ -200,6 +206,7 @@ export class Engine {
       chainLocal: options.local?.sameWorker ?? true,
       directInputBytes: options.directInputBytes ?? DEFAULTS.directInputBytes,
       redisUrl,
+      guestCallLimits: guestCallLimits(options.guestCalls),
     });
     this.pool.on('message', (m: unknown) => this.dispatcher.onWorkerMessage(m));
     this.pool.on('error', () => {
@@ -236,6 +243,7 @@ export class Engine {
           ...(f.domain !== undefined ? { domain: f.domain } : {}),
           ...(f.replicas !== undefined ? { replicas: f.replicas } : {}),
           ...(f.memoryMaxBytes !== undefined ? { memoryMaxBytes: f.memoryMaxBytes } : {}),
+          ...(f.stackBytes !== undefined ? { stackBytes: f.stackBytes } : {}),
         }));
         const deployed = await this.coordinator.deploy(configs);
         this.dispatcher.invalidatePlans();
@@ -365,6 +373,7 @@ export class Engine {
           domain: d.placement.domain,
           ...(d.replicas !== undefined ? { replicas: d.replicas } : {}),
           ...(d.config.memoryMaxBytes !== undefined ? { memoryMaxBytes: d.config.memoryMaxBytes } : {}),
+          ...(d.config.stackBytes !== undefined ? { stackBytes: d.config.stackBytes } : {}),
         };
       }))));
     } catch (err) {
@@ -464,10 +473,26 @@ export class Engine {
         runTimeMs: summarize(pool.histogram.runTime, completed),
         waitTimeMs: summarize(pool.histogram.waitTime, completed),
       },
-      memory: this.coordinator.groupsList().filter((g) => g.memory !== undefined).map((g) => g.stats()),
+      memory: this.memoryStats(),
       rings: this.rings.stats(),
       fileInputs: { ...this.fileInputs.counters },
     };
+  }
+
+  /**
+   * Every local memory's heap figures. Never throws: a memory whose heap is
+   * busy is reported as such; one whose metadata fails validation is
+   * reported and discarded (one fate), and the next invocation gets a fresh one.
+   */
+  private memoryStats(): EngineStats['memory'] {
+    const out: EngineStats['memory'] = [];
+    for (const g of this.coordinator.groupsList()) {
+      if (g.memory === undefined || g.host !== this.coordinator.hostName) continue;
+      const st = g.stats();
+      out.push(st);
+      if (st.state === 'corrupt') this.dispatcher.discardGroup(g.id, st.generation, `stats: ${st.problem ?? 'heap metadata corrupt'}`);
+    }
+    return out;
   }
 
   /**
@@ -548,4 +573,12 @@ function placementOf(d: DeployedFunction): FunctionPlacement {
     source: d.source,
     staticRegion: d.staticRegion.end === 0 ? null : { start: d.staticRegion.start, end: d.staticRegion.end },
   };
+}
+
+function guestCallLimits(given: Partial<GuestCallLimits> | undefined): GuestCallLimits {
+  const limits = { ...DEFAULT_GUEST_CALL_LIMITS, ...given };
+  for (const [k, v] of Object.entries(limits)) {
+    if (!Number.isInteger(v) || v < 1) throw new CwasiError('E_CONFIG', `guestCalls.${k} must be a positive integer, got ${String(v)}`);
+  }
+  return limits;
 }

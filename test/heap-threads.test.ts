@@ -14,8 +14,8 @@ const ROUNDS = 1500;
 const source = `
 const { workerData, parentPort } = require('node:worker_threads');
 import(workerData.heapUrl).then(({ Heap }) => {
-  const { memory, id, rounds, seed, start } = workerData;
-  const heap = Heap.attach(memory);
+  const { memory, lock, id, rounds, seed, start } = workerData;
+  const heap = Heap.attach(memory, lock);
   let s = (seed + id * 7919) >>> 0;
   const rnd = () => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return (s >>> 0) / 4294967296; };
   // Start together: the main thread releases everyone at once.
@@ -59,7 +59,7 @@ test(`${WORKERS} threads allocate in one memory without overlapping`, async () =
   const start = new SharedArrayBuffer(8);
   const heapUrl = new URL('../engine/memory/heap.js', import.meta.url).href;
   const workers = Array.from({ length: WORKERS }, (_, id) => new Worker(source, {
-    eval: true, workerData: { memory, id, rounds: ROUNDS, seed: SEED, start, heapUrl },
+    eval: true, workerData: { memory, lock: heap.lockBuffer, id, rounds: ROUNDS, seed: SEED, start, heapUrl },
   }));
   const results = workers.map((w) => new Promise<{ bad: number; allocations: number }>((resolve, reject) => {
     w.once('message', resolve);

@@ -5,6 +5,8 @@
 // arena is freed once every consumer has finished.
 
 import { CwasiError } from '../errors.js';
+import { HEADER_BYTES } from '../memory/layout.js';
+import { whenUnlocked } from '../memory/heap.js';
 import type { Channel, EdgeContext, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
 import type { InputSpec, OutputSpec } from '../worker/protocol.js';
 
@@ -43,7 +45,14 @@ export function releaseKept(produced: Produced): void {
   if (heap === undefined || heap.generation !== produced.group.generation) return;
   const arenas = kept.arenas;
   kept.arenas = [];
-  for (const a of arenas) heap.release({ id: a.id, head: a.head });
+  for (const a of arenas) {
+    // A busy lock is retried on later turns of the event loop; a memory whose
+    // lock stays held or whose metadata is corrupt keeps these blocks until it
+    // is discarded (the next task on it detects the same).
+    whenUnlocked(() => {
+      if (heap.generation === produced.group.generation) heap.release({ id: a.id, head: a.head });
+    }, () => {});
+  }
 }
 
 export const sharedEndpoint: Endpoint<'shared'> = {
@@ -54,6 +63,9 @@ export const sharedEndpoint: Endpoint<'shared'> = {
     }
     if (!target.heap.inBounds(spec.ptr, spec.len)) {
       throw new CwasiError('E_BAD_DESCRIPTOR', `slice [${spec.ptr}, +${spec.len}) is outside the memory`);
+    }
+    if (spec.len > 0 && spec.ptr < HEADER_BYTES) {
+      throw new CwasiError('E_BAD_DESCRIPTOR', `slice [${spec.ptr}, +${spec.len}) overlaps the memory header`);
     }
     return { ptr: spec.ptr, len: spec.len };
   },

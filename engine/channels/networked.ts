@@ -20,6 +20,7 @@ import { CwasiError } from '../errors.js';
 import type { Channel, EdgeContext, Produced, Transfer } from './channel.js';
 import { releaseKept } from './embedded.js';
 import type { InputSpec, OutputSpec } from '../worker/protocol.js';
+import { whenUnlocked } from '../memory/heap.js';
 
 /** What the Networked Buffer needs from the cluster member (engine/cluster/member.ts). */
 export interface NetworkPeer {
@@ -61,7 +62,7 @@ export function createNetworkedChannel(peer: NetworkPeer): Channel {
           ptr = heap.allocIn(arena, n);
           return heap.bytes().subarray(ptr, ptr + n);
         }, edge.deadline).then((bytes) => ({ ptr, len: bytes.length, arena }), (err) => {
-          heap.release(arena);
+          whenUnlocked(() => heap.release(arena), () => {});
           throw err;
         });
         received.catch(() => {});
@@ -105,7 +106,9 @@ export function createNetworkedChannel(peer: NetworkPeer): Channel {
           if (received !== undefined) {
             const heap = edge.consumerGroup.heap!;
             void received.then((r) => {
-              if (heap.generation === edge.consumerGroup.generation) heap.release(r.arena);
+              whenUnlocked(() => {
+                if (heap.generation === edge.consumerGroup.generation) heap.release(r.arena);
+              }, () => {});
             }, () => {});
           }
         },

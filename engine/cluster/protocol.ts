@@ -48,6 +48,7 @@ export interface RemoteFunctionConfig {
   domain?: string;
   replicas?: number;
   memoryMaxBytes?: number;
+  stackBytes?: number;
 }
 
 export interface DeployRequest {

@@ -15,6 +15,8 @@ import type { ModuleInfo } from './inspect.js';
 
 /** The global the build transform exports (asm-functions/rt/export-stack-pointer.mjs). */
 export const STACK_POINTER_EXPORT = '__stack_pointer';
+/** The mutable limit the stack check compares against; the host sets it per instance (the same transform). */
+export const STACK_LIMIT_EXPORT = '__stack_limit';
 /** The module initialisation the host runs once per instance (asc --exportStart). */
 export const START_EXPORT = '_start';
 /** The only import namespaces a guest may use (ABI.md). */
@@ -32,6 +34,9 @@ export function guestProblems(info: ModuleInfo, module: WebAssembly.Module): str
   if (missing.length > 0) problems.push(`it does not export ${missing.join(', ')} (not built against the cwasi SDK and runtime)`);
   if (kinds.get(STACK_POINTER_EXPORT) !== 'global') {
     problems.push(`it does not export its shadow stack pointer as ${STACK_POINTER_EXPORT} (built without the cwasi transform): every instance would use one stack in the static region`);
+  }
+  if (kinds.get(STACK_POINTER_EXPORT) === 'global' && kinds.get(STACK_LIMIT_EXPORT) !== 'global') {
+    problems.push(`it does not export its stack limit as ${STACK_LIMIT_EXPORT} (built with an older cwasi transform): a stack overflow would run into the heap instead of trapping`);
   }
   if (kinds.get(START_EXPORT) !== 'function') {
     problems.push(`it does not export its initialisation as ${START_EXPORT} (built without --exportStart): it would run before the host gives the instance its own stack`);

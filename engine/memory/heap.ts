@@ -1,13 +1,16 @@
 // The heap of a cwasi function memory: blocks carved from the shared
 // WebAssembly.Memory, grouped into per-invocation arenas.
 //
-// Threading contract: any thread holding the Memory (the main thread, any
-// worker) may create a Heap view over it and call any method. All heap state
-// lives in the memory header (layout.ts) and changes only under the header's
-// LOCK word, a three-state futex mutex (0 free, 1 held, 2 held with waiters).
-// Nothing about the heap is cached in this object except typed-array views,
-// which are re-created whenever the memory has grown (a grown shared memory
-// hands out a new buffer object).
+// Threading contract: any thread holding the Memory and its lock buffer (the
+// main thread, any worker) may create a Heap view over them and call any
+// method. All heap state lives in the memory header (layout.ts) and changes
+// only under the heap lock, a three-state futex mutex (0 free, 1 held, 2 held
+// with waiters). Nothing about the heap is cached in this object except
+// typed-array views, which are re-created whenever the memory has grown (a
+// grown shared memory hands out a new buffer object).
+//
+// The lock is a HeapLock (heap-lock.ts) in a SharedArrayBuffer of its own,
+// never in the function's memory, and the main thread never sleeps on it.
 //
 // The guest never calls into this file directly: its runtime bump-allocates
 // inside chunks and asks the host (cwasi.arena_grow) for the next chunk, which
@@ -17,6 +20,9 @@
 // owner discards the memory (one fate).
 
 import { CwasiError } from '../errors.js';
+import { HeapLock, HeapLockBusy, threadTag } from './heap-lock.js';
+
+export { HeapLockBusy, whenUnlocked } from './heap-lock.js';
 import {
   BLOCK, BLOCK_ALIGN, BLOCK_HEADER_BYTES, CACHED_TAG, CHUNK_BLOCK_BYTES, CHUNK_CACHE_BLOCKS, FREE_TAG, HDR,
   HEADER_BYTES, HOST_BUMP_MAX_BYTES, INSTANCE_OWNER, LAYOUT_MAGIC, LAYOUT_VERSION, MAX_PAGES, MIN_SPLIT_BYTES, WASM_PAGE, alignUp,
@@ -35,6 +41,13 @@ export interface Arena {
 }
 
 export interface HeapStats {
+  /**
+   * `ok`: the figures below were read under the lock and validated; `busy`:
+   * the lock was held past the main thread's bounded attempt (figures that
+   * need no lock only); `corrupt`: the metadata failed validation (`problem`).
+   */
+  state: 'ok' | 'busy' | 'corrupt';
+  problem?: string;
   /** Bytes in standard chunks parked in threads' caches (counted in bytesInUse). */
   cachedBytes: number;
   /** Bytes held for instances' lifetimes, e.g. their shadow stacks (counted in bytesInUse). */
@@ -50,20 +63,13 @@ export interface HeapStats {
   freeBytes: number;
 }
 
-const LOCK_INDEX = HDR.LOCK >> 2;
-const SPIN_BEFORE_WAIT = 200;
-/** A lock held longer than this means its holder died inside the critical section. */
-const LOCK_TIMEOUT_MS = 5000;
 /** Upper bound on list walks; a longer list means the metadata is corrupt. */
 const MAX_WALK = 1 << 22;
 
-const threadTag = (): number => {
-  // 1 + worker threadId (the main thread is 0) so 0 keeps meaning "nobody".
-  return 1 + ((globalThis as { __cwasiThreadId?: number }).__cwasiThreadId ?? 0);
-};
 
 export class Heap {
   readonly memory: WebAssembly.Memory;
+  private readonly heapLock: HeapLock;
   private buffer!: SharedArrayBuffer;
   private i32!: Int32Array;
   private u32!: Uint32Array;
@@ -72,8 +78,9 @@ export class Heap {
   /** How many chunks this view may cache: only long-lived views on allocating threads cache. */
   private readonly cacheLimit: number;
 
-  private constructor(memory: WebAssembly.Memory, cacheChunks: boolean) {
+  private constructor(memory: WebAssembly.Memory, lockBuffer: SharedArrayBuffer, cacheChunks: boolean) {
     this.memory = memory;
+    this.heapLock = new HeapLock(lockBuffer);
     this.cacheLimit = cacheChunks ? CHUNK_CACHE_BLOCKS : 0;
     this.refresh();
   }
@@ -86,7 +93,7 @@ export class Heap {
     if (heapStart % WASM_PAGE !== 0 || heapStart < HEADER_BYTES) {
       throw new CwasiError('E_INTERNAL', `heap start ${heapStart} must be page aligned and above the header`);
     }
-    const heap = new Heap(memory, cacheChunks);
+    const heap = new Heap(memory, HeapLock.create(), cacheChunks);
     const u32 = heap.u32;
     u32.fill(0, 0, HEADER_BYTES >> 2);
     u32[HDR.VERSION >> 2] = LAYOUT_VERSION;
@@ -106,12 +113,18 @@ export class Heap {
    * (`cacheChunks`): a cached chunk is reused only through the same view, and
    * a thread must `flushCache()` before dropping such a view.
    */
-  static attach(memory: WebAssembly.Memory, cacheChunks = false): Heap {
-    const heap = new Heap(memory, cacheChunks);
+  static attach(memory: WebAssembly.Memory, lockBuffer: SharedArrayBuffer, cacheChunks = false): Heap {
+    const heap = new Heap(memory, lockBuffer, cacheChunks);
     if ((Atomics.load(heap.i32, HDR.MAGIC >> 2) >>> 0) !== LAYOUT_MAGIC || heap.u32[HDR.VERSION >> 2] !== LAYOUT_VERSION) {
-      throw new CwasiError('E_INTERNAL', 'memory carries no cwasi header (or another layout version)');
+      // The creator always writes one before any guest runs: a guest overwrote it.
+      throw new CwasiError('E_MEMORY_CORRUPT', 'memory header overwritten (no cwasi magic or another layout version)');
     }
     return heap;
+  }
+
+  /** The host-owned lock of this heap; posted to workers with the memory. */
+  get lockBuffer(): SharedArrayBuffer {
+    return this.heapLock.buffer;
   }
 
   /** The memory's current buffer (re-read: growth elsewhere replaces it). */
@@ -242,7 +255,14 @@ export class Heap {
     const u32 = this.u32;
     let block = arena.head;
     let steps = 0;
+    const walk = this.walkLimit();
     let locked = false;
+    if (this.cacheLimit === 0 && block !== 0) {
+      // Without a cache every block goes back under the lock: take it before
+      // touching anything, so that HeapLockBusy leaves the arena as it was.
+      this.lock();
+      locked = true;
+    }
     try {
       while (block !== 0) {
         this.checkBlock(block);
@@ -263,7 +283,7 @@ export class Heap {
           this.give(block);
         }
         block = next;
-        if (++steps > MAX_WALK) throw this.corrupt('arena chain does not end');
+        if (++steps > walk) throw this.corrupt('arena chain does not end');
       }
       Atomics.sub(this.i32, HDR.LIVE_ARENAS >> 2, 1);
       arena.head = 0;
@@ -305,6 +325,7 @@ export class Heap {
       const deadArenas = new Set<number>();
       let block = u32[HDR.HEAP_START >> 2]!;
       let steps = 0;
+      const walk = this.walkLimit();
       while (block < u32[HDR.HEAP_TOP >> 2]!) {
         this.checkBlock(block);
         const b = block >>> 2;
@@ -325,7 +346,7 @@ export class Heap {
           found.push(block);
         }
         block += u32[block >>> 2]!;
-        if (++steps > MAX_WALK) throw this.corrupt('heap walk does not end');
+        if (++steps > walk) throw this.corrupt('heap walk does not end');
       }
       // Free from the top down so that trailing blocks shrink the carved region first.
       for (let i = found.length - 1; i >= 0; i--) this.give(found[i]!);
@@ -339,7 +360,29 @@ export class Heap {
 
   /** Thread tag of the current lock holder (0 = free); 1 + threadId, main thread = 1. */
   lockHolder(): number {
-    return Atomics.load(this.i32, LOCK_INDEX) === 0 ? 0 : this.i32[HDR.LOCK_HOLDER >> 2]!;
+    return this.heapLock.holder();
+  }
+
+  /**
+   * Does [ptr, ptr + len) lie inside the payload of one block of `arena`
+   * (optionally skipping blocks held for an instance's lifetime, i.e. stacks)?
+   * The chain lives in guest-writable memory: the walk is validated and bounded.
+   */
+  arenaContains(arena: Arena, ptr: number, len: number, skipInstanceBlocks = false): boolean {
+    this.refreshIfGrown();
+    const u32 = this.u32;
+    let block = arena.head;
+    let steps = 0;
+    const walk = this.walkLimit();
+    while (block !== 0) {
+      this.checkBlock(block);
+      const b = block >>> 2;
+      const skip = skipInstanceBlocks && (u32[b + (BLOCK.OWNER >> 2)]! & INSTANCE_OWNER) !== 0;
+      if (!skip && ptr >= block + BLOCK_HEADER_BYTES && ptr + len <= block + u32[b]!) return true;
+      block = u32[b + (BLOCK.NEXT >> 2)]!;
+      if (++steps > walk) throw this.corrupt('arena chain does not end');
+    }
+    return false;
   }
 
   /** Bytes of payload in the arena's blocks (diagnostics and tests). */
@@ -347,30 +390,62 @@ export class Heap {
     let total = 0;
     let block = arena.head;
     let steps = 0;
+    const walk = this.walkLimit();
     while (block !== 0) {
       this.checkBlock(block);
       total += this.u32[block >>> 2]! - BLOCK_HEADER_BYTES;
       block = this.u32[(block >>> 2) + (BLOCK.NEXT >> 2)]!;
-      if (++steps > MAX_WALK) throw this.corrupt('arena chain does not end');
+      if (++steps > walk) throw this.corrupt('arena chain does not end');
     }
     return total;
   }
 
+  /**
+   * Heap figures for diagnostics. Never throws: a heap that could not be read
+   * (busy lock, corrupt metadata) is reported as such with the figures that
+   * need neither.
+   */
   stats(): HeapStats {
+    try {
+      return this.statsLocked();
+    } catch (err) {
+      const busy = err instanceof HeapLockBusy;
+      const u32 = this.words();
+      return {
+        state: busy ? 'busy' : 'corrupt',
+        problem: (err as Error).message,
+        cachedBytes: u32[HDR.CACHED_BYTES >> 2]!,
+        instanceBytes: u32[HDR.INSTANCE_BYTES >> 2]!,
+        heapStart: u32[HDR.HEAP_START >> 2]!,
+        heapTop: u32[HDR.HEAP_TOP >> 2]!,
+        memoryBytes: this.buffer.byteLength,
+        maxBytes: this.maxBytes,
+        bytesInUse: u32[HDR.BYTES_IN_USE >> 2]!,
+        peakInUse: u32[HDR.PEAK_IN_USE >> 2]!,
+        liveArenas: u32[HDR.LIVE_ARENAS >> 2]!,
+        freeBlocks: 0,
+        freeBytes: 0,
+      };
+    }
+  }
+
+  private statsLocked(): HeapStats {
     this.lock();
     try {
       const u32 = this.u32;
       let freeBlocks = 0;
       let freeBytes = 0;
       let cur = u32[HDR.FREE_HEAD >> 2]!;
+      const walk = this.walkLimit();
       while (cur !== 0) {
         this.checkBlock(cur);
         freeBlocks++;
         freeBytes += u32[cur >>> 2]!;
         cur = u32[(cur >>> 2) + (BLOCK.NEXT >> 2)]!;
-        if (freeBlocks > MAX_WALK) throw this.corrupt('free list does not end');
+        if (freeBlocks > walk) throw this.corrupt('free list does not end');
       }
       return {
+        state: 'ok',
         cachedBytes: u32[HDR.CACHED_BYTES >> 2]!,
         instanceBytes: u32[HDR.INSTANCE_BYTES >> 2]!,
         heapStart: u32[HDR.HEAP_START >> 2]!,
@@ -406,6 +481,7 @@ export class Heap {
     let prev = 0;
     let cur = u32[HDR.FREE_HEAD >> 2]!;
     let steps = 0;
+    const walk = this.walkLimit();
     while (cur !== 0) {
       this.checkBlock(cur);
       const c = cur >>> 2;
@@ -440,7 +516,7 @@ export class Heap {
       }
       prev = cur;
       cur = next;
-      if (++steps > MAX_WALK) throw this.corrupt('free list does not end');
+      if (++steps > walk) throw this.corrupt('free list does not end');
     }
     const end = top + need;
     this.ensureCapacity(end);
@@ -458,11 +534,12 @@ export class Heap {
     let prev = 0;
     let next = u32[HDR.FREE_HEAD >> 2]!;
     let steps = 0;
+    const walk = this.walkLimit();
     while (next !== 0 && next < block) {
       this.checkBlock(next);
       prev = next;
       next = u32[(next >>> 2) + (BLOCK.NEXT >> 2)]!;
-      if (++steps > MAX_WALK) throw this.corrupt('free list does not end');
+      if (++steps > walk) throw this.corrupt('free list does not end');
     }
     if (next === block) throw this.corrupt(`block ${block} freed twice`);
     if (next !== 0) this.checkBlock(next);
@@ -502,10 +579,11 @@ export class Heap {
     let prev = 0;
     let cur = u32[HDR.FREE_HEAD >> 2]!;
     let steps = 0;
+    const walk = this.walkLimit();
     while (cur !== 0 && cur !== block) {
       prev = cur;
       cur = u32[(cur >>> 2) + (BLOCK.NEXT >> 2)]!;
-      if (++steps > MAX_WALK) throw this.corrupt('free list does not end');
+      if (++steps > walk) throw this.corrupt('free list does not end');
     }
     return prev;
   }
@@ -557,6 +635,16 @@ export class Heap {
     }
   }
 
+  /**
+   * Longest list a consistent heap can hold: every block is at least
+   * BLOCK_ALIGN bytes, so a walk longer than the carved heap allows is a
+   * cycle the guest wrote, found in time proportional to the heap, not 4 M steps.
+   */
+  private walkLimit(): number {
+    const span = (this.u32[HDR.HEAP_TOP >> 2]! - this.u32[HDR.HEAP_START >> 2]!) / BLOCK_ALIGN;
+    return Math.min(MAX_WALK, Math.max(span, 0) + 1);
+  }
+
   private corrupt(what: string): CwasiError {
     return new CwasiError('E_MEMORY_CORRUPT', `heap metadata corrupt: ${what}`);
   }
@@ -572,49 +660,12 @@ export class Heap {
     if (buffer.byteLength !== this.buffer.byteLength) this.refresh();
   }
 
-  // ── the lock ────────────────────────────────────────────────────────────
-
   private lock(): void {
-    const i32 = this.i32;
-    // Fast path: 0 → 1 takes the lock uncontended.
-    let c = Atomics.compareExchange(i32, LOCK_INDEX, 0, 1);
-    if (c !== 0) this.lockSlow(c);
-    i32[HDR.LOCK_HOLDER >> 2] = threadTag();
+    this.heapLock.lock();
     this.refreshIfGrown();
   }
 
-  private lockSlow(observed: number): void {
-    const i32 = this.i32;
-    let c = observed;
-    // Spin briefly: critical sections are a few hundred nanoseconds and waking
-    // a sleeping core costs tens of microseconds.
-    for (let i = 0; i < SPIN_BEFORE_WAIT; i++) {
-      if (c === 0 && (c = Atomics.compareExchange(i32, LOCK_INDEX, 0, 1)) === 0) return;
-      c = Atomics.load(i32, LOCK_INDEX);
-    }
-    const deadline = Date.now() + LOCK_TIMEOUT_MS;
-    // Announce a waiter (state 2) so the holder's unlock notifies us; the CAS
-    // loop avoids sleeping on a lock that was released in between.
-    if (c !== 2) c = Atomics.exchange(i32, LOCK_INDEX, 2);
-    while (c !== 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        const holder = i32[HDR.LOCK_HOLDER >> 2]! - 1;
-        throw new CwasiError('E_MEMORY_CORRUPT', `heap lock held for over ${LOCK_TIMEOUT_MS} ms (holder thread ${holder})`);
-      }
-      Atomics.wait(i32, LOCK_INDEX, 2, Math.min(left, 50));
-      c = Atomics.exchange(i32, LOCK_INDEX, 2);
-    }
-  }
-
   private unlock(): void {
-    const i32 = this.i32;
-    i32[HDR.LOCK_HOLDER >> 2] = 0;
-    // 1 → 0: nobody waited. 2 → 0 plus a notify wakes one waiter, which
-    // re-takes the lock in state 2 so that later unlocks keep notifying.
-    if (Atomics.sub(i32, LOCK_INDEX, 1) !== 1) {
-      Atomics.store(i32, LOCK_INDEX, 0);
-      Atomics.notify(i32, LOCK_INDEX, 1);
-    }
+    this.heapLock.unlock();
   }
 }

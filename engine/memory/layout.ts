@@ -26,7 +26,7 @@
 //  ├────────┼────────────────┼────────────────────────────────────────────────┤
 //  │  0     │ MAGIC          │ 0x49535743 ('CWSI'), written once at creation   │
 //  │  4     │ VERSION        │ LAYOUT_VERSION                                  │
-//  │  8     │ LOCK           │ heap lock: 0 free, 1 held (Atomics)             │
+//  │  8     │ reserved       │ zero (the heap lock lives outside: heap.ts)     │
 //  │ 12     │ GENERATION     │ bumped when the memory is discarded (one fate)  │
 //  │ 16     │ HEAP_START     │ first heap byte                                 │
 //  │ 20     │ HEAP_TOP       │ end of the carved heap                          │
@@ -37,7 +37,7 @@
 //  │ 40     │ PEAK_IN_USE    │ high-water mark of BYTES_IN_USE                 │
 //  │ 44     │ MAX_BYTES_LO   │ memory maximum in bytes, low 32 bits            │
 //  │ 48     │ MAX_BYTES_HI   │ ... high bits (a 4 GiB maximum sets 1 here)     │
-//  │ 52     │ LOCK_HOLDER    │ 1 + thread id of the lock holder (0 = none)     │
+//  │ 52     │ reserved       │ zero                                            │
 //  │ 56     │ CACHED_BYTES   │ bytes of chunks parked in per-thread caches     │
 //  │ 60     │ INSTANCE_BYTES │ bytes held for instances' lifetimes (stacks)    │
 //  │ 64..   │ reserved       │ zero                                            │
@@ -57,13 +57,13 @@
 //  └────────┴────────────┴──────────────────────────────────────────────────────┘
 
 export const LAYOUT_MAGIC = 0x49535743;
-export const LAYOUT_VERSION = 1;
+/** 2: the heap lock moved out of the memory into a host-owned buffer. */
+export const LAYOUT_VERSION = 2;
 
 /** Byte offsets of the memory header fields. */
 export const HDR = {
   MAGIC: 0,
   VERSION: 4,
-  LOCK: 8,
   GENERATION: 12,
   HEAP_START: 16,
   HEAP_TOP: 20,
@@ -74,7 +74,6 @@ export const HDR = {
   PEAK_IN_USE: 40,
   MAX_BYTES_LO: 44,
   MAX_BYTES_HI: 48,
-  LOCK_HOLDER: 52,
   CACHED_BYTES: 56,
   INSTANCE_BYTES: 60,
 } as const;

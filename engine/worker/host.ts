@@ -6,6 +6,7 @@
 import * as loader from '@assemblyscript/loader';
 import { CwasiError } from '../errors.js';
 import { type Arena, Heap } from '../memory/heap.js';
+import { HEADER_BYTES } from '../memory/layout.js';
 
 /** Status codes returned to the guest by call_start / call_wait (ABI.md). */
 export const STATUS = {
@@ -30,12 +31,14 @@ const MAX_NAME_BYTES = 256;
 const MAX_MESSAGE_BYTES = 4096;
 const MAX_LOG_LINES = 100;
 
-/** Bytes of shadow stack each instance gets (asc spills references there). */
+/** Bytes of shadow stack each instance gets by default (asc spills references there). */
 export const SHADOW_STACK_BYTES = 64 * 1024;
 
 interface GuestExports {
   memory?: WebAssembly.Memory;
   __stack_pointer?: WebAssembly.Global;
+  /** Lowest address the stack may reach; every frame checks it (export-stack-pointer.mjs). */
+  __stack_limit?: WebAssembly.Global;
   _start?: () => void;
   cwasi_main(table: number, count: number): number;
   cwasi_abi_version(): number;
@@ -75,7 +78,18 @@ export interface CallBridge {
   embeddedPeer(ctx: InvocationContext, target: string): GuestInstance | undefined;
   /** A new arena was created for this invocation tree (journaled for clean-up). */
   onArena?(arena: Arena): void;
+  /** The guest returned without waiting for this call: drop its reply when it comes. */
+  abandon?(call: RemoteCall): void;
 }
+
+/** Guest-call limits checked here before a call reaches the dispatcher (ABI.md, status -5). */
+export interface CallLimits {
+  maxDepth: number;
+  maxInFlightPerInvocation: number;
+}
+
+/** Used where no task says otherwise (module initialisation makes no calls). */
+export const DEFAULT_CALL_LIMITS: CallLimits = { maxDepth: 16, maxInFlightPerInvocation: 256 };
 
 /** State of one invocation of one instance. */
 export interface InvocationContext {
@@ -88,6 +102,9 @@ export interface InvocationContext {
   deadline: number;
   maxPayloadBytes: number;
   forceRemote: readonly string[];
+  /** Guest calls between the invocation's entry and this context. */
+  callDepth: number;
+  callLimits: CallLimits;
   output: Slice | undefined;
   failure: { code: number; message: string } | undefined;
   /** A host-side error that made the guest trap (limit, deadline, bad pointer). */
@@ -95,6 +112,9 @@ export interface InvocationContext {
   lastCallError: CwasiError | undefined;
   /** An embedded callee trapped: the whole group must be discarded (one fate). */
   groupTrapped: boolean;
+  /** The invocation's inputs and the host's input table (an output may lie in an input, never in the table). */
+  inputs: readonly Slice[];
+  table: Slice | undefined;
   calls: Map<number, PendingCall>;
   nextHandle: number;
   logs: string[];
@@ -103,7 +123,7 @@ export interface InvocationContext {
 
 export function newContext(
   fn: string, heap: Heap, bridge: CallBridge,
-  opts: { invocationId: number; deadline: number; maxPayloadBytes: number; forceRemote: readonly string[] },
+  opts: { invocationId: number; deadline: number; maxPayloadBytes: number; forceRemote: readonly string[]; callDepth?: number; callLimits?: CallLimits },
 ): InvocationContext {
   const arena = heap.newArena();
   bridge.onArena?.(arena);
@@ -115,11 +135,15 @@ export function newContext(
     deadline: opts.deadline,
     maxPayloadBytes: opts.maxPayloadBytes,
     forceRemote: opts.forceRemote,
+    callDepth: opts.callDepth ?? 0,
+    callLimits: opts.callLimits ?? DEFAULT_CALL_LIMITS,
     output: undefined,
     failure: undefined,
     hostError: undefined,
     lastCallError: undefined,
     groupTrapped: false,
+    inputs: [],
+    table: undefined,
     calls: new Map(),
     nextHandle: 1,
     logs: [],
@@ -148,8 +172,11 @@ export class GuestInstance {
   private readonly stack: InvocationContext[] = [];
   /** Arena holding what the module's start function allocated; lives as long as the instance. */
   private readonly startArena: Arena;
+  /** This instance's shadow stack [base, base + bytes), or bytes 0 when the module has none. */
+  private readonly stackBase: number = 0;
+  private readonly stackBytes: number = 0;
 
-  constructor(fn: string, module: WebAssembly.Module, memory: WebAssembly.Memory, heap: Heap) {
+  constructor(fn: string, module: WebAssembly.Module, memory: WebAssembly.Memory, heap: Heap, stackBytes = SHADOW_STACK_BYTES) {
     this.fn = fn;
     this.heap = heap;
     const imports = {
@@ -185,10 +212,26 @@ export class GuestInstance {
     this.startArena = heap.newArena();
     const sp = exports.__stack_pointer;
     if (sp instanceof WebAssembly.Global) {
+      const limit = exports.__stack_limit;
+      if (!(limit instanceof WebAssembly.Global)) {
+        throw new CwasiError('E_WASM_INVALID', `${fn}: the module has a shadow stack but does not export __stack_limit (build it with the current asm-functions/rt/export-stack-pointer.mjs)`);
+      }
+      if (!Number.isInteger(stackBytes) || stackBytes < 4096 || stackBytes % 16 !== 0) {
+        throw new CwasiError('E_CONFIG', `${fn}: stackBytes ${stackBytes} must be a multiple of 16 of at least 4096`);
+      }
       // A stack of its own: the module's default one sits at a fixed address
-      // shared by every instance of the module, on every thread.
-      const base = heap.allocInstance(this.startArena, SHADOW_STACK_BYTES);
-      sp.value = base + SHADOW_STACK_BYTES;
+      // shared by every instance of the module, on every thread. Every frame
+      // compares the lowered pointer with the limit before it stores, so an
+      // overflow traps at the bottom of this block, inside it.
+      const base = heap.allocInstance(this.startArena, stackBytes);
+      try {
+        limit.value = base;
+        sp.value = base + stackBytes;
+      } catch (err) {
+        throw new CwasiError('E_WASM_INVALID', `${fn}: __stack_pointer and __stack_limit must be mutable i32 globals: ${(err as Error).message}`);
+      }
+      this.stackBase = base;
+      this.stackBytes = stackBytes;
     }
     if (typeof exports._start === 'function') {
       const ctx = this.bareContext(this.startArena);
@@ -196,7 +239,7 @@ export class GuestInstance {
       try {
         exports._start();
       } catch (err) {
-        throw new CwasiError('E_FUNCTION_TRAP', `${fn}: module initialisation trapped: ${(err as Error).message}`);
+        throw new CwasiError('E_FUNCTION_TRAP', `${fn}: module initialisation trapped: ${this.stackOverflowed(err) ? 'stack overflow' : (err as Error).message}`);
       } finally {
         this.leave();
       }
@@ -224,6 +267,8 @@ export class GuestInstance {
    */
   invoke(ctx: InvocationContext, inputs: readonly Slice[]): Slice {
     const table = this.heap.allocIn(ctx.arena, Math.max(inputs.length, 1) * SLICE_BYTES);
+    ctx.inputs = inputs;
+    ctx.table = { ptr: table, len: Math.max(inputs.length, 1) * SLICE_BYTES };
     // The table is 16-byte aligned: write it as u32 words (little endian like wasm).
     const words = this.heap.words();
     for (let i = 0; i < inputs.length; i++) {
@@ -237,14 +282,24 @@ export class GuestInstance {
       status = this.exports.cwasi_main(table, inputs.length);
     } catch (err) {
       if (ctx.hostError) throw ctx.hostError;
+      if (this.stackOverflowed(err)) {
+        throw new CwasiError('E_FUNCTION_TRAP', `${ctx.fn} trapped: stack overflow (its shadow stack of ${this.stackBytes} bytes is exhausted; raise stackBytes)`, {
+          function: ctx.fn,
+        });
+      }
       throw trapError(ctx.fn, err);
     } finally {
       this.leave();
+      // Calls the guest started and never waited for must not hold their slots for ever.
+      for (const p of ctx.calls.values()) if (p.remote !== undefined) ctx.bridge.abandon?.(p.remote);
+      ctx.calls.clear();
     }
     if (ctx.hostError) throw ctx.hostError;
     if (status !== 0) {
       const f = ctx.failure;
-      throw new CwasiError('E_FUNCTION_FAILED', `${ctx.fn} failed (code ${f?.code ?? status}): ${f?.message ?? 'no message'}`, {
+      // Name what a failed call hit (a limit, a trap further down): the guest's own message rarely can.
+      const cause = ctx.lastCallError === undefined ? '' : ` (after a call failed: ${ctx.lastCallError.message})`;
+      throw new CwasiError('E_FUNCTION_FAILED', `${ctx.fn} failed (code ${f?.code ?? status}): ${f?.message ?? 'no message'}${cause}`.slice(0, MAX_MESSAGE_BYTES), {
         function: ctx.fn, guestCode: f?.code ?? status,
       });
     }
@@ -253,6 +308,18 @@ export class GuestInstance {
       throw new CwasiError('E_WASM_INVALID', `${ctx.fn} returned without reporting an output`);
     }
     return out;
+  }
+
+  /**
+   * Did this trap come from a stack overflow? The shadow stack's check
+   * leaves the lowered pointer below the limit when it traps; an exhausted
+   * native stack is a RangeError. Either way nothing below the stack was written.
+   */
+  private stackOverflowed(err: unknown): boolean {
+    if (err instanceof RangeError && /call stack/i.test(err.message)) return true;
+    const sp = this.exports.__stack_pointer;
+    if (this.stackBytes === 0 || !(sp instanceof WebAssembly.Global)) return false;
+    return (sp.value as number) >>> 0 < this.stackBase;
   }
 
   // ── attach/detach an invocation to the runtime's bump allocator ─────────
@@ -285,8 +352,8 @@ export class GuestInstance {
     };
     return {
       fn: this.fn, heap: this.heap, bridge: none, invocationId: 0, arena, extraArenas: [],
-      deadline: Infinity, maxPayloadBytes: 0, forceRemote: [], output: undefined, failure: undefined,
-      hostError: undefined, lastCallError: undefined, groupTrapped: false, calls: new Map(), nextHandle: 1, logs: [],
+      deadline: Infinity, maxPayloadBytes: 0, forceRemote: [], callDepth: 0, callLimits: DEFAULT_CALL_LIMITS, output: undefined, failure: undefined,
+      hostError: undefined, lastCallError: undefined, groupTrapped: false, inputs: [], table: undefined, calls: new Map(), nextHandle: 1, logs: [],
     };
   }
 
@@ -300,6 +367,35 @@ export class GuestInstance {
     if (!this.heap.inBounds(ptr, len)) {
       this.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: ${what} [${ptr}, +${len}) is outside its memory`));
     }
+  }
+
+  /**
+   * Bytes handed on to other code (an output, a call payload) must be bytes
+   * this invocation owns: the module's static data, one of its inputs, or a
+   * block of its own arenas. Never the memory header, the input table, a
+   * stack (its own or another instance's) or another invocation's arena.
+   */
+  private checkOwned(ctx: InvocationContext, ptr: number, len: number, what: string): void {
+    this.checkRange(ctx, ptr, len, what);
+    if (len === 0) return;
+    const end = ptr + len;
+    const refuse = (why: string): never =>
+      this.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: ${what} [${ptr}, +${len}) ${why}`));
+    if (ptr < HEADER_BYTES) refuse('overlaps the memory header');
+    const t = ctx.table;
+    if (t !== undefined && ptr < t.ptr + t.len && t.ptr < end) refuse('overlaps the input table');
+    if (end <= this.heap.heapStart) return; // static data
+    for (const s of ctx.inputs) if (ptr >= s.ptr && end <= s.ptr + s.len) return;
+    try {
+      if (this.heap.arenaContains(ctx.arena, ptr, len)) return;
+      for (const a of ctx.extraArenas) if (this.heap.arenaContains(a, ptr, len)) return;
+      // Objects module initialisation made live as long as the instance; its stack does not count.
+      if (this.heap.arenaContains(this.startArena, ptr, len, true)) return;
+    } catch (err) {
+      if (err instanceof CwasiError) this.abortWith(ctx, err);
+      throw err;
+    }
+    refuse('is not memory this invocation owns (a stack, the header or another invocation\'s arena)');
   }
 
   // ── the "cwasi" import namespace ─────────────────────────────────────────
@@ -319,7 +415,7 @@ export class GuestInstance {
 
   private setOutput(ptr: number, len: number): void {
     const ctx = this.current();
-    this.checkRange(ctx, ptr, len, 'output');
+    this.checkOwned(ctx, ptr, len, 'output');
     if (len > ctx.maxPayloadBytes && ctx.maxPayloadBytes > 0) {
       this.abortWith(ctx, new CwasiError('E_PAYLOAD_TOO_LARGE', `${ctx.fn}: output of ${len} bytes exceeds the limit of ${ctx.maxPayloadBytes}`));
     }
@@ -345,13 +441,23 @@ export class GuestInstance {
     const ctx = this.current();
     if (nameLen > MAX_NAME_BYTES) return STATUS.UNKNOWN_FUNCTION;
     this.checkRange(ctx, namePtr, nameLen, 'call target name');
-    this.checkRange(ctx, inPtr, inLen, 'call payload');
+    this.checkOwned(ctx, inPtr, inLen, 'call payload');
     const target = decodeShared(this.heap.bytes().subarray(namePtr, namePtr + nameLen));
     if (ctx.maxPayloadBytes > 0 && inLen > ctx.maxPayloadBytes) {
       ctx.lastCallError = new CwasiError('E_PAYLOAD_TOO_LARGE', `payload of ${inLen} bytes to ${target} exceeds the limit`);
       return STATUS.LIMIT;
     }
     if (Date.now() > ctx.deadline) return STATUS.ABORTED;
+    const limits = ctx.callLimits;
+    if (ctx.callDepth + 1 > limits.maxDepth) {
+      ctx.lastCallError = limitError('depth', `guest call depth limit of ${limits.maxDepth} reached (${ctx.fn} → ${target})`);
+      return STATUS.LIMIT;
+    }
+    // Refused here, in the caller's worker: a burst beyond the limit never reaches the main thread.
+    if (ctx.calls.size >= limits.maxInFlightPerInvocation) {
+      ctx.lastCallError = limitError('inFlightPerInvocation', `limit of ${limits.maxInFlightPerInvocation} guest calls in flight per invocation reached (${ctx.fn} → ${target})`);
+      return STATUS.LIMIT;
+    }
     const handle = ctx.nextHandle++;
     const pending: PendingCall = { target, status: undefined, result: undefined, remote: undefined };
     const forced = ctx.forceRemote.includes(target) || ctx.forceRemote.includes('*');
@@ -362,6 +468,7 @@ export class GuestInstance {
       // arena lives until the caller's invocation is released.
       const child = newContext(target, peer.heap, ctx.bridge, {
         invocationId: ctx.invocationId, deadline: ctx.deadline, maxPayloadBytes: ctx.maxPayloadBytes, forceRemote: ctx.forceRemote,
+        callDepth: ctx.callDepth + 1, callLimits: ctx.callLimits,
       });
       ctx.extraArenas.push(child.arena);
       try {
@@ -373,6 +480,8 @@ export class GuestInstance {
         ctx.lastCallError = e;
         if (e.code === 'E_FUNCTION_TRAP' || child.groupTrapped) ctx.groupTrapped = true;
         pending.status = e.code === 'E_MEMORY_LIMIT' || e.code === 'E_PAYLOAD_TOO_LARGE' ? STATUS.LIMIT : STATUS.CALL_FAILED;
+        // A limit deeper in an inline chain surfaces as the callee's failure; keep its message.
+        if (child.lastCallError !== undefined && isLimitError(child.lastCallError)) ctx.lastCallError = child.lastCallError;
       } finally {
         ctx.extraArenas.push(...child.extraArenas);
       }
@@ -382,7 +491,7 @@ export class GuestInstance {
       } catch (err) {
         const e = err instanceof CwasiError ? err : new CwasiError('E_GUEST_CALL', String(err));
         ctx.lastCallError = e;
-        return e.code === 'E_UNKNOWN_FUNCTION' ? STATUS.UNKNOWN_FUNCTION : e.code === 'E_QUEUE_FULL' ? STATUS.LIMIT : STATUS.CALL_FAILED;
+        return e.code === 'E_UNKNOWN_FUNCTION' ? STATUS.UNKNOWN_FUNCTION : e.code === 'E_QUEUE_FULL' || isLimitError(e) ? STATUS.LIMIT : STATUS.CALL_FAILED;
       }
     }
     ctx.calls.set(handle, pending);
@@ -410,6 +519,15 @@ export class GuestInstance {
     }
     return pending.status ?? STATUS.CALL_FAILED;
   }
+}
+
+/** A guest-call limit (depth, calls in flight): status -5, E_GUEST_CALL naming the limit. */
+export function limitError(limit: string, message: string): CwasiError {
+  return new CwasiError('E_GUEST_CALL', message, { limit });
+}
+
+export function isLimitError(e: CwasiError): boolean {
+  return e.code === 'E_GUEST_CALL' && typeof e.details?.limit === 'string';
 }
 
 /** A guest trap (RuntimeError, loader abort, stack overflow) as E_FUNCTION_TRAP. */

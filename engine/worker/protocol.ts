@@ -32,6 +32,10 @@ export interface GroupKey {
 /** What a worker needs to run members of one memory group (shared once per key). */
 export interface GroupInstall extends GroupKey {
   memory: WebAssembly.Memory;
+  /** The heap's lock (heap.ts HEAP LOCK): outside the memory, where no guest can write it. */
+  heapLock: SharedArrayBuffer;
+  /** Shadow stack bytes of each member's instances, by function name. */
+  stackBytes: Record<string, number>;
   /** Every member's compiled module, by function name. */
   modules: Record<string, WebAssembly.Module>;
   /** Guest-initiated calls between members run inline (an embedding group). */
@@ -110,6 +114,10 @@ export interface RunTask {
   maxPayloadBytes: number;
   /** Guest-call targets that must go through the dispatcher even if embeddable ('*' = all). */
   forceRemote: string[];
+  /** Guest calls between the invocation's entry and this task (0: not started by a guest). */
+  callDepth: number;
+  /** Guest-call limits the worker enforces itself (engine/guest-calls.ts). */
+  callLimits: { maxDepth: number; maxInFlightPerInvocation: number };
 }
 
 export type Task = RunTask;
@@ -243,6 +251,8 @@ export interface GuestCallRequest {
   target: string;
   payload: MemorySlice;
   deadline: number;
+  /** Depth of the call this starts (the caller's depth + 1). */
+  depth: number;
 }
 
 /** A kept output the receiver must release (or adopt) once it copied the bytes. */

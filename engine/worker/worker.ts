@@ -132,11 +132,12 @@ function installFor(key: GroupKey): GroupInstall {
   return reply.install;
 }
 
-function heapFor(memory: WebAssembly.Memory): Heap {
+function heapFor(install: GroupInstall): Heap {
+  const memory = install.memory;
   let heap = heaps.get(memory);
   if (heap === undefined) {
     // One view per memory for the worker's lifetime: it may cache chunks.
-    heap = Heap.attach(memory, true);
+    heap = Heap.attach(memory, install.heapLock, true);
     heaps.set(memory, heap);
   }
   return heap;
@@ -144,7 +145,17 @@ function heapFor(memory: WebAssembly.Memory): Heap {
 
 const shared: SharedResolver = {
   heapOf(ref: MemoryRef): Heap {
-    return heapFor(installFor({ groupId: ref.groupId, generation: ref.generation, version: 0 }).memory);
+    // Another function's memory (a source to copy from, a result to release).
+    // Its corruption is its owner's fate: reported as a bad descriptor, so
+    // that the task reading it fails without its own memory being discarded.
+    try {
+      return heapFor(installFor({ groupId: ref.groupId, generation: ref.generation, version: 0 }));
+    } catch (err) {
+      if (err instanceof CwasiError && err.code === 'E_MEMORY_CORRUPT') {
+        throw new CwasiError('E_BAD_DESCRIPTOR', `memory ${ref.groupId}#${ref.generation} it reads from is corrupt: ${err.message}`);
+      }
+      throw err;
+    }
   },
   ringOf(id: number): SharedArrayBuffer {
     let sab = rings.get(id);
@@ -177,7 +188,7 @@ function groupFor(key: GroupKey): WorkerGroup {
   }
   const install = installFor(key);
   if (existing !== undefined) dropGroup(existing);
-  const group: WorkerGroup = { install, heap: heapFor(install.memory), instances: new Map(), bridge: undefined as unknown as CallBridge };
+  const group: WorkerGroup = { install, heap: heapFor(install), instances: new Map(), bridge: undefined as unknown as CallBridge };
   group.bridge = makeBridge(group);
   groups.set(key.groupId, group);
   return group;
@@ -199,7 +210,7 @@ function instanceFor(group: WorkerGroup, fn: string): GuestInstance {
   if (inst === undefined) {
     const module = group.install.modules[fn];
     if (module === undefined) throw new CwasiError('E_UNKNOWN_FUNCTION', `${fn} is not a member of memory group ${group.install.groupId}`);
-    inst = new GuestInstance(fn, module, group.install.memory, group.heap);
+    inst = new GuestInstance(fn, module, group.install.memory, group.heap, group.install.stackBytes[fn]);
     group.instances.set(fn, inst);
   }
   return inst;
@@ -251,10 +262,14 @@ function slotIndex(slot: number, field: number): number {
 }
 
 function allocSlot(): number {
-  for (let i = 0; i < CALL_SLOTS; i++) {
-    if (abandoned.has(i)) continue;
-    // Only this thread moves a slot out of FREE, so a plain check suffices.
-    if (Atomics.load(ctl, slotIndex(i, SLOT_STATE)) === SLOT_FREE) return i;
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < CALL_SLOTS; i++) {
+      if (abandoned.has(i)) continue;
+      // Only this thread moves a slot out of FREE, so a plain check suffices.
+      if (Atomics.load(ctl, slotIndex(i, SLOT_STATE)) === SLOT_FREE) return i;
+    }
+    // Replies to abandoned calls free their slots once read.
+    drainReplies();
   }
   throw new CwasiError('E_QUEUE_FULL', `more than ${CALL_SLOTS} guest calls in flight in one worker`);
 }
@@ -277,6 +292,18 @@ function makeBridge(group: WorkerGroup): CallBridge {
     onArena(arena) {
       journalArena(group, arena.id);
     },
+    abandon(call) {
+      if (Atomics.load(ctl, slotIndex(call.slot, SLOT_STATE)) === SLOT_PENDING) {
+        abandoned.add(call.slot);
+        return;
+      }
+      // Answered already: free the slot and whatever the reply holds.
+      drainReplies();
+      const reply = earlyReplies.get(call.slot);
+      earlyReplies.delete(call.slot);
+      if (reply?.ok && reply.release) releaseToken(reply.release);
+      Atomics.store(ctl, slotIndex(call.slot, SLOT_STATE), SLOT_FREE);
+    },
     embeddedPeer(_ctx, target) {
       if (!group.install.embedded || group.install.modules[target] === undefined) return undefined;
       return instanceFor(group, target);
@@ -290,6 +317,7 @@ function makeBridge(group: WorkerGroup): CallBridge {
         type: 'cwasi:call', threadId, slot, invocationId: ctx.invocationId, caller: ctx.fn, target,
         payload: { groupId: group.install.groupId, generation: group.install.generation, ptr: payload.ptr, len: payload.len },
         deadline: ctx.deadline,
+        depth: ctx.callDepth + 1,
       };
       parentPort!.postMessage(req);
       return { slot };
@@ -526,10 +554,12 @@ function failure(state: RunState, err: unknown): TaskResult {
       }
     }
   }
-  const discard = group !== undefined && ((trapped && group.install.embedded) || corrupt);
-  if (discard) dropGroup(group);
+  const discard = (group !== undefined && trapped && group.install.embedded) || corrupt;
+  if (discard && group !== undefined) dropGroup(group);
   const failed: TaskResult = { ok: false, threadId, fn: step, error, discardGroup: discard };
-  if (group !== undefined) failed.groupId = group.install.groupId;
+  // A memory found corrupt before its group was set up (its header) is named by the task.
+  const groupId = group?.install.groupId ?? state.task.groups[state.at]?.groupId;
+  if (groupId !== undefined) failed.groupId = groupId;
   return failed;
 }
 

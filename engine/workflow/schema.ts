@@ -23,6 +23,8 @@ export interface FunctionDecl {
   host?: string;
   /** Largest size its memory may grow to, in bytes. */
   memoryMaxBytes?: number;
+  /** Shadow stack of each of its instances, in bytes (default 64 KiB); deeper spills trap. */
+  stackBytes?: number;
 }
 
 export interface EdgeDecl {
@@ -70,6 +72,7 @@ export const workflowSchema = {
           replicas: { type: 'integer', minimum: 1, maximum: 65536 },
           host: { type: 'string', minLength: 1, maxLength: 255 },
           memoryMaxBytes: { type: 'integer', minimum: 1048576, maximum: 4294967296 },
+          stackBytes: { type: 'integer', minimum: 4096, maximum: 67108864, multipleOf: 16 },
         },
       },
     },

@@ -24,8 +24,13 @@ export interface ModuleDef {
   imports?: ImportFunc[];
   funcs: FuncDef[];
   data?: Array<{ offset: number; bytes: number[] }>;
-  /** A mutable i32 global with this initial value, exported as `__stack_pointer` (what the cwasi build transform exports). */
+  /**
+   * A mutable i32 global with this initial value, exported as `__stack_pointer`,
+   * beside a mutable `__stack_limit` (0): what the cwasi build transform exports.
+   */
   stackPointer?: number;
+  /** Leave `__stack_limit` out (a module built with an older transform). */
+  noStackLimit?: boolean;
 }
 
 function uleb(n: number): number[] {
@@ -99,6 +104,10 @@ export function buildModule(def: ModuleDef): Uint8Array {
   if (def.stackPointer !== undefined) {
     globals.push([I32, 0x01, ...i32c(def.stackPointer), 0x0b]);
     exports.push([...str('__stack_pointer'), 0x03, ...uleb(0)]);
+    if (def.noStackLimit !== true) {
+      globals.push([I32, 0x01, ...i32c(0), 0x0b]);
+      exports.push([...str('__stack_limit'), 0x03, ...uleb(1)]);
+    }
   }
   const code = def.funcs.map((f) => {
     const body = [0x00, ...f.body, 0x0b];
@@ -147,5 +156,23 @@ export function abiModule(opts: {
     ],
     ...(opts.noStackPointer === true ? {} : { stackPointer: HAND_BUILT_STACK_POINTER }),
     ...(opts.data ? { data: opts.data } : {}),
+  });
+}
+
+/** i32.load / i32.store with a constant offset (natural alignment). */
+export const i32load = (offset = 0): number[] => [0x28, 0x02, ...uleb(offset)];
+export const i32store = (offset = 0): number[] => [0x36, 0x02, ...uleb(offset)];
+export const localSet = (i: number): number[] => [0x21, ...uleb(i)];
+
+/**
+ * `buildModule` plus what the cwasi build always emits and the engine
+ * requires of every guest: an empty `_start` and the exported stack pointer
+ * and limit (the host gives each instance its own stack).
+ */
+export function guestModule(def: ModuleDef): Uint8Array {
+  return buildModule({
+    stackPointer: HAND_BUILT_STACK_POINTER,
+    ...def,
+    funcs: [...def.funcs, { name: '_start', params: [], results: [], body: [] }],
   });
 }
