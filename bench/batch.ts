@@ -16,7 +16,8 @@
 // peak RSS with 4N inputs ≤ 1.2× that with N.
 
 import { Piscina } from 'piscina';
-import { Engine, workloads, type WorkflowDocument } from '../engine/index.js';
+import { CwasiError, Engine, workloads, type WorkflowDocument } from '../engine/index.js';
+import { pinnedAscVersion } from '../engine/build/asc.js';
 import { type BenchOptions, type BenchReport, type BenchResult, type Goal, median, meta, progress, round, row } from './common.js';
 import type { StageTask } from './batch-worker.js';
 
@@ -63,8 +64,8 @@ async function compileKernels(): Promise<WebAssembly.Module> {
   let asc: typeof import('assemblyscript/asc');
   try {
     asc = (await import('assemblyscript/asc')).default as unknown as typeof import('assemblyscript/asc');
-  } catch {
-    throw new Error('cwasi bench batch compiles its Piscina reference with AssemblyScript, a dependency of cwasi that could not be loaded: reinstall cwasi (npm install)');
+  } catch (err) {
+    throw new CwasiError('E_DEPENDENCY_MISSING', `cwasi bench batch compiles its Piscina reference with the AssemblyScript compiler, which is not installed: npm install --save-dev assemblyscript@${pinnedAscVersion()}`, undefined, { cause: err });
   }
   const root = new URL('../../', import.meta.url);
   let wasm: Uint8Array | undefined;

@@ -94,8 +94,18 @@ test('the installed cwasi binary runs the bundled demo', async () => {
   assert.match(r.stdout, new RegExp(`checksum-embedded \\(output\\): cwasi-sum32 ${hex} over 65536 bytes`));
 });
 
-test('cwasi build compiles a function of the project, which runs embedded beside a bundled one', async () => {
+test('without the optional compiler, cwasi build says what to install; the engine needs none', async () => {
+  assert.not.ok(existsSync(join(app, 'node_modules', 'assemblyscript')), 'the tarball alone brings no compiler');
   writeFileSync(join(app, 'tag.ts'), taggingSource('tagged'));
+  const b = await cwasi('build', 'tag.ts', '--out', 'fns');
+  assert.is(b.code, 1, b.stdout + b.stderr);
+  assert.match(b.stderr, /error E_DEPENDENCY_MISSING: .*npm install --save-dev assemblyscript@\d+\.\d+\.\d+/);
+});
+
+test('cwasi build compiles a function of the project, which runs embedded beside a bundled one', async () => {
+  const pinned = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string> }).peerDependencies['assemblyscript'];
+  const inst = await run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--save-dev', `assemblyscript@${pinned}`], app);
+  assert.is(inst.code, 0, inst.stderr);
   const b = await cwasi('build', 'tag.ts', '--out', 'fns');
   assert.is(b.code, 0, b.stderr);
   assert.match(b.stdout, /tag\.wasm\s+tag\.ts\s+\[262144, \d+\)/);

@@ -32,10 +32,16 @@ export const RUNTIME = join(PACKAGE_ROOT, 'asm-functions', 'rt', 'cwasi-rt');
 export const TRANSFORM = join(PACKAGE_ROOT, 'asm-functions', 'rt', 'export-stack-pointer.mjs');
 /** Alignment of each static region (bytes). */
 export const REGION_ALIGN = 64;
-/** The version of assemblyscript the runtime and SDK are written for: the one package.json pins. */
-function pinnedAscVersion(): string {
-  const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-  return pkg.dependencies?.['assemblyscript'] ?? 'unknown';
+/**
+ * The version of assemblyscript the runtime and SDK are written for: the one
+ * package.json pins as an optional peer dependency. The compiler (with
+ * binaryen, ~100 MiB) is needed only to build functions, so an engine-only
+ * install stays small; a project that builds functions (`cwasi init` makes
+ * one) lists it among its devDependencies.
+ */
+export function pinnedAscVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { peerDependencies?: Record<string, string> };
+  return pkg.peerDependencies?.['assemblyscript'] ?? 'unknown';
 }
 
 /**
@@ -78,7 +84,7 @@ async function loadAsc(): Promise<AscApi> {
     try {
       asc = (await import('assemblyscript/asc')).default as unknown as AscApi;
     } catch (err) {
-      throw new CwasiError('E_CONFIG', `cannot load the AssemblyScript compiler (assemblyscript ${pinned}, a dependency of cwasi): ${(err as Error).message}`);
+      throw new CwasiError('E_DEPENDENCY_MISSING', `building functions needs the AssemblyScript compiler, which is not installed: npm install --save-dev assemblyscript@${pinned}`, { package: 'assemblyscript', version: pinned }, { cause: err });
     }
     if (asc.version !== pinned) {
       throw new CwasiError('E_CONFIG', `assemblyscript ${asc.version} is installed; cwasi's runtime and SDK need ${pinned}`);

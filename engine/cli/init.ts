@@ -4,7 +4,7 @@
 
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { PACKAGE_ROOT } from '../build/asc.js';
+import { PACKAGE_ROOT, pinnedAscVersion } from '../build/asc.js';
 import { CwasiError } from '../errors.js';
 
 export interface InitOptions {
@@ -98,6 +98,8 @@ export function cmdInit(dir: string, o: InitOptions, out: (s: string) => void): 
       start: 'npm run build && cwasi run workflow.json --text "hello cwasi hello"',
     },
     dependencies: { cwasi: o.dependency ?? `^${version}` },
+    // The compiler cwasi's runtime and SDK are written for (an optional peer of cwasi: only builds need it).
+    devDependencies: { assemblyscript: pinnedAscVersion() },
   };
   mkdirSync(join(target, 'functions'), { recursive: true });
   mkdirSync(join(target, 'test'), { recursive: true });
