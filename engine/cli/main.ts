@@ -10,6 +10,7 @@ import {
   type EngineOptions, type IfcMode, type InvocationReport, type PlanReport, type WorkflowDocument,
 } from '../index.js';
 import { formatMs, formatSize, hex32, parsePositiveInt, parseSize, parseSizes, table } from './format.js';
+import { addNatsFlags, anyNatsFlag, natsAuthFromFlags, type NatsFlags } from './nats-flags.js';
 
 interface Out {
   out: (s: string) => void;
@@ -63,7 +64,7 @@ function parseModes(values: string[]): Record<string, IfcMode> | undefined {
 }
 
 /** Options that make `run` / `plan` coordinate from inside a cluster. */
-interface ClusterFlags {
+interface ClusterFlags extends NatsFlags {
   nats?: string;
   cluster?: string;
   secretFile?: string;
@@ -73,13 +74,15 @@ interface ClusterFlags {
 
 function clusterOptions(o: ClusterFlags): EngineOptions['cluster'] | undefined {
   if (o.nats === undefined) {
-    if (o.cluster !== undefined || o.secretFile !== undefined || o.name !== undefined || o.listen !== undefined) {
-      throw new CwasiError('E_CONFIG', '--cluster, --secret-file, --name and --listen need --nats');
+    if (o.cluster !== undefined || o.secretFile !== undefined || o.name !== undefined || o.listen !== undefined || anyNatsFlag(o)) {
+      throw new CwasiError('E_CONFIG', '--cluster, --secret-file, --name, --listen and the --nats-* flags need --nats');
     }
     return undefined;
   }
+  const natsAuth = natsAuthFromFlags(o);
   return {
     nats: o.nats,
+    ...(natsAuth !== undefined ? { natsAuth } : {}),
     ...(o.cluster !== undefined ? { cluster: o.cluster } : {}),
     ...(o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
     ...(o.name !== undefined ? { name: o.name } : {}),
@@ -88,7 +91,7 @@ function clusterOptions(o: ClusterFlags): EngineOptions['cluster'] | undefined {
 }
 
 function addClusterFlags(cmd: Command): Command {
-  return cmd
+  return addNatsFlags(cmd)
     .option('--nats <url>', 'coordinate from inside a cluster (functions pinned with "host")')
     .option('--cluster <name>', 'cluster name (with --nats)')
     .option('--secret-file <file>', 'cluster secret (with --nats; else CWASI_SECRET)')
@@ -301,7 +304,7 @@ async function cmdBench(name: string, o: Record<string, string | boolean | undef
   }
 }
 
-interface NodeOptions {
+interface NodeOptions extends NatsFlags {
   nats: string;
   listen: string;
   secretFile?: string;
@@ -326,6 +329,7 @@ function readTls(o: NodeOptions): { key: Buffer; cert: Buffer; ca: Buffer } | un
 
 async function cmdNode(o: NodeOptions, out: Out): Promise<void> {
   const tls = readTls(o);
+  const natsAuth = natsAuthFromFlags(o);
   const engine = await Engine.create({
     ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
     cluster: {
@@ -333,6 +337,7 @@ async function cmdNode(o: NodeOptions, out: Out): Promise<void> {
       ...(o.name !== undefined ? { name: o.name } : {}),
       ...(o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
       ...(tls !== undefined ? { tls } : {}),
+      ...(natsAuth !== undefined ? { natsAuth } : {}),
     },
   });
   const s = engine.clusterStats()!;
@@ -420,7 +425,7 @@ export function buildProgram(out: Out = io): Command {
     .action((name: string, o: Record<string, string | boolean | undefined>) => cmdBench(name, o, out, process.argv.slice(2)));
   bench.addHelpText('after', `\nBenchmarks:\n${Object.entries(BENCHES).map(([n, d]) => `  ${n.padEnd(14)} ${d.description}`).join('\n')}`);
 
-  program.command('node')
+  addNatsFlags(program.command('node'))
     .description('run an engine node of a cluster: registers in NATS JetStream, serves deploy/run requests, streams payloads over the Networked Buffer')
     .requiredOption('--nats <url>', 'NATS server (JetStream enabled), e.g. nats://127.0.0.1:4222')
     .option('--listen <host:port>', 'Networked Buffer listener (loopback unless an address is given)', '127.0.0.1:0')
