@@ -31,7 +31,18 @@ export interface Harness {
 
 const bin = fileURLToPath(new URL('../../bin/cwasi.js', import.meta.url));
 
-export async function startCluster(opts: { nats?: string; nodes: Array<{ name: string; host: string }>; threads?: number; readyTimeoutMs?: number }): Promise<Harness> {
+export interface ClusterHarnessOptions {
+  nats?: string;
+  nodes: Array<{ name: string; host: string }>;
+  threads?: number;
+  readyTimeoutMs?: number;
+  /** More `cwasi node` flags for every node (NATS credentials, TLS). */
+  nodeArgs?: string[];
+  /** More flags for one node, by name. */
+  argsFor?: (name: string) => string[];
+}
+
+export async function startCluster(opts: ClusterHarnessOptions): Promise<Harness> {
   const nats = opts.nats ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
   const cluster = `c${randomBytes(5).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'cwasi-cluster-'));
@@ -42,7 +53,8 @@ export async function startCluster(opts: { nats?: string; nodes: Array<{ name: s
 
   const start = (name: string, host: string, port = 0): Promise<NodeProcess> => new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, 'node', '--nats', nats, '--listen', `${host}:${port}`, '--name', name,
-      '--cluster', cluster, '--secret-file', secretFile, '--threads', String(opts.threads ?? 2)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--cluster', cluster, '--secret-file', secretFile, '--threads', String(opts.threads ?? 2),
+      ...(opts.nodeArgs ?? []), ...(opts.argsFor?.(name) ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     const node: NodeProcess = { name, address: '', child, log: [] };
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

@@ -16,7 +16,7 @@ import { CwasiError, asCwasiError, toErrorRecord, type ErrorRecord } from './err
 import type { DeployedFunction, FunctionCoordinator, MemoryGroup } from './coordinator.js';
 import type { Channel, GroupRef, Produced, Transfer } from './channels/channel.js';
 import type { RingPools } from './channels/local.js';
-import { createHeldChannel, type NetworkPeer } from './channels/networked.js';
+import { createHeldChannel, newTransferId, type NetworkPeer } from './channels/networked.js';
 import { releaseKept } from './channels/embedded.js';
 import { INLINE_MAX_BYTES, type RemoteInput, type RemoteOutput, type RunRequest, type RunResultMeta } from './cluster/protocol.js';
 import { redisClient, writeOutputToKv } from './channels/remote-kv.js';
@@ -829,8 +829,6 @@ export class RequestDispatcher {
     return { result: res, group: refs[refs.length - 1]! };
   }
 
-  private transferSeq = 0;
-
   /** Run a segment placed on another node: its inputs travel inline or as Networked Buffer streams. */
   private async runRemote(seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation): Promise<{ result: RunSuccess; group: GroupRef }> {
     const remote = this.options.remote;
@@ -841,14 +839,14 @@ export class RequestDispatcher {
     const self = remote.self;
     const sends: Array<Promise<void>> = [];
     const transfers: string[] = [];
-    const newTransfer = (what: string) => {
-      const t = `${self}/${what}.${inv.id}.${++this.transferSeq}`;
+    const newTransfer = () => {
+      const t = newTransferId(self);
       transfers.push(t);
       return t;
     };
     const stream = (bytes: Uint8Array): RemoteInput => {
       if (bytes.length <= INLINE_MAX_BYTES) return { kind: 'inline', base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
-      const transfer = newTransfer('in');
+      const transfer = newTransfer();
       const p = remote.send(host, transfer, bytes, inv.deadline);
       p.catch(() => {});
       sends.push(p);
@@ -876,8 +874,8 @@ export class RequestDispatcher {
     if (output.kv) out.kv = output.kv;
     let returned: Promise<Uint8Array> | undefined;
     if (output.bytes) {
-      out.returnTransfer = newTransfer('out');
-      returned = remote.expect(out.returnTransfer, (n) => new Uint8Array(n), inv.deadline);
+      out.returnTransfer = newTransfer();
+      returned = remote.expect(out.returnTransfer, host, (n) => new Uint8Array(n), inv.deadline);
       returned.catch(() => {});
     }
     try {

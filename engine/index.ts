@@ -8,6 +8,8 @@ export type { FileItem, FileInputStats } from './batch/files.js';
 export type { InvokeOptions, InvocationReport, EdgeReport, StepReport } from './dispatcher.js';
 export type { WorkerStats } from './worker/control.js';
 export type { FunctionConfig } from './coordinator.js';
+export type { ClusterOptions, ClusterStats } from './cluster/member.js';
+export type { NatsAuthOptions } from './cluster/nats-auth.js';
 export { CwasiError, ERROR_CODES, isErrorCode } from './errors.js';
 export type { ErrorCode, ErrorRecord } from './errors.js';
 export { IFC_MODES, isIfcMode, selectMode, embedRefusal } from './selection.js';

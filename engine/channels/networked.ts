@@ -20,7 +20,13 @@ import { CwasiError } from '../errors.js';
 import type { Channel, EdgeContext, Produced, Transfer } from './channel.js';
 import { releaseKept } from './embedded.js';
 import type { InputSpec, OutputSpec } from '../worker/protocol.js';
+import { randomBytes } from 'node:crypto';
 import { whenUnlocked } from '../memory/heap.js';
+
+/** A transfer id: the coordinating node's name and 128 random bits (base64url). */
+export function newTransferId(self: string): string {
+  return `${self}/${randomBytes(16).toString('base64url')}`;
+}
 
 /** What the Networked Buffer needs from the cluster member (engine/cluster/member.ts). */
 export interface NetworkPeer {
@@ -30,8 +36,11 @@ export interface NetworkPeer {
   addressOf(node: string): Promise<string>;
   /** Stream `bytes` to `node` under `transfer`; resolves when the peer has them. */
   send(node: string, transfer: string, bytes: Uint8Array, deadline: number): Promise<void>;
-  /** Receive the stream `transfer`; `dest` picks where its bytes land once the size is known. */
-  expect(transfer: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array>;
+  /**
+   * Receive the stream `transfer` from node `from` (a stream under that id from
+   * any other peer is refused); `dest` picks where its bytes land once the size is known.
+   */
+  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array>;
   /** Give up on a transfer: abort its stream or its waiter. */
   cancel(transfer: string, reason: string): void;
   /** Free an output held on another node. */
@@ -46,7 +55,8 @@ export function createNetworkedChannel(peer: NetworkPeer): Channel {
       const from = edge.producerGroup.host;
       const to = edge.consumerGroup.host;
       if (from === to) throw new CwasiError('E_INTERNAL', `networked edge ${edge.from} → ${edge.to} within one host`);
-      const transfer = `${self}/${edge.transferId}`;
+      // 128 random bits: no peer can guess the id of a stream it was not told about.
+      const transfer = newTransferId(self);
       let received: Promise<{ ptr: number; len: number; arena: { id: number; head: number } }> | undefined;
       let sending: Promise<void> | undefined;
       let settled = false;
@@ -58,7 +68,7 @@ export function createNetworkedChannel(peer: NetworkPeer): Channel {
         if (heap === undefined) throw new CwasiError('E_INTERNAL', `consumer memory ${g.id} is not on this node`);
         const arena = heap.newArena();
         let ptr = 0;
-        received = peer.expect(transfer, (n) => {
+        received = peer.expect(transfer, from, (n) => {
           ptr = heap.allocIn(arena, n);
           return heap.bytes().subarray(ptr, ptr + n);
         }, edge.deadline).then((bytes) => ({ ptr, len: bytes.length, arena }), (err) => {

@@ -17,6 +17,7 @@ import { formatMs, formatSize, hex32, parseNonNegativeInt, parsePositiveInt, par
 import { cmdInit, type InitOptions } from './init.js';
 import { formatInspection, inspectFile } from './inspect.js';
 import { jsonDocument } from './json.js';
+import { addNatsFlags, anyNatsFlag, natsAuthFromFlags, type NatsFlags } from './nats-flags.js';
 import { runRepeated, type RepeatOutcome } from './repeat.js';
 import { Reported, itemError, reportError, type Out } from './report.js';
 import { cmdValidate } from './validate.js';
@@ -77,7 +78,7 @@ function parseModes(values: string[]): Record<string, IfcMode> | undefined {
 }
 
 /** Options that make `run` / `plan` coordinate from inside a cluster. */
-interface ClusterFlags {
+interface ClusterFlags extends NatsFlags {
   nats?: string;
   cluster?: string;
   secretFile?: string;
@@ -87,13 +88,15 @@ interface ClusterFlags {
 
 function clusterOptions(o: ClusterFlags): EngineOptions['cluster'] | undefined {
   if (o.nats === undefined) {
-    if (o.cluster !== undefined || o.secretFile !== undefined || o.name !== undefined || o.listen !== undefined) {
-      throw new CwasiError('E_CONFIG', '--cluster, --secret-file, --name and --listen need --nats');
+    if (o.cluster !== undefined || o.secretFile !== undefined || o.name !== undefined || o.listen !== undefined || anyNatsFlag(o)) {
+      throw new CwasiError('E_CONFIG', '--cluster, --secret-file, --name, --listen and the --nats-* flags need --nats');
     }
     return undefined;
   }
+  const natsAuth = natsAuthFromFlags(o);
   return {
     nats: o.nats,
+    ...(natsAuth !== undefined ? { natsAuth } : {}),
     ...(o.cluster !== undefined ? { cluster: o.cluster } : {}),
     ...(o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
     ...(o.name !== undefined ? { name: o.name } : {}),
@@ -102,7 +105,7 @@ function clusterOptions(o: ClusterFlags): EngineOptions['cluster'] | undefined {
 }
 
 function addClusterFlags(cmd: Command): Command {
-  return cmd
+  return addNatsFlags(cmd)
     .option('--nats <url>', 'coordinate from inside a cluster (functions pinned with "host")')
     .option('--cluster <name>', 'cluster name (with --nats)')
     .option('--secret-file <file>', 'cluster secret (with --nats; else CWASI_SECRET)')
@@ -354,7 +357,7 @@ async function cmdBench(name: string, o: Record<string, string | boolean | undef
   }
 }
 
-interface NodeOptions {
+interface NodeOptions extends NatsFlags {
   nats: string;
   listen: string;
   secretFile?: string;
@@ -379,6 +382,7 @@ function readTls(o: NodeOptions): { key: Buffer; cert: Buffer; ca: Buffer } | un
 
 async function cmdNode(o: NodeOptions, out: Out): Promise<void> {
   const tls = readTls(o);
+  const natsAuth = natsAuthFromFlags(o);
   const engine = await Engine.create({
     ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
     cluster: {
@@ -386,6 +390,7 @@ async function cmdNode(o: NodeOptions, out: Out): Promise<void> {
       ...(o.name !== undefined ? { name: o.name } : {}),
       ...(o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
       ...(tls !== undefined ? { tls } : {}),
+      ...(natsAuth !== undefined ? { natsAuth } : {}),
     },
   });
   const s = engine.clusterStats()!;
@@ -497,7 +502,7 @@ export function buildProgram(out: Out = io): Command {
     .action((name: string, o: Record<string, string | boolean | undefined>) => cmdBench(name, o, out, process.argv.slice(2)));
   bench.addHelpText('after', `\nBenchmarks:\n${Object.entries(BENCHES).map(([n, d]) => `  ${n.padEnd(14)} ${d.description}`).join('\n')}`);
 
-  program.command('node')
+  addNatsFlags(program.command('node'))
     .description('run an engine node of a cluster: registers in NATS JetStream, serves deploy/run requests, streams payloads over the Networked Buffer')
     .requiredOption('--nats <url>', 'NATS server (JetStream enabled), e.g. nats://127.0.0.1:4222')
     .option('--listen <host:port>', 'Networked Buffer listener (loopback unless an address is given)', '127.0.0.1:0')

@@ -10,6 +10,13 @@
 // its pool, then holds the output and/or streams it where the request says.
 // It replies once the steps ran; outgoing streams may still be flowing, and
 // the output's memory stays kept until they are delivered.
+//
+// Every control message and its reply is sealed with the cluster secret
+// (engine/cluster/signing.ts); one that is not, was altered or is replayed is
+// answered E_AUTH and does nothing. An incoming stream is accepted only from
+// the authenticated connection of the node the request named as its sender,
+// and transfer ids carry 128 random bits, so no other peer can supply or
+// guess one.
 
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -21,6 +28,8 @@ import type { GroupRef } from '../channels/channel.js';
 import type { InputSpec, OutputSpec, RunSuccess } from '../worker/protocol.js';
 import type { IfcMode } from '../selection.js';
 import { ClusterRegistry, natsError } from './registry.js';
+import { ControlSigner, replyContext } from './signing.js';
+import { natsConnectionOptions, type NatsAuthOptions } from './nats-auth.js';
 import {
   INLINE_MAX_BYTES,
   type CancelRequest, type ControlRequest, type DeployReply, type DeployRequest, type FunctionRecord, type NodeRecord,
@@ -42,6 +51,8 @@ export interface ClusterOptions {
   secret?: Uint8Array | string;
   secretFile?: string;
   tls?: NetTlsOptions;
+  /** Credentials and TLS for the NATS connection (the server's own auth). */
+  natsAuth?: NatsAuthOptions;
   heartbeatMs?: number;
   /** A node silent this long is dead (default 3 × heartbeat). */
   staleMs?: number;
@@ -66,6 +77,8 @@ interface Held {
 }
 
 interface Waiter {
+  /** The only node this stream may come from. */
+  from: string;
   accept(s: IncomingStream): void;
   reject(err: CwasiError): void;
   timer: NodeJS.Timeout;
@@ -79,6 +92,13 @@ const SEND_SLICE_BYTES = 8 * 1024 * 1024;
 const UNCLAIMED_STREAM_MS = 30_000;
 /** Extra time a requester waits past an invocation's deadline for a reply. */
 const REPLY_GRACE_MS = 2000;
+/** Streams nobody asked for yet, at most (beyond, new ones are aborted). */
+const MAX_UNCLAIMED_STREAMS = 1024;
+const CONTROL_VERBS = new Set(['deploy', 'run', 'release', 'cancel']);
+
+function authError(message: string): { ok: false; error: ErrorRecord } {
+  return { ok: false, error: { code: 'E_AUTH', message } };
+}
 
 function readSecret(opts: ClusterOptions): Uint8Array {
   let secret = opts.secret;
@@ -103,6 +123,17 @@ function listenAddress(listen: string | undefined): { host: string; port: number
   return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
 }
 
+export interface ClusterStats {
+  node: string;
+  address: string;
+  liveNodes: string[];
+  held: number;
+  waiting: number;
+  net: NetStats;
+  /** What was refused as unauthentic: control messages (E_AUTH), registry records (ignored), incoming streams. */
+  refused: { control: number; records: number; streams: number };
+}
+
 export class ClusterMember implements NetworkPeer {
   readonly self: string;
   readonly cluster: string;
@@ -110,14 +141,20 @@ export class ClusterMember implements NetworkPeer {
   readonly registry: ClusterRegistry;
   private readonly hooks: MemberHooks;
   private readonly waiters = new Map<string, Waiter>();
-  private readonly unclaimed = new Map<string, { stream: IncomingStream; timer: NodeJS.Timeout }>();
+  /** Early streams by transfer id, then by the authenticated peer that sent them. */
+  private readonly unclaimed = new Map<string, Map<string, { stream: IncomingStream; timer: NodeJS.Timeout }>>();
+  private unclaimedCount = 0;
+  /** Incoming streams refused: from a peer other than the named sender, or over the unclaimed bound. */
+  private streamsRefused = 0;
+  private readonly signer: ControlSigner;
   private readonly held = new Map<string, Held>();
   private readonly runs = new Map<string, Set<AbortController>>();
   private heldSeq = 0;
   private closing = false;
 
-  private constructor(self: string, cluster: string, transport: NetTransport, registry: ClusterRegistry, hooks: MemberHooks) {
+  private constructor(self: string, cluster: string, transport: NetTransport, registry: ClusterRegistry, hooks: MemberHooks, signer: ControlSigner) {
     this.self = self;
+    this.signer = signer;
     this.cluster = cluster;
     this.transport = transport;
     this.registry = registry;
@@ -137,15 +174,17 @@ export class ClusterMember implements NetworkPeer {
     const secret = readSecret(opts);
     const { host, port } = listenAddress(opts.listen);
     const heartbeatMs = opts.heartbeatMs ?? 1000;
+    const connection = natsConnectionOptions(opts.natsAuth);
+    const signer = new ControlSigner(secret, self);
     const transport = await NetTransport.listen({ secret, nodeName: self, host, port, ...(opts.tls ? { tls: opts.tls } : {}) });
     let registry: ClusterRegistry;
     try {
-      registry = await ClusterRegistry.open({ nats: opts.nats, cluster, node: self, heartbeatMs, staleMs: opts.staleMs ?? 3 * heartbeatMs });
+      registry = await ClusterRegistry.open({ nats: opts.nats, cluster, node: self, heartbeatMs, staleMs: opts.staleMs ?? 3 * heartbeatMs, signer, connection });
     } catch (err) {
       await transport.close();
       throw err;
     }
-    const member = new ClusterMember(self, cluster, transport, registry, hooks);
+    const member = new ClusterMember(self, cluster, transport, registry, hooks, signer);
     transport.on('stream', (s) => member.onStream(s));
     member.subscribe();
     const startedAt = Date.now();
@@ -166,14 +205,25 @@ export class ClusterMember implements NetworkPeer {
       callback: (err, msg) => {
         if (err) return;
         let req: ControlRequest;
+        let nonce: string;
         try {
-          req = JSON.parse(decoder.decode(msg.data)) as ControlRequest;
-        } catch {
-          msg.respond(encoder.encode(JSON.stringify({ ok: false, error: { code: 'E_BAD_DESCRIPTOR', message: 'control message is not JSON' } })));
+          const opened = this.signer.open<ControlRequest>(msg.subject, msg.data, true);
+          req = opened.body;
+          nonce = opened.nonce;
+          const verb = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+          if (req === null || typeof req !== 'object' || req.type !== verb || !CONTROL_VERBS.has(verb)) {
+            throw new CwasiError('E_AUTH', `control message refused: a ${String((req as { type?: unknown } | null)?.type)} request on the ${verb} subject`);
+          }
+          if ((req.type === 'run' || req.type === 'cancel') && req.coordinator !== opened.from) {
+            throw new CwasiError('E_AUTH', `control message refused: sealed by "${opened.from}" on behalf of "${req.coordinator}"`);
+          }
+        } catch (e) {
+          // Unsealed replies: a refused requester has no claim to a MAC from this node.
+          if (msg.reply) msg.respond(encoder.encode(JSON.stringify(authError(asCwasiError(e, 'E_AUTH').message))));
           return;
         }
         void this.serve(req).then((reply) => {
-          if (reply !== undefined && msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));
+          if (reply !== undefined && msg.reply) msg.respond(this.signer.seal(replyContext(nonce), reply).data);
         });
       },
     });
@@ -301,7 +351,7 @@ export class ClusterMember implements NetworkPeer {
         const arena = heap.newArena();
         arenas.push({ heap, arena });
         let ptr = 0;
-        const bytes = await this.expect(input.transfer, (n) => {
+        const bytes = await this.expect(input.transfer, input.from, (n) => {
           ptr = heap.allocIn(arena, n);
           return heap.bytes().subarray(ptr, ptr + n);
         }, deadline);
@@ -337,7 +387,7 @@ export class ClusterMember implements NetworkPeer {
     }
   }
 
-  expect(transfer: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array> {
+  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array> {
     return new Promise<Uint8Array>((resolve, reject) => {
       const accept = (s: IncomingStream) => {
         let view: Uint8Array;
@@ -350,19 +400,17 @@ export class ClusterMember implements NetworkPeer {
         }
         s.receiveInto(view).then(() => resolve(view), (err) => reject(asCwasiError(err, 'E_NET')));
       };
-      const early = this.unclaimed.get(transfer);
+      const early = this.takeUnclaimed(transfer, from);
       if (early !== undefined) {
-        this.unclaimed.delete(transfer);
-        clearTimeout(early.timer);
-        accept(early.stream);
+        accept(early);
         return;
       }
       const timer = setTimeout(() => {
         this.waiters.delete(transfer);
-        reject(new CwasiError('E_TIMEOUT', `no stream ${transfer} arrived before the deadline`));
+        reject(new CwasiError('E_TIMEOUT', `no stream ${transfer} arrived from ${from} before the deadline`));
       }, Math.max(0, deadline - Date.now()));
       timer.unref();
-      this.waiters.set(transfer, { accept, reject, timer });
+      this.waiters.set(transfer, { from, accept, reject, timer });
     });
   }
 
@@ -373,12 +421,26 @@ export class ClusterMember implements NetworkPeer {
       clearTimeout(w.timer);
       w.reject(new CwasiError('E_CHANNEL', `transfer ${transfer} cancelled: ${reason}`));
     }
-    const u = this.unclaimed.get(transfer);
-    if (u !== undefined) {
-      this.unclaimed.delete(transfer);
-      clearTimeout(u.timer);
-      u.stream.abort('E_CHANNEL', reason);
+    const byPeer = this.unclaimed.get(transfer);
+    if (byPeer !== undefined) {
+      for (const peer of [...byPeer.keys()]) this.takeUnclaimed(transfer, peer)?.abort('E_CHANNEL', reason);
     }
+  }
+
+  private takeUnclaimed(transfer: string, peer: string): IncomingStream | undefined {
+    const byPeer = this.unclaimed.get(transfer);
+    const u = byPeer?.get(peer);
+    if (u === undefined) return undefined;
+    byPeer!.delete(peer);
+    if (byPeer!.size === 0) this.unclaimed.delete(transfer);
+    this.unclaimedCount--;
+    clearTimeout(u.timer);
+    return u.stream;
+  }
+
+  private refuseStream(s: IncomingStream, message: string): void {
+    this.streamsRefused++;
+    s.abort('E_AUTH', message);
   }
 
   private onStream(s: IncomingStream): void {
@@ -389,19 +451,32 @@ export class ClusterMember implements NetworkPeer {
     }
     const w = this.waiters.get(transfer);
     if (w !== undefined) {
+      // Only the named sender's authenticated connection may fill it; anyone else's
+      // stream is refused and the waiter keeps waiting for the real one.
+      if (s.peer !== w.from) {
+        this.refuseStream(s, `stream ${transfer} is expected from ${w.from}, not ${s.peer}`);
+        return;
+      }
       this.waiters.delete(transfer);
       clearTimeout(w.timer);
       w.accept(s);
       return;
     }
-    // Nobody asked yet (the consumer's run is on its way): keep it, bounded in time.
+    // Nobody asked yet (the consumer's run is on its way): keep it, bounded in time and
+    // number, under its sender's name, so only a request naming that sender claims it.
     // The transport holds a bounded number of its bytes and pauses the sender beyond.
+    let byPeer = this.unclaimed.get(transfer);
+    if (byPeer?.has(s.peer) === true || this.unclaimedCount >= MAX_UNCLAIMED_STREAMS) {
+      this.refuseStream(s, byPeer?.has(s.peer) === true ? `a second stream ${transfer} from ${s.peer}` : 'too many unclaimed streams');
+      return;
+    }
+    if (byPeer === undefined) this.unclaimed.set(transfer, (byPeer = new Map()));
     const timer = setTimeout(() => {
-      this.unclaimed.delete(transfer);
-      s.abort('E_TIMEOUT', 'nobody claimed the stream');
+      if (this.takeUnclaimed(transfer, s.peer) !== undefined) s.abort('E_TIMEOUT', 'nobody claimed the stream');
     }, UNCLAIMED_STREAM_MS);
     timer.unref();
-    this.unclaimed.set(transfer, { stream: s, timer });
+    byPeer.set(s.peer, { stream: s, timer });
+    this.unclaimedCount++;
   }
 
   async release(node: string, held: string[]): Promise<void> {
@@ -421,6 +496,8 @@ export class ClusterMember implements NetworkPeer {
   private async request<T>(node: string, body: ControlRequest, timeoutMs: number): Promise<T> {
     if (!this.registry.connected) throw new CwasiError('E_NATS', `NATS is unreachable: cannot ${body.type} on node "${node}"`);
     await this.registry.requireNode(node);
+    const subject = this.subject(node, body.type);
+    const sealed = this.signer.seal(subject, body);
     let reply;
     try {
       // A reply cannot arrive while NATS is down: give up as soon as the connection drops.
@@ -429,7 +506,7 @@ export class ClusterMember implements NetworkPeer {
       });
       dropped.catch(() => {});
       reply = await Promise.race([
-        this.registry.nc.request(this.subject(node, body.type), encoder.encode(JSON.stringify(body)), { timeout: Math.max(1, timeoutMs) }),
+        this.registry.nc.request(subject, sealed.data, { timeout: Math.max(1, timeoutMs) }),
         dropped,
       ]);
     } catch (err) {
@@ -439,7 +516,27 @@ export class ClusterMember implements NetworkPeer {
       if (/timeout/i.test(msg)) throw new CwasiError('E_TIMEOUT', `node "${node}" did not answer ${body.type} within ${timeoutMs} ms`);
       throw natsError(`request to node "${node}"`, err);
     }
-    return JSON.parse(decoder.decode(reply.data)) as T;
+    return this.openReply<T>(node, body.type, sealed.nonce, reply.data);
+  }
+
+  /** A reply counts only when `node` sealed it for this very request. */
+  private openReply<T>(node: string, verb: string, nonce: string, data: Uint8Array): T {
+    try {
+      const opened = this.signer.open<T>(replyContext(nonce), data, false);
+      if (opened.from !== node) throw new CwasiError('E_AUTH', `reply sealed by "${opened.from}", not "${node}"`);
+      return opened.body;
+    } catch (err) {
+      // An unsealed reply may be a refusal of our own request (wrong secret): say so.
+      let refusal: unknown;
+      try {
+        refusal = JSON.parse(decoder.decode(data));
+      } catch {
+        // neither sealed nor JSON
+      }
+      const r = refusal as { ok?: unknown; error?: { code?: unknown; message?: unknown } } | undefined;
+      if (r?.ok === false && r.error?.code === 'E_AUTH') throw new CwasiError('E_AUTH', `node "${node}" refused ${verb}: ${String(r.error.message)}`);
+      throw new CwasiError('E_AUTH', `the reply to ${verb} on node "${node}" is not authentic: ${(err as Error).message}`);
+    }
   }
 
   async deployRemote(node: string, functions: RemoteFunctionConfig[]): Promise<FunctionRecord[]> {
@@ -454,7 +551,8 @@ export class ClusterMember implements NetworkPeer {
     const body: RunRequest = { type: 'run', coordinator: this.self, coordinatorAddress: this.address, ...req };
     const onAbort = () => {
       const cancel: CancelRequest = { type: 'cancel', coordinator: this.self, invocationId: req.invocationId };
-      this.registry.nc.publish(this.subject(node, 'cancel'), encoder.encode(JSON.stringify(cancel)));
+      const subject = this.subject(node, 'cancel');
+      this.registry.nc.publish(subject, this.signer.seal(subject, cancel).data);
     };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -466,10 +564,11 @@ export class ClusterMember implements NetworkPeer {
     }
   }
 
-  stats(): { node: string; address: string; liveNodes: string[]; held: number; waiting: number; net: NetStats } {
+  stats(): ClusterStats {
     return {
       node: this.self, address: this.address, liveNodes: this.registry.liveNodes().map((n) => n.name).sort(),
-      held: this.held.size, waiting: this.waiters.size + this.unclaimed.size, net: this.transport.stats(),
+      held: this.held.size, waiting: this.waiters.size + this.unclaimedCount, net: this.transport.stats(),
+      refused: { control: this.signer.refused, records: this.registry.recordsRefused, streams: this.streamsRefused },
     };
   }
 

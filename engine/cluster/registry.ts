@@ -6,11 +6,18 @@
 // treat a record whose heartbeat is older than `staleMs` as dead (the NATS
 // server in use may not announce TTL expiry to watchers). A watcher keeps a
 // local view fresh so lookups on the call path never wait for NATS.
+//
+// Every record is sealed with the cluster secret (engine/cluster/signing.ts,
+// context kv:<bucket>/<key>) and verified before it is used: a record put by
+// anyone without the secret, altered, or copied under another key is ignored
+// (and counted in `recordsRefused`).
 
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { CwasiError } from '../errors.js';
 import type { FunctionRecord, NodeRecord } from './protocol.js';
+import { recordContext, type ControlSigner } from './signing.js';
+import type { ConnectionOptions } from '@nats-io/transport-node';
 
 export interface RegistryOptions {
   nats: string;
@@ -19,10 +26,12 @@ export interface RegistryOptions {
   heartbeatMs: number;
   /** A node silent for longer than this is dead. */
   staleMs: number;
+  /** Seals and verifies records with the cluster secret. */
+  signer: ControlSigner;
+  /** NATS credentials and TLS (engine/cluster/nats-auth.ts). */
+  connection?: Partial<ConnectionOptions>;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export function natsError(what: string, err: unknown): CwasiError {
   return new CwasiError('E_NATS', `${what}: ${err instanceof Error ? err.message : String(err)}`);
@@ -46,11 +55,15 @@ export class ClusterRegistry {
   /** Settles (and is replaced) each time the connection drops. */
   private dropped!: Promise<void>;
   private drop!: () => void;
+  private readonly names: { nodes: string; functions: string };
+  /** Records ignored because they were not sealed with the cluster secret for their key. */
+  recordsRefused = 0;
 
   private constructor(nc: NatsConnection, nodes: KV, functions: KV, private readonly options: RegistryOptions) {
     this.nc = nc;
     this.nodes = nodes;
     this.functions = functions;
+    this.names = bucketNames(options.cluster);
     this.armDrop();
     void this.followStatus();
   }
@@ -86,6 +99,7 @@ export class ClusterRegistry {
     let nc: NatsConnection;
     try {
       nc = await connect({
+        ...options.connection,
         servers: options.nats,
         name: `cwasi-${options.cluster}-${options.node}`,
         reconnect: true,
@@ -113,7 +127,7 @@ export class ClusterRegistry {
     const put = async () => {
       const r = record();
       try {
-        await this.nodes.put(r.name, encoder.encode(JSON.stringify(r)));
+        await this.nodes.put(r.name, this.seal(this.names.nodes, r.name, r));
         this.view.set(r.name, r);
       } catch {
         // NATS is down or restarting: the next heartbeat retries.
@@ -133,12 +147,8 @@ export class ClusterRegistry {
         for await (const e of w) {
           if (this.stopped) break;
           if (e.operation === 'PUT') {
-            try {
-              const rec = JSON.parse(decoder.decode(e.value)) as NodeRecord;
-              this.view.set(rec.name, rec);
-            } catch {
-              // a record we cannot read is ignored
-            }
+            const rec = this.verify<NodeRecord>(this.names.nodes, e.key, e.value);
+            if (rec !== undefined) this.view.set(rec.name, rec);
           } else {
             this.view.delete(e.key);
           }
@@ -161,7 +171,8 @@ export class ClusterRegistry {
           this.view.delete(k);
           return;
         }
-        this.view.set(k, JSON.parse(decoder.decode(e.value)) as NodeRecord);
+        const rec = this.verify<NodeRecord>(this.names.nodes, k, e.value);
+        if (rec !== undefined) this.view.set(k, rec);
       }));
     } catch (err) {
       throw natsError('cannot read the node registry', err);
@@ -192,7 +203,7 @@ export class ClusterRegistry {
 
   async putFunction(rec: FunctionRecord): Promise<void> {
     try {
-      await this.functions.put(rec.name, encoder.encode(JSON.stringify(rec)));
+      await this.functions.put(rec.name, this.seal(this.names.functions, rec.name, rec));
     } catch (err) {
       throw natsError('cannot record a function in the registry', err);
     }
@@ -201,10 +212,26 @@ export class ClusterRegistry {
   async getFunction(name: string): Promise<FunctionRecord | undefined> {
     try {
       const e = await this.functions.get(name);
-      return e === null || e.operation !== 'PUT' ? undefined : (JSON.parse(decoder.decode(e.value)) as FunctionRecord);
+      return e === null || e.operation !== 'PUT' ? undefined : this.verify<FunctionRecord>(this.names.functions, name, e.value);
     } catch (err) {
       throw natsError('cannot read the function registry', err);
     }
+  }
+
+  private seal(bucket: string, key: string, rec: unknown): Uint8Array {
+    return this.options.signer.seal(recordContext(bucket, key), rec).data;
+  }
+
+  /** The record under `key` if it is sealed for that key with the cluster secret, else undefined. */
+  private verify<T extends { name: string }>(bucket: string, key: string, value: Uint8Array): T | undefined {
+    try {
+      const rec = this.options.signer.open<T>(recordContext(bucket, key), value, false).body;
+      if (rec !== null && typeof rec === 'object' && rec.name === key) return rec;
+    } catch {
+      // not sealed with the secret, or altered: counted below
+    }
+    this.recordsRefused++;
+    return undefined;
   }
 
   /** Stop heartbeats, withdraw this node, close the connection. */

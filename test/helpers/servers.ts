@@ -4,7 +4,7 @@
 // the pid this helper started.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +65,14 @@ function server(port: number, url: string, launch: () => ChildProcess): PrivateS
 export function privateRedis(port: number): PrivateServer {
   const dir = mkdtempSync(join(tmpdir(), 'cwasi-redis-'));
   return server(port, `redis://127.0.0.1:${port}`, () => spawn(REDIS_BIN!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** A NATS server started from a config file (auth, TLS); `config` gets the store dir to put in `jetstream`. */
+export function privateNatsWithConfig(port: number, config: (storeDir: string) => string, scheme = 'nats'): PrivateServer {
+  const dir = mkdtempSync(join(tmpdir(), 'cwasi-nats-'));
+  const file = join(dir, 'server.conf');
+  writeFileSync(file, config(join(dir, 'store')));
+  return server(port, `${scheme}://127.0.0.1:${port}`, () => spawn(NATS_BIN!, ['-c', file, '-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /** A NATS server with JetStream; restarting keeps its store (KV buckets survive). */

@@ -1,0 +1,63 @@
+// The NATS credential and TLS flags shared by `cwasi run|plan --nats` and
+// `cwasi node`. Secrets come from files, never from the command line, so they
+// do not show in `ps` or shell history.
+
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { CwasiError } from '../errors.js';
+import type { NatsAuthOptions } from '../cluster/nats-auth.js';
+
+export interface NatsFlags {
+  natsUser?: string;
+  natsPassFile?: string;
+  natsTokenFile?: string;
+  natsNkeyFile?: string;
+  natsCreds?: string;
+  natsTlsCa?: string;
+  natsTlsCert?: string;
+  natsTlsKey?: string;
+}
+
+export function addNatsFlags(cmd: Command): Command {
+  return cmd
+    .option('--nats-user <user>', 'NATS user (with --nats-pass-file)')
+    .option('--nats-pass-file <file>', 'file holding the NATS password of --nats-user')
+    .option('--nats-token-file <file>', 'file holding a NATS token')
+    .option('--nats-nkey-file <file>', 'file holding a NATS NKey user seed (SU...)')
+    .option('--nats-creds <file>', 'NATS .creds file (JWT and NKey seed)')
+    .option('--nats-tls-ca <file>', 'TLS to NATS: the CA that signed the server certificate (PEM)')
+    .option('--nats-tls-cert <file>', 'TLS to NATS: client certificate (PEM); needs --nats-tls-key')
+    .option('--nats-tls-key <file>', 'TLS to NATS: key of --nats-tls-cert (PEM)');
+}
+
+function secretFrom(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new CwasiError('E_CONFIG', `cannot read the ${what} file ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** The engine's `cluster.natsAuth` from the flags, or undefined when none is given. */
+export function natsAuthFromFlags(o: NatsFlags): NatsAuthOptions | undefined {
+  const a: NatsAuthOptions = {};
+  if (o.natsPassFile !== undefined && o.natsUser === undefined) throw new CwasiError('E_CONFIG', '--nats-pass-file needs --nats-user');
+  if (o.natsUser !== undefined) a.user = o.natsUser;
+  if (o.natsPassFile !== undefined) a.pass = secretFrom(o.natsPassFile, 'NATS password');
+  if (o.natsTokenFile !== undefined) a.token = secretFrom(o.natsTokenFile, 'NATS token');
+  if (o.natsNkeyFile !== undefined) a.nkeySeedFile = o.natsNkeyFile;
+  if (o.natsCreds !== undefined) a.credsFile = o.natsCreds;
+  if (o.natsTlsCa !== undefined || o.natsTlsCert !== undefined || o.natsTlsKey !== undefined) {
+    a.tls = {
+      ...(o.natsTlsCa !== undefined ? { caFile: o.natsTlsCa } : {}),
+      ...(o.natsTlsCert !== undefined ? { certFile: o.natsTlsCert } : {}),
+      ...(o.natsTlsKey !== undefined ? { keyFile: o.natsTlsKey } : {}),
+    };
+  }
+  return Object.keys(a).length === 0 ? undefined : a;
+}
+
+/** True when any NATS flag is given (they need --nats). */
+export function anyNatsFlag(o: NatsFlags): boolean {
+  return [o.natsUser, o.natsPassFile, o.natsTokenFile, o.natsNkeyFile, o.natsCreds, o.natsTlsCa, o.natsTlsCert, o.natsTlsKey].some((x) => x !== undefined);
+}
