@@ -521,6 +521,12 @@ export class RequestDispatcher {
       return report;
     } catch (err) {
       this.counters.failed++;
+      // A worker may see the deadline pass before this thread's sweeper runs (a busy
+      // main thread): expire the invocation here, so its error (and the cancelling of
+      // its other tasks) does not depend on which side noticed first.
+      if (!inv.aborted && Date.now() >= inv.deadline) {
+        inv.abort(new CwasiError('E_TIMEOUT', `${target}: deadline of ${timeoutMs} ms exceeded`), true);
+      }
       throw this.finalError(err, inv);
     } finally {
       this.invocations.delete(inv.id);

@@ -138,7 +138,7 @@ function runFile(file, round) {
       failed += f;
       if (f > 0) {
         // The first lines naming a failed test (uvu prints "FAIL  <suite>  "<name>"") and its assertion.
-        const excerpt = out.split('\n').filter((l) => /FAIL|Error|expected|killed after/.test(l)).slice(0, 4).map((l) => l.trim());
+        const excerpt = out.split('\n').filter((l) => /FAIL|Error|expected|killed after/i.test(l)).slice(0, 4).map((l) => l.trim());
         failures.push({ name, round, seed, seconds, excerpt });
       }
       resolve();
