@@ -193,6 +193,37 @@ class Semaphore {
 }
 
 /**
+ * Life of one pool task of an invocation, and where an abort or a deadline
+ * (Invocation.abort → cancelTasks) ends it. The invocation's promise rejects
+ * with E_ABORTED / E_TIMEOUT at once in every state (runSegment races the
+ * task against whenAborted); the table says what frees the worker.
+ *
+ *  state        │ entered when                          │ an abort there
+ *  ─────────────┼───────────────────────────────────────┼───────────────────────────────────────────
+ *  waiting      │ runSegment, before pool.run (replicas │ the semaphore wait rejects; nothing was
+ *               │ semaphore, queue bound)               │ handed to the pool (inv.aborted checked last)
+ *  queued       │ pool.run: in Piscina's queue or posted│ cancel board marked; the worker that takes
+ *               │ to a worker that has not taken it     │ it reads the mark after publishing RUNNING
+ *               │                                       │ and returns at once
+ *  starting     │ worker published JOURNAL RUNNING,     │ the journal says RUNNING: the worker is
+ *               │ fetching memories (share requests),   │ terminated. If this thread has not yet read
+ *               │ placing inputs                        │ the worker's hello (a new thread), the task
+ *               │                                       │ stays in `cancelled` and is terminated when
+ *               │                                       │ the hello or a share request arrives; the
+ *               │                                       │ worker also reads the board again before the
+ *               │                                       │ guest runs
+ *  running      │ guest code runs (or waits on a guest  │ worker terminated (the only way to stop a
+ *               │ call, whose callee tasks are this     │ wasm loop); its journal frees what it held
+ *               │ invocation's too)                     │ (forgetThread); Piscina replaces it
+ *  finishing    │ result posted, not yet read here      │ the late result is dropped, kept outputs
+ *               │                                       │ released (runSegment's late handler)
+ *  remote       │ runRemote: on another node            │ remote.run gets inv.signal: the request is
+ *               │                                       │ cancelled there, streams cancelled here
+ *
+ * A group discard (a member trapped) does not change these states: a task
+ * of the discarded generation fails with E_FUNCTION_TRAP when it settles,
+ * and a worker replaced after it starts in `queued` like any other.
+ *
  * One invocation in flight. Cancellation is the engine's own, not Piscina's:
  * tasks go to the pool without an AbortSignal (one per task showed up at
  * several percent of the main thread), and `abort()` cancels them — a queued
@@ -315,6 +346,14 @@ export class RequestDispatcher {
   private readonly liveTasks = new Map<number, { groups: MemoryGroup[]; refs: GroupRef[]; fn: string }>();
   /** Ids of cancelled tasks, by slot (protocol.ts CANCEL BOARD); shared with every worker. */
   private readonly cancelBoard: Int32Array;
+  /**
+   * Cancelled tasks that have not settled in the pool: looked up again when a
+   * worker becomes known (hello) or asks for a memory, so that a task already
+   * RUNNING in a thread this side could not see yet is still terminated.
+   */
+  private readonly cancelled = new Set<number>();
+  /** Test seam: sees every worker message before it is handled (`deliver` handles it). */
+  hooks: { onWorkerMessage?(message: unknown, deliver: () => void): void } = {};
   private tasksInPool = 0;
   private readonly semaphores = new Map<string, Semaphore>();
   private readonly invocations = new Map<number, Invocation>();
@@ -510,6 +549,12 @@ export class RequestDispatcher {
       return report;
     } catch (err) {
       this.counters.failed++;
+      // A worker may see the deadline pass before this thread's sweeper runs (a busy
+      // main thread): expire the invocation here, so its error (and the cancelling of
+      // its other tasks) does not depend on which side noticed first.
+      if (!inv.aborted && Date.now() >= inv.deadline) {
+        inv.abort(new CwasiError('E_TIMEOUT', `${target}: deadline of ${timeoutMs} ms exceeded`), true);
+      }
       throw this.finalError(err, inv);
     } finally {
       this.releaseInputArenas(filledArenas);
@@ -806,7 +851,10 @@ export class RequestDispatcher {
       // what its journal says it held (forgetThread).
       void running.then((late) => {
         if (late.ok && 'kept' in late && late.kept !== undefined) releaseKept({ result: late, group: refs[refs.length - 1]! });
-      }, () => {}).finally(() => this.liveTasks.delete(taskId));
+      }, () => {}).finally(() => {
+        this.liveTasks.delete(taskId);
+        this.cancelled.delete(taskId);
+      });
       throw e;
     } finally {
       this.tasksInPool--;
@@ -814,6 +862,7 @@ export class RequestDispatcher {
       for (const s of acquired) s.release();
     }
     this.liveTasks.delete(taskId);
+    this.cancelled.delete(taskId);
     const discarded = groups.findIndex((g, i) => g.generation !== refs[i]!.generation);
     if (discarded >= 0) {
       // Discarded while the task waited or ran (a member trapped): one fate, whatever the worker saw.
@@ -1003,13 +1052,30 @@ export class RequestDispatcher {
     const J = JOURNAL_OFFSET >> 2;
     for (const taskId of inv.tasks) {
       Atomics.store(this.cancelBoard, taskId & (CANCEL_BOARD_SLOTS - 1), taskId);
+      this.cancelled.add(taskId);
       for (const [threadId, link] of this.workers) {
         if (Atomics.load(link.control, J + (JOURNAL.TASK >> 2)) === taskId && Atomics.load(link.control, J + (JOURNAL.STATE >> 2)) === JOURNAL_RUNNING) {
-          const worker = this.pool.threads.find((w) => w.threadId === threadId);
-          void worker?.terminate();
+          this.terminate(threadId);
         }
       }
     }
+  }
+
+  /** Terminate `threadId` if its journal says it runs a cancelled task; true when it did. */
+  private terminateIfCancelled(threadId: number): boolean {
+    if (this.cancelled.size === 0) return false;
+    const link = this.workers.get(threadId);
+    if (link === undefined) return false;
+    const J = JOURNAL_OFFSET >> 2;
+    if (Atomics.load(link.control, J + (JOURNAL.STATE >> 2)) !== JOURNAL_RUNNING) return false;
+    if (!this.cancelled.has(Atomics.load(link.control, J + (JOURNAL.TASK >> 2)))) return false;
+    this.terminate(threadId);
+    return true;
+  }
+
+  private terminate(threadId: number): void {
+    const worker = this.pool.threads.find((w) => w.threadId === threadId);
+    void worker?.terminate();
   }
 
   /** A task's thread died: free the arenas its journal (the thread's control block) says the task held. */
@@ -1072,6 +1138,12 @@ export class RequestDispatcher {
   // ── guest-initiated calls ───────────────────────────────────────────────
 
   onWorkerMessage(message: unknown): void {
+    const hook = this.hooks.onWorkerMessage;
+    if (hook !== undefined) hook(message, () => this.handleWorkerMessage(message));
+    else this.handleWorkerMessage(message);
+  }
+
+  private handleWorkerMessage(message: unknown): void {
     const m = message as WorkerMessage;
     if (m === null || typeof m !== 'object') return;
     if (m.type === 'cwasi:hello') {
@@ -1083,6 +1155,7 @@ export class RequestDispatcher {
       const worker = this.pool.threads.find((w) => w.threadId === hello.threadId);
       worker?.once('exit', () => this.forgetThread(hello.threadId));
       this.helloWaiters.get(hello.threadId)?.();
+      this.terminateIfCancelled(hello.threadId);
     } else if (m.type === 'cwasi:call') {
       this.gate.push(m as GuestCallRequest);
     } else if (m.type === 'cwasi:share') {
@@ -1094,6 +1167,8 @@ export class RequestDispatcher {
   private share(req: ShareRequest): void {
     const link = this.workers.get(req.threadId);
     if (link === undefined) return;
+    // A task cancelled while this thread could not see its worker: stop it here, before it gets its memory.
+    if (this.terminateIfCancelled(req.threadId)) return;
     let reply: ShareReply;
     const [kind, rest] = [req.key.slice(0, req.key.indexOf(':')), req.key.slice(req.key.indexOf(':') + 1)];
     if (kind === 'group') {

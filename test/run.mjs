@@ -7,18 +7,51 @@
 //   node test/run.mjs                 all tests
 //   node test/run.mjs ring heap       only files whose name contains "ring" or "heap"
 //   CWASI_TEST_JOBS=2 node test/run.mjs   two files at a time (default 1)
+//
+// Flake hunting:
+//   node test/run.mjs --repeat 20 [filter...]   run the selection 20 times (or CWASI_TEST_REPEAT=20)
+//   node test/run.mjs --stress [filter...]      beside CPU and memory pressure (or CWASI_TEST_STRESS=1)
+// Round r of a repeat runs with CWASI_SEED = base + r (base: CWASI_SEED or the
+// tests' default), so repeats explore different seeds; every failure is listed
+// at the end with its file, round, seed and time, and replays with
+//   CWASI_SEED=<seed> node test/run.mjs <file>
+// The pressure is child processes started here and stopped by pid when the run
+// ends (also on SIGINT/SIGTERM); each also exits by itself after
+// CWASI_STRESS_MAX_S seconds (default 1800), so none outlives a killed runner.
+//   CWASI_STRESS_CPU    busy-looping processes (default: number of cores)
+//   CWASI_STRESS_MEM_MB MiB one process keeps re-touching (default 256; 0 for none)
 
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const testDir = join(root, 'dist', 'test');
-const filters = process.argv.slice(2);
+
+function parseArgs(argv) {
+  const out = { filters: [], repeat: Number(process.env.CWASI_TEST_REPEAT ?? 1), stress: process.env.CWASI_TEST_STRESS === '1' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--repeat') out.repeat = Number(argv[++i]);
+    else if (a.startsWith('--repeat=')) out.repeat = Number(a.slice('--repeat='.length));
+    else if (a === '--stress') out.stress = true;
+    else out.filters.push(a);
+  }
+  if (!Number.isInteger(out.repeat) || out.repeat < 1 || out.repeat > 10_000) {
+    process.stderr.write(`--repeat wants a whole number from 1 to 10000 (got ${out.repeat})\n`);
+    process.exit(2);
+  }
+  return out;
+}
+
+const { filters, repeat, stress } = parseArgs(process.argv.slice(2));
 const jobs = Math.max(1, Number(process.env.CWASI_TEST_JOBS ?? 1));
 /** A test file that has not finished after this long is killed and counted as failed. */
 const FILE_TIMEOUT_MS = Number(process.env.CWASI_TEST_FILE_TIMEOUT_MS ?? 180_000);
+/** The tests' default seed (test/helpers/env.ts); rounds of a repeat add their index. */
+const BASE_SEED = Number(process.env.CWASI_SEED ?? 20261126);
 
 function list(dir) {
   const out = [];
@@ -30,15 +63,50 @@ function list(dir) {
   return out;
 }
 
+// ── pressure ──────────────────────────────────────────────────────────────
+
+const pressure = [];
+
+function startPressure() {
+  const maxS = Number(process.env.CWASI_STRESS_MAX_S ?? 1800);
+  const cpu = Number(process.env.CWASI_STRESS_CPU ?? cpus().length);
+  const memMb = Number(process.env.CWASI_STRESS_MEM_MB ?? 256);
+  // Each hog checks the clock itself: it ends after maxS even if this runner is SIGKILLed.
+  const cpuHog = `const end = Date.now() + ${maxS * 1000}; let x = 1; while (Date.now() < end) { for (let i = 0; i < 1e6; i++) x = (x * 1664525 + 1013904223) | 0; }`;
+  const memHog = `const end = Date.now() + ${maxS * 1000}; const b = Buffer.alloc(${memMb} << 20);`
+    + ' const tick = () => { if (Date.now() >= end) process.exit(0); for (let i = 0; i < b.length; i += 4096) b[i]++; setTimeout(tick, 5); }; tick();';
+  const hogs = Array.from({ length: cpu }, () => cpuHog);
+  if (memMb > 0) hogs.push(memHog);
+  for (const src of hogs) {
+    const child = spawn(process.execPath, ['-e', src], { stdio: 'ignore' });
+    pressure.push(child);
+  }
+  process.stdout.write(`stress: ${cpu} CPU-bound processes, ${memMb} MiB re-touched, each ends by itself after ${maxS} s (pids ${pressure.map((c) => c.pid).join(' ')})\n`);
+}
+
+function stopPressure() {
+  for (const child of pressure.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+// ── running ───────────────────────────────────────────────────────────────
+
 const files = list(testDir).filter((f) => filters.length === 0 || filters.some((x) => relative(testDir, f).includes(x)));
 let passed = 0;
 let failed = 0;
+/** Every failure: { name, round, seed, seconds, excerpt }. */
 const failures = [];
+const children = new Set();
 
-function runFile(file) {
+function runFile(file, round) {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [file], { cwd: root, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...process.env, FORCE_COLOR: '0' };
+    const seed = repeat > 1 ? BASE_SEED + round : BASE_SEED;
+    if (repeat > 1) env.CWASI_SEED = String(seed);
+    const child = spawn(process.execPath, [file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -47,6 +115,7 @@ function runFile(file) {
       child.kill('SIGKILL');
     }, FILE_TIMEOUT_MS);
     child.on('close', (code) => {
+      children.delete(child);
       clearTimeout(timer);
       const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
       const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
@@ -61,20 +130,51 @@ function runFile(file) {
         f = 1;
       }
       const name = relative(testDir, file);
-      process.stdout.write(`── ${name} (${((Date.now() - started) / 1000).toFixed(1)} s): ${p} passed, ${f} failed\n`);
+      const seconds = (Date.now() - started) / 1000;
+      const tag = repeat > 1 ? ` [round ${round + 1}/${repeat}, seed ${seed}]` : '';
+      process.stdout.write(`── ${name}${tag} (${seconds.toFixed(1)} s): ${p} passed, ${f} failed\n`);
       if (f > 0 || code !== 0) process.stdout.write(out.replace(/^/gm, '   ') + '\n');
       passed += p;
       failed += f;
-      if (f > 0) failures.push(name);
+      if (f > 0) {
+        // The first lines naming a failed test (uvu prints "FAIL  <suite>  "<name>"") and its assertion.
+        const excerpt = out.split('\n').filter((l) => /FAIL|Error|expected|killed after/i.test(l)).slice(0, 4).map((l) => l.trim());
+        failures.push({ name, round, seed, seconds, excerpt });
+      }
       resolve();
     });
   });
 }
 
-const queue = [...files];
-await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
-  while (queue.length > 0) await runFile(queue.shift());
-}));
-if (failures.length > 0) process.stdout.write(`failed files: ${failures.join(', ')}\n`);
+function onSignal(sig) {
+  stopPressure();
+  for (const c of children) c.kill('SIGKILL');
+  process.stdout.write(`\n${sig}: stopped\n`);
+  process.exit(130);
+}
+process.once('SIGINT', onSignal);
+process.once('SIGTERM', onSignal);
+
+if (stress) startPressure();
+const runStarted = Date.now();
+try {
+  for (let round = 0; round < repeat; round++) {
+    const queue = [...files];
+    await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+      while (queue.length > 0) await runFile(queue.shift(), round);
+    }));
+  }
+} finally {
+  stopPressure();
+}
+if (failures.length > 0) {
+  process.stdout.write(`failed files: ${[...new Set(failures.map((f) => f.name))].join(', ')}\n`);
+  if (repeat > 1 || stress) {
+    for (const f of failures) {
+      process.stdout.write(`  ${f.name}: round ${f.round + 1}, CWASI_SEED=${f.seed}, ${f.seconds.toFixed(1)} s\n${f.excerpt.map((l) => `    ${l}\n`).join('')}`);
+    }
+  }
+}
+if (repeat > 1) process.stdout.write(`${repeat} rounds of ${files.length} files in ${((Date.now() - runStarted) / 1000).toFixed(0)} s${stress ? ' under stress' : ''}\n`);
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
 process.exitCode = failed > 0 || files.length === 0 ? 1 : 0;

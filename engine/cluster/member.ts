@@ -189,7 +189,7 @@ export class ClusterMember implements NetworkPeer {
     member.subscribe();
     const startedAt = Date.now();
     await registry.announce((): NodeRecord => ({
-      name: self, address: member.address, pid: process.pid, startedAt, heartbeatAt: Date.now(), functions: hooks.hostedFunctions(),
+      name: self, address: member.address, pid: process.pid, startedAt, heartbeatAt: Date.now(), heartbeatMs, functions: hooks.hostedFunctions(),
     }));
     return member;
   }

@@ -28,6 +28,8 @@ export interface NodeRecord {
   pid: number;
   startedAt: number;
   heartbeatAt: number;
+  /** The period this node heartbeats at: readers judge its age against it (absent in older records). */
+  heartbeatMs?: number;
   functions: string[];
 }
 

@@ -32,6 +32,10 @@ export interface RegistryOptions {
   connection?: Partial<ConnectionOptions>;
 }
 
+/** A node is alive while its last heartbeat is younger than this many of ITS periods (and `staleMs`). */
+export const LIVENESS_BEATS = 3;
+/** The longest period a record may claim (a peer's record is input: it cannot buy itself eternal life). */
+export const MAX_HEARTBEAT_MS = 60_000;
 
 export function natsError(what: string, err: unknown): CwasiError {
   return new CwasiError('E_NATS', `${what}: ${err instanceof Error ? err.message : String(err)}`);
@@ -113,7 +117,10 @@ export class ClusterRegistry {
     try {
       const kvm = new Kvm(nc);
       const names = bucketNames(options.cluster);
-      const nodes = await kvm.create(names.nodes, { history: 1, ttl: Math.max(options.staleMs * 2, 2000) });
+      // The TTL only collects records of nodes gone for good: liveness is judged by
+      // heartbeat age (alive()), so the TTL must not retire a node that is merely
+      // a few beats late, whatever period it (not the bucket's creator) beats at.
+      const nodes = await kvm.create(names.nodes, { history: 1, ttl: Math.max(options.staleMs * 4, 30_000) });
       const functions = await kvm.create(names.functions, { history: 1 });
       return new ClusterRegistry(nc, nodes, functions, options);
     } catch (err) {
@@ -183,7 +190,20 @@ export class ClusterRegistry {
   node(name: string): NodeRecord | undefined {
     const r = this.view.get(name);
     if (r === undefined) return undefined;
-    return Date.now() - r.heartbeatAt <= this.options.staleMs ? r : undefined;
+    return this.alive(r) ? r : undefined;
+  }
+
+  /**
+   * Alive: the heartbeat is younger than the window, which is LIVENESS_BEATS
+   * of the SENDER's period (or this reader's staleMs, if longer). Judging a
+   * node that beats every second against a reader's own 3 × 300 ms declared
+   * it dead in the last tenth of every period, and under load far more often.
+   */
+  private alive(r: NodeRecord): boolean {
+    const claimed = r.heartbeatMs;
+    const period = typeof claimed === 'number' && Number.isFinite(claimed) && claimed > 0 ? Math.min(claimed, MAX_HEARTBEAT_MS) : 0;
+    const window = Math.max(this.options.staleMs, LIVENESS_BEATS * period);
+    return typeof r.heartbeatAt === 'number' && Date.now() - r.heartbeatAt <= window;
   }
 
   /** Like `node`, but asks NATS once more before concluding the node is gone. */
@@ -198,7 +218,7 @@ export class ClusterRegistry {
   }
 
   liveNodes(): NodeRecord[] {
-    return [...this.view.values()].filter((r) => Date.now() - r.heartbeatAt <= this.options.staleMs);
+    return [...this.view.values()].filter((r) => this.alive(r));
   }
 
   async putFunction(rec: FunctionRecord): Promise<void> {

@@ -476,6 +476,12 @@ function begin(state: RunState): Slice[] | Promise<Slice[]> {
 function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<TaskResult> {
   const { task, contexts, groups } = state;
   const instances = task.steps.map((fn, i) => instanceFor(groups[i]!, fn));
+  // Read the board again before any guest code runs: a cancel marked while this
+  // task fetched its memories is seen here, or (the memories came through the
+  // main thread, which then knew this worker) the dispatcher terminates us.
+  if (Atomics.load(cancelBoard, task.taskId & (CANCEL_BOARD_SLOTS - 1)) === task.taskId) {
+    throw new CwasiError('E_ABORTED', 'cancelled while it started');
+  }
   // Step times go into a preallocated array: between one step returning and
   // the next starting nothing allocates, so the handoff is only the loop.
   const stamps = new Float64Array(2 * task.steps.length);
