@@ -52,6 +52,9 @@ export interface InvokeOptions {
   guestCallMode?: IfcMode;
 }
 
+/** How long a file input waits, on later event-loop turns, for a busy heap lock before going through a buffer. */
+const FILL_LOCK_PATIENCE_MS = 250;
+
 /**
  * An input that writes itself where the dispatcher places it: straight into
  * the first function's memory when the target has one entry function on this
@@ -581,16 +584,25 @@ export class RequestDispatcher {
     };
     if (g === undefined || g.host !== this.coordinator.hostName) return intoBuffer();
     const generation = g.generation;
-    let ptr: number;
-    try {
-      const arena = g.heap.newArena();
-      arenas.push({ group: g, generation, arena });
-      ptr = g.heap.allocIn(arena, len);
-    } catch (err) {
-      // The heap lock is busy (a worker inside the heap): the main thread never
-      // waits for it; the bytes go through a buffer and the worker places them.
-      if (err instanceof HeapLockBusy) return intoBuffer();
-      throw err;
+    let arena: Arena | undefined;
+    let ptr: number | undefined;
+    // The heap lock may be busy (a worker inside the heap, perhaps descheduled
+    // on a loaded machine). The main thread never waits for it: it tries again
+    // on later turns of the event loop for a while, then gives up and sends
+    // the bytes through a buffer for the worker to place.
+    for (let delay = 1, waited = 0; ptr === undefined; delay = Math.min(2 * delay, 16)) {
+      try {
+        if (arena === undefined) {
+          arena = g.heap.newArena();
+          arenas.push({ group: g, generation, arena });
+        }
+        ptr = g.heap.allocIn(arena, len);
+      } catch (err) {
+        if (!(err instanceof HeapLockBusy)) throw err;
+        if (waited >= FILL_LOCK_PATIENCE_MS || inv.aborted) return intoBuffer();
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        waited += delay;
+      }
     }
     // A view taken now stays valid if the memory grows meanwhile (a grown shared buffer is not detached).
     await fill.fill(g.heap.bytes().subarray(ptr, ptr + len), true);

@@ -94,7 +94,7 @@ export function cmdInit(dir: string, o: InitOptions, out: (s: string) => void): 
     type: 'module',
     scripts: {
       build: 'cwasi build functions --out build',
-      test: 'npm run build && node --test test/',
+      test: 'npm run build && node --test test/*.test.mjs',
       start: 'npm run build && cwasi run workflow.json --text "hello cwasi hello"',
     },
     dependencies: { cwasi: o.dependency ?? `^${version}` },
