@@ -78,7 +78,11 @@ test('stop (unordered): the failure is the last result and each earlier one is c
   assert.is(last.error?.code, 'E_PAYLOAD_TOO_LARGE');
   assert.ok(results.slice(0, -1).every((r) => r.error === undefined));
   results.slice(0, -1).forEach((r) => assert.equal(workloads.readChecksums(r.output!), expectedFor(lengthOf(r.index), r.index)));
-  assert.ok(c.pulled() <= BAD + 1 + 5, `pulled ${c.pulled()} inputs`);
+  // Unordered, later inputs may finish (and be replaced from the source) while
+  // BAD still runs, so how many are read depends on timing; what cannot is
+  // that, when the failure ends the run, at most the window (5, BAD included)
+  // was read beyond the successes already delivered, and nothing after.
+  assert.ok(c.pulled() <= results.length - 1 + 5, `pulled ${c.pulled()} inputs for ${results.length - 1} successes; the window is 5`);
   assert.is(engine.stats().invocations.inFlight, 0);
 });
 
