@@ -12,7 +12,7 @@ import {
   DESC_BYTES, FRAME_DATA, FRAME_DESC, FRAME_HEADER_BYTES, RING, RING_HEADER_BYTES, Ring,
 } from '../engine/ring/ring.js';
 import { SEED, prng } from './helpers/env.js';
-import { chunkSize, firstDifference, indices, keepAlive, setIndices, streamAt, streamTable } from './helpers/ring-threads.js';
+import { PERIOD, chunkSize, firstDifference, indices, keepAlive, setIndices, streamAt, streamTable } from './helpers/ring-threads.js';
 
 const U32 = 2 ** 32;
 const CANARY = 8;
@@ -247,7 +247,13 @@ test('writeAsync and readAsync on one thread move a payload several rings long, 
   try {
     await fc.assert(
       fc.asyncProperty(
-        ringShape.chain(({ cap, start }) => fc.record({ cap: fc.constant(cap), start: fc.constant(start), laps: fc.integer({ min: 1, max: 20 }), extra: fc.integer({ min: 0, max: cap }) })),
+        // The payload (laps × cap + extra) must stay inside one period of the
+        // reference stream: with 64 KiB rings, 16 laps exceeded it and the
+        // property failed on the test's own RangeError for some seeds.
+        ringShape.chain(({ cap, start }) => fc.record({
+          cap: fc.constant(cap), start: fc.constant(start),
+          laps: fc.integer({ min: 1, max: Math.min(20, Math.floor((PERIOD - 1) / cap) - 1) }), extra: fc.integer({ min: 0, max: cap }),
+        })),
         async ({ cap, start, laps, extra }) => {
           const ring = Ring.create(cap);
           setIndices(ring, start, start);
