@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   E_CHANNEL: 'an inter-function channel failed or was reset',
   E_NET: 'a networked buffer connection failed',
   E_AUTH: 'a peer failed cluster authentication',
+  E_NAME_TAKEN: 'another live node of the cluster already has this name',
   E_REDIS: 'the Redis server failed or is unreachable',
   E_NATS: 'the NATS server failed or is unreachable',
   E_INPUT: 'a batch input could not be read (a missing or changed file, a malformed record stream)',

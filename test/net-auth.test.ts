@@ -314,11 +314,11 @@ function makeCertificates(): { tls: NetTlsOptions; rogue: NetTlsOptions; cleanup
   const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
   try {
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.10.3\nextendedKeyUsage=serverAuth,clientAuth\n');
+    writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.10.3,DNS:tls-server,DNS:tls-client,DNS:tls-intruder\nextendedKeyUsage=serverAuth,clientAuth\n');
     run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=cwasi-test-ca', '-days', '1');
     run('req', ...ec, '-keyout', 'node.key', '-out', 'node.csr', '-subj', '/CN=cwasi-node');
     run('x509', '-req', '-in', 'node.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'node.crt', '-days', '1', '-extfile', 'ext.cnf');
-    run('req', '-x509', ...ec, '-keyout', 'rogue.key', '-out', 'rogue.crt', '-subj', '/CN=rogue', '-days', '1', '-addext', 'subjectAltName=IP:127.0.10.3');
+    run('req', '-x509', ...ec, '-keyout', 'rogue.key', '-out', 'rogue.crt', '-subj', '/CN=rogue', '-days', '1', '-addext', 'subjectAltName=IP:127.0.10.3,DNS:rogue');
     const read = (f: string) => readFileSync(join(dir, f));
     return {
       tls: { key: read('node.key'), cert: read('node.crt'), ca: read('ca.crt') },

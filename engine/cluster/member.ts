@@ -34,7 +34,7 @@ import {
   INLINE_MAX_BYTES,
   type CancelRequest, type ControlRequest, type DeployReply, type DeployRequest, type FunctionRecord, type NodeRecord,
   type ReleaseReply, type ReleaseRequest, type RemoteFunctionConfig, type RemoteInput, type RunReply, type RunRequest,
-  type RunResultMeta,
+  type RunResultMeta, type PingReply,
 } from './protocol.js';
 import type { Heap } from '../memory/heap.js';
 
@@ -94,7 +94,9 @@ const UNCLAIMED_STREAM_MS = 30_000;
 const REPLY_GRACE_MS = 2000;
 /** Streams nobody asked for yet, at most (beyond, new ones are aborted). */
 const MAX_UNCLAIMED_STREAMS = 1024;
-const CONTROL_VERBS = new Set(['deploy', 'run', 'release', 'cancel']);
+const CONTROL_VERBS = new Set(['deploy', 'run', 'release', 'cancel', 'ping']);
+/** How long a starting node waits for a live holder of its name to answer. */
+const NAME_PROBE_MS = 2000;
 
 function authError(message: string): { ok: false; error: ErrorRecord } {
   return { ok: false, error: { code: 'E_AUTH', message } };
@@ -150,6 +152,7 @@ export class ClusterMember implements NetworkPeer {
   private readonly held = new Map<string, Held>();
   private readonly runs = new Map<string, Set<AbortController>>();
   private heldSeq = 0;
+  private readonly startedAt = Date.now();
   private closing = false;
 
   private constructor(self: string, cluster: string, transport: NetTransport, registry: ClusterRegistry, hooks: MemberHooks, signer: ControlSigner) {
@@ -185,13 +188,49 @@ export class ClusterMember implements NetworkPeer {
       throw err;
     }
     const member = new ClusterMember(self, cluster, transport, registry, hooks, signer);
+    try {
+      await member.claimName();
+    } catch (err) {
+      // Not registry.close(): that withdraws the record under this name, which is the holder's.
+      await registry.nc.close().catch(() => {});
+      await transport.close();
+      throw err;
+    }
     transport.on('stream', (s) => member.onStream(s));
     member.subscribe();
-    const startedAt = Date.now();
+    const startedAt = member.startedAt;
     await registry.announce((): NodeRecord => ({
       name: self, address: member.address, pid: process.pid, startedAt, heartbeatAt: Date.now(), heartbeatMs, functions: hooks.hostedFunctions(),
     }));
     return member;
+  }
+
+  /**
+   * Refuse to start under a name a live node holds: it answers a ping on its
+   * subject. No responders means the name is free (a node that died leaves a
+   * record but no subscription). Two nodes starting under one name within the
+   * same round trip can both pass; the later announce then wins the record.
+   */
+  private async claimName(): Promise<void> {
+    const subject = this.subject(this.self, 'ping');
+    const sealed = this.signer.seal(subject, { type: 'ping' });
+    let data: Uint8Array;
+    try {
+      data = (await this.registry.nc.request(subject, sealed.data, { timeout: NAME_PROBE_MS })).data;
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (/no responders/i.test(msg)) return;
+      if (/timeout/i.test(msg)) throw new CwasiError('E_NAME_TAKEN', `node name "${this.self}" is subscribed in cluster "${this.cluster}" but its holder did not answer within ${NAME_PROBE_MS} ms`);
+      throw natsError('cannot check whether the node name is taken', err);
+    }
+    let holder = '';
+    try {
+      const r = this.openReply<PingReply>(this.self, 'ping', sealed.nonce, data);
+      holder = ` (pid ${r.pid}, up since ${new Date(r.startedAt).toISOString()})`;
+    } catch {
+      // something without the secret answers on that subject: the name is still not ours to take
+    }
+    throw new CwasiError('E_NAME_TAKEN', `node name "${this.self}" is held by a live node of cluster "${this.cluster}"${holder}`);
   }
 
   private subject(node: string, verb: string): string {
@@ -236,6 +275,7 @@ export class ClusterMember implements NetworkPeer {
         case 'run': return await this.serveRun(req);
         case 'release': return this.serveRelease(req);
         case 'cancel': this.serveCancel(req); return undefined;
+        case 'ping': return { ok: true, node: this.self, pid: process.pid, startedAt: this.startedAt } satisfies PingReply;
         default: return { ok: false, error: { code: 'E_CONFIG', message: `unknown control request ${(req as { type: string }).type}` } };
       }
     } catch (err) {

@@ -9,6 +9,7 @@
 //   cwasi.<cluster>.node.<name>.run       RunRequest     → RunReply
 //   cwasi.<cluster>.node.<name>.release   ReleaseRequest → ReleaseReply
 //   cwasi.<cluster>.node.<name>.cancel    CancelRequest  (no reply)
+//   cwasi.<cluster>.node.<name>.ping      PingRequest    → PingReply (is this name taken?)
 //   cwasi.<cluster>.node.<name>.invoke    InvokeRequest  → InvokeReply
 // KV buckets (JetStream):
 //   cwasi_<cluster>_nodes       key node name  → NodeRecord   (TTL: a silent node ages out)
@@ -147,4 +148,16 @@ export type InvokeReply =
   | { ok: true; outputBase64: string }
   | { ok: false; error: ErrorRecord };
 
-export type ControlRequest = DeployRequest | RunRequest | ReleaseRequest | CancelRequest | InvokeRequest;
+/** Asked by a node about to start under a name: a live holder of the name answers. */
+export interface PingRequest {
+  type: 'ping';
+}
+
+export interface PingReply {
+  ok: true;
+  node: string;
+  pid: number;
+  startedAt: number;
+}
+
+export type ControlRequest = DeployRequest | RunRequest | ReleaseRequest | CancelRequest | InvokeRequest | PingRequest;

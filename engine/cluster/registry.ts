@@ -53,6 +53,7 @@ export class ClusterRegistry {
   private readonly view = new Map<string, NodeRecord>();
   private heartbeat: NodeJS.Timeout | undefined;
   private watching: Promise<void> | undefined;
+  private watchStarting: Promise<void> | undefined;
   private stopped = false;
   /** False while the NATS connection is down; control requests then fail at once. */
   connected = true;
@@ -150,7 +151,11 @@ export class ClusterRegistry {
   private async watch(): Promise<void> {
     while (!this.stopped) {
       try {
-        const w = await this.nodes.watch();
+        // close() waits for this: draining while a watch is being set up leaks the
+        // library's heartbeat timer, which keeps the process alive.
+        const starting = this.nodes.watch();
+        this.watchStarting = starting.then(() => {}, () => {});
+        const w = await starting;
         for await (const e of w) {
           if (this.stopped) break;
           if (e.operation === 'PUT') {
@@ -258,6 +263,7 @@ export class ClusterRegistry {
   async close(): Promise<void> {
     this.stopped = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.watchStarting;
     try {
       await this.nodes.delete(this.options.node);
     } catch {

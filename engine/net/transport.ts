@@ -79,6 +79,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { CwasiError, isErrorCode, type ErrorCode } from '../errors.js';
 import { ClientHandshake, ServerHandshake, checkNodeName, checkSecret } from './auth.js';
+import { checkOwnCertificate, checkPeerCertificate } from './identity.js';
 import { FrameParser, decodeControl, encodeAbort, encodeFrame, encodeHeader, encodeMessage, encodeMeta, encodeOpen, type FrameHandler } from './frames.js';
 import {
   FLAG_END_OF_STREAM,
@@ -872,6 +873,8 @@ export class Connection implements NetConnection, FrameHandler {
       throw new CwasiError('E_AUTH', `${msg.type} before authentication`);
     }
     const hs = this.handshake!;
+    // With TLS the name a peer claims must be in its certificate (identity.ts).
+    if ((msg.type === 'hello' || msg.type === 'challenge') && this.socket instanceof tls.TLSSocket) checkPeerCertificate(this.socket, msg.nodeName);
     if (hs instanceof ClientHandshake) {
       const reply = hs.receive(msg as HandshakeMessage);
       if (reply !== null) this.writeFrame(encodeMessage(reply));
@@ -1256,6 +1259,7 @@ export class NetTransport extends EventEmitter<NetTransportEvents> {
     this.secret = Uint8Array.from(opts.secret);
     this.nodeName = opts.nodeName;
     this.tlsOptions = opts.tls;
+    if (opts.tls) checkOwnCertificate(opts.tls.cert, opts.nodeName);
     this.address = { host: opts.host ?? '127.0.0.1', port: 0 };
     this.server = opts.tls
       ? tls.createServer({
