@@ -414,19 +414,26 @@ export class Heap {
       return {
         state: busy ? 'busy' : 'corrupt',
         problem: (err as Error).message,
-        cachedBytes: u32[HDR.CACHED_BYTES >> 2]!,
-        instanceBytes: u32[HDR.INSTANCE_BYTES >> 2]!,
-        heapStart: u32[HDR.HEAP_START >> 2]!,
-        heapTop: u32[HDR.HEAP_TOP >> 2]!,
-        memoryBytes: this.buffer.byteLength,
-        maxBytes: this.maxBytes,
-        bytesInUse: u32[HDR.BYTES_IN_USE >> 2]!,
-        peakInUse: u32[HDR.PEAK_IN_USE >> 2]!,
-        liveArenas: u32[HDR.LIVE_ARENAS >> 2]!,
+        ...this.headerFigures(u32),
         freeBlocks: 0,
         freeBytes: 0,
       };
     }
+  }
+
+  /** The figures read straight from the header words (no lock, no list walk). */
+  private headerFigures(u32: Uint32Array): Omit<HeapStats, 'state' | 'problem' | 'freeBlocks' | 'freeBytes'> {
+    return {
+      cachedBytes: u32[HDR.CACHED_BYTES >> 2]!,
+      instanceBytes: u32[HDR.INSTANCE_BYTES >> 2]!,
+      heapStart: u32[HDR.HEAP_START >> 2]!,
+      heapTop: u32[HDR.HEAP_TOP >> 2]!,
+      memoryBytes: this.buffer.byteLength,
+      maxBytes: this.maxBytes,
+      bytesInUse: u32[HDR.BYTES_IN_USE >> 2]!,
+      peakInUse: u32[HDR.PEAK_IN_USE >> 2]!,
+      liveArenas: u32[HDR.LIVE_ARENAS >> 2]!,
+    };
   }
 
   private statsLocked(): HeapStats {
@@ -446,15 +453,7 @@ export class Heap {
       }
       return {
         state: 'ok',
-        cachedBytes: u32[HDR.CACHED_BYTES >> 2]!,
-        instanceBytes: u32[HDR.INSTANCE_BYTES >> 2]!,
-        heapStart: u32[HDR.HEAP_START >> 2]!,
-        heapTop: u32[HDR.HEAP_TOP >> 2]!,
-        memoryBytes: this.buffer.byteLength,
-        maxBytes: this.maxBytes,
-        bytesInUse: u32[HDR.BYTES_IN_USE >> 2]!,
-        peakInUse: u32[HDR.PEAK_IN_USE >> 2]!,
-        liveArenas: u32[HDR.LIVE_ARENAS >> 2]!,
+        ...this.headerFigures(u32),
         freeBlocks,
         freeBytes,
       };
