@@ -36,7 +36,7 @@ import {
   type ReleaseReply, type ReleaseRequest, type RemoteFunctionConfig, type RemoteInput, type RunReply, type RunRequest,
   type RunResultMeta, type PingReply,
 } from './protocol.js';
-import type { Heap } from '../memory/heap.js';
+import { whenUnlocked, type Heap } from '../memory/heap.js';
 
 export interface ClusterOptions {
   /** NATS server URL, e.g. nats://127.0.0.1:4222. */
@@ -308,12 +308,11 @@ export class ClusterMember implements NetworkPeer {
   private freeArenas(group: GroupRef, arenas: Array<{ id: number; head: number }>): void {
     const heap = group.heap;
     if (heap === undefined || heap.generation !== group.generation) return;
+    // Released when the lock is free; corrupt memory is discarded by its owner.
     for (const a of arenas) {
-      try {
-        heap.release({ id: a.id, head: a.head });
-      } catch {
-        // corrupt memory: discarded by its owner
-      }
+      whenUnlocked(() => {
+        if (heap.generation === group.generation) heap.release({ id: a.id, head: a.head });
+      }, () => {});
     }
   }
 
@@ -365,13 +364,8 @@ export class ClusterMember implements NetworkPeer {
       clearTimeout(timer);
       set.delete(controller);
       if (set.size === 0) this.runs.delete(key);
-      for (const a of inputArenas) {
-        try {
-          a.heap.release(a.arena);
-        } catch {
-          // discarded memory
-        }
-      }
+      // Released when the lock is free; a heap that fails validation was discarded.
+      for (const a of inputArenas) whenUnlocked(() => a.heap.release(a.arena), () => {});
     }
   }
 
@@ -430,15 +424,15 @@ export class ClusterMember implements NetworkPeer {
   expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array> {
     return new Promise<Uint8Array>((resolve, reject) => {
       const accept = (s: IncomingStream) => {
-        let view: Uint8Array;
-        try {
-          view = dest(s.totalBytes);
-        } catch (err) {
+        // `dest` allocates in a heap other threads share: while a worker holds
+        // its lock, retry on later turns (bytes that arrive meanwhile are buffered).
+        whenUnlocked(() => {
+          const view = dest(s.totalBytes);
+          s.receiveInto(view).then(() => resolve(view), (err) => reject(asCwasiError(err, 'E_NET')));
+        }, (err) => {
           s.abort('E_MEMORY_LIMIT', 'the receiver could not place the stream');
           reject(asCwasiError(err));
-          return;
-        }
-        s.receiveInto(view).then(() => resolve(view), (err) => reject(asCwasiError(err, 'E_NET')));
+        });
       };
       const early = this.takeUnclaimed(transfer, from);
       if (early !== undefined) {
