@@ -22,7 +22,7 @@
 //   CWASI_STRESS_MEM_MB MiB one process keeps re-touching (default 256; 0 for none)
 
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,15 @@ function parseArgs(argv) {
     if (a === '--repeat') out.repeat = Number(argv[++i]);
     else if (a.startsWith('--repeat=')) out.repeat = Number(a.slice('--repeat='.length));
     else if (a === '--stress') out.stress = true;
-    else out.filters.push(a);
+    else if (a === '--help' || a === '-h') {
+      // The usage is the comment at the top of this file.
+      const head = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
+      process.stdout.write(`${head.slice(0, head.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`);
+      process.exit(0);
+    } else if (a.startsWith('-')) {
+      process.stderr.write(`unknown option ${a} (see --help)\n`);
+      process.exit(2);
+    } else out.filters.push(a);
   }
   if (!Number.isInteger(out.repeat) || out.repeat < 1 || out.repeat > 10_000) {
     process.stderr.write(`--repeat wants a whole number from 1 to 10000 (got ${out.repeat})\n`);
