@@ -1,5 +1,6 @@
 // Shared pieces of the benchmarks: the report format, latency statistics, the
-// machine description and a progress bar on terminals.
+// machine description and (from engine/cli/progress.ts) a progress bar on
+// terminals.
 //
 // Report JSON:
 //   { "schemaVersion": 1,
@@ -17,7 +18,6 @@
 
 import { cpus, availableParallelism, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
-import cliProgress from 'cli-progress';
 import { summarize, type LatencySummary } from '../engine/stats.js';
 import { JSON_SCHEMA_VERSION } from '../engine/cli/json.js';
 
@@ -126,25 +126,8 @@ export function writeReport(path: string, report: BenchReport): void {
   writeFileSync(path, JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ...json }, null, 2) + '\n');
 }
 
-/** A progress bar on a terminal (stderr), nothing otherwise. */
-export function progress(enabled: boolean, total: number, label: string): { tick(n?: number, what?: string): void; stop(): void } {
-  if (!enabled || !process.stderr.isTTY) return { tick() {}, stop() {} };
-  const bar = new cliProgress.SingleBar({
-    stream: process.stderr,
-    format: `${label} [{bar}] {percentage}% | {value}/{total} | {what}`,
-    hideCursor: true,
-    clearOnComplete: true,
-  }, cliProgress.Presets.shades_classic);
-  bar.start(total, 0, { what: '' });
-  return {
-    tick(n = 1, what = '') {
-      bar.increment(n, { what });
-    },
-    stop() {
-      bar.stop();
-    },
-  };
-}
+// The progress bar lives with the CLI, which shows it for `cwasi run` too.
+export { progress } from '../engine/cli/progress.js';
 
 /** Bounded loop helper: run `fn` `count` times or until `budgetMs` passed (at least `min` times). */
 export async function repeat(count: number, budgetMs: number, min: number, fn: (i: number) => Promise<void>): Promise<number> {

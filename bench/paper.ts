@@ -17,8 +17,8 @@
 import { Engine, workloads, type IfcMode, type InvocationReport, type WorkflowDocument } from '../engine/index.js';
 import { startCluster, type Harness } from './cluster-harness.js';
 import { type BenchOptions, type BenchReport, meta, progress, round, stats } from './common.js';
-import { plotRenderer } from './plot-renderer.js';
-import { type PaperBenchRow, goalsFor, paperTable, writeReport as writePaperReport } from './paper-report.js';
+import { plotRenderer } from './paper/plot-renderer.js';
+import { type PaperBenchRow, goalsFor, paperTable, writeReport as writePaperReport } from './paper/index.js';
 
 const MiB = 1 << 20;
 const CONCURRENCY = 4;

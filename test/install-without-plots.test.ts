@@ -67,7 +67,7 @@ test('no source names vega or vega-lite as a module, so that building needs neit
   for (const d of ['engine', 'bench', 'test']) walk(join(root, d));
   assert.ok(sources.length > 50);
   const naming = sources.filter((p) => /(from|import\()\s*['"]vega(-lite)?['"]/.test(readFileSync(p, 'utf8')));
-  assert.equal(naming, [], 'only bench/plot-renderer.ts loads them, by a name TypeScript does not resolve');
+  assert.equal(naming, [], 'only bench/paper/plot-renderer.ts loads them, by a name TypeScript does not resolve');
 });
 
 test.run();

@@ -47,7 +47,8 @@ test('npm pack ships the engine, the functions, the SDK and the runtime, and no 
   files = info!.files.map((f) => f.path);
   for (const f of ['package.json', 'LICENSE', 'README.md', 'bin/cwasi.js', 'dist/engine/index.js', 'dist/engine/index.d.ts', 'dist/engine/cli/main.js',
     'dist/functions/manifest.json', 'dist/functions/producer.wasm', 'sdk/index.ts', 'sdk/abi.ts', 'asm-functions/rt/cwasi-rt.ts',
-    'asm-functions/rt/export-stack-pointer.mjs', 'asm-functions/ABI.md', 'examples/demo.json', 'bench/reference/cwasi-paper.csv']) {
+    'asm-functions/rt/export-stack-pointer.mjs', 'asm-functions/ABI.md', 'examples/demo.json', 'bench/reference/cwasi-paper.csv',
+    'dist/engine/cli/bench.js', 'dist/bench/overhead.js', 'dist/bench/paper/index.js', 'dist/bench/paper/reference.js']) {
     assert.ok(files.includes(f), `tarball has ${f}`);
   }
   const unwanted = files.filter((f) => /^(test|\.ci|dist\/test)\//.test(f) || f === 'build.mjs' || f.endsWith('.map') || f.startsWith('asm-functions/test-functions/'));

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchMeta } from '../bench/common.js';
-import { PAPER_CSV_URL, loadPaperReference, paperRows, paperValue, parsePaperCsv } from '../bench/paper-reference.js';
+import { PAPER_CSV_URL, loadPaperReference, paperRows, paperValue, parsePaperCsv } from '../bench/paper/reference.js';
 import {
   MIB,
   goalsFor,
@@ -23,7 +23,7 @@ import {
   type PaperBenchRow,
   type PaperExperiment,
   type SvgPlot,
-} from '../bench/paper-report.js';
+} from '../bench/paper/index.js';
 import type { IfcMode } from '../engine/selection.js';
 
 /** A synthetic measured row: mean latency `meanMs`, paper throughput 1000 / meanMs. */

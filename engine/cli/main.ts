@@ -3,21 +3,21 @@
 import { Command, CommanderError, Option } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { BENCHES } from '../../bench/index.js';
-import { progress, writeReport, type BenchReport } from '../../bench/common.js';
 import {
   CwasiError, DEFAULT_MAX_PAYLOAD_BYTES, Engine, IFC_MODES, isIfcMode, parseWorkflow, workloads,
   type EngineOptions, type IfcMode, type PlanReport, type WorkflowDocument,
 } from '../index.js';
 import { summarize } from '../stats.js';
 import { addBatchFlags, runBatch, type BatchFlags } from './batch.js';
+import { BENCHES, benchHelp, cmdBench } from './bench.js';
 import { cmdBuild, type BuildOptions } from './build.js';
 import { checkWritable, readArg, writeArg } from './files.js';
-import { formatMs, formatSize, hex32, parseNonNegativeInt, parsePositiveInt, parseSize, parseSizes, table } from './format.js';
+import { formatMs, formatSize, hex32, parseNonNegativeInt, parsePositiveInt, parseSize, table } from './format.js';
 import { cmdInit, type InitOptions } from './init.js';
 import { formatInspection, inspectFile } from './inspect.js';
 import { jsonDocument } from './json.js';
 import { addNatsFlags, anyNatsFlag, natsAuthFromFlags, type NatsFlags } from './nats-flags.js';
+import { progress } from './progress.js';
 import { runRepeated, type RepeatOutcome } from './repeat.js';
 import { Reported, itemError, reportError, type Out } from './report.js';
 import { cmdValidate } from './validate.js';
@@ -321,42 +321,6 @@ async function cmdPlan(args: string[], o: { json?: boolean; mode: string[] } & C
   if (failed > 0) throw new Reported(1, `${failed} of ${args.length} targets could not be planned`);
 }
 
-async function cmdBench(name: string, o: Record<string, string | boolean | undefined>, out: Out, argv: string[]): Promise<void> {
-  const def = BENCHES[name];
-  if (def === undefined) throw new CwasiError('E_CONFIG', `no benchmark "${name}"; available: ${Object.keys(BENCHES).join(', ')}`);
-  const sizesText = (o.sizes as string | undefined) ?? def.defaultSizes;
-  const report: BenchReport = await def.run({
-    ...(sizesText !== undefined ? { sizes: parseSizes(sizesText) } : {}),
-    quick: o.quick === true,
-    ...(o.executions !== undefined ? { executions: parsePositiveInt(o.executions as string, '--executions') } : {}),
-    ...(o.concurrency !== undefined ? { concurrency: parsePositiveInt(o.concurrency as string, '--concurrency') } : {}),
-    ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads as string, '--threads') } : {}),
-    ...(o.json !== undefined ? { json: o.json as string } : {}),
-    ...(o.out !== undefined ? { out: o.out as string } : {}),
-    ...(o.modes !== undefined ? { modes: (o.modes as string).split(',').map((m) => m.trim()).filter(Boolean) } : {}),
-    progress: true,
-    command: `cwasi ${argv.join(' ')}`,
-    log: (line) => out.err(line),
-  });
-  const m = report.meta;
-  out.out(`cwasi bench ${name} — Node ${m.node}, ${m.cpu}, ${m.cores} cores`);
-  if (report.table !== undefined) out.out(report.table);
-  else out.out(table(['bench', 'mode', 'payload', 'n', 'p50', 'p99', 'mean', 'req/s', 'paper req/s', 'GB/s'], report.results.map((r) => [
-    r.bench + (r.metric && r.metric.length < 24 ? ` (${r.metric})` : ''), r.mode, formatSize(r.payloadBytes), r.executions,
-    formatMs(r.latencyMs.p50Ms), formatMs(r.latencyMs.p99Ms), formatMs(r.latencyMs.meanMs),
-    r.throughputRps.toFixed(1), r.throughputPaperRps.toFixed(1), r.gbPerSec === null ? '-' : r.gbPerSec.toFixed(2),
-  ])));
-  if (report.goals.length > 0) {
-    out.out('goals');
-    for (const g of report.goals) out.out(`  ${g.pass ? 'met ' : 'MISSED'}  ${g.name}: ${g.measured} (target ${g.target})`);
-  }
-  for (const n of report.notes ?? []) out.out(`note: ${n}`);
-  if (o.json !== undefined) {
-    writeReport(o.json as string, report);
-    out.out(`wrote ${o.json}`);
-  }
-}
-
 interface NodeOptions extends NatsFlags {
   nats: string;
   listen: string;
@@ -500,7 +464,7 @@ export function buildProgram(out: Out = io): Command {
     .option('--threads <n>', 'worker threads')
     .option('--modes <list>', 'only these modes')
     .action((name: string, o: Record<string, string | boolean | undefined>) => cmdBench(name, o, out, process.argv.slice(2)));
-  bench.addHelpText('after', `\nBenchmarks:\n${Object.entries(BENCHES).map(([n, d]) => `  ${n.padEnd(14)} ${d.description}`).join('\n')}`);
+  bench.addHelpText('after', benchHelp());
 
   addNatsFlags(program.command('node'))
     .description('run an engine node of a cluster: registers in NATS JetStream, serves deploy/run requests, streams payloads over the Networked Buffer')

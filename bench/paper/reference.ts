@@ -3,7 +3,7 @@
 // `cwasi bench paper`. See bench/reference/README.md for what each metric means.
 //
 // The build copies no data files: the CSV is read from the source tree, found
-// relative to this module (dist/bench/paper-reference.js → ../../bench/reference).
+// relative to this module (dist/bench/paper/reference.js → ../../../bench/reference).
 
 import { readFileSync } from 'node:fs';
 
@@ -33,7 +33,7 @@ export interface PaperRow {
   unit: string;
 }
 
-export const PAPER_CSV_URL: URL = new URL('../../bench/reference/cwasi-paper.csv', import.meta.url);
+export const PAPER_CSV_URL: URL = new URL('../../../bench/reference/cwasi-paper.csv', import.meta.url);
 
 const COLUMNS = ['experiment', 'payload_mib', 'executions', 'metric', 'system', 'value', 'unit'] as const;
 

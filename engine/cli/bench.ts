@@ -1,0 +1,104 @@
+// `cwasi bench <name>`: the catalog of benchmarks and the command that runs one.
+//
+// The catalog holds what `--help` prints (name, description, default sizes)
+// and, per benchmark, a loader that imports its module (dist/bench/...) only
+// when that benchmark runs. Nothing in this file imports benchmark code at load
+// time, so `cwasi run`, `cwasi node` and `cwasi --help` never load the
+// benchmarks or what they pull in (Piscina fixtures, the cluster harness, the
+// paper report); test/cli-lazy-bench.test.ts records the loaded modules to
+// prove it.
+
+import { CwasiError } from '../errors.js';
+import { formatMs, formatSize, parsePositiveInt, parseSizes, table } from './format.js';
+import type { Out } from './report.js';
+import type { BenchOptions, BenchReport } from '../../bench/common.js';
+
+export interface BenchDefinition {
+  description: string;
+  /** `--sizes` when none is given; undefined where the benchmark picks its own. */
+  defaultSizes?: string;
+  /** Imports the benchmark's module and returns its entry point. */
+  load(): Promise<(opts: BenchOptions) => Promise<BenchReport>>;
+}
+
+export const BENCHES: Readonly<Record<string, BenchDefinition>> = {
+  overhead: {
+    description: 'a trivial function through the engine vs a trivial raw Piscina task (goal: >= 50% of raw throughput)',
+    load: async () => (await import('../../bench/overhead.js')).overhead,
+  },
+  'local-buffer': {
+    description: 'a payload between functions in two workers: local (descriptor), local-stream, copy, beside one memcpy (goal: 100 MiB at >= 80% of memcpy, 2 MiB p50 < 1 ms)',
+    defaultSizes: '2MiB,16MiB,100MiB',
+    load: async () => (await import('../../bench/local-buffer.js')).localBuffer,
+  },
+  embedding: {
+    description: 'handoff between trusted functions sharing one memory (zero copy), beside local and copy (goal: p50 < 50 µs at 2 MiB and 100 MiB)',
+    defaultSizes: '2MiB,100MiB',
+    load: async () => (await import('../../bench/embedding.js')).embedding,
+  },
+  networked: {
+    description: 'payloads between functions on two node processes over the Networked Buffer, beside raw TCP and the Redis baseline (goal: >= 80% of raw-tcp at 100 MiB, >= 3x remote-kv at 2 MiB)',
+    defaultSizes: '2MiB,100MiB',
+    load: async () => (await import('../../bench/networked.js')).networked,
+  },
+  batch: {
+    description: 'N inputs through producer → transform (embedded) → checksum (local) with engine.map, beside a Piscina pool running the same wasm kernels stage by stage (postMessage, transferList); threads 1 vs N; peak RSS with N vs 4N inputs (goals: >= 5x Piscina at 2 MiB, >= 1.7x from 1 to 2 threads, RSS <= 1.2x)',
+    defaultSizes: '64KiB,2MiB',
+    load: async () => (await import('../../bench/batch.js')).batch,
+  },
+  'stack-check': {
+    description: 'cost of the per-instance shadow-stack limit check on the bundled kernels, against the constant check asc emits (goal: >= 0.95 of its throughput)',
+    defaultSizes: '256KiB',
+    load: async () => (await import('../../bench/stack-check.js')).stackCheck,
+  },
+  paper: {
+    description: "the CWASI paper's experiments (sequential, fan-out, fan-in, fan-out by size, cross-node) for every mode, beside the published numbers; --out DIR writes SVG plots and an HTML page",
+    load: async () => (await import('../../bench/paper.js')).paper,
+  },
+};
+
+/** The text after `cwasi bench --help`: one line per benchmark. */
+export function benchHelp(): string {
+  return `\nBenchmarks:\n${Object.entries(BENCHES).map(([n, d]) => `  ${n.padEnd(14)} ${d.description}`).join('\n')}`;
+}
+
+/** Runs benchmark `name` with the command's flags and prints its table, goals and notes. */
+export async function cmdBench(name: string, o: Record<string, string | boolean | undefined>, out: Out, argv: string[]): Promise<void> {
+  const def = Object.hasOwn(BENCHES, name) ? BENCHES[name] : undefined;
+  if (def === undefined) throw new CwasiError('E_CONFIG', `no benchmark "${name}"; available: ${Object.keys(BENCHES).join(', ')}`);
+  const sizesText = (o.sizes as string | undefined) ?? def.defaultSizes;
+  // Flags are parsed before the benchmark's module loads, so a usage error costs no import.
+  const opts: BenchOptions = {
+    ...(sizesText !== undefined ? { sizes: parseSizes(sizesText) } : {}),
+    quick: o.quick === true,
+    ...(o.executions !== undefined ? { executions: parsePositiveInt(o.executions as string, '--executions') } : {}),
+    ...(o.concurrency !== undefined ? { concurrency: parsePositiveInt(o.concurrency as string, '--concurrency') } : {}),
+    ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads as string, '--threads') } : {}),
+    ...(o.json !== undefined ? { json: o.json as string } : {}),
+    ...(o.out !== undefined ? { out: o.out as string } : {}),
+    ...(o.modes !== undefined ? { modes: (o.modes as string).split(',').map((m) => m.trim()).filter(Boolean) } : {}),
+    progress: true,
+    command: `cwasi ${argv.join(' ')}`,
+    log: (line) => out.err(line),
+  };
+  const run = await def.load();
+  const report = await run(opts);
+  const m = report.meta;
+  out.out(`cwasi bench ${name} — Node ${m.node}, ${m.cpu}, ${m.cores} cores`);
+  if (report.table !== undefined) out.out(report.table);
+  else out.out(table(['bench', 'mode', 'payload', 'n', 'p50', 'p99', 'mean', 'req/s', 'paper req/s', 'GB/s'], report.results.map((r) => [
+    r.bench + (r.metric && r.metric.length < 24 ? ` (${r.metric})` : ''), r.mode, formatSize(r.payloadBytes), r.executions,
+    formatMs(r.latencyMs.p50Ms), formatMs(r.latencyMs.p99Ms), formatMs(r.latencyMs.meanMs),
+    r.throughputRps.toFixed(1), r.throughputPaperRps.toFixed(1), r.gbPerSec === null ? '-' : r.gbPerSec.toFixed(2),
+  ])));
+  if (report.goals.length > 0) {
+    out.out('goals');
+    for (const g of report.goals) out.out(`  ${g.pass ? 'met ' : 'MISSED'}  ${g.name}: ${g.measured} (target ${g.target})`);
+  }
+  for (const n of report.notes ?? []) out.out(`note: ${n}`);
+  if (o.json !== undefined) {
+    const { writeReport } = await import('../../bench/common.js');
+    writeReport(o.json as string, report);
+    out.out(`wrote ${o.json}`);
+  }
+}
