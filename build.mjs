@@ -12,7 +12,7 @@
 //   node build.mjs --if-stale  build only when a source is newer than the last build
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,6 +44,24 @@ function buildTypeScript() {
   if (res.status !== 0) throw new Error('TypeScript compilation failed');
 }
 
+/**
+ * Remove compiled files whose TypeScript source is gone (a renamed or deleted
+ * module), so that a stale test is not run and `npm pack` ships no orphan.
+ */
+function pruneOrphans(dir = dist) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (p !== join(dist, 'functions')) pruneOrphans(p);
+      continue;
+    }
+    const m = /^(.*)\.(js|js\.map|d\.ts|d\.ts\.map)$/.exec(entry.name);
+    if (m === null) continue;
+    const source = join(root, relative(dist, dir), `${m[1]}.ts`);
+    if (!existsSync(source)) rmSync(p);
+  }
+}
+
 async function buildBundled() {
   // The asc flags, the runtime and the region scheme live in one place, shared with `cwasi build`.
   const { buildFunctions } = await import('./dist/engine/build/asc.js');
@@ -72,6 +90,7 @@ async function main() {
   if (ifStale && !isStale()) return;
   const t0 = performance.now();
   buildTypeScript();
+  pruneOrphans();
   const built = await buildBundled();
   writeFileSync(stamp, new Date().toISOString() + '\n');
   const ms = Math.round(performance.now() - t0);
