@@ -17,19 +17,25 @@
 // the authenticated connection of the node the request named as its sender,
 // and transfer ids carry 128 random bits, so no other peer can supply or
 // guess one.
+//
+// Every remote step (a request to a node, a stream expected from or sent to
+// it) is tied to that node's liveness (engine/cluster/liveness.ts): a node
+// whose connection fails or whose heartbeat stops fails the step with E_NET
+// within its liveness window, not at the deadline.
 
 import { hostname } from 'node:os';
-import { readFileSync } from 'node:fs';
 import { CwasiError, asCwasiError, toErrorRecord } from '../errors.js';
 import type { ErrorRecord } from '../errors.js';
-import { NetTransport, type IncomingStream, type NetTlsOptions, type NetStats } from '../net/transport.js';
+import { NetTransport, type IncomingStream, type OutgoingStream, type NetTlsOptions, type NetStats } from '../net/transport.js';
 import type { NetworkPeer } from '../channels/networked.js';
 import type { GroupRef } from '../channels/channel.js';
 import type { InputSpec, OutputSpec, RunSuccess } from '../worker/protocol.js';
 import type { IfcMode } from '../selection.js';
-import { ClusterRegistry, natsError } from './registry.js';
+import { ClusterRegistry, LIVENESS_BEATS, natsError } from './registry.js';
 import { ControlSigner, replyContext } from './signing.js';
 import { natsConnectionOptions, type NatsAuthOptions } from './nats-auth.js';
+import { NodeLiveness, type NodeWatch } from './liveness.js';
+import { listenAddress, readSecret } from './options.js';
 import {
   INLINE_MAX_BYTES,
   type CancelRequest, type ControlRequest, type DeployReply, type DeployRequest, type FunctionRecord, type NodeRecord,
@@ -82,6 +88,8 @@ interface Waiter {
   accept(s: IncomingStream): void;
   reject(err: CwasiError): void;
   timer: NodeJS.Timeout;
+  /** Fails the waiter when the sender is lost before its stream arrives. */
+  watch: NodeWatch;
 }
 
 const encoder = new TextEncoder();
@@ -102,29 +110,6 @@ function authError(message: string): { ok: false; error: ErrorRecord } {
   return { ok: false, error: { code: 'E_AUTH', message } };
 }
 
-function readSecret(opts: ClusterOptions): Uint8Array {
-  let secret = opts.secret;
-  if (secret === undefined && opts.secretFile !== undefined) {
-    try {
-      secret = readFileSync(opts.secretFile, 'utf8').trim();
-    } catch (err) {
-      throw new CwasiError('E_CONFIG', `cannot read the cluster secret file ${opts.secretFile}: ${(err as Error).message}`);
-    }
-  }
-  if (secret === undefined) secret = process.env.CWASI_SECRET;
-  if (secret === undefined) throw new CwasiError('E_CONFIG', 'a cluster needs a secret (secret, secretFile or CWASI_SECRET)');
-  const bytes = typeof secret === 'string' ? encoder.encode(secret) : secret;
-  if (bytes.length < 16) throw new CwasiError('E_CONFIG', 'the cluster secret must be at least 16 bytes');
-  return bytes;
-}
-
-function listenAddress(listen: string | undefined): { host: string; port: number } {
-  if (listen === undefined) return { host: '127.0.0.1', port: 0 };
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
-  if (m === null) throw new CwasiError('E_CONFIG', `--listen must be host:port, got "${listen}"`);
-  return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
-}
-
 export interface ClusterStats {
   node: string;
   address: string;
@@ -132,6 +117,8 @@ export interface ClusterStats {
   held: number;
   waiting: number;
   net: NetStats;
+  /** Remote steps failed with E_NET because their node was lost, by how it was noticed. */
+  nodesLost: { connection: number; heartbeat: number; restarted: number };
   /** What was refused as unauthentic: control messages (E_AUTH), registry records (ignored), incoming streams. */
   refused: { control: number; records: number; streams: number };
 }
@@ -151,12 +138,16 @@ export class ClusterMember implements NetworkPeer {
   private readonly signer: ControlSigner;
   private readonly held = new Map<string, Held>();
   private readonly runs = new Map<string, Set<AbortController>>();
+  /** Outgoing streams by transfer id, so that cancel() stops a send nobody will claim. */
+  private readonly sending = new Map<string, OutgoingStream>();
+  private readonly liveness: NodeLiveness;
   private heldSeq = 0;
   private readonly startedAt = Date.now();
   private closing = false;
 
-  private constructor(self: string, cluster: string, transport: NetTransport, registry: ClusterRegistry, hooks: MemberHooks, signer: ControlSigner) {
+  private constructor(self: string, cluster: string, transport: NetTransport, registry: ClusterRegistry, hooks: MemberHooks, signer: ControlSigner, staleMs: number) {
     this.self = self;
+    this.liveness = new NodeLiveness(self, registry, transport, staleMs);
     this.signer = signer;
     this.cluster = cluster;
     this.transport = transport;
@@ -180,14 +171,15 @@ export class ClusterMember implements NetworkPeer {
     const connection = natsConnectionOptions(opts.natsAuth);
     const signer = new ControlSigner(secret, self);
     const transport = await NetTransport.listen({ secret, nodeName: self, host, port, ...(opts.tls ? { tls: opts.tls } : {}) });
+    const staleMs = opts.staleMs ?? LIVENESS_BEATS * heartbeatMs;
     let registry: ClusterRegistry;
     try {
-      registry = await ClusterRegistry.open({ nats: opts.nats, cluster, node: self, heartbeatMs, staleMs: opts.staleMs ?? 3 * heartbeatMs, signer, connection });
+      registry = await ClusterRegistry.open({ nats: opts.nats, cluster, node: self, heartbeatMs, staleMs, signer, connection });
     } catch (err) {
       await transport.close();
       throw err;
     }
-    const member = new ClusterMember(self, cluster, transport, registry, hooks, signer);
+    const member = new ClusterMember(self, cluster, transport, registry, hooks, signer, staleMs);
     try {
       await member.claimName();
     } catch (err) {
@@ -325,7 +317,10 @@ export class ClusterMember implements NetworkPeer {
     const timer = setTimeout(() => controller.abort(new CwasiError('E_TIMEOUT', 'deadline passed')), Math.max(0, req.deadline - Date.now()));
     const inputArenas: Array<{ heap: Heap; arena: { id: number; head: number } }> = [];
     try {
+      // Every step must be deployed here before any input is claimed: a run refused with
+      // E_UNKNOWN_FUNCTION leaves its streams unclaimed for the retry after a redeploy.
       const group = this.hooks.groupOf(req.steps[0]!);
+      for (const step of req.steps.slice(1)) this.hooks.groupOf(step);
       const heap = group.heap;
       if (heap === undefined) throw new CwasiError('E_INTERNAL', `${req.steps[0]} does not run on ${this.self}`);
       // Claim every stream at once: they share one connection, and a stream nobody
@@ -406,24 +401,41 @@ export class ClusterMember implements NetworkPeer {
   }
 
   private async sendTo(address: string, node: string, transfer: string, bytes: Uint8Array, deadline: number): Promise<void> {
-    const stream = await this.transport.openStream(address, { transfer, deadline }, bytes.length);
-    const timer = setTimeout(() => stream.abort('E_TIMEOUT', `deadline passed sending to ${node}`), Math.max(0, deadline - Date.now()));
+    const watch = this.liveness.watch(node, `a stream to it (${transfer})`);
+    let stream: OutgoingStream | undefined;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      for (let off = 0; off < bytes.length; off += SEND_SLICE_BYTES) {
-        await stream.write(bytes.subarray(off, Math.min(bytes.length, off + SEND_SLICE_BYTES)));
-      }
-      await stream.end();
+      const opening = this.transport.openStream(address, { transfer, deadline }, bytes.length);
+      // Lost before the stream opened: abort it when it does.
+      watch.failed.catch(() => opening.then((s) => s.abort('E_NET', 'the receiver was lost'), () => {}));
+      stream = await Promise.race([opening, watch.failed]);
+      const s = stream;
+      this.sending.set(transfer, s);
+      timer = setTimeout(() => s.abort('E_TIMEOUT', `deadline passed sending to ${node}`), Math.max(0, deadline - Date.now()));
+      const writing = (async () => {
+        for (let off = 0; off < bytes.length; off += SEND_SLICE_BYTES) {
+          await s.write(bytes.subarray(off, Math.min(bytes.length, off + SEND_SLICE_BYTES)));
+        }
+        await s.end();
+      })();
+      writing.catch(() => {});
+      await Promise.race([writing, watch.failed]);
     } catch (err) {
-      stream.abort('E_NET', 'send failed');
+      stream?.abort('E_NET', 'send failed');
       throw asCwasiError(err, 'E_NET');
     } finally {
+      watch.stop();
       clearTimeout(timer);
+      if (stream !== undefined && this.sending.get(transfer) === stream) this.sending.delete(transfer);
     }
   }
 
   expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array> {
-    return new Promise<Uint8Array>((resolve, reject) => {
+    const watch = this.liveness.watch(from, `the stream ${transfer} from it`);
+    const received = new Promise<Uint8Array>((resolve, reject) => {
       const accept = (s: IncomingStream) => {
+        // A sender lost mid-stream: stop waiting for the rest of its bytes.
+        watch.failed.catch((err: CwasiError) => s.abort('E_NET', err.message));
         // `dest` allocates in a heap other threads share: while a worker holds
         // its lock, retry on later turns (bytes that arrive meanwhile are buffered).
         whenUnlocked(() => {
@@ -444,11 +456,19 @@ export class ClusterMember implements NetworkPeer {
         reject(new CwasiError('E_TIMEOUT', `no stream ${transfer} arrived from ${from} before the deadline`));
       }, Math.max(0, deadline - Date.now()));
       timer.unref();
-      this.waiters.set(transfer, { from, accept, reject, timer });
+      this.waiters.set(transfer, { from, accept, reject, timer, watch });
+      watch.failed.catch(() => {
+        const w = this.waiters.get(transfer);
+        if (w?.watch !== watch) return;
+        this.waiters.delete(transfer);
+        clearTimeout(w.timer);
+      });
     });
+    return Promise.race([received, watch.failed]).finally(() => watch.stop());
   }
 
   cancel(transfer: string, reason: string): void {
+    this.sending.get(transfer)?.abort('E_CHANNEL', `transfer cancelled: ${reason}`);
     const w = this.waiters.get(transfer);
     if (w !== undefined) {
       this.waiters.delete(transfer);
@@ -539,10 +559,11 @@ export class ClusterMember implements NetworkPeer {
         throw new CwasiError('E_NATS', `the connection to NATS dropped while waiting for node "${node}" to ${body.type}`);
       });
       dropped.catch(() => {});
-      reply = await Promise.race([
+      // Nor from a node that died or was cut off: give up once it is judged lost.
+      reply = await this.liveness.during(node, `a ${body.type} request`, Promise.race([
         this.registry.nc.request(subject, sealed.data, { timeout: Math.max(1, timeoutMs) }),
         dropped,
-      ]);
+      ]));
     } catch (err) {
       if (err instanceof CwasiError) throw err;
       const msg = err instanceof Error ? err.message : String(err);
@@ -601,7 +622,7 @@ export class ClusterMember implements NetworkPeer {
   stats(): ClusterStats {
     return {
       node: this.self, address: this.address, liveNodes: this.registry.liveNodes().map((n) => n.name).sort(),
-      held: this.held.size, waiting: this.waiters.size + this.unclaimedCount, net: this.transport.stats(),
+      held: this.held.size, waiting: this.waiters.size + this.unclaimedCount, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
       refused: { control: this.signer.refused, records: this.registry.recordsRefused, streams: this.streamsRefused },
     };
   }
@@ -612,6 +633,7 @@ export class ClusterMember implements NetworkPeer {
     for (const [t] of this.waiters) this.cancel(t, 'the node is closing');
     for (const [t] of this.unclaimed) this.cancel(t, 'the node is closing');
     for (const id of [...this.held.keys()]) this.dropHeld(id);
+    this.liveness.close();
     await this.registry.close();
     await this.transport.close();
   }
