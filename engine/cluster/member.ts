@@ -26,7 +26,7 @@
 import { hostname } from 'node:os';
 import { CwasiError, asCwasiError, toErrorRecord } from '../errors.js';
 import type { ErrorRecord } from '../errors.js';
-import { NetTransport, type IncomingStream, type OutgoingStream, type NetTlsOptions, type NetStats } from '../net/transport.js';
+import { NetTransport, type OutgoingStream, type NetTlsOptions, type NetStats } from '../net/transport.js';
 import type { NetworkPeer } from '../channels/networked.js';
 import type { GroupRef } from '../channels/channel.js';
 import type { InputSpec, OutputSpec, RunSuccess } from '../worker/protocol.js';
@@ -34,7 +34,8 @@ import type { IfcMode } from '../selection.js';
 import { ClusterRegistry, LIVENESS_BEATS, natsError } from './registry.js';
 import { ControlSigner, replyContext } from './signing.js';
 import { natsConnectionOptions, type NatsAuthOptions } from './nats-auth.js';
-import { NodeLiveness, type NodeWatch } from './liveness.js';
+import { NodeLiveness } from './liveness.js';
+import { StreamInbox } from './inbox.js';
 import { listenAddress, readSecret } from './options.js';
 import {
   INLINE_MAX_BYTES,
@@ -82,26 +83,12 @@ interface Held {
   sending: Promise<unknown>;
 }
 
-interface Waiter {
-  /** The only node this stream may come from. */
-  from: string;
-  accept(s: IncomingStream): void;
-  reject(err: CwasiError): void;
-  timer: NodeJS.Timeout;
-  /** Fails the waiter when the sender is lost before its stream arrives. */
-  watch: NodeWatch;
-}
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** Outgoing streams are written in slices of this size (bounded socket queue). */
 const SEND_SLICE_BYTES = 8 * 1024 * 1024;
-/** An incoming stream nobody asked for is aborted after this long. */
-const UNCLAIMED_STREAM_MS = 30_000;
 /** Extra time a requester waits past an invocation's deadline for a reply. */
 const REPLY_GRACE_MS = 2000;
-/** Streams nobody asked for yet, at most (beyond, new ones are aborted). */
-const MAX_UNCLAIMED_STREAMS = 1024;
 const CONTROL_VERBS = new Set(['deploy', 'run', 'release', 'cancel', 'ping']);
 /** How long a starting node waits for a live holder of its name to answer. */
 const NAME_PROBE_MS = 2000;
@@ -129,18 +116,13 @@ export class ClusterMember implements NetworkPeer {
   readonly transport: NetTransport;
   readonly registry: ClusterRegistry;
   private readonly hooks: MemberHooks;
-  private readonly waiters = new Map<string, Waiter>();
-  /** Early streams by transfer id, then by the authenticated peer that sent them. */
-  private readonly unclaimed = new Map<string, Map<string, { stream: IncomingStream; timer: NodeJS.Timeout }>>();
-  private unclaimedCount = 0;
-  /** Incoming streams refused: from a peer other than the named sender, or over the unclaimed bound. */
-  private streamsRefused = 0;
   private readonly signer: ControlSigner;
   private readonly held = new Map<string, Held>();
   private readonly runs = new Map<string, Set<AbortController>>();
   /** Outgoing streams by transfer id, so that cancel() stops a send nobody will claim. */
   private readonly sending = new Map<string, OutgoingStream>();
   private readonly liveness: NodeLiveness;
+  private readonly inbox: StreamInbox;
   private heldSeq = 0;
   private readonly startedAt = Date.now();
   private closing = false;
@@ -148,6 +130,7 @@ export class ClusterMember implements NetworkPeer {
   private constructor(self: string, cluster: string, transport: NetTransport, registry: ClusterRegistry, hooks: MemberHooks, signer: ControlSigner, staleMs: number) {
     this.self = self;
     this.liveness = new NodeLiveness(self, registry, transport, staleMs);
+    this.inbox = new StreamInbox(this.liveness);
     this.signer = signer;
     this.cluster = cluster;
     this.transport = transport;
@@ -188,7 +171,7 @@ export class ClusterMember implements NetworkPeer {
       await transport.close();
       throw err;
     }
-    transport.on('stream', (s) => member.onStream(s));
+    transport.on('stream', (s) => member.inbox.onStream(s));
     member.subscribe();
     const startedAt = member.startedAt;
     await registry.announce((): NodeRecord => ({
@@ -431,106 +414,12 @@ export class ClusterMember implements NetworkPeer {
   }
 
   expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array> {
-    const watch = this.liveness.watch(from, `the stream ${transfer} from it`);
-    const received = new Promise<Uint8Array>((resolve, reject) => {
-      const accept = (s: IncomingStream) => {
-        // A sender lost mid-stream: stop waiting for the rest of its bytes.
-        watch.failed.catch((err: CwasiError) => s.abort('E_NET', err.message));
-        // `dest` allocates in a heap other threads share: while a worker holds
-        // its lock, retry on later turns (bytes that arrive meanwhile are buffered).
-        whenUnlocked(() => {
-          const view = dest(s.totalBytes);
-          s.receiveInto(view).then(() => resolve(view), (err) => reject(asCwasiError(err, 'E_NET')));
-        }, (err) => {
-          s.abort('E_MEMORY_LIMIT', 'the receiver could not place the stream');
-          reject(asCwasiError(err));
-        });
-      };
-      const early = this.takeUnclaimed(transfer, from);
-      if (early !== undefined) {
-        accept(early);
-        return;
-      }
-      const timer = setTimeout(() => {
-        this.waiters.delete(transfer);
-        reject(new CwasiError('E_TIMEOUT', `no stream ${transfer} arrived from ${from} before the deadline`));
-      }, Math.max(0, deadline - Date.now()));
-      timer.unref();
-      this.waiters.set(transfer, { from, accept, reject, timer, watch });
-      watch.failed.catch(() => {
-        const w = this.waiters.get(transfer);
-        if (w?.watch !== watch) return;
-        this.waiters.delete(transfer);
-        clearTimeout(w.timer);
-      });
-    });
-    return Promise.race([received, watch.failed]).finally(() => watch.stop());
+    return this.inbox.expect(transfer, from, dest, deadline);
   }
 
   cancel(transfer: string, reason: string): void {
     this.sending.get(transfer)?.abort('E_CHANNEL', `transfer cancelled: ${reason}`);
-    const w = this.waiters.get(transfer);
-    if (w !== undefined) {
-      this.waiters.delete(transfer);
-      clearTimeout(w.timer);
-      w.reject(new CwasiError('E_CHANNEL', `transfer ${transfer} cancelled: ${reason}`));
-    }
-    const byPeer = this.unclaimed.get(transfer);
-    if (byPeer !== undefined) {
-      for (const peer of [...byPeer.keys()]) this.takeUnclaimed(transfer, peer)?.abort('E_CHANNEL', reason);
-    }
-  }
-
-  private takeUnclaimed(transfer: string, peer: string): IncomingStream | undefined {
-    const byPeer = this.unclaimed.get(transfer);
-    const u = byPeer?.get(peer);
-    if (u === undefined) return undefined;
-    byPeer!.delete(peer);
-    if (byPeer!.size === 0) this.unclaimed.delete(transfer);
-    this.unclaimedCount--;
-    clearTimeout(u.timer);
-    return u.stream;
-  }
-
-  private refuseStream(s: IncomingStream, message: string): void {
-    this.streamsRefused++;
-    s.abort('E_AUTH', message);
-  }
-
-  private onStream(s: IncomingStream): void {
-    const transfer = typeof s.meta.transfer === 'string' ? s.meta.transfer : undefined;
-    if (transfer === undefined) {
-      s.abort('E_BAD_DESCRIPTOR', 'stream without a transfer id');
-      return;
-    }
-    const w = this.waiters.get(transfer);
-    if (w !== undefined) {
-      // Only the named sender's authenticated connection may fill it; anyone else's
-      // stream is refused and the waiter keeps waiting for the real one.
-      if (s.peer !== w.from) {
-        this.refuseStream(s, `stream ${transfer} is expected from ${w.from}, not ${s.peer}`);
-        return;
-      }
-      this.waiters.delete(transfer);
-      clearTimeout(w.timer);
-      w.accept(s);
-      return;
-    }
-    // Nobody asked yet (the consumer's run is on its way): keep it, bounded in time and
-    // number, under its sender's name, so only a request naming that sender claims it.
-    // The transport holds a bounded number of its bytes and pauses the sender beyond.
-    let byPeer = this.unclaimed.get(transfer);
-    if (byPeer?.has(s.peer) === true || this.unclaimedCount >= MAX_UNCLAIMED_STREAMS) {
-      this.refuseStream(s, byPeer?.has(s.peer) === true ? `a second stream ${transfer} from ${s.peer}` : 'too many unclaimed streams');
-      return;
-    }
-    if (byPeer === undefined) this.unclaimed.set(transfer, (byPeer = new Map()));
-    const timer = setTimeout(() => {
-      if (this.takeUnclaimed(transfer, s.peer) !== undefined) s.abort('E_TIMEOUT', 'nobody claimed the stream');
-    }, UNCLAIMED_STREAM_MS);
-    timer.unref();
-    byPeer.set(s.peer, { stream: s, timer });
-    this.unclaimedCount++;
+    this.inbox.cancel(transfer, reason);
   }
 
   async release(node: string, held: string[]): Promise<void> {
@@ -622,16 +511,16 @@ export class ClusterMember implements NetworkPeer {
   stats(): ClusterStats {
     return {
       node: this.self, address: this.address, liveNodes: this.registry.liveNodes().map((n) => n.name).sort(),
-      held: this.held.size, waiting: this.waiters.size + this.unclaimedCount, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
-      refused: { control: this.signer.refused, records: this.registry.recordsRefused, streams: this.streamsRefused },
+      held: this.held.size, waiting: this.inbox.waiting, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
+      refused: { control: this.signer.refused, records: this.registry.recordsRefused, streams: this.inbox.refused },
     };
   }
 
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    for (const [t] of this.waiters) this.cancel(t, 'the node is closing');
-    for (const [t] of this.unclaimed) this.cancel(t, 'the node is closing');
+    for (const s of this.sending.values()) s.abort('E_CHANNEL', 'the node is closing');
+    this.inbox.close('the node is closing');
     for (const id of [...this.held.keys()]) this.dropHeld(id);
     this.liveness.close();
     await this.registry.close();
