@@ -67,6 +67,7 @@ export class NodeLiveness {
   readonly failures = { connection: 0, heartbeat: 0, restarted: 0 };
 
   private disconnectedAt = 0;
+  private lastCheck = 0;
 
   /** `reconnectGraceMs`: how long after a NATS outage heartbeat ages are not judged (a liveness window). */
   constructor(private readonly self: string, private readonly registry: ClusterRegistry, transport: NetTransport, private readonly reconnectGraceMs: number) {
@@ -82,6 +83,7 @@ export class NodeLiveness {
     if (set === undefined) this.watches.set(node, (set = new Set()));
     set.add(w);
     if (this.timer === undefined) {
+      this.lastCheck = Date.now();
       this.timer = setInterval(() => this.check(), LIVENESS_CHECK_MS);
       this.timer.unref();
     }
@@ -131,6 +133,11 @@ export class NodeLiveness {
     // up after it returns: judge ages only after a window of connected time
     // (the connection state still fails steps at once).
     const now = Date.now();
+    // A late tick means this event loop was blocked: heartbeats that arrived meanwhile
+    // are not read yet (timers run before I/O), so judge on a later tick.
+    const late = now - this.lastCheck > 3 * LIVENESS_CHECK_MS;
+    this.lastCheck = now;
+    if (late) return;
     if (!this.registry.connected) this.disconnectedAt = now;
     if (now - this.disconnectedAt <= this.reconnectGraceMs) return;
     for (const [node, set] of [...this.watches]) {
