@@ -40,6 +40,8 @@ export interface ClusterHarnessOptions {
   nodeArgs?: string[];
   /** More flags for one node, by name. */
   argsFor?: (name: string) => string[];
+  /** A command that runs one node's process, by name (e.g. ['ip', 'netns', 'exec', ns]); it must exec the node so its pid is the node's. */
+  wrapFor?: (name: string) => string[];
 }
 
 export async function startCluster(opts: ClusterHarnessOptions): Promise<Harness> {
@@ -52,7 +54,9 @@ export async function startCluster(opts: ClusterHarnessOptions): Promise<Harness
   const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
 
   const start = (name: string, host: string, port = 0): Promise<NodeProcess> => new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'node', '--nats', nats, '--listen', `${host}:${port}`, '--name', name,
+    const wrap = opts.wrapFor?.(name) ?? [];
+    const command = [...wrap, process.execPath];
+    const child = spawn(command[0]!, [...command.slice(1), bin, 'node', '--nats', nats, '--listen', `${host}:${port}`, '--name', name,
       '--cluster', cluster, '--secret-file', secretFile, '--threads', String(opts.threads ?? 2),
       ...(opts.nodeArgs ?? []), ...(opts.argsFor?.(name) ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     const node: NodeProcess = { name, address: '', child, log: [] };

@@ -949,8 +949,8 @@ export class RequestDispatcher {
         meta = await remote.run(host, request, inv.signal);
       } catch (err) {
         // A node that restarted has lost its functions: deploy them again, once, and retry
-        // (only when no input had to be streamed: a stream cannot be sent twice).
-        if (!(err instanceof CwasiError && err.code === 'E_UNKNOWN_FUNCTION' && this.options.redeploy && sends.length === 0)) throw err;
+        // (streamed inputs wait unclaimed there: a node refuses unknown steps before claiming any).
+        if (!(err instanceof CwasiError && err.code === 'E_UNKNOWN_FUNCTION' && this.options.redeploy)) throw err;
         await this.options.redeploy(host);
         meta = await remote.run(host, request, inv.signal);
       }

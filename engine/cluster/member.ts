@@ -17,19 +17,26 @@
 // the authenticated connection of the node the request named as its sender,
 // and transfer ids carry 128 random bits, so no other peer can supply or
 // guess one.
+//
+// Every remote step (a request to a node, a stream expected from or sent to
+// it) is tied to that node's liveness (engine/cluster/liveness.ts): a node
+// whose connection fails or whose heartbeat stops fails the step with E_NET
+// within its liveness window, not at the deadline.
 
 import { hostname } from 'node:os';
-import { readFileSync } from 'node:fs';
 import { CwasiError, asCwasiError, toErrorRecord } from '../errors.js';
 import type { ErrorRecord } from '../errors.js';
-import { NetTransport, type IncomingStream, type NetTlsOptions, type NetStats } from '../net/transport.js';
+import { NetTransport, type OutgoingStream, type NetTlsOptions, type NetStats } from '../net/transport.js';
 import type { NetworkPeer } from '../channels/networked.js';
 import type { GroupRef } from '../channels/channel.js';
 import type { InputSpec, OutputSpec, RunSuccess } from '../worker/protocol.js';
 import type { IfcMode } from '../selection.js';
-import { ClusterRegistry, natsError } from './registry.js';
+import { ClusterRegistry, LIVENESS_BEATS, natsError } from './registry.js';
 import { ControlSigner, replyContext } from './signing.js';
 import { natsConnectionOptions, type NatsAuthOptions } from './nats-auth.js';
+import { NodeLiveness } from './liveness.js';
+import { StreamInbox } from './inbox.js';
+import { listenAddress, readSecret } from './options.js';
 import {
   INLINE_MAX_BYTES,
   type CancelRequest, type ControlRequest, type DeployReply, type DeployRequest, type FunctionRecord, type NodeRecord,
@@ -76,53 +83,18 @@ interface Held {
   sending: Promise<unknown>;
 }
 
-interface Waiter {
-  /** The only node this stream may come from. */
-  from: string;
-  accept(s: IncomingStream): void;
-  reject(err: CwasiError): void;
-  timer: NodeJS.Timeout;
-}
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** Outgoing streams are written in slices of this size (bounded socket queue). */
 const SEND_SLICE_BYTES = 8 * 1024 * 1024;
-/** An incoming stream nobody asked for is aborted after this long. */
-const UNCLAIMED_STREAM_MS = 30_000;
 /** Extra time a requester waits past an invocation's deadline for a reply. */
 const REPLY_GRACE_MS = 2000;
-/** Streams nobody asked for yet, at most (beyond, new ones are aborted). */
-const MAX_UNCLAIMED_STREAMS = 1024;
 const CONTROL_VERBS = new Set(['deploy', 'run', 'release', 'cancel', 'ping']);
 /** How long a starting node waits for a live holder of its name to answer. */
 const NAME_PROBE_MS = 2000;
 
 function authError(message: string): { ok: false; error: ErrorRecord } {
   return { ok: false, error: { code: 'E_AUTH', message } };
-}
-
-function readSecret(opts: ClusterOptions): Uint8Array {
-  let secret = opts.secret;
-  if (secret === undefined && opts.secretFile !== undefined) {
-    try {
-      secret = readFileSync(opts.secretFile, 'utf8').trim();
-    } catch (err) {
-      throw new CwasiError('E_CONFIG', `cannot read the cluster secret file ${opts.secretFile}: ${(err as Error).message}`);
-    }
-  }
-  if (secret === undefined) secret = process.env.CWASI_SECRET;
-  if (secret === undefined) throw new CwasiError('E_CONFIG', 'a cluster needs a secret (secret, secretFile or CWASI_SECRET)');
-  const bytes = typeof secret === 'string' ? encoder.encode(secret) : secret;
-  if (bytes.length < 16) throw new CwasiError('E_CONFIG', 'the cluster secret must be at least 16 bytes');
-  return bytes;
-}
-
-function listenAddress(listen: string | undefined): { host: string; port: number } {
-  if (listen === undefined) return { host: '127.0.0.1', port: 0 };
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
-  if (m === null) throw new CwasiError('E_CONFIG', `--listen must be host:port, got "${listen}"`);
-  return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
 }
 
 export interface ClusterStats {
@@ -132,6 +104,8 @@ export interface ClusterStats {
   held: number;
   waiting: number;
   net: NetStats;
+  /** Remote steps failed with E_NET because their node was lost, by how it was noticed. */
+  nodesLost: { connection: number; heartbeat: number; restarted: number };
   /** What was refused as unauthentic: control messages (E_AUTH), registry records (ignored), incoming streams. */
   refused: { control: number; records: number; streams: number };
 }
@@ -142,21 +116,21 @@ export class ClusterMember implements NetworkPeer {
   readonly transport: NetTransport;
   readonly registry: ClusterRegistry;
   private readonly hooks: MemberHooks;
-  private readonly waiters = new Map<string, Waiter>();
-  /** Early streams by transfer id, then by the authenticated peer that sent them. */
-  private readonly unclaimed = new Map<string, Map<string, { stream: IncomingStream; timer: NodeJS.Timeout }>>();
-  private unclaimedCount = 0;
-  /** Incoming streams refused: from a peer other than the named sender, or over the unclaimed bound. */
-  private streamsRefused = 0;
   private readonly signer: ControlSigner;
   private readonly held = new Map<string, Held>();
   private readonly runs = new Map<string, Set<AbortController>>();
+  /** Outgoing streams by transfer id, so that cancel() stops a send nobody will claim. */
+  private readonly sending = new Map<string, OutgoingStream>();
+  private readonly liveness: NodeLiveness;
+  private readonly inbox: StreamInbox;
   private heldSeq = 0;
   private readonly startedAt = Date.now();
   private closing = false;
 
-  private constructor(self: string, cluster: string, transport: NetTransport, registry: ClusterRegistry, hooks: MemberHooks, signer: ControlSigner) {
+  private constructor(self: string, cluster: string, transport: NetTransport, registry: ClusterRegistry, hooks: MemberHooks, signer: ControlSigner, staleMs: number) {
     this.self = self;
+    this.liveness = new NodeLiveness(self, registry, transport, staleMs);
+    this.inbox = new StreamInbox(this.liveness);
     this.signer = signer;
     this.cluster = cluster;
     this.transport = transport;
@@ -180,14 +154,15 @@ export class ClusterMember implements NetworkPeer {
     const connection = natsConnectionOptions(opts.natsAuth);
     const signer = new ControlSigner(secret, self);
     const transport = await NetTransport.listen({ secret, nodeName: self, host, port, ...(opts.tls ? { tls: opts.tls } : {}) });
+    const staleMs = opts.staleMs ?? LIVENESS_BEATS * heartbeatMs;
     let registry: ClusterRegistry;
     try {
-      registry = await ClusterRegistry.open({ nats: opts.nats, cluster, node: self, heartbeatMs, staleMs: opts.staleMs ?? 3 * heartbeatMs, signer, connection });
+      registry = await ClusterRegistry.open({ nats: opts.nats, cluster, node: self, heartbeatMs, staleMs, signer, connection });
     } catch (err) {
       await transport.close();
       throw err;
     }
-    const member = new ClusterMember(self, cluster, transport, registry, hooks, signer);
+    const member = new ClusterMember(self, cluster, transport, registry, hooks, signer, staleMs);
     try {
       await member.claimName();
     } catch (err) {
@@ -196,7 +171,7 @@ export class ClusterMember implements NetworkPeer {
       await transport.close();
       throw err;
     }
-    transport.on('stream', (s) => member.onStream(s));
+    transport.on('stream', (s) => member.inbox.onStream(s));
     member.subscribe();
     const startedAt = member.startedAt;
     await registry.announce((): NodeRecord => ({
@@ -325,7 +300,10 @@ export class ClusterMember implements NetworkPeer {
     const timer = setTimeout(() => controller.abort(new CwasiError('E_TIMEOUT', 'deadline passed')), Math.max(0, req.deadline - Date.now()));
     const inputArenas: Array<{ heap: Heap; arena: { id: number; head: number } }> = [];
     try {
+      // Every step must be deployed here before any input is claimed: a run refused with
+      // E_UNKNOWN_FUNCTION leaves its streams unclaimed for the retry after a redeploy.
       const group = this.hooks.groupOf(req.steps[0]!);
+      for (const step of req.steps.slice(1)) this.hooks.groupOf(step);
       const heap = group.heap;
       if (heap === undefined) throw new CwasiError('E_INTERNAL', `${req.steps[0]} does not run on ${this.self}`);
       // Claim every stream at once: they share one connection, and a stream nobody
@@ -406,111 +384,42 @@ export class ClusterMember implements NetworkPeer {
   }
 
   private async sendTo(address: string, node: string, transfer: string, bytes: Uint8Array, deadline: number): Promise<void> {
-    const stream = await this.transport.openStream(address, { transfer, deadline }, bytes.length);
-    const timer = setTimeout(() => stream.abort('E_TIMEOUT', `deadline passed sending to ${node}`), Math.max(0, deadline - Date.now()));
+    const watch = this.liveness.watch(node, `a stream to it (${transfer})`);
+    let stream: OutgoingStream | undefined;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      for (let off = 0; off < bytes.length; off += SEND_SLICE_BYTES) {
-        await stream.write(bytes.subarray(off, Math.min(bytes.length, off + SEND_SLICE_BYTES)));
-      }
-      await stream.end();
+      const opening = this.transport.openStream(address, { transfer, deadline }, bytes.length);
+      // Lost before the stream opened: abort it when it does.
+      watch.failed.catch(() => opening.then((s) => s.abort('E_NET', 'the receiver was lost'), () => {}));
+      stream = await Promise.race([opening, watch.failed]);
+      const s = stream;
+      this.sending.set(transfer, s);
+      timer = setTimeout(() => s.abort('E_TIMEOUT', `deadline passed sending to ${node}`), Math.max(0, deadline - Date.now()));
+      const writing = (async () => {
+        for (let off = 0; off < bytes.length; off += SEND_SLICE_BYTES) {
+          await s.write(bytes.subarray(off, Math.min(bytes.length, off + SEND_SLICE_BYTES)));
+        }
+        await s.end();
+      })();
+      writing.catch(() => {});
+      await Promise.race([writing, watch.failed]);
     } catch (err) {
-      stream.abort('E_NET', 'send failed');
+      stream?.abort('E_NET', 'send failed');
       throw asCwasiError(err, 'E_NET');
     } finally {
+      watch.stop();
       clearTimeout(timer);
+      if (stream !== undefined && this.sending.get(transfer) === stream) this.sending.delete(transfer);
     }
   }
 
   expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array> {
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const accept = (s: IncomingStream) => {
-        // `dest` allocates in a heap other threads share: while a worker holds
-        // its lock, retry on later turns (bytes that arrive meanwhile are buffered).
-        whenUnlocked(() => {
-          const view = dest(s.totalBytes);
-          s.receiveInto(view).then(() => resolve(view), (err) => reject(asCwasiError(err, 'E_NET')));
-        }, (err) => {
-          s.abort('E_MEMORY_LIMIT', 'the receiver could not place the stream');
-          reject(asCwasiError(err));
-        });
-      };
-      const early = this.takeUnclaimed(transfer, from);
-      if (early !== undefined) {
-        accept(early);
-        return;
-      }
-      const timer = setTimeout(() => {
-        this.waiters.delete(transfer);
-        reject(new CwasiError('E_TIMEOUT', `no stream ${transfer} arrived from ${from} before the deadline`));
-      }, Math.max(0, deadline - Date.now()));
-      timer.unref();
-      this.waiters.set(transfer, { from, accept, reject, timer });
-    });
+    return this.inbox.expect(transfer, from, dest, deadline);
   }
 
   cancel(transfer: string, reason: string): void {
-    const w = this.waiters.get(transfer);
-    if (w !== undefined) {
-      this.waiters.delete(transfer);
-      clearTimeout(w.timer);
-      w.reject(new CwasiError('E_CHANNEL', `transfer ${transfer} cancelled: ${reason}`));
-    }
-    const byPeer = this.unclaimed.get(transfer);
-    if (byPeer !== undefined) {
-      for (const peer of [...byPeer.keys()]) this.takeUnclaimed(transfer, peer)?.abort('E_CHANNEL', reason);
-    }
-  }
-
-  private takeUnclaimed(transfer: string, peer: string): IncomingStream | undefined {
-    const byPeer = this.unclaimed.get(transfer);
-    const u = byPeer?.get(peer);
-    if (u === undefined) return undefined;
-    byPeer!.delete(peer);
-    if (byPeer!.size === 0) this.unclaimed.delete(transfer);
-    this.unclaimedCount--;
-    clearTimeout(u.timer);
-    return u.stream;
-  }
-
-  private refuseStream(s: IncomingStream, message: string): void {
-    this.streamsRefused++;
-    s.abort('E_AUTH', message);
-  }
-
-  private onStream(s: IncomingStream): void {
-    const transfer = typeof s.meta.transfer === 'string' ? s.meta.transfer : undefined;
-    if (transfer === undefined) {
-      s.abort('E_BAD_DESCRIPTOR', 'stream without a transfer id');
-      return;
-    }
-    const w = this.waiters.get(transfer);
-    if (w !== undefined) {
-      // Only the named sender's authenticated connection may fill it; anyone else's
-      // stream is refused and the waiter keeps waiting for the real one.
-      if (s.peer !== w.from) {
-        this.refuseStream(s, `stream ${transfer} is expected from ${w.from}, not ${s.peer}`);
-        return;
-      }
-      this.waiters.delete(transfer);
-      clearTimeout(w.timer);
-      w.accept(s);
-      return;
-    }
-    // Nobody asked yet (the consumer's run is on its way): keep it, bounded in time and
-    // number, under its sender's name, so only a request naming that sender claims it.
-    // The transport holds a bounded number of its bytes and pauses the sender beyond.
-    let byPeer = this.unclaimed.get(transfer);
-    if (byPeer?.has(s.peer) === true || this.unclaimedCount >= MAX_UNCLAIMED_STREAMS) {
-      this.refuseStream(s, byPeer?.has(s.peer) === true ? `a second stream ${transfer} from ${s.peer}` : 'too many unclaimed streams');
-      return;
-    }
-    if (byPeer === undefined) this.unclaimed.set(transfer, (byPeer = new Map()));
-    const timer = setTimeout(() => {
-      if (this.takeUnclaimed(transfer, s.peer) !== undefined) s.abort('E_TIMEOUT', 'nobody claimed the stream');
-    }, UNCLAIMED_STREAM_MS);
-    timer.unref();
-    byPeer.set(s.peer, { stream: s, timer });
-    this.unclaimedCount++;
+    this.sending.get(transfer)?.abort('E_CHANNEL', `transfer cancelled: ${reason}`);
+    this.inbox.cancel(transfer, reason);
   }
 
   async release(node: string, held: string[]): Promise<void> {
@@ -539,10 +448,11 @@ export class ClusterMember implements NetworkPeer {
         throw new CwasiError('E_NATS', `the connection to NATS dropped while waiting for node "${node}" to ${body.type}`);
       });
       dropped.catch(() => {});
-      reply = await Promise.race([
+      // Nor from a node that died or was cut off: give up once it is judged lost.
+      reply = await this.liveness.during(node, `a ${body.type} request`, Promise.race([
         this.registry.nc.request(subject, sealed.data, { timeout: Math.max(1, timeoutMs) }),
         dropped,
-      ]);
+      ]));
     } catch (err) {
       if (err instanceof CwasiError) throw err;
       const msg = err instanceof Error ? err.message : String(err);
@@ -601,17 +511,18 @@ export class ClusterMember implements NetworkPeer {
   stats(): ClusterStats {
     return {
       node: this.self, address: this.address, liveNodes: this.registry.liveNodes().map((n) => n.name).sort(),
-      held: this.held.size, waiting: this.waiters.size + this.unclaimedCount, net: this.transport.stats(),
-      refused: { control: this.signer.refused, records: this.registry.recordsRefused, streams: this.streamsRefused },
+      held: this.held.size, waiting: this.inbox.waiting, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
+      refused: { control: this.signer.refused, records: this.registry.recordsRefused, streams: this.inbox.refused },
     };
   }
 
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    for (const [t] of this.waiters) this.cancel(t, 'the node is closing');
-    for (const [t] of this.unclaimed) this.cancel(t, 'the node is closing');
+    for (const s of this.sending.values()) s.abort('E_CHANNEL', 'the node is closing');
+    this.inbox.close('the node is closing');
     for (const id of [...this.held.keys()]) this.dropHeld(id);
+    this.liveness.close();
     await this.registry.close();
     await this.transport.close();
   }

@@ -225,6 +225,11 @@ export interface NetTransportEvents {
   stream: [stream: IncomingStream];
   /** A connection stopped reading: its buffered bytes reached maxBufferedBytes (diagnostics). */
   readPaused: [info: { peer: string; bufferedBytes: number }];
+  /**
+   * An authenticated connection to `peer` failed or the peer closed it (not a
+   * close of this node's own): whatever depends on that peer can fail at once.
+   */
+  peerLost: [info: { peer: string; error: CwasiError }];
 }
 
 // ── Helpers ─────────────────────────────────────────────────────────────────
@@ -1119,6 +1124,7 @@ export class Connection implements NetConnection, FrameHandler {
     if (this.failure !== null) return;
     this.failure = err;
     const wasHandshake = this.state === 'handshake';
+    const wasOpen = this.state === 'open';
     this.state = 'closed';
     this.parser.stop();
     if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
@@ -1152,6 +1158,7 @@ export class Connection implements NetConnection, FrameHandler {
     if (wasHandshake) this.transport.onHandshakeFailed(this, err);
     this.transport.forget(this);
     this.ready.reject(err);
+    if (wasOpen && !graceful) this.transport.emit('peerLost', { peer: this.peer, error: streamErr });
   }
 
   /** Graceful close (transport.close()). */
