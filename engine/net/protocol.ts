@@ -1,6 +1,7 @@
 // The Networked Buffer wire protocol: types and constants only, no behaviour.
 // frames.ts encodes and parses these frames, auth.ts runs the handshake,
-// transport.ts moves streams over them.
+// connection.ts and the stream files move streams over them (transport.ts
+// lists the layout).
 //
 // One TCP (or TLS) connection between two engine nodes carries a handshake,
 // then any number of multiplexed streams. A stream moves one payload of a
