@@ -2,6 +2,7 @@
 // types (transport.ts re-exports them). No behaviour beyond resolving and
 // checking the options once, at construction.
 
+import net from 'node:net';
 import { CwasiError } from '../errors.js';
 import { MAX_TOTAL_BYTES } from './protocol.js';
 import type { IncomingStream } from './incoming-stream.js';
@@ -37,6 +38,8 @@ export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_STREAM_BYTES = 2 ** 32;
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 64;
+export const DEFAULT_MAX_PENDING_PER_ADDRESS = 8;
+export const DEFAULT_PRE_AUTH_TIMEOUT_MS = 2000;
 export const DEFAULT_MAX_INCOMING_STREAMS = 1024;
 
 // ── Public types ────────────────────────────────────────────────────────────
@@ -61,8 +64,10 @@ export interface NetTransportOptions {
   port?: number;
   /** Use TLS (mutual, with a cluster CA) under the handshake. */
   tls?: NetTlsOptions;
-  /** A peer must complete the handshake within this long (also bounds dialling). */
+  /** Dialling: the peer must complete the handshake within this long. Also the pre-auth deadline when preAuthTimeoutMs is not given. */
   handshakeTimeoutMs?: number;
+  /** An accepted connection must authenticate within this long (TLS handshake included); default handshakeTimeoutMs if given, else 2000. */
+  preAuthTimeoutMs?: number;
   /** Largest stream accepted or opened. */
   maxStreamBytes?: number;
   /** Send a PING after this long without sending anything. */
@@ -71,8 +76,12 @@ export interface NetTransportOptions {
   keepaliveTimeoutMs?: number;
   /** Bytes per connection held for streams whose consumer has not called receiveInto; reading pauses beyond. */
   maxBufferedBytes?: number;
-  /** Accepted connections allowed in the handshake at once; more are destroyed on arrival. */
+  /** Accepted connections allowed in the handshake at once, all addresses together; more are destroyed on arrival. */
   maxPendingHandshakes?: number;
+  /** Accepted connections allowed in the handshake at once from one address (IPv4, or IPv6 /64); more are destroyed on arrival. */
+  maxPendingPerAddress?: number;
+  /** Source address for dialled connections (default: chosen by the OS). */
+  localAddress?: string;
   /** Incoming streams open at once per connection; more are refused with E_QUEUE_FULL. */
   maxIncomingStreams?: number;
 }
@@ -128,6 +137,16 @@ export interface NetStats {
   readPauses: number;
   /** Accepted connections read with 'data' events instead of onread (TLS, or the socket could not be re-created). */
   dataEventConnections: number;
+  /** Accepted connections given a pre-auth slot (preauth.ts), and those holding one now. */
+  preAuthAccepted: number;
+  preAuthPending: number;
+  /** Accepted connections destroyed on arrival: their address held maxPendingPerAddress slots / all maxPendingHandshakes slots were held. */
+  preAuthRefusedPerAddress: number;
+  preAuthRefusedGlobal: number;
+  /** Admitted connections that did not authenticate within preAuthTimeoutMs. */
+  preAuthTimeouts: number;
+  /** Admitted connections that failed to authenticate otherwise (wrong proof, garbage, closed before proving, TLS refused). */
+  preAuthBadAuth: number;
 }
 
 export interface NetTransportEvents {
@@ -147,10 +166,13 @@ export interface ResolvedOptions {
   maxBufferedBytes: number;
   maxPendingHandshakes: number;
   maxIncomingStreams: number;
+  preAuthTimeoutMs: number;
+  maxPendingPerAddress: number;
+  localAddress: string | undefined;
 }
 
 /** The cumulative part of NetStats (the gauges are summed over connections when stats() is called). */
-export type Counters = Omit<NetStats, 'connectionsActive' | 'queuedBytes' | 'bufferedBytes'>;
+export type Counters = Omit<NetStats, 'connectionsActive' | 'queuedBytes' | 'bufferedBytes' | 'preAuthPending'>;
 
 export function newCounters(): Counters {
   return {
@@ -169,6 +191,11 @@ export function newCounters(): Counters {
     peakBufferedBytes: 0,
     readPauses: 0,
     dataEventConnections: 0,
+    preAuthAccepted: 0,
+    preAuthRefusedPerAddress: 0,
+    preAuthRefusedGlobal: 0,
+    preAuthTimeouts: 0,
+    preAuthBadAuth: 0,
   };
 }
 
@@ -191,7 +218,11 @@ export function resolveOptions(opts: NetTransportOptions): ResolvedOptions {
     maxBufferedBytes: positiveOption(opts.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes'),
     maxPendingHandshakes: positiveOption(opts.maxPendingHandshakes, DEFAULT_MAX_PENDING_HANDSHAKES, 'maxPendingHandshakes'),
     maxIncomingStreams: positiveOption(opts.maxIncomingStreams, DEFAULT_MAX_INCOMING_STREAMS, 'maxIncomingStreams'),
+    preAuthTimeoutMs: positiveOption(opts.preAuthTimeoutMs, opts.handshakeTimeoutMs ?? DEFAULT_PRE_AUTH_TIMEOUT_MS, 'preAuthTimeoutMs'),
+    maxPendingPerAddress: positiveOption(opts.maxPendingPerAddress, DEFAULT_MAX_PENDING_PER_ADDRESS, 'maxPendingPerAddress'),
+    localAddress: opts.localAddress,
   };
+  if (opts.localAddress !== undefined && net.isIP(opts.localAddress) === 0) throw new CwasiError('E_CONFIG', `localAddress must be an IP address, got ${JSON.stringify(opts.localAddress)}`);
   if (resolved.keepaliveTimeoutMs <= resolved.keepaliveIntervalMs) {
     throw new CwasiError('E_CONFIG', 'keepaliveTimeoutMs must be longer than keepaliveIntervalMs');
   }

@@ -60,6 +60,7 @@ import {
   type ResolvedOptions,
 } from './options.js';
 import type { OutgoingStream } from './outgoing-stream.js';
+import { PreAuthGate, type PreAuthSlot } from './preauth.js';
 import type { StreamMeta } from './protocol.js';
 
 export {
@@ -69,7 +70,9 @@ export {
   DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_MAX_INCOMING_STREAMS,
   DEFAULT_MAX_PENDING_HANDSHAKES,
+  DEFAULT_MAX_PENDING_PER_ADDRESS,
   DEFAULT_MAX_STREAM_BYTES,
+  DEFAULT_PRE_AUTH_TIMEOUT_MS,
   HANDSHAKE_READ_BYTES,
   MAX_WRITE_BACKLOG,
   READ_BUFFER_BYTES,
@@ -120,7 +123,10 @@ export class NetTransport extends EventEmitter<NetTransportEvents> implements Co
   private readonly connections = new Set<Connection>();
   /** Dialled connections by "host:port" (lower case), shared by concurrent connect() calls. */
   private readonly peers = new Map<string, { conn: Connection; promise: Promise<Connection> }>();
-  private pendingHandshakes = 0;
+  /** Pre-auth slots (preauth.ts): of accepted connections in the handshake, and of TLS sockets by "ip:port" until their TLS handshake ends. */
+  private readonly gate: PreAuthGate;
+  private readonly slots = new Map<Connection, PreAuthSlot>();
+  private readonly tlsSlots = new Map<string, PreAuthSlot>();
   private readonly timer: NodeJS.Timeout;
   private lastTick = Date.now();
   private closePromise: Promise<void> | null = null;
@@ -152,6 +158,7 @@ export class NetTransport extends EventEmitter<NetTransportEvents> implements Co
     checkSecret(opts.secret);
     checkNodeName(opts.nodeName);
     this.options = resolveOptions(opts);
+    this.gate = new PreAuthGate(this.options, this.counters);
     this.secret = Uint8Array.from(opts.secret);
     this.nodeName = opts.nodeName;
     this.tlsOptions = opts.tls;
@@ -164,9 +171,10 @@ export class NetTransport extends EventEmitter<NetTransportEvents> implements Co
         ca: opts.tls.ca,
         requestCert: true,
         rejectUnauthorized: true,
-        handshakeTimeout: this.options.handshakeTimeoutMs,
+        handshakeTimeout: this.options.preAuthTimeoutMs,
       }, (socket) => this.onAccept(socket, 'data'))
       : net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.onAccept(socket, 'onread'));
+    if (opts.tls) this.guardTls(this.server as tls.Server);
     // The keepalive clock; checks every connection a few times per interval.
     const tickMs = Math.max(5, Math.min(this.options.keepaliveIntervalMs, this.options.keepaliveTimeoutMs / 4));
     this.timer = setInterval(() => this.tick(tickMs), tickMs);
@@ -217,7 +225,7 @@ export class NetTransport extends EventEmitter<NetTransportEvents> implements Co
       queued += c.queuedBytes;
       buffered += c.buffered;
     }
-    return { ...this.counters, connectionsActive: active, queuedBytes: queued, bufferedBytes: buffered };
+    return { ...this.counters, connectionsActive: active, queuedBytes: queued, bufferedBytes: buffered, preAuthPending: this.gate.pending };
   }
 
   /**
@@ -255,7 +263,8 @@ export class NetTransport extends EventEmitter<NetTransportEvents> implements Co
       this.peers.set(key, { conn, promise });
       let socket: net.Socket;
       try {
-        const common = { host, port, noDelay: true, writableHighWaterMark: WRITE_HIGH_WATER };
+        const local = this.options.localAddress;
+        const common = { host, port, noDelay: true, writableHighWaterMark: WRITE_HIGH_WATER, ...(local !== undefined ? { localAddress: local } : {}) };
         socket = this.tlsOptions
           ? tls.connect({
             ...common,
@@ -279,9 +288,19 @@ export class NetTransport extends EventEmitter<NetTransportEvents> implements Co
 
   private onAccept(socket: net.Socket, mode: ReadMode): void {
     const remote = formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-    // Bound: unauthenticated connections held at once.
-    if (this.closePromise !== null || this.pendingHandshakes >= this.options.maxPendingHandshakes) {
-      if (this.closePromise === null) this.counters.authFailures++;
+    let slot: PreAuthSlot | null | undefined;
+    if (mode === 'data' && this.tlsOptions) {
+      // TLS: the slot was taken when the TCP connection arrived (guardTls).
+      slot = this.tlsSlots.get(remote);
+      this.tlsSlots.delete(remote);
+    }
+    if (this.closePromise !== null) {
+      socket.destroy();
+      return;
+    }
+    // Bound: unauthenticated connections held at once, per address and overall (preauth.ts).
+    slot ??= this.gate.admit(socket.remoteAddress ?? '?');
+    if (slot === null || slot.released) {
       socket.destroy();
       return;
     }
@@ -297,27 +316,67 @@ export class NetTransport extends EventEmitter<NetTransportEvents> implements Co
       }
     }
     if (mode === 'data') this.counters.dataEventConnections++;
-    this.pendingHandshakes++;
+    this.slots.set(conn, slot);
     this.connections.add(conn);
-    conn.attach(sock, mode, this.options.handshakeTimeoutMs);
+    // The deadline runs from arrival (under TLS it covers the TLS handshake too).
+    const deadline = Math.max(1, this.options.preAuthTimeoutMs - (Date.now() - slot.admittedAt));
+    conn.attach(sock, mode, deadline);
+  }
+
+  /**
+   * Under TLS the listener sees a connection only after its TLS handshake, so
+   * the pre-auth slot is taken when the TCP connection arrives and released
+   * when it closes (or authenticates); TLS failures are counted here.
+   */
+  private guardTls(server: tls.Server): void {
+    server.on('connection', (raw: net.Socket) => {
+      if (this.closePromise !== null) return;
+      const slot = this.gate.admit(raw.remoteAddress ?? '?');
+      if (slot === null) {
+        raw.destroy();
+        return;
+      }
+      const key = formatAddress(raw.remoteAddress ?? '?', raw.remotePort ?? 0);
+      this.tlsSlots.set(key, slot);
+      raw.once('close', () => {
+        this.gate.release(slot);
+        if (this.tlsSlots.get(key) === slot) this.tlsSlots.delete(key);
+      });
+    });
+    server.on('tlsClientError', (err: Error & { code?: string }, sock: tls.TLSSocket) => {
+      const key = formatAddress(sock.remoteAddress ?? '?', sock.remotePort ?? 0);
+      const slot = this.tlsSlots.get(key);
+      if (slot === undefined || slot.released) return;
+      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.counters.preAuthTimeouts++;
+      else this.counters.preAuthBadAuth++;
+    });
   }
 
   /** @internal A connection authenticated. */
   onAuthenticated(conn: Connection): void {
-    if (conn.role === 'server') this.pendingHandshakes--;
+    this.releaseSlot(conn);
     this.counters.connectionsOpened++;
   }
 
   /** @internal A connection failed before authenticating. */
   onHandshakeFailed(conn: Connection, err: CwasiError): void {
+    this.releaseSlot(conn);
     if (conn.role === 'server' && this.closing) {
-      this.pendingHandshakes--; // closed by close(), not refused
+      // closed by close(), not refused
     } else if (conn.role === 'server') {
-      this.pendingHandshakes--;
       this.counters.authFailures++;
+      if (err.details?.reason === 'handshake-timeout') this.counters.preAuthTimeouts++;
+      else this.counters.preAuthBadAuth++;
     } else if (err.code === 'E_AUTH') {
       this.counters.authFailures++;
     }
+  }
+
+  private releaseSlot(conn: Connection): void {
+    const slot = this.slots.get(conn);
+    if (slot === undefined) return;
+    this.slots.delete(conn);
+    this.gate.release(slot);
   }
 
   /** @internal */
