@@ -14,13 +14,15 @@
 // accepted socket that could not be re-created, see transport.ts) are read
 // with 'data' events and payloads are copied from them.
 //
-// BACKPRESSURE. Bytes of a stream that arrive before its consumer called
-// receiveInto are copied aside (incoming-stream.ts); once a connection holds
-// more than `maxBufferedBytes` of them it stops reading (the kernel buffers
-// fill and the sender's pump waits for 'drain') until a receiveInto or abort
-// takes them. This is connection-wide: a consumer that never calls
-// receiveInto holds up the other streams on its connection, so consumers
-// must call receiveInto or abort promptly.
+// BACKPRESSURE. Per stream, by credit: a sender may send STREAM_INITIAL_WINDOW
+// bytes of a stream before its consumer calls receiveInto, which grants the
+// rest (protocol.ts, FLOW CONTROL); bytes that arrive before receiveInto are
+// copied aside (incoming-stream.ts). A stream nobody claims therefore holds
+// at most one window here and the connection keeps reading for the others.
+// As a last resort, a connection holding more than `maxBufferedBytes` of such
+// bytes (more than maxBufferedBytes / STREAM_INITIAL_WINDOW unclaimed streams
+// at once, 32 by default) stops reading until a receiveInto or abort takes
+// them; that, and only that, holds up the other streams on the connection.
 
 import type net from 'node:net';
 import { CwasiError } from '../errors.js';
@@ -211,6 +213,8 @@ export class ConnectionReader implements FrameHandler {
     // Bound: every DATA frame is checked against the stream's declared length before its payload is used.
     const end = s.received + length;
     if (end > s.totalBytes) throw new CwasiError('E_BAD_DESCRIPTOR', `stream ${streamId}: DATA of ${length} bytes at ${s.received} overruns its ${s.totalBytes} bytes`);
+    // Bound: and against the credit this node granted (flow control; FLOW CONTROL in protocol.ts).
+    if (end > s.creditLimit) throw new CwasiError('E_BAD_DESCRIPTOR', `stream ${streamId}: DATA of ${length} bytes at ${s.received} exceeds its credit of ${s.creditLimit} bytes`);
     if (((flags & FLAG_END_OF_STREAM) !== 0) !== (end === s.totalBytes)) {
       throw new CwasiError('E_BAD_DESCRIPTOR', `stream ${streamId}: END_OF_STREAM must mark exactly the frame that completes it`);
     }

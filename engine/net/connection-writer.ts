@@ -8,8 +8,10 @@
 // kernel has not taken. Each DATA frame is a pooled 16-byte header and a
 // view of the caller's chunk, corked into one writev; a chunk's promise
 // resolves from the write callback of its last frame (the kernel has the
-// bytes). Control frames (OPEN, END, ABORT, PING, PONG) are written at once,
-// bounded by MAX_WRITE_BACKLOG.
+// bytes). A stream that has used its credit leaves the turn until a CREDIT
+// raises it (OutgoingStream.onCredit schedules it again), so it never holds
+// the pump. Control frames (OPEN, END, ABORT, CREDIT, PING, PONG) are written
+// at once, bounded by MAX_WRITE_BACKLOG.
 
 import type net from 'node:net';
 import type { CwasiError } from '../errors.js';
@@ -101,7 +103,8 @@ export class ConnectionWriter {
     while (!this.writeBlocked && this.sendQueue.length > 0 && this.host.failure === null) {
       const s = this.sendQueue.shift()!;
       const job = s.jobs[0];
-      if (job === undefined || !s.active) {
+      // Out of credit: leave the turn; the peer's CREDIT schedules the stream again.
+      if (job === undefined || !s.active || s.sent >= s.allowed) {
         s.scheduled = false;
         continue;
       }
@@ -112,7 +115,8 @@ export class ConnectionWriter {
         s.abort('E_BAD_DESCRIPTOR', `stream ${s.id} to ${this.host.describe()}: a chunk's buffer was detached before write() resolved`);
         continue;
       }
-      const n = Math.min(MAX_DATA_PAYLOAD, job.buf.length - job.off);
+      // Bound: a frame never carries bytes past the stream's credit.
+      const n = Math.min(MAX_DATA_PAYLOAD, job.buf.length - job.off, s.allowed - s.sent);
       s.sent += n;
       const header = encodeHeader(FRAME_TYPE.DATA, s.sent === s.totalBytes ? FLAG_END_OF_STREAM : 0, s.id, n);
       const payload = job.buf.subarray(job.off, job.off + n);
@@ -126,7 +130,7 @@ export class ConnectionWriter {
       this.lastSendAt = Date.now();
       this.host.counters.bytesSent += FRAME_HEADER_BYTES + n;
       this.host.noteQueued(sock.writableLength);
-      if (s.jobs.length > 0) this.sendQueue.push(s);
+      if (s.jobs.length > 0 && s.sent < s.allowed) this.sendQueue.push(s);
       else s.scheduled = false;
       // Bound: stop at the high-water mark; 'drain' resumes.
       if (!ok) this.writeBlocked = true;

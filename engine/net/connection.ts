@@ -21,7 +21,7 @@ import { CwasiError, isErrorCode } from '../errors.js';
 import { ClientHandshake, ServerHandshake } from './auth.js';
 import { ConnectionReader, type ReadMode, type ReaderHost } from './connection-reader.js';
 import { ConnectionWriter, type WriterHost } from './connection-writer.js';
-import { decodeControl, encodeAbort, encodeFrame, encodeMessage, encodeOpen } from './frames.js';
+import { decodeControl, encodeAbort, encodeCredit, encodeFrame, encodeMessage, encodeOpen } from './frames.js';
 import { deferred, netError } from './helpers.js';
 import { checkPeerCertificate } from './identity.js';
 import { IncomingStream } from './incoming-stream.js';
@@ -214,6 +214,9 @@ export class Connection implements NetConnection, StreamLink, ReaderHost, Writer
       case 'abort':
         this.onAbort(msg.streamId, msg.code, msg.message);
         return;
+      case 'credit':
+        this.onCredit(msg.streamId, msg.limit);
+        return;
       case 'ping':
         this.writer.writeFrame(encodeFrame(FRAME_TYPE.PONG, 0, 0, msg.token));
         return;
@@ -310,6 +313,18 @@ export class Connection implements NetConnection, StreamLink, ReaderHost, Writer
     }
   }
 
+  private onCredit(id: number, limit: number): void {
+    const s = this.outgoing.get(id);
+    if (s === undefined) {
+      // A stream that finished or failed here meanwhile: the credit is stale.
+      if (!this.isStale(id, this.nextStreamId - 2, true)) throw new CwasiError('E_BAD_DESCRIPTOR', `CREDIT for stream ${id}, which this node never opened`);
+      return;
+    }
+    // Bound: a credit only grows and never passes the stream's declared length.
+    if (limit < s.allowed || limit > s.totalBytes) throw new CwasiError('E_BAD_DESCRIPTOR', `CREDIT of ${limit} for stream ${id} (credit ${s.allowed}, ${s.totalBytes} bytes)`);
+    s.onCredit(limit);
+  }
+
   private onAbort(id: number, code: string, message: string): void {
     const err = new CwasiError(isErrorCode(code) ? code : 'E_INTERNAL', message, { peer: this.peer, streamId: id, remote: true });
     if (id === 0) {
@@ -334,6 +349,10 @@ export class Connection implements NetConnection, StreamLink, ReaderHost, Writer
 
   sendAbort(id: number, err: CwasiError): void {
     this.writer.writeFrame(encodeAbort(id, err.code, err.message));
+  }
+
+  sendCredit(id: number, limit: number): void {
+    this.writer.writeFrame(encodeCredit(id, limit));
   }
 
   sendEnd(id: number): void {

@@ -11,11 +11,14 @@
 //
 // Bytes that arrive before receiveInto are copied aside here (the only
 // allocating receive path) and counted against the connection's
-// maxBufferedBytes through the StreamLink.
+// maxBufferedBytes through the StreamLink. The sender may send only
+// STREAM_INITIAL_WINDOW of them before the consumer claims the stream:
+// receiveInto grants the rest with one CREDIT (the bytes then land in `dest`
+// directly, so they need no buffer here). FLOW CONTROL in protocol.ts.
 
 import { CwasiError, type ErrorCode } from '../errors.js';
 import { deferred } from './helpers.js';
-import type { StreamMeta } from './protocol.js';
+import { STREAM_INITIAL_WINDOW, type StreamMeta } from './protocol.js';
 import type { StreamLink } from './stream-link.js';
 
 /** The receiving end of a stream (from the transport's 'stream' event). */
@@ -31,6 +34,7 @@ export class IncomingStream {
   /** Bytes that arrived before receiveInto, in order (copies). */
   private buffered: Uint8Array[] = [];
   /** @internal Total of `buffered`. */ bufferedBytes = 0;
+  /** @internal The credit granted to the sender: DATA may carry bytes [0, creditLimit). */ creditLimit: number;
   private state: 'open' | 'done' | 'failed' = 'open';
   private error: CwasiError | null = null;
   private readonly landed = deferred();
@@ -44,6 +48,7 @@ export class IncomingStream {
     this.peer = link.peer;
     this.meta = meta;
     this.totalBytes = totalBytes;
+    this.creditLimit = Math.min(totalBytes, STREAM_INITIAL_WINDOW);
   }
 
   /** Bytes received so far. */
@@ -81,6 +86,11 @@ export class IncomingStream {
     this.link.releaseBuffered(this.bufferedBytes);
     this.bufferedBytes = 0;
     if (this.received === this.totalBytes) this.complete();
+    else if (this.creditLimit < this.totalBytes) {
+      // Everything else has a place now: let the sender finish.
+      this.creditLimit = this.totalBytes;
+      this.link.sendCredit(this.id, this.totalBytes);
+    }
     return this.landed.promise;
   }
 

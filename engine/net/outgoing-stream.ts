@@ -7,11 +7,14 @@
 // until write() resolves, which happens when the socket has handed the
 // chunk's last frame to the kernel. The stream only queues its chunks
 // (`jobs`); the connection's writer (connection-writer.ts) frames and sends
-// them, one frame per stream in turn.
+// them, one frame per stream in turn, never past the stream's credit
+// (`allowed`: STREAM_INITIAL_WINDOW from OPEN, raised by the receiver's CREDIT
+// once its consumer claimed the stream; see FLOW CONTROL in protocol.ts). A
+// stream out of credit waits without holding up the others.
 
 import { CwasiError, type ErrorCode } from '../errors.js';
 import { deferred, type Settle } from './helpers.js';
-import type { StreamMeta } from './protocol.js';
+import { STREAM_INITIAL_WINDOW, type StreamMeta } from './protocol.js';
 import type { StreamLink } from './stream-link.js';
 
 export interface WriteJob extends Settle {
@@ -36,6 +39,7 @@ export class OutgoingStream {
   /** @internal Bytes put in DATA frames so far. */ sent = 0;
   /** @internal Chunks waiting for the pump, oldest first. */ readonly jobs: WriteJob[] = [];
   /** @internal In the connection's send queue. */ scheduled = false;
+  /** @internal The credit limit: DATA may carry bytes [0, allowed) of the stream. */ allowed: number;
   private state: 'open' | 'ended' | 'delivered' | 'failed' = 'open';
   private error: CwasiError | null = null;
   private readonly deliveredAt = deferred();
@@ -47,6 +51,7 @@ export class OutgoingStream {
     this.peer = link.peer;
     this.meta = meta;
     this.totalBytes = totalBytes;
+    this.allowed = Math.min(totalBytes, STREAM_INITIAL_WINDOW);
   }
 
   /** Bytes accepted by write() so far. */
@@ -134,6 +139,13 @@ export class OutgoingStream {
     const err = new CwasiError(code, message, { streamId: this.id, peer: this.peer });
     this.link.sendAbort(this.id, err);
     this.fail(err);
+  }
+
+  /** @internal The peer raised the credit limit (checked by the connection: it grows, ≤ totalBytes). */
+  onCredit(limit: number): void {
+    if (!this.active || limit <= this.allowed) return;
+    this.allowed = limit;
+    if (this.jobs.length > 0) this.link.schedule(this);
   }
 
   /** @internal The peer acknowledged every byte. */

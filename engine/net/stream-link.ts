@@ -12,6 +12,8 @@ export interface StreamLink {
   readonly peer: string;
   /** Tell the peer this stream was given up (an ABORT frame). */
   sendAbort(id: number, err: CwasiError): void;
+  /** Let the opener send bytes [0, limit) of this incoming stream (a CREDIT frame). */
+  sendCredit(id: number, limit: number): void;
   /** Tell the opener every byte of this incoming stream landed (an END frame). */
   sendEnd(id: number): void;
   /** An outgoing stream has a new chunk: put it in the pump's turn. */
