@@ -260,7 +260,10 @@ test('an authenticated connection keeps working while bad ones are refused besid
     await client.connect(addr(server));
     const payload = randomPayload(3 * 1024 * 1024 + 5, SEED + 3);
     const out = await client.openStream(addr(server), { tag: 'steady' }, payload.length);
-    const incoming = nextStream();
+    // The consumer claims the stream first (beyond one credit window, writes complete only once it has).
+    const s = await within(nextStream(), WAIT_MS, 'stream');
+    const dest = new Uint8Array(s.totalBytes);
+    const landed = s.receiveInto(dest);
     // Half the stream, then a wave of bad connections, then the rest.
     await out.write(payload.subarray(0, payload.length >> 1));
     const bad: Array<Promise<unknown>> = [];
@@ -271,9 +274,7 @@ test('an authenticated connection keeps working while bad ones are refused besid
       bad.push(closedByPeer(sock, 'garbage socket'));
     }
     await out.write(payload.subarray(payload.length >> 1));
-    const s = await within(incoming, WAIT_MS, 'stream');
-    const dest = new Uint8Array(s.totalBytes);
-    await within(s.receiveInto(dest), WAIT_MS, 'receiveInto');
+    await within(landed, WAIT_MS, 'receiveInto');
     await within(out.end(), WAIT_MS, 'end');
     assert.ok(bytesEqual(dest, payload), 'the stream beside the refusals arrived intact');
     await within(Promise.all(bad), WAIT_MS, 'every bad connection was refused');

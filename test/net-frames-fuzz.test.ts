@@ -15,6 +15,7 @@ import {
   HEADER,
   MAX_CONTROL_PAYLOAD,
   MAX_DATA_PAYLOAD,
+  NET_VERSION,
   PAYLOAD_LIMITS,
   type FrameHeader,
   type FrameType,
@@ -87,6 +88,7 @@ const message: fc.Arbitrary<NetMessage> = fc.oneof(
   }).map((m) => ({ ...m, endOfStream: m.totalBytes === 0 })),
   fc.record({ type: fc.constant('data' as const), streamId, bytes: fc.uint8Array({ maxLength: 3000 }), endOfStream: fc.boolean() }),
   fc.record({ type: fc.constant('end' as const), streamId }),
+  fc.record({ type: fc.constant('credit' as const), streamId, limit: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 ** 40 }), fc.constant(Number.MAX_SAFE_INTEGER)) }),
   fc.record({
     type: fc.constant('abort' as const),
     streamId: fc.integer({ min: 0, max: 0xffffffff }),
@@ -253,7 +255,7 @@ test('every header field is checked before the payload is read', () => {
   magic[HEADER.MAGIC + 3] ^= 0xff;
   bad('bad magic', magic);
   const version = new Uint8Array(ping);
-  version[HEADER.MAGIC] = 2;
+  version[HEADER.MAGIC] = NET_VERSION + 1;
   bad('unknown version', version);
   bad('unknown type 0', header(0, 0, 0, 0));
   bad('unknown type 5', header(5, 0, 0, 0));
@@ -269,7 +271,7 @@ test('every header field is checked before the payload is read', () => {
   bad('PING on a stream', header(FRAME_TYPE.PING, 0, 3, 8));
   for (const [typeName, type] of Object.entries(FRAME_TYPE)) {
     const { min, max } = PAYLOAD_LIMITS[type];
-    const stream = type === FRAME_TYPE.OPEN || type === FRAME_TYPE.DATA || type === FRAME_TYPE.END ? 1 : 0;
+    const stream = type === FRAME_TYPE.OPEN || type === FRAME_TYPE.DATA || type === FRAME_TYPE.END || type === FRAME_TYPE.CREDIT ? 1 : 0;
     bad(`${typeName} over its limit`, header(type, 0, stream, max + 1));
     bad(`${typeName} with a 4 GiB length`, header(type, 0, stream, 0xffffffff));
     if (min > 0) bad(`${typeName} under its minimum`, header(type, 0, stream, min - 1));

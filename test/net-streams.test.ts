@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { once } from 'node:events';
 import { NetTransport, READ_BUFFER_BYTES, WRITE_HIGH_WATER, type IncomingStream, type OutgoingStream } from '../engine/net/transport.js';
-import { FRAME_HEADER_BYTES, MAX_DATA_PAYLOAD } from '../engine/net/protocol.js';
+import { FRAME_HEADER_BYTES, MAX_DATA_PAYLOAD, STREAM_INITIAL_WINDOW } from '../engine/net/protocol.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { settleAll, within } from './helpers/settle.js';
 import { MiB, SEED, bytesEqual, prng } from './helpers/env.js';
@@ -127,31 +127,61 @@ test('a 100 MiB stream from shared memory lands byte-exact in a view of a shared
   assert.is(receiver.stats().bufferedBytes, 0);
 });
 
-test('backpressure: a consumer that calls receiveInto late stops the connection; neither side buffers without bound', async () => {
+test('backpressure: a late consumer holds its stream at one credit window; many unclaimed streams stop the connection; neither side buffers without bound', async () => {
   const maxBuffered = 1 * MiB;
   const slow = await NetTransport.listen({ secret: SECRET, nodeName: 'slow-receiver', host: '127.0.11.3', maxBufferedBytes: maxBuffered });
   const fast = await NetTransport.listen({ secret: SECRET, nodeName: 'fast-sender', host: '127.0.11.2' });
   try {
-    const size = 48 * MiB;
-    const payload = pattern(size, SEED + 8);
-    const arrived = once(slow, 'stream') as Promise<[IncomingStream]>;
-    const paused = once(slow, 'readPaused');
-    const out = await fast.openStream(addr(slow), { slow: true }, size);
-    let writeDone = false;
-    const written = out.write(payload).then(() => {
-      writeDone = true;
+    // More unclaimed windows than maxBufferedBytes holds: the last-resort pause must engage.
+    const count = Math.ceil((2 * maxBuffered) / STREAM_INITIAL_WINDOW);
+    const size = 6 * MiB;
+    const payloads = Array.from({ length: count }, (_, i) => pattern(size, SEED + 8 + i));
+    const arrivals: IncomingStream[] = [];
+    const dests = new Map<IncomingStream, Uint8Array>();
+    const landed: Array<Promise<void>> = [];
+    let consumersHere = false;
+    const claim = (s: IncomingStream): void => {
+      const dest = new Uint8Array(s.totalBytes);
+      dests.set(s, dest);
+      landed.push(s.receiveInto(dest));
+    };
+    const allArrived = new Promise<void>((resolve) => {
+      slow.on('stream', (s) => {
+        arrivals.push(s);
+        if (consumersHere) claim(s);
+        if (arrivals.length === count) resolve();
+      });
     });
-    const [s] = await within(arrived, WAIT_MS, 'stream event');
+    const paused = once(slow, 'readPaused');
+    const outs: OutgoingStream[] = [];
+    let writesDone = 0;
+    const written: Array<Promise<void>> = [];
+    for (const payload of payloads) {
+      const out = await fast.openStream(addr(slow), { slow: true }, size);
+      outs.push(out);
+      const w = out.write(payload).then(() => {
+        writesDone++;
+      });
+      w.catch(() => {}); // awaited below; a failure before then is reported there
+      written.push(w);
+    }
     await within(paused, WAIT_MS, 'the receiver stops reading');
-    assert.not.ok(writeDone, 'the sender is still waiting: the receiver stopped reading');
+    assert.is(writesDone, 0, 'no sender got past its credit window');
     const sst = fast.stats();
-    assert.ok(sst.bytesSent < size, `the sender has not pushed everything (${sst.bytesSent} of ${size})`);
-    // Now the consumer turns up.
-    const dest = new Uint8Array(size);
-    await within(s.receiveInto(dest), WAIT_MS, 'late receiveInto');
-    await within(written, WAIT_MS, 'write');
-    await within(out.end(), WAIT_MS, 'end');
-    assert.ok(bytesEqual(dest, payload), 'every byte arrived');
+    assert.ok(sst.bytesSent < count * size, `the senders have not pushed everything (${sst.bytesSent} of ${count * size})`);
+    assert.ok(arrivals.length < count, 'streams opened behind the pause wait for it to end');
+    for (const s of arrivals) assert.ok(s.bytesReceived <= STREAM_INITIAL_WINDOW, `an unclaimed stream received ${s.bytesReceived}, beyond its window`);
+    // Now the consumers turn up: for the streams here, then for each as it arrives.
+    consumersHere = true;
+    for (const s of arrivals) claim(s);
+    await within(allArrived, WAIT_MS, 'stream events');
+    await within(Promise.all(landed), WAIT_MS, 'late receiveInto');
+    await within(Promise.all(written), WAIT_MS, 'write');
+    await within(Promise.all(outs.map((o) => o.end())), WAIT_MS, 'end');
+    for (const s of arrivals) {
+      const k = outs.findIndex((o) => o.id === s.id);
+      assert.ok(bytesEqual(dests.get(s)!, payloads[k]!), `every byte of stream ${s.id} arrived`);
+    }
     const st = slow.stats();
     assert.ok(st.readPauses >= 1);
     assert.ok(st.peakBufferedBytes <= maxBuffered + READ_BUFFER_BYTES, `receiver buffered at most ${st.peakBufferedBytes}`);

@@ -27,6 +27,7 @@
 import { CwasiError } from '../errors.js';
 import {
   ABORT,
+  CREDIT,
   FLAG_END_OF_STREAM,
   FLAGS_KNOWN,
   FRAME_HEADER_BYTES,
@@ -184,6 +185,16 @@ export function encodeAbort(streamId: number, code: string, message: string): Bu
   return encodeFrame(FRAME_TYPE.ABORT, 0, streamId, room.subarray(0, ABORT.CODE + code.length + written));
 }
 
+/** A CREDIT frame: the opener may send bytes [0, limit) of stream `streamId`. */
+export function encodeCredit(streamId: number, limit: number): Buffer {
+  checkStreamId(streamId);
+  if (!Number.isSafeInteger(limit) || limit < 0) throw bad(`credit limit ${limit} is not a safe non-negative integer`);
+  const payload = new Uint8Array(CREDIT.LIMIT_HI + 4);
+  writeU32(payload, CREDIT.LIMIT_LO, limit % 2 ** 32);
+  writeU32(payload, CREDIT.LIMIT_HI, Math.floor(limit / 2 ** 32));
+  return encodeFrame(FRAME_TYPE.CREDIT, 0, streamId, payload);
+}
+
 /**
  * Any message as one frame (allocates and copies; DATA only for tests and
  * small payloads — the transport writes DATA headers and payloads separately).
@@ -208,6 +219,8 @@ export function encodeMessage(msg: NetMessage): Buffer {
       return encodeFrame(type, 0, msg.streamId);
     case 'abort':
       return encodeAbort(msg.streamId, msg.code, msg.message);
+    case 'credit':
+      return encodeCredit(msg.streamId, msg.limit);
     case 'ping':
     case 'pong':
       if (msg.token.length !== PING_TOKEN_BYTES) throw bad(`ping token must be ${PING_TOKEN_BYTES} bytes`);
@@ -272,6 +285,12 @@ export function decodeControl(header: FrameHeader, payload: Uint8Array): Exclude
       for (let i = 0; i < n; i++) code += String.fromCharCode(payload[ABORT.CODE + i]!);
       if (!ABORT_CODE_PATTERN.test(code)) throw bad('ABORT code is not [A-Za-z0-9_]');
       return { type: 'abort', streamId: header.streamId, code, message: utf8Lenient.decode(payload.subarray(ABORT.CODE + n)) };
+    }
+    case FRAME_TYPE.CREDIT: {
+      const hi = readU32(payload, CREDIT.LIMIT_HI);
+      // Bound: the u64 must be exact in a JS number (≤ 2^53 - 1).
+      if (hi > 0x1fffff) throw bad(`CREDIT of stream ${header.streamId} beyond 2^53 (high word 0x${hi.toString(16)})`);
+      return { type: 'credit', streamId: header.streamId, limit: hi * 2 ** 32 + readU32(payload, CREDIT.LIMIT_LO) };
     }
     case FRAME_TYPE.PING:
       return { type: 'ping', token: copyOf(payload) };

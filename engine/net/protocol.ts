@@ -1,6 +1,7 @@
 // The Networked Buffer wire protocol: types and constants only, no behaviour.
 // frames.ts encodes and parses these frames, auth.ts runs the handshake,
-// transport.ts moves streams over them.
+// connection.ts and the stream files move streams over them (transport.ts
+// lists the layout).
 //
 // One TCP (or TLS) connection between two engine nodes carries a handshake,
 // then any number of multiplexed streams. A stream moves one payload of a
@@ -12,7 +13,7 @@
 //  ┌────────┬───────────┬──────┬──────────────────────────────────────────────┐
 //  │ offset │ field     │ type │ meaning                                      │
 //  ├────────┼───────────┼──────┼──────────────────────────────────────────────┤
-//  │   0    │ MAGIC     │ u32  │ NET_MAGIC << 8 | NET_VERSION ('CWN', v1)     │
+//  │   0    │ MAGIC     │ u32  │ NET_MAGIC << 8 | NET_VERSION ('CWN', v2)     │
 //  │   4    │ TYPE      │ u8   │ one of FRAME_TYPE                            │
 //  │   5    │ FLAGS     │ u8   │ FLAG_* bits; only END_OF_STREAM is defined   │
 //  │   6    │ RESERVED  │ u16  │ must be 0                                    │
@@ -34,6 +35,7 @@
 //  │ DATA      │  17  │  ≠ 0   │ 0..MAX_DATA_PAYLOAD   │ the next bytes of the stream         │
 //  │ END       │  18  │  ≠ 0   │ 0                     │ receiver → opener: every byte landed │
 //  │ ABORT     │  19  │  any   │ 2..MAX_ABORT_PAYLOAD  │ u8 n, code[n] (ASCII), UTF-8 message │
+//  │ CREDIT    │  20  │  ≠ 0   │ 8                     │ receiver → opener: u64 credit limit  │
 //  │ PING      │  32  │   0    │ 8                     │ opaque token                         │
 //  │ PONG      │  33  │   0    │ 8                     │ the PING's token, echoed             │
 //  └───────────┴──────┴────────┴───────────────────────┴──────────────────────────────────────┘
@@ -53,6 +55,25 @@
 // ABORT PAYLOAD: CODE_LENGTH (u8, 1..MAX_ABORT_CODE_BYTES) at 0, CODE at 1,
 // MESSAGE (UTF-8) after it; an ABORT on stream 0 closes the whole connection.
 //
+// CREDIT PAYLOAD
+//
+//  ┌────────┬──────────────┬──────┬─────────────────────────────────────────────┐
+//  │ offset │ field        │ type │ meaning                                     │
+//  ├────────┼──────────────┼──────┼─────────────────────────────────────────────┤
+//  │   0    │ LIMIT_LO     │ u32  │ low 32 bits of the credit limit             │
+//  │   4    │ LIMIT_HI     │ u32  │ high bits (the limit is ≤ totalBytes)       │
+//  └────────┴──────────────┴──────┴─────────────────────────────────────────────┘
+//
+// FLOW CONTROL (per stream). The opener may send DATA of a stream up to its
+// credit limit: STREAM_INITIAL_WINDOW bytes (or totalBytes, if smaller) from
+// OPEN on, without waiting. The receiver raises the limit with CREDIT, an
+// absolute byte offset that only grows and never exceeds totalBytes; it does
+// so once its consumer has a destination for the bytes (receiveInto), so a
+// stream nobody claims holds at most one window of the receiver's memory and
+// never stops the connection for the others. DATA beyond the limit, or a
+// CREDIT that lowers it or passes totalBytes, breaks the protocol and fails
+// the connection.
+//
 // CONVERSATION
 //
 //   client (connects)                      server (listens)
@@ -64,6 +85,7 @@
 //   OPEN(id, total, meta)          ──▶     'stream' event
 //   DATA(id) … DATA(id, EOS)       ──▶     bytes land in the consumer's buffer
 //                                  ◀──     END(id) once all bytes landed
+//                                  ◀──     CREDIT(id, limit) once a consumer claims it
 //   ABORT(id, code, message)       ◀─▶     either side gives up on a stream
 //   PING(token) / PONG(token)      ◀─▶     keepalive, either side
 //
@@ -79,7 +101,8 @@
 
 /** 'CWN' in the high 24 bits of the MAGIC word. */
 export const NET_MAGIC = 0x43574e;
-export const NET_VERSION = 1;
+/** 2: per-stream flow control (CREDIT). Version 1 peers are refused by the MAGIC check. */
+export const NET_VERSION = 2;
 /** The MAGIC word of every frame of this version. */
 export const NET_MAGIC_WORD = ((NET_MAGIC << 8) | NET_VERSION) >>> 0;
 
@@ -96,6 +119,7 @@ export const FRAME_TYPE = {
   DATA: 17,
   END: 18,
   ABORT: 19,
+  CREDIT: 20,
   PING: 32,
   PONG: 33,
 } as const;
@@ -121,6 +145,10 @@ export const MAX_NODE_NAME_BYTES = 255;
 export const NONCE_BYTES = 32;
 /** HMAC-SHA256 output. */
 export const MAC_BYTES = 32;
+/** Credit a stream has from OPEN on, before any CREDIT (see FLOW CONTROL). */
+export const STREAM_INITIAL_WINDOW = 256 * 1024;
+/** CREDIT payload: one u64. */
+export const CREDIT_PAYLOAD_BYTES = 8;
 /** PING / PONG token. */
 export const PING_TOKEN_BYTES = 8;
 /** Largest stream length the protocol can express exactly in a JS number. */
@@ -130,6 +158,8 @@ export const MAX_TOTAL_BYTES = Number.MAX_SAFE_INTEGER;
 export const OPEN = { TOTAL_LO: 0, TOTAL_HI: 4, META: 8 } as const;
 /** Byte offsets inside a HELLO / CHALLENGE payload. */
 export const GREETING = { NONCE: 0, NAME_LENGTH: NONCE_BYTES, NAME: NONCE_BYTES + 1 } as const;
+/** Byte offsets inside a CREDIT payload. */
+export const CREDIT = { LIMIT_LO: 0, LIMIT_HI: 4 } as const;
 /** Byte offsets inside an ABORT payload. */
 export const ABORT = { CODE_LENGTH: 0, CODE: 1 } as const;
 
@@ -143,6 +173,7 @@ export const PAYLOAD_LIMITS: Readonly<Record<FrameType, { readonly min: number; 
   [FRAME_TYPE.DATA]: { min: 0, max: MAX_DATA_PAYLOAD },
   [FRAME_TYPE.END]: { min: 0, max: 0 },
   [FRAME_TYPE.ABORT]: { min: ABORT.CODE + 1, max: MAX_ABORT_PAYLOAD },
+  [FRAME_TYPE.CREDIT]: { min: CREDIT_PAYLOAD_BYTES, max: CREDIT_PAYLOAD_BYTES },
   [FRAME_TYPE.PING]: { min: PING_TOKEN_BYTES, max: PING_TOKEN_BYTES },
   [FRAME_TYPE.PONG]: { min: PING_TOKEN_BYTES, max: PING_TOKEN_BYTES },
 };
@@ -216,6 +247,13 @@ export interface AbortMessage {
   message: string;
 }
 
+export interface CreditMessage {
+  type: 'credit';
+  streamId: number;
+  /** The opener may send bytes [0, limit) of the stream. */
+  limit: number;
+}
+
 export interface PingMessage {
   type: 'ping';
   token: Uint8Array;
@@ -227,7 +265,7 @@ export interface PongMessage {
 }
 
 export type HandshakeMessage = HelloMessage | ChallengeMessage | ProofMessage | WelcomeMessage;
-export type StreamMessage = OpenMessage | DataMessage | EndMessage | AbortMessage;
+export type StreamMessage = OpenMessage | DataMessage | EndMessage | AbortMessage | CreditMessage;
 export type NetMessage = HandshakeMessage | StreamMessage | PingMessage | PongMessage;
 export type NetMessageType = NetMessage['type'];
 
@@ -241,6 +279,7 @@ export const MESSAGE_FRAME_TYPE: Readonly<Record<NetMessageType, FrameType>> = {
   data: FRAME_TYPE.DATA,
   end: FRAME_TYPE.END,
   abort: FRAME_TYPE.ABORT,
+  credit: FRAME_TYPE.CREDIT,
   ping: FRAME_TYPE.PING,
   pong: FRAME_TYPE.PONG,
 };
