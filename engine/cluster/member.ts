@@ -549,7 +549,7 @@ export class ClusterMember implements NetworkPeer {
       });
       dropped.catch(() => {});
       reply = await Promise.race([
-        this.registry.nc.request(subject, sealed.data, { timeout: Math.max(1, timeoutMs) }),
+        this.registry.request(node, subject, sealed.data, Math.max(1, timeoutMs)),
         dropped,
       ]);
     } catch (err) {

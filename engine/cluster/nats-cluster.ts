@@ -18,6 +18,14 @@ import { CwasiError } from '../errors.js';
 export const MAX_KV_REPLICAS = 5;
 /** How long a request waits for the client to reconnect before it fails with E_NATS. */
 export const FAILOVER_GRACE_MS = 3000;
+/**
+ * A request that finds no responder while its node's record is alive is sent
+ * again, every NO_RESPONDERS_RETRY_MS for at most this long: the node's
+ * subscription may be moving to another server. Nobody received it, so
+ * sending it again runs nothing twice.
+ */
+export const NO_RESPONDERS_GRACE_MS = 1000;
+export const NO_RESPONDERS_RETRY_MS = 50;
 /** Pause before trying a server again that was just tried (the client moves to another server at once). */
 export const RECONNECT_WAIT_MS = 250;
 /**
@@ -78,6 +86,10 @@ export function failoverOptions(servers: string[]): Partial<ConnectionOptions> {
     maxPingOut: MAX_PINGS_OUT,
     timeout: 3000,
   };
+}
+
+export function isNoResponders(err: unknown): boolean {
+  return /no responders/i.test(err instanceof Error ? err.message : String(err));
 }
 
 /** A JetStream error that means the replica count cannot be had here (not a server outage). */

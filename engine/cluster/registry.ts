@@ -16,13 +16,15 @@
 // with `replicas` copies, so a record survives the loss of a server, and the
 // connection fails over to a surviving server of the pool.
 
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { CwasiError } from '../errors.js';
 import type { FunctionRecord, NodeRecord } from './protocol.js';
 import { recordContext, type ControlSigner } from './signing.js';
 import type { ConnectionOptions } from '@nats-io/transport-node';
-import { FAILOVER_GRACE_MS, failoverOptions, isReplicaConfigError, kvReplicas, natsServerList } from './nats-cluster.js';
+import {
+  FAILOVER_GRACE_MS, NO_RESPONDERS_GRACE_MS, NO_RESPONDERS_RETRY_MS, failoverOptions, isNoResponders, isReplicaConfigError, kvReplicas, natsServerList,
+} from './nats-cluster.js';
 
 export interface RegistryOptions {
   /** One server URL, a comma-separated list, or an array of them. */
@@ -97,6 +99,24 @@ export class ClusterRegistry {
 
   private armRestore(): void {
     this.restored = new Promise<void>((resolve) => (this.restore = resolve));
+  }
+
+  /**
+   * A NATS request to `node`'s subject. "No responders" while the node's
+   * record is alive is retried briefly (NO_RESPONDERS_GRACE_MS): during a
+   * failover its subscription is on its way to another server.
+   */
+  async request(node: string, subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
+    const start = Date.now();
+    for (;;) {
+      try {
+        return await this.nc.request(subject, data, { timeout: Math.max(1, timeoutMs - (Date.now() - start)) });
+      } catch (err) {
+        const elapsed = Date.now() - start;
+        if (!isNoResponders(err) || this.stopped || elapsed >= NO_RESPONDERS_GRACE_MS || elapsed >= timeoutMs || this.node(node) === undefined) throw err;
+      }
+      await new Promise((r) => setTimeout(r, NO_RESPONDERS_RETRY_MS));
+    }
   }
 
   /** The server this node is connected to now (for stats and logs). */
