@@ -35,6 +35,8 @@ let doomed: ClusterServer;
 
 if (NATS_BIN === undefined) {
   console.log('cluster-nats-r3: SKIPPED — nats-server is not installed (apt-get install nats-server, or put it on /usr/local/bin)');
+  // A named placeholder: uvu's own skip leaves Total at 0, which test/run.mjs reads as a failure.
+  test('SKIPPED: one of three NATS servers killed mid-run (no nats-server binary)', () => {});
 } else {
   test.before(async () => {
     nats = await startNatsCluster(3);
@@ -164,5 +166,6 @@ if (NATS_BIN === undefined) {
     assert.equal(workloads.readChecksums(out), [{ hash: workloads.checksum(workloads.produce(SIZE, 999)), length: SIZE }]);
   });
 
-  test.run();
 }
+
+test.run();
