@@ -18,6 +18,7 @@ export interface NodeProcess {
 
 export interface Harness {
   cluster: string;
+  /** The NATS server(s) nodes are pointed at (comma-separated for a NATS cluster). */
   nats: string;
   secretFile: string;
   nodes: Map<string, NodeProcess>;
@@ -32,7 +33,10 @@ export interface Harness {
 const bin = fileURLToPath(new URL('../../bin/cwasi.js', import.meta.url));
 
 export interface ClusterHarnessOptions {
-  nats?: string;
+  /** One URL (may be a comma-separated list) or several, each passed as its own --nats flag. */
+  nats?: string | string[];
+  /** Other NATS server(s) for one node, by name (default `nats`). */
+  natsFor?: (name: string) => string | string[] | undefined;
   nodes: Array<{ name: string; host: string }>;
   threads?: number;
   readyTimeoutMs?: number;
@@ -56,7 +60,9 @@ export async function startCluster(opts: ClusterHarnessOptions): Promise<Harness
   const start = (name: string, host: string, port = 0): Promise<NodeProcess> => new Promise((resolve, reject) => {
     const wrap = opts.wrapFor?.(name) ?? [];
     const command = [...wrap, process.execPath];
-    const child = spawn(command[0]!, [...command.slice(1), bin, 'node', '--nats', nats, '--listen', `${host}:${port}`, '--name', name,
+    const urls = opts.natsFor?.(name) ?? nats;
+    const natsArgs = (typeof urls === 'string' ? [urls] : urls).flatMap((u) => ['--nats', u]);
+    const child = spawn(command[0]!, [...command.slice(1), bin, 'node', ...natsArgs, '--listen', `${host}:${port}`, '--name', name,
       '--cluster', cluster, '--secret-file', secretFile, '--threads', String(opts.threads ?? 2),
       ...(opts.nodeArgs ?? []), ...(opts.argsFor?.(name) ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     const node: NodeProcess = { name, address: '', child, log: [] };
@@ -94,7 +100,7 @@ export async function startCluster(opts: ClusterHarnessOptions): Promise<Harness
   };
 
   const harness: Harness = {
-    cluster, nats, secretFile, nodes, start, stop,
+    cluster, nats: typeof nats === 'string' ? nats : nats.join(','), secretFile, nodes, start, stop,
     async close() {
       await Promise.all([...nodes.keys()].map((n) => stop(n)));
     },

@@ -16,7 +16,7 @@ import { formatMs, formatSize, hex32, parseNonNegativeInt, parsePositiveInt, par
 import { cmdInit, type InitOptions } from './init.js';
 import { formatInspection, inspectFile } from './inspect.js';
 import { jsonDocument } from './json.js';
-import { addNatsFlags, anyNatsFlag, natsAuthFromFlags, type NatsFlags } from './nats-flags.js';
+import { addNatsFlags, addNatsServerFlags, anyNatsFlag, natsAuthFromFlags, natsReplicasFromFlags, type NatsFlags } from './nats-flags.js';
 import { progress } from './progress.js';
 import { runRepeated, type RepeatOutcome } from './repeat.js';
 import { Reported, itemError, reportError, type Out } from './report.js';
@@ -79,7 +79,6 @@ function parseModes(values: string[]): Record<string, IfcMode> | undefined {
 
 /** Options that make `run` / `plan` coordinate from inside a cluster. */
 interface ClusterFlags extends NatsFlags {
-  nats?: string;
   cluster?: string;
   secretFile?: string;
   name?: string;
@@ -94,8 +93,10 @@ function clusterOptions(o: ClusterFlags): EngineOptions['cluster'] | undefined {
     return undefined;
   }
   const natsAuth = natsAuthFromFlags(o);
+  const natsReplicas = natsReplicasFromFlags(o);
   return {
     nats: o.nats,
+    ...(natsReplicas !== undefined ? { natsReplicas } : {}),
     ...(natsAuth !== undefined ? { natsAuth } : {}),
     ...(o.cluster !== undefined ? { cluster: o.cluster } : {}),
     ...(o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
@@ -105,8 +106,7 @@ function clusterOptions(o: ClusterFlags): EngineOptions['cluster'] | undefined {
 }
 
 function addClusterFlags(cmd: Command): Command {
-  return addNatsFlags(cmd)
-    .option('--nats <url>', 'coordinate from inside a cluster (functions pinned with "host")')
+  return addNatsServerFlags(addNatsFlags(cmd), 'coordinate from inside a cluster (functions pinned with "host")', false)
     .option('--cluster <name>', 'cluster name (with --nats)')
     .option('--secret-file <file>', 'cluster secret (with --nats; else CWASI_SECRET)')
     .option('--name <name>', 'this node\'s name (with --nats)')
@@ -322,7 +322,7 @@ async function cmdPlan(args: string[], o: { json?: boolean; mode: string[] } & C
 }
 
 interface NodeOptions extends NatsFlags {
-  nats: string;
+  nats: string[];
   listen: string;
   secretFile?: string;
   name?: string;
@@ -347,10 +347,12 @@ function readTls(o: NodeOptions): { key: Buffer; cert: Buffer; ca: Buffer } | un
 async function cmdNode(o: NodeOptions, out: Out): Promise<void> {
   const tls = readTls(o);
   const natsAuth = natsAuthFromFlags(o);
+  const natsReplicas = natsReplicasFromFlags(o);
   const engine = await Engine.create({
     ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
     cluster: {
       nats: o.nats, listen: o.listen, cluster: o.cluster,
+      ...(natsReplicas !== undefined ? { natsReplicas } : {}),
       ...(o.name !== undefined ? { name: o.name } : {}),
       ...(o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
       ...(tls !== undefined ? { tls } : {}),
@@ -358,7 +360,7 @@ async function cmdNode(o: NodeOptions, out: Out): Promise<void> {
     },
   });
   const s = engine.clusterStats()!;
-  out.out(`cwasi node ${s.node} ready: cluster "${o.cluster}", networked buffer on ${s.address}, NATS ${o.nats}`);
+  out.out(`cwasi node ${s.node} ready: cluster "${o.cluster}", networked buffer on ${s.address}, NATS ${s.nats.server}`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       out.err(`cwasi node ${s.node}: ${sig}, closing`);
@@ -466,9 +468,8 @@ export function buildProgram(out: Out = io): Command {
     .action((name: string, o: Record<string, string | boolean | undefined>) => cmdBench(name, o, out, process.argv.slice(2)));
   bench.addHelpText('after', benchHelp());
 
-  addNatsFlags(program.command('node'))
+  addNatsServerFlags(addNatsFlags(program.command('node')), 'NATS server (JetStream enabled), e.g. nats://127.0.0.1:4222', true)
     .description('run an engine node of a cluster: registers in NATS JetStream, serves deploy/run requests, streams payloads over the Networked Buffer')
-    .requiredOption('--nats <url>', 'NATS server (JetStream enabled), e.g. nats://127.0.0.1:4222')
     .option('--listen <host:port>', 'Networked Buffer listener (loopback unless an address is given)', '127.0.0.1:0')
     .option('--secret-file <file>', 'file holding the cluster secret (else CWASI_SECRET)')
     .option('--name <name>', 'node name (default <hostname>-<pid>)')

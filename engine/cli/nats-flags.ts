@@ -1,13 +1,19 @@
 // The NATS credential and TLS flags shared by `cwasi run|plan --nats` and
 // `cwasi node`. Secrets come from files, never from the command line, so they
-// do not show in `ps` or shell history.
+// do not show in `ps` or shell history. `--nats` itself may be repeated or
+// hold a comma-separated list (a NATS cluster), and `--nats-replicas` sets the
+// registry buckets' replica count.
 
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CwasiError } from '../errors.js';
 import type { NatsAuthOptions } from '../cluster/nats-auth.js';
+import { kvReplicas } from '../cluster/nats-cluster.js';
 
 export interface NatsFlags {
+  /** Every --nats given, in order (each may be a comma-separated list). */
+  nats?: string[];
+  natsReplicas?: string;
   natsUser?: string;
   natsPassFile?: string;
   natsTokenFile?: string;
@@ -16,6 +22,26 @@ export interface NatsFlags {
   natsTlsCa?: string;
   natsTlsCert?: string;
   natsTlsKey?: string;
+}
+
+/** Commander's collector for a repeatable --nats. */
+export function collectNats(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** `--nats` (repeatable, comma-separated lists) and `--nats-replicas`; `required` for `cwasi node`. */
+export function addNatsServerFlags(cmd: Command, help: string, required: boolean): Command {
+  const flag = '--nats <url>';
+  const text = `${help}; repeat it or give a comma-separated list for a NATS cluster`;
+  return (required ? cmd.requiredOption(flag, text, collectNats) : cmd.option(flag, text, collectNats))
+    .option('--nats-replicas <n>', 'replicas of the registry KV buckets on a JetStream cluster, 1-5 (default 1)');
+}
+
+/** The engine's `cluster.natsReplicas` from the flag (E_CONFIG unless an integer 1..5). */
+export function natsReplicasFromFlags(o: NatsFlags): number | undefined {
+  if (o.natsReplicas === undefined) return undefined;
+  const n = /^\d+$/.test(o.natsReplicas) ? Number(o.natsReplicas) : Number.NaN;
+  return kvReplicas(Number.isNaN(n) ? o.natsReplicas : n);
 }
 
 export function addNatsFlags(cmd: Command): Command {
@@ -59,5 +85,5 @@ export function natsAuthFromFlags(o: NatsFlags): NatsAuthOptions | undefined {
 
 /** True when any NATS flag is given (they need --nats). */
 export function anyNatsFlag(o: NatsFlags): boolean {
-  return [o.natsUser, o.natsPassFile, o.natsTokenFile, o.natsNkeyFile, o.natsCreds, o.natsTlsCa, o.natsTlsCert, o.natsTlsKey].some((x) => x !== undefined);
+  return [o.natsReplicas, o.natsUser, o.natsPassFile, o.natsTokenFile, o.natsNkeyFile, o.natsCreds, o.natsTlsCa, o.natsTlsCert, o.natsTlsKey].some((x) => x !== undefined);
 }

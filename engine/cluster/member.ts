@@ -46,8 +46,13 @@ import {
 import { whenUnlocked, type Heap } from '../memory/heap.js';
 
 export interface ClusterOptions {
-  /** NATS server URL, e.g. nats://127.0.0.1:4222. */
-  nats: string;
+  /**
+   * NATS server URL, e.g. nats://127.0.0.1:4222; on a NATS cluster several,
+   * comma-separated or as an array (engine/cluster/nats-cluster.ts).
+   */
+  nats: string | string[];
+  /** Copies of each registry KV bucket on a JetStream cluster, 1..5 (default 1). */
+  natsReplicas?: number;
   /** Cluster name: nodes of one cluster share registry buckets and subjects (default "default"). */
   cluster?: string;
   /** This node's name (default <hostname>-<pid>). */
@@ -108,6 +113,8 @@ export interface ClusterStats {
   nodesLost: { connection: number; heartbeat: number; restarted: number };
   /** What was refused as unauthentic: control messages (E_AUTH), registry records (ignored), incoming streams. */
   refused: { control: number; records: number; streams: number };
+  /** The NATS server this node is connected to now, and how often it reconnected (failovers included). */
+  nats: { server: string; connected: boolean; reconnects: number };
 }
 
 export class ClusterMember implements NetworkPeer {
@@ -157,7 +164,8 @@ export class ClusterMember implements NetworkPeer {
     const staleMs = opts.staleMs ?? LIVENESS_BEATS * heartbeatMs;
     let registry: ClusterRegistry;
     try {
-      registry = await ClusterRegistry.open({ nats: opts.nats, cluster, node: self, heartbeatMs, staleMs, signer, connection });
+      registry = await ClusterRegistry.open({ nats: opts.nats, cluster, node: self, heartbeatMs, staleMs, signer, connection,
+        ...(opts.natsReplicas !== undefined ? { replicas: opts.natsReplicas } : {}) });
     } catch (err) {
       await transport.close();
       throw err;
@@ -437,7 +445,8 @@ export class ClusterMember implements NetworkPeer {
   // ── requesting ─────────────────────────────────────────────────────────
 
   private async request<T>(node: string, body: ControlRequest, timeoutMs: number): Promise<T> {
-    if (!this.registry.connected) throw new CwasiError('E_NATS', `NATS is unreachable: cannot ${body.type} on node "${node}"`);
+    // While the client fails over to another NATS server, wait (bounded) rather than fail.
+    await this.registry.whenConnected(`${body.type} on node "${node}"`);
     await this.registry.requireNode(node);
     const subject = this.subject(node, body.type);
     const sealed = this.signer.seal(subject, body);
@@ -450,7 +459,7 @@ export class ClusterMember implements NetworkPeer {
       dropped.catch(() => {});
       // Nor from a node that died or was cut off: give up once it is judged lost.
       reply = await this.liveness.during(node, `a ${body.type} request`, Promise.race([
-        this.registry.nc.request(subject, sealed.data, { timeout: Math.max(1, timeoutMs) }),
+        this.registry.request(node, subject, sealed.data, Math.max(1, timeoutMs)),
         dropped,
       ]));
     } catch (err) {
@@ -513,6 +522,7 @@ export class ClusterMember implements NetworkPeer {
       node: this.self, address: this.address, liveNodes: this.registry.liveNodes().map((n) => n.name).sort(),
       held: this.held.size, waiting: this.inbox.waiting, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
       refused: { control: this.signer.refused, records: this.registry.recordsRefused, streams: this.inbox.refused },
+      nats: { server: this.registry.server(), connected: this.registry.connected, reconnects: this.registry.reconnects },
     };
   }
 

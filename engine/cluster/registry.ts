@@ -11,16 +11,26 @@
 // context kv:<bucket>/<key>) and verified before it is used: a record put by
 // anyone without the secret, altered, or copied under another key is ignored
 // (and counted in `recordsRefused`).
+//
+// On a NATS cluster (engine/cluster/nats-cluster.ts) the buckets are created
+// with `replicas` copies, so a record survives the loss of a server, and the
+// connection fails over to a surviving server of the pool.
 
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { CwasiError } from '../errors.js';
 import type { FunctionRecord, NodeRecord } from './protocol.js';
 import { recordContext, type ControlSigner } from './signing.js';
 import type { ConnectionOptions } from '@nats-io/transport-node';
+import {
+  FAILOVER_GRACE_MS, NO_RESPONDERS_GRACE_MS, NO_RESPONDERS_RETRY_MS, failoverOptions, isNoResponders, isReplicaConfigError, kvReplicas, natsServerList,
+} from './nats-cluster.js';
 
 export interface RegistryOptions {
-  nats: string;
+  /** One server URL, a comma-separated list, or an array of them. */
+  nats: string | string[];
+  /** Copies of each KV bucket on a JetStream cluster (default 1). */
+  replicas?: number;
   cluster: string;
   node: string;
   heartbeatMs: number;
@@ -60,6 +70,15 @@ export class ClusterRegistry {
   /** Settles (and is replaced) each time the connection drops. */
   private dropped!: Promise<void>;
   private drop!: () => void;
+  /** Settles (and is replaced) each time the connection comes back. */
+  private restored!: Promise<void>;
+  private restore!: () => void;
+  /** Times the client reconnected (to the same or another server of the pool). */
+  reconnects = 0;
+  /** When this node's own heartbeat was last stored (0 until it announces). */
+  private lastBeatStored = 0;
+  /** The newest of this node's own heartbeats read back from the bucket (watch or refresh). */
+  private lastBeatSeen = 0;
   private readonly names: { nodes: string; functions: string };
   /** Records ignored because they were not sealed with the cluster secret for their key. */
   recordsRefused = 0;
@@ -70,11 +89,59 @@ export class ClusterRegistry {
     this.functions = functions;
     this.names = bucketNames(options.cluster);
     this.armDrop();
+    this.armRestore();
     void this.followStatus();
   }
 
   private armDrop(): void {
     this.dropped = new Promise<void>((resolve) => (this.drop = resolve));
+  }
+
+  private armRestore(): void {
+    this.restored = new Promise<void>((resolve) => (this.restore = resolve));
+  }
+
+  /**
+   * A NATS request to `node`'s subject. "No responders" while the node's
+   * record is alive is retried briefly (NO_RESPONDERS_GRACE_MS): during a
+   * failover its subscription is on its way to another server.
+   */
+  async request(node: string, subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
+    const start = Date.now();
+    for (;;) {
+      try {
+        return await this.nc.request(subject, data, { timeout: Math.max(1, timeoutMs - (Date.now() - start)) });
+      } catch (err) {
+        const elapsed = Date.now() - start;
+        if (!isNoResponders(err) || this.stopped || elapsed >= NO_RESPONDERS_GRACE_MS || elapsed >= timeoutMs || this.node(node) === undefined) throw err;
+      }
+      await new Promise((r) => setTimeout(r, NO_RESPONDERS_RETRY_MS));
+    }
+  }
+
+  /** The server this node is connected to now (for stats and logs). */
+  server(): string {
+    return this.nc.getServer();
+  }
+
+  /**
+   * Resolves at once while connected; while the client fails over to another
+   * server, resolves when it is back, or fails with E_NATS after `graceMs`
+   * (a lone server that is down stays a fast failure, not a hang).
+   */
+  async whenConnected(what: string, graceMs = FAILOVER_GRACE_MS): Promise<void> {
+    if (this.connected) return;
+    if (this.stopped || this.nc.isClosed()) throw new CwasiError('E_NATS', `NATS connection closed: cannot ${what}`);
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CwasiError('E_NATS', `NATS is unreachable (no server of the pool answered within ${graceMs} ms): cannot ${what}`)), graceMs);
+      timer.unref();
+    });
+    try {
+      await Promise.race([this.restored, gaveUp]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Resolves when the connection to NATS next drops. */
@@ -92,7 +159,12 @@ export class ClusterRegistry {
             this.armDrop();
           }
         } else if (s.type === 'reconnect') {
-          this.connected = true;
+          this.reconnects++;
+          if (!this.connected) {
+            this.connected = true;
+            this.restore();
+            this.armRestore();
+          }
         }
       }
     } catch {
@@ -101,32 +173,45 @@ export class ClusterRegistry {
   }
 
   static async open(options: RegistryOptions): Promise<ClusterRegistry> {
+    const servers = natsServerList(options.nats);
+    const replicas = kvReplicas(options.replicas);
     let nc: NatsConnection;
     try {
       nc = await connect({
         ...options.connection,
-        servers: options.nats,
+        ...failoverOptions(servers),
         name: `cwasi-${options.cluster}-${options.node}`,
-        reconnect: true,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
-        timeout: 3000,
       });
     } catch (err) {
-      throw natsError(`cannot connect to NATS at ${options.nats}`, err);
+      throw natsError(`cannot connect to NATS at ${servers.join(',')}`, err);
     }
+    let step = 'JetStream key-value buckets unavailable (is the server started with -js?)';
     try {
       const kvm = new Kvm(nc);
       const names = bucketNames(options.cluster);
       // The TTL only collects records of nodes gone for good: liveness is judged by
       // heartbeat age (alive()), so the TTL must not retire a node that is merely
       // a few beats late, whatever period it (not the bucket's creator) beats at.
-      const nodes = await kvm.create(names.nodes, { history: 1, ttl: Math.max(options.staleMs * 4, 30_000) });
-      const functions = await kvm.create(names.functions, { history: 1 });
+      const nodes = await kvm.create(names.nodes, { history: 1, replicas, ttl: Math.max(options.staleMs * 4, 30_000) });
+      const functions = await kvm.create(names.functions, { history: 1, replicas });
+      step = 'cannot read the registry buckets\' status';
+      for (const [name, kv] of [[names.nodes, nodes], [names.functions, functions]] as const) {
+        // An existing bucket keeps the replica count it was made with: fewer
+        // copies than asked for is a durability the operator did not get.
+        const have = (await kv.status()).replicas;
+        if (have < replicas) {
+          throw new CwasiError('E_CONFIG', `registry bucket ${name} exists with ${have} replica(s), fewer than the ${replicas} asked for: `
+            + `raise it (nats stream edit KV_${name} --replicas ${replicas}) or delete the cluster's buckets`);
+        }
+      }
       return new ClusterRegistry(nc, nodes, functions, options);
     } catch (err) {
       await nc.close().catch(() => {});
-      throw natsError('JetStream key-value buckets unavailable (is the server started with -js?)', err);
+      if (err instanceof CwasiError) throw err;
+      if (replicas > 1 && isReplicaConfigError(err)) {
+        throw new CwasiError('E_CONFIG', `cannot create the registry buckets with ${replicas} replicas (a JetStream cluster of at least ${replicas} servers is needed): ${(err as Error).message}`);
+      }
+      throw natsError(step, err);
     }
   }
 
@@ -136,11 +221,13 @@ export class ClusterRegistry {
       const r = record();
       try {
         await this.nodes.put(r.name, this.seal(this.names.nodes, r.name, r));
+        this.lastBeatStored = Math.max(this.lastBeatStored, r.heartbeatAt);
         this.view.set(r.name, r);
       } catch {
         // NATS is down or restarting: the next heartbeat retries.
       }
     };
+    this.lastBeatStored = this.lastBeatSeen = Date.now();
     await put();
     this.heartbeat = setInterval(() => void put(), this.options.heartbeatMs);
     this.heartbeat.unref();
@@ -160,7 +247,7 @@ export class ClusterRegistry {
           if (this.stopped) break;
           if (e.operation === 'PUT') {
             const rec = this.verify<NodeRecord>(this.names.nodes, e.key, e.value);
-            if (rec !== undefined) this.view.set(rec.name, rec);
+            if (rec !== undefined) this.see(rec);
           } else {
             this.view.delete(e.key);
           }
@@ -170,6 +257,11 @@ export class ClusterRegistry {
       }
       if (!this.stopped) await new Promise((r) => setTimeout(r, 250).unref());
     }
+  }
+
+  private see(rec: NodeRecord): void {
+    this.view.set(rec.name, rec);
+    if (rec.name === this.options.node && typeof rec.heartbeatAt === 'number') this.lastBeatSeen = Math.max(this.lastBeatSeen, rec.heartbeatAt);
   }
 
   /** Re-read every node record (used at start and when a lookup misses). */
@@ -184,7 +276,7 @@ export class ClusterRegistry {
           return;
         }
         const rec = this.verify<NodeRecord>(this.names.nodes, k, e.value);
-        if (rec !== undefined) this.view.set(k, rec);
+        if (rec !== undefined) this.see(rec);
       }));
     } catch (err) {
       throw natsError('cannot read the node registry', err);
@@ -208,8 +300,30 @@ export class ClusterRegistry {
     const claimed = r.heartbeatMs;
     const period = typeof claimed === 'number' && Number.isFinite(claimed) && claimed > 0 ? Math.min(claimed, MAX_HEARTBEAT_MS) : 0;
     const window = Math.max(this.options.staleMs, LIVENESS_BEATS * period);
-    return typeof r.heartbeatAt === 'number' && Date.now() - r.heartbeatAt <= window;
+    return typeof r.heartbeatAt === 'number' && this.registryNow() - r.heartbeatAt <= window;
   }
+
+  /**
+   * The time heartbeat ages are measured at. This node beats too, and reads
+   * its own beats back through the watch: while they are not being stored
+   * (the bucket has no JetStream leader) or not coming back (the watch's
+   * consumer is gone until the JetStream meta leader is elected again; on a
+   * NATS cluster, for seconds after the server that held them died), the
+   * view is what is stale, not the nodes in it. The clock then stops one
+   * period after the last beat that made the round trip, instead of declaring
+   * every node dead; it runs again with the next beat read back.
+   */
+  private registryNow(): number {
+    const now = Date.now();
+    if (this.heartbeat === undefined || this.lastBeatStored === 0) return now;
+    const period = this.options.heartbeatMs;
+    const fresh = Math.min(this.lastBeatStored, this.lastBeatSeen);
+    // Late by more than half a period past the next beat: stop the clock one period
+    // after the last round trip (a record seen by then is at most 2.5 periods old,
+    // inside the LIVENESS_BEATS window).
+    return now - fresh > 1.5 * period ? fresh + period : now;
+  }
+
 
   /** Like `node`, but asks NATS once more before concluding the node is gone. */
   async requireNode(name: string): Promise<NodeRecord> {
