@@ -21,7 +21,7 @@ import type { GroupRef } from './channels/channel.js';
 import type { LocalTransport, RingPools } from './channels/local.js';
 import type { FunctionDecl } from './workflow/schema.js';
 import type { GroupInstall, GroupKey } from './worker/protocol.js';
-import { SHADOW_STACK_BYTES } from './worker/host.js';
+import { SHADOW_STACK_BYTES } from './abi.js';
 
 /** A function to deploy: a workflow's FunctionDecl plus its name. */
 export interface FunctionConfig extends FunctionDecl {

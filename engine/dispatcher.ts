@@ -30,7 +30,7 @@ import {
   type GuestCallReply, type GuestCallRequest, type InputSpec, type OutputSpec, type RunSuccess, type RunTask,
   type ShareReply, type ShareRequest, type TaskResult, type WorkerHello, type WorkerMessage,
 } from './worker/protocol.js';
-import { STATUS, isLimitError } from './worker/host.js';
+import { STATUS, statusOf } from './abi.js';
 import { DEFAULT_GUEST_CALL_LIMITS, GuestCallGate, type GuestCallLimits } from './guest-calls.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { Remote } from 'comlink';
@@ -379,7 +379,7 @@ export class RequestDispatcher {
     this.cancelBoard = new Int32Array(options.cancelBoard);
     this.gate = new GuestCallGate(options.guestCallLimits ?? DEFAULT_GUEST_CALL_LIMITS, (req) => this.guestCall(req), (req, err) => {
       const link = this.workers.get(req.threadId);
-      if (link !== undefined) this.replyToCall(link, req, { type: 'cwasi:reply', slot: req.slot, ok: false, error: toErrorRecord(err) as ErrorRecord }, STATUS.LIMIT);
+      if (link !== undefined) this.replyToCall(link, req, { type: 'cwasi:reply', slot: req.slot, ok: false, error: toErrorRecord(err) as ErrorRecord }, statusOf(err));
     });
   }
 
@@ -1308,9 +1308,7 @@ export class RequestDispatcher {
       }
     } catch (err) {
       const e = asCwasiError(err, 'E_GUEST_CALL');
-      status = e.code === 'E_UNKNOWN_FUNCTION' ? STATUS.UNKNOWN_FUNCTION
-        : e.code === 'E_QUEUE_FULL' || e.code === 'E_PAYLOAD_TOO_LARGE' || e.code === 'E_MEMORY_LIMIT' || isLimitError(e) ? STATUS.LIMIT
-          : e.code === 'E_TIMEOUT' || e.code === 'E_ABORTED' ? STATUS.ABORTED : STATUS.CALL_FAILED;
+      status = statusOf(e);
       reply = { type: 'cwasi:reply', slot: req.slot, ok: false, error: toErrorRecord(e) as ErrorRecord };
     } finally {
       const n = (this.callers.get(req.threadId) ?? 1) - 1;

@@ -12,7 +12,7 @@
 
 import type { Arena, Heap } from '../memory/heap.js';
 import type { IfcMode } from '../selection.js';
-import type { InputSpec, MemoryRef, OutputSpec, RunSuccess } from '../worker/protocol.js';
+import type { InputSpec, MemoryRef, OutputSpec, RunSuccess } from '../specs.js';
 
 /** A memory a task runs in, as the main thread knows it. */
 export interface GroupRef {

@@ -5,7 +5,7 @@
 
 import { CwasiError } from '../errors.js';
 import type { Channel, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
-import type { InputSpec, OutputSpec } from '../worker/protocol.js';
+import type { InputSpec, OutputSpec } from '../specs.js';
 
 export const copyChannel: Channel = {
   mode: 'copy',

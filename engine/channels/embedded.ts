@@ -8,7 +8,7 @@ import { CwasiError } from '../errors.js';
 import { HEADER_BYTES } from '../memory/layout.js';
 import { whenUnlocked } from '../memory/heap.js';
 import type { Channel, EdgeContext, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
-import type { InputSpec, OutputSpec } from '../worker/protocol.js';
+import type { InputSpec, OutputSpec } from '../specs.js';
 
 export const embeddedChannel: Channel = {
   mode: 'embedded',

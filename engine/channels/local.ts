@@ -31,7 +31,7 @@ import {
 } from '../ring/ring.js';
 import type { Channel, EdgeContext, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
 import { releaseKept } from './embedded.js';
-import type { InputSpec, MemoryRef, OutputSpec } from '../worker/protocol.js';
+import type { InputSpec, MemoryRef, OutputSpec } from '../specs.js';
 
 export type LocalTransport = 'descriptor' | 'stream';
 

@@ -19,7 +19,7 @@
 import { CwasiError } from '../errors.js';
 import type { Channel, EdgeContext, Produced, Transfer } from './channel.js';
 import { releaseKept } from './embedded.js';
-import type { InputSpec, OutputSpec } from '../worker/protocol.js';
+import type { InputSpec, OutputSpec } from '../specs.js';
 import { randomBytes } from 'node:crypto';
 import { whenUnlocked } from '../memory/heap.js';
 

@@ -10,7 +10,7 @@ import type { Redis as RedisClient, RedisOptions } from 'ioredis';
 import { CwasiError } from '../errors.js';
 import type { Heap } from '../memory/heap.js';
 import type { Channel, EdgeContext, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
-import type { InputSpec, OutputSpec } from '../worker/protocol.js';
+import type { InputSpec, OutputSpec } from '../specs.js';
 
 export interface RemoteKvOptions {
   url: string;

@@ -25,8 +25,9 @@ import type { PlaceTarget, SharedResolver } from '../channels/channel.js';
 import { serveControl, type WorkerControl, type WorkerStats } from './control.js';
 import {
   type CallBridge, type InvocationContext, type RemoteCall, type Slice,
-  GuestInstance, STATUS, newContext, releaseContext,
+  GuestInstance, newContext, releaseContext,
 } from './host.js';
+import { STATUS, statusOf } from '../abi.js';
 import {
   CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CANCEL_BOARD_SLOTS, type WorkerData, CONTROL_BLOCK_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ARENAS, JOURNAL_ENTRY_BYTES,
   JOURNAL_FINISHED, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED, SHARE_IDLE, SHARE_WAITING,
@@ -363,7 +364,7 @@ function makeBridge(group: WorkerGroup): CallBridge {
         return { status: STATUS.OK, result };
       } catch (err) {
         const e = err instanceof CwasiError ? err : new CwasiError('E_CHANNEL', String(err));
-        return { status: e.code === 'E_PAYLOAD_TOO_LARGE' || e.code === 'E_MEMORY_LIMIT' ? STATUS.LIMIT : STATUS.CALL_FAILED, error: e };
+        return { status: statusOf(e), error: e };
       } finally {
         if (reply.release) releaseToken(reply.release);
       }
