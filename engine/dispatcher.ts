@@ -14,14 +14,12 @@ import { setMaxListeners } from 'node:events';
 import type { Piscina } from 'piscina';
 import { CwasiError, asCwasiError, toErrorRecord, type ErrorRecord } from './errors.js';
 import type { DeployedFunction, FunctionCoordinator, MemoryGroup } from './coordinator.js';
-import type { Channel, GroupRef, Produced, Transfer } from './channels/channel.js';
+import { releaseKept, type CallTransfer, type Channel, type GroupRef, type Produced, type Transfer } from './channels/channel.js';
 import type { RingPools } from './channels/local.js';
 import { createHeldChannel, newTransferId, type NetworkPeer } from './channels/networked.js';
-import { releaseKept } from './channels/embedded.js';
 import { INLINE_MAX_BYTES, type RemoteInput, type RemoteOutput, type RunRequest, type RunResultMeta } from './cluster/protocol.js';
-import { redisClient, writeOutputToKv } from './channels/remote-kv.js';
 import { Heap, HeapLockBusy, whenUnlocked, type Arena } from './memory/heap.js';
-import type { IfcMode, Selection } from './selection.js';
+import { IFC_MODES, type IfcMode, type Selection } from './selection.js';
 import { LatencyRecorder } from './stats.js';
 import { checkModeOverrides, type GraphEdge, type WorkflowGraph } from './workflow/graph.js';
 import {
@@ -140,13 +138,8 @@ export interface DispatcherOptions {
   maxQueue: number;
   /** The cancel board the workers read (given to them as workerData). */
   cancelBoard: SharedArrayBuffer;
-  /** Local edges use the stream form (consumers start with their producers, always). */
-  localStreams?: boolean;
-  /** Sequential local edges run in one worker (one copy, no ring, no handoff between threads). */
-  chainLocal?: boolean;
   /** Inputs at least this large are copied by the main thread straight into the entry function's memory. */
   directInputBytes: number;
-  redisUrl: string;
   /** Runs steps on other nodes (cluster mode). */
   remote?: RemoteRunner;
   /** Deploy again the functions placed on `host` (it restarted and lost them). */
@@ -371,7 +364,7 @@ export class RequestDispatcher {
   readonly latency = new LatencyRecorder();
   readonly latencyByTarget = new Map<string, LatencyRecorder>();
   counters = { started: 0, completed: 0, failed: 0, guestCalls: 0 };
-  readonly modeCounts: Record<IfcMode, number> = { embedded: 0, local: 0, networked: 0, 'remote-kv': 0, copy: 0 };
+  readonly modeCounts = Object.fromEntries(IFC_MODES.map((m) => [m, 0])) as Record<IfcMode, number>;
 
   constructor(private readonly options: DispatcherOptions) {
     this.pool = options.pool;
@@ -434,13 +427,12 @@ export class RequestDispatcher {
     // Chain nodes joined by embedded edges with one out-edge and one in-edge.
     const next = new Map<string, GraphEdge>();
     const chainedInto = new Set<string>();
+    const here = this.coordinator.hostName;
     for (const e of graph.edges) {
-      const sel = selections.get(e)!;
-      // Local edges of this host chain too (the worker copies across once) unless the
-      // engine keeps them on the ring between two workers.
-      const localHere = sel.mode === 'local' && this.options.chainLocal === true
-        && fns.get(e.from)!.placement.host === this.coordinator.hostName && fns.get(e.to)!.placement.host === this.coordinator.hostName;
-      if ((sel.mode === 'embedded' || localHere) && graph.outEdges.get(e.from)!.length === 1 && graph.inEdges.get(e.to)!.length === 1 && e.from !== graph.output) {
+      const chains = this.options.channels[selections.get(e)!.mode]!.chainsInOneTask;
+      // Some channels chain only steps of this host (the worker copies across once).
+      const chainsHere = chains === 'always' || (chains === 'on-this-host' && fns.get(e.from)!.placement.host === here && fns.get(e.to)!.placement.host === here);
+      if (chainsHere && graph.outEdges.get(e.from)!.length === 1 && graph.inEdges.get(e.to)!.length === 1 && e.from !== graph.output) {
         next.set(e.from, e);
         chainedInto.add(e.to);
       }
@@ -474,14 +466,12 @@ export class RequestDispatcher {
       const from = segmentOf.get(e.from)!;
       const to = segmentOf.get(e.to)!;
       let channel = this.options.channels[sel.mode]!;
-      const remoteHost = from.group.host;
-      if (remoteHost !== self && remoteHost === to.group.host && (sel.mode === 'embedded' || sel.mode === 'local')) {
+      if (!channel.crossesHosts && from.group.host !== self) {
         // Both ends on the same other node: the output stays held there.
+        if (from.group.host !== to.group.host) throw new CwasiError('E_CONFIG', `${e.from} → ${e.to}: ${sel.mode} cannot cross hosts`);
         channel = this.heldChannel(sel.mode);
-      } else if (sel.mode === 'copy' || sel.mode === 'local' || sel.mode === 'embedded') {
-        if ((from.group.host !== self || to.group.host !== self) && sel.mode !== 'copy') {
-          throw new CwasiError('E_CONFIG', `${e.from} → ${e.to}: ${sel.mode} cannot cross hosts`);
-        }
+      } else if (!channel.crossesHosts && to.group.host !== self) {
+        throw new CwasiError('E_CONFIG', `${e.from} → ${e.to}: ${sel.mode} cannot cross hosts`);
       }
       const pe: PlannedEdge = {
         edge: e, selection: sel, from, to, slot: graph.inEdges.get(e.to)!.indexOf(e), channel,
@@ -642,7 +632,8 @@ export class RequestDispatcher {
       if (st.released || st.produced === undefined) return;
       st.released = true;
       const channels = new Set(seg.outEdges.map((e) => e.channel));
-      if (st.produced.result.kept !== undefined && channels.size === 0) channels.add(this.options.channels.embedded!);
+      // An output kept in memory that no channel consumed (a sink) is freed like any kept output.
+      if (channels.size === 0) releaseKept(st.produced);
       for (const ch of channels) {
         try {
           await ch.release(st.produced);
@@ -731,8 +722,8 @@ export class RequestDispatcher {
         // A consumer that would wait on a local ring starts early only while a
         // worker is free, so that waiting never takes a worker from other work.
         // (Streams to other nodes and stream-form rings start early always.)
-        const waitsOnWorker = seg.group.host === this.coordinator.hostName && seg.inEdges.some((pe) => pe.selection.mode === 'local');
-        if (waitsOnWorker && !this.workerFree() && !this.options.localStreams) continue;
+        const waitsOnWorker = seg.group.host === this.coordinator.hostName && seg.inEdges.some((pe) => pe.channel.startsConsumerEarly === 'while-a-worker-is-free');
+        if (waitsOnWorker && !this.workerFree()) continue;
         launch(seg, early as InputSpec[]);
       }
     } catch (err) {
@@ -839,7 +830,9 @@ export class RequestDispatcher {
     const groups = seg.steps.map((fn, i) => (i === 0 ? group : this.coordinator.require(fn).group));
     const refs = groups.map((g) => g.ref());
     const taskId = this.nextTaskId = (this.nextTaskId % 0x7fffffff) + 1;
-    const forceRemote = inv.opts.guestCallMode !== undefined && inv.opts.guestCallMode !== 'embedded' ? ['*'] : [];
+    // A forced guest-call mode whose calls do not run inline sends every call through this dispatcher.
+    const forced = inv.opts.guestCallMode;
+    const forceRemote = forced !== undefined && this.options.channels[forced]?.callsRunInline !== true ? ['*'] : [];
     const task: RunTask = {
       type: 'run', taskId, invocationId: inv.id, steps: seg.steps, groups: groups.map((g) => g.key()), inputs, output,
       deadline: inv.deadline, maxPayloadBytes: this.options.maxPayloadBytes, forceRemote,
@@ -1243,56 +1236,16 @@ export class RequestDispatcher {
         this.sweeper.add(sweepId, req.deadline, () => own.abort(new CwasiError('E_TIMEOUT', `${req.target}: deadline exceeded`), true));
         cleanups.push(() => this.sweeper.delete(sweepId));
       }
+      const channel = this.options.channels[sel.mode];
+      if (channel?.openCall === undefined) throw new CwasiError('E_CONFIG', `guest calls over ${sel.mode} are not available in this engine`);
       this.modeCounts[sel.mode]++;
       const p = req.payload;
-      const output: OutputSpec = { keep: false, bytes: false };
-      let input: InputSpec;
-      switch (sel.mode) {
-        case 'embedded':
-          input = { kind: 'shared', groupId: p.groupId, generation: p.generation, ptr: p.ptr, len: p.len };
-          output.keep = true;
-          break;
-        case 'local': {
-          const pool = this.options.rings.forEdge(req.caller, req.target, 'descriptor');
-          const leased = pool.acquire();
-          cleanups.push(() => pool.giveBack(leased, calleeOk));
-          if (!leased.ring.tryWriteDescriptor({ source: 0, generation: p.generation, ptr: p.ptr, len: p.len }, p.len)) {
-            throw new CwasiError('E_CHANNEL', 'local buffer: descriptor ring is not empty');
-          }
-          input = { kind: 'ring', ringId: leased.id, sources: [{ groupId: p.groupId, generation: p.generation }] };
-          output.keep = true;
-          break;
-        }
-        case 'copy': {
-          const heap = this.memoryGroupOf(p).heap;
-          if (!heap.inBounds(p.ptr, p.len)) throw new CwasiError('E_BAD_DESCRIPTOR', 'guest call payload outside the caller memory');
-          input = { kind: 'bytes', bytes: heap.bytes().slice(p.ptr, p.ptr + p.len) };
-          output.bytes = true;
-          break;
-        }
-        case 'remote-kv': {
-          const key = `cwasi:call:${process.pid}:${req.threadId}:${req.slot}:${this.counters.guestCalls}`;
-          const spec = { url: this.options.redisUrl, key, ttlSeconds: 60, chunkBytes: 16 << 20 };
-          const chunks = await writeOutputToKv(spec, this.memoryGroupOf(p).heap, { ptr: p.ptr, len: p.len });
-          input = { kind: 'kv', url: spec.url, key, len: p.len, chunks };
-          output.bytes = true;
-          cleanups.push(async () => {
-            try {
-              await (await redisClient(spec.url)).del(...Array.from({ length: chunks }, (_, i) => `${key}:${i}`));
-            } catch {
-              // TTL
-            }
-          });
-          break;
-        }
-        case 'networked':
-          // The payload streams from the caller's memory to the callee's node; the result streams back.
-          input = { kind: 'foreign', groupId: p.groupId, generation: p.generation, ptr: p.ptr, len: p.len };
-          output.bytes = true;
-          break;
-        default:
-          throw new CwasiError('E_CONFIG', `guest calls over ${sel.mode} are not available in this engine`);
-      }
+      const call: CallTransfer = await channel.openCall({
+        caller: req.caller, callee: req.target, payload: p, callerHeap: () => this.memoryGroupOf(p).heap,
+        callId: `${process.pid}.${req.threadId}.${req.slot}.${this.counters.guestCalls}`, deadline: req.deadline,
+      });
+      cleanups.push(() => call.finish(calleeOk));
+      const { input, output } = call;
       const { result, group } = await this.runSegment({ steps: [req.target], group: callee.group }, [input], output, inv!, req.depth);
       calleeOk = true;
       if (result.kept !== undefined) {

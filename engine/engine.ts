@@ -182,7 +182,7 @@ export class Engine {
     });
     this.channels = {
       embedded: embeddedChannel,
-      local: createLocalChannel(this.rings, transport),
+      local: createLocalChannel(this.rings, transport, options.local?.sameWorker ?? true),
       copy: copyChannel,
       'remote-kv': createRemoteKvChannel({
         url: redisUrl,
@@ -201,11 +201,8 @@ export class Engine {
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
       maxThreads: this.maxThreads,
       maxQueue,
-      localStreams: transport === 'stream',
       cancelBoard: workerData.cancelBoard,
-      chainLocal: options.local?.sameWorker ?? true,
       directInputBytes: options.directInputBytes ?? DEFAULTS.directInputBytes,
-      redisUrl,
       guestCallLimits: guestCallLimits(options.guestCalls),
     });
     this.pool.on('message', (m: unknown) => this.dispatcher.onWorkerMessage(m));

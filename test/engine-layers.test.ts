@@ -2,7 +2,8 @@
 // worker's guest host or the AssemblyScript loader (the ABI constants it needs
 // live in engine/abi.ts), and the channels never reach into the worker. Read
 // from the sources with the TypeScript compiler, following value imports
-// (type-only imports load nothing).
+// (type-only imports load nothing). The scheduler and the worker ask a channel
+// what it can do instead of comparing mode names.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
@@ -65,6 +66,15 @@ test('channels do not import the worker', () => {
     const path = `engine/channels/${f}.ts`;
     const text = readFileSync(join(root, path), 'utf8');
     assert.not.match(text, /from '\.\.\/worker\//, `${path} imports from engine/worker/`);
+  }
+});
+
+test('the dispatcher and the worker never compare mode names (each mode lives in its channel)', () => {
+  const files = ['engine/dispatcher.ts', 'engine/worker/worker.ts', 'engine/worker/host.ts'];
+  for (const f of files) {
+    const text = readFileSync(join(root, f), 'utf8');
+    const hit = text.match(/'(embedded|local|networked|remote-kv|copy)'/);
+    assert.is(hit, null, `${f} names the mode ${hit?.[0]}`);
   }
 });
 
