@@ -217,6 +217,11 @@ export class RequestDispatcher implements DispatchContext {
     return this.registry.whenWorkersStarted(limitMs);
   }
 
+  /** The first function of every task a worker has started and not finished (worker-registry.ts). */
+  runningTasks(): string[] {
+    return this.registry.runningTasks();
+  }
+
   onWorkerMessage(message: unknown): void {
     const hook = this.hooks.onWorkerMessage;
     if (hook !== undefined) hook(message, () => this.handleWorkerMessage(message));

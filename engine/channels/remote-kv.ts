@@ -25,9 +25,9 @@ export interface RemoteKvOptions {
 
 export const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024;
 
+/** One client per URL and thread, failing fast instead of queueing while Redis is down. */
 const clients = new Map<string, Promise<RedisClient>>();
 
-/** One client per URL and thread, failing fast instead of queueing while Redis is down. */
 /** How long a command waits for a reconnecting client before failing with E_REDIS. */
 const READY_WAIT_MS = 2000;
 

@@ -73,6 +73,22 @@ export class WorkerRegistry {
     this.cancelled.delete(taskId);
   }
 
+  /**
+   * The first function of every task a worker's journal says is RUNNING (it
+   * has started: placing inputs or running guest code). Read from the control
+   * blocks, so a worker inside a wasm loop is seen too (its control API is not).
+   */
+  runningTasks(): string[] {
+    const J = JOURNAL_OFFSET >> 2;
+    const out: string[] = [];
+    for (const link of this.workers.values()) {
+      if (Atomics.load(link.control, J + (JOURNAL.STATE >> 2)) !== JOURNAL_RUNNING) continue;
+      const live = this.liveTasks.get(Atomics.load(link.control, J + (JOURNAL.TASK >> 2)));
+      if (live !== undefined) out.push(live.fn);
+    }
+    return out;
+  }
+
   /** Tell every worker to drop its instances of a discarded generation now rather than when it next sees the group. */
   dropGroupEverywhere(groupId: string, generation: number): void {
     for (const link of this.workers.values()) {

@@ -128,7 +128,6 @@ export const JOURNAL = { TASK: 0, STATE: 4, COUNT: 8, OVERFLOW: 12, ARENAS: 16 }
 export const JOURNAL_ARENAS = 60;
 /** Bytes per journal entry: u32 index of the task's group, u32 arena id. */
 export const JOURNAL_ENTRY_BYTES = 8;
-export const JOURNAL_IDLE = 0;
 export const JOURNAL_RUNNING = 1;
 export const JOURNAL_FINISHED = 2;
 export const CONTROL_BLOCK_BYTES = JOURNAL_OFFSET + JOURNAL.ARENAS + JOURNAL_ARENAS * JOURNAL_ENTRY_BYTES;
