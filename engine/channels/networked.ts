@@ -46,6 +46,7 @@ export interface NetworkPeer {
   release(node: string, held: string[]): Promise<void>;
 }
 
+/** The `networked` channel over a cluster member. (Long only as an object literal of short methods; `open` covers the four cases above.) */
 export function createNetworkedChannel(peer: NetworkPeer): Channel {
   return {
     mode: 'networked',

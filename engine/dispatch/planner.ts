@@ -37,6 +37,11 @@ export class Planner {
     return plan;
   }
 
+  /**
+   * Select every edge's mode, chain steps into segments, then give each edge
+   * between segments its channel. (Kept as one pass: the three steps share the
+   * selections and the segment map.)
+   */
   private buildPlan(graph: WorkflowGraph, modes: Record<string, IfcMode> | undefined): Plan {
     const fns = new Map<string, DeployedFunction>(graph.nodes.map((n) => [n, this.coordinator.require(n)]));
     const selections = new Map<GraphEdge, Selection>();

@@ -286,6 +286,7 @@ function releaseToken(token: ReleaseToken): void {
 /** Spin this long for a reply before sleeping (a wake costs ~25 µs). */
 const CALL_SPIN_MS = 0.05;
 
+/** The call bridge of one group's instances. (Long only as an object literal: each method is short.) */
 function makeBridge(group: WorkerGroup): CallBridge {
   return {
     onArena(arena) {
