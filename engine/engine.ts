@@ -177,8 +177,6 @@ export class Engine {
       hostName: options.cluster?.name ?? options.hostName ?? 'local',
       functionsDir: options.functionsDir ?? bundledFunctionsDir(),
       memoryMaxBytes: options.memoryMaxBytes ?? DEFAULTS.memoryMaxBytes,
-      rings: this.rings,
-      localTransport: transport,
     });
     this.channels = {
       embedded: embeddedChannel,
@@ -306,7 +304,7 @@ export class Engine {
       this.dispatcher.invalidatePlans();
       throw err;
     }
-    for (const e of plan.edges) this.coordinator.prepareEdge(e.edge.from, e.edge.to, e.selection.mode);
+    for (const e of plan.edges) this.coordinator.prepareEdge(e);
     this.workflows.set(doc.name, graph);
     return { functions: deployed.map(placementOf), workflow: this.planReport(plan, 'workflow') };
   }

@@ -113,6 +113,8 @@ export interface Channel {
   readonly startsConsumerEarly: EarlyStart;
   /** A guest call's callee runs inline in the caller's worker (the worker decides; forcing another mode forbids it). */
   readonly callsRunInline: boolean;
+  /** Deploy-time set-up of an edge from → to (a ring pool with one ring for `local`); optional. */
+  prepare?(from: string, to: string): void;
   open(edge: EdgeContext): Transfer;
   /** Carry a guest call's payload to its callee; undefined when the mode serves no guest calls. */
   openCall?(call: CallContext): CallTransfer | Promise<CallTransfer>;

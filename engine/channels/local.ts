@@ -143,6 +143,10 @@ export function createLocalChannel(pools: RingPools, transport: LocalTransport, 
     // A descriptor-form consumer waits on its ring in a worker; a stream-form one always starts with its producer.
     startsConsumerEarly: transport === 'stream' ? 'always' : 'while-a-worker-is-free',
     callsRunInline: false,
+    prepare(from: string, to: string): void {
+      const pool = pools.forEdge(from, to, transport);
+      if (pool.created === 0) pool.giveBack(pool.acquire(), true);
+    },
     openCall(call: CallContext): CallTransfer {
       // The payload stays in the caller's memory; one DESC frame names it and the callee's host copies it across.
       const p = call.payload;
