@@ -17,11 +17,10 @@ import { inspectModule, type ModuleInfo, type StaticRegion } from './memory/insp
 import { probeModule } from './memory/module-probe.js';
 import { MAX_PAGES, STATIC_BASE, STATIC_LIMIT, WASM_PAGE, alignUp } from './memory/layout.js';
 import { type IfcMode, type Placement, type Selection, embedRefusal, selectMode } from './selection.js';
-import type { GroupRef } from './channels/channel.js';
-import type { LocalTransport, RingPools } from './channels/local.js';
+import type { Channel, GroupRef } from './channels/channel.js';
 import type { FunctionDecl } from './workflow/schema.js';
 import type { GroupInstall, GroupKey } from './worker/protocol.js';
-import { SHADOW_STACK_BYTES } from './worker/host.js';
+import { SHADOW_STACK_BYTES } from './abi.js';
 
 /** A function to deploy: a workflow's FunctionDecl plus its name. */
 export interface FunctionConfig extends FunctionDecl {
@@ -207,8 +206,6 @@ export interface CoordinatorOptions {
   hostName: string;
   functionsDir: string;
   memoryMaxBytes: number;
-  rings: RingPools;
-  localTransport: LocalTransport;
 }
 
 export class FunctionCoordinator {
@@ -385,12 +382,9 @@ export class FunctionCoordinator {
     return embedRefusal(this.require(a).placement, this.require(b).placement);
   }
 
-  /** Prepare the channel of an edge (a ring pool with one ring for local edges). */
-  prepareEdge(from: string, to: string, mode: IfcMode): void {
-    if (mode === 'local') {
-      const pool = this.options.rings.forEdge(from, to, this.options.localTransport);
-      if (pool.created === 0) pool.giveBack(pool.acquire(), true);
-    }
+  /** Prepare the channel of a planned edge at deploy time (the channel says what that takes). */
+  prepareEdge(edge: { edge: { from: string; to: string }; channel: Channel }): void {
+    edge.channel.prepare?.(edge.edge.from, edge.edge.to);
   }
 
   /** Discard a group's memory after a trap or corruption (one fate). */

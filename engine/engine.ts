@@ -177,12 +177,10 @@ export class Engine {
       hostName: options.cluster?.name ?? options.hostName ?? 'local',
       functionsDir: options.functionsDir ?? bundledFunctionsDir(),
       memoryMaxBytes: options.memoryMaxBytes ?? DEFAULTS.memoryMaxBytes,
-      rings: this.rings,
-      localTransport: transport,
     });
     this.channels = {
       embedded: embeddedChannel,
-      local: createLocalChannel(this.rings, transport),
+      local: createLocalChannel(this.rings, transport, options.local?.sameWorker ?? true),
       copy: copyChannel,
       'remote-kv': createRemoteKvChannel({
         url: redisUrl,
@@ -201,11 +199,8 @@ export class Engine {
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
       maxThreads: this.maxThreads,
       maxQueue,
-      localStreams: transport === 'stream',
       cancelBoard: workerData.cancelBoard,
-      chainLocal: options.local?.sameWorker ?? true,
       directInputBytes: options.directInputBytes ?? DEFAULTS.directInputBytes,
-      redisUrl,
       guestCallLimits: guestCallLimits(options.guestCalls),
     });
     this.pool.on('message', (m: unknown) => this.dispatcher.onWorkerMessage(m));
@@ -309,7 +304,7 @@ export class Engine {
       this.dispatcher.invalidatePlans();
       throw err;
     }
-    for (const e of plan.edges) this.coordinator.prepareEdge(e.edge.from, e.edge.to, e.selection.mode);
+    for (const e of plan.edges) this.coordinator.prepareEdge(e);
     this.workflows.set(doc.name, graph);
     return { functions: deployed.map(placementOf), workflow: this.planReport(plan, 'workflow') };
   }

@@ -16,7 +16,7 @@
 // delays timers and I/O by one batch, not by the whole burst.
 
 import type { CwasiError } from './errors.js';
-import { limitError } from './worker/host.js';
+import { limitError } from './abi.js';
 import type { GuestCallRequest } from './worker/protocol.js';
 
 export interface GuestCallLimits {

@@ -9,6 +9,7 @@ import { Engine, workloads } from '../engine/index.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { SEED, bytesEqual, prng } from './helpers/env.js';
 import { closeEngine, expectFulfilled, expectRejected, memoryInUse, settleAll, within } from './helpers/settle.js';
+import { whenRunning } from './helpers/running.js';
 
 let engine: Engine;
 let single: Engine | undefined;
@@ -18,7 +19,7 @@ const rnd = prng(SEED ^ 0xab0);
 const BOUND_MS = 2000;
 const LOOP = Uint8Array.of(1, 2, 3);
 
-/** Start `spin` looping, abort it `how` after it was invoked; returns the error and how long the abort took to land. */
+/** Start `spin` looping, abort it on the next tick (queued) or once its worker runs it; returns the error and how long the abort took to land. */
 async function abortSpin(target: Engine, how: 'next-tick' | 'later', reason: unknown): Promise<{ code: string; message: string; ms: number }> {
   const ac = new AbortController();
   const p = target.invoke('spin', LOOP, { signal: ac.signal, timeoutMs: 30_000 });
@@ -30,7 +31,7 @@ async function abortSpin(target: Engine, how: 'next-tick' | 'later', reason: unk
   };
   // The outcome is the same whether the task is still queued or already spinning.
   if (how === 'next-tick') setImmediate(abort);
-  else setTimeout(abort, 60);
+  else void whenRunning(target, 'spin').then(abort);
   const e = await rejectsWith(within(p, 10_000, 'aborted spin'), 'E_ABORTED');
   return { code: e.code, message: e.message, ms: Date.now() - abortedAt };
 }
@@ -119,7 +120,9 @@ test('invocations running alongside an aborted and a timed-out spin complete cor
   const aborted = engine.invoke('spin', LOOP, { signal: ac.signal });
   const timed = engine.invoke('spin', LOOP, { timeoutMs: 300 });
   const batch = goodBatch(engine, 16);
-  setTimeout(() => ac.abort(new Error('stop spinning')), 50);
+  // Both spins hold the two workers before the batch (queued after them) gets one.
+  await whenRunning(engine, 'spin', 2);
+  ac.abort(new Error('stop spinning'));
   const results = await settleAll([aborted, timed, ...batch.runs], 15_000, 'spins and good invocations');
   expectRejected(results[0], 'E_ABORTED', /stop spinning/, 'aborted spin');
   expectRejected(results[1], 'E_TIMEOUT', /deadline of 300 ms exceeded/, 'timed-out spin');
@@ -140,10 +143,9 @@ test('with every worker spinning, aborting both lets the queued invocations run'
   const b = new AbortController();
   const spins = [engine.invoke('spin', LOOP, { signal: a.signal }), engine.invoke('spin', LOOP, { signal: b.signal })];
   const batch = goodBatch(engine, 6);
-  setTimeout(() => {
-    a.abort('first');
-    b.abort('second');
-  }, 60);
+  await whenRunning(engine, 'spin', 2);
+  a.abort('first');
+  b.abort('second');
   const results = await settleAll([...spins, ...batch.runs], 15_000, 'two spins and queued invocations');
   expectRejected(results[0], 'E_ABORTED', /first/, 'spin a');
   expectRejected(results[1], 'E_ABORTED', /second/, 'spin b');
@@ -154,7 +156,9 @@ test('with every worker spinning, aborting both lets the queued invocations run'
 test('aborting a workflow whose second step loops is E_ABORTED; the workflow runs again', async () => {
   const ac = new AbortController();
   const p = engine.invoke('wf', LOOP, { signal: ac.signal });
-  setTimeout(() => ac.abort(new Error('workflow cancelled')), 60);
+  // The workflow's two steps run in one task (a local edge in one worker), first → then.
+  await whenRunning(engine, 'first');
+  ac.abort(new Error('workflow cancelled'));
   await rejectsWith(within(p, 10_000, 'aborted workflow'), 'E_ABORTED', /workflow cancelled/);
   await rejectsWith(within(engine.invoke('wf', LOOP, { timeoutMs: 200 }), 10_000, 'workflow with a deadline'), 'E_TIMEOUT', /deadline of 200 ms exceeded/);
   const good = Uint8Array.of(0, 1, 2, 3, 4);
@@ -169,7 +173,9 @@ test('aborting a caller blocked in a guest call to a looping function is E_ABORT
   assert.is(workloads.produce(16, seed)[0], 1);
   const ac = new AbortController();
   const p = engine.invoke('scatter', workloads.scatterSpec(16, seed, 1, 'spin'), { signal: ac.signal });
-  setTimeout(() => ac.abort(new Error('nested cancel')), 60);
+  // The callee runs (and loops) in a worker of its own.
+  await whenRunning(engine, 'spin');
+  ac.abort(new Error('nested cancel'));
   await rejectsWith(within(p, 10_000, 'aborted scatter'), 'E_ABORTED', /nested cancel/);
   const out = await within(engine.invoke('scatter', workloads.scatterSpec(64, seed + 1, 3, 'spin')), 5000, 'scatter → spin');
   const one = workloads.produce(64, seed + 1);

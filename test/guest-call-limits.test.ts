@@ -42,13 +42,17 @@ test('a chain within the depth limit completes', async () => {
 });
 
 test('an untrusted self-call chain deeper than the limit is cut with status -5 naming the depth limit', async () => {
-  await rejectsWith(engine.invoke('chain', chainInput(20, 'chain')), 'E_FUNCTION_FAILED', /status -5 .*guest call depth limit of 3/);
+  // Every caller up the chain sees -5, not only the one that hit the limit (ABI.md).
+  const e = await rejectsWith(engine.invoke('chain', chainInput(20, 'chain')), 'E_FUNCTION_FAILED', /^chain failed \(code 2\): chain call failed with status -5 .*guest call depth limit of 3/);
+  assert.not.match(e.message, /status -2/);
+  assert.is(e.details?.limit, 'depth');
   // The engine keeps serving.
   await engine.invoke('chain', chainInput(2, 'chain'));
 });
 
 test('an inline (embedded) chain has the same depth limit', async () => {
-  await rejectsWith(engine.invoke('inline-chain', chainInput(50, 'inline-chain')), 'E_FUNCTION_FAILED', /guest call depth limit of 3/);
+  const e = await rejectsWith(engine.invoke('inline-chain', chainInput(50, 'inline-chain')), 'E_FUNCTION_FAILED', /^inline-chain failed \(code 2\): chain call failed with status -5 .*guest call depth limit of 3/);
+  assert.not.match(e.message, /status -2/);
 });
 
 test('a burst of 5000 calls from one guest: calls past the per-invocation limit get -5, the event loop stays responsive', async () => {

@@ -4,15 +4,21 @@
 //    producer → consumer, what the producer's task must do with its output,
 //    how the consumer's task will find it, and when the producer's bytes may
 //    be freed.
-//  - Endpoint (worker side, used by engine/worker/worker.ts): place an input
-//    into the consumer's memory, or emit an output from the producer's memory.
+//    The same channel carries a guest-initiated call's payload (openCall).
+//    What the scheduler must know about a mode (does an edge chain steps into
+//    one task, may it cross hosts, may its consumer start early) it reads from
+//    the channel's properties, never from the mode's name.
+//  - Endpoint and Emitter (worker side, used by engine/worker/worker.ts): an
+//    endpoint places an input into the consumer's memory, an emitter hands an
+//    output from the producer's memory on. The worker finds both through
+//    the tables in endpoints.ts.
 //
 // Each mode lives in its own module (embedded.ts, local.ts, networked.ts,
-// remote-kv.ts, copy.ts) and exports one of each.
+// remote-kv.ts, copy.ts) and exports its halves.
 
-import type { Arena, Heap } from '../memory/heap.js';
+import { whenUnlocked, type Arena, type Heap } from '../memory/heap.js';
 import type { IfcMode } from '../selection.js';
-import type { InputSpec, MemoryRef, OutputSpec, RunSuccess } from '../worker/protocol.js';
+import type { InputSpec, MemoryRef, MemorySlice, OutputSpec, RunSuccess } from '../specs.js';
 
 /** A memory a task runs in, as the main thread knows it. */
 export interface GroupRef {
@@ -64,9 +70,54 @@ export interface Transfer {
   finish(ok: boolean): void;
 }
 
+/** A guest-initiated call about to be served over a channel. */
+export interface CallContext {
+  caller: string;
+  callee: string;
+  /** The payload, in the caller's memory. */
+  payload: MemorySlice;
+  /** The main thread's view of the caller's memory; throws E_BAD_DESCRIPTOR when it is gone. */
+  callerHeap(): Heap;
+  /** Unique among this engine's calls (keyed channels name their keys with it). */
+  callId: string;
+  /** Absolute deadline of the call (ms since epoch). */
+  deadline: number;
+}
+
+/** One guest-call payload on its way to the callee, and what the callee does with its result. */
+export interface CallTransfer {
+  input: InputSpec;
+  output: OutputSpec;
+  /** The callee finished (ok) or the call failed: free what the payload took on the way. */
+  finish(calleeOk: boolean): void | Promise<void>;
+}
+
+/** When a consumer may start before its producer finished (its input then comes from `earlyInput`). */
+export type EarlyStart =
+  /** never: the consumer starts once its producer's output is handed over */
+  | 'never'
+  /** always (the consumer waits on a stream that does not hold a worker of this pool) */
+  | 'always'
+  /** only while a worker is free: the waiting consumer holds one, and must not take it from other work */
+  | 'while-a-worker-is-free';
+
 export interface Channel {
   readonly mode: IfcMode;
+  /**
+   * Whether two steps joined by this channel (one out-edge, one in-edge) run
+   * back to back in one task: always, only when both are on this host, or never.
+   */
+  readonly chainsInOneTask: 'always' | 'on-this-host' | 'never';
+  /** Whether producer and consumer may be on different hosts. */
+  readonly crossesHosts: boolean;
+  readonly startsConsumerEarly: EarlyStart;
+  /** A guest call's callee runs inline in the caller's worker (the worker decides; forcing another mode forbids it). */
+  readonly callsRunInline: boolean;
+  /** Deploy-time set-up of an edge from → to (a ring pool with one ring for `local`); optional. */
+  prepare?(from: string, to: string): void;
   open(edge: EdgeContext): Transfer;
+  /** Carry a guest call's payload to its callee; undefined when the mode serves no guest calls. */
+  openCall?(call: CallContext): CallTransfer | Promise<CallTransfer>;
   /** Every consumer of `produced` has finished: the producer's bytes may be freed. */
   release(produced: Produced): void | Promise<void>;
   close?(): Promise<void>;
@@ -95,4 +146,44 @@ export interface Endpoint<K extends InputSpec['kind'] = InputSpec['kind']> {
   readonly kind: K;
   /** Make the input available in the target memory; returns where it is. */
   place(spec: Extract<InputSpec, { kind: K }>, target: PlaceTarget): { ptr: number; len: number } | Promise<{ ptr: number; len: number }>;
+}
+
+/** What an emitter reads: the producer's output in its memory. */
+export interface EmitSource {
+  heap: Heap;
+  generation: number;
+  ptr: number;
+  len: number;
+  deadline: number;
+  shared: SharedResolver;
+}
+
+/** Worker side of a channel for outputs: hands the output on as the task's OutputSpec asks. */
+export interface Emitter {
+  /** Does `output` ask this emitter for anything? */
+  wants(output: OutputSpec): boolean;
+  /** Hand the output on; may record what it did in `result` (bytes, chunks written). */
+  emit(output: OutputSpec, source: EmitSource, result: RunSuccess): void | Promise<void>;
+}
+
+/**
+ * Free the arenas of a kept output (`embedded`, `local`, `networked` keep
+ * outputs in the producer's memory; so does any output nobody consumed).
+ */
+export function releaseKept(produced: Produced): void {
+  const kept = produced.result.kept;
+  if (kept === undefined || kept.arenas.length === 0) return;
+  const heap = produced.group.heap;
+  // A discarded memory is garbage already; its heap may be inconsistent.
+  if (heap === undefined || heap.generation !== produced.group.generation) return;
+  const arenas = kept.arenas;
+  kept.arenas = [];
+  for (const a of arenas) {
+    // A busy lock is retried on later turns of the event loop; a memory whose
+    // lock stays held or whose metadata is corrupt keeps these blocks until it
+    // is discarded (the next task on it detects the same).
+    whenUnlocked(() => {
+      if (heap.generation === produced.group.generation) heap.release({ id: a.id, head: a.head });
+    }, () => {});
+  }
 }

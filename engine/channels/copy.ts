@@ -4,11 +4,21 @@
 // memory. Never chosen by selection; forced per edge for comparisons.
 
 import { CwasiError } from '../errors.js';
-import type { Channel, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
-import type { InputSpec, OutputSpec } from '../worker/protocol.js';
+import type { CallContext, CallTransfer, Channel, Emitter, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
+import type { InputSpec, OutputSpec } from '../specs.js';
 
 export const copyChannel: Channel = {
   mode: 'copy',
+  chainsInOneTask: 'never',
+  crossesHosts: true,
+  startsConsumerEarly: 'never',
+  callsRunInline: false,
+  openCall(call: CallContext): CallTransfer {
+    const p = call.payload;
+    const heap = call.callerHeap();
+    if (!heap.inBounds(p.ptr, p.len)) throw new CwasiError('E_BAD_DESCRIPTOR', 'guest call payload outside the caller memory');
+    return { input: { kind: 'bytes', bytes: heap.bytes().slice(p.ptr, p.ptr + p.len) }, output: { keep: false, bytes: true }, finish() {} };
+  },
   open(): Transfer {
     return {
       prepareOutput(output: OutputSpec): void {
@@ -39,5 +49,15 @@ export const bytesEndpoint: Endpoint<'bytes'> = {
     const ptr = target.heap.allocIn(target.arena, len);
     target.heap.bytes().set(spec.bytes, ptr);
     return { ptr, len };
+  },
+};
+
+/** Producer: copy the output out of the memory into the task result (also how engine results leave). */
+export const bytesEmitter: Emitter = {
+  wants: (output) => output.bytes,
+  emit(_output, src, result) {
+    const bytes = new Uint8Array(src.len);
+    bytes.set(src.heap.bytes().subarray(src.ptr, src.ptr + src.len));
+    result.bytes = bytes;
   },
 };

@@ -6,12 +6,19 @@
 
 import { CwasiError } from '../errors.js';
 import { HEADER_BYTES } from '../memory/layout.js';
-import { whenUnlocked } from '../memory/heap.js';
-import type { Channel, EdgeContext, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
-import type { InputSpec, OutputSpec } from '../worker/protocol.js';
+import { releaseKept, type CallContext, type CallTransfer, type Channel, type EdgeContext, type Endpoint, type PlaceTarget, type Produced, type Transfer } from './channel.js';
+import type { InputSpec, OutputSpec } from '../specs.js';
 
 export const embeddedChannel: Channel = {
   mode: 'embedded',
+  chainsInOneTask: 'always',
+  crossesHosts: false,
+  startsConsumerEarly: 'never',
+  callsRunInline: true,
+  openCall(call: CallContext): CallTransfer {
+    // The callee reads the payload in place and keeps its result where it wrote it.
+    return { input: { kind: 'shared', ...call.payload }, output: { keep: true, bytes: false }, finish() {} };
+  },
   open(edge: EdgeContext): Transfer {
     if (edge.consumerGroup.id !== edge.producerGroup.id) {
       throw new CwasiError('E_EMBED_REFUSED', `${edge.from} → ${edge.to}: the consumer does not share the producer's memory`);
@@ -35,25 +42,6 @@ export const embeddedChannel: Channel = {
     releaseKept(produced);
   },
 };
-
-/** Free the arenas of a kept output (shared by `embedded` and `local`). */
-export function releaseKept(produced: Produced): void {
-  const kept = produced.result.kept;
-  if (kept === undefined || kept.arenas.length === 0) return;
-  const heap = produced.group.heap;
-  // A discarded memory is garbage already; its heap may be inconsistent.
-  if (heap === undefined || heap.generation !== produced.group.generation) return;
-  const arenas = kept.arenas;
-  kept.arenas = [];
-  for (const a of arenas) {
-    // A busy lock is retried on later turns of the event loop; a memory whose
-    // lock stays held or whose metadata is corrupt keeps these blocks until it
-    // is discarded (the next task on it detects the same).
-    whenUnlocked(() => {
-      if (heap.generation === produced.group.generation) heap.release({ id: a.id, head: a.head });
-    }, () => {});
-  }
-}
 
 export const sharedEndpoint: Endpoint<'shared'> = {
   kind: 'shared',

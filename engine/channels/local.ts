@@ -29,9 +29,8 @@ import type { Heap } from '../memory/heap.js';
 import {
   DESC_BYTES, FRAME_DATA, FRAME_DESC, FRAME_HEADER_BYTES, Ring, type WaitOutcome,
 } from '../ring/ring.js';
-import type { Channel, EdgeContext, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
-import { releaseKept } from './embedded.js';
-import type { InputSpec, MemoryRef, OutputSpec } from '../worker/protocol.js';
+import { releaseKept, type CallContext, type CallTransfer, type Channel, type EdgeContext, type Emitter, type Endpoint, type PlaceTarget, type Produced, type Transfer } from './channel.js';
+import type { InputSpec, MemoryRef, OutputSpec } from '../specs.js';
 
 export type LocalTransport = 'descriptor' | 'stream';
 
@@ -132,9 +131,37 @@ export class RingPools {
   }
 }
 
-export function createLocalChannel(pools: RingPools, transport: LocalTransport): Channel {
+/**
+ * `sameWorker`: two steps on this host joined by a local edge run in one
+ * worker (the host copies across once; no ring, no handoff between threads).
+ */
+export function createLocalChannel(pools: RingPools, transport: LocalTransport, sameWorker = true): Channel {
   return {
     mode: 'local',
+    chainsInOneTask: sameWorker ? 'on-this-host' : 'never',
+    crossesHosts: false,
+    // A descriptor-form consumer waits on its ring in a worker; a stream-form one always starts with its producer.
+    startsConsumerEarly: transport === 'stream' ? 'always' : 'while-a-worker-is-free',
+    callsRunInline: false,
+    prepare(from: string, to: string): void {
+      const pool = pools.forEdge(from, to, transport);
+      if (pool.created === 0) pool.giveBack(pool.acquire(), true);
+    },
+    openCall(call: CallContext): CallTransfer {
+      // The payload stays in the caller's memory; one DESC frame names it and the callee's host copies it across.
+      const p = call.payload;
+      const pool = pools.forEdge(call.caller, call.callee, 'descriptor');
+      const leased = pool.acquire();
+      if (!leased.ring.tryWriteDescriptor({ source: 0, generation: p.generation, ptr: p.ptr, len: p.len }, p.len)) {
+        pool.giveBack(leased, false);
+        throw new CwasiError('E_CHANNEL', 'local buffer: descriptor ring is not empty');
+      }
+      return {
+        input: { kind: 'ring', ringId: leased.id, sources: [{ groupId: p.groupId, generation: p.generation }] },
+        output: { keep: true, bytes: false },
+        finish: (calleeOk) => pool.giveBack(leased, calleeOk),
+      };
+    },
     open(edge: EdgeContext): Transfer {
       const stream = transport === 'stream';
       const pool = pools.forEdge(edge.from, edge.to, transport);
@@ -273,6 +300,14 @@ export function writeOutputToRings(
     }
   }
 }
+
+/** Producer side of the channel for the worker: DESC or DATA frames into every ring the task names. */
+export const ringEmitter: Emitter = {
+  wants: (output) => output.rings !== undefined && output.rings.length > 0,
+  emit(output, src) {
+    writeOutputToRings(output.rings!, src.heap, src.generation, src, src.deadline, src.shared.ringOf);
+  },
+};
 
 function streamOut(ring: Ring, heap: Heap, generation: number, out: { ptr: number; len: number }, deadline: number): void {
   const chunk = Math.max(1, Math.floor(ring.capacity / 2) - FRAME_HEADER_BYTES);

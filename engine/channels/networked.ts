@@ -17,9 +17,8 @@
 // The producer's bytes are freed when every consumer has finished.
 
 import { CwasiError } from '../errors.js';
-import type { Channel, EdgeContext, Produced, Transfer } from './channel.js';
-import { releaseKept } from './embedded.js';
-import type { InputSpec, OutputSpec } from '../worker/protocol.js';
+import { releaseKept, type CallContext, type CallTransfer, type Channel, type EdgeContext, type Produced, type Transfer } from './channel.js';
+import type { InputSpec, OutputSpec } from '../specs.js';
 import { randomBytes } from 'node:crypto';
 import { whenUnlocked } from '../memory/heap.js';
 
@@ -47,9 +46,20 @@ export interface NetworkPeer {
   release(node: string, held: string[]): Promise<void>;
 }
 
+/** The `networked` channel over a cluster member. (Long only as an object literal of short methods; `open` covers the four cases above.) */
 export function createNetworkedChannel(peer: NetworkPeer): Channel {
   return {
     mode: 'networked',
+    chainsInOneTask: 'never',
+    crossesHosts: true,
+    // A consumer on another node waits for its stream there, not in a worker of this pool.
+    startsConsumerEarly: 'always',
+    callsRunInline: false,
+    openCall(call: CallContext): CallTransfer {
+      // The payload streams from the caller's memory to the callee's node (the remote runner
+      // reads it in place); the result streams back.
+      return { input: { kind: 'foreign', ...call.payload }, output: { keep: false, bytes: true }, finish() {} };
+    },
     open(edge: EdgeContext): Transfer {
       const self = peer.self;
       const from = edge.producerGroup.host;
@@ -138,6 +148,10 @@ export function createNetworkedChannel(peer: NetworkPeer): Channel {
 export function createHeldChannel(peer: Pick<NetworkPeer, 'release'>, mode: Channel['mode']): Channel {
   return {
     mode,
+    chainsInOneTask: 'never',
+    crossesHosts: false,
+    startsConsumerEarly: 'never',
+    callsRunInline: false,
     open(): Transfer {
       return {
         prepareOutput(output: OutputSpec): void {

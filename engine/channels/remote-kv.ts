@@ -4,13 +4,15 @@
 // output, deleted once every consumer has finished. Never chosen by selection;
 // forced per edge for comparisons.
 //
-// Key layout: `<prefix>:<transfer>:<chunk index>`, chunks of `chunkBytes`.
+// Key layout: `<prefix>:<transfer>:<chunk index>` for an edge,
+// `<prefix>:call:<call id>:<chunk index>` for a guest-call payload; chunks of
+// `chunkBytes`, each with the configured TTL.
 
 import type { Redis as RedisClient, RedisOptions } from 'ioredis';
 import { CwasiError } from '../errors.js';
 import type { Heap } from '../memory/heap.js';
-import type { Channel, EdgeContext, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
-import type { InputSpec, OutputSpec } from '../worker/protocol.js';
+import type { CallContext, CallTransfer, Channel, EdgeContext, Emitter, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
+import type { InputSpec, OutputSpec } from '../specs.js';
 
 export interface RemoteKvOptions {
   url: string;
@@ -23,9 +25,9 @@ export interface RemoteKvOptions {
 
 export const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024;
 
+/** One client per URL and thread, failing fast instead of queueing while Redis is down. */
 const clients = new Map<string, Promise<RedisClient>>();
 
-/** One client per URL and thread, failing fast instead of queueing while Redis is down. */
 /** How long a command waits for a reconnecting client before failing with E_REDIS. */
 const READY_WAIT_MS = 2000;
 
@@ -118,8 +120,30 @@ export function createRemoteKvChannel(options: RemoteKvOptions): Channel {
   if (options.chunkBytes <= 0 || options.chunkBytes > REDIS_MAX_VALUE_BYTES) {
     throw new CwasiError('E_CONFIG', `remote-kv chunkBytes must be 1..${REDIS_MAX_VALUE_BYTES}`);
   }
+  const del = async (key: string, chunks: number): Promise<void> => {
+    try {
+      const redis = await redisClient(options.url);
+      await redis.del(...Array.from({ length: chunks }, (_, i) => chunkKey(key, i)));
+    } catch {
+      // The TTL removes what could not be deleted.
+    }
+  };
   return {
     mode: 'remote-kv',
+    chainsInOneTask: 'never',
+    crossesHosts: true,
+    startsConsumerEarly: 'never',
+    callsRunInline: false,
+    async openCall(call: CallContext): Promise<CallTransfer> {
+      const p = call.payload;
+      const kv = { url: options.url, key: `${options.keyPrefix}:call:${call.callId}`, ttlSeconds: options.ttlSeconds, chunkBytes: options.chunkBytes };
+      const chunks = await writeOutputToKv(kv, call.callerHeap(), { ptr: p.ptr, len: p.len });
+      return {
+        input: { kind: 'kv', url: kv.url, key: kv.key, len: p.len, chunks },
+        output: { keep: false, bytes: true },
+        finish: () => del(kv.key, chunks),
+      };
+    },
     open(edge: EdgeContext): Transfer {
       return {
         prepareOutput(output: OutputSpec): void {
@@ -141,12 +165,7 @@ export function createRemoteKvChannel(options: RemoteKvOptions): Channel {
       const key = produced.kvKey;
       const chunks = produced.result.kvChunks ?? 0;
       if (key === undefined || chunks === 0) return;
-      try {
-        const redis = await redisClient(options.url);
-        await redis.del(...Array.from({ length: chunks }, (_, i) => chunkKey(key, i)));
-      } catch {
-        // The TTL removes what could not be deleted.
-      }
+      await del(key, chunks);
     },
     async close(): Promise<void> {
       await closeRedisClients();
@@ -179,6 +198,14 @@ export async function writeOutputToKv(spec: NonNullable<OutputSpec['kv']>, heap:
   }
   return chunks;
 }
+
+/** Producer side of the channel for the worker: SET the output, record the chunk count. */
+export const kvEmitter: Emitter = {
+  wants: (output) => output.kv !== undefined,
+  async emit(output, src, result) {
+    result.kvChunks = await writeOutputToKv(output.kv!, src.heap, src);
+  },
+};
 
 /** Consumer side: GET every chunk into the target memory. */
 export const kvEndpoint: Endpoint<'kv'> = {

@@ -10,14 +10,13 @@
 //   cwasi.<cluster>.node.<name>.release   ReleaseRequest → ReleaseReply
 //   cwasi.<cluster>.node.<name>.cancel    CancelRequest  (no reply)
 //   cwasi.<cluster>.node.<name>.ping      PingRequest    → PingReply (is this name taken?)
-//   cwasi.<cluster>.node.<name>.invoke    InvokeRequest  → InvokeReply
 // KV buckets (JetStream):
 //   cwasi_<cluster>_nodes       key node name  → NodeRecord   (TTL: a silent node ages out)
 //   cwasi_<cluster>_functions   key function   → FunctionRecord
 
 import type { ErrorRecord } from '../errors.js';
 import type { IfcMode } from '../selection.js';
-import type { StepTiming } from '../worker/protocol.js';
+import type { StepTiming } from '../specs.js';
 
 /** Payloads up to this size may travel inline in a control message. */
 export const INLINE_MAX_BYTES = 64 * 1024;
@@ -136,18 +135,6 @@ export interface CancelRequest {
   invocationId: number;
 }
 
-/** Invoke a workflow or function that the target node coordinates. */
-export interface InvokeRequest {
-  type: 'invoke';
-  target: string;
-  inputBase64: string;
-  timeoutMs?: number;
-}
-
-export type InvokeReply =
-  | { ok: true; outputBase64: string }
-  | { ok: false; error: ErrorRecord };
-
 /** Asked by a node about to start under a name: a live holder of the name answers. */
 export interface PingRequest {
   type: 'ping';
@@ -160,4 +147,4 @@ export interface PingReply {
   startedAt: number;
 }
 
-export type ControlRequest = DeployRequest | RunRequest | ReleaseRequest | CancelRequest | InvokeRequest | PingRequest;
+export type ControlRequest = DeployRequest | RunRequest | ReleaseRequest | CancelRequest | PingRequest;

@@ -10,7 +10,7 @@
 // writes) and `cwasi inspect` (to say what is wrong).
 
 import { CwasiError } from '../errors.js';
-import { REQUIRED_EXPORTS } from '../worker/host.js';
+import { REQUIRED_EXPORTS } from '../abi.js';
 import type { ModuleInfo } from './inspect.js';
 
 /** The global the build transform exports (asm-functions/rt/export-stack-pointer.mjs). */

@@ -7,32 +7,14 @@ import * as loader from '@assemblyscript/loader';
 import { CwasiError } from '../errors.js';
 import { type Arena, Heap } from '../memory/heap.js';
 import { HEADER_BYTES } from '../memory/layout.js';
+import { ABI_VERSION, REQUIRED_EXPORTS, SHADOW_STACK_BYTES, SLICE_BYTES, SLICE_LEN, SLICE_PTR, STATUS, isLimitError, limitError, limitOf, statusOf } from '../abi.js';
 
-/** Status codes returned to the guest by call_start / call_wait (ABI.md). */
-export const STATUS = {
-  OK: 0,
-  UNKNOWN_FUNCTION: -1,
-  CALL_FAILED: -2,
-  BAD_HANDLE: -3,
-  ABORTED: -4,
-  LIMIT: -5,
-} as const;
-
-export const ABI_VERSION = 1;
-export const REQUIRED_EXPORTS = ['cwasi_main', 'cwasi_abi_version', 'cwasi_alloc', 'cwasi_rt_cur', 'cwasi_rt_end', 'cwasi_rt_set'] as const;
-
-/** Bytes of one input-table entry / result slice: u32 ptr, u32 len. */
-const SLICE_BYTES = 8;
-const SLICE_PTR = 0;
-const SLICE_LEN = 4;
 /** Longest function name a guest may pass to call_start. */
 const MAX_NAME_BYTES = 256;
 /** Longest failure message kept from a guest. */
 const MAX_MESSAGE_BYTES = 4096;
 const MAX_LOG_LINES = 100;
 
-/** Bytes of shadow stack each instance gets by default (asc spills references there). */
-export const SHADOW_STACK_BYTES = 64 * 1024;
 
 interface GuestExports {
   memory?: WebAssembly.Memory;
@@ -301,6 +283,8 @@ export class GuestInstance {
       const cause = ctx.lastCallError === undefined ? '' : ` (after a call failed: ${ctx.lastCallError.message})`;
       throw new CwasiError('E_FUNCTION_FAILED', `${ctx.fn} failed (code ${f?.code ?? status}): ${f?.message ?? 'no message'}${cause}`.slice(0, MAX_MESSAGE_BYTES), {
         function: ctx.fn, guestCode: f?.code ?? status,
+        // A failure that follows a limit hit further down is that limit's: callers see -5 (abi.ts statusOf).
+        ...(ctx.lastCallError !== undefined && limitOf(ctx.lastCallError) !== undefined ? { limit: limitOf(ctx.lastCallError) } : {}),
       });
     }
     const out = ctx.output;
@@ -479,7 +463,7 @@ export class GuestInstance {
         if (e.code === 'E_TIMEOUT' || e.code === 'E_MEMORY_CORRUPT') this.abortWith(ctx, e);
         ctx.lastCallError = e;
         if (e.code === 'E_FUNCTION_TRAP' || child.groupTrapped) ctx.groupTrapped = true;
-        pending.status = e.code === 'E_MEMORY_LIMIT' || e.code === 'E_PAYLOAD_TOO_LARGE' ? STATUS.LIMIT : STATUS.CALL_FAILED;
+        pending.status = statusOf(e);
         // A limit deeper in an inline chain surfaces as the callee's failure; keep its message.
         if (child.lastCallError !== undefined && isLimitError(child.lastCallError)) ctx.lastCallError = child.lastCallError;
       } finally {
@@ -491,7 +475,7 @@ export class GuestInstance {
       } catch (err) {
         const e = err instanceof CwasiError ? err : new CwasiError('E_GUEST_CALL', String(err));
         ctx.lastCallError = e;
-        return e.code === 'E_UNKNOWN_FUNCTION' ? STATUS.UNKNOWN_FUNCTION : e.code === 'E_QUEUE_FULL' || isLimitError(e) ? STATUS.LIMIT : STATUS.CALL_FAILED;
+        return statusOf(e);
       }
     }
     ctx.calls.set(handle, pending);
@@ -519,15 +503,6 @@ export class GuestInstance {
     }
     return pending.status ?? STATUS.CALL_FAILED;
   }
-}
-
-/** A guest-call limit (depth, calls in flight): status -5, E_GUEST_CALL naming the limit. */
-export function limitError(limit: string, message: string): CwasiError {
-  return new CwasiError('E_GUEST_CALL', message, { limit });
-}
-
-export function isLimitError(e: CwasiError): boolean {
-  return e.code === 'E_GUEST_CALL' && typeof e.details?.limit === 'string';
 }
 
 /** A guest trap (RuntimeError, loader abort, stack overflow) as E_FUNCTION_TRAP. */

@@ -20,6 +20,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorRecord } from '../errors.js';
 import type { IfcMode } from '../selection.js';
+import type { ArenaRef, InputSpec, MemoryRef, MemorySlice, OutputSpec, RunSuccess } from '../specs.js';
+
+export type { ArenaRef, InputSpec, KeptOutput, MemoryRef, MemorySlice, OutputSpec, RunSuccess, StepTiming } from '../specs.js';
 
 /** Names one generation (and membership version) of a memory group. */
 export interface GroupKey {
@@ -40,57 +43,6 @@ export interface GroupInstall extends GroupKey {
   modules: Record<string, WebAssembly.Module>;
   /** Guest-initiated calls between members run inline (an embedding group). */
   embedded: boolean;
-}
-
-/** A memory named by group and generation; a discarded generation is refused. */
-export interface MemoryRef {
-  groupId: string;
-  generation: number;
-}
-
-/** A byte range in a function memory. */
-export interface MemorySlice extends MemoryRef {
-  ptr: number;
-  len: number;
-}
-
-/** Where one input of a step comes from; the kind names the channel's endpoint. */
-export type InputSpec =
-  /** `copy`: bytes cloned into the task message. Also how small engine inputs arrive. */
-  | { kind: 'bytes'; bytes: Uint8Array }
-  /** `embedded`: bytes already in the step's own memory, read in place (zero copy). */
-  | ({ kind: 'shared' } & MemorySlice)
-  /** `local` (guest-call results): bytes in another memory; the host copies them across once. */
-  | ({ kind: 'foreign' } & MemorySlice)
-  /**
-   * `local`: frames arrive through a ring (engine/ring/ring.ts): DATA frames
-   * carry bytes, a DESC frame points into `sources[i]`, which only the host reads.
-   */
-  | { kind: 'ring'; ringId: number; sources: MemoryRef[] }
-  /** `remote-kv`: bytes stored in Redis under `key` in `chunks` parts. */
-  | { kind: 'kv'; url: string; key: string; len: number; chunks: number }
-  /** `networked` (dispatcher level, for steps on another node): a stream `from` sends under `transfer`. */
-  | { kind: 'net'; transfer: string; from: string }
-  /** Dispatcher level, for steps on another node: an output held on that node by an earlier step. */
-  | { kind: 'held'; host: string; held: string };
-
-/** What a step does with its output. Several may apply (fan-out to mixed modes). */
-export interface OutputSpec {
-  /** Keep the output in the memory and return its slice and arena (`embedded`, `local`). */
-  keep: boolean;
-  /** Copy the output out and return it as bytes (`copy`, engine results). */
-  bytes: boolean;
-  /**
-   * Hand the output to consumers through these rings (`local`): a DESC frame,
-   * or (stream) DATA frames while the consumer drains them.
-   */
-  rings?: Array<{ ringId: number; stream: boolean }>;
-  /** Store the output in Redis (`remote-kv`). */
-  kv?: { url: string; key: string; ttlSeconds: number; chunkBytes: number };
-  /** Dispatcher level, steps on another node: keep the output there for later steps there. */
-  hold?: boolean;
-  /** Dispatcher level, steps on another node: stream the output to these nodes (`networked`). */
-  net?: Array<{ node: string; address: string; transfer: string }>;
 }
 
 export interface RunTask {
@@ -121,45 +73,6 @@ export interface RunTask {
 }
 
 export type Task = RunTask;
-
-/** Per-step timestamps (ms, performance.timeOrigin + performance.now()). */
-export interface StepTiming {
-  fn: string;
-  /** The step's input is complete in its memory (the paper's "callee has the payload"). */
-  inputReady: number;
-  /** cwasi_main returned. */
-  done: number;
-}
-
-/** An arena by value (see engine/memory/heap.ts). */
-export interface ArenaRef {
-  id: number;
-  head: number;
-}
-
-export interface KeptOutput {
-  ptr: number;
-  len: number;
-  /** Arenas holding the output (and what it references); released by the dispatcher. */
-  arenas: ArenaRef[];
-}
-
-export interface RunSuccess {
-  ok: true;
-  threadId: number;
-  /** Present when output.keep was asked. */
-  kept?: KeptOutput;
-  /** Present when output.bytes was asked. */
-  bytes?: Uint8Array;
-  /** Present when output.kv was asked: chunks written. */
-  kvChunks?: number;
-  outputLength: number;
-  timings: StepTiming[];
-  /** Guest log lines, when any. */
-  logs?: string[];
-  /** Steps that ran on another node: the id under which that node holds the output. */
-  held?: string;
-}
 
 export interface RunFailure {
   ok: false;
@@ -215,7 +128,6 @@ export const JOURNAL = { TASK: 0, STATE: 4, COUNT: 8, OVERFLOW: 12, ARENAS: 16 }
 export const JOURNAL_ARENAS = 60;
 /** Bytes per journal entry: u32 index of the task's group, u32 arena id. */
 export const JOURNAL_ENTRY_BYTES = 8;
-export const JOURNAL_IDLE = 0;
 export const JOURNAL_RUNNING = 1;
 export const JOURNAL_FINISHED = 2;
 export const CONTROL_BLOCK_BYTES = JOURNAL_OFFSET + JOURNAL.ARENAS + JOURNAL_ARENAS * JOURNAL_ENTRY_BYTES;

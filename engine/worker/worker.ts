@@ -17,21 +17,20 @@ import { takeCoverage } from 'node:v8';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { CwasiError, toErrorRecord } from '../errors.js';
 import { Heap } from '../memory/heap.js';
-import { bytesEndpoint } from '../channels/copy.js';
-import { sharedEndpoint } from '../channels/embedded.js';
-import { copyAcross, foreignEndpoint, ringEndpoint, writeOutputToRings } from '../channels/local.js';
-import { kvEndpoint, writeOutputToKv } from '../channels/remote-kv.js';
+import { emitOutput, placeInput } from '../channels/endpoints.js';
+import { copyAcross } from '../channels/local.js';
 import type { PlaceTarget, SharedResolver } from '../channels/channel.js';
 import { serveControl, type WorkerControl, type WorkerStats } from './control.js';
 import {
   type CallBridge, type InvocationContext, type RemoteCall, type Slice,
-  GuestInstance, STATUS, newContext, releaseContext,
+  GuestInstance, newContext, releaseContext,
 } from './host.js';
+import { STATUS, statusOf } from '../abi.js';
 import {
   CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CANCEL_BOARD_SLOTS, type WorkerData, CONTROL_BLOCK_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ARENAS, JOURNAL_ENTRY_BYTES,
   JOURNAL_FINISHED, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED, SHARE_IDLE, SHARE_WAITING,
   SLOT_FREE, SLOT_PENDING, SLOT_STATE, SLOT_STATUS,
-  type GroupInstall, type GroupKey, type GuestCallReply, type GuestCallRequest, type InputSpec,
+  type GroupInstall, type GroupKey, type GuestCallReply, type GuestCallRequest,
   type MemoryRef, type ReleaseToken, type ReplyMessage, type RunSuccess, type RunTask, type ShareReply,
   type ShareRequest, type StepTiming, type Task, type TaskResult, type WorkerHello,
 } from './protocol.js';
@@ -287,6 +286,7 @@ function releaseToken(token: ReleaseToken): void {
 /** Spin this long for a reply before sleeping (a wake costs ~25 µs). */
 const CALL_SPIN_MS = 0.05;
 
+/** The call bridge of one group's instances. (Long only as an object literal: each method is short.) */
 function makeBridge(group: WorkerGroup): CallBridge {
   return {
     onArena(arena) {
@@ -356,14 +356,13 @@ function makeBridge(group: WorkerGroup): CallBridge {
       }
       const target = placeTarget(group, ctx);
       try {
-        let result: Slice;
-        if (r.kind === 'bytes') result = bytesEndpoint.place(r, target) as Slice;
-        else if (r.kind === 'foreign') result = copyAcross(shared.heapOf(r), r.generation, r.ptr, r.len, target);
-        else throw new CwasiError('E_INTERNAL', `guest call result of kind ${r.kind}`);
+        const result = placeInput(r, target);
+        // Results come as bytes or a slice of another memory, placed synchronously.
+        if (result instanceof Promise) throw new CwasiError('E_INTERNAL', `guest call result of kind ${r.kind}`);
         return { status: STATUS.OK, result };
       } catch (err) {
         const e = err instanceof CwasiError ? err : new CwasiError('E_CHANNEL', String(err));
-        return { status: e.code === 'E_PAYLOAD_TOO_LARGE' || e.code === 'E_MEMORY_LIMIT' ? STATUS.LIMIT : STATUS.CALL_FAILED, error: e };
+        return { status: statusOf(e), error: e };
       } finally {
         if (reply.release) releaseToken(reply.release);
       }
@@ -381,19 +380,6 @@ function placeTarget(group: WorkerGroup, ctx: InvocationContext): PlaceTarget {
     deadline: ctx.deadline,
     shared,
   };
-}
-
-function placeInput(spec: InputSpec, target: PlaceTarget): Slice | Promise<Slice> {
-  switch (spec.kind) {
-    case 'bytes': return bytesEndpoint.place(spec, target);
-    case 'shared': return sharedEndpoint.place(spec, target);
-    case 'foreign': return foreignEndpoint.place(spec, target);
-    case 'ring': return ringEndpoint.place(spec, target);
-    case 'kv': return kvEndpoint.place(spec, target);
-    case 'net':
-    case 'held':
-      throw new CwasiError('E_INTERNAL', `input of kind ${spec.kind} reached a worker; the dispatcher resolves it`);
-  }
 }
 
 // ── tasks ──────────────────────────────────────────────────────────────────
@@ -508,14 +494,6 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
   const result: RunSuccess = { ok: true, threadId, outputLength: out!.len, timings };
   for (const c of contexts) if (c.logs.length > 0) (result.logs ??= []).push(...c.logs);
   const output = task.output;
-  let transfer: ArrayBuffer | undefined;
-  if (output.bytes) {
-    const bytes = new Uint8Array(out!.len);
-    bytes.set(group.heap.bytes().subarray(out!.ptr, out!.ptr + out!.len));
-    result.bytes = bytes;
-    if (out!.len >= TRANSFER_MIN_BYTES) transfer = bytes.buffer;
-  }
-  if (output.rings) writeOutputToRings(output.rings, group.heap, group.install.generation, out!, task.deadline, shared.ringOf);
   const finish = (): TaskResult => {
     if (output.keep) {
       const arenas = [last.arena, ...last.extraArenas].filter((a) => a.id !== 0).map((a) => ({ id: a.id, head: a.head }));
@@ -523,17 +501,12 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
     } else {
       releaseContext(last);
     }
-    if (transfer === undefined) return result;
+    if (result.bytes === undefined || result.bytes.byteLength < TRANSFER_MIN_BYTES) return result;
     // Transfer the output bytes instead of cloning them a second time.
-    return move({ [transferableSymbol]: [transfer], [valueSymbol]: result } as never) as unknown as TaskResult;
+    return move({ [transferableSymbol]: [result.bytes.buffer], [valueSymbol]: result } as never) as unknown as TaskResult;
   };
-  if (output.kv) {
-    return writeOutputToKv(output.kv, group.heap, out!).then((chunks) => {
-      result.kvChunks = chunks;
-      return finish();
-    });
-  }
-  return finish();
+  const emitted = emitOutput(output, { heap: group.heap, generation: group.install.generation, ptr: out!.ptr, len: out!.len, deadline: task.deadline, shared }, result);
+  return emitted instanceof Promise ? emitted.then(finish) : finish();
 }
 
 /** Turn a failure into a RunFailure, releasing what the task held. */

@@ -1,0 +1,219 @@
+// One invocation of a workflow with more than one segment: opens one transfer
+// per planned edge on its channel, launches every segment as soon as its
+// inputs are ready (or early, where the channel lets the consumer wait on
+// its producer), hands each producer's output to its consumers and frees it
+// once they have all finished. A single segment with no edges takes the short
+// path (runSingle), the common case of invoking one function.
+
+import { CwasiError } from '../errors.js';
+import { releaseKept, type Produced, type Transfer } from '../channels/channel.js';
+import type { InputSpec, OutputSpec } from '../specs.js';
+import { entryInput, releaseInputArenas } from './inputs.js';
+import { now, type Invocation } from './invocation.js';
+import type { DispatchContext, EdgeReport, InputArena, InvocationReport, Plan, PlannedEdge, Segment, SegmentResult } from './types.js';
+
+interface SegmentState {
+  inputs: Array<InputSpec | undefined>;
+  missing: number;
+  launched: boolean;
+  produced: Produced | undefined;
+  consumersLeft: number;
+  released: boolean;
+}
+
+export class DagRun {
+  private readonly outputs: OutputSpec[];
+  private readonly transfers = new Map<PlannedEdge, Transfer>();
+  private readonly state: SegmentState[];
+  private readonly report: InvocationReport;
+  private readonly inputArenas: InputArena[] = [];
+  private failure: unknown;
+  private running = 0;
+  private settle!: () => void;
+  private readonly allSettled = new Promise<void>((r) => (this.settle = r));
+
+  /** `lean`: the caller only wants the output; per-step and per-edge records are not built. */
+  constructor(
+    private readonly ctx: DispatchContext,
+    private readonly plan: Plan,
+    private readonly inv: Invocation,
+    private readonly startedAt: number,
+    private readonly lean: boolean,
+  ) {
+    const segs = plan.segments;
+    this.outputs = segs.map((s): OutputSpec => ({ keep: false, bytes: s.returnsBytes }));
+    this.state = segs.map((s) => ({
+      inputs: new Array<InputSpec | undefined>(s.inEdges.length),
+      missing: s.inEdges.length,
+      launched: false,
+      produced: undefined,
+      consumersLeft: s.outEdges.length,
+      released: false,
+    }));
+    this.report = {
+      target: plan.target, output: new Uint8Array(0), outputs: {}, edges: [], steps: [], startedAt, finishedAt: 0, latencyMs: 0, logs: [],
+    };
+  }
+
+  /** Run the whole graph; resolves with the report, or rejects with the first failure once every task settled. */
+  async run(input: Uint8Array | InputSpec): Promise<InvocationReport> {
+    const { plan, ctx } = this;
+    try {
+      this.openTransfers();
+      // Entry segments get the invocation input; consumers of streaming edges start alongside their producers.
+      for (const seg of plan.segments) {
+        if (seg.inEdges.length === 0) this.launch(seg, [entryInput(ctx, seg, input, this.inputArenas)]);
+      }
+      for (const seg of plan.segments) this.launchEarly(seg);
+    } catch (err) {
+      this.fail(err);
+    }
+    if (this.running > 0) await this.allSettled;
+    // Free whatever is still held (failures, outputs nobody consumed).
+    for (const t of this.transfers.values()) t.finish(this.failure === undefined);
+    for (const seg of plan.segments) await this.releaseProduced(seg);
+    releaseInputArenas(ctx, this.inputArenas);
+    if (this.failure !== undefined) throw this.failure;
+    const report = this.report;
+    const out = report.outputs[plan.graph.output];
+    if (out === undefined) throw new CwasiError('E_INTERNAL', `${plan.target}: the output function produced no bytes`);
+    report.output = out;
+    report.finishedAt = now();
+    report.latencyMs = report.finishedAt - this.startedAt;
+    return report;
+  }
+
+  private openTransfers(): void {
+    const { plan, inv, ctx } = this;
+    for (const pe of plan.edges) {
+      const t = pe.channel.open({
+        from: pe.edge.from, to: pe.edge.to, mode: pe.selection.mode,
+        producerGroup: pe.from.group.ref(), consumerGroup: pe.to.group.ref(),
+        transferId: `${inv.id}.${pe.edge.index}`, deadline: inv.deadline,
+      });
+      this.transfers.set(pe, t);
+      t.prepareOutput(this.outputs[pe.from.id]!);
+      ctx.modeCounts[pe.selection.mode]++;
+    }
+    for (const c of plan.chained) {
+      ctx.modeCounts[c.selection.mode]++;
+      // Edge byte counts of chained edges are not measured (-1).
+      if (!this.lean) this.report.edges.push({ from: c.edge.from, to: c.edge.to, mode: c.selection.mode, reason: c.selection.reason, bytes: -1 });
+    }
+  }
+
+  /** Start a consumer before its producers finished, where every in-edge's channel gives an early input. */
+  private launchEarly(seg: Segment): void {
+    if (seg.inEdges.length === 0) return;
+    const early = seg.inEdges.map((pe) => this.transfers.get(pe)!.earlyInput?.());
+    if (!early.every((e) => e !== undefined)) return;
+    // A consumer that would wait in a worker of this pool starts early only
+    // while a worker is free, so that waiting never takes a worker from other work.
+    const waitsOnWorker = seg.group.host === this.ctx.coordinator.hostName
+      && seg.inEdges.some((pe) => pe.channel.startsConsumerEarly === 'while-a-worker-is-free');
+    if (waitsOnWorker && !this.ctx.workerFree()) return;
+    this.launch(seg, early as InputSpec[]);
+  }
+
+  private launch(seg: Segment, inputs: InputSpec[]): void {
+    this.state[seg.id]!.launched = true;
+    this.running++;
+    this.ctx.runSegment(seg, inputs, this.outputs[seg.id]!, this.inv)
+      .then((r) => this.produced(seg, r))
+      .catch((err) => {
+        this.consumerFinished(seg, false);
+        this.fail(err);
+      })
+      .finally(() => {
+        if (--this.running === 0) this.settle();
+      });
+  }
+
+  /** A segment finished: record it, then hand its output to every consumer that has not started. */
+  private async produced(seg: Segment, { result, group }: SegmentResult): Promise<void> {
+    const st = this.state[seg.id]!;
+    const report = this.report;
+    const produced: Produced = { result, group };
+    const kvKey = this.outputs[seg.id]!.kv?.key;
+    if (kvKey !== undefined) produced.kvKey = kvKey;
+    st.produced = produced;
+    if (!this.lean) result.timings.forEach((t) => report.steps.push({ ...t, group: this.ctx.coordinator.get(t.fn)?.group.id ?? seg.group.id, threadId: result.threadId }));
+    if (result.logs) report.logs.push(...result.logs);
+    const last = seg.steps[seg.steps.length - 1]!;
+    if (seg.returnsBytes && result.bytes !== undefined) report.outputs[last] = result.bytes;
+    this.consumerFinished(seg, true);
+    if (this.failure !== undefined) return;
+    for (const pe of seg.outEdges) {
+      if (!this.lean) report.edges.push(edgeReport(pe, result.outputLength));
+      const cst = this.state[pe.to.id]!;
+      if (cst.launched) continue;
+      cst.inputs[pe.to.inEdges.indexOf(pe)] = await this.transfers.get(pe)!.inputFor(produced);
+      if (--cst.missing === 0 && this.failure === undefined) this.launch(pe.to, cst.inputs as InputSpec[]);
+    }
+    if (seg.outEdges.length === 0) await this.releaseProduced(seg);
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure === undefined) this.failure = err;
+    // Wake anything blocked on a ring of this invocation.
+    for (const [pe, t] of this.transfers) {
+      if (!this.state[pe.to.id]!.launched || this.state[pe.to.id]!.produced === undefined) t.finish(false);
+    }
+  }
+
+  private consumerFinished(seg: Segment, ok: boolean): void {
+    for (const pe of seg.inEdges) {
+      this.transfers.get(pe)?.finish(ok);
+      const pst = this.state[pe.from.id]!;
+      pst.consumersLeft--;
+      if (pst.consumersLeft === 0) void this.releaseProduced(pe.from);
+    }
+  }
+
+  private async releaseProduced(seg: Segment): Promise<void> {
+    const st = this.state[seg.id]!;
+    if (st.released || st.produced === undefined) return;
+    st.released = true;
+    const channels = new Set(seg.outEdges.map((e) => e.channel));
+    // An output kept in memory that no channel consumed (a sink) is freed like any kept output.
+    if (channels.size === 0) releaseKept(st.produced);
+    for (const ch of channels) {
+      try {
+        await ch.release(st.produced);
+      } catch {
+        // freeing failed: the memory is discarded elsewhere if it is corrupt
+      }
+    }
+  }
+}
+
+/** One segment, no channels: the common case of invoking a function (or an embedded chain). */
+export async function runSingle(ctx: DispatchContext, plan: Plan, input: Uint8Array | InputSpec, inv: Invocation, startedAt: number, lean: boolean): Promise<InvocationReport> {
+  const seg = plan.segments[0]!;
+  const arenas: InputArena[] = [];
+  try {
+    const { result } = await ctx.runSegment(seg, [entryInput(ctx, seg, input, arenas)], { keep: false, bytes: true }, inv);
+    const output = result.bytes;
+    if (output === undefined) throw new CwasiError('E_INTERNAL', `${plan.target}: the output function produced no bytes`);
+    const last = seg.steps[seg.steps.length - 1]!;
+    for (const c of plan.chained) ctx.modeCounts[c.selection.mode]++;
+    const finishedAt = now();
+    return {
+      target: plan.target,
+      output,
+      outputs: lean ? {} : { [last]: output },
+      edges: lean ? [] : plan.chained.map((c) => ({ from: c.edge.from, to: c.edge.to, mode: c.selection.mode, reason: c.selection.reason, bytes: -1 })),
+      steps: lean ? [] : result.timings.map((t) => ({ ...t, group: ctx.coordinator.get(t.fn)?.group.id ?? seg.group.id, threadId: result.threadId })),
+      startedAt,
+      finishedAt,
+      latencyMs: finishedAt - startedAt,
+      logs: result.logs ?? [],
+    };
+  } finally {
+    releaseInputArenas(ctx, arenas);
+  }
+}
+
+function edgeReport(pe: PlannedEdge, bytes: number): EdgeReport {
+  return { from: pe.edge.from, to: pe.edge.to, mode: pe.selection.mode, reason: pe.selection.reason, bytes };
+}

@@ -1,0 +1,87 @@
+// Invocation inputs on their way into the entry function's memory: an
+// InputFill written straight into it, a large input copied there by this
+// thread, and the arenas both take, released when the invocation ends.
+
+import { HeapLockBusy, whenUnlocked, type Arena } from '../memory/heap.js';
+import type { InputSpec } from '../specs.js';
+import type { Invocation } from './invocation.js';
+import type { DispatchContext, InputArena, InputFill, Plan, Segment } from './types.js';
+
+/** How long a file input waits, on later event-loop turns, for a busy heap lock before going through a buffer. */
+const FILL_LOCK_PATIENCE_MS = 250;
+
+/**
+ * Let an InputFill write the invocation input: into the entry function's
+ * memory (an arena released when the invocation ends) when there is exactly
+ * one entry segment on this host, else into a new buffer.
+ */
+export async function placeFill(ctx: DispatchContext, plan: Plan, fill: InputFill, inv: Invocation, arenas: InputArena[]): Promise<Uint8Array | InputSpec> {
+  const len = fill.byteLength;
+  const entries = plan.segments.filter((s) => s.inEdges.length === 0);
+  const g = entries.length === 1 ? entries[0]!.group : undefined;
+  const intoBuffer = async (): Promise<Uint8Array> => {
+    const bytes = new Uint8Array(len);
+    await fill.fill(bytes, false);
+    if (inv.aborted) throw inv.reason!;
+    return bytes;
+  };
+  if (g === undefined || g.host !== ctx.coordinator.hostName) return intoBuffer();
+  const generation = g.generation;
+  let arena: Arena | undefined;
+  let ptr: number | undefined;
+  // The heap lock may be busy (a worker inside the heap, perhaps descheduled
+  // on a loaded machine). The main thread never waits for it: it tries again
+  // on later turns of the event loop for a while, then gives up and sends
+  // the bytes through a buffer for the worker to place.
+  for (let delay = 1, waited = 0; ptr === undefined; delay = Math.min(2 * delay, 16)) {
+    try {
+      if (arena === undefined) {
+        arena = g.heap.newArena();
+        arenas.push({ group: g, generation, arena });
+      }
+      ptr = g.heap.allocIn(arena, len);
+    } catch (err) {
+      if (!(err instanceof HeapLockBusy)) throw err;
+      if (waited >= FILL_LOCK_PATIENCE_MS || inv.aborted) return intoBuffer();
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      waited += delay;
+    }
+  }
+  // A view taken now stays valid if the memory grows meanwhile (a grown shared buffer is not detached).
+  await fill.fill(g.heap.bytes().subarray(ptr, ptr + len), true);
+  if (inv.aborted) throw inv.reason!;
+  return { kind: 'shared', groupId: g.id, generation, ptr, len };
+}
+
+/** The invocation input for an entry segment: cloned when small, copied by this thread into the memory when large. */
+export function entryInput(ctx: DispatchContext, seg: Segment, input: Uint8Array | InputSpec, arenas: InputArena[]): InputSpec {
+  // Already placed in this segment's memory by an InputFill.
+  if (!(input instanceof Uint8Array)) return input;
+  const g = seg.group;
+  if (input.byteLength < ctx.options.directInputBytes || g.host !== ctx.coordinator.hostName) {
+    return { kind: 'bytes', bytes: input };
+  }
+  const arena = g.heap.newArena();
+  let ptr: number;
+  try {
+    ptr = g.heap.allocIn(arena, input.byteLength);
+  } catch (err) {
+    g.heap.release(arena); // empty: takes no lock
+    // The lock is busy (a worker inside the heap): let the worker place the bytes instead of waiting here.
+    if (err instanceof HeapLockBusy) return { kind: 'bytes', bytes: input };
+    throw err;
+  }
+  arenas.push({ group: g, generation: g.generation, arena });
+  g.heap.bytes().set(input, ptr);
+  return { kind: 'shared', groupId: g.id, generation: g.generation, ptr, len: input.byteLength };
+}
+
+export function releaseInputArenas(ctx: DispatchContext, arenas: InputArena[]): void {
+  for (const a of arenas) {
+    if (a.group.generation !== a.generation) continue;
+    const heap = a.group.heap;
+    whenUnlocked(() => {
+      if (a.group.generation === a.generation) heap.release(a.arena);
+    }, (err) => ctx.discardGroup(a.group.id, a.generation, `freeing an input: ${err.message}`));
+  }
+}

@@ -1,0 +1,148 @@
+// One invocation's life on this node (abort, deadline, its pool tasks) and
+// the one timer that expires every invocation's deadline.
+
+import { setMaxListeners } from 'node:events';
+import { CwasiError } from '../errors.js';
+import type { InvokeOptions } from './types.js';
+
+export const now = (): number => performance.timeOrigin + performance.now();
+
+
+/**
+ * Life of one pool task of an invocation, and where an abort or a deadline
+ * (Invocation.abort → cancelTasks) ends it. The invocation's promise rejects
+ * with E_ABORTED / E_TIMEOUT at once in every state (runSegment races the
+ * task against whenAborted); the table says what frees the worker.
+ *
+ *  state        │ entered when                          │ an abort there
+ *  ─────────────┼───────────────────────────────────────┼───────────────────────────────────────────
+ *  waiting      │ runSegment, before pool.run (replicas │ the semaphore wait rejects; nothing was
+ *               │ semaphore, queue bound)               │ handed to the pool (inv.aborted checked last)
+ *  queued       │ pool.run: in Piscina's queue or posted│ cancel board marked; the worker that takes
+ *               │ to a worker that has not taken it     │ it reads the mark after publishing RUNNING
+ *               │                                       │ and returns at once
+ *  starting     │ worker published JOURNAL RUNNING,     │ the journal says RUNNING: the worker is
+ *               │ fetching memories (share requests),   │ terminated. If this thread has not yet read
+ *               │ placing inputs                        │ the worker's hello (a new thread), the task
+ *               │                                       │ stays in `cancelled` and is terminated when
+ *               │                                       │ the hello or a share request arrives; the
+ *               │                                       │ worker also reads the board again before the
+ *               │                                       │ guest runs
+ *  running      │ guest code runs (or waits on a guest  │ worker terminated (the only way to stop a
+ *               │ call, whose callee tasks are this     │ wasm loop); its journal frees what it held
+ *               │ invocation's too)                     │ (forgetThread); Piscina replaces it
+ *  finishing    │ result posted, not yet read here      │ the late result is dropped, kept outputs
+ *               │                                       │ released (runSegment's late handler)
+ *  remote       │ runRemote: on another node            │ remote.run gets inv.signal: the request is
+ *               │                                       │ cancelled there, streams cancelled here
+ *
+ * A group discard (a member trapped) does not change these states: a task
+ * of the discarded generation fails with E_FUNCTION_TRAP when it settles,
+ * and a worker replaced after it starts in `queued` like any other.
+ *
+ * One invocation in flight. Cancellation is the engine's own, not Piscina's:
+ * tasks go to the pool without an AbortSignal (one per task showed up at
+ * several percent of the main thread), and `abort()` cancels them — a queued
+ * task finds its id on the cancel board when it starts, a running one has its
+ * worker terminated (the only way to stop a wasm loop).
+ */
+export class Invocation {
+  aborted = false;
+  reason: CwasiError | undefined;
+  /** Pool tasks of this invocation not yet settled. */
+  readonly tasks = new Set<number>();
+  onAbort: (() => void) | undefined;
+  private controller: AbortController | undefined;
+  private abortWaiters: Array<(err: CwasiError) => void> | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly target: string,
+    readonly deadline: number,
+    readonly opts: InvokeOptions,
+  ) {}
+
+  /** An AbortSignal for APIs that take one (created on first use). */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      // Every task of a fan-out may listen to it.
+      setMaxListeners(0, this.controller.signal);
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: CwasiError): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.onAbort?.();
+    const waiters = this.abortWaiters;
+    this.abortWaiters = undefined;
+    for (const w of waiters ?? []) w(reason);
+  }
+
+  /** Rejects when the invocation is aborted (for racing a pool task). */
+  whenAborted(): Promise<never> {
+    if (this.aborted) return Promise.reject(this.reason);
+    return new Promise<never>((_, reject) => (this.abortWaiters ??= []).push(reject));
+  }
+}
+
+/**
+ * Aborts invocations whose deadline passed. One timer for all of them, armed
+ * for the earliest deadline, instead of a timer and a composite AbortSignal per
+ * invocation (both show up in profiles at tens of thousands of calls a second).
+ */
+export class DeadlineSweeper {
+  private readonly live = new Map<number, { deadline: number; expire: () => void }>();
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor = Infinity;
+
+  add(id: number, deadline: number, expire: () => void): void {
+    if (!Number.isFinite(deadline)) return;
+    this.live.set(id, { deadline, expire });
+    if (deadline < this.armedFor) this.arm(deadline);
+  }
+
+  delete(id: number): void {
+    this.live.delete(id);
+    if (this.live.size === 0 && this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.armedFor = Infinity;
+    }
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.armedFor = at;
+    this.timer = setTimeout(() => this.sweep(), Math.max(0, at - Date.now()));
+    this.timer.unref();
+  }
+
+  private sweep(): void {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const t = Date.now();
+    let next = Infinity;
+    for (const [id, e] of this.live) {
+      if (e.deadline <= t) {
+        this.live.delete(id);
+        e.expire();
+      } else if (e.deadline < next) {
+        next = e.deadline;
+      }
+    }
+    if (next !== Infinity) this.arm(next);
+  }
+}
+
+export function abortedError(signal: AbortSignal): CwasiError {
+  const reason = signal.reason;
+  if (reason instanceof CwasiError) return reason;
+  const why = reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
+  return new CwasiError('E_ABORTED', `invocation aborted: ${why}`);
+}

@@ -1,0 +1,162 @@
+// Types of the Request Dispatcher (engine/dispatcher.ts and engine/dispatch/):
+// what an invocation takes and reports, the plan of a target, the
+// dispatcher's options, and the context its modules share. Types only.
+
+import type { Piscina } from 'piscina';
+import type { Channel, GroupRef } from '../channels/channel.js';
+import type { RingPools } from '../channels/local.js';
+import type { NetworkPeer } from '../channels/networked.js';
+import type { RunRequest, RunResultMeta } from '../cluster/protocol.js';
+import type { FunctionCoordinator, MemoryGroup } from '../coordinator.js';
+import type { GuestCallLimits } from '../guest-calls.js';
+import type { Arena } from '../memory/heap.js';
+import type { IfcMode, Selection } from '../selection.js';
+import type { InputSpec, OutputSpec, RunSuccess } from '../specs.js';
+import type { GraphEdge, WorkflowGraph } from '../workflow/graph.js';
+import type { Invocation } from './invocation.js';
+
+export interface InvokeOptions {
+  signal?: AbortSignal;
+  /** Deadline of this invocation in milliseconds (default: the engine's). */
+  timeoutMs?: number;
+  /**
+   * Force IFC modes for this invocation: keys "from->to" for one edge, "*" for
+   * every edge. Embedding stays refused where the trust rules forbid it.
+   */
+  modes?: Record<string, IfcMode>;
+  /** Force the mode of guest-initiated calls (benchmarks); default: selection. */
+  guestCallMode?: IfcMode;
+}
+
+/**
+ * An input that writes itself where the dispatcher places it: straight into
+ * the first function's memory when the target has one entry function on this
+ * host, else into a fresh buffer. File inputs use it to go from disk into wasm
+ * memory with one read and no intermediate copy (engine/batch/files.ts).
+ */
+export interface InputFill {
+  readonly byteLength: number;
+  /** Write exactly `byteLength` bytes into `into`; `inMemory` says whether `into` is a function memory. */
+  fill(into: Uint8Array, inMemory: boolean): Promise<void>;
+}
+
+export interface EdgeReport {
+  from: string;
+  to: string;
+  mode: IfcMode;
+  reason: string;
+  bytes: number;
+}
+
+export interface StepReport {
+  fn: string;
+  group: string;
+  threadId: number;
+  /** When the step's input was complete in its memory (ms, performance.timeOrigin based). */
+  inputReady: number;
+  done: number;
+}
+
+export interface InvocationReport {
+  target: string;
+  /** The output function's result. */
+  output: Uint8Array;
+  /** Results of every sink (and of the output function). */
+  outputs: Record<string, Uint8Array>;
+  edges: EdgeReport[];
+  steps: StepReport[];
+  startedAt: number;
+  finishedAt: number;
+  latencyMs: number;
+  logs: string[];
+}
+
+export interface PlannedEdge {
+  edge: GraphEdge;
+  selection: Selection;
+  from: Segment;
+  to: Segment;
+  /** Position of this edge among the consumer's inputs. */
+  slot: number;
+  channel: Channel;
+}
+
+export interface Segment {
+  id: number;
+  steps: string[];
+  group: MemoryGroup;
+  inEdges: PlannedEdge[];
+  outEdges: PlannedEdge[];
+  /** The last step is the target's output function or a sink: return its bytes. */
+  returnsBytes: boolean;
+}
+
+export interface Plan {
+  target: string;
+  graph: WorkflowGraph;
+  segments: Segment[];
+  /** Edges between segments (moved by a channel). */
+  edges: PlannedEdge[];
+  /** Edges inside segments (embedded, handed over in place). */
+  chained: Array<{ edge: GraphEdge; selection: Selection }>;
+}
+
+export interface DispatcherOptions {
+  pool: Piscina;
+  coordinator: FunctionCoordinator;
+  channels: Record<IfcMode, Channel | undefined>;
+  rings: RingPools;
+  maxPayloadBytes: number;
+  timeoutMs: number;
+  maxThreads: number;
+  /** Tasks that may wait for a worker; more are refused with E_QUEUE_FULL. */
+  maxQueue: number;
+  /** The cancel board the workers read (given to them as workerData). */
+  cancelBoard: SharedArrayBuffer;
+  /** Inputs at least this large are copied by the main thread straight into the entry function's memory. */
+  directInputBytes: number;
+  /** Runs steps on other nodes (cluster mode). */
+  remote?: RemoteRunner;
+  /** Deploy again the functions placed on `host` (it restarted and lost them). */
+  redeploy?: (host: string) => Promise<void>;
+  /** Learn about a function deployed on another node (cluster registry). */
+  lookupRemote?: (name: string) => Promise<void>;
+  /** Limits on guest-initiated calls (engine/guest-calls.ts). */
+  guestCallLimits?: GuestCallLimits;
+}
+
+/** Cluster membership as the dispatcher uses it (engine/cluster/member.ts). */
+export interface RemoteRunner extends NetworkPeer {
+  run(node: string, req: Omit<RunRequest, 'type' | 'coordinator' | 'coordinatorAddress'>, signal: AbortSignal): Promise<RunResultMeta>;
+}
+
+/** What running a segment gives back: its result and the memory it ran in. */
+export interface SegmentResult {
+  result: RunSuccess;
+  group: GroupRef;
+}
+
+/** An arena this thread took in a memory for an invocation input; released when the invocation ends. */
+export interface InputArena {
+  group: MemoryGroup;
+  generation: number;
+  arena: Arena;
+}
+
+/** What the dispatcher's modules share (the RequestDispatcher provides it). */
+export interface DispatchContext {
+  readonly options: DispatcherOptions;
+  readonly coordinator: FunctionCoordinator;
+  readonly modeCounts: Record<IfcMode, number>;
+  /** Invocations in flight, by id (guest calls join their parent's). */
+  readonly invocations: Map<number, Invocation>;
+  /** Run one segment: on this node's pool, or on the node it is placed on. */
+  runSegment(seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation, callDepth?: number): Promise<SegmentResult>;
+  /** Is a worker free for one more task? */
+  workerFree(): boolean;
+  /** One fate: discard a memory group's generation everywhere. */
+  discardGroup(groupId: string, generation: number, reason: string): void;
+  /** The memory a slice names, as the main thread holds it; throws E_BAD_DESCRIPTOR when it is gone. */
+  memoryGroupOf(ref: { groupId: string; generation: number }): MemoryGroup;
+}
+
