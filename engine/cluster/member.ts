@@ -318,7 +318,17 @@ export class ClusterMember implements NetworkPeer {
       // receives yet holds that connection's buffer (fan-in would otherwise stall).
       const placed = req.inputs.map((input) => this.placeRemoteInput(input, group, heap, req.deadline, inputArenas));
       placed.forEach((p) => p.catch(() => {}));
-      const inputs: InputSpec[] = await Promise.all(placed);
+      // A cancel (or the deadline) ends the wait for streams that may never come.
+      const dropStreams = () => {
+        for (const input of req.inputs) if (input.kind === 'stream') this.cancel(input.transfer, 'the run was cancelled');
+      };
+      controller.signal.addEventListener('abort', dropStreams, { once: true });
+      let inputs: InputSpec[];
+      try {
+        inputs = await untilAborted(Promise.all(placed), controller.signal);
+      } finally {
+        controller.signal.removeEventListener('abort', dropStreams);
+      }
       const output: OutputSpec = { keep: true, bytes: false };
       if (req.output.kv) output.kv = req.output.kv;
       const { result, group: ran } = await this.hooks.runLocal(req.steps, inputs, output, {
@@ -509,7 +519,8 @@ export class ClusterMember implements NetworkPeer {
     };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const reply = await this.request<RunReply>(node, body, req.deadline - Date.now() + REPLY_GRACE_MS);
+      // Aborted here: the cancel is on its way to the node; do not wait for its reply.
+      const reply = await untilAborted(this.request<RunReply>(node, body, req.deadline - Date.now() + REPLY_GRACE_MS), signal);
       if (!reply.ok) throw CwasiError.fromRecord(reply.error as ErrorRecord);
       return reply.result;
     } finally {
@@ -536,4 +547,17 @@ export class ClusterMember implements NetworkPeer {
     await this.registry.close();
     await this.transport.close();
   }
+}
+
+/** `p`, or a rejection with the signal's reason as soon as it aborts (`p` is left to settle alone). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.reject(asCwasiError(signal.reason, 'E_ABORTED'));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(asCwasiError(signal.reason, 'E_ABORTED'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -5,7 +5,7 @@
 // once they have all finished. A single segment with no edges takes the short
 // path (runSingle), the common case of invoking one function.
 
-import { CwasiError } from '../errors.js';
+import { CwasiError, asCwasiError } from '../errors.js';
 import { releaseKept, type Produced, type Transfer } from '../channels/channel.js';
 import type { InputSpec, OutputSpec } from '../specs.js';
 import { entryInput, releaseInputArenas } from './inputs.js';
@@ -159,6 +159,12 @@ export class DagRun {
     for (const [pe, t] of this.transfers) {
       if (!this.state[pe.to.id]!.launched || this.state[pe.to.id]!.produced === undefined) t.finish(false);
     }
+    // A step still running on another node may be waiting for a stream from
+    // the one that failed, which will never come: end the invocation with this
+    // failure now, which cancels it there, instead of at the deadline.
+    const self = this.ctx.coordinator.hostName;
+    const remoteWaiting = this.plan.segments.some((s) => s.group.host !== self && this.state[s.id]!.launched && this.state[s.id]!.produced === undefined);
+    if (remoteWaiting) this.inv.abort(asCwasiError(err));
   }
 
   private consumerFinished(seg: Segment, ok: boolean): void {
