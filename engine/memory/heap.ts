@@ -12,6 +12,10 @@
 // The lock is a HeapLock (heap-lock.ts) in a SharedArrayBuffer of its own,
 // never in the function's memory, and the main thread never sleeps on it.
 //
+// The free list, carving, growth and block validation are the base class,
+// HeapBlocks (heap-blocks.ts); this file adds arenas, the per-thread chunk
+// cache, recovery after a dead worker and the diagnostics.
+//
 // The guest never calls into this file directly: its runtime bump-allocates
 // inside chunks and asks the host (cwasi.arena_grow) for the next chunk, which
 // lands here. Guest code can scribble over heap metadata in its own memory, so
@@ -20,13 +24,14 @@
 // owner discards the memory (one fate).
 
 import { CwasiError } from '../errors.js';
+import { HeapBlocks } from './heap-blocks.js';
 import { HeapLock, HeapLockBusy, threadTag } from './heap-lock.js';
-
-export { HeapLockBusy, whenUnlocked } from './heap-lock.js';
 import {
   BLOCK, BLOCK_ALIGN, BLOCK_HEADER_BYTES, CACHED_TAG, CHUNK_BLOCK_BYTES, CHUNK_CACHE_BLOCKS, FREE_TAG, HDR,
-  HEADER_BYTES, HOST_BUMP_MAX_BYTES, INSTANCE_OWNER, LAYOUT_MAGIC, LAYOUT_VERSION, MAX_PAGES, MIN_SPLIT_BYTES, WASM_PAGE, alignUp,
+  HEADER_BYTES, HOST_BUMP_MAX_BYTES, INSTANCE_OWNER, LAYOUT_MAGIC, LAYOUT_VERSION, WASM_PAGE, alignUp,
 } from './layout.js';
+
+export { HeapLockBusy, whenUnlocked } from './heap-lock.js';
 
 /**
  * An arena: the chain of blocks one invocation allocated. `head` is the newest
@@ -63,26 +68,15 @@ export interface HeapStats {
   freeBytes: number;
 }
 
-/** Upper bound on list walks; a longer list means the metadata is corrupt. */
-const MAX_WALK = 1 << 22;
-
-
-export class Heap {
-  readonly memory: WebAssembly.Memory;
-  private readonly heapLock: HeapLock;
-  private buffer!: SharedArrayBuffer;
-  private i32!: Int32Array;
-  private u32!: Uint32Array;
+export class Heap extends HeapBlocks {
   /** Standard chunks this thread released and may reuse without the lock. */
   private readonly cache: number[] = [];
   /** How many chunks this view may cache: only long-lived views on allocating threads cache. */
   private readonly cacheLimit: number;
 
   private constructor(memory: WebAssembly.Memory, lockBuffer: SharedArrayBuffer, cacheChunks: boolean) {
-    this.memory = memory;
-    this.heapLock = new HeapLock(lockBuffer);
+    super(memory, lockBuffer);
     this.cacheLimit = cacheChunks ? CHUNK_CACHE_BLOCKS : 0;
-    this.refresh();
   }
 
   /**
@@ -155,10 +149,6 @@ export class Heap {
 
   get heapStart(): number {
     return this.u32[HDR.HEAP_START >> 2]!;
-  }
-
-  get maxBytes(): number {
-    return this.u32[HDR.MAX_BYTES_LO >> 2]! + this.u32[HDR.MAX_BYTES_HI >> 2]! * 2 ** 32;
   }
 
   /** A new, empty arena. */
@@ -439,23 +429,10 @@ export class Heap {
   private statsLocked(): HeapStats {
     this.lock();
     try {
-      const u32 = this.u32;
-      let freeBlocks = 0;
-      let freeBytes = 0;
-      let cur = u32[HDR.FREE_HEAD >> 2]!;
-      const walk = this.walkLimit();
-      while (cur !== 0) {
-        this.checkBlock(cur);
-        freeBlocks++;
-        freeBytes += u32[cur >>> 2]!;
-        cur = u32[(cur >>> 2) + (BLOCK.NEXT >> 2)]!;
-        if (freeBlocks > walk) throw this.corrupt('free list does not end');
-      }
       return {
         state: 'ok',
-        ...this.headerFigures(u32),
-        freeBlocks,
-        freeBytes,
+        ...this.headerFigures(this.u32),
+        ...this.freeListTotals(),
       };
     } finally {
       this.unlock();
@@ -469,202 +446,5 @@ export class Heap {
     if (end <= this.buffer.byteLength) return true;
     this.refreshIfGrown();
     return end <= this.buffer.byteLength;
-  }
-
-  // ── internals (called with the lock held) ──────────────────────────────
-
-  /** Unlink a free block of at least `need` bytes, or carve one at the top. */
-  private take(need: number): number {
-    const u32 = this.u32;
-    const top = u32[HDR.HEAP_TOP >> 2]!;
-    let prev = 0;
-    let cur = u32[HDR.FREE_HEAD >> 2]!;
-    let steps = 0;
-    const walk = this.walkLimit();
-    while (cur !== 0) {
-      this.checkBlock(cur);
-      const c = cur >>> 2;
-      const size = u32[c]!;
-      const next = u32[c + (BLOCK.NEXT >> 2)]!;
-      if (size >= need) {
-        let taken = size;
-        if (size - need >= MIN_SPLIT_BYTES) {
-          // Split: the remainder stays on the free list in cur's place.
-          const rest = cur + need;
-          const r = rest >>> 2;
-          u32[r] = size - need;
-          u32[r + (BLOCK.TAG >> 2)] = FREE_TAG;
-          u32[r + (BLOCK.NEXT >> 2)] = next;
-          this.link(prev, rest);
-          taken = need;
-        } else {
-          this.link(prev, next);
-        }
-        u32[c] = taken;
-        this.account(taken);
-        return cur;
-      }
-      if (next === 0 && cur + size === top) {
-        // The last free block touches the top: extend it instead of leaving a hole.
-        this.ensureCapacity(cur + need);
-        this.link(prev, 0);
-        u32[c] = need;
-        u32[HDR.HEAP_TOP >> 2] = cur + need;
-        this.account(need);
-        return cur;
-      }
-      prev = cur;
-      cur = next;
-      if (++steps > walk) throw this.corrupt('free list does not end');
-    }
-    const end = top + need;
-    this.ensureCapacity(end);
-    this.u32[top >>> 2] = need;
-    this.u32[HDR.HEAP_TOP >> 2] = end;
-    this.account(need);
-    return top;
-  }
-
-  /** Return a block to the address-ordered free list, merging with its neighbours. */
-  private give(block: number): void {
-    const u32 = this.u32;
-    let size = u32[block >>> 2]!;
-    u32[HDR.BYTES_IN_USE >> 2] = u32[HDR.BYTES_IN_USE >> 2]! - size;
-    let prev = 0;
-    let next = u32[HDR.FREE_HEAD >> 2]!;
-    let steps = 0;
-    const walk = this.walkLimit();
-    while (next !== 0 && next < block) {
-      this.checkBlock(next);
-      prev = next;
-      next = u32[(next >>> 2) + (BLOCK.NEXT >> 2)]!;
-      if (++steps > walk) throw this.corrupt('free list does not end');
-    }
-    if (next === block) throw this.corrupt(`block ${block} freed twice`);
-    if (next !== 0) this.checkBlock(next);
-    // Merge with the following free block.
-    if (next !== 0 && block + size === next) {
-      size += u32[next >>> 2]!;
-      next = u32[(next >>> 2) + (BLOCK.NEXT >> 2)]!;
-    }
-    const top = u32[HDR.HEAP_TOP >> 2]!;
-    if (prev !== 0 && prev + u32[prev >>> 2]! === block) {
-      // Merge into the preceding free block, which keeps its place in the list.
-      const merged = u32[prev >>> 2]! + size;
-      if (prev + merged === top && next === 0) {
-        // The free run ends at the top: hand it back to the uncarved region.
-        u32[HDR.HEAP_TOP >> 2] = prev;
-        this.link(this.findPrev(prev), 0);
-        return;
-      }
-      u32[prev >>> 2] = merged;
-      u32[(prev >>> 2) + (BLOCK.NEXT >> 2)] = next;
-      return;
-    }
-    if (block + size === top && next === 0) {
-      u32[HDR.HEAP_TOP >> 2] = block;
-      this.link(prev, 0);
-      return;
-    }
-    const b = block >>> 2;
-    u32[b] = size;
-    u32[b + (BLOCK.TAG >> 2)] = FREE_TAG;
-    u32[b + (BLOCK.NEXT >> 2)] = next;
-    this.link(prev, block);
-  }
-
-  private findPrev(block: number): number {
-    const u32 = this.u32;
-    let prev = 0;
-    let cur = u32[HDR.FREE_HEAD >> 2]!;
-    let steps = 0;
-    const walk = this.walkLimit();
-    while (cur !== 0 && cur !== block) {
-      prev = cur;
-      cur = u32[(cur >>> 2) + (BLOCK.NEXT >> 2)]!;
-      if (++steps > walk) throw this.corrupt('free list does not end');
-    }
-    return prev;
-  }
-
-  private link(prev: number, target: number): void {
-    if (prev === 0) this.u32[HDR.FREE_HEAD >> 2] = target;
-    else this.u32[(prev >>> 2) + (BLOCK.NEXT >> 2)] = target;
-  }
-
-  private account(bytes: number): void {
-    const u32 = this.u32;
-    const inUse = u32[HDR.BYTES_IN_USE >> 2]! + bytes;
-    u32[HDR.BYTES_IN_USE >> 2] = inUse;
-    if (inUse > u32[HDR.PEAK_IN_USE >> 2]!) u32[HDR.PEAK_IN_USE >> 2] = inUse;
-  }
-
-  private ensureCapacity(end: number): void {
-    if (end <= this.buffer.byteLength) return;
-    this.refreshIfGrown();
-    if (end <= this.buffer.byteLength) return;
-    const max = Math.min(this.maxBytes, MAX_PAGES * WASM_PAGE);
-    if (end > max) {
-      throw new CwasiError('E_MEMORY_LIMIT', `memory maximum of ${max} bytes reached (needs ${end})`, { needBytes: end, maxBytes: max });
-    }
-    const have = this.buffer.byteLength / WASM_PAGE;
-    const needPages = Math.ceil(end / WASM_PAGE) - have;
-    // Grow by at least 1/8 of the current size to keep the number of grows small.
-    const wantPages = Math.min(Math.max(needPages, Math.ceil(have / 8)), max / WASM_PAGE - have);
-    try {
-      this.memory.grow(wantPages);
-    } catch {
-      try {
-        this.memory.grow(needPages);
-      } catch (err) {
-        throw new CwasiError('E_MEMORY_LIMIT', `memory could not grow to ${end} bytes: ${(err as Error).message}`, { needBytes: end });
-      }
-    }
-    this.refresh();
-  }
-
-  private checkBlock(block: number): void {
-    const top = this.u32[HDR.HEAP_TOP >> 2]!;
-    if (block % BLOCK_ALIGN !== 0 || block < this.u32[HDR.HEAP_START >> 2]! || block + BLOCK_HEADER_BYTES > top) {
-      throw this.corrupt(`block pointer ${block} outside the heap`);
-    }
-    const size = this.u32[block >>> 2]!;
-    if (size < BLOCK_HEADER_BYTES || size % BLOCK_ALIGN !== 0 || block + size > top) {
-      throw this.corrupt(`block ${block} has invalid size ${size}`);
-    }
-  }
-
-  /**
-   * Longest list a consistent heap can hold: every block is at least
-   * BLOCK_ALIGN bytes, so a walk longer than the carved heap allows is a
-   * cycle the guest wrote, found in time proportional to the heap, not 4 M steps.
-   */
-  private walkLimit(): number {
-    const span = (this.u32[HDR.HEAP_TOP >> 2]! - this.u32[HDR.HEAP_START >> 2]!) / BLOCK_ALIGN;
-    return Math.min(MAX_WALK, Math.max(span, 0) + 1);
-  }
-
-  private corrupt(what: string): CwasiError {
-    return new CwasiError('E_MEMORY_CORRUPT', `heap metadata corrupt: ${what}`);
-  }
-
-  private refresh(): void {
-    this.buffer = this.memory.buffer as unknown as SharedArrayBuffer;
-    this.i32 = new Int32Array(this.buffer);
-    this.u32 = new Uint32Array(this.buffer);
-  }
-
-  private refreshIfGrown(): void {
-    const buffer = this.memory.buffer as unknown as SharedArrayBuffer;
-    if (buffer.byteLength !== this.buffer.byteLength) this.refresh();
-  }
-
-  private lock(): void {
-    this.heapLock.lock();
-    this.refreshIfGrown();
-  }
-
-  private unlock(): void {
-    this.heapLock.unlock();
   }
 }
