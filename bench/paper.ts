@@ -287,8 +287,10 @@ export async function paper(opts: BenchOptions): Promise<BenchReport> {
   });
   const notes: string[] = [];
   if (opts.out !== undefined) {
-    const files = await writePaperReport(opts.out, rows, m);
-    notes.push(`wrote ${files.length} files to ${opts.out} (open ${opts.out}/index.html)`);
+    // The plots have one series per mode: with a sweep they draw the largest pool size.
+    const drawn = Math.max(...sweep);
+    const files = await writePaperReport(opts.out, sweep.length > 1 ? rows.filter((r) => r.threads === drawn) : rows, m);
+    notes.push(`wrote ${files.length} files to ${opts.out} (open ${opts.out}/index.html)${sweep.length > 1 ? `; plots and page show threads ${drawn}` : ''}`);
   }
   return { meta: m, results: rows, goals: goalsFor(rows), notes, table: paperTable(rows) };
 }
