@@ -69,6 +69,8 @@ export interface BenchOptions {
   executions?: number;
   concurrency?: number;
   threads?: number;
+  /** `--threads 1,2,4`: pool sizes to sweep in one run (benches that sweep; `threads` is then the first). */
+  threadSweep?: number[];
   json?: string;
   out?: string;
   modes?: string[];

@@ -13,12 +13,18 @@
 // throughput (1 / mean latency) and the real one (completed invocations per
 // second with CONCURRENCY in flight); p50/p99; CPU time of this process (its
 // worker threads included; other nodes' processes are not) and peak RSS.
+// Fan-out and fan-in rows add, from the step timestamps of each invocation
+// (paper/makespan.ts), the makespan (first producer start → last consumer
+// done), the consumers' own runs and how many ran at once.
+// `--threads 1,2,4` runs every job once per pool size (a fresh engine each;
+// the node processes of networked rows keep the largest size) and prints the
+// makespan speed-up over the smallest.
 
 import { Engine, workloads, type IfcMode, type InvocationReport, type WorkflowDocument } from '../engine/index.js';
 import { startCluster, type Harness } from './cluster-harness.js';
 import { type BenchOptions, type BenchReport, meta, progress, round, stats } from './common.js';
 import { plotRenderer } from './paper/plot-renderer.js';
-import { type PaperBenchRow, goalsFor, paperTable, writeReport as writePaperReport } from './paper/index.js';
+import { type PaperBenchRow, fanTiming, goalsFor, paperTable, writeReport as writePaperReport } from './paper/index.js';
 
 const MiB = 1 << 20;
 const CONCURRENCY = 4;
@@ -127,6 +133,7 @@ class RssSampler {
 }
 
 export async function paper(opts: BenchOptions): Promise<BenchReport> {
+  const sweep = opts.threadSweep ?? [opts.threads ?? 2];
   const modes = (opts.modes ?? ALL_MODES).filter((m): m is IfcMode => ALL_MODES.includes(m as IfcMode));
   const seqSizes = opts.sizes ?? [2, 4, 10, 20, 40, 60, 100].map((m) => m * MiB);
   const fanNs = opts.quick ? [10, 100] : [10, 100, 500];
@@ -151,98 +158,122 @@ export async function paper(opts: BenchOptions): Promise<BenchReport> {
   const needCluster = modes.includes('networked') || jobs.some((j) => j.experiment === 'sequential-cross-node');
   let harness: Harness | undefined;
   let engine: Engine | undefined;
-  const bar = progress(opts.progress, jobs.length, 'paper');
+  const bar = progress(opts.progress, jobs.length * sweep.length, 'paper');
   try {
     if (needCluster) {
-      harness = await startCluster({ nodes: [{ name: 'paper-b', host: '127.0.0.2' }, { name: 'paper-c', host: '127.0.0.3' }], threads: opts.threads ?? 2 });
+      harness = await startCluster({ nodes: [{ name: 'paper-b', host: '127.0.0.2' }, { name: 'paper-c', host: '127.0.0.3' }], threads: Math.max(...sweep) });
     }
-    engine = await Engine.create({
-      threads: opts.threads ?? 2,
-      timeoutMs: 300_000,
-      maxPayloadBytes: 2 ** 31 - 1,
-      ...(harness ? { cluster: { nats: harness.nats, cluster: harness.cluster, name: 'paper-coordinator', secretFile: harness.secretFile } } : {}),
-    });
-    const deployed = new Map<string, Shape>();
     const expectedHashes = new Map<string, number>();
-    for (const job of jobs) {
-      // Cross-node runs of remote-kv put producer and consumer on two nodes too.
-      const mode = job.mode;
-      const crossKv = job.experiment === 'sequential-cross-node' && mode === 'remote-kv';
-      const key = `${job.shape}${job.n}-${mode}${crossKv ? '-x' : ''}`;
-      let shape = deployed.get(key);
-      if (shape === undefined) {
-        const built = workflowFor(key, crossKv ? 'networked' : mode, job.shape, job.n);
-        if (crossKv) built.doc.edges = built.doc.edges!.map((e) => ({ ...e, mode: 'remote-kv' as const }));
-        await engine.deploy(built.doc);
-        shape = built.shape;
-        deployed.set(key, shape);
-      }
-      const seed = (job.bytes / 4096 + job.n) >>> 0;
-      const spec = workloads.producerSpec(job.bytes, seed);
-      // Every mode runs the same payloads: hash each (size, seed) once.
-      const hashKey = `${job.bytes}/${seed}`;
-      let expected = expectedHashes.get(hashKey);
-      if (expected === undefined) {
-        expected = workloads.checksum(workloads.produce(job.bytes, seed));
-        expectedHashes.set(hashKey, expected);
-      }
-      const fanIn = job.shape === 'fan-in';
-      const { count, burst } = executionsFor(job.bytes, job.n, mode, opts.quick, opts.executions);
-      bar.tick(0, `${job.experiment} ${mode} ${job.bytes >> 20} MiB n=${job.n}`);
-      // Warm up: instances, memory growth, connections.
-      checkOutput(await engine.invokeWithReport(key, spec), shape, job.bytes, expected, fanIn);
-      const rss = new RssSampler();
-      const cpu0 = process.cpuUsage();
-      const latencies: number[] = [];
-      const sums: number[] = [];
-      const e2e: number[] = [];
-      for (let i = 0; i < count; i++) {
-        const t = performance.now();
-        const r = await engine.invokeWithReport(key, spec);
-        e2e.push(performance.now() - t);
-        checkOutput(r, shape, job.bytes, expected, fanIn);
-        const l = edgeLatencies(r, shape);
-        latencies.push(...l);
-        sums.push(l.reduce((a, b) => a + b, 0));
-      }
-      // Real throughput: the same invocations with CONCURRENCY in flight,
-      // after one concurrent round so extra instances and memories exist.
-      const inFlight = Math.min(CONCURRENCY, burst);
-      await Promise.all(Array.from({ length: inFlight }, async () => {
-        checkOutput(await engine!.invokeWithReport(key, spec), shape!, job.bytes, expected, fanIn);
-      }));
-      let next = 0;
-      const t0 = performance.now();
-      await Promise.all(Array.from({ length: inFlight }, async () => {
-        while (next < burst) {
-          next++;
-          const r = await engine!.invokeWithReport(key, spec);
-          checkOutput(r, shape!, job.bytes, expected, fanIn);
+    for (const threads of sweep) {
+      // Every pool size gets its own coordinator name: the cluster sees a new engine, not a restart of the last.
+      engine = await Engine.create({
+        threads,
+        timeoutMs: 300_000,
+        maxPayloadBytes: 2 ** 31 - 1,
+        ...(harness ? { cluster: { nats: harness.nats, cluster: harness.cluster, name: `paper-coordinator-t${threads}`, secretFile: harness.secretFile } } : {}),
+      });
+      const deployed = new Map<string, Shape>();
+      for (const job of jobs) {
+        // Cross-node runs of remote-kv put producer and consumer on two nodes too.
+        const mode = job.mode;
+        const crossKv = job.experiment === 'sequential-cross-node' && mode === 'remote-kv';
+        const key = `${job.shape}${job.n}-${mode}${crossKv ? '-x' : ''}`;
+        let shape = deployed.get(key);
+        if (shape === undefined) {
+          const built = workflowFor(key, crossKv ? 'networked' : mode, job.shape, job.n);
+          if (crossKv) built.doc.edges = built.doc.edges!.map((e) => ({ ...e, mode: 'remote-kv' as const }));
+          await engine.deploy(built.doc);
+          shape = built.shape;
+          deployed.set(key, shape);
         }
-      }));
-      const realRps = burst / ((performance.now() - t0) / 1000);
-      const cpu = process.cpuUsage(cpu0);
-      const latencyMs = stats(latencies);
-      const e = stats(e2e);
-      const row: PaperBenchRow = {
-        bench: 'paper',
-        experiment: job.experiment,
-        mode,
-        payloadBytes: job.bytes,
-        n: job.n,
-        executions: count,
-        latencyMs,
-        endToEndMs: e,
-        throughputPaperRps: latencyMs.meanMs > 0 ? round(1000 / latencyMs.meanMs, 2) : 0,
-        throughputRps: round(realRps, 2),
-        gbPerSec: latencyMs.p50Ms > 0 ? round(job.bytes / (latencyMs.p50Ms / 1000) / 1e9, 3) : null,
-        cpuMs: round((cpu.user + cpu.system) / 1000, 1),
-        peakRssBytes: rss.stop(),
-        metric: 'producer returned → consumer has the payload',
-      };
-      if (job.experiment === 'fan-out-by-size') row.sumOf10Ms = round(sums.reduce((a, b) => a + b, 0) / sums.length, 3);
-      rows.push(row);
-      bar.tick(1, `${job.experiment} ${mode} ${job.bytes >> 20} MiB n=${job.n}`);
+        const seed = (job.bytes / 4096 + job.n) >>> 0;
+        const spec = workloads.producerSpec(job.bytes, seed);
+        // Every mode runs the same payloads: hash each (size, seed) once.
+        const hashKey = `${job.bytes}/${seed}`;
+        let expected = expectedHashes.get(hashKey);
+        if (expected === undefined) {
+          expected = workloads.checksum(workloads.produce(job.bytes, seed));
+          expectedHashes.set(hashKey, expected);
+        }
+        const fanIn = job.shape === 'fan-in';
+        const { count, burst } = executionsFor(job.bytes, job.n, mode, opts.quick, opts.executions);
+        bar.tick(0, `${job.experiment} ${mode} ${job.bytes >> 20} MiB n=${job.n}`);
+        // Warm up: instances, memory growth, connections.
+        checkOutput(await engine.invokeWithReport(key, spec), shape, job.bytes, expected, fanIn);
+        const rss = new RssSampler();
+        const cpu0 = process.cpuUsage();
+        const latencies: number[] = [];
+        const sums: number[] = [];
+        const e2e: number[] = [];
+        const timed = job.shape !== 'seq';
+        const makespans: number[] = [];
+        const consumerRuns: number[] = [];
+        const consumerSums: number[] = [];
+        let peakConcurrent = 0;
+        for (let i = 0; i < count; i++) {
+          const t = performance.now();
+          const r = await engine.invokeWithReport(key, spec);
+          e2e.push(performance.now() - t);
+          checkOutput(r, shape, job.bytes, expected, fanIn);
+          const l = edgeLatencies(r, shape);
+          latencies.push(...l);
+          sums.push(l.reduce((a, b) => a + b, 0));
+          if (timed) {
+            const t = fanTiming(r.steps, shape.producers, shape.consumers);
+            makespans.push(t.makespanMs);
+            consumerRuns.push(...t.consumerRunMs);
+            consumerSums.push(t.consumerSumMs);
+            peakConcurrent = Math.max(peakConcurrent, t.peakConcurrent);
+          }
+        }
+        // Real throughput: the same invocations with CONCURRENCY in flight,
+        // after one concurrent round so extra instances and memories exist.
+        const inFlight = Math.min(CONCURRENCY, burst);
+        await Promise.all(Array.from({ length: inFlight }, async () => {
+          checkOutput(await engine!.invokeWithReport(key, spec), shape!, job.bytes, expected, fanIn);
+        }));
+        let next = 0;
+        const t0 = performance.now();
+        await Promise.all(Array.from({ length: inFlight }, async () => {
+          while (next < burst) {
+            next++;
+            const r = await engine!.invokeWithReport(key, spec);
+            checkOutput(r, shape!, job.bytes, expected, fanIn);
+          }
+        }));
+        const realRps = burst / ((performance.now() - t0) / 1000);
+        const cpu = process.cpuUsage(cpu0);
+        const latencyMs = stats(latencies);
+        const e = stats(e2e);
+        const row: PaperBenchRow = {
+          bench: 'paper',
+          experiment: job.experiment,
+          mode,
+          payloadBytes: job.bytes,
+          n: job.n,
+          executions: count,
+          latencyMs,
+          endToEndMs: e,
+          throughputPaperRps: latencyMs.meanMs > 0 ? round(1000 / latencyMs.meanMs, 2) : 0,
+          throughputRps: round(realRps, 2),
+          gbPerSec: latencyMs.p50Ms > 0 ? round(job.bytes / (latencyMs.p50Ms / 1000) / 1e9, 3) : null,
+          cpuMs: round((cpu.user + cpu.system) / 1000, 1),
+          peakRssBytes: rss.stop(),
+          metric: 'producer returned → consumer has the payload',
+          threads,
+        };
+        if (timed) {
+          row.makespanMs = stats(makespans);
+          row.consumerRunMs = stats(consumerRuns);
+          row.consumerSumMs = round(consumerSums.reduce((a, b) => a + b, 0) / consumerSums.length, 3);
+          row.peakConcurrent = peakConcurrent;
+        }
+        if (job.experiment === 'fan-out-by-size') row.sumOf10Ms = round(sums.reduce((a, b) => a + b, 0) / sums.length, 3);
+        rows.push(row);
+        bar.tick(1, `${job.experiment} ${mode} ${job.bytes >> 20} MiB n=${job.n} threads ${threads}`);
+      }
+      await engine.close();
+      engine = undefined;
     }
   } finally {
     bar.stop();
@@ -250,14 +281,18 @@ export async function paper(opts: BenchOptions): Promise<BenchReport> {
     await harness?.close();
   }
   const m = meta(opts.command, {
-    modes, concurrency: CONCURRENCY,
+    modes, concurrency: CONCURRENCY, threads: sweep,
     nodes: needCluster ? ['paper-b@127.0.0.2', 'paper-c@127.0.0.3 (cwasi node processes; networked rows)'] : [],
     redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   });
   const notes: string[] = [];
+  // Goals and plots have one row per mode and size: with a sweep they take the largest pool size.
+  const drawn = Math.max(...sweep);
+  const judged = sweep.length > 1 ? rows.filter((r) => r.threads === drawn) : rows;
+  if (sweep.length > 1) notes.push(`goals judge the threads ${drawn} rows`);
   if (opts.out !== undefined) {
-    const files = await writePaperReport(opts.out, rows, m);
-    notes.push(`wrote ${files.length} files to ${opts.out} (open ${opts.out}/index.html)`);
+    const files = await writePaperReport(opts.out, judged, m);
+    notes.push(`wrote ${files.length} files to ${opts.out} (open ${opts.out}/index.html)${sweep.length > 1 ? `; plots and page show threads ${drawn}` : ''}`);
   }
-  return { meta: m, results: rows, goals: goalsFor(rows), notes, table: paperTable(rows) };
+  return { meta: m, results: rows, goals: goalsFor(judged), notes, table: paperTable(rows) };
 }

@@ -46,6 +46,16 @@ export interface PaperBenchRow extends BenchResult {
   peakRssBytes: number;
   /** fan-out-by-size: the sum of 10 sequential sends, when measured as such (else 10 × latencyMs.meanMs is used). */
   sumOf10Ms?: number;
+  /** Worker threads of the engine that measured the row (set in every row; `--threads 1,2,4` sweeps). */
+  threads?: number;
+  /** fan-out / fan-in: per invocation, first producer start → last consumer done (makespan.ts). */
+  makespanMs?: MsSummary;
+  /** fan-out / fan-in: each consumer's own run, over every consumer of every invocation. */
+  consumerRunMs?: MsSummary;
+  /** fan-out / fan-in: mean over invocations of the consumers' runs added up. */
+  consumerSumMs?: number;
+  /** fan-out / fan-in: the most consumers running at one time, over the invocations. */
+  peakConcurrent?: number;
 }
 
 /** The order of the paper's experiments, in tables and plot legends. */
@@ -154,7 +164,8 @@ export function sortRows(rows: readonly PaperBenchRow[]): PaperBenchRow[] {
     rank(EXPERIMENT_ORDER, a.experiment) - rank(EXPERIMENT_ORDER, b.experiment) ||
     a.payloadBytes - b.payloadBytes ||
     a.n - b.n ||
-    rank(MODE_ORDER, a.mode) - rank(MODE_ORDER, b.mode));
+    rank(MODE_ORDER, a.mode) - rank(MODE_ORDER, b.mode) ||
+    (a.threads ?? 0) - (b.threads ?? 0));
 }
 
 /** Every measured row (sorted by experiment, size, N, mode) beside the published numbers. */

@@ -4,7 +4,7 @@
 // text with padded columns; the legend under the table says what each latency
 // metric and throughput column means.
 
-import { paperComparison, type PaperBenchRow } from './model.js';
+import { paperComparison, ratio, sortRows, type PaperBenchRow } from './model.js';
 import { METRIC_SHORT, fmt, fmtMiB, fmtPaper, fmtRatio } from './format.js';
 
 interface Column {
@@ -25,11 +25,15 @@ function textTable(columns: readonly Column[], body: readonly string[][]): strin
  */
 export function paperTable(rows: readonly PaperBenchRow[]): string {
   const cmp = paperComparison(rows);
+  // paperComparison keeps sortRows' order: the i-th comparison is the i-th sorted row.
+  const sorted = sortRows(rows);
+  const sweep = new Set(rows.map((r) => r.threads)).size > 1;
   const columns: Column[] = [
     { head: 'experiment', right: false },
     { head: 'MiB', right: true },
     { head: 'N', right: true },
     { head: 'mode', right: false },
+    ...(sweep ? [{ head: 'threads', right: true }] : []),
     { head: 'latency', right: false },
     { head: 'here ms', right: true },
     { head: 'CWASI', right: true },
@@ -45,11 +49,12 @@ export function paperTable(rows: readonly PaperBenchRow[]): string {
     { head: 'thr ×CWASI', right: true },
     { head: 'real req/s', right: true },
   ];
-  const body = cmp.map((c) => [
+  const body = cmp.map((c, i) => [
     c.experiment,
     fmtMiB(c.payloadMiB),
     String(c.n),
     c.mode,
+    ...(sweep ? [String(sorted[i]!.threads ?? '')] : []),
     METRIC_SHORT[c.latencyMetric] ?? c.latencyMetric,
     fmt(c.here.latencyMs),
     fmtPaper(c.cwasi.latencyMs),
@@ -76,5 +81,60 @@ export function paperTable(rows: readonly PaperBenchRow[]): string {
     '  (fan-out-by-size); end-to-end = one cross-host exchange (sequential-cross-node: CWASI = networked Redis, OpenFaaS = remote,',
     '  WasmEdge = Redis). fan-out/fan-in compare with the paper\'s mean over 4–500 executions and the reproduction\'s run at the same N.',
     'here req/s = the paper\'s throughput, 1 / mean latency (not offered load); real req/s = completed invocations per second with concurrency.',
+    ...fanTimingTable(rows),
   ].join('\n');
+}
+
+/**
+ * The fan-out / fan-in rows again, with what their per-edge latency leaves out: the makespan
+ * (first producer start → last consumer done), the consumers' own runs and how many ran at
+ * once, and with a `--threads` sweep the makespan speed-up over the first pool size.
+ */
+export function fanTimingTable(rows: readonly PaperBenchRow[]): string[] {
+  const fan = sortRows(rows).filter((r) => r.makespanMs !== undefined);
+  if (fan.length === 0) return [];
+  const base = new Map<string, number>();
+  const key = (r: PaperBenchRow) => `${r.experiment}/${r.payloadBytes}/${r.n}/${r.mode}`;
+  // Sorted rows put the pool sizes of one experiment next to each other, smallest first.
+  const speedups = new Map<PaperBenchRow, number | undefined>();
+  for (const r of fan) {
+    if (!base.has(key(r))) base.set(key(r), r.makespanMs!.meanMs);
+    speedups.set(r, ratio(base.get(key(r)), r.makespanMs!.meanMs));
+  }
+  const sweep = new Set(fan.map((r) => r.threads)).size > 1;
+  const columns: Column[] = [
+    { head: 'experiment', right: false },
+    { head: 'MiB', right: true },
+    { head: 'N', right: true },
+    { head: 'mode', right: false },
+    { head: 'threads', right: true },
+    { head: 'edge mean ms', right: true },
+    { head: 'makespan ms', right: true },
+    { head: 'consumer run ms', right: true },
+    { head: 'consumers Σ ms', right: true },
+    { head: 'at once', right: true },
+    ...(sweep ? [{ head: 'speed-up', right: true }] : []),
+  ];
+  const body = fan.map((r) => [
+    r.experiment,
+    fmtMiB(r.payloadBytes / 2 ** 20),
+    String(r.n),
+    r.mode,
+    String(r.threads ?? ''),
+    fmt(r.latencyMs.meanMs),
+    fmt(r.makespanMs!.meanMs),
+    fmt(r.consumerRunMs?.meanMs),
+    fmt(r.consumerSumMs),
+    String(r.peakConcurrent ?? ''),
+    ...(sweep ? [fmtRatio(speedups.get(r))] : []),
+  ]);
+  return [
+    '',
+    'fan-out / fan-in timing (means per invocation): makespan = first producer start → last consumer done; consumer run = one',
+    '  consumer\'s own run; consumers Σ = their runs added up; at once = most consumers running at one time. With T workers a',
+    '  makespan near Σ ÷ T is the consumers\' work queued on the pool, not the handoff.' +
+      (sweep ? ' speed-up = makespan at the smallest pool size ÷ this one.' : ''),
+    '',
+    ...textTable(columns, body),
+  ];
 }

@@ -17,6 +17,8 @@ export interface BenchDefinition {
   description: string;
   /** `--sizes` when none is given; undefined where the benchmark picks its own. */
   defaultSizes?: string;
+  /** Takes `--threads 1,2,4` (a list of pool sizes measured in one run). */
+  sweepsThreads?: true;
   /** Imports the benchmark's module and returns its entry point. */
   load(): Promise<(opts: BenchOptions) => Promise<BenchReport>>;
 }
@@ -37,13 +39,14 @@ export const BENCHES: Readonly<Record<string, BenchDefinition>> = {
     load: async () => (await import('../../bench/embedding.js')).embedding,
   },
   networked: {
-    description: 'payloads between functions on two node processes over the Networked Buffer, beside raw TCP and the Redis baseline (goal: >= 80% of raw-tcp at 100 MiB, >= 3x remote-kv at 2 MiB)',
+    description: 'payloads between functions on two node processes over the Networked Buffer, beside raw TCP (one process, two processes, iperf3 when installed) and the Redis baseline (goals: >= 80% of raw-tcp and >= 90% of the two-process references at 100 MiB, >= 3x remote-kv at 2 MiB)',
     defaultSizes: '2MiB,100MiB',
     load: async () => (await import('../../bench/networked.js')).networked,
   },
   batch: {
     description: 'N inputs through producer → transform (embedded) → checksum (local) with engine.map, beside a Piscina pool running the same wasm kernels stage by stage (postMessage, transferList); threads 1 vs N; peak RSS with N vs 4N inputs (goals: >= 5x Piscina at 2 MiB, >= 1.7x from 1 to 2 threads, RSS <= 1.2x)',
     defaultSizes: '64KiB,2MiB',
+    sweepsThreads: true,
     load: async () => (await import('../../bench/batch.js')).batch,
   },
   'stack-check': {
@@ -53,6 +56,7 @@ export const BENCHES: Readonly<Record<string, BenchDefinition>> = {
   },
   paper: {
     description: "the CWASI paper's experiments (sequential, fan-out, fan-in, fan-out by size, cross-node) for every mode, beside the published numbers; --out DIR writes SVG plots and an HTML page",
+    sweepsThreads: true,
     load: async () => (await import('../../bench/paper.js')).paper,
   },
 };
@@ -62,18 +66,27 @@ export function benchHelp(): string {
   return `\nBenchmarks:\n${Object.entries(BENCHES).map(([n, d]) => `  ${n.padEnd(14)} ${d.description}`).join('\n')}`;
 }
 
+/** `--threads N` or, for benches that sweep, `--threads 1,2,4` (ascending, each once). */
+function parseThreads(text: string, sweeps: boolean, name: string): number[] {
+  const list = [...new Set(text.split(',').map((t) => parsePositiveInt(t.trim(), '--threads')))].sort((a, b) => a - b);
+  if (list.length > 1 && !sweeps) throw new CwasiError('E_CONFIG', `cwasi bench ${name} takes one --threads value, got "${text}" (paper and batch sweep a list)`);
+  return list;
+}
+
 /** Runs benchmark `name` with the command's flags and prints its table, goals and notes. */
 export async function cmdBench(name: string, o: Record<string, string | boolean | undefined>, out: Out, argv: string[]): Promise<void> {
   const def = Object.hasOwn(BENCHES, name) ? BENCHES[name] : undefined;
   if (def === undefined) throw new CwasiError('E_CONFIG', `no benchmark "${name}"; available: ${Object.keys(BENCHES).join(', ')}`);
   const sizesText = (o.sizes as string | undefined) ?? def.defaultSizes;
+  const threads = o.threads === undefined ? undefined : parseThreads(o.threads as string, def.sweepsThreads === true, name);
   // Flags are parsed before the benchmark's module loads, so a usage error costs no import.
   const opts: BenchOptions = {
     ...(sizesText !== undefined ? { sizes: parseSizes(sizesText) } : {}),
     quick: o.quick === true,
     ...(o.executions !== undefined ? { executions: parsePositiveInt(o.executions as string, '--executions') } : {}),
     ...(o.concurrency !== undefined ? { concurrency: parsePositiveInt(o.concurrency as string, '--concurrency') } : {}),
-    ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads as string, '--threads') } : {}),
+    ...(threads !== undefined ? { threads: threads[0]! } : {}),
+    ...(threads !== undefined && threads.length > 1 ? { threadSweep: threads } : {}),
     ...(o.json !== undefined ? { json: o.json as string } : {}),
     ...(o.out !== undefined ? { out: o.out as string } : {}),
     ...(o.modes !== undefined ? { modes: (o.modes as string).split(',').map((m) => m.trim()).filter(Boolean) } : {}),

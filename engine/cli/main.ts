@@ -463,7 +463,7 @@ export function buildProgram(out: Out = io): Command {
     .option('--quick', 'fewer executions (CI-sized)')
     .option('--executions <n>', 'executions per row')
     .option('--concurrency <n>', 'calls in flight (throughput rows)')
-    .option('--threads <n>', 'worker threads')
+    .option('--threads <n>', 'worker threads; paper and batch sweep a list, e.g. 1,2,4')
     .option('--modes <list>', 'only these modes')
     .action((name: string, o: Record<string, string | boolean | undefined>) => cmdBench(name, o, out, process.argv.slice(2)));
   bench.addHelpText('after', benchHelp());
