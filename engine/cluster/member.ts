@@ -68,6 +68,8 @@ export interface ClusterOptions {
   heartbeatMs?: number;
   /** A node silent this long is dead (default 3 × heartbeat). */
   staleMs?: number;
+  /** Admission limits of this node's Networked Buffer listener before a peer proves the secret (engine/net/preauth.ts). */
+  preAuth?: { perAddress?: number; total?: number; timeoutMs?: number };
 }
 
 /** What the member needs from its engine. */
@@ -160,7 +162,13 @@ export class ClusterMember implements NetworkPeer {
     const heartbeatMs = opts.heartbeatMs ?? 1000;
     const connection = natsConnectionOptions(opts.natsAuth);
     const signer = new ControlSigner(secret, self);
-    const transport = await NetTransport.listen({ secret, nodeName: self, host, port, ...(opts.tls ? { tls: opts.tls } : {}) });
+    const pre = opts.preAuth;
+    const transport = await NetTransport.listen({
+      secret, nodeName: self, host, port, ...(opts.tls ? { tls: opts.tls } : {}),
+      ...(pre?.perAddress !== undefined ? { maxPendingPerAddress: pre.perAddress } : {}),
+      ...(pre?.total !== undefined ? { maxPendingHandshakes: pre.total } : {}),
+      ...(pre?.timeoutMs !== undefined ? { preAuthTimeoutMs: pre.timeoutMs } : {}),
+    });
     const staleMs = opts.staleMs ?? LIVENESS_BEATS * heartbeatMs;
     let registry: ClusterRegistry;
     try {
