@@ -29,6 +29,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const testDir = join(root, 'dist', 'test');
+/** Makes uvu print the error of a failing before/after hook (test/hook-errors.mjs). */
+const hookErrors = new URL('./hook-errors.mjs', import.meta.url).href;
 
 function parseArgs(argv) {
   const out = { filters: [], repeat: Number(process.env.CWASI_TEST_REPEAT ?? 1), stress: process.env.CWASI_TEST_STRESS === '1' };
@@ -113,7 +115,7 @@ function runFile(file, round) {
     const env = { ...process.env, FORCE_COLOR: '0' };
     const seed = repeat > 1 ? BASE_SEED + round : BASE_SEED;
     if (repeat > 1) env.CWASI_SEED = String(seed);
-    const child = spawn(process.execPath, [file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', hookErrors, file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
