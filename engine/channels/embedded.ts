@@ -21,6 +21,15 @@ import { releaseKept, type CallContext, type CallTransfer, type Channel, type Ed
 import type { RingPools } from './local.js';
 import type { InputSpec, OutputSpec } from '../specs.js';
 
+/**
+ * How long an early consumer spins before it sleeps on its ring. Short: it
+ * starts with its producer, which usually runs far longer than any spin, and
+ * on a machine with few cores a spinning consumer takes the CPU from the
+ * producer and the main thread (`local`'s 2 ms made the 2 MiB fan-out
+ * handoff slower in runs here, on 2 loaded cores).
+ */
+export const EARLY_CONSUMER_SPIN_MS = 0.05;
+
 /** The embedded channel; early-started consumers wait on descriptor rings leased from `pools`. */
 export function createEmbeddedChannel(pools: RingPools): Channel {
   return {
@@ -46,7 +55,8 @@ export function createEmbeddedChannel(pools: RingPools): Channel {
       const pool = pools.forEdge(edge.from, edge.to, 'descriptor');
       const ring = pool.acquire();
       let returned = false;
-      const early: InputSpec = { kind: 'ring', ringId: ring.id, sources: [{ groupId: edge.producerGroup.id, generation: edge.producerGroup.generation }] };
+      const source = { groupId: edge.producerGroup.id, generation: edge.producerGroup.generation };
+      const early: InputSpec = { kind: 'ring', ringId: ring.id, sources: [source], spinMs: EARLY_CONSUMER_SPIN_MS };
       return {
         prepareOutput(output: OutputSpec): void {
           output.keep = true;
