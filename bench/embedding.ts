@@ -5,27 +5,29 @@
 //   e2e      invoke() → result
 // Beside it, in the same run: the same pair isolated (`local`, one copy) and
 // `copy` (structured clone), and `embedded-fanout`: one producer, two embedded
-// consumers run as separate tasks on the shared memory (handoff through the
-// dispatcher, still no copy).
+// consumers run as separate tasks on the shared memory (still no copy). A
+// consumer that finds a worker free starts with its producer and takes the
+// handoff from the producer's worker; the others are dispatched once the
+// producer returned. The row's `p50ByConsumerMs` tells the two apart.
 // Goals: handoff p50 < 50 µs at 2 MiB and 100 MiB; 100 MiB ≤ 2 × 2 MiB.
 
 import { Engine, workloads } from '../engine/index.js';
-import { type BenchOptions, type BenchReport, type BenchResult, type Goal, meta, progress, row } from './common.js';
+import { type BenchOptions, type BenchReport, type BenchResult, type Goal, median, meta, progress, row } from './common.js';
 import { countFor, deployPair, measurePair, transferOf, withEngine } from './transfer.js';
 
 const MiB = 1 << 20;
 
-async function measureFanout(engine: Engine, bytes: number, count: number, tick: () => void): Promise<Array<{ transferMs: number; endToEndMs: number }>> {
+async function measureFanout(engine: Engine, bytes: number, count: number, tick: () => void): Promise<Array<{ transferMs: number; endToEndMs: number; consumer: string }>> {
   const spec = workloads.producerSpec(bytes, 11);
   const expected = workloads.checksum(workloads.produce(bytes, 11));
-  const out: Array<{ transferMs: number; endToEndMs: number }> = [];
+  const out: Array<{ transferMs: number; endToEndMs: number; consumer: string }> = [];
   for (let i = 0; i < count; i++) {
     const t = performance.now();
     const r = await engine.invokeWithReport('efan', spec);
     const endToEndMs = performance.now() - t;
     for (const c of ['efan-c1', 'efan-c2']) {
       if (workloads.readChecksums(r.outputs[c]!)[0]?.hash !== expected) throw new Error(`embedded fan-out: wrong checksum in ${c}`);
-      out.push({ transferMs: transferOf(r, 'efan-p', c), endToEndMs });
+      out.push({ transferMs: transferOf(r, 'efan-p', c), endToEndMs, consumer: c });
     }
     tick();
   }
@@ -39,11 +41,16 @@ export async function embedding(opts: BenchOptions): Promise<BenchReport> {
   const total = sizes.reduce((n, s) => n + countFor(s, opts.quick, opts.executions) * 4, 0);
   const bar = progress(opts.progress, total, 'embedding');
   const results: BenchResult[] = [];
-  const push = (mode: string, bytes: number, samples: Array<{ transferMs: number; endToEndMs: number }>, metric: string) => {
-    results.push(row('embedding', mode, bytes, samples.map((s) => s.transferMs), {
+  const push = (mode: string, bytes: number, samples: Array<{ transferMs: number; endToEndMs: number; consumer?: string }>, metric: string) => {
+    const extra: Partial<BenchResult> = {
       metric,
       endToEndMs: row('e2e', mode, bytes, samples.map((s) => s.endToEndMs)).latencyMs,
-    }));
+    };
+    const consumers = [...new Set(samples.flatMap((s) => (s.consumer === undefined ? [] : [s.consumer])))];
+    if (consumers.length > 1) {
+      extra.p50ByConsumerMs = Object.fromEntries(consumers.map((c) => [c, median(samples.filter((s) => s.consumer === c).map((s) => s.transferMs))]));
+    }
+    results.push(row('embedding', mode, bytes, samples.map((s) => s.transferMs), extra));
   };
   try {
     await withEngine({ threads, timeoutMs: 120_000 }, async (engine) => {

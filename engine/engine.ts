@@ -15,7 +15,7 @@ import { FileInputs, type FileInputStats } from './batch/files.js';
 import { mapInputs, type MapInput, type MapOptions, type MapResult } from './batch/map.js';
 import type { Channel } from './channels/channel.js';
 import { copyChannel } from './channels/copy.js';
-import { embeddedChannel } from './channels/embedded.js';
+import { createEmbeddedChannel } from './channels/embedded.js';
 import { RingPools, createLocalChannel, type LocalTransport } from './channels/local.js';
 import { closeRedisClients, createRemoteKvChannel } from './channels/remote-kv.js';
 import { createNetworkedChannel } from './channels/networked.js';
@@ -179,7 +179,7 @@ export class Engine {
       memoryMaxBytes: options.memoryMaxBytes ?? DEFAULTS.memoryMaxBytes,
     });
     this.channels = {
-      embedded: embeddedChannel,
+      embedded: createEmbeddedChannel(this.rings),
       local: createLocalChannel(this.rings, transport, options.local?.sameWorker ?? true),
       copy: copyChannel,
       'remote-kv': createRemoteKvChannel({

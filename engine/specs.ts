@@ -28,7 +28,11 @@ export type InputSpec =
    * `local`: frames arrive through a ring (engine/ring/ring.ts): DATA frames
    * carry bytes, a DESC frame points into `sources[i]`, which only the host reads.
    */
-  | { kind: 'ring'; ringId: number; sources: MemoryRef[] }
+  | {
+    kind: 'ring'; ringId: number; sources: MemoryRef[];
+    /** How long the consumer spins on the ring before it sleeps (ms, at most CONSUMER_SPIN_MS, which applies when absent). */
+    spinMs?: number;
+  }
   /** `remote-kv`: bytes stored in Redis under `key` in `chunks` parts. */
   | { kind: 'kv'; url: string; key: string; len: number; chunks: number }
   /** `networked` (dispatcher level, for steps on another node): a stream `from` sends under `transfer`. */

@@ -233,8 +233,10 @@ export const ringEndpoint: Endpoint<'ring'> = {
   kind: 'ring',
   place(spec, target: PlaceTarget) {
     const ring = new Ring(target.shared.ringOf(spec.ringId));
-    // The producer is running (or done): spin a little before sleeping on the ring.
-    ring.spinMs = CONSUMER_SPIN_MS;
+    // The producer is running (or done): spin a little before sleeping on the ring
+    // (never longer than CONSUMER_SPIN_MS, whatever the spec asks).
+    const spin = spec.spinMs;
+    ring.spinMs = typeof spin === 'number' && spin >= 0 && spin < CONSUMER_SPIN_MS ? spin : CONSUMER_SPIN_MS;
     ring.attachConsumer();
     let header = ring.readHeader(target.deadline);
     if (typeof header === 'string') throw channelError('local buffer read', header);
