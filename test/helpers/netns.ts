@@ -25,11 +25,45 @@ export interface Netns {
   wrap: string[];
   cut(): void;
   restore(): void;
+  /** Shape both directions of the link (tbf for the rate, netem for a delay where the kernel has it); zeros remove it. */
+  shape(rateMbit: number, delayMs?: number): Shaped;
   close(): Promise<void>;
 }
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+}
+
+function tc(prefix: string[], args: string[]): void {
+  const [cmd, ...rest] = [...prefix, 'tc', ...args];
+  execFileSync(cmd!, rest, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+}
+
+/** What `shape()` applied: a rate always (tbf); a delay only where the kernel has netem. */
+export interface Shaped {
+  rateMbit: number;
+  delayMs: number;
+  /** Why no delay was applied, if one was asked for and none was. */
+  noDelay?: string;
+}
+
+function shapeDev(prefix: string[], dev: string, rateMbit: number, delayMs: number): string | undefined {
+  try { tc(prefix, ['qdisc', 'del', 'dev', dev, 'root']); } catch { /* none there */ }
+  if (rateMbit === 0 && delayMs === 0) return undefined;
+  const tbf = ['tbf', 'rate', `${rateMbit}mbit`, 'burst', '64kb', 'latency', '400ms'];
+  if (delayMs > 0) {
+    try {
+      tc(prefix, ['qdisc', 'add', 'dev', dev, 'root', 'handle', '1:', 'netem', 'delay', `${delayMs}ms`]);
+      if (rateMbit > 0) tc(prefix, ['qdisc', 'add', 'dev', dev, 'parent', '1:1', 'handle', '10:', ...tbf]);
+      return undefined;
+    } catch (err) {
+      try { tc(prefix, ['qdisc', 'del', 'dev', dev, 'root']); } catch { /* none there */ }
+      if (rateMbit > 0) tc(prefix, ['qdisc', 'add', 'dev', dev, 'root', ...tbf]);
+      return `netem unavailable: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`;
+    }
+  }
+  tc(prefix, ['qdisc', 'add', 'dev', dev, 'root', ...tbf]);
+  return undefined;
 }
 
 async function listening(host: string, port: number, timeoutMs: number): Promise<void> {
@@ -100,6 +134,12 @@ export async function openNetns(): Promise<Netns | { unavailable: string }> {
     name, hostIp, nsIp, nats: `nats://${hostIp}:${port}`, wrap: ['ip', 'netns', 'exec', name],
     cut: () => ip('netns', 'exec', name, 'ip', 'link', 'set', vn, 'down'),
     restore: () => ip('netns', 'exec', name, 'ip', 'link', 'set', vn, 'up'),
+    shape: (rateMbit: number, delayMs = 0) => {
+      const inside = shapeDev(['ip', 'netns', 'exec', name], vn, rateMbit, delayMs);
+      const outside = shapeDev([], vh, rateMbit, delayMs);
+      const why = inside ?? outside;
+      return why === undefined ? { rateMbit, delayMs } : { rateMbit, delayMs: 0, noDelay: why };
+    },
     close,
   };
 }
