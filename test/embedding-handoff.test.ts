@@ -39,11 +39,14 @@ for (const size of [0, 1, 2 * MiB, 100 * MiB]) {
     const r = await engine.invokeWithReport('emb-chain', workloads.producerSpec(size, 77));
     const expected = workloads.checksum(workloads.transform(workloads.produce(size, 77)));
     assert.equal(workloads.readChecksums(r.output), [{ hash: expected, length: size }]);
-    // All three steps ran on one thread, each starting right after the previous returned.
+    // All three steps ran on one thread, one after the other, in one task: each
+    // input was ready only once the previous step had returned. (How fast the
+    // handoff is belongs to `cwasi bench embedding`, not to a test: a preempted
+    // thread makes any time bound here flaky.)
     assert.is(new Set(r.steps.map((s) => s.threadId)).size, 1);
     const [p, t, c] = ['producer', 'transform', 'checksum'].map((f) => r.steps.find((s) => s.fn === f)!);
-    assert.ok(t!.inputReady - p!.done < 5, `handoff producer → transform took ${(t!.inputReady - p!.done).toFixed(3)} ms`);
-    assert.ok(c!.inputReady - t!.done < 5, 'handoff transform → checksum');
+    assert.ok(t!.inputReady >= p!.done, 'transform started after the producer returned');
+    assert.ok(c!.inputReady >= t!.done, 'checksum started after transform returned');
   });
 }
 
