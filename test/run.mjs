@@ -17,7 +17,8 @@
 //   CWASI_SEED=<seed> node test/run.mjs <file>
 // The pressure is child processes started here and stopped by pid when the run
 // ends (also on SIGINT/SIGTERM); each also exits by itself after
-// CWASI_STRESS_MAX_S seconds (default 1800), so none outlives a killed runner.
+// CWASI_STRESS_MAX_S seconds (default 1800), so none outlives a killed runner;
+// under --repeat the pressure is restarted at the start of every round.
 //   CWASI_STRESS_CPU    busy-looping processes (default: number of cores)
 //   CWASI_STRESS_MEM_MB MiB one process keeps re-touching (default 256; 0 for none)
 
@@ -165,14 +166,24 @@ function onSignal(sig) {
 process.once('SIGINT', onSignal);
 process.once('SIGTERM', onSignal);
 
-if (stress) startPressure();
 const runStarted = Date.now();
 try {
   for (let round = 0; round < repeat; round++) {
+    // Pressure restarts each round: a hog's own time limit then bounds one
+    // round, and a long repeat never runs its later rounds without pressure.
+    if (stress) {
+      stopPressure();
+      startPressure();
+    }
     const queue = [...files];
+    const before = { passed, failed, at: Date.now() };
     await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
       while (queue.length > 0) await runFile(queue.shift(), round);
     }));
+    if (repeat > 1) {
+      const s = ((Date.now() - before.at) / 1000).toFixed(0);
+      process.stdout.write(`== round ${round + 1}/${repeat}: ${passed - before.passed} passed, ${failed - before.failed} failed in ${s} s\n`);
+    }
   }
 } finally {
   stopPressure();
