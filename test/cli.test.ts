@@ -110,14 +110,18 @@ test('bench overhead --quick writes the JSON report format', async () => {
   const rep = JSON.parse(readFileSync(out, 'utf8'));
   assert.is(rep.schemaVersion, 1);
   for (const k of ['node', 'cpu', 'cores', 'date', 'command']) assert.ok(k in rep.meta, `meta.${k}`);
-  assert.equal(rep.results.map((x: { mode: string }) => x.mode), ['piscina-raw', 'engine']);
+  // One row per subject and load: 1 call in flight, then 64.
+  assert.equal(rep.results.map((x: { mode: string; concurrency: number }) => `${x.mode}@${x.concurrency}`), ['piscina-raw@1', 'piscina-raw@64', 'engine@1', 'engine@64']);
   for (const row of rep.results) {
     for (const k of ['bench', 'mode', 'payloadBytes', 'executions', 'latencyMs', 'throughputRps', 'throughputPaperRps', 'gbPerSec']) assert.ok(k in row, k);
     assert.equal(Object.keys(row.latencyMs), ['count', 'meanMs', 'p50Ms', 'p90Ms', 'p99Ms', 'maxMs']);
     const l = row.latencyMs;
     assert.ok(l.p50Ms > 0 && l.p50Ms <= l.p90Ms && l.p90Ms <= l.p99Ms && l.p99Ms <= l.maxMs && l.meanMs > 0);
   }
-  assert.is(rep.goals.length, 1);
+  assert.equal(rep.goals.map((g: { name: string }) => g.name), [
+    'engine throughput vs raw Piscina, 64 in flight', 'engine throughput vs raw Piscina, 1 in flight', 'engine p50 vs raw Piscina p50, 1 in flight',
+  ]);
+  for (const row of rep.results) assert.ok(row.throughputRps > 0, `${row.mode}@${row.concurrency} throughput`);
 });
 
 test.run();
