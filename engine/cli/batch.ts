@@ -7,11 +7,11 @@
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createHistogram } from 'node:perf_hooks';
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { CwasiError, Engine, listFiles, workloads, type EngineOptions, type IfcMode, type MapInput, type MapResult } from '../index.js';
 import { FRAMINGS, readRecords, type Framing } from '../batch/records.js';
 import { formatMs, formatSize, hex32, parsePositiveInt } from './format.js';
+import { batchProgress } from './progress.js';
 
 export interface BatchFlags {
   inputs?: string;
@@ -130,13 +130,13 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
   let ok = 0;
   let bytesOut = 0;
   let seq = 0;
-  let bar = progressBar(false, total);
+  let bar = batchProgress(false, total, io.err);
   let fileInputs = engine.stats().fileInputs;
   const started = performance.now();
   try {
     await h.deployTarget(engine, t);
     if (!o.json) io.err(`cwasi run ${arg}: ${total === undefined ? 'records from stdin' : `${total} input${total === 1 ? '' : 's'}`} through "${t.name}"${skipped > 0 ? `, ${skipped} already done` : ''}`);
-    bar = progressBar(!o.json && process.stderr.isTTY === true, total);
+    bar = batchProgress(!o.json, total, io.err);
     const inputs = (async function* () {
       for await (const item of source) yield item.input;
     })();
@@ -153,17 +153,17 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
       hist.record(Math.max(1, Math.round(r.latencyMs * 1e6)));
       if (r.error !== undefined) {
         failures.push({ index: r.index, key, code: r.error.code, message: r.error.message, attempts: r.attempts });
-        if (!o.json) io.err(`failed ${key}: ${r.error.code}: ${r.error.message}`);
+        if (!o.json) bar.log(`failed ${key}: ${r.error.code}: ${r.error.message}`);
       } else {
         ok++;
         bytesOut += r.output.length;
         if (outDir !== undefined) {
           await writeAtomically(resultPath(key), r.output, ++seq);
-          if (o.verbose && !o.json) io.out(`done ${key}`);
+          if (o.verbose && !o.json) bar.log(`done ${key}`, io.out);
         } else if (o.json) {
           lines.push({ key, bytes: r.output.length, sum32: hex32(workloads.checksum(r.output)) });
         } else {
-          io.out(`${key}\t${describe(r)}`);
+          bar.log(`${key}\t${describe(r)}`, io.out);
         }
       }
       bar.tick();
@@ -228,13 +228,24 @@ function summary(h: ReturnType<typeof createHistogram>, count: number): { count:
   return { count, meanMs: ms(h.mean), p50Ms: ms(h.percentile(50)), p90Ms: ms(h.percentile(90)), p99Ms: ms(h.percentile(99)), maxMs: ms(h.max) };
 }
 
-/** Write `bytes` to `path` so that `path` exists only complete: a partial file in the same folder, then a rename. */
-async function writeAtomically(path: string, bytes: Uint8Array, seq: number): Promise<void> {
+/**
+ * Write `bytes` to `path` so that `path` exists only complete: a partial file
+ * in the same folder, then a rename. A failure (a full disk, a folder that
+ * cannot be written) removes the partial file and is E_IO naming the path;
+ * results written before it stay, and `--resume` skips them.
+ */
+export async function writeAtomically(path: string, bytes: Uint8Array, seq: number): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
   const partial = join(dir, `${PARTIAL_PREFIX}${process.pid}-${seq}`);
-  await writeFile(partial, bytes);
-  await rename(partial, path);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(partial, bytes);
+    await rename(partial, path);
+  } catch (err) {
+    await rm(partial, { force: true }).catch(() => {});
+    const e = err as NodeJS.ErrnoException;
+    throw new CwasiError('E_IO', `cannot write the result ${path}: ${e.code ?? ''}${e.code ? ' ' : ''}${e.message}`);
+  }
 }
 
 /** Partial results of a run that was killed: never complete, so never kept. */
@@ -247,29 +258,4 @@ async function removePartials(dir: string): Promise<void> {
       await rm(join(parent, e.name), { force: true });
     }
   }
-}
-
-/** A progress bar on a terminal with rate and ETA (count and rate only when the total is unknown). */
-function progressBar(enabled: boolean, total: number | undefined): { tick(): void; stop(): void } {
-  if (!enabled) return { tick() {}, stop() {} };
-  const known = total !== undefined;
-  const bar = new cliProgress.SingleBar({
-    stream: process.stderr,
-    format: known ? 'batch [{bar}] {percentage}% | {value}/{total} | {rate}/s | ETA {eta_formatted}' : 'batch {value} inputs | {rate}/s',
-    hideCursor: true,
-    clearOnComplete: true,
-    etaBuffer: 50,
-  }, cliProgress.Presets.shades_classic);
-  const start = performance.now();
-  let n = 0;
-  bar.start(total ?? 0, 0, { rate: '0' });
-  return {
-    tick() {
-      n++;
-      bar.update(n, { rate: (n / ((performance.now() - start) / 1000)).toFixed(1) });
-    },
-    stop() {
-      bar.stop();
-    },
-  };
 }
