@@ -18,8 +18,8 @@
 // starts after the producer finished and finds the frame waiting).
 //
 // Stream form (`local.transport: 'stream'`). The consumer runs alongside the
-// producer; the producer writes its output as DATA frames of a quarter of the
-// ring (streamChunkBytes), waiting while the ring is full, and the consumer drains them into its
+// producer; the producer writes its output as DATA frames of at most half the
+// ring, waiting while the ring is full, and the consumer drains them into its
 // memory (copy in, copy out, overlapped). A producer whose consumer has not
 // started within STREAM_ATTACH_MS sends the rest as one DESC frame instead of
 // holding its worker, so a saturated pool cannot deadlock.
@@ -36,8 +36,6 @@ export type LocalTransport = 'descriptor' | 'stream';
 
 /** How long a streaming producer waits for its consumer to start before handing over a descriptor. */
 export const STREAM_ATTACH_MS = 5;
-/** Largest DATA frame payload of the stream form (see streamChunkBytes). */
-export const STREAM_CHUNK_BYTES = 1 << 20;
 /** A consumer waiting on a ring spins this long before it sleeps (a wake costs 50-150 µs here). */
 export const CONSUMER_SPIN_MS = 2;
 /** Ring capacity used for descriptor-only transfers (one DESC frame fits many times). */
@@ -313,21 +311,8 @@ export const ringEmitter: Emitter = {
   },
 };
 
-/**
- * Payload bytes of one DATA frame for a ring of `capacity`: a quarter of the
- * ring (at most STREAM_CHUNK_BYTES), so that three frames fit beside the
- * descriptor reserve and the producer copies frame k+1 in while the consumer
- * copies frame k out. With half a ring per frame the producer would wait
- * for the consumer to drain a whole frame first, and the two copies would
- * alternate instead of overlapping. Rings under 4 KiB keep half-ring frames.
- */
-export function streamChunkBytes(capacity: number): number {
-  if (capacity < 4096) return Math.max(1, Math.floor(capacity / 2) - FRAME_HEADER_BYTES);
-  return Math.min(STREAM_CHUNK_BYTES, Math.floor(capacity / 4)) - FRAME_HEADER_BYTES;
-}
-
 function streamOut(ring: Ring, heap: Heap, generation: number, out: { ptr: number; len: number }, deadline: number): void {
-  const chunk = streamChunkBytes(ring.capacity);
+  const chunk = Math.max(1, Math.floor(ring.capacity / 2) - FRAME_HEADER_BYTES);
   const reserve = FRAME_HEADER_BYTES + DESC_BYTES;
   let off = 0;
   let fullSince = 0;
