@@ -26,7 +26,7 @@ import type { IfcMode } from './selection.js';
 import type { LatencySummary } from './stats.js';
 import { buildGraph, type WorkflowGraph } from './workflow/graph.js';
 import { parseWorkflow, validateWorkflowDocument, type WorkflowDocument } from './workflow/schema.js';
-import { CANCEL_BOARD_SLOTS, type WorkerData } from './worker/protocol.js';
+import { cancelBoardSlots, type WorkerData } from './worker/protocol.js';
 import type { WorkerStats } from './worker/control.js';
 import { DEFAULT_GUEST_CALL_LIMITS, type GuestCallLimits } from './guest-calls.js';
 
@@ -122,6 +122,9 @@ const WORKER_START_LIMIT_MS = 10_000;
 /** Default of EngineOptions.maxPayloadBytes. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1 << 30;
 
+/** Largest maxQueue: every queued task holds a 4-byte cancel-board slot (worker/protocol.ts). */
+const MAX_QUEUE_LIMIT = 1_000_000;
+
 const DEFAULTS = {
   maxQueue: 4096,
   maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
@@ -157,8 +160,11 @@ export class Engine {
       throw new CwasiError('E_CONFIG', `invalid thread bounds min ${this.minThreads}, max ${this.maxThreads}`);
     }
     const maxQueue = options.maxQueue ?? DEFAULTS.maxQueue;
+    if (!Number.isSafeInteger(maxQueue) || maxQueue < 0 || maxQueue > MAX_QUEUE_LIMIT) {
+      throw new CwasiError('E_CONFIG', `maxQueue must be a whole number from 0 to ${MAX_QUEUE_LIMIT}, got ${maxQueue}`);
+    }
     this.fileInputs = new FileInputs(options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes);
-    const workerData: WorkerData = { cancelBoard: new SharedArrayBuffer(CANCEL_BOARD_SLOTS * 4) };
+    const workerData: WorkerData = { cancelBoard: new SharedArrayBuffer(cancelBoardSlots(this.maxThreads, maxQueue) * 4) };
     this.pool = new Piscina({
       workerData,
       filename: new URL('./worker/worker.js', import.meta.url).href,

@@ -18,8 +18,9 @@ export const now = (): number => performance.timeOrigin + performance.now();
  *  ─────────────┼───────────────────────────────────────┼───────────────────────────────────────────
  *  waiting      │ runSegment, before pool.run (replicas │ the semaphore wait rejects; nothing was
  *               │ semaphore, queue bound)               │ handed to the pool (inv.aborted checked last)
- *  queued       │ pool.run: in Piscina's queue or posted│ cancel board marked; the worker that takes
- *               │ to a worker that has not taken it     │ it reads the mark after publishing RUNNING
+ *  queued       │ pool.run: in Piscina's queue or posted│ cancel board marked (the task's own slot,
+ *               │ to a worker that has not taken it     │ leased to it alone); the worker that takes
+ *               │                                       │ it reads the mark after publishing RUNNING
  *               │                                       │ and returns at once
  *  starting     │ worker published JOURNAL RUNNING,     │ the journal says RUNNING: the worker is
  *               │ fetching memories (share requests),   │ terminated. If this thread has not yet read

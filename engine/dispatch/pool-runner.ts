@@ -92,22 +92,28 @@ export class PoolRunner {
     const groups = seg.steps.map((fn, i) => (i === 0 ? group : this.ctx.coordinator.require(fn).group));
     const refs = groups.map((g) => g.ref());
     const taskId = this.nextTaskId = (this.nextTaskId % 0x7fffffff) + 1;
+    const cancelSlot = this.registry.leaseSlot();
+    if (cancelSlot === undefined) {
+      for (const s of acquired) s.release();
+      throw new CwasiError('E_QUEUE_FULL', `${seg.steps[0]}: the pool holds as many tasks as it can track (maxThreads + maxQueue)`);
+    }
     // A forced guest-call mode whose calls do not run inline sends every call through this dispatcher.
     const forced = inv.opts.guestCallMode;
     const forceRemote = forced !== undefined && this.ctx.options.channels[forced]?.callsRunInline !== true ? ['*'] : [];
     const task: RunTask = {
-      type: 'run', taskId, invocationId: inv.id, steps: seg.steps, groups: groups.map((g) => g.key()), inputs, output,
+      type: 'run', taskId, cancelSlot, invocationId: inv.id, steps: seg.steps, groups: groups.map((g) => g.key()), inputs, output,
       deadline: inv.deadline, maxPayloadBytes: this.ctx.options.maxPayloadBytes, forceRemote,
       callDepth, callLimits: this.callLimits,
     };
     let res: TaskResult;
     if (inv.aborted) {
       for (const s of acquired) s.release();
+      this.registry.returnSlot(cancelSlot);
       throw inv.reason!;
     }
     this.tasksInPool++;
     inv.tasks.add(taskId);
-    this.registry.liveTasks.set(taskId, { groups, refs, fn: seg.steps[0]! });
+    this.registry.liveTasks.set(taskId, { groups, refs, fn: seg.steps[0]!, slot: cancelSlot });
     const running = this.pool.run(task) as Promise<TaskResult>;
     try {
       res = await Promise.race([running, inv.whenAborted()]);

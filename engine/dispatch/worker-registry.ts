@@ -11,7 +11,7 @@ import type { GroupRef } from '../channels/channel.js';
 import type { FunctionCoordinator, MemoryGroup } from '../coordinator.js';
 import { whenUnlocked } from '../memory/heap.js';
 import { controlOf, withTimeout, type WorkerControl, type WorkerStats } from '../worker/control.js';
-import { CANCEL_BOARD_SLOTS, JOURNAL, JOURNAL_ENTRY_BYTES, JOURNAL_OFFSET, JOURNAL_RUNNING, type WorkerHello } from '../worker/protocol.js';
+import { JOURNAL, JOURNAL_ENTRY_BYTES, JOURNAL_OFFSET, JOURNAL_RUNNING, type WorkerHello } from '../worker/protocol.js';
 import type { Invocation } from './invocation.js';
 
 /** How long a control-plane call to a worker may take (it answers between tasks). */
@@ -30,6 +30,8 @@ export interface LiveTask {
   groups: MemoryGroup[];
   refs: GroupRef[];
   fn: string;
+  /** Its cancel-board slot (protocol.ts CANCEL BOARD), held until the task settles. */
+  slot: number;
 }
 
 export class WorkerRegistry {
@@ -37,8 +39,10 @@ export class WorkerRegistry {
   /** Callbacks waiting for a thread's hello (see whenWorkersStarted). */
   private readonly helloWaiters = new Map<number, () => void>();
   readonly liveTasks = new Map<number, LiveTask>();
-  /** Ids of cancelled tasks, by slot (protocol.ts CANCEL BOARD); shared with every worker. */
+  /** Ids of cancelled tasks, one slot per live task (protocol.ts CANCEL BOARD); shared with every worker. */
   private readonly cancelBoard: Int32Array;
+  /** Board slots no live task holds (a stack: the most recently freed is reused first). */
+  private readonly freeSlots: number[];
   /**
    * Cancelled tasks that have not settled in the pool: looked up again when a
    * worker becomes known (hello) or asks for a memory, so that a task already
@@ -53,6 +57,18 @@ export class WorkerRegistry {
     private readonly discardGroup: (groupId: string, generation: number, reason: string) => void,
   ) {
     this.cancelBoard = new Int32Array(cancelBoard);
+    this.freeSlots = Array.from({ length: this.cancelBoard.length }, (_, i) => this.cancelBoard.length - 1 - i);
+  }
+
+  /** A board slot for a task about to enter the pool, or undefined when every slot is held (the pool is full). */
+  leaseSlot(): number | undefined {
+    return this.freeSlots.pop();
+  }
+
+  /** Return a slot that was leased but never reached the pool. */
+  returnSlot(slot: number): void {
+    Atomics.store(this.cancelBoard, slot, 0);
+    this.freeSlots.push(slot);
   }
 
   /** A thread finished loading the worker module: learn its ports and control block. */
@@ -69,8 +85,11 @@ export class WorkerRegistry {
 
   /** A task settled in the pool (whatever its outcome): its journal entry no longer matters. */
   settled(taskId: number): void {
+    const live = this.liveTasks.get(taskId);
     this.liveTasks.delete(taskId);
     this.cancelled.delete(taskId);
+    // No worker reads this task's slot any more: clear it for the next lease.
+    if (live !== undefined) this.returnSlot(live.slot);
   }
 
   /**
@@ -141,7 +160,8 @@ export class WorkerRegistry {
   cancelTasks(inv: Invocation): void {
     const J = JOURNAL_OFFSET >> 2;
     for (const taskId of inv.tasks) {
-      Atomics.store(this.cancelBoard, taskId & (CANCEL_BOARD_SLOTS - 1), taskId);
+      const live = this.liveTasks.get(taskId);
+      if (live !== undefined) Atomics.store(this.cancelBoard, live.slot, taskId);
       this.cancelled.add(taskId);
       for (const [threadId, link] of this.workers) {
         if (Atomics.load(link.control, J + (JOURNAL.TASK >> 2)) === taskId && Atomics.load(link.control, J + (JOURNAL.STATE >> 2)) === JOURNAL_RUNNING) {

@@ -49,6 +49,8 @@ export interface RunTask {
   type: 'run';
   /** Unique per task; the worker writes it into its journal. */
   taskId: number;
+  /** The task's slot on the cancel board (CANCEL BOARD), leased to it alone while it is in the pool. */
+  cancelSlot: number;
   invocationId: number;
   /**
    * Functions run one after another in this task. Each gets the previous
@@ -132,12 +134,27 @@ export const JOURNAL_RUNNING = 1;
 export const JOURNAL_FINISHED = 2;
 export const CONTROL_BLOCK_BYTES = JOURNAL_OFFSET + JOURNAL.ARENAS + JOURNAL_ARENAS * JOURNAL_ENTRY_BYTES;
 
-// CANCEL BOARD: one Int32Array of CANCEL_BOARD_SLOTS over a SharedArrayBuffer
-// made by the engine and given to every worker as workerData. The dispatcher
-// writes the id of a cancelled task at slot (id & (CANCEL_BOARD_SLOTS - 1));
-// a worker that starts a task whose id is there returns E_ABORTED at once.
-// (Ids are unique for 2^31 tasks; a later task reusing a slot overwrites it.)
-export const CANCEL_BOARD_SLOTS = 4096;
+// CANCEL BOARD: one Int32Array over a SharedArrayBuffer made by the engine
+// and given to every worker as workerData, with one slot for every task the
+// pool can hold at once (cancelBoardSlots: maxThreads + maxQueue + a spare).
+// The dispatcher leases a free slot to each task (RunTask.cancelSlot) and
+// holds it until the task has settled in the pool; no two live tasks share
+// one. To cancel a task it writes the task's id into its slot; a worker that
+// starts a task whose id is in its slot returns E_ABORTED at once. A settled
+// task's slot is reset to 0 before it is leased again.
+//
+//  ┌────────────┬──────┬─────────────────────────────────────────────────────┐
+//  │ offset     │ type │ meaning                                             │
+//  ├────────────┼──────┼─────────────────────────────────────────────────────┤
+//  │ 4 × slot   │ i32  │ 0: not cancelled; else the id of the cancelled task │
+//  │            │      │ leased this slot (any other value: not this task's) │
+//  └────────────┴──────┴─────────────────────────────────────────────────────┘
+/** Slots beyond maxThreads + maxQueue: tasks refused by a full queue hold one until their rejection settles. */
+export const CANCEL_BOARD_SPARE = 64;
+
+export function cancelBoardSlots(maxThreads: number, maxQueue: number): number {
+  return maxThreads + maxQueue + CANCEL_BOARD_SPARE;
+}
 
 /** What every worker gets at start (Piscina workerData). */
 export interface WorkerData {

@@ -27,7 +27,7 @@ import {
 } from './host.js';
 import { STATUS, statusOf } from '../abi.js';
 import {
-  CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, CANCEL_BOARD_SLOTS, type WorkerData, CONTROL_BLOCK_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ARENAS, JOURNAL_ENTRY_BYTES,
+  CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, type WorkerData, CONTROL_BLOCK_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ARENAS, JOURNAL_ENTRY_BYTES,
   JOURNAL_FINISHED, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED, SHARE_IDLE, SHARE_WAITING,
   SLOT_FREE, SLOT_PENDING, SLOT_STATE, SLOT_STATUS,
   type GroupInstall, type GroupKey, type GuestCallReply, type GuestCallRequest,
@@ -399,13 +399,24 @@ interface RunState {
 /** The engine's cancel board (protocol.ts CANCEL BOARD). */
 const cancelBoard = new Int32Array((workerData as WorkerData).cancelBoard);
 
+/** Is this task's own slot marked with its id? A slot outside the board is a dispatcher bug, refused. */
+function cancelled(task: RunTask): boolean {
+  const slot = task.cancelSlot;
+  if (!Number.isInteger(slot) || slot < 0 || slot >= cancelBoard.length) {
+    throw new CwasiError('E_INTERNAL', `task ${task.taskId} names cancel slot ${slot} of ${cancelBoard.length}`);
+  }
+  return Atomics.load(cancelBoard, slot) === task.taskId;
+}
+
 function run(task: RunTask): TaskResult | Promise<TaskResult> {
   // Publish RUNNING before looking at the board: the dispatcher marks the
   // board before it looks at the journal, so one of the two sees the other.
   journalStart(task.taskId);
-  if (Atomics.load(cancelBoard, task.taskId & (CANCEL_BOARD_SLOTS - 1)) === task.taskId) {
+  try {
+    if (cancelled(task)) throw new CwasiError('E_ABORTED', 'cancelled before it started');
+  } catch (err) {
     journalEnd();
-    return { ok: false, threadId, fn: task.steps[0] ?? '?', error: { code: 'E_ABORTED', message: 'cancelled before it started' }, discardGroup: false };
+    return { ok: false, threadId, fn: task.steps[0] ?? '?', error: toErrorRecord(err), discardGroup: false };
   }
   const state: RunState = { task, groups: [], contexts: [], at: 0 };
   let pending: Promise<TaskResult> | undefined;
@@ -465,7 +476,7 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
   // Read the board again before any guest code runs: a cancel marked while this
   // task fetched its memories is seen here, or (the memories came through the
   // main thread, which then knew this worker) the dispatcher terminates us.
-  if (Atomics.load(cancelBoard, task.taskId & (CANCEL_BOARD_SLOTS - 1)) === task.taskId) {
+  if (cancelled(task)) {
     throw new CwasiError('E_ABORTED', 'cancelled while it started');
   }
   // Step times go into a preallocated array: between one step returning and
