@@ -26,7 +26,8 @@ import type { IfcMode } from './selection.js';
 import type { LatencySummary } from './stats.js';
 import { buildGraph, type WorkflowGraph } from './workflow/graph.js';
 import { parseWorkflow, validateWorkflowDocument, type WorkflowDocument } from './workflow/schema.js';
-import { cancelBoardSlots, type WorkerData } from './worker/protocol.js';
+import { type WorkerData } from './worker/protocol.js';
+import { cancelBoardSlots } from './worker/cancel-board.js';
 import type { WorkerStats } from './worker/control.js';
 import { DEFAULT_GUEST_CALL_LIMITS, type GuestCallLimits } from './guest-calls.js';
 

@@ -18,17 +18,17 @@ export const now = (): number => performance.timeOrigin + performance.now();
  *  ─────────────┼───────────────────────────────────────┼───────────────────────────────────────────
  *  waiting      │ runSegment, before pool.run (replicas │ the semaphore wait rejects; nothing was
  *               │ semaphore, queue bound)               │ handed to the pool (inv.aborted checked last)
- *  queued       │ pool.run: in Piscina's queue or posted│ cancel board marked (the task's own slot,
- *               │ to a worker that has not taken it     │ leased to it alone); the worker that takes
- *               │                                       │ it reads the mark after publishing RUNNING
- *               │                                       │ and returns at once
- *  starting     │ worker published JOURNAL RUNNING,     │ the journal says RUNNING: the worker is
- *               │ fetching memories (share requests),   │ terminated. If this thread has not yet read
- *               │ placing inputs                        │ the worker's hello (a new thread), the task
- *               │                                       │ stays in `cancelled` and is terminated when
- *               │                                       │ the hello or a share request arrives; the
- *               │                                       │ worker also reads the board again before the
- *               │                                       │ guest runs
+ *  queued       │ pool.run: in Piscina's queue or posted│ the task's own cancel-board slot is marked
+ *               │ to a worker that has not claimed it   │ (compare-and-swap from 0); the worker that
+ *               │ (slot 0)                              │ takes it finds the mark and returns at once;
+ *               │                                       │ nobody is killed. A worker that exits before
+ *               │                                       │ claiming it: the task is posted again
+ *  starting     │ worker published JOURNAL RUNNING and  │ the slot says STARTED: the worker the
+ *               │ claimed the slot (STARTED), fetching  │ journals name is terminated. If this thread
+ *               │ memories (share requests), placing    │ has not yet read the worker's hello (a new
+ *               │ inputs                                │ thread), the task stays in `cancelled` and
+ *               │                                       │ is terminated when the hello or a share
+ *               │                                       │ request arrives
  *  running      │ guest code runs (or waits on a guest  │ worker terminated (the only way to stop a
  *               │ call, whose callee tasks are this     │ wasm loop); its journal frees what it held
  *               │ invocation's too)                     │ (forgetThread); Piscina replaces it

@@ -14,6 +14,14 @@ import type { Invocation } from './invocation.js';
 import type { DispatchContext, Segment, SegmentResult } from './types.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
+/** How many times a task whose worker exited before it began is handed to the pool in all. */
+const MAX_UNSTARTED_POSTS = 3;
+
+/** Piscina's rejection of the tasks on a worker that exited. */
+function isWorkerExit(err: unknown): boolean {
+  return err instanceof Error && !(err instanceof CwasiError) && /worker exited/i.test(err.message);
+}
+
 /** Counting semaphore for `replicas` (invocations of one function that may run at once). */
 export class Semaphore {
   private waiters: Array<() => void> = [];
@@ -105,7 +113,7 @@ export class PoolRunner {
       deadline: inv.deadline, maxPayloadBytes: this.ctx.options.maxPayloadBytes, forceRemote,
       callDepth, callLimits: this.callLimits,
     };
-    let res: TaskResult;
+    let res!: TaskResult;
     if (inv.aborted) {
       for (const s of acquired) s.release();
       this.registry.returnSlot(cancelSlot);
@@ -114,9 +122,20 @@ export class PoolRunner {
     this.tasksInPool++;
     inv.tasks.add(taskId);
     this.registry.liveTasks.set(taskId, { groups, refs, fn: seg.steps[0]!, slot: cancelSlot });
-    const running = this.pool.run(task) as Promise<TaskResult>;
+    let running = this.pool.run(task) as Promise<TaskResult>;
     try {
-      res = await Promise.race([running, inv.whenAborted()]);
+      for (let posted = 1; ; posted++) {
+        try {
+          res = await Promise.race([running, inv.whenAborted()]);
+          break;
+        } catch (err) {
+          // Its worker went away before the task began there (killed for another
+          // task's abort just as it took this one, or crashed): nothing of it ran,
+          // so it goes to another worker instead of failing with E_WORKER_DIED.
+          if (posted >= MAX_UNSTARTED_POSTS || inv.aborted || this.closing() || !isWorkerExit(err) || !this.registry.neverStarted(taskId)) throw err;
+          running = this.pool.run(task) as Promise<TaskResult>;
+        }
+      }
     } catch (err) {
       const e = this.taskError(err, inv, seg.steps[0]!);
       // An aborted task may still be in the pool. If it finishes after all,

@@ -11,6 +11,7 @@ import type { GroupRef } from '../channels/channel.js';
 import type { FunctionCoordinator, MemoryGroup } from '../coordinator.js';
 import { whenUnlocked } from '../memory/heap.js';
 import { controlOf, withTimeout, type WorkerControl, type WorkerStats } from '../worker/control.js';
+import { markCancelled, unclaimed } from '../worker/cancel-board.js';
 import { JOURNAL, JOURNAL_ENTRY_BYTES, JOURNAL_OFFSET, JOURNAL_RUNNING, type WorkerHello } from '../worker/protocol.js';
 import type { Invocation } from './invocation.js';
 
@@ -63,6 +64,12 @@ export class WorkerRegistry {
   /** A board slot for a task about to enter the pool, or undefined when every slot is held (the pool is full). */
   leaseSlot(): number | undefined {
     return this.freeSlots.pop();
+  }
+
+  /** The task has not begun in any worker (its slot was never claimed): handing it to the pool again is safe. */
+  neverStarted(taskId: number): boolean {
+    const live = this.liveTasks.get(taskId);
+    return live !== undefined && unclaimed(this.cancelBoard, live.slot);
   }
 
   /** Return a slot that was leased but never reached the pool. */
@@ -153,15 +160,18 @@ export class WorkerRegistry {
   }
 
   /**
-   * Cancel the pool tasks of an aborted invocation. Mark first, then look:
-   * a worker publishes RUNNING before it reads the board, so either it sees
-   * the mark and returns at once, or this sees it running and terminates it.
+   * Cancel the pool tasks of an aborted invocation. The task's slot decides,
+   * by compare-and-swap against the worker's own claim (protocol.ts CANCEL
+   * BOARD): a task not yet claimed is marked, and the worker that takes it
+   * returns at once (no kill, so no other task can be caught by one); a
+   * claimed task has begun, and its worker is terminated.
    */
   cancelTasks(inv: Invocation): void {
     const J = JOURNAL_OFFSET >> 2;
     for (const taskId of inv.tasks) {
       const live = this.liveTasks.get(taskId);
-      if (live !== undefined) Atomics.store(this.cancelBoard, live.slot, taskId);
+      if (live === undefined) continue;
+      if (markCancelled(this.cancelBoard, live.slot, taskId) === 'marked') continue;
       this.cancelled.add(taskId);
       for (const [threadId, link] of this.workers) {
         if (Atomics.load(link.control, J + (JOURNAL.TASK >> 2)) === taskId && Atomics.load(link.control, J + (JOURNAL.STATE >> 2)) === JOURNAL_RUNNING) {

@@ -134,27 +134,7 @@ export const JOURNAL_RUNNING = 1;
 export const JOURNAL_FINISHED = 2;
 export const CONTROL_BLOCK_BYTES = JOURNAL_OFFSET + JOURNAL.ARENAS + JOURNAL_ARENAS * JOURNAL_ENTRY_BYTES;
 
-// CANCEL BOARD: one Int32Array over a SharedArrayBuffer made by the engine
-// and given to every worker as workerData, with one slot for every task the
-// pool can hold at once (cancelBoardSlots: maxThreads + maxQueue + a spare).
-// The dispatcher leases a free slot to each task (RunTask.cancelSlot) and
-// holds it until the task has settled in the pool; no two live tasks share
-// one. To cancel a task it writes the task's id into its slot; a worker that
-// starts a task whose id is in its slot returns E_ABORTED at once. A settled
-// task's slot is reset to 0 before it is leased again.
-//
-//  ┌────────────┬──────┬─────────────────────────────────────────────────────┐
-//  │ offset     │ type │ meaning                                             │
-//  ├────────────┼──────┼─────────────────────────────────────────────────────┤
-//  │ 4 × slot   │ i32  │ 0: not cancelled; else the id of the cancelled task │
-//  │            │      │ leased this slot (any other value: not this task's) │
-//  └────────────┴──────┴─────────────────────────────────────────────────────┘
-/** Slots beyond maxThreads + maxQueue: tasks refused by a full queue hold one until their rejection settles. */
-export const CANCEL_BOARD_SPARE = 64;
-
-export function cancelBoardSlots(maxThreads: number, maxQueue: number): number {
-  return maxThreads + maxQueue + CANCEL_BOARD_SPARE;
-}
+// CANCEL BOARD: see cancel-board.ts (one slot per task in the pool).
 
 /** What every worker gets at start (Piscina workerData). */
 export interface WorkerData {

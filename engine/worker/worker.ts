@@ -20,6 +20,7 @@ import { Heap } from '../memory/heap.js';
 import { emitOutput, placeInput } from '../channels/endpoints.js';
 import { copyAcross } from '../channels/local.js';
 import type { PlaceTarget, SharedResolver } from '../channels/channel.js';
+import { claimTask } from './cancel-board.js';
 import { serveControl, type WorkerControl, type WorkerStats } from './control.js';
 import {
   type CallBridge, type InvocationContext, type RemoteCall, type Slice,
@@ -399,21 +400,13 @@ interface RunState {
 /** The engine's cancel board (protocol.ts CANCEL BOARD). */
 const cancelBoard = new Int32Array((workerData as WorkerData).cancelBoard);
 
-/** Is this task's own slot marked with its id? A slot outside the board is a dispatcher bug, refused. */
-function cancelled(task: RunTask): boolean {
-  const slot = task.cancelSlot;
-  if (!Number.isInteger(slot) || slot < 0 || slot >= cancelBoard.length) {
-    throw new CwasiError('E_INTERNAL', `task ${task.taskId} names cancel slot ${slot} of ${cancelBoard.length}`);
-  }
-  return Atomics.load(cancelBoard, slot) === task.taskId;
-}
-
 function run(task: RunTask): TaskResult | Promise<TaskResult> {
-  // Publish RUNNING before looking at the board: the dispatcher marks the
-  // board before it looks at the journal, so one of the two sees the other.
+  // Publish RUNNING before claiming the task: a dispatcher that finds the slot
+  // claimed looks for the task in the journals and finds this worker (one it
+  // has not met yet is terminated when its hello or a share request arrives).
   journalStart(task.taskId);
   try {
-    if (cancelled(task)) throw new CwasiError('E_ABORTED', 'cancelled before it started');
+    if (!claimTask(cancelBoard, task.cancelSlot, task.taskId)) throw new CwasiError('E_ABORTED', 'cancelled before it started');
   } catch (err) {
     journalEnd();
     return { ok: false, threadId, fn: task.steps[0] ?? '?', error: toErrorRecord(err), discardGroup: false };
@@ -473,12 +466,6 @@ function begin(state: RunState): Slice[] | Promise<Slice[]> {
 function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<TaskResult> {
   const { task, contexts, groups } = state;
   const instances = task.steps.map((fn, i) => instanceFor(groups[i]!, fn));
-  // Read the board again before any guest code runs: a cancel marked while this
-  // task fetched its memories is seen here, or (the memories came through the
-  // main thread, which then knew this worker) the dispatcher terminates us.
-  if (cancelled(task)) {
-    throw new CwasiError('E_ABORTED', 'cancelled while it started');
-  }
   // Step times go into a preallocated array: between one step returning and
   // the next starting nothing allocates, so the handoff is only the loop.
   const stamps = new Float64Array(2 * task.steps.length);
