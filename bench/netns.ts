@@ -26,10 +26,11 @@
 //
 // Everything is named after a random tag and removed by `close()`, when the
 // set-up fails half way, and on SIGINT/SIGTERM while open (synchronously,
-// then the process exits 130/143): every process still inside a namespace is
-// killed by its pid (`ip netns pids`), the root ends of the pairs (which take
-// the namespace ends with them) and the bridge are deleted, then the
-// namespaces.
+// then the process exits 130/143), and only what it made itself (a name that
+// clashed with someone else's is left alone): every process still inside a
+// namespace is killed by its pid (`ip netns pids`), the root ends of the
+// pairs (which take the namespace ends with them) and the bridge are deleted,
+// then the namespaces.
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -137,26 +138,32 @@ function shape(prefix: string[], dev: string, link: LinkRate): void {
   run(cmd!, rest);
 }
 
+/** What set-up made so far, in order: only these are removed (a name that clashed with someone else's is not ours). */
+interface Made {
+  namespaces: string[];
+  /** The bridge and the root ends of the pairs (deleting a root end deletes its namespace end). */
+  links: string[];
+  servers: ServerProcess[];
+}
+
 /**
  * Kills what runs inside the namespaces and deletes the links, the bridge and
- * the namespaces; synchronous, so that a signal handler can run it. Names
- * that were never made are skipped.
+ * the namespaces that were made; synchronous, so that a signal handler can
+ * run it.
  */
-function teardown(names: TopologyNames, servers: ServerProcess[]): void {
-  const present = run('ip', ['netns', 'list']);
-  const namespaces = names.namespaces.filter((ns) => new RegExp(`^${ns}( |$)`, 'm').test(present));
-  for (const ns of namespaces) {
+function teardown(made: Made): void {
+  for (const ns of made.namespaces) {
     let pids: string[] = [];
     try { pids = run('ip', ['netns', 'pids', ns]).split('\n').filter(Boolean); } catch { /* gone */ }
     for (const pid of pids) {
       try { process.kill(Number(pid), 'SIGKILL'); } catch { /* exited meanwhile */ }
     }
   }
-  for (const s of servers) s.kill();
-  for (const dev of [...names.rootLinks, names.bridge]) {
-    try { run('ip', ['link', 'del', dev]); } catch { /* never made, or gone with its namespace */ }
+  for (const s of made.servers) s.kill();
+  for (const dev of [...made.links].reverse()) {
+    try { run('ip', ['link', 'del', dev]); } catch { /* gone with its namespace */ }
   }
-  for (const ns of namespaces) {
+  for (const ns of made.namespaces) {
     try { run('ip', ['netns', 'del', ns]); } catch { /* gone */ }
   }
 }
@@ -173,12 +180,12 @@ export async function openTopology(opts: TopologyOptions = {}): Promise<Topology
   const tag = opts.tag ?? randomBytes(3).toString('hex');
   if (!/^[0-9a-f]{6}$/.test(tag)) throw new RangeError(`tag must be 6 hex digits, got "${tag}"`);
   const names = topologyNames(tag);
-  const servers: ServerProcess[] = [];
+  const made: Made = { namespaces: [], links: [], servers: [] };
   let closed = false;
   const onSignal = (signal: NodeJS.Signals) => {
     opts.onInterrupt?.();
     closed = true;
-    teardown(names, servers);
+    teardown(made);
     process.stderr.write(`interrupted (${signal}): network namespaces cwasi-${tag}-* and their links removed\n`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
@@ -189,8 +196,8 @@ export async function openTopology(opts: TopologyOptions = {}): Promise<Topology
     closed = true;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    teardown(names, servers);
-    await Promise.all(servers.map((s) => s.exited));
+    teardown(made);
+    await Promise.all(made.servers.map((s) => s.exited));
   };
 
   let subnet = '';
@@ -198,6 +205,7 @@ export async function openTopology(opts: TopologyOptions = {}): Promise<Topology
   try {
     subnet = freeSubnet();
     run('ip', ['link', 'add', names.bridge, 'type', 'bridge']);
+    made.links.push(names.bridge);
     run('ip', ['addr', 'add', `${subnet}.1/24`, 'dev', names.bridge]);
     run('ip', ['link', 'set', names.bridge, 'up']);
     for (let i = 0; i < SIDES.length; i++) {
@@ -205,7 +213,9 @@ export async function openTopology(opts: TopologyOptions = {}): Promise<Topology
       const inside = ['ip', 'netns', 'exec', ns];
       const host: NetnsHost = { ns, ip: `${subnet}.${i + 2}`, wrap: inside };
       run('ip', ['netns', 'add', ns]);
+      made.namespaces.push(ns);
       run('ip', ['link', 'add', names.rootLinks[i]!, 'type', 'veth', 'peer', 'name', names.nsLinks[i]!]);
+      made.links.push(names.rootLinks[i]!);
       run('ip', ['link', 'set', names.nsLinks[i]!, 'netns', ns]);
       run('ip', ['link', 'set', names.rootLinks[i]!, 'master', names.bridge, 'up']);
       run(inside[0]!, [...inside.slice(1), 'ip', 'addr', 'add', `${host.ip}/24`, 'dev', names.nsLinks[i]!]);
@@ -227,9 +237,9 @@ export async function openTopology(opts: TopologyOptions = {}): Promise<Topology
   let redis: ServerProcess;
   try {
     nats = await startNats(hostIp, tag);
-    servers.push(nats);
+    made.servers.push(nats);
     redis = await startRedis(r, REDIS_PORT, tag);
-    servers.push(redis);
+    made.servers.push(redis);
   } catch (err) {
     await close();
     throw new CwasiError('E_NETNS_UNAVAILABLE', `--netns: a server did not start (everything made was removed): ${(err as Error).message}`, { tag }, { cause: err });

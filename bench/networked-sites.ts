@@ -22,10 +22,16 @@ export interface Sites {
   coordinatorListen: string | undefined;
   /** Redis for remote-kv (default: REDIS_URL or the local one). */
   redisUrl: string | undefined;
+  /** Where Redis runs, for the remote-kv goal's name (undefined: the usual place). */
+  redisWhere: string | undefined;
   /** The link rate, where links are shaped. */
   link: LinkRate | undefined;
   /** Where each end ran (the references' ends and the iperf3 note). */
   where: string;
+  /** Whether the one-process loopback rows (raw-tcp, transport) compare like for like with the node rows. */
+  loopbackComparable: boolean;
+  /** A line for the log once the sites are up (what was made), if anything was. */
+  opened: string | undefined;
   meta: Record<string, unknown>;
   notes: string[];
   close(): Promise<void>;
@@ -37,8 +43,11 @@ export function loopbackSites(): Sites {
     harness: { nodes: [{ name: PRODUCER_NODE, host: LOOPBACK_ENDS.send.host }, { name: CONSUMER_NODE, host: LOOPBACK_ENDS.recv.host }] },
     coordinatorListen: undefined,
     redisUrl: undefined,
+    redisWhere: undefined,
     link: undefined,
     where: `on loopback (${LOOPBACK_ENDS.send.host} → ${LOOPBACK_ENDS.recv.host})`,
+    loopbackComparable: true,
+    opened: undefined,
     meta: { nodes: [`${PRODUCER_NODE}@${LOOPBACK_ENDS.send.host}`, `${CONSUMER_NODE}@${LOOPBACK_ENDS.recv.host}`] },
     notes: ['networked and remote-kv rows: producer on one node process, consumer on another; raw-tcp-2proc: a sender process and this one; raw-tcp and transport: one process, loopback'],
     close: async () => {},
@@ -59,8 +68,11 @@ export async function netnsSites(link: LinkRate | undefined, onInterrupt: () => 
     },
     coordinatorListen: `${t.hostIp}:0`,
     redisUrl: t.redisUrl,
+    redisWhere: 'Redis in its own namespace',
     link,
     where: `across the namespaces (${t.a.ns} ${t.a.ip} → ${t.b.ns} ${t.b.ip})`,
+    loopbackComparable: false,
+    opened: `netns: ${t.describe()}`,
     meta: {
       nodes: [`${PRODUCER_NODE}@${t.a.ip} (${t.a.ns})`, `${CONSUMER_NODE}@${t.b.ip} (${t.b.ns})`],
       netns: {
@@ -72,7 +84,7 @@ export async function netnsSites(link: LinkRate | undefined, onInterrupt: () => 
     notes: [
       `topology: ${t.describe()}`,
       'networked and remote-kv rows: producer in namespace A, consumer in namespace B, Redis in a third; raw-tcp-2proc: sender in A, receiver in B; iperf3: client in A, server in B',
-      'raw-tcp and transport rows stay on loopback in this process (both ends in one thread): they are not like for like with the namespace rows',
+      'raw-tcp and transport rows stay on loopback in this process (both ends in one thread): they are not like for like with the namespace rows, so no goal compares networked with them',
     ],
     close: () => t.close(),
   };

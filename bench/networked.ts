@@ -47,6 +47,7 @@ export async function networked(opts: BenchOptions): Promise<BenchReport> {
   // Made before anything is measured: without namespaces, --netns fails here (E_NETNS_UNAVAILABLE).
   let stopBar = () => {};
   const sites: Sites = opts.netns === true ? await netnsSites(opts.link, () => stopBar()) : loopbackSites();
+  if (sites.opened !== undefined) opts.log(sites.opened);
   let harness: Awaited<ReturnType<typeof startCluster>> | undefined;
   let engine: Engine | undefined;
   let iperf3: Iperf3Result | undefined;
@@ -111,7 +112,7 @@ export async function networked(opts: BenchOptions): Promise<BenchReport> {
   return {
     meta: meta(opts.command, { ...sites.meta, nats: harness.nats }),
     results,
-    goals: networkedGoals(results, { sizes, link: sites.link, redisWhere: opts.netns === true ? 'Redis in its own namespace' : undefined }),
+    goals: networkedGoals(results, { sizes, link: sites.link, loopbackComparable: sites.loopbackComparable, redisWhere: sites.redisWhere }),
     notes: [
       ...sites.notes,
       ...(iperf3 === undefined ? [] : iperf3.ok
