@@ -131,9 +131,14 @@ function freeSubnet(): string {
   throw new Error(`no free /24 under ${SUBNET_PREFIX}0.0/16`);
 }
 
-/** tbf on one device's egress: a burst of 4 ms at the rate (at least 128 KiB, so a GSO packet passes whole), 20 ms of queue. */
+/** tbf's bucket: 4 ms at the rate (fewer would starve it between timer ticks), at least 128 KiB so a GSO packet passes whole. */
+export function tbfBurstBytes(link: LinkRate): number {
+  return Math.max(128 * 1024, Math.ceil(link.bitsPerSec / 8 * 0.004));
+}
+
+/** tbf on one device's egress: `tbfBurstBytes` of burst, 20 ms of queue. */
 function shape(prefix: string[], dev: string, link: LinkRate): void {
-  const burst = Math.max(128 * 1024, Math.ceil(link.bitsPerSec / 8 * 0.004));
+  const burst = tbfBurstBytes(link);
   const [cmd, ...rest] = [...prefix, 'tc', 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', link.text, 'burst', String(burst), 'latency', '20ms'];
   run(cmd!, rest);
 }
