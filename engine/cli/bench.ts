@@ -41,7 +41,7 @@ export const BENCHES: Readonly<Record<string, BenchDefinition>> = {
     load: async () => (await import('../../bench/embedding.js')).embedding,
   },
   networked: {
-    description: 'payloads between functions on two node processes over the Networked Buffer, beside raw TCP (one process, two processes, iperf3 when installed) and the Redis baseline (goals: >= 80% of raw-tcp and >= 90% of the two-process references at 100 MiB, >= 3x remote-kv at 2 MiB)',
+    description: 'payloads between functions on two node processes over the Networked Buffer, beside raw TCP (one process, two processes, iperf3 when installed) and the Redis baseline (goals: >= 80% of raw-tcp and >= 90% of the two-process references at 100 MiB, >= 3x remote-kv at 2 MiB); --netns puts the nodes and Redis in three network namespaces, --link 1gbit shapes their links (goal: >= 90% of the link rate)',
     defaultSizes: '2MiB,100MiB',
     crossesHosts: true,
     load: async () => (await import('../../bench/networked.js')).networked,
