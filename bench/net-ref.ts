@@ -43,6 +43,8 @@ export interface Ends {
 }
 
 export const LOOPBACK_ENDS: Ends = { send: { host: '127.0.0.2', wrap: [] }, recv: { host: '127.0.0.3', wrap: [] } };
+/** The longest delay setTimeout takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** iperf3's port inside a fresh namespace, where nothing else listens on it. */
 const IPERF3_NS_PORT = 5201;
 
@@ -110,7 +112,7 @@ export async function measureRawTcpProcesses(bytes: number, repeats: number, rea
     const r = spawnAt(ends.recv, RECEIVER, [o.host, o.port, o.localAddress, o.bytes, o.repeats, o.readBufferBytes, o.deadlineMs].map(String));
     receiver = r;
     const receiverDied = deathOf(r.child, r.output, 'the receiver process');
-    const m = await withDeadline(Promise.race([lineOf(r.child, /samples (\[.*\])\n/), senderDied, receiverDied]), deadlineMs * (repeats + 2), 'the receiver did not report');
+    const m = await withDeadline(Promise.race([lineOf(r.child, /samples (\[.*\])\n/), senderDied, receiverDied]), Math.min(deadlineMs * (repeats + 2), MAX_TIMER_MS), 'the receiver did not report');
     return JSON.parse(m[1]!) as number[];
   } finally {
     for (const p of [receiver?.child, sender.child]) {
