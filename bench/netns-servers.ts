@@ -61,7 +61,7 @@ async function freePort(host: string): Promise<number> {
   return port;
 }
 
-async function launch(command: string[], dir: string, url: string, host: string, port: number, what: string): Promise<ServerProcess> {
+async function launch(command: string[], dir: string, url: string, host: string, port: number, what: string, track: (s: ServerProcess) => void): Promise<ServerProcess> {
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   child.stdout!.on('data', (d: Buffer) => { if (log.length < 200) log.push(d.toString()); });
@@ -77,6 +77,7 @@ async function launch(command: string[], dir: string, url: string, host: string,
     },
   };
   child.once('error', (err) => log.push(`spawn failed: ${err.message}`));
+  track(server); // before it is ready: a tear-down meanwhile kills it too
   try {
     await listening(child, host, port, READY_MS, log);
   } catch (err) {
@@ -88,10 +89,10 @@ async function launch(command: string[], dir: string, url: string, host: string,
 }
 
 /** nats-server -js on `hostIp` (a free port), its store in a fresh directory. */
-export async function startNats(hostIp: string, tag: string): Promise<ServerProcess> {
+export async function startNats(hostIp: string, tag: string, track: (s: ServerProcess) => void): Promise<ServerProcess> {
   const port = await freePort(hostIp);
   const store = mkdtempSync(join(tmpdir(), `cwasi-${tag}-nats-`));
-  return launch([NATS_BIN!, '-a', hostIp, '-p', String(port), '-js', '-sd', store], store, `nats://${hostIp}:${port}`, hostIp, port, 'nats-server');
+  return launch([NATS_BIN!, '-a', hostIp, '-p', String(port), '-js', '-sd', store], store, `nats://${hostIp}:${port}`, hostIp, port, 'nats-server', track);
 }
 
 /**
@@ -99,9 +100,9 @@ export async function startNats(hostIp: string, tag: string): Promise<ServerProc
  * persisted. It takes connections from other addresses only with a password
  * (protected mode), so it gets a random one, in its URL.
  */
-export async function startRedis(host: NetnsHost, port: number, tag: string): Promise<ServerProcess> {
+export async function startRedis(host: NetnsHost, port: number, tag: string, track: (s: ServerProcess) => void): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), `cwasi-${tag}-redis-`));
   const password = randomBytes(16).toString('hex');
   return launch([...host.wrap, REDIS_BIN!, '--port', String(port), '--bind', host.ip, '--requirepass', password, '--save', '', '--appendonly', 'no', '--dir', dir], dir,
-    `redis://:${password}@${host.ip}:${port}`, host.ip, port, `redis-server in ${host.ns}`);
+    `redis://:${password}@${host.ip}:${port}`, host.ip, port, `redis-server in ${host.ns}`, track);
 }

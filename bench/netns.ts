@@ -241,10 +241,9 @@ export async function openTopology(opts: TopologyOptions = {}): Promise<Topology
   let nats: ServerProcess;
   let redis: ServerProcess;
   try {
-    nats = await startNats(hostIp, tag);
-    made.servers.push(nats);
-    redis = await startRedis(r, REDIS_PORT, tag);
-    made.servers.push(redis);
+    const track = (server: ServerProcess) => made.servers.push(server);
+    nats = await startNats(hostIp, tag, track);
+    redis = await startRedis(r, REDIS_PORT, tag, track);
   } catch (err) {
     await close();
     throw new CwasiError('E_NETNS_UNAVAILABLE', `--netns: a server did not start (everything made was removed): ${(err as Error).message}`, { tag }, { cause: err });
