@@ -46,6 +46,8 @@ export interface ClusterHarnessOptions {
   argsFor?: (name: string) => string[];
   /** A command that runs one node's process, by name (e.g. ['ip', 'netns', 'exec', ns]); it must exec the node so its pid is the node's. */
   wrapFor?: (name: string) => string[];
+  /** More environment for every node's process (e.g. REDIS_URL for the remote-kv channel), over this process's. */
+  env?: Record<string, string>;
 }
 
 export async function startCluster(opts: ClusterHarnessOptions): Promise<Harness> {
@@ -64,7 +66,9 @@ export async function startCluster(opts: ClusterHarnessOptions): Promise<Harness
     const natsArgs = (typeof urls === 'string' ? [urls] : urls).flatMap((u) => ['--nats', u]);
     const child = spawn(command[0]!, [...command.slice(1), bin, 'node', ...natsArgs, '--listen', `${host}:${port}`, '--name', name,
       '--cluster', cluster, '--secret-file', secretFile, '--threads', String(opts.threads ?? 2),
-      ...(opts.nodeArgs ?? []), ...(opts.argsFor?.(name) ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+      ...(opts.nodeArgs ?? []), ...(opts.argsFor?.(name) ?? [])], {
+      stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env !== undefined ? { env: { ...process.env, ...opts.env } } : {}),
+    });
     const node: NodeProcess = { name, address: '', child, log: [] };
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

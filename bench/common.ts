@@ -20,6 +20,7 @@ import { cpus, availableParallelism, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { summarize, type LatencySummary } from '../engine/stats.js';
 import { JSON_SCHEMA_VERSION } from '../engine/cli/json.js';
+import type { LinkRate } from '../engine/cli/format.js';
 
 export interface BenchResult {
   bench: string;
@@ -74,6 +75,10 @@ export interface BenchOptions {
   json?: string;
   out?: string;
   modes?: string[];
+  /** `--netns`: run the nodes in network namespaces (benches that cross hosts). */
+  netns?: boolean;
+  /** `--link RATE`: shape the namespace links to this rate (with `netns`). */
+  link?: LinkRate;
   progress: boolean;
   command: string;
   log: (line: string) => void;

@@ -13,6 +13,11 @@
 //                  (`-t`), its received rate read from its JSON report. It
 //                  is the machine's TCP loopback ceiling, not a Node figure.
 //
+// Both take the two ends' addresses (`Ends`): loopback by default, or the
+// two nodes' network namespaces of `--netns`, where every end is a process
+// inside its namespace (the raw receiver then runs in net-ref-receiver.ts,
+// the same loop as here, and prints its samples).
+//
 // Both bounded: every child is killed after its deadline, and the sockets are
 // closed in `finally`.
 
@@ -20,26 +25,32 @@ import net from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { READ_BUFFER_BYTES } from '../engine/net/options.js';
+import { receiveRepeats, withDeadline } from './net-ref-receive.js';
 
 const SENDER = fileURLToPath(new URL('./net-ref-sender.js', import.meta.url));
-const SEND_HOST = '127.0.0.2';
-const RECV_HOST = '127.0.0.3';
+const RECEIVER = fileURLToPath(new URL('./net-ref-receiver.js', import.meta.url));
+
+/** Where one end runs: its address, and a command prefix that runs a process there (none: here, on this host). */
+export interface End {
+  host: string;
+  wrap: string[];
+}
+
+/** The sending and the receiving end (the producer's node's place, the consumer's). */
+export interface Ends {
+  send: End;
+  recv: End;
+}
+
+export const LOOPBACK_ENDS: Ends = { send: { host: '127.0.0.2', wrap: [] }, recv: { host: '127.0.0.3', wrap: [] } };
+/** The longest delay setTimeout takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** iperf3's port inside a fresh namespace, where nothing else listens on it. */
+const IPERF3_NS_PORT = 5201;
 
 function checkArgs(bytes: number, repeats: number): void {
   if (!Number.isSafeInteger(bytes) || bytes < 1 || bytes > 2 ** 31 - 1) throw new RangeError(`bytes must be a positive integer below 2 GiB, got ${bytes}`);
   if (!Number.isSafeInteger(repeats) || repeats < 1) throw new RangeError(`repeats must be a positive integer, got ${repeats}`);
-}
-
-/** `p` or a rejection after `ms` (the timer is cleared either way). */
-async function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-    })]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Wait for a child process to exit, killing it after `graceMs`. */
@@ -51,75 +62,65 @@ async function reap(child: ChildProcess, graceMs: number): Promise<void> {
   clearTimeout(kill);
 }
 
-/**
- * Latencies (ms) of moving `bytes` from a sender process (127.0.0.2) to this
- * one (dialling from 127.0.0.3, reading with `onread` into one reused buffer)
- * over plain TCP, `repeats` times after one untimed repeat. Rejects when the
- * sender fails or exits early, or a step takes over `deadlineMs`.
- */
-export async function measureRawTcpProcesses(bytes: number, repeats: number, readBufferBytes = READ_BUFFER_BYTES * 16, deadlineMs = 60_000): Promise<number[]> {
-  checkArgs(bytes, repeats);
-  const readBuf = Buffer.allocUnsafe(readBufferBytes);
-  const child = spawn(process.execPath, [SENDER, SEND_HOST, String(bytes)], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** A child `node` process running `script` at `end`, its stderr kept for reports. */
+function spawnAt(end: End, script: string, args: string[]): { child: ChildProcess; output: string[] } {
+  const command = [...end.wrap, process.execPath, script, ...args];
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
-  let fail: (err: Error) => void = () => {};
-  const died = (what: string) => fail(new Error(`the sender process ${what}: ${output.join('').trim()}`));
-  child.once('exit', (code, signal) => died(`exited (${code ?? signal}) before the last repeat`));
-  child.once('error', (err) => died(`failed to start (${err.message})`));
   child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-  let received = 0;
-  let arrived: (() => void) | null = null;
-  let sock: net.Socket | undefined;
-  const samples: number[] = [];
+  return { child, output };
+}
+
+/** Rejects when `child` exits or fails to start (its stderr in the message). */
+function deathOf(child: ChildProcess, output: string[], what: string): Promise<never> {
+  const p = new Promise<never>((_, reject) => {
+    child.once('exit', (code, signal) => reject(new Error(`${what} exited (${code ?? signal}) early: ${output.join('').trim()}`)));
+    child.once('error', (err) => reject(new Error(`${what} failed to start (${err.message})`)));
+  });
+  p.catch(() => {});
+  return p;
+}
+
+/** Resolves with the first match of `re` on the child's stdout. */
+function lineOf(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve) => {
+    let text = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = re.exec(text);
+      if (m) resolve(m);
+    });
+  });
+}
+
+/**
+ * Latencies (ms) of moving `bytes` from a sender process at `ends.send` to
+ * a receiver at `ends.recv` (this process on loopback; its own process where
+ * the end is in a namespace) over plain TCP, read with `onread` into one
+ * reused buffer, `repeats` times after one untimed repeat. Rejects when an
+ * end fails or exits early, or a step takes over `deadlineMs`.
+ */
+export async function measureRawTcpProcesses(bytes: number, repeats: number, readBufferBytes = READ_BUFFER_BYTES * 16, deadlineMs = 60_000, ends: Ends = LOOPBACK_ENDS): Promise<number[]> {
+  checkArgs(bytes, repeats);
+  const sender = spawnAt(ends.send, SENDER, [ends.send.host, String(bytes)]);
+  const senderDied = deathOf(sender.child, sender.output, 'the sender process');
+  let receiver: ReturnType<typeof spawnAt> | undefined;
   try {
-    const port = await withDeadline(new Promise<number>((resolve, reject) => {
-      fail = reject;
-      let text = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        text += d.toString();
-        const m = /port (\d+)\n/.exec(text);
-        if (m) resolve(Number(m[1]));
-      });
-    }), deadlineMs, 'the sender did not listen');
-    await withDeadline(new Promise<void>((resolve, reject) => {
-      fail = reject;
-      sock = net.connect({
-        host: SEND_HOST, port, localAddress: RECV_HOST, noDelay: true,
-        onread: {
-          buffer: readBuf,
-          callback: (n: number) => {
-            received += n;
-            if (received >= bytes && arrived !== null) {
-              const done = arrived;
-              arrived = null;
-              done();
-            }
-            return true;
-          },
-        },
-      }, resolve);
-      sock.on('error', (err) => fail(err));
-    }), deadlineMs, 'the connection to the sender did not open');
-    for (let i = -1; i < repeats; i++) {
-      received = 0;
-      const done = new Promise<void>((resolve, reject) => {
-        arrived = resolve;
-        fail = reject;
-      });
-      const t0 = performance.now();
-      sock!.write('g');
-      await withDeadline(done, deadlineMs, `repeat ${i + 2} of ${repeats + 1} did not arrive`);
-      const ms = performance.now() - t0;
-      if (i >= 0) samples.push(ms); // repeat -1 warms the connection and the sender's first write
-    }
+    const port = Number((await withDeadline(Promise.race([lineOf(sender.child, /port (\d+)\n/), senderDied]), deadlineMs, 'the sender did not listen'))[1]);
+    const o = { host: ends.send.host, port, localAddress: ends.recv.host, bytes, repeats, readBufferBytes, deadlineMs };
+    if (ends.recv.wrap.length === 0) return await receiveRepeats({ ...o, failed: senderDied });
+    const r = spawnAt(ends.recv, RECEIVER, [o.host, o.port, o.localAddress, o.bytes, o.repeats, o.readBufferBytes, o.deadlineMs].map(String));
+    receiver = r;
+    const receiverDied = deathOf(r.child, r.output, 'the receiver process');
+    const m = await withDeadline(Promise.race([lineOf(r.child, /samples (\[.*\])\n/), senderDied, receiverDied]), Math.min(deadlineMs * (repeats + 2), MAX_TIMER_MS), 'the receiver did not report');
+    return JSON.parse(m[1]!) as number[];
   } finally {
-    fail = () => {};
-    child.removeAllListeners('exit');
-    (sock as net.Socket | undefined)?.destroy();
-    child.kill('SIGTERM');
-    await reap(child, 2000);
+    for (const p of [receiver?.child, sender.child]) {
+      if (p === undefined) continue;
+      p.kill('SIGTERM');
+      await reap(p, 2000);
+    }
   }
-  return samples;
 }
 
 /** iperf3's own figure, or why there is none. */
@@ -147,19 +148,21 @@ export function iperf3Version(): string | undefined {
 }
 
 /**
- * iperf3 over loopback for `seconds` (1 to 10): a one-shot server on
- * 127.0.0.3 (flushing its output, so that "Server listening" is seen through
- * a pipe), a client from 127.0.0.2, the client's received rate from its
- * JSON report. Both processes are killed past `seconds` + 10 s; a run
- * that fails or times out is `{ ok: false, reason }`.
+ * iperf3 between `ends` for `seconds` (1 to 10): a one-shot server at the
+ * receiving end (flushing its output, so that "Server listening" is seen
+ * through a pipe), a client from the sending end, the client's received rate
+ * from its JSON report. Both processes are killed past `seconds` + 10 s; a
+ * run that fails or times out is `{ ok: false, reason }`.
  */
-export async function measureIperf3(seconds = 3): Promise<Iperf3Result> {
+export async function measureIperf3(seconds = 3, ends: Ends = LOOPBACK_ENDS): Promise<Iperf3Result> {
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 10) throw new RangeError(`seconds must be an integer from 1 to 10, got ${seconds}`);
   const version = iperf3Version();
   if (version === undefined) return { ok: false, reason: 'iperf3 is not installed (Debian package iperf3)' };
-  const port = await freePort(RECV_HOST);
+  const { send, recv } = ends;
+  const port = recv.wrap.length > 0 ? IPERF3_NS_PORT : await freePort(recv.host);
   const deadlineMs = (seconds + 10) * 1000;
-  const server = spawn('iperf3', ['-s', '-1', '--forceflush', '-B', RECV_HOST, '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const serverCmd = [...recv.wrap, 'iperf3', '-s', '-1', '--forceflush', '-B', recv.host, '-p', String(port)];
+  const server = spawn(serverCmd[0]!, serverCmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let client: ChildProcess | undefined;
   try {
     const serverLog: string[] = [];
@@ -172,7 +175,8 @@ export async function measureIperf3(seconds = 3): Promise<Iperf3Result> {
       server.stderr!.on('data', onData);
       server.once('exit', (code) => reject(new Error(`iperf3 -s exited (${code}): ${serverLog.join('').trim()}`)));
     }), deadlineMs, 'iperf3 -s did not listen');
-    const c = spawn('iperf3', ['-c', RECV_HOST, '-B', SEND_HOST, '-p', String(port), '-t', String(seconds), '-J'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const clientCmd = [...send.wrap, 'iperf3', '-c', recv.host, '-B', send.host, '-p', String(port), '-t', String(seconds), '-J'];
+    const c = spawn(clientCmd[0]!, clientCmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     client = c;
     const out: string[] = [];
     c.stdout!.on('data', (d: Buffer) => out.push(d.toString()));

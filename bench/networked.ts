@@ -1,29 +1,37 @@
 // `cwasi bench networked`: payloads between functions on two engine nodes.
-// Two `cwasi node` processes on 127.0.0.2 and 127.0.0.3 host a producer and a
-// consumer (checksum); this process coordinates through NATS.
+// Two `cwasi node` processes host a producer and a consumer (checksum); this
+// process coordinates through NATS. They run on 127.0.0.2 and 127.0.0.3 of
+// this host, or with `--netns` in two network namespaces joined by veth pairs
+// on a bridge, Redis in a third (netns.ts draws it; `--link RATE` shapes
+// every link with tc tbf). networked-sites.ts says where each end runs.
 //   networked   the producer's node streams its memory straight to the
 //               consumer's node over the authenticated TCP Networked Buffer
 //   remote-kv   the same pair forced through the real Redis (SET, then GET)
 //   raw-tcp     plain node:net on loopback in this process, reading with
-//               onread into a reused buffer (both ends in one thread)
+//               onread into a reused buffer (both ends in one thread; also
+//               on loopback with --netns)
 //   raw-tcp-2proc  plain node:net with the two ends in two processes, as the
-//               engine rows have them: a child process on 127.0.0.2 writes
-//               one preallocated buffer, this one reads it from 127.0.0.3
-//               into a reused 4 MiB buffer (net-ref.ts): the line-rate
-//               reference Node reaches
-//   iperf3      iperf3 itself over loopback for 3 s, when installed (the
-//               report says when it is not): the machine's TCP ceiling; its
-//               row's latency is the payload ÷ iperf3's rate
+//               engine rows have them: a sender process where the producer's
+//               node is writes one preallocated buffer, a receiver where the
+//               consumer's node is reads it into a reused 4 MiB buffer
+//               (net-ref.ts): the line-rate reference Node reaches
+//   iperf3      iperf3 itself between the same two places for 3 s, when
+//               installed (the report says when it is not): the TCP
+//               ceiling; its row's latency is the payload ÷ iperf3's rate
 //   transport   the Networked Buffer transport alone, in this process
+//               (loopback)
 // Latency is the paper's: producer returned → consumer has every byte.
-// Goals: networked ≥ 80% of raw-tcp and ≥ 90% of raw-tcp-2proc (and of
-// iperf3 where measured) throughput at 100 MiB; networked ≥ 3× remote-kv at
-// 2 MiB.
+// Goals (networked-goals.ts): networked ≥ 80% of raw-tcp and ≥ 90% of
+// raw-tcp-2proc (and of iperf3 where measured) throughput at the largest
+// size, ≥ 90% of the link rate with --link; networked ≥ 3× remote-kv at the
+// smallest.
 
 import { Engine } from '../engine/index.js';
 import { startCluster } from './cluster-harness.js';
-import { type BenchOptions, type BenchReport, type BenchResult, type Goal, meta, progress, round, row } from './common.js';
+import { type BenchOptions, type BenchReport, type BenchResult, meta, progress, round, row } from './common.js';
 import { measureRawTcp, measureTransport } from './net-raw.js';
+import { networkedGoals } from './networked-goals.js';
+import { CONSUMER_NODE, PRODUCER_NODE, loopbackSites, netnsSites, type Sites } from './networked-sites.js';
 import { measureIperf3, measureRawTcpProcesses, type Iperf3Result } from './net-ref.js';
 import { countFor, measurePair } from './transfer.js';
 
@@ -35,15 +43,21 @@ export async function networked(opts: BenchOptions): Promise<BenchReport> {
   const sizes = opts.sizes ?? [2 * MiB, 100 * MiB];
   const wanted = (m: string) => opts.modes === undefined || opts.modes.includes(m);
   const total = sizes.reduce((n, s) => n + countFor(s, opts.quick, opts.executions) * 5, 0);
-  const bar = progress(opts.progress, total, 'networked');
   const results: BenchResult[] = [];
-  const harness = await startCluster({ nodes: [{ name: 'bench-b', host: '127.0.0.2' }, { name: 'bench-c', host: '127.0.0.3' }], threads: opts.threads ?? 2 });
+  // Made before anything is measured: without namespaces, --netns fails here (E_NETNS_UNAVAILABLE).
+  let stopBar = () => {};
+  const sites: Sites = opts.netns === true ? await netnsSites(opts.link, () => stopBar()) : loopbackSites();
+  if (sites.opened !== undefined) opts.log(sites.opened);
+  let harness: Awaited<ReturnType<typeof startCluster>> | undefined;
   let engine: Engine | undefined;
   let iperf3: Iperf3Result | undefined;
+  const bar = progress(opts.progress, total, 'networked');
+  stopBar = () => bar.stop();
   try {
+    harness = await startCluster({ ...sites.harness, threads: opts.threads ?? 2 });
     if (wanted('iperf3')) {
       bar.tick(0, 'iperf3');
-      iperf3 = await measureIperf3(IPERF3_SECONDS);
+      iperf3 = await measureIperf3(IPERF3_SECONDS, sites.ends);
       if (iperf3.ok) {
         const big = Math.max(...sizes);
         results.push(row('networked', 'iperf3', big, [big / (iperf3.gbPerSec * 1e9) * 1000], {
@@ -53,11 +67,15 @@ export async function networked(opts: BenchOptions): Promise<BenchReport> {
     }
     engine = await Engine.create({
       threads: 1, timeoutMs: 120_000,
-      cluster: { nats: harness.nats, cluster: harness.cluster, name: 'bench-coordinator', secretFile: harness.secretFile },
+      cluster: {
+        nats: harness.nats, cluster: harness.cluster, name: 'bench-coordinator', secretFile: harness.secretFile,
+        ...(sites.coordinatorListen !== undefined ? { listen: sites.coordinatorListen } : {}),
+      },
+      ...(sites.redisUrl !== undefined ? { redis: { url: sites.redisUrl } } : {}),
     });
     await engine.deploy({
       name: 'net',
-      functions: { 'net-producer': { module: 'producer', host: 'bench-b' }, 'net-consumer': { module: 'checksum', host: 'bench-c' } },
+      functions: { 'net-producer': { module: 'producer', host: PRODUCER_NODE }, 'net-consumer': { module: 'checksum', host: CONSUMER_NODE } },
       edges: [{ from: 'net-producer', to: 'net-consumer' }],
     });
     for (const bytes of sizes) {
@@ -68,7 +86,7 @@ export async function networked(opts: BenchOptions): Promise<BenchReport> {
         bar.tick(n, `raw-tcp ${bytes >> 20} MiB`);
       }
       if (wanted('raw-tcp-2proc')) {
-        results.push(row('networked', 'raw-tcp-2proc', bytes, await measureRawTcpProcesses(bytes, n), { metric: 'transfer' }));
+        results.push(row('networked', 'raw-tcp-2proc', bytes, await measureRawTcpProcesses(bytes, n, undefined, undefined, sites.ends), { metric: 'transfer' }));
         bar.tick(n, `raw-tcp-2proc ${bytes >> 20} MiB`);
       }
       if (wanted('transport')) {
@@ -88,39 +106,17 @@ export async function networked(opts: BenchOptions): Promise<BenchReport> {
   } finally {
     bar.stop();
     await engine?.close();
-    await harness.close();
-  }
-  const goals: Goal[] = [];
-  const at = (mode: string, bytes: number) => results.find((r) => r.mode === mode && r.payloadBytes === bytes);
-  const big = Math.max(...sizes);
-  const net = at('networked', big);
-  const raw = at('raw-tcp', big);
-  if (net?.gbPerSec && raw?.gbPerSec) {
-    const ratio = net.gbPerSec / raw.gbPerSec;
-    goals.push({ name: `networked vs raw-tcp throughput at ${big >> 20} MiB`, target: '>= 0.80', measured: `${ratio.toFixed(2)} (${net.gbPerSec.toFixed(2)} vs ${raw.gbPerSec.toFixed(2)} GB/s)`, pass: ratio >= 0.8 });
-  }
-  // The line-rate references: two processes, like the engine rows.
-  for (const refMode of ['raw-tcp-2proc', 'iperf3']) {
-    const ref = at(refMode, big);
-    if (!net?.gbPerSec || !ref?.gbPerSec) continue;
-    const ratio = net.gbPerSec / ref.gbPerSec;
-    goals.push({ name: `networked vs ${refMode} throughput at ${big >> 20} MiB`, target: '>= 0.90', measured: `${ratio.toFixed(2)} (${net.gbPerSec.toFixed(2)} vs ${ref.gbPerSec.toFixed(2)} GB/s)`, pass: ratio >= 0.9 });
-  }
-  const small = Math.min(...sizes);
-  const n2 = at('networked', small);
-  const kv2 = at('remote-kv', small);
-  if (n2 && kv2) {
-    const ratio = kv2.latencyMs.meanMs / n2.latencyMs.meanMs;
-    goals.push({ name: `networked vs remote-kv at ${small >> 20} MiB (paper throughput)`, target: '>= 3x', measured: `${ratio.toFixed(1)}x (${n2.latencyMs.meanMs.toFixed(2)} vs ${kv2.latencyMs.meanMs.toFixed(2)} ms)`, pass: ratio >= 3 });
+    await harness?.close();
+    await sites.close();
   }
   return {
-    meta: meta(opts.command, { nodes: ['bench-b@127.0.0.2', 'bench-c@127.0.0.3'], nats: harness.nats }),
+    meta: meta(opts.command, { ...sites.meta, nats: harness.nats }),
     results,
-    goals,
+    goals: networkedGoals(results, { sizes, link: sites.link, loopbackComparable: sites.loopbackComparable, redisWhere: sites.redisWhere }),
     notes: [
-      'networked and remote-kv rows: producer on one node process, consumer on another; raw-tcp-2proc: a sender process and this one; raw-tcp and transport: one process, loopback',
+      ...sites.notes,
       ...(iperf3 === undefined ? [] : iperf3.ok
-        ? [`iperf3 (${iperf3.version}): ${iperf3.gbPerSec.toFixed(2)} GB/s over ${iperf3.seconds.toFixed(1)} s on loopback (127.0.0.2 → 127.0.0.3)`]
+        ? [`iperf3 (${iperf3.version}): ${iperf3.gbPerSec.toFixed(2)} GB/s over ${iperf3.seconds.toFixed(1)} s ${sites.where}`]
         : [`iperf3 row absent: ${iperf3.reason}`]),
     ],
   };

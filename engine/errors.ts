@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   E_NAME_TAKEN: 'another live node of the cluster already has this name',
   E_REDIS: 'the Redis server failed or is unreachable',
   E_NATS: 'the NATS server failed or is unreachable',
+  E_NETNS_UNAVAILABLE: 'network namespaces for a cross-host benchmark cannot be had (not root, not Linux, no iproute2 or servers, or their set-up failed)',
   E_INPUT: 'a batch input could not be read (a missing or changed file, a malformed record stream)',
   E_INTERNAL: 'an engine invariant was violated (a bug)',
 } as const;

@@ -9,7 +9,7 @@
 // prove it.
 
 import { CwasiError } from '../errors.js';
-import { formatMs, formatSize, parsePositiveInt, parseSizes, table } from './format.js';
+import { formatMs, formatSize, parseLinkRate, parsePositiveInt, parseSizes, table } from './format.js';
 import type { Out } from './report.js';
 import type { BenchOptions, BenchReport } from '../../bench/common.js';
 
@@ -19,6 +19,8 @@ export interface BenchDefinition {
   defaultSizes?: string;
   /** Takes `--threads 1,2,4` (a list of pool sizes measured in one run). */
   sweepsThreads?: true;
+  /** Takes `--netns` and `--link` (its processes can run in network namespaces). */
+  crossesHosts?: true;
   /** Imports the benchmark's module and returns its entry point. */
   load(): Promise<(opts: BenchOptions) => Promise<BenchReport>>;
 }
@@ -39,8 +41,9 @@ export const BENCHES: Readonly<Record<string, BenchDefinition>> = {
     load: async () => (await import('../../bench/embedding.js')).embedding,
   },
   networked: {
-    description: 'payloads between functions on two node processes over the Networked Buffer, beside raw TCP (one process, two processes, iperf3 when installed) and the Redis baseline (goals: >= 80% of raw-tcp and >= 90% of the two-process references at 100 MiB, >= 3x remote-kv at 2 MiB)',
+    description: 'payloads between functions on two node processes over the Networked Buffer, beside raw TCP (one process, two processes, iperf3 when installed) and the Redis baseline (goals: >= 80% of raw-tcp and >= 90% of the two-process references at 100 MiB, >= 3x remote-kv at 2 MiB); --netns puts the nodes and Redis in three network namespaces, --link 1gbit shapes their links (goal: >= 90% of the link rate)',
     defaultSizes: '2MiB,100MiB',
+    crossesHosts: true,
     load: async () => (await import('../../bench/networked.js')).networked,
   },
   batch: {
@@ -79,6 +82,11 @@ export async function cmdBench(name: string, o: Record<string, string | boolean 
   if (def === undefined) throw new CwasiError('E_CONFIG', `no benchmark "${name}"; available: ${Object.keys(BENCHES).join(', ')}`);
   const sizesText = (o.sizes as string | undefined) ?? def.defaultSizes;
   const threads = o.threads === undefined ? undefined : parseThreads(o.threads as string, def.sweepsThreads === true, name);
+  if ((o.netns !== undefined || o.link !== undefined) && def.crossesHosts !== true) {
+    throw new CwasiError('E_CONFIG', `cwasi bench ${name} runs on this host only; --netns and --link are for ${Object.keys(BENCHES).filter((b) => BENCHES[b]!.crossesHosts).join(', ')}`);
+  }
+  if (o.link !== undefined && o.netns !== true) throw new CwasiError('E_CONFIG', '--link shapes the links between network namespaces: give --netns too');
+  const link = o.link === undefined ? undefined : parseLinkRate(o.link as string);
   // Flags are parsed before the benchmark's module loads, so a usage error costs no import.
   const opts: BenchOptions = {
     ...(sizesText !== undefined ? { sizes: parseSizes(sizesText) } : {}),
@@ -89,6 +97,8 @@ export async function cmdBench(name: string, o: Record<string, string | boolean 
     ...(threads !== undefined && threads.length > 1 ? { threadSweep: threads } : {}),
     ...(o.json !== undefined ? { json: o.json as string } : {}),
     ...(o.out !== undefined ? { out: o.out as string } : {}),
+    ...(o.netns === true ? { netns: true } : {}),
+    ...(link !== undefined ? { link } : {}),
     ...(o.modes !== undefined ? { modes: (o.modes as string).split(',').map((m) => m.trim()).filter(Boolean) } : {}),
     progress: true,
     command: `cwasi ${argv.join(' ')}`,

@@ -23,6 +23,34 @@ export function parseSizes(text: string): number[] {
   return text.split(',').filter((s) => s.trim() !== '').map(parseSize);
 }
 
+/** A link rate as tc writes it: its text (tc's own unit) and bits per second. */
+export interface LinkRate {
+  text: string;
+  bitsPerSec: number;
+}
+
+const RATE_UNITS: Record<string, number> = { kbit: 1e3, mbit: 1e6, gbit: 1e9 };
+/** The slowest and fastest `--link` rates: below 10 Mbit/s a 100 MiB row takes minutes; above 100 Gbit/s tbf is no longer the bottleneck. */
+export const LINK_RATE_MIN_BITS = 10e6;
+export const LINK_RATE_MAX_BITS = 100e9;
+
+/**
+ * "10gbit", "1gbit", "500mbit", "50000kbit" (tc's decimal units, whole
+ * numbers only) → bits per second; anything else, or a rate outside
+ * 10mbit..100gbit, is E_CONFIG.
+ */
+export function parseLinkRate(text: string): LinkRate {
+  const m = /^([1-9]\d{0,8})(kbit|mbit|gbit)$/.exec(text);
+  if (m === null) {
+    throw new CwasiError('E_CONFIG', `--link "${text}" is not a link rate: a whole number and kbit, mbit or gbit, as tc writes them (examples: 10gbit, 1gbit, 500mbit)`);
+  }
+  const bitsPerSec = Number(m[1]) * RATE_UNITS[m[2]!]!;
+  if (bitsPerSec < LINK_RATE_MIN_BITS || bitsPerSec > LINK_RATE_MAX_BITS) {
+    throw new CwasiError('E_CONFIG', `--link ${text} is out of range: from 10mbit to 100gbit`);
+  }
+  return { text, bitsPerSec };
+}
+
 /** 2097152 → "2MiB", 1536 → "1.5KiB". */
 export function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes}B`;

@@ -465,6 +465,8 @@ export function buildProgram(out: Out = io): Command {
     .option('--concurrency <n>', 'calls in flight (throughput rows)')
     .option('--threads <n>', 'worker threads; paper and batch sweep a list, e.g. 1,2,4')
     .option('--modes <list>', 'only these modes')
+    .option('--netns', 'networked: run the two nodes in network namespaces joined by veth pairs, Redis in a third (Linux, root, iproute2)')
+    .option('--link <rate>', 'networked, with --netns: shape every namespace link with tc tbf, e.g. 10gbit, 1gbit, 500mbit')
     .action((name: string, o: Record<string, string | boolean | undefined>) => cmdBench(name, o, out, process.argv.slice(2)));
   bench.addHelpText('after', benchHelp());
 

@@ -1,0 +1,21 @@
+// The receiving end of the two-process raw TCP reference in its own `node`
+// process, for when it runs inside a network namespace (net-ref.ts):
+//   node net-ref-receiver.js HOST PORT LOCAL BYTES REPEATS READ_BUFFER DEADLINE_MS
+// It prints `samples [ms, ...]` on stdout and exits 0, or the failure on
+// stderr and exits 1.
+
+import { receiveRepeats } from './net-ref-receive.js';
+
+const [host, portText, localAddress, ...rest] = process.argv.slice(2);
+const [port, bytes, repeats, readBufferBytes, deadlineMs] = [portText, ...rest].map(Number);
+if (host === undefined || localAddress === undefined || rest.length !== 4 || [port, bytes, repeats, readBufferBytes, deadlineMs].some((n) => !Number.isSafeInteger(n) || n! < 1)) {
+  process.stderr.write('usage: net-ref-receiver HOST PORT LOCAL BYTES REPEATS READ_BUFFER DEADLINE_MS (positive integers)\n');
+  process.exit(2);
+}
+receiveRepeats({ host, port: port!, localAddress, bytes: bytes!, repeats: repeats!, readBufferBytes: readBufferBytes!, deadlineMs: deadlineMs! }).then(
+  (samples) => process.stdout.write(`samples ${JSON.stringify(samples)}\n`, () => process.exit(0)),
+  (err: Error) => {
+    process.stderr.write(`net-ref-receiver: ${err.message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,53 @@
+// The goals of `cwasi bench networked`, from its rows: networked against
+// each reference at the largest size (raw-tcp only where it ran where the
+// nodes did), against remote-kv at the smallest, and (with `--link`) against
+// the link rate itself.
+
+import { formatSize, type LinkRate } from '../engine/cli/format.js';
+import type { BenchResult, Goal } from './common.js';
+
+export interface GoalContext {
+  sizes: number[];
+  /** The shaped link rate, where there is one. */
+  link: LinkRate | undefined;
+  /** False where raw-tcp ran on loopback and the nodes did not (no goal against it then). */
+  loopbackComparable: boolean;
+  /** Where Redis ran, for the remote-kv goal's name (e.g. "Redis in its own namespace"). */
+  redisWhere: string | undefined;
+}
+
+const mib = (bytes: number) => formatSize(bytes).replace(/(\d)([KMG]iB|B)$/, '$1 $2');
+
+export function networkedGoals(results: BenchResult[], c: GoalContext): Goal[] {
+  const goals: Goal[] = [];
+  const at = (mode: string, bytes: number) => results.find((r) => r.mode === mode && r.payloadBytes === bytes);
+  const big = Math.max(...c.sizes);
+  const net = at('networked', big);
+  const vs = (refMode: string, target: number) => {
+    const ref = at(refMode, big);
+    if (!net?.gbPerSec || !ref?.gbPerSec) return;
+    const ratio = net.gbPerSec / ref.gbPerSec;
+    goals.push({ name: `networked vs ${refMode} throughput at ${mib(big)}`, target: `>= ${target.toFixed(2)}`, measured: `${ratio.toFixed(2)} (${net.gbPerSec.toFixed(2)} vs ${ref.gbPerSec.toFixed(2)} GB/s)`, pass: ratio >= target });
+  };
+  if (c.loopbackComparable) vs('raw-tcp', 0.8);
+  // The line-rate references: two processes, like the engine rows.
+  vs('raw-tcp-2proc', 0.9);
+  vs('iperf3', 0.9);
+  if (c.link !== undefined && net?.gbPerSec) {
+    // tbf counts the packets' headers too, so a payload reaches a little under the rate.
+    const linkGBps = c.link.bitsPerSec / 8 / 1e9;
+    const ratio = net.gbPerSec / linkGBps;
+    goals.push({ name: `networked vs the ${c.link.text} link rate at ${mib(big)}`, target: '>= 0.90', measured: `${ratio.toFixed(2)} (${net.gbPerSec.toFixed(3)} vs ${linkGBps.toFixed(3)} GB/s)`, pass: ratio >= 0.9 });
+  }
+  const small = Math.min(...c.sizes);
+  const n2 = at('networked', small);
+  const kv2 = at('remote-kv', small);
+  if (n2 && kv2) {
+    const ratio = kv2.latencyMs.meanMs / n2.latencyMs.meanMs;
+    goals.push({
+      name: `networked vs remote-kv at ${mib(small)} (paper throughput${c.redisWhere === undefined ? '' : `, ${c.redisWhere}`})`,
+      target: '>= 3x', measured: `${ratio.toFixed(1)}x (${n2.latencyMs.meanMs.toFixed(2)} vs ${kv2.latencyMs.meanMs.toFixed(2)} ms)`, pass: ratio >= 3,
+    });
+  }
+  return goals;
+}
