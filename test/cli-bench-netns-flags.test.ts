@@ -56,7 +56,16 @@ test('--netns without root is E_NETNS_UNAVAILABLE, before anything is measured',
     assert.match(r.stderr, /^error E_NETNS_UNAVAILABLE: --netns: /);
     return;
   }
-  // As root, run the CLI as the unprivileged user "nobody".
+  // As root, run the CLI as the unprivileged user "nobody", where nobody can
+  // run this node and read the package (a node kept under /root cannot be).
+  const probe = await new Promise<string | undefined>((resolve) => {
+    execFile(process.execPath, ['-e', 'require("node:fs").accessSync(process.argv[1])', bin], { uid: 65534, gid: 65534, timeout: 30_000 },
+      (err) => resolve(err === null ? undefined : err.message.split('\n')[0]));
+  });
+  if (probe !== undefined) {
+    console.log(`  skipped: user nobody cannot run ${process.execPath} on ${bin} (${probe})`);
+    return;
+  }
   const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(process.execPath, [bin, 'bench', 'networked', '--netns', '--sizes', '64KiB'], { cwd: root, uid: 65534, gid: 65534, timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
