@@ -46,7 +46,7 @@ async function whenReady(client: RedisClient, url: string): Promise<void> {
       else resolve();
     };
     const onReady = () => done();
-    const timer = setTimeout(() => done(new CwasiError('E_REDIS', `Redis at ${url} is unreachable (client ${client.status})`)), READY_WAIT_MS);
+    const timer = setTimeout(() => done(new CwasiError('E_REDIS', `Redis at ${redactUrl(url)} is unreachable (client ${client.status})`)), READY_WAIT_MS);
     client.on('ready', onReady);
   });
 }
@@ -108,8 +108,21 @@ export async function closeRedisClients(): Promise<void> {
   }));
 }
 
+/** `url` as an error message may show it: a user name stays, a password does not. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password === '') return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    // Not a URL the engine could parse: show nothing of what it might hold.
+    return '(an unparsable Redis URL)';
+  }
+}
+
 function redisError(url: string, err: unknown): CwasiError {
-  return new CwasiError('E_REDIS', `Redis at ${url}: ${err instanceof Error ? err.message : String(err)}`);
+  return new CwasiError('E_REDIS', `Redis at ${redactUrl(url)}: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 function chunkKey(key: string, i: number): string {
