@@ -128,8 +128,8 @@ export type Iperf3Result =
   | { ok: true; gbPerSec: number; seconds: number; bytes: number; version: string }
   | { ok: false; reason: string };
 
-/** A free TCP port on `host` (bound then released; iperf3 binds it next). */
-async function freePort(host: string): Promise<number> {
+/** A free TCP port on `host` (bound, then released for a server to bind next: iperf3, the netns bench's NATS and Redis). */
+export async function freePort(host: string): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((resolve, reject) => {
     s.once('error', reject);

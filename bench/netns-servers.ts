@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './net-ref.js';
 import type { NetnsHost } from './netns.js';
 
 export interface ServerProcess {
@@ -47,18 +48,6 @@ async function listening(child: ChildProcess, host: string, port: number, timeou
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
-}
-
-/** A free TCP port on `host` (bound, then released for the server to bind). */
-async function freePort(host: string): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(0, host, () => resolve());
-  });
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 async function launch(command: string[], dir: string, url: string, host: string, port: number, what: string, track: (s: ServerProcess) => void): Promise<ServerProcess> {
