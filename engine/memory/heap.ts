@@ -71,6 +71,8 @@ export interface HeapStats {
 export class Heap extends HeapBlocks {
   /** Standard chunks this thread released and may reuse without the lock. */
   private readonly cache: number[] = [];
+  /** Cached and instance bytes as of the last stats() read under the lock (reported when the lock is busy). */
+  private lastHeld = { cachedBytes: 0, instanceBytes: 0 };
   /** How many chunks this view may cache: only long-lived views on allocating threads cache. */
   private readonly cacheLimit: number;
 
@@ -198,7 +200,6 @@ export class Heap extends HeapBlocks {
       u32[b + (BLOCK.TAG >> 2)] = arena.id;
       u32[b + (BLOCK.NEXT >> 2)] = arena.head;
       u32[b + (BLOCK.OWNER >> 2)] = 0;
-      Atomics.sub(this.i32, HDR.CACHED_BYTES >> 2, CHUNK_BLOCK_BYTES);
       arena.head = cached;
       return cached + BLOCK_HEADER_BYTES;
     }
@@ -207,14 +208,13 @@ export class Heap extends HeapBlocks {
 
   /**
    * A block that lives as long as an instance on this thread (its shadow
-   * stack). Counted in INSTANCE_BYTES and marked with this thread, so that the
-   * blocks of a thread that died can be found and freed.
+   * stack). Marked with this thread, so that the blocks of a thread that died
+   * can be found and freed, and counted as instanceBytes by stats().
    */
   allocInstance(arena: Arena, payloadBytes: number): number {
     const ptr = this.allocBlock(arena, payloadBytes);
     const b = (ptr - BLOCK_HEADER_BYTES) >>> 2;
     this.u32[b + (BLOCK.OWNER >> 2)] = (INSTANCE_OWNER | threadTag()) >>> 0;
-    Atomics.add(this.i32, HDR.INSTANCE_BYTES >> 2, this.u32[b]!);
     return ptr;
   }
 
@@ -246,6 +246,7 @@ export class Heap extends HeapBlocks {
     let block = arena.head;
     let steps = 0;
     const walk = this.walkLimit();
+    const me = threadTag();
     let locked = false;
     if (this.cacheLimit === 0 && block !== 0) {
       // Without a cache every block goes back under the lock: take it before
@@ -259,11 +260,11 @@ export class Heap extends HeapBlocks {
         const b = block >>> 2;
         if (u32[b + (BLOCK.TAG >> 2)] !== arena.id) throw this.corrupt(`block ${block} does not belong to arena ${arena.id}`);
         const next = u32[b + (BLOCK.NEXT >> 2)]!;
-        if ((u32[b + (BLOCK.OWNER >> 2)]! & INSTANCE_OWNER) !== 0) Atomics.sub(this.i32, HDR.INSTANCE_BYTES >> 2, u32[b]!);
         if (u32[b] === CHUNK_BLOCK_BYTES && this.cache.length < this.cacheLimit) {
+          // Owner first: a thread terminated between the two stores leaves a
+          // block its recovery finds either way (by the arena's id or as its cache).
+          u32[b + (BLOCK.OWNER >> 2)] = me;
           u32[b + (BLOCK.TAG >> 2)] = CACHED_TAG;
-          u32[b + (BLOCK.OWNER >> 2)] = threadTag();
-          Atomics.add(this.i32, HDR.CACHED_BYTES >> 2, CHUNK_BLOCK_BYTES);
           this.cache.push(block);
         } else {
           if (!locked) {
@@ -291,9 +292,7 @@ export class Heap extends HeapBlocks {
     this.lock();
     try {
       while (this.cache.length > 0) {
-        const block = this.cache.pop()!;
-        Atomics.sub(this.i32, HDR.CACHED_BYTES >> 2, CHUNK_BLOCK_BYTES);
-        this.give(block);
+        this.give(this.cache.pop()!);
       }
     } finally {
       this.unlock();
@@ -324,14 +323,11 @@ export class Heap extends HeapBlocks {
         if (tag === FREE_TAG) {
           // free already
         } else if (ids.has(tag)) {
-          if ((owner & INSTANCE_OWNER) !== 0) Atomics.sub(this.i32, HDR.INSTANCE_BYTES >> 2, u32[b]!);
           found.push(block);
         } else if (deadThread !== 0 && tag === CACHED_TAG && owner === deadThread) {
-          Atomics.sub(this.i32, HDR.CACHED_BYTES >> 2, u32[b]!);
           found.push(block);
         } else if (deadThread !== 0 && owner === ((INSTANCE_OWNER | deadThread) >>> 0)) {
           // An instance of the dead thread: its stack goes too.
-          Atomics.sub(this.i32, HDR.INSTANCE_BYTES >> 2, u32[b]!);
           deadArenas.add(tag);
           found.push(block);
         }
@@ -405,6 +401,8 @@ export class Heap extends HeapBlocks {
         state: busy ? 'busy' : 'corrupt',
         problem: (err as Error).message,
         ...this.headerFigures(u32),
+        // As of the last read under the lock: counting them needs a walk.
+        ...this.lastHeld,
         freeBlocks: 0,
         freeBytes: 0,
       };
@@ -412,10 +410,8 @@ export class Heap extends HeapBlocks {
   }
 
   /** The figures read straight from the header words (no lock, no list walk). */
-  private headerFigures(u32: Uint32Array): Omit<HeapStats, 'state' | 'problem' | 'freeBlocks' | 'freeBytes'> {
+  private headerFigures(u32: Uint32Array): Omit<HeapStats, 'state' | 'problem' | 'freeBlocks' | 'freeBytes' | 'cachedBytes' | 'instanceBytes'> {
     return {
-      cachedBytes: u32[HDR.CACHED_BYTES >> 2]!,
-      instanceBytes: u32[HDR.INSTANCE_BYTES >> 2]!,
       heapStart: u32[HDR.HEAP_START >> 2]!,
       heapTop: u32[HDR.HEAP_TOP >> 2]!,
       memoryBytes: this.buffer.byteLength,
@@ -426,12 +422,41 @@ export class Heap extends HeapBlocks {
     };
   }
 
+  /**
+   * Bytes in cached chunks and in instance blocks, counted by walking every
+   * block (under the lock). Not kept as shared counters: a thread moves chunks
+   * into and out of its cache without the lock, and a worker terminated
+   * between changing a block and changing a counter would leave the counter
+   * wrong for good; the blocks themselves are what the dead thread's
+   * recovery (releaseTagged) reads, so counting them stays exact.
+   */
+  private heldTotals(): { cachedBytes: number; instanceBytes: number } {
+    const u32 = this.u32;
+    let cachedBytes = 0;
+    let instanceBytes = 0;
+    let block = u32[HDR.HEAP_START >> 2]!;
+    let steps = 0;
+    const walk = this.walkLimit();
+    while (block < u32[HDR.HEAP_TOP >> 2]!) {
+      this.checkBlock(block);
+      const b = block >>> 2;
+      const tag = u32[b + (BLOCK.TAG >> 2)]!;
+      if (tag === CACHED_TAG) cachedBytes += u32[b]!;
+      else if (tag !== FREE_TAG && (u32[b + (BLOCK.OWNER >> 2)]! & INSTANCE_OWNER) !== 0) instanceBytes += u32[b]!;
+      block += u32[b]!;
+      if (++steps > walk) throw this.corrupt('heap walk does not end');
+    }
+    return { cachedBytes, instanceBytes };
+  }
+
   private statsLocked(): HeapStats {
     this.lock();
     try {
+      this.lastHeld = this.heldTotals();
       return {
         state: 'ok',
         ...this.headerFigures(this.u32),
+        ...this.lastHeld,
         ...this.freeListTotals(),
       };
     } finally {

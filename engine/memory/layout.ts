@@ -38,9 +38,8 @@
 //  │ 44     │ MAX_BYTES_LO   │ memory maximum in bytes, low 32 bits            │
 //  │ 48     │ MAX_BYTES_HI   │ ... high bits (a 4 GiB maximum sets 1 here)     │
 //  │ 52     │ reserved       │ zero                                            │
-//  │ 56     │ CACHED_BYTES   │ bytes of chunks parked in per-thread caches     │
-//  │ 60     │ INSTANCE_BYTES │ bytes held for instances' lifetimes (stacks)    │
-//  │ 64..   │ reserved       │ zero                                            │
+//  │ 56..   │ reserved       │ zero (cached and instance bytes are counted by  │
+//  │        │                │ walking the blocks: heap.ts heldTotals)         │
 //  └────────┴────────────────┴────────────────────────────────────────────────┘
 //
 // HEAP BLOCK (16-byte header, payload 16-byte aligned)
@@ -74,8 +73,6 @@ export const HDR = {
   PEAK_IN_USE: 40,
   MAX_BYTES_LO: 44,
   MAX_BYTES_HI: 48,
-  CACHED_BYTES: 56,
-  INSTANCE_BYTES: 60,
 } as const;
 
 /** Bytes reserved for the header; nothing else is ever placed below this. */
