@@ -28,7 +28,10 @@ export const now = (): number => performance.timeOrigin + performance.now();
  *               │ memories (share requests), placing    │ has not yet read the worker's hello (a new
  *               │ inputs                                │ thread), the task stays in `cancelled` and
  *               │                                       │ is terminated when the hello or a share
- *               │                                       │ request arrives
+ *               │                                       │ request arrives. A worker that holds a heap
+ *               │                                       │ lock then is not terminated but asked to
+ *               │                                       │ exit at its unlock (exit-request.ts), so
+ *               │                                       │ the memory is not left half-updated
  *  running      │ guest code runs (or waits on a guest  │ worker terminated (the only way to stop a
  *               │ call, whose callee tasks are this     │ wasm loop); its journal frees what it held
  *               │ invocation's too)                     │ (forgetThread); Piscina replaces it

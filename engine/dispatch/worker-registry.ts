@@ -12,11 +12,14 @@ import type { FunctionCoordinator, MemoryGroup } from '../coordinator.js';
 import { whenUnlocked } from '../memory/heap.js';
 import { controlOf, withTimeout, type WorkerControl, type WorkerStats } from '../worker/control.js';
 import { markCancelled, unclaimed } from '../worker/cancel-board.js';
+import { terminateOrAsk } from '../worker/exit-request.js';
 import { JOURNAL, JOURNAL_ENTRY_BYTES, JOURNAL_OFFSET, JOURNAL_RUNNING, type WorkerHello } from '../worker/protocol.js';
 import type { Invocation } from './invocation.js';
 
 /** How long a control-plane call to a worker may take (it answers between tasks). */
 const CONTROL_TIMEOUT_MS = 2000;
+/** How long a thread asked to exit at its heap unlock may take before it is terminated anyway. */
+const EXIT_REQUEST_GRACE_MS = 1000;
 
 export interface WorkerLink {
   port: MessagePort;
@@ -193,9 +196,24 @@ export class WorkerRegistry {
     return true;
   }
 
+  /**
+   * End a thread running a cancelled task: at once, or, when it holds a heap
+   * lock, at its unlock (exit-request.ts), so that no memory is left
+   * half-updated and discarded. A thread asked to go that is still there
+   * after EXIT_REQUEST_GRACE_MS is terminated all the same.
+   */
   private terminate(threadId: number): void {
     const worker = this.pool.threads.find((w) => w.threadId === threadId);
-    void worker?.terminate();
+    if (worker === undefined) return;
+    const link = this.workers.get(threadId);
+    const kill = (): void => void worker.terminate();
+    if (link === undefined) return kill();
+    const heaps = this.coordinator.groupsList().filter((g) => g.heap !== undefined && g.host === this.coordinator.hostName).map((g) => g.heap!);
+    if (terminateOrAsk(link.control, threadId + 1, heaps, kill) === 'asked') {
+      setTimeout(() => {
+        if (this.workers.get(threadId) === link) kill();
+      }, EXIT_REQUEST_GRACE_MS).unref();
+    }
   }
 
   /** A task's thread died: free the arenas its journal (the thread's control block) says the task held. */

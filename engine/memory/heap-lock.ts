@@ -77,6 +77,22 @@ export function whenUnlocked(op: () => void, onFail: (err: CwasiError) => void):
   attempt();
 }
 
+/** Where a dispatcher asks this worker thread to exit at its next heap unlock (exit-request.ts); unset on the main thread. */
+let exitWord: Int32Array | undefined;
+let exitIndex = 0;
+/** Exit code of a worker that left at a heap unlock because its task was cancelled. */
+export const EXIT_AT_UNLOCK_CODE = 86;
+
+/** Worker threads: exit (instead of entering or after leaving a critical section) once `words[index]` is not 0. */
+export function exitAtUnlockWhenAsked(words: Int32Array, index: number): void {
+  exitWord = words;
+  exitIndex = index;
+}
+
+function exitIfAsked(): void {
+  if (exitWord !== undefined && Atomics.load(exitWord, exitIndex) !== 0) process.exit(EXIT_AT_UNLOCK_CODE);
+}
+
 export class HeapLock {
   readonly buffer: SharedArrayBuffer;
   private readonly words: Int32Array;
@@ -100,13 +116,17 @@ export class HeapLock {
 
   lock(): void {
     const w = this.words;
+    // The tag first: between taking the lock and naming its holder there is no call.
+    const me = threadTag();
     // Fast path: 0 → 1 takes the lock uncontended.
     const c = Atomics.compareExchange(w, LOCK_STATE, 0, 1);
     if (c !== 0) {
       if (isMainThread) this.lockMain();
       else this.lockSlow(c);
     }
-    Atomics.store(w, LOCK_HOLDER, threadTag());
+    Atomics.store(w, LOCK_HOLDER, me);
+    // Asked to exit (exit-request.ts): leave before changing anything.
+    if (exitWord !== undefined && Atomics.load(exitWord, exitIndex) !== 0) this.unlock();
   }
 
   /** The main thread spins, bounded, and never sleeps (see the top of this file). */
@@ -153,5 +173,6 @@ export class HeapLock {
       Atomics.store(w, LOCK_STATE, 0);
       Atomics.notify(w, LOCK_STATE, 1);
     }
+    exitIfAsked();
   }
 }

@@ -100,7 +100,9 @@ export type TaskResult = RunSuccess | RunFailure;
 //  │ offset               │ field                                                │
 //  ├──────────────────────┼──────────────────────────────────────────────────────┤
 //  │ 0                    │ SHARE_STATE: 0 idle, 1 waiting (worker), 2 answered  │
-//  │ 4                    │ reserved                                             │
+//  │ 4                    │ EXIT_REQUEST: 1 = the dispatcher asks the worker to  │
+//  │                      │ exit at its next heap unlock (it was cancelled while │
+//  │                      │ holding a heap lock: exit-request.ts)                │
 //  │ 8 + 8·i              │ CALL SLOT i: STATE (0 free, 1 pending, 2 done),      │
 //  │                      │              STATUS (guest status, written before    │
 //  │                      │              STATE = 2)                              │
@@ -112,6 +114,7 @@ export type TaskResult = RunSuccess | RunFailure;
 //  └──────────────────────┴──────────────────────────────────────────────────────┘
 
 export const CTRL_SHARE_STATE = 0;
+export const CTRL_EXIT_REQUEST = 4;
 export const SHARE_IDLE = 0;
 export const SHARE_WAITING = 1;
 export const SHARE_ANSWERED = 2;

@@ -17,6 +17,7 @@ import { takeCoverage } from 'node:v8';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { CwasiError, toErrorRecord } from '../errors.js';
 import { Heap } from '../memory/heap.js';
+import { exitAtUnlockWhenAsked } from '../memory/heap-lock.js';
 import { emitOutput, placeInput } from '../channels/endpoints.js';
 import { copyAcross } from '../channels/local.js';
 import type { PlaceTarget, SharedResolver } from '../channels/channel.js';
@@ -28,7 +29,7 @@ import {
 } from './host.js';
 import { STATUS, statusOf } from '../abi.js';
 import {
-  CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, type WorkerData, CONTROL_BLOCK_BYTES, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ARENAS, JOURNAL_ENTRY_BYTES,
+  CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, type WorkerData, CONTROL_BLOCK_BYTES, CTRL_EXIT_REQUEST, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ARENAS, JOURNAL_ENTRY_BYTES,
   JOURNAL_FINISHED, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED, SHARE_IDLE, SHARE_WAITING,
   SLOT_FREE, SLOT_PENDING, SLOT_STATE, SLOT_STATUS,
   type GroupInstall, type GroupKey, type GuestCallReply, type GuestCallRequest,
@@ -44,6 +45,8 @@ const now = (): number => performance.timeOrigin + performance.now();
 
 const controlBuffer = new SharedArrayBuffer(CONTROL_BLOCK_BYTES);
 const ctl = new Int32Array(controlBuffer);
+// A cancelled task's worker that holds a heap lock exits at its unlock (exit-request.ts).
+exitAtUnlockWhenAsked(ctl, CTRL_EXIT_REQUEST >> 2);
 const replyChannel = new MessageChannel();
 const replyPort = replyChannel.port1;
 let helloSent = false;
