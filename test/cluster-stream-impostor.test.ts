@@ -56,7 +56,11 @@ function impersonate(node: string, addresses: Record<string, string>, sent: Sent
 
 test.before(async () => {
   const opts = (name: string) => ({ threads: 1, timeoutMs: 20_000, cluster: { nats: NATS_URL, cluster, name, secret } });
-  [b, c, coord] = await Promise.all([Engine.create(opts('b')), Engine.create(opts('c')), Engine.create(opts('coord'))]);
+  // Kept one by one, so the after hook closes the engines that did start when another failed.
+  const made = await Promise.allSettled([Engine.create(opts('b')), Engine.create(opts('c')), Engine.create(opts('coord'))]);
+  [b, c, coord] = made.map((r) => (r.status === 'fulfilled' ? r.value : undefined)) as Engine[];
+  const failed = made.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   nc = await connect({ servers: NATS_URL });
   mallory = await NetTransport.listen({ secret, nodeName: 'mallory' });
   // Authenticated ahead of time, so its stream needs one frame to arrive.

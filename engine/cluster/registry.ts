@@ -56,6 +56,33 @@ export function bucketNames(cluster: string): { nodes: string; functions: string
   return { nodes: `cwasi_${safe}_nodes`, functions: `cwasi_${safe}_functions` };
 }
 
+/** JetStream's error code for "subjects overlap with an existing stream". */
+const SUBJECT_OVERLAP = 10065;
+/** Tries of one bucket's create; each lost race means another node made the bucket meanwhile. */
+const CREATE_TRIES = 3;
+
+/**
+ * Open a bucket, creating it if it is missing. Nodes of a new cluster that
+ * start together race to create the same bucket, and a JetStream server
+ * (seen on 2.9) checks the name and the subjects under separate locks: the
+ * loser of the race is told its subjects overlap the stream the winner just
+ * made. Asking again then finds that stream. An overlap that persists is a
+ * different stream holding the bucket's subjects, and is reported as such.
+ */
+async function createBucket(kvm: Kvm, name: string, opts: Parameters<Kvm['create']>[1]): Promise<KV> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await kvm.create(name, opts);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== SUBJECT_OVERLAP) throw err;
+      if (attempt >= CREATE_TRIES) {
+        throw new CwasiError('E_CONFIG', `registry bucket ${name} cannot be created: another JetStream stream already takes its subjects ($KV.${name}.>); `
+          + 'remove that stream or choose another cluster name');
+      }
+    }
+  }
+}
+
 export class ClusterRegistry {
   readonly nc: NatsConnection;
   private readonly nodes: KV;
@@ -192,8 +219,8 @@ export class ClusterRegistry {
       // The TTL only collects records of nodes gone for good: liveness is judged by
       // heartbeat age (alive()), so the TTL must not retire a node that is merely
       // a few beats late, whatever period it (not the bucket's creator) beats at.
-      const nodes = await kvm.create(names.nodes, { history: 1, replicas, ttl: Math.max(options.staleMs * 4, 30_000) });
-      const functions = await kvm.create(names.functions, { history: 1, replicas });
+      const nodes = await createBucket(kvm, names.nodes, { history: 1, replicas, ttl: Math.max(options.staleMs * 4, 30_000) });
+      const functions = await createBucket(kvm, names.functions, { history: 1, replicas });
       step = 'cannot read the registry buckets\' status';
       for (const [name, kv] of [[names.nodes, nodes], [names.functions, functions]] as const) {
         // An existing bucket keeps the replica count it was made with: fewer
