@@ -2,10 +2,14 @@
 // cwasi command line (built code lives in dist/; run `npm run build` after changing sources).
 import { main } from '../dist/engine/cli/main.js';
 
-// A reader that went away (`cwasi ... | head`) is not an error: stop quietly.
+// A reader that went away (`cwasi ... | head`) is not an error: the output
+// stops, the command finishes what it started, closes its engine and exits
+// with its own code. It does not exit from here: process.exit() while the
+// engine's worker threads are alive can abort Node itself (SIGABRT, seen
+// under load).
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
     throw err;
   });
 }

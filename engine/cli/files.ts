@@ -28,12 +28,19 @@ export function readArg(path: string, what: string): Buffer {
   }
 }
 
+/** The write failed because the reading end of the pipe closed. */
+function readerGone(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
+}
+
 /** Writes `bytes` to `path` (`-`: stdout); E_IO naming `what` when it cannot be written. */
 export async function writeArg(path: string, bytes: Uint8Array | string, what: string): Promise<void> {
   try {
     if (path !== '-') writeFileSync(path, bytes);
     // Through the stream, not fd 1: a pipe is non-blocking, so a synchronous write of a large output can fail with EAGAIN.
-    else await new Promise<void>((resolve, reject) => process.stdout.write(bytes, (err) => (err ? reject(err) : resolve())));
+    // A reader that went away (EPIPE) takes no more output; that is not a failure of the command.
+    else await new Promise<void>((resolve, reject) => process.stdout.write(bytes, (err) => (err && !readerGone(err) ? reject(err) : resolve())));
   } catch (err) {
     throw new CwasiError('E_IO', `${what} ${path === '-' ? 'stdout' : path}: ${reason(err)}`, { path }, { cause: err });
   }

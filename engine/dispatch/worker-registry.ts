@@ -11,7 +11,7 @@ import type { GroupRef } from '../channels/channel.js';
 import type { FunctionCoordinator, MemoryGroup } from '../coordinator.js';
 import { whenUnlocked } from '../memory/heap.js';
 import { controlOf, withTimeout, type WorkerControl, type WorkerStats } from '../worker/control.js';
-import { markCancelled, unclaimed } from '../worker/cancel-board.js';
+import { claimed, markCancelled, unclaimed } from '../worker/cancel-board.js';
 import { terminateOrAsk } from '../worker/exit-request.js';
 import { JOURNAL, JOURNAL_ENTRY_BYTES, JOURNAL_OFFSET, JOURNAL_RUNNING, type WorkerHello } from '../worker/protocol.js';
 import type { Invocation } from './invocation.js';
@@ -103,9 +103,11 @@ export class WorkerRegistry {
   }
 
   /**
-   * The first function of every task a worker's journal says is RUNNING (it
-   * has started: placing inputs or running guest code). Read from the control
-   * blocks, so a worker inside a wasm loop is seen too (its control API is not).
+   * The first function of every task that has started (placing inputs or
+   * running guest code): a worker's journal says RUNNING and the worker has
+   * claimed the task's cancel slot, so an abort from now on ends it by ending
+   * its worker. Read from shared memory, so a worker inside a wasm loop is
+   * seen too (its control API is not).
    */
   runningTasks(): string[] {
     const J = JOURNAL_OFFSET >> 2;
@@ -113,7 +115,7 @@ export class WorkerRegistry {
     for (const link of this.workers.values()) {
       if (Atomics.load(link.control, J + (JOURNAL.STATE >> 2)) !== JOURNAL_RUNNING) continue;
       const live = this.liveTasks.get(Atomics.load(link.control, J + (JOURNAL.TASK >> 2)));
-      if (live !== undefined) out.push(live.fn);
+      if (live !== undefined && claimed(this.cancelBoard, live.slot)) out.push(live.fn);
     }
     return out;
   }

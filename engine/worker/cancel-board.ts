@@ -63,6 +63,16 @@ export function markCancelled(board: Int32Array, slot: number, taskId: number): 
   return prev === SLOT_STARTED ? 'started' : 'marked';
 }
 
+/**
+ * Has a worker claimed the task in `slot`? A worker publishes RUNNING in its
+ * journal just before it claims, so a journal alone does not prove the task
+ * began: an abort between the two still finds the slot free, marks it, and
+ * the worker returns without running anything.
+ */
+export function claimed(board: Int32Array, slot: number): boolean {
+  return Atomics.load(board, slot) === SLOT_STARTED;
+}
+
 /** Has no worker claimed the task in `slot` (so handing it to the pool again is safe)? */
 export function unclaimed(board: Int32Array, slot: number): boolean {
   return Atomics.load(board, slot) === 0;

@@ -6,8 +6,8 @@ import type { RequestDispatcher } from '../../engine/dispatcher.js';
 
 /**
  * Resolve once at least `n` started tasks have `fn` as their first function
- * (read from the workers' journals, which a worker inside a wasm loop still
- * publishes). Each check runs on a later turn of the event loop; the wait is
+ * (journal RUNNING and cancel slot claimed, both in shared memory, which a
+ * worker inside a wasm loop still publishes). Each check runs on a later turn of the event loop; the wait is
  * bounded by `limitMs`, and fails past it.
  */
 export async function whenRunning(engine: Engine, fn: string, n = 1, limitMs = 10_000): Promise<void> {
