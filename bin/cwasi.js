@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // cwasi command line (built code lives in dist/; run `npm run build` after changing sources).
 import { main } from '../dist/engine/cli/main.js';
+import { readerGone } from '../dist/engine/cli/files.js';
 
 // A reader that went away (`cwasi ... | head`) is not an error: the output
 // stops, the command finishes what it started, closes its engine and exits
@@ -9,7 +10,7 @@ import { main } from '../dist/engine/cli/main.js';
 // under load).
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => {
-    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+    if (readerGone(err)) return;
     throw err;
   });
 }

@@ -29,7 +29,7 @@ export function readArg(path: string, what: string): Buffer {
 }
 
 /** The write failed because the reading end of the pipe closed. */
-function readerGone(err: Error): boolean {
+export function readerGone(err: Error): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
 }

@@ -35,6 +35,20 @@ export class HeapBlocks {
     return this.u32[HDR.MAX_BYTES_LO >> 2]! + this.u32[HDR.MAX_BYTES_HI >> 2]! * 2 ** 32;
   }
 
+  /** Visit every block in address order (blocks tile the heap), with the lock held; validated and bounded. */
+  protected forEachBlock(visit: (block: number) => void): void {
+    const u32 = this.u32;
+    let block = u32[HDR.HEAP_START >> 2]!;
+    let steps = 0;
+    const walk = this.walkLimit();
+    while (block < u32[HDR.HEAP_TOP >> 2]!) {
+      this.checkBlock(block);
+      visit(block);
+      block += u32[block >>> 2]!;
+      if (++steps > walk) throw this.corrupt('heap walk does not end');
+    }
+  }
+
   /** Count and bytes of the blocks on the free list (with the lock held). */
   protected freeListTotals(): { freeBlocks: number; freeBytes: number } {
     const u32 = this.u32;

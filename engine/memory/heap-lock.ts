@@ -89,8 +89,12 @@ export function exitAtUnlockWhenAsked(words: Int32Array, index: number): void {
   exitIndex = index;
 }
 
+function exitAsked(): boolean {
+  return exitWord !== undefined && Atomics.load(exitWord, exitIndex) !== 0;
+}
+
 function exitIfAsked(): void {
-  if (exitWord !== undefined && Atomics.load(exitWord, exitIndex) !== 0) process.exit(EXIT_AT_UNLOCK_CODE);
+  if (exitAsked()) process.exit(EXIT_AT_UNLOCK_CODE);
 }
 
 export class HeapLock {
@@ -125,8 +129,8 @@ export class HeapLock {
       else this.lockSlow(c);
     }
     Atomics.store(w, LOCK_HOLDER, me);
-    // Asked to exit (exit-request.ts): leave before changing anything.
-    if (exitWord !== undefined && Atomics.load(exitWord, exitIndex) !== 0) this.unlock();
+    // Asked to exit (exit-request.ts): leave before changing anything (unlock() exits).
+    if (exitAsked()) this.unlock();
   }
 
   /** The main thread spins, bounded, and never sleeps (see the top of this file). */

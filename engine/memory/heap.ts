@@ -312,11 +312,7 @@ export class Heap extends HeapBlocks {
       const found: number[] = [];
       /** Arenas of the dead thread's instances (their start arenas die with them). */
       const deadArenas = new Set<number>();
-      let block = u32[HDR.HEAP_START >> 2]!;
-      let steps = 0;
-      const walk = this.walkLimit();
-      while (block < u32[HDR.HEAP_TOP >> 2]!) {
-        this.checkBlock(block);
+      this.forEachBlock((block) => {
         const b = block >>> 2;
         const tag = u32[b + (BLOCK.TAG >> 2)]!;
         const owner = u32[b + (BLOCK.OWNER >> 2)]!;
@@ -331,9 +327,7 @@ export class Heap extends HeapBlocks {
           deadArenas.add(tag);
           found.push(block);
         }
-        block += u32[block >>> 2]!;
-        if (++steps > walk) throw this.corrupt('heap walk does not end');
-      }
+      });
       // Free from the top down so that trailing blocks shrink the carved region first.
       for (let i = found.length - 1; i >= 0; i--) this.give(found[i]!);
       const live = u32[HDR.LIVE_ARENAS >> 2]!;
@@ -434,18 +428,12 @@ export class Heap extends HeapBlocks {
     const u32 = this.u32;
     let cachedBytes = 0;
     let instanceBytes = 0;
-    let block = u32[HDR.HEAP_START >> 2]!;
-    let steps = 0;
-    const walk = this.walkLimit();
-    while (block < u32[HDR.HEAP_TOP >> 2]!) {
-      this.checkBlock(block);
+    this.forEachBlock((block) => {
       const b = block >>> 2;
       const tag = u32[b + (BLOCK.TAG >> 2)]!;
       if (tag === CACHED_TAG) cachedBytes += u32[b]!;
       else if (tag !== FREE_TAG && (u32[b + (BLOCK.OWNER >> 2)]! & INSTANCE_OWNER) !== 0) instanceBytes += u32[b]!;
-      block += u32[b]!;
-      if (++steps > walk) throw this.corrupt('heap walk does not end');
-    }
+    });
     return { cachedBytes, instanceBytes };
   }
 
