@@ -27,16 +27,16 @@ export interface BenchDefinition {
 
 export const BENCHES: Readonly<Record<string, BenchDefinition>> = {
   overhead: {
-    description: 'a trivial function through the engine vs a trivial raw Piscina task (goal: >= 50% of raw throughput)',
+    description: 'a trivial function through the engine vs a trivial raw Piscina task (goals: >= 1.0x raw throughput at 1 and 64 in flight, p50 <= raw)',
     load: async () => (await import('../../bench/overhead.js')).overhead,
   },
   'local-buffer': {
-    description: 'a payload between functions in two workers: local (descriptor), local-stream, copy, beside one memcpy (goal: 100 MiB at >= 80% of memcpy, 2 MiB p50 < 1 ms)',
+    description: 'a payload between functions in two workers: local (descriptor), local-stream, copy, beside one memcpy (goals: 100 MiB at >= 80% of memcpy, streamed >= 90%, 2 MiB p50 < 1 ms)',
     defaultSizes: '2MiB,16MiB,100MiB',
     load: async () => (await import('../../bench/local-buffer.js')).localBuffer,
   },
   embedding: {
-    description: 'handoff between trusted functions sharing one memory (zero copy), beside local and copy (goal: p50 < 50 µs at 2 MiB and 100 MiB)',
+    description: 'handoff between trusted functions sharing one memory (zero copy), beside local and copy (goals: p50 < 50 µs at 2 MiB and 100 MiB, a consumer dispatched as its own task <= 25 µs)',
     defaultSizes: '2MiB,100MiB',
     load: async () => (await import('../../bench/embedding.js')).embedding,
   },
