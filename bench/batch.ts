@@ -108,7 +108,15 @@ export async function batch(opts: BenchOptions): Promise<BenchReport> {
         if (length !== size || (i < CHECKED && hash !== expected[i])) throw new Error(`batch bench: wrong result for input ${i} (${length} bytes, hash ${hash})`);
       };
       const pool = new Piscina({ filename: new URL('./batch-worker.js', import.meta.url).href, minThreads: threads, maxThreads: threads, workerData: { kernels } });
-      const engines = await Promise.all([threads, ...others].map((t) => Engine.create({ threads: t })));
+      // One failed start closes the engines that did start, and the pool, before the error goes on.
+      const started = await Promise.allSettled([threads, ...others].map((t) => Engine.create({ threads: t })));
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      const engines = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      if (failed) {
+        for (const e of engines) await e.close();
+        await pool.destroy();
+        throw failed.reason;
+      }
       try {
         for (const e of engines) await e.deploy(PIPELINE);
         const subjects: Subject[] = [

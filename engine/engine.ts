@@ -157,8 +157,9 @@ export class Engine {
     const t = options.threads;
     this.minThreads = typeof t === 'number' ? t : t?.min ?? cores;
     this.maxThreads = typeof t === 'number' ? t : t?.max ?? Math.max(this.minThreads, 2 * cores);
-    if (!(this.minThreads >= 1 && this.maxThreads >= this.minThreads && this.maxThreads <= 1024)) {
-      throw new CwasiError('E_CONFIG', `invalid thread bounds min ${this.minThreads}, max ${this.maxThreads}`);
+    const whole = Number.isSafeInteger(this.minThreads) && Number.isSafeInteger(this.maxThreads);
+    if (!(whole && this.minThreads >= 1 && this.maxThreads >= this.minThreads && this.maxThreads <= 1024)) {
+      throw new CwasiError('E_CONFIG', `invalid thread bounds min ${this.minThreads}, max ${this.maxThreads} (whole numbers, 1 <= min <= max <= 1024)`);
     }
     const maxQueue = options.maxQueue ?? DEFAULTS.maxQueue;
     if (!Number.isSafeInteger(maxQueue) || maxQueue < 0 || maxQueue > MAX_QUEUE_LIMIT) {

@@ -13,7 +13,8 @@ for (const maxQueue of [-1, 1.5, Number.POSITIVE_INFINITY, Number.NaN, 2_000_000
   });
 }
 
-for (const threads of [0, -2, 2000, { min: 3, max: 2 }]) {
+// A fractional count once passed the range check and crashed the process in the worker's cancel board.
+for (const threads of [0, -2, 2000, { min: 3, max: 2 }, 1.5, { min: 1, max: 2.5 }, Number.NaN]) {
   test(`threads ${JSON.stringify(threads)} is E_CONFIG`, async () => {
     await rejectsWith(Engine.create({ threads }), 'E_CONFIG', /thread bounds/);
   });
