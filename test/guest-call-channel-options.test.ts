@@ -8,15 +8,15 @@ import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
 import { Engine, workloads } from '../engine/index.js';
 import { REDIS_URL } from './helpers/env.js';
+import { type MonitorConnection, openMonitor } from './helpers/redis-monitor.js';
 
 const LEN = 10_000;
 const CHUNK = 4096;
 const TTL = 77;
 
 let engine: Engine;
-let monitor: Awaited<ReturnType<Redis['monitor']>>;
-let client: Redis;
-let monitorClient: Redis;
+let monitor: MonitorConnection | undefined;
+let client: Redis | undefined;
 const seen: string[][] = [];
 const sentinels = new Map<string, () => void>();
 
@@ -26,26 +26,23 @@ test.before(async () => {
     { name: 'scatter', module: 'scatter', trusted: true, domain: 'calls' },
     { name: 'checksum', module: 'checksum', trusted: true, domain: 'calls' },
   ]);
-  client = new Redis(REDIS_URL);
-  monitorClient = new Redis(REDIS_URL);
-  monitor = await monitorClient.monitor();
-  monitor.on('monitor', (_time: string, args: string[]) => {
+  monitor = await openMonitor(REDIS_URL, (args) => {
     if (args[0]?.toLowerCase() === 'echo' && sentinels.has(args[1]!)) sentinels.get(args[1]!)!();
     else if (args[1]?.startsWith(`cwasi:${process.pid}:`)) seen.push(args);
   });
+  client = new Redis(REDIS_URL);
 });
 test.after(async () => {
-  monitor.disconnect();
-  monitorClient.disconnect();
-  client.disconnect();
-  await engine.close();
+  monitor?.close();
+  client?.disconnect();
+  await engine?.close();
 });
 
 /** Resolve once the MONITOR stream has shown every command sent before this. */
 async function monitorCaughtUp(): Promise<void> {
   const token = `sentinel-${process.pid}-${sentinels.size}`;
   const reached = new Promise<void>((resolve) => sentinels.set(token, resolve));
-  await client.echo(token);
+  await client!.echo(token);
   await reached;
 }
 
@@ -70,7 +67,7 @@ test('a remote-kv guest call uses the configured key prefix, chunk size and TTL,
     assert.is(Number(a[4]), TTL);
   }
   const keys = sets.map((a) => a[1]!);
-  assert.is(await client.exists(...keys), 0, 'the payload keys are deleted once the callee finished');
+  assert.is(await client!.exists(...keys), 0, 'the payload keys are deleted once the callee finished');
 });
 
 test('every mode that carries guest calls does, with the same result', async () => {
