@@ -91,14 +91,15 @@ export async function embedding(opts: BenchOptions): Promise<BenchReport> {
     bar.stop();
   }
   const goals: Goal[] = [];
-  const emb = (bytes: number) => results.find((r) => r.mode === 'embedded' && r.payloadBytes === bytes);
+  const at = (mode: string, bytes: number) => results.find((r) => r.mode === mode && r.payloadBytes === bytes);
+  const emb = (bytes: number) => at('embedded', bytes);
   for (const bytes of sizes) {
     const r = emb(bytes);
     if (r) goals.push({ name: `embedded handoff p50 at ${bytes >> 20} MiB`, target: '< 50 µs', measured: `${(r.latencyMs.p50Ms * 1000).toFixed(1)} µs`, pass: r.latencyMs.p50Ms < 0.05 });
   }
   // A consumer that runs as its own task: one task dispatch, whatever the size.
   for (const bytes of sizes) {
-    const r = results.find((x) => x.mode === 'embedded-fanout' && x.payloadBytes === bytes);
+    const r = at('embedded-fanout', bytes);
     if (r) goals.push({ name: `embedded-fanout handoff p50 at ${bytes >> 20} MiB`, target: '<= 25 µs', measured: `${(r.latencyMs.p50Ms * 1000).toFixed(1)} µs`, pass: r.latencyMs.p50Ms <= 0.025 });
   }
   const small = emb(Math.min(...sizes));

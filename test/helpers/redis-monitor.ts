@@ -11,9 +11,11 @@ export interface MonitorConnection {
   close(): void;
 }
 
+/** The one-letter escapes of sdscatrepr (others are \xHH). */
+const ESC: Record<string, string> = { n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b', '"': '"', '\\': '\\' };
+
 /** Unquote one MONITOR argument body (Redis writes it with sdscatrepr). */
 function unquote(body: string): string {
-  const ESC: Record<string, string> = { n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b', '"': '"', '\\': '\\' };
   return body.replace(/\\(x[0-9a-fA-F]{2}|.)/g, (_m, e: string) => (e.length === 3 ? String.fromCharCode(parseInt(e.slice(1), 16)) : ESC[e] ?? e));
 }
 
@@ -22,8 +24,8 @@ export function parseMonitorLine(line: string): string[] | undefined {
   const at = line.indexOf('] ');
   if (at < 0) return undefined;
   const args: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"/g;
-  for (let m = re.exec(line.slice(at + 2)); m !== null; m = re.exec(line.slice(at + 2))) args.push(unquote(m[1]!));
+  const rest = line.slice(at + 2);
+  for (const m of rest.matchAll(/"((?:[^"\\]|\\.)*)"/g)) args.push(unquote(m[1]!));
   return args;
 }
 
