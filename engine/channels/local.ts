@@ -18,9 +18,9 @@
 // starts after the producer finished and finds the frame waiting).
 //
 // Stream form (`local.transport: 'stream'`). The consumer runs alongside the
-// producer; the producer writes its output as DATA frames of at most half the
-// ring, waiting while the ring is full, and the consumer drains them into its
-// memory (copy in, copy out, overlapped). A producer whose consumer has not
+// producer; the producer writes its output as DATA frames of about a quarter
+// of the ring (streamChunkBytes), waiting while the ring is full, and the
+// consumer drains them into its memory (copy in, copy out, overlapped). A producer whose consumer has not
 // started within STREAM_ATTACH_MS sends the rest as one DESC frame instead of
 // holding its worker, so a saturated pool cannot deadlock.
 
@@ -38,6 +38,14 @@ export type LocalTransport = 'descriptor' | 'stream';
 export const STREAM_ATTACH_MS = 5;
 /** A consumer waiting on a ring spins this long before it sleeps (a wake costs 50-150 µs here). */
 export const CONSUMER_SPIN_MS = 2;
+/** A streaming producer whose consumer is reading spins this long for room before it sleeps. */
+export const PRODUCER_SPIN_MS = 2;
+/** DATA frames a streaming ring holds at once (streamChunkBytes). */
+export const STREAM_FRAMES_PER_RING = 4;
+/** Room a streaming producer keeps free for the DESC frame it sends if its consumer never starts. */
+const YIELD_RESERVE_BYTES = FRAME_HEADER_BYTES + DESC_BYTES;
+/** Below this, frames are too small to pay for their headers and waits. */
+const MIN_STREAM_CHUNK_BYTES = 256;
 /** Ring capacity used for descriptor-only transfers (one DESC frame fits many times). */
 export const DESCRIPTOR_RING_BYTES = 256;
 
@@ -311,9 +319,22 @@ export const ringEmitter: Emitter = {
   },
 };
 
+/**
+ * Payload bytes of one DATA frame in a ring of `capacity`: a quarter of what
+ * is left once the yield descriptor's room is set aside, so that the producer
+ * fills the next frames while the consumer drains the one before. (Half-ring
+ * frames never left room for a second frame beside the reserve: the two sides
+ * took turns, and the stream ran at half of one copy's speed.)
+ */
+export function streamChunkBytes(capacity: number): number {
+  const quarter = Math.floor((capacity - YIELD_RESERVE_BYTES) / STREAM_FRAMES_PER_RING) - FRAME_HEADER_BYTES;
+  // A ring too small to hold several useful frames holds one at a time.
+  return quarter >= MIN_STREAM_CHUNK_BYTES ? quarter : Math.max(1, capacity - YIELD_RESERVE_BYTES - FRAME_HEADER_BYTES);
+}
+
 function streamOut(ring: Ring, heap: Heap, generation: number, out: { ptr: number; len: number }, deadline: number): void {
-  const chunk = Math.max(1, Math.floor(ring.capacity / 2) - FRAME_HEADER_BYTES);
-  const reserve = FRAME_HEADER_BYTES + DESC_BYTES;
+  const chunk = streamChunkBytes(ring.capacity);
+  const reserve = YIELD_RESERVE_BYTES;
   let off = 0;
   let fullSince = 0;
   // Yield to a descriptor when the consumer has not started: never hold a worker for a reader that is not running.
@@ -325,7 +346,12 @@ function streamOut(ring: Ring, heap: Heap, generation: number, out: { ptr: numbe
   };
   do {
     const n = Math.min(chunk, out.len - off);
-    const outcome = ring.waitForSpace(FRAME_HEADER_BYTES + n + reserve, deadline, shouldYield);
+    // Once the consumer reads, it frees a frame's room within microseconds:
+    // spin for it before sleeping (a wake-up costs 40-200 µs here), and stop
+    // checking whether to yield (an attached consumer never goes away).
+    const attached = ring.consumerAttached;
+    ring.spinMs = attached ? PRODUCER_SPIN_MS : 0;
+    const outcome = ring.waitForSpace(FRAME_HEADER_BYTES + n + reserve, deadline, attached ? undefined : shouldYield);
     if (outcome === 'yielded') {
       if (!ring.tryWriteDescriptor({ source: 0, generation, ptr: out.ptr + off, len: out.len - off }, out.len)) {
         throw new CwasiError('E_INTERNAL', 'local buffer: no room for the descriptor frame');
