@@ -39,6 +39,7 @@ import { PoolRunner } from './dispatch/pool-runner.js';
 import { runRemote } from './dispatch/remote-runner.js';
 import { serveShare } from './dispatch/share-server.js';
 import { WorkerRegistry } from './dispatch/worker-registry.js';
+import { checkInvocationTimeout } from './options-check.js';
 import type {
   DispatchContext, DispatcherOptions, InputArena, InputFill, InvocationReport, InvokeOptions, Plan, RemoteRunner, Segment, SegmentResult,
 } from './dispatch/types.js';
@@ -110,6 +111,7 @@ export class RequestDispatcher implements DispatchContext {
       throw new CwasiError('E_PAYLOAD_TOO_LARGE', `input of ${input.byteLength} bytes exceeds the limit of ${this.options.maxPayloadBytes}`);
     }
     if (opts.signal?.aborted) throw abortedError(opts.signal);
+    if (opts.timeoutMs !== undefined) checkInvocationTimeout(opts.timeoutMs);
     const plan = this.plan(graph, opts.modes);
     const timeoutMs = opts.timeoutMs ?? this.options.timeoutMs;
     const inv = new Invocation(this.nextId++, target, Date.now() + timeoutMs, opts);

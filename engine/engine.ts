@@ -30,6 +30,7 @@ import { type WorkerData } from './worker/protocol.js';
 import { cancelBoardSlots } from './worker/cancel-board.js';
 import type { WorkerStats } from './worker/control.js';
 import { DEFAULT_GUEST_CALL_LIMITS, type GuestCallLimits } from './guest-calls.js';
+import { checkEngineOptions } from './options-check.js';
 
 export interface EngineOptions {
   /** Worker threads: a number (min = max) or bounds. Default: min = cores, max = 2 × cores. */
@@ -153,6 +154,7 @@ export class Engine {
   private readonly fileInputs: FileInputs;
 
   private constructor(options: EngineOptions) {
+    checkEngineOptions(options);
     const cores = availableParallelism();
     const t = options.threads;
     this.minThreads = typeof t === 'number' ? t : t?.min ?? cores;
