@@ -21,6 +21,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { CwasiError } from '../errors.js';
 import type { FunctionRecord, NodeRecord } from './protocol.js';
 import { recordContext, type ControlSigner } from './signing.js';
+import { ViewClock } from './view-clock.js';
 import type { ConnectionOptions } from '@nats-io/transport-node';
 import {
   FAILOVER_GRACE_MS, NO_RESPONDERS_GRACE_MS, NO_RESPONDERS_RETRY_MS, failoverOptions, isNoResponders, isReplicaConfigError, kvReplicas, natsServerList,
@@ -102,10 +103,8 @@ export class ClusterRegistry {
   private restore!: () => void;
   /** Times the client reconnected (to the same or another server of the pool). */
   reconnects = 0;
-  /** When this node's own heartbeat was last stored (0 until it announces). */
-  private lastBeatStored = 0;
-  /** The newest of this node's own heartbeats read back from the bucket (watch or refresh). */
-  private lastBeatSeen = 0;
+  /** The time heartbeat ages are judged at: stops while this node's own beats do not round-trip (view-clock.ts). */
+  private readonly clock: ViewClock;
   private readonly names: { nodes: string; functions: string };
   /** Records ignored because they were not sealed with the cluster secret for their key. */
   recordsRefused = 0;
@@ -115,6 +114,7 @@ export class ClusterRegistry {
     this.nodes = nodes;
     this.functions = functions;
     this.names = bucketNames(options.cluster);
+    this.clock = new ViewClock(options.heartbeatMs, () => this.longestWindow());
     this.armDrop();
     this.armRestore();
     void this.followStatus();
@@ -248,13 +248,13 @@ export class ClusterRegistry {
       const r = record();
       try {
         await this.nodes.put(r.name, this.seal(this.names.nodes, r.name, r));
-        this.lastBeatStored = Math.max(this.lastBeatStored, r.heartbeatAt);
+        this.clock.beatStored(r.heartbeatAt);
         this.view.set(r.name, r);
       } catch {
         // NATS is down or restarting: the next heartbeat retries.
       }
     };
-    this.lastBeatStored = this.lastBeatSeen = Date.now();
+    this.clock.begin();
     await put();
     this.heartbeat = setInterval(() => void put(), this.options.heartbeatMs);
     this.heartbeat.unref();
@@ -288,7 +288,7 @@ export class ClusterRegistry {
 
   private see(rec: NodeRecord): void {
     this.view.set(rec.name, rec);
-    if (rec.name === this.options.node && typeof rec.heartbeatAt === 'number') this.lastBeatSeen = Math.max(this.lastBeatSeen, rec.heartbeatAt);
+    if (rec.name === this.options.node && typeof rec.heartbeatAt === 'number') this.clock.beatSeen(rec.heartbeatAt);
   }
 
   /** Re-read every node record (used at start and when a lookup misses). */
@@ -324,33 +324,21 @@ export class ClusterRegistry {
    * it dead in the last tenth of every period, and under load far more often.
    */
   private alive(r: NodeRecord): boolean {
+    return typeof r.heartbeatAt === 'number' && this.clock.now() - r.heartbeatAt <= this.windowOf(r);
+  }
+
+  private windowOf(r: NodeRecord): number {
     const claimed = r.heartbeatMs;
     const period = typeof claimed === 'number' && Number.isFinite(claimed) && claimed > 0 ? Math.min(claimed, MAX_HEARTBEAT_MS) : 0;
-    const window = Math.max(this.options.staleMs, LIVENESS_BEATS * period);
-    return typeof r.heartbeatAt === 'number' && this.registryNow() - r.heartbeatAt <= window;
+    return Math.max(this.options.staleMs, LIVENESS_BEATS * period);
   }
 
-  /**
-   * The time heartbeat ages are measured at. This node beats too, and reads
-   * its own beats back through the watch: while they are not being stored
-   * (the bucket has no JetStream leader) or not coming back (the watch's
-   * consumer is gone until the JetStream meta leader is elected again; on a
-   * NATS cluster, for seconds after the server that held them died), the
-   * view is what is stale, not the nodes in it. The clock then stops one
-   * period after the last beat that made the round trip, instead of declaring
-   * every node dead; it runs again with the next beat read back.
-   */
-  private registryNow(): number {
-    const now = Date.now();
-    if (this.heartbeat === undefined || this.lastBeatStored === 0) return now;
-    const period = this.options.heartbeatMs;
-    const fresh = Math.min(this.lastBeatStored, this.lastBeatSeen);
-    // Late by more than half a period past the next beat: stop the clock one period
-    // after the last round trip (a record seen by then is at most 2.5 periods old,
-    // inside the LIVENESS_BEATS window).
-    return now - fresh > 1.5 * period ? fresh + period : now;
+  /** The longest liveness window of any node in view (how long the clock catches up after an outage). */
+  private longestWindow(): number {
+    let w = Math.max(this.options.staleMs, LIVENESS_BEATS * this.options.heartbeatMs);
+    for (const r of this.view.values()) w = Math.max(w, this.windowOf(r));
+    return w;
   }
-
 
   /** Like `node`, but asks NATS once more before concluding the node is gone. */
   async requireNode(name: string): Promise<NodeRecord> {
