@@ -5,17 +5,11 @@
 // surfaced only at a deploy or an invocation, far from its cause.
 
 import { CwasiError } from './errors.js';
+import type { EngineOptions } from './engine.js';
 import { MAX_RING_BYTES, MIN_RING_BYTES } from './ring/ring.js';
 
-/** The options this module checks (a structural subset of EngineOptions). */
-export interface CheckedOptions {
-  maxPayloadBytes?: number;
-  memoryMaxBytes?: number;
-  timeoutMs?: number;
-  directInputBytes?: number;
-  local?: { transport?: string; ringBytes?: number; sameWorker?: boolean };
-  redis?: { ttlSeconds?: number; chunkBytes?: number };
-}
+/** The options this module checks. */
+type CheckedOptions = Pick<EngineOptions, 'maxPayloadBytes' | 'memoryMaxBytes' | 'timeoutMs' | 'directInputBytes' | 'local' | 'redis'>;
 
 const GiB = 2 ** 30;
 /** A wasm32 memory addresses at most 4 GiB. */
@@ -35,7 +29,7 @@ function wholeIn(name: string, v: unknown, min: number, max: number, unit: strin
 export function checkEngineOptions(o: CheckedOptions): void {
   if (o.maxPayloadBytes !== undefined) wholeIn('maxPayloadBytes', o.maxPayloadBytes, 1, MAX_MEMORY_BYTES, 'bytes');
   if (o.memoryMaxBytes !== undefined) wholeIn('memoryMaxBytes', o.memoryMaxBytes, MIN_MEMORY_BYTES, MAX_MEMORY_BYTES, 'bytes');
-  if (o.timeoutMs !== undefined) checkTimeout('timeoutMs', o.timeoutMs);
+  if (o.timeoutMs !== undefined) checkDefaultTimeout(o.timeoutMs);
   const direct = o.directInputBytes;
   if (direct !== undefined && direct !== Number.POSITIVE_INFINITY) wholeIn('directInputBytes', direct, 0, Number.MAX_SAFE_INTEGER, 'bytes (or Infinity)');
   const local = o.local;
@@ -54,9 +48,9 @@ export function checkEngineOptions(o: CheckedOptions): void {
 }
 
 /** The engine's default deadline in milliseconds: a positive number, or Infinity for none. */
-export function checkTimeout(name: string, v: unknown): void {
+function checkDefaultTimeout(v: unknown): void {
   if (typeof v !== 'number' || Number.isNaN(v) || v <= 0) {
-    throw new CwasiError('E_CONFIG', `${name} must be a positive number of milliseconds (or Infinity for none), got ${String(v)}`);
+    throw new CwasiError('E_CONFIG', `timeoutMs must be a positive number of milliseconds (or Infinity for none), got ${String(v)}`);
   }
 }
 

@@ -20,9 +20,10 @@
 // Stream form (`local.transport: 'stream'`). The consumer runs alongside the
 // producer; the producer writes its output as DATA frames of about a quarter
 // of the ring (streamChunkBytes), waiting while the ring is full, and the
-// consumer drains them into its memory (copy in, copy out, overlapped). A producer whose consumer has not
-// started within STREAM_ATTACH_MS sends the rest as one DESC frame instead of
-// holding its worker, so a saturated pool cannot deadlock.
+// consumer drains them into its memory (copy in, copy out, overlapped). A
+// producer whose consumer has not started within STREAM_ATTACH_MS sends the
+// rest as one DESC frame instead of holding its worker, so a saturated pool
+// cannot deadlock.
 
 import { CwasiError } from '../errors.js';
 import type { Heap } from '../memory/heap.js';
@@ -334,7 +335,6 @@ export function streamChunkBytes(capacity: number): number {
 
 function streamOut(ring: Ring, heap: Heap, generation: number, out: { ptr: number; len: number }, deadline: number): void {
   const chunk = streamChunkBytes(ring.capacity);
-  const reserve = YIELD_RESERVE_BYTES;
   let off = 0;
   let fullSince = 0;
   // Yield to a descriptor when the consumer has not started: never hold a worker for a reader that is not running.
@@ -351,7 +351,7 @@ function streamOut(ring: Ring, heap: Heap, generation: number, out: { ptr: numbe
     // checking whether to yield (an attached consumer never goes away).
     const attached = ring.consumerAttached;
     ring.spinMs = attached ? PRODUCER_SPIN_MS : 0;
-    const outcome = ring.waitForSpace(FRAME_HEADER_BYTES + n + reserve, deadline, attached ? undefined : shouldYield);
+    const outcome = ring.waitForSpace(FRAME_HEADER_BYTES + n + YIELD_RESERVE_BYTES, deadline, attached ? undefined : shouldYield);
     if (outcome === 'yielded') {
       if (!ring.tryWriteDescriptor({ source: 0, generation, ptr: out.ptr + off, len: out.len - off }, out.len)) {
         throw new CwasiError('E_INTERNAL', 'local buffer: no room for the descriptor frame');
