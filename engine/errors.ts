@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   E_CONFIG: 'invalid engine or CLI options',
   E_IO: 'a file named on the command line could not be read or written',
   E_DEPENDENCY_MISSING: 'an optional package this feature needs is not installed',
+  E_BUILD: 'a function does not compile: asc\'s diagnostics are in the message and in details.diagnostics',
   E_WORKFLOW_INVALID: 'the workflow document is malformed or its graph is not a DAG',
   E_UNKNOWN_FUNCTION: 'no deployed function or workflow has this name',
   E_WASM_MISSING: 'the wasm file of a function could not be read',

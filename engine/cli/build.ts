@@ -1,12 +1,20 @@
-// `cwasi build <file.ts...> [--out DIR] [--base N]`: compiles a user's
-// functions exactly as the bundled ones are compiled (engine/build/asc.ts),
+// `cwasi build <file.ts...> [--out DIR] [--base N] [asc options]`: compiles a
+// user's functions exactly as the bundled ones are compiled
+// (engine/build/asc.ts), plus the asc options the project asks for (a
+// library's transform, a feature, levels, --use, an explicit --config file),
 // places their static regions in the user range above every bundled region
 // (engine/memory/layout.ts), checks each result against the guest ABI and
-// writes <name>.wasm files.
+// writes <name>.wasm files. The flags that name asc options take asc's
+// spelling (--optimizeLevel, not --optimize-level), as a user copies them
+// from a library's instructions.
 
+import { Command, Option } from 'commander';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { alignRegion, buildFunctions, type BuiltFunction } from '../build/asc.js';
+import {
+  alignRegion, ASC_OPTIONS, asFlag, buildFunctions, checkAscOptions, mergeAscOptions, parseOptimize, readAscConfig,
+  REFUSED_ASC_OPTIONS, SET_BY_CWASI, type AscOptions, type BuiltFunction,
+} from '../build/asc.js';
 import { CwasiError } from '../errors.js';
 import { STATIC_LIMIT, USER_STATIC_BASE } from '../memory/layout.js';
 import { formatSize, table } from './format.js';
@@ -15,6 +23,67 @@ export interface BuildOptions {
   out: string;
   base?: string;
   json?: boolean;
+  /** An explicit asc config file; its `options` apply under the flags. */
+  config?: string;
+  transform?: string[];
+  enable?: string[];
+  disable?: string[];
+  /** -O<level>: 0-3 and/or s, z. */
+  O?: string;
+  optimizeLevel?: string;
+  shrinkLevel?: string;
+  use?: string[];
+  /** The options cwasi sets (REFUSED_ASC_OPTIONS), parsed only to be refused by name. */
+  [refused: string]: unknown;
+}
+
+const collect = (v: string, acc: string[] = []): string[] => [...acc, v];
+/** The options of SET_BY_CWASI that asc takes without a value. */
+const ASC_SWITCHES = new Set(['importMemory', 'sharedMemory', 'exportRuntime']);
+
+/** The `cwasi build` flags: output, placement, and the asc options a project may pass (engine/build/asc.ts). */
+export function addBuildFlags(cmd: Command): Command {
+  cmd
+    .option('--out <dir>', 'where to write <name>.wasm', 'build')
+    .option('--json', 'print JSON')
+    .addOption(new Option('--base <n>', 'first static region of this build (default and lowest: the start of the user range)').helpGroup('Placement:'));
+  const asc = 'asc options (passed to the compiler for every module of the build):';
+  cmd
+    .addOption(new Option('--config <asconfig.json>', 'apply this asc config file\'s "options" (under the flags); no config file is read unless named').helpGroup(asc))
+    .addOption(new Option('--transform <module>', ASC_OPTIONS.transform).argParser(collect).helpGroup(asc))
+    .addOption(new Option('--enable <features>', ASC_OPTIONS.enable).argParser(collect).helpGroup(asc))
+    .addOption(new Option('--disable <features>', ASC_OPTIONS.disable).argParser(collect).helpGroup(asc))
+    .addOption(new Option('-O <level>', 'optimisation as asc reads -O: 0-3, s, z or both (-O3, -Os, -O2z; default -O3)').helpGroup(asc))
+    .addOption(new Option('--optimizeLevel <n>', ASC_OPTIONS.optimizeLevel).helpGroup(asc))
+    .addOption(new Option('--shrinkLevel <n>', ASC_OPTIONS.shrinkLevel).helpGroup(asc))
+    .addOption(new Option('--use <NAME=VALUE>', ASC_OPTIONS.use).argParser(collect).helpGroup(asc));
+  // Accepted only to be refused by name (E_CONFIG), rather than as "unknown option";
+  // asc's switches take no value, so `--importMemory fn.ts` keeps fn.ts a source.
+  for (const name of REFUSED_ASC_OPTIONS) cmd.addOption(new Option(ASC_SWITCHES.has(name) ? `--${name}` : `--${name} [value]`).hideHelp());
+  cmd.addHelpText('after', `\ncwasi sets these itself and refuses them, as flags and in a --config file:\n${
+    Object.entries(SET_BY_CWASI).map(([asked, sets]) => `  ${asked.padEnd(36)}${sets}`).join('\n')}`);
+  return cmd;
+}
+
+/**
+ * The asc options of a build: the flags, on top of the --config file's
+ * `options` when one is named. Transforms resolve from `baseDir` (the
+ * project); a config's from its own folder.
+ */
+export function ascOptionsOf(o: BuildOptions, baseDir: string): AscOptions {
+  const raw: Record<string, unknown> = {};
+  for (const name of REFUSED_ASC_OPTIONS) raw[name] = o[name];
+  const levels = o.O === undefined ? undefined : parseOptimize(o.O);
+  Object.assign(raw, {
+    transform: o.transform,
+    enable: o.enable,
+    disable: o.disable,
+    optimizeLevel: o.optimizeLevel ?? levels?.optimizeLevel,
+    shrinkLevel: o.shrinkLevel ?? levels?.shrinkLevel,
+    use: o.use,
+  });
+  const flags = checkAscOptions(raw, asFlag, baseDir);
+  return o.config === undefined ? flags : mergeAscOptions(readAscConfig(o.config, baseDir), flags);
 }
 
 export function parseBase(text: string | undefined): number {
@@ -49,7 +118,8 @@ export async function cmdBuild(args: string[], o: BuildOptions, out: (s: string)
     if (!f.endsWith('.ts')) throw new CwasiError('E_CONFIG', `${f}: expected an AssemblyScript source file (.ts)`);
   }
   const base = parseBase(o.base);
-  const built = await buildFunctions(files, { base, limit: STATIC_LIMIT, baseDir: process.cwd() });
+  const asc = ascOptionsOf(o, process.cwd());
+  const built = await buildFunctions(files, { base, limit: STATIC_LIMIT, baseDir: process.cwd(), asc });
   const dir = resolve(o.out);
   mkdirSync(dir, { recursive: true });
   for (const b of built) writeFileSync(join(dir, `${b.name}.wasm`), b.wasm);

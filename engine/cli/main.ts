@@ -10,7 +10,7 @@ import {
 import { summarize } from '../stats.js';
 import { addBatchFlags, runBatch, type BatchFlags } from './batch.js';
 import { BENCHES, benchHelp, cmdBench } from './bench.js';
-import { cmdBuild, type BuildOptions } from './build.js';
+import { addBuildFlags, cmdBuild, type BuildOptions } from './build.js';
 import { checkWritable, readArg, writeArg } from './files.js';
 import { formatMs, formatSize, hex32, parseNonNegativeInt, parsePositiveInt, parseSize, table } from './format.js';
 import { cmdInit, type InitOptions } from './init.js';
@@ -425,12 +425,9 @@ export function buildProgram(out: Out = io): Command {
     .argument('<workflow...>', 'workflow JSON files')
     .action((files: string[]) => cmdValidate(files, out));
 
-  program.command('build')
-    .description('compile AssemblyScript functions with the cwasi flags, each at its own static region above the bundled ones')
+  addBuildFlags(program.command('build'))
+    .description('compile AssemblyScript functions with the cwasi flags (and the asc options given), each at its own static region above the bundled ones')
     .argument('<files...>', 'AssemblyScript sources (.ts), one module each, or folders of them')
-    .option('--out <dir>', 'where to write <name>.wasm', 'build')
-    .option('--base <n>', 'first static region of this build (default and lowest: the start of the user range)')
-    .option('--json', 'print JSON')
     .action(async (files: string[], o: BuildOptions) => { await cmdBuild(files, o, out.out); });
 
   program.command('init')
