@@ -356,12 +356,16 @@ export class ClusterMember implements NetworkPeer {
         else sends.push(this.sendTo(req.coordinatorAddress, req.coordinator, req.output.returnTransfer, bytes, req.deadline));
       }
       const sending = Promise.allSettled(sends);
+      // The output may lie in an input (a step that returns its input in
+      // place): inputs received into this memory live as long as the output.
+      const arenas = [...kept.arenas];
+      if (ran.id === group.id) for (const a of inputArenas.splice(0)) arenas.push(a.arena);
       if (req.output.hold) {
         const id = `${this.self}:${++this.heldSeq}`;
-        this.held.set(id, { group: ran, ptr: kept.ptr, len: kept.len, arenas: kept.arenas, sending });
+        this.held.set(id, { group: ran, ptr: kept.ptr, len: kept.len, arenas, sending });
         meta.held = id;
       } else {
-        void sending.then(() => this.freeArenas(ran, kept.arenas));
+        void sending.then(() => this.freeArenas(ran, arenas));
       }
       return { ok: true, result: meta };
     } finally {

@@ -169,7 +169,10 @@ export class DagRun {
 
   private consumerFinished(seg: Segment, ok: boolean): void {
     for (const pe of seg.inEdges) {
-      this.transfers.get(pe)?.finish(ok);
+      // A consumer whose output goes on may have returned its input in place
+      // (the output lies in what the edge received): the edge's resources then
+      // live until that output is released (releaseProduced).
+      if (!ok || seg.outEdges.length === 0) this.transfers.get(pe)?.finish(ok);
       const pst = this.state[pe.from.id]!;
       pst.consumersLeft--;
       if (pst.consumersLeft === 0) void this.releaseProduced(pe.from);
@@ -180,12 +183,20 @@ export class DagRun {
     const st = this.state[seg.id]!;
     if (st.released || st.produced === undefined) return;
     st.released = true;
+    try {
+      await this.releaseOutput(seg, st.produced);
+    } finally {
+      if (seg.outEdges.length > 0) for (const pe of seg.inEdges) this.transfers.get(pe)?.finish(true);
+    }
+  }
+
+  private async releaseOutput(seg: Segment, produced: Produced): Promise<void> {
     const channels = new Set(seg.outEdges.map((e) => e.channel));
     // An output kept in memory that no channel consumed (a sink) is freed like any kept output.
-    if (channels.size === 0) releaseKept(st.produced);
+    if (channels.size === 0) releaseKept(produced);
     for (const ch of channels) {
       try {
-        await ch.release(st.produced);
+        await ch.release(produced);
       } catch {
         // freeing failed: the memory is discarded elsewhere if it is corrupt
       }
