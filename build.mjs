@@ -80,7 +80,7 @@ async function buildBundled() {
     writeFileSync(join(outDir, `${b.name}.wasm`), b.wasm);
     return { name: b.name, file: `${b.name}.wasm`, source: b.source, testOnly: sources[i].testOnly, memoryBase: b.memoryBase, staticEnd: b.staticEnd, sha256: b.sha256 };
   });
-  const manifest = { layoutVersion: LAYOUT_VERSION, abiVersion: 1, functions: Object.fromEntries(entries.map((e) => [e.name, e])) };
+  const manifest = { layoutVersion: LAYOUT_VERSION, abiVersion: 2, functions: Object.fromEntries(entries.map((e) => [e.name, e])) };
   writeFileSync(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return entries;
 }

@@ -21,10 +21,11 @@ export const STATUS = {
 export type GuestStatus = (typeof STATUS)[keyof typeof STATUS];
 
 /** The version a module reports from `cwasi_abi_version`; any other is refused. */
-export const ABI_VERSION = 1;
+/** 2: the guest heap is the instance's own, garbage-collected (region_grow, cwasi_rt_init). */
+export const ABI_VERSION = 2;
 
 /** Exports every cwasi module has (built with the cwasi SDK). */
-export const REQUIRED_EXPORTS = ['cwasi_main', 'cwasi_abi_version', 'cwasi_alloc', 'cwasi_rt_cur', 'cwasi_rt_end', 'cwasi_rt_set'] as const;
+export const REQUIRED_EXPORTS = ['cwasi_main', 'cwasi_abi_version', 'cwasi_rt_init', 'cwasi_rt_collect'] as const;
 
 /** Bytes of shadow stack each instance gets by default (asc spills references there). */
 export const SHADOW_STACK_BYTES = 64 * 1024;

@@ -15,6 +15,7 @@ import { Heap, type HeapStats } from './memory/heap.js';
 import { assertGuestModule } from './memory/guest-check.js';
 import { inspectModule, type ModuleInfo, type StaticRegion } from './memory/inspect.js';
 import { probeModule } from './memory/module-probe.js';
+import { withPassiveData, writeStatics } from './memory/static-data.js';
 import { MAX_PAGES, STATIC_BASE, STATIC_LIMIT, WASM_PAGE, alignUp } from './memory/layout.js';
 import { type IfcMode, type Placement, type Selection, embedRefusal, selectMode } from './selection.js';
 import type { Channel, GroupRef } from './channels/channel.js';
@@ -137,6 +138,10 @@ export class MemoryGroup {
   }
 
   add(fn: DeployedFunction): void {
+    // A member joining a live memory brings its static data now; the same
+    // module already here keeps the data its instances have been using.
+    const sameModule = [...this.members.values()].some((m) => m.digest === fn.digest);
+    if (this.memory !== undefined && !sameModule) writeStatics(this.memory, fn.info.segments);
     this.members.set(fn.name, fn);
     this.version++;
     this.installCache = undefined;
@@ -160,6 +165,13 @@ export class MemoryGroup {
     }
     this.memory = new WebAssembly.Memory({ initial, maximum: maxPages, shared: true });
     this.heap = Heap.init(this.memory, this.heapStart, maxPages * WASM_PAGE, this.generation);
+    // Static data is written here, once per memory, never by instantiation (memory/static-data.ts).
+    const written = new Set<string>();
+    for (const m of this.members.values()) {
+      if (written.has(m.digest)) continue;
+      written.add(m.digest);
+      writeStatics(this.memory, m.info.segments);
+    }
     this.installCache = undefined;
   }
 
@@ -438,6 +450,9 @@ export class FunctionCoordinator {
     }
     const info = inspectModule(bytes, module);
     assertGuestModule(config.name, source, info, module);
+    // What workers instantiate: the same module with its static data left to the host.
+    const image = withPassiveData(bytes, info);
+    if (image !== bytes) module = await WebAssembly.compile(image as Uint8Array<ArrayBuffer>);
     const digest = createHash('sha256').update(bytes).digest('hex');
     return { name: config.name, config, source, bytes, digest, module, info, staticRegion: info.staticRegion };
   }

@@ -5,5 +5,5 @@
 
 /** Version of the guest ABI; the host refuses modules that report another one. */
 export function cwasi_abi_version(): i32 {
-  return 1;
+  return 2;
 }

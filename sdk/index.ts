@@ -5,10 +5,11 @@
 //   function handle(inputs: Inputs): Bytes { return inputs.first(); }
 //   export function cwasi_main(table: usize, count: u32): i32 { return serve(table, count, handle); }
 //
-// Memory rules (ABI.md): inputs are read-only and may live in another
-// function's part of a shared memory; everything allocated during an
-// invocation is freed when its output has been consumed; module-level data is
-// read-only.
+// Memory rules (ABI.md): inputs and call results are read-only, may live in
+// another function's part of a shared memory and are valid for the current
+// invocation only (copy what must outlive it); objects reachable from module
+// globals survive between invocations of an instance, garbage is collected;
+// an output stays pinned until every consumer has read it.
 
 import { host_call_start, host_call_wait, host_fail, host_log, host_output } from "./host";
 
@@ -31,40 +32,59 @@ export namespace Status {
   export const LIMIT: i32 = -5;
 }
 
-/** A view of `length` bytes at `ptr` in linear memory. No copy is made. */
+/**
+ * A view of `length` bytes at `ptr` in linear memory. No copy is made.
+ *
+ * Bytes made by `alloc`, `zeroed`, `fromString`, `fromBuffer` or `copy` keep
+ * the managed buffer they view alive (`owner`): they live as long as the
+ * Bytes object is reachable, like any other object. Views of inputs and call
+ * results have no owner; those bytes are valid during the current invocation.
+ */
 export class Bytes {
-  constructor(public readonly ptr: usize, public readonly length: i32) {}
+  constructor(public readonly ptr: usize, public readonly length: i32, public readonly owner: ArrayBuffer | null = null) {}
 
-  /** Uninitialised bytes in the invocation's arena (previous contents are unspecified). */
+  /** Uninitialised bytes (previous contents are unspecified) in a managed buffer. */
   static alloc(length: i32): Bytes {
-    return new Bytes(length > 0 ? __alloc(<usize>length) : 0, length);
+    if (length <= 0) return new Bytes(0, 0);
+    let buf = changetype<ArrayBuffer>(__new(<usize>length, idof<ArrayBuffer>()));
+    return new Bytes(changetype<usize>(buf), length, buf);
   }
 
-  /** Zero-filled bytes in the invocation's arena. */
+  /** Zero-filled bytes in a managed buffer. */
   static zeroed(length: i32): Bytes {
-    let b = Bytes.alloc(length);
-    if (length > 0) memory.fill(b.ptr, 0, <usize>length);
-    return b;
+    // __new hands out zeroed memory (the standard library relies on it).
+    return Bytes.alloc(length);
   }
 
   /** UTF-8 encoding of `s`. */
   static fromString(s: string): Bytes {
-    let buf = String.UTF8.encode(s);
-    return new Bytes(changetype<usize>(buf), buf.byteLength);
+    return Bytes.fromBuffer(String.UTF8.encode(s));
   }
 
-  /** Copy of these bytes in the invocation's arena. */
+  /** A view of a whole ArrayBuffer (no copy; keeps the buffer alive). */
+  static fromBuffer(buf: ArrayBuffer): Bytes {
+    return new Bytes(changetype<usize>(buf), buf.byteLength, buf);
+  }
+
+  /** Copy of these bytes in a managed buffer (use it to keep an input beyond the invocation). */
   copy(): Bytes {
     let b = Bytes.alloc(this.length);
     if (this.length > 0) memory.copy(b.ptr, this.ptr, <usize>this.length);
     return b;
   }
 
-  /** View of [start, end) (clamped). */
+  /** View of [start, end) (clamped), sharing this view's owner. */
   slice(start: i32, end: i32 = i32.MAX_VALUE): Bytes {
     let s = min(max(start, 0), this.length);
     let e = min(max(end, s), this.length);
-    return new Bytes(this.ptr + <usize>s, e - s);
+    return new Bytes(this.ptr + <usize>s, e - s, this.owner);
+  }
+
+  /** A copy of these bytes as a new ArrayBuffer. */
+  toBuffer(): ArrayBuffer {
+    let buf = changetype<ArrayBuffer>(__new(<usize>this.length, idof<ArrayBuffer>()));
+    if (this.length > 0) memory.copy(changetype<usize>(buf), this.ptr, <usize>this.length);
+    return buf;
   }
 
   @inline get(i: i32): u8 {
@@ -162,18 +182,26 @@ export class Call {
     }
   }
 
+  /** The payload, kept reachable until the call has been waited for (a callee may read it in place). */
+  private payload: Bytes | null = null;
+
   static start(target: string, payload: Bytes): Call {
     let name = String.UTF8.encode(target);
-    return new Call(host_call_start(changetype<usize>(name), <usize>name.byteLength, payload.ptr, <usize>payload.length));
+    let c = new Call(host_call_start(changetype<usize>(name), <usize>name.byteLength, payload.ptr, <usize>payload.length));
+    if (c.handle > 0) c.payload = payload;
+    return c;
   }
 
+  /** The result (valid during this invocation; `copy()` it to keep it), or null on failure. */
   wait(): Bytes | null {
     if (!this.done) {
-      let slice = __alloc(SLICE_BYTES);
-      this.status = host_call_wait(this.handle, slice);
+      let slice = changetype<ArrayBuffer>(__new(SLICE_BYTES, idof<ArrayBuffer>()));
+      let at = changetype<usize>(slice);
+      this.status = host_call_wait(this.handle, at);
       this.done = true;
+      this.payload = null;
       if (this.status == Status.OK) {
-        this.result = new Bytes(<usize>load<u32>(slice + SLICE_PTR), <i32>load<u32>(slice + SLICE_LEN));
+        this.result = new Bytes(<usize>load<u32>(at + SLICE_PTR), <i32>load<u32>(at + SLICE_LEN));
       }
     }
     return this.status == Status.OK ? this.result : null;

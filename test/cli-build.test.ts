@@ -2,7 +2,8 @@
 // binary: modules of one build get disjoint static regions in the user range,
 // above every bundled region, so they embed with each other and with every
 // bundled function; a second build placed at the printed --base embeds beside
-// the first; bad bases and sources fail with E_CONFIG and asc's diagnostics.
+// the first; bad bases fail with E_CONFIG, sources that do not compile with
+// E_BUILD and asc's diagnostics.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
@@ -91,17 +92,17 @@ test('a base below the user range, or past its end, is E_CONFIG', async () => {
   }
 });
 
-test('a source that does not compile is E_CONFIG with the compiler diagnostic', async () => {
+test('a source that does not compile is E_BUILD (exit 1) with the compiler diagnostic', async () => {
   writeFileSync(join(tmp, 'broken.ts'), 'export function cwasi_main(table: usize, count: u32): i32 { return nope; }\n');
   const r = await cwasi('build', 'broken.ts');
-  assert.is(r.code, 2);
-  assert.match(r.stderr, /error E_CONFIG: asc failed for broken\.ts:[\s\S]*Cannot find name 'nope'/);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /error E_BUILD: asc could not compile broken\.ts:[\s\S]*Cannot find name 'nope'/);
 });
 
 test('inspect: a built module is a guest embeddable beside the bundled ones; a bundled region clash is named', async () => {
   const ok = await cwasi('inspect', first.modules[0]!.file);
   assert.is(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /abi version {4}1/);
+  assert.match(ok.stdout, /abi version {4}2/);
   assert.match(ok.stdout, /cwasi guest {4}yes/);
   assert.match(ok.stdout, /embeddable {5}yes, beside every bundled function/);
   const j = JSON.parse((await cwasi('inspect', first.modules[0]!.file, '--json')).stdout) as { staticRegion: { start: number; end: number } };

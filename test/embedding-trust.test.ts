@@ -5,6 +5,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Engine } from '../engine/index.js';
 import { rejectsWith } from './helpers/assert-error.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { inspectModule } from '../engine/memory/inspect.js';
 import { abiModule } from './helpers/wasm-builder.js';
 
 let engine: Engine;
@@ -59,11 +62,14 @@ test('plan explains each decision and the memory groups follow trust', async () 
 });
 
 test('two modules with overlapping static data are not embedded together', async () => {
-  // The bundled checksum's data lives in [1100, 1132); this module writes at 1104.
-  const overlapping = abiModule({ data: [{ offset: 1104, bytes: [1, 2, 3, 4] }] });
+  // A module that writes 4 bytes inside the bundled checksum's static data.
+  const bytes = new Uint8Array(readFileSync(fileURLToPath(new URL('../functions/checksum.wasm', import.meta.url))));
+  const cs = inspectModule(bytes, new WebAssembly.Module(bytes)).staticRegion;
+  const at = cs.start + 4;
+  const overlapping = abiModule({ data: [{ offset: at, bytes: [1, 2, 3, 4] }] });
   await engine.deploy([{ name: 'cs', module: 'checksum', trusted: true, domain: 'ov' }]);
   const e = await rejectsWith(engine.deploy([{ name: 'intruder', module: overlapping, trusted: true, domain: 'ov' }]), 'E_EMBED_OVERLAP');
-  assert.match(e.message, /intruder cannot share a memory with cs: static regions \[1104, 1108\) and \[1100, 1132\) overlap/);
+  assert.ok(e.message.includes(`intruder cannot share a memory with cs: static regions [${at}, ${at + 4}) and [${cs.start}, ${cs.end}) overlap`), e.message);
   // Untrusted, the same module gets a memory of its own and deploys fine.
   await engine.deploy([{ name: 'intruder', module: overlapping }]);
 });

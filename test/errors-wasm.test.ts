@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Engine, workloads } from '../engine/index.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { SEED, bytesEqual, prng } from './helpers/env.js';
-import { HAND_BUILT_STACK_POINTER, I32, abiModule, buildModule, call, i32c, type FuncDef, type ImportFunc, type ModuleDef } from './helpers/wasm-builder.js';
+import { HAND_BUILT_STACK_POINTER, I32, abiModule, buildModule, call, i32c, type FuncDef, type ImportFunc, type ModuleDef, RT_STUBS } from './helpers/wasm-builder.js';
 import { closeEngine, expectFulfilled, expectRejected, settleAll } from './helpers/settle.js';
 
 let engine: Engine;
@@ -21,11 +21,8 @@ function handBuilt(opts: { omit?: string[]; imports?: ImportFunc[]; memory?: Mod
   const imports = [OUTPUT, ...(opts.imports ?? [])];
   const funcs: FuncDef[] = [
     { name: 'cwasi_main', params: [I32, I32], results: [I32], body: [...i32c(0), ...i32c(0), ...call(0), ...i32c(0)] },
-    { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(1) },
-    { name: 'cwasi_alloc', params: [I32], results: [I32], body: i32c(0) },
-    { name: 'cwasi_rt_cur', params: [], results: [I32], body: i32c(0) },
-    { name: 'cwasi_rt_end', params: [], results: [I32], body: i32c(0) },
-    { name: 'cwasi_rt_set', params: [I32, I32], results: [], body: [] },
+    { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(2) },
+    ...RT_STUBS,
     { name: '_start', params: [], results: [], body: [] },
   ].filter((f) => f.name === undefined || !(opts.omit ?? []).includes(f.name));
   const def: ModuleDef = { imports, funcs };
@@ -97,7 +94,7 @@ test('a module that does not import a shared env.memory is E_WASM_INVALID', asyn
 
 test('a module missing ABI exports is E_WASM_INVALID naming them', async () => {
   await refusedModule('no-main', handBuilt({ omit: ['cwasi_main'] }), 'E_WASM_INVALID', /does not export cwasi_main\b/);
-  await refusedModule('no-rt', handBuilt({ omit: ['cwasi_rt_set', 'cwasi_abi_version'] }), 'E_WASM_INVALID', /does not export cwasi_abi_version, cwasi_rt_set/);
+  await refusedModule('no-rt', handBuilt({ omit: ['cwasi_rt_init', 'cwasi_abi_version'] }), 'E_WASM_INVALID', /does not export cwasi_abi_version, cwasi_rt_init/);
 });
 
 test('an import from a foreign namespace is E_WASM_INVALID naming it', async () => {
@@ -113,9 +110,9 @@ test('an import the host does not provide is E_WASM_INVALID at the first invoke'
 });
 
 test('a wrong ABI version is E_WASM_INVALID at the first invoke, naming the version', async () => {
-  await engine.deploy({ name: 'abi-v2', module: abiModule({ version: 2 }) });
+  await engine.deploy({ name: 'abi-v3', module: abiModule({ version: 3 }) });
   for (let i = 0; i < 3; i++) {
-    await rejectsWith(engine.invoke('abi-v2', new Uint8Array(4)), 'E_WASM_INVALID', /abi-v2: guest ABI version 2, host speaks 1/);
+    await rejectsWith(engine.invoke('abi-v3', new Uint8Array(4)), 'E_WASM_INVALID', /abi-v3: guest ABI version 3, host speaks 2/);
   }
 });
 
@@ -142,7 +139,7 @@ test('a guest returning a non-zero status without a message is E_FUNCTION_FAILED
 
 test('bad modules invoked alongside good ones: every invocation settles, the good ones are correct', async () => {
   const bad: Array<{ name: string; code: 'E_WASM_INVALID' | 'E_BAD_DESCRIPTOR' | 'E_FUNCTION_FAILED' | 'E_UNKNOWN_FUNCTION' }> = [
-    { name: 'abi-v2', code: 'E_WASM_INVALID' }, { name: 'far-out', code: 'E_BAD_DESCRIPTOR' }, { name: 'odd-import', code: 'E_WASM_INVALID' },
+    { name: 'abi-v3', code: 'E_WASM_INVALID' }, { name: 'far-out', code: 'E_BAD_DESCRIPTOR' }, { name: 'odd-import', code: 'E_WASM_INVALID' },
     { name: 'status-5', code: 'E_FUNCTION_FAILED' }, { name: 'garbage', code: 'E_UNKNOWN_FUNCTION' },
   ];
   const inputs = Array.from({ length: 20 }, (_, i) => workloads.produce(1 + Math.floor(rnd() * 30000), 500 + i));

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Engine, workloads } from '../engine/index.js';
-import { I32, guestModule, call, i32c, i32store, type ImportFunc } from './helpers/wasm-builder.js';
+import { I32, guestModule, call, i32c, i32store, type ImportFunc, RT_STUBS } from './helpers/wasm-builder.js';
 import { closeEngine } from './helpers/settle.js';
 
 const NAME_AT = 1024;
@@ -31,11 +31,8 @@ const wrecker = guestModule({
         ...i32c(0), ...i32c(0), ...call(0), ...i32c(0),
       ],
     },
-    { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(1) },
-    { name: 'cwasi_alloc', params: [I32], results: [I32], body: i32c(0) },
-    { name: 'cwasi_rt_cur', params: [], results: [I32], body: i32c(0) },
-    { name: 'cwasi_rt_end', params: [], results: [I32], body: i32c(0) },
-    { name: 'cwasi_rt_set', params: [I32, I32], results: [], body: [] },
+    { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(2) },
+    ...RT_STUBS,
   ],
   data: [{ offset: NAME_AT, bytes: [...new TextEncoder().encode(TARGET)] }],
 });

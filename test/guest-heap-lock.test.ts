@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Engine, workloads } from '../engine/index.js';
 import { MiB, SEED, bytesEqual, prng } from './helpers/env.js';
-import { I32, guestModule, call, i32c, i32load, i32store, localGet, type ImportFunc } from './helpers/wasm-builder.js';
+import { I32, guestModule, call, i32c, i32load, i32store, localGet, type ImportFunc, RT_STUBS } from './helpers/wasm-builder.js';
 import { closeEngine, within } from './helpers/settle.js';
 
 const OUTPUT: ImportFunc = { module: 'cwasi', name: 'output', params: [I32, I32], results: [] };
@@ -27,11 +27,8 @@ function scribbler(at: number, value: number): Uint8Array {
           ...localGet(0), ...i32load(0), ...localGet(0), ...i32load(4), ...call(0), ...i32c(0),
         ],
       },
-      { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(1) },
-      { name: 'cwasi_alloc', params: [I32], results: [I32], body: i32c(0) },
-      { name: 'cwasi_rt_cur', params: [], results: [I32], body: i32c(0) },
-      { name: 'cwasi_rt_end', params: [], results: [I32], body: i32c(0) },
-      { name: 'cwasi_rt_set', params: [I32, I32], results: [], body: [] },
+      { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(2) },
+      ...RT_STUBS,
     ],
   });
 }

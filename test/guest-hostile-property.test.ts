@@ -23,7 +23,7 @@ import * as assert from 'uvu/assert';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CwasiError, Engine, workloads } from '../engine/index.js';
 import { SEED, bytesEqual, prng } from './helpers/env.js';
-import { I32, guestModule, call, i32c, i32store, localGet, type ImportFunc } from './helpers/wasm-builder.js';
+import { I32, guestModule, call, i32c, i32store, localGet, type ImportFunc, RT_STUBS } from './helpers/wasm-builder.js';
 import { closeEngine, within } from './helpers/settle.js';
 
 const argSeeds = process.argv.indexOf('--seeds');
@@ -119,11 +119,8 @@ function hostileModule(seed: number, limitStores: { below: number; above: number
       { name: 'cwasi_main', params: [I32, I32], results: [I32], body },
       // rec(n) = n == 0 ? 0 : rec(n - 1) + 1
       { params: [I32], results: [I32], body: [...localGet(0), 0x45, 0x04, I32, ...i32c(0), 0x05, ...localGet(0), ...i32c(1), 0x6b, ...call(REC), ...i32c(1), 0x6a, 0x0b] },
-      { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(1) },
-      { name: 'cwasi_alloc', params: [I32], results: [I32], body: i32c(0) },
-      { name: 'cwasi_rt_cur', params: [], results: [I32], body: i32c(0) },
-      { name: 'cwasi_rt_end', params: [], results: [I32], body: i32c(0) },
-      { name: 'cwasi_rt_set', params: [I32, I32], results: [], body: [] },
+      { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(2) },
+      ...RT_STUBS,
     ],
     data: [{ offset: NAME_AT, bytes: [...new TextEncoder().encode(TARGET)] }],
   });

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { Engine, workloads } from '../engine/index.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { bytesEqual } from './helpers/env.js';
-import { I32, abiModule, guestModule, call, i32c, localGet, type ImportFunc } from './helpers/wasm-builder.js';
+import { I32, abiModule, guestModule, call, i32c, localGet, type ImportFunc, RT_STUBS } from './helpers/wasm-builder.js';
 import { closeEngine } from './helpers/settle.js';
 
 let engine: Engine;
@@ -19,11 +19,8 @@ const tableOutput = guestModule({
   imports: [OUTPUT],
   funcs: [
     { name: 'cwasi_main', params: [I32, I32], results: [I32], body: [...localGet(0), ...i32c(8), ...call(0), ...i32c(0)] },
-    { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(1) },
-    { name: 'cwasi_alloc', params: [I32], results: [I32], body: i32c(0) },
-    { name: 'cwasi_rt_cur', params: [], results: [I32], body: i32c(0) },
-    { name: 'cwasi_rt_end', params: [], results: [I32], body: i32c(0) },
-    { name: 'cwasi_rt_set', params: [I32, I32], results: [], body: [] },
+    { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(2) },
+    ...RT_STUBS,
   ],
 });
 

@@ -1,233 +1,205 @@
-// cwasi guest runtime: a per-invocation arena allocator for memories shared by
-// several modules and several threads.
+// cwasi guest runtime: AssemblyScript's managed-memory semantics for modules
+// that share one memory with other modules and other threads.
 //
-// The built-in AssemblyScript runtimes keep their allocator state in module
-// globals, so two modules (or two threads) allocating in one shared memory hand
-// out overlapping blocks. This runtime keeps nothing shared in its globals:
+// What a program sees is what the language's own incremental runtime gives
+// it: objects reachable from globals (and from the stack) survive, whether
+// the instance is between two invocations or inside one; garbage is
+// collected; `heap.alloc`/`heap.free` manage raw blocks by hand.
 //
-//  - The host owns the heap. Its state (free list, top, lock) lives in the
-//    memory header (engine/memory/layout.ts) and is changed only under an
-//    Atomics lock, so every thread and every module sees the same heap.
-//  - Each instance is used by exactly one thread at a time. Its two globals,
-//    `cur` and `end`, bound the chunk the current invocation bump-allocates
-//    from. When a chunk runs out the runtime asks the host for another one
-//    (`cwasi.arena_grow`), which the host links into the invocation's arena.
-//  - When the invocation's output has been consumed the host frees the whole
-//    arena at once. `__free` is therefore a no-op except for the last block.
+// What differs is where the memory comes from. The built-in runtimes keep
+// their state in module globals but take memory from `__heap_base` upward and
+// with `memory.grow`, so two modules, or two instances on two threads, hand
+// out the same bytes. Here every instance allocates only inside regions the
+// host grants it (`cwasi.region_grow`, carved from the memory's heap under the
+// host's lock), and its allocator and collector state lives in its own wasm
+// globals and its own first region. Nothing here is shared or atomic.
 //
-// Chunk layout, as handed out by the host (see HEAP BLOCK in layout.ts):
+//   block.ts        block layout (header, flags, object header)
+//   region-heap.ts  the allocator: TLSF free lists over the instance's regions
+//   collector.ts    mark and sweep: roots, output pins, thresholds
 //
-//   chunk - 16  ┌──────────────────────────────┐
-//               │ u32 block size (bytes, incl. │  written by the host
-//               │     this 16-byte header)     │
-//               │ u32 arena id                 │
-//               │ u32 next block in arena      │
-//               │ u32 reserved                 │
-//   chunk       ╞══════════════════════════════╡ <- value returned by arena_grow
-//               │ bump region                  │
-//   chunk - 16 + size  ─────────────────────────┘ <- `end`
-//
-// Objects keep AssemblyScript's own header (BLOCK mmInfo + OBJECT), so
-// strings, arrays and typed arrays work unchanged. asc treats any custom
-// runtime like its incremental one, whose `__new` hands out zeroed memory and
-// whose `__renew` zeroes what it adds; the standard library relies on that,
-// and chunks are reused between invocations, so this runtime zeroes too.
-// asc also emits a shadow stack for such runtimes; the build exports its
-// pointer (export-stack-pointer.mjs) and the host gives every instance a
-// stack region of its own.
+// The host's side: engine/worker/host.ts (regions, the output pin table, the
+// instance's shadow stack) and asm-functions/ABI.md ("Memory").
 
 import {
-  AL_MASK, BLOCK, BLOCK_OVERHEAD, OBJECT, OBJECT_OVERHEAD,
-} from "~lib/rt/common";
+  FREE, GC_INFO, GC_LINK, HEADER, MANAGED, OBJECT_DATA, PINNED, RT_ID, RT_SIZE, blockSizeFor, sizeOf,
+} from "./block";
+import {
+  LARGE, allocate, corrupt, freeBlock, growInPlace, payloadOf, regionOf, releaseIfLargeEmpty, shrinkInPlace, tooLarge, tryAllocate,
+  tryAllocateLarge,
+} from "./region-heap";
+import {
+  collect, collections, configure, due, held, liveBytes, setPinned, setRenewing,
+} from "./collector";
 
-/** Bytes of the host's block header in front of every chunk (layout.ts BLOCK_HEADER_BYTES). */
-// @ts-ignore: decorator
-@inline const CHUNK_HEADER: usize = 16;
-/** Offset of the u32 block size inside that header (layout.ts BLOCK_SIZE). */
-// @ts-ignore: decorator
-@inline const CHUNK_SIZE_FIELD: usize = 0;
-
-// @ts-ignore: decorator
-@external("cwasi", "arena_grow")
-declare function arena_grow(minBytes: usize): usize;
-
-/** Next free byte of the current chunk (0 when no chunk is attached). */
-let cur: usize = 0;
-/** End of the current chunk. */
-let end: usize = 0;
-
-// @ts-ignore: decorator
-@inline function alignedStart(offset: usize): usize {
-  // The payload (offset + BLOCK_OVERHEAD) must be 16-byte aligned.
-  return ((offset + BLOCK_OVERHEAD + AL_MASK) & ~AL_MASK) - BLOCK_OVERHEAD;
-}
-
-// @ts-ignore: decorator
-@inline function computeSize(size: usize): usize {
-  return ((size + BLOCK_OVERHEAD + AL_MASK) & ~AL_MASK) - BLOCK_OVERHEAD;
-}
-
-function refill(need: usize): void {
-  // Ask for room for the block, its header and worst-case alignment.
-  let chunk = arena_grow(need + BLOCK_OVERHEAD + AL_SIZE_PADDING);
-  if (chunk == 0) unreachable(); // host refused: memory limit reached
-  let header = chunk - CHUNK_HEADER;
-  cur = chunk;
-  end = header + <usize>load<u32>(header + CHUNK_SIZE_FIELD);
-}
-
-// @ts-ignore: decorator
-@inline const AL_SIZE_PADDING: usize = 32;
 /**
- * Largest request whose size arithmetic (alignment, headers, padding) cannot
- * overflow 32 bits. Anything larger cannot fit in a wasm32 memory anyway; it
- * is still sent to the host, which refuses it with E_MEMORY_LIMIT naming the
- * size, so that no allocation ends in a bare `unreachable`.
+ * Largest request whose size arithmetic (headers, alignment) cannot overflow
+ * 32 bits. Larger ones go to the host, which refuses them with E_MEMORY_LIMIT
+ * naming the size, so that no allocation ends in a bare `unreachable`.
  */
 // @ts-ignore: decorator
 @inline const MAX_REQUEST: usize = 0xFFFF_FF00;
 
-/** Have the host refuse a request no memory can hold (arena_grow traps with E_MEMORY_LIMIT). */
-function tooLarge(size: usize): void {
-  arena_grow(size);
-  unreachable(); // not reached: a wasm32 memory has no room for MAX_REQUEST bytes beside its header
+
+/** A used block for `size` block bytes, collecting first when that is due or when it avoids growing. */
+function allocateManaged(size: usize): usize {
+  if (due()) collect();
+  let block = size >= LARGE ? tryAllocateLarge(size) : tryAllocate(size);
+  if (block == 0) {
+    collect();
+    block = allocate(size);
+  }
+  return block;
+}
+
+/** Is `ptr` the payload of a used raw block of this instance? (heap.free/realloc of anything else is a bug.) */
+function rawBlock(ptr: usize): usize {
+  let block = ptr - HEADER;
+  if (regionOf(ptr) == 0 || (load<u32>(block) & (FREE | MANAGED)) != 0) corrupt("cwasi heap: corrupt raw block (heap.free or heap.realloc of something heap.alloc did not return)");
+  return block;
 }
 
 // @ts-ignore: decorator
 @unsafe @global
 export function __alloc(size: usize): usize {
-  // No AssemblyScript BLOCK_MAXSIZE (1 GiB) here: a block's size is a plain
-  // u32 in this runtime, so Bytes.alloc may take up to what the memory holds.
-  if (size > MAX_REQUEST) tooLarge(size);
-  let payloadSize = computeSize(size);
-  let start = alignedStart(cur);
-  if (cur == 0 || start + BLOCK_OVERHEAD + payloadSize > end) {
-    refill(payloadSize);
-    start = alignedStart(cur);
-  }
-  let ptr = start + BLOCK_OVERHEAD;
-  changetype<BLOCK>(start).mmInfo = payloadSize;
-  cur = ptr + payloadSize;
-  return ptr;
+  if (size > MAX_REQUEST) tooLarge();
+  return allocate(blockSizeFor(size)) + HEADER;
 }
 
 // @ts-ignore: decorator
 @unsafe @global
 export function __realloc(ptr: usize, size: usize): usize {
-  if (size > MAX_REQUEST) tooLarge(size);
-  let block = changetype<BLOCK>(ptr - BLOCK_OVERHEAD);
-  let actualSize = block.mmInfo;
-  let payloadSize = computeSize(size);
-  let isLast = ptr + actualSize == cur;
-  if (payloadSize <= actualSize) {
-    if (isLast) {
-      cur = ptr + payloadSize;
-      block.mmInfo = payloadSize;
-    }
+  if (size > MAX_REQUEST) tooLarge();
+  let block = rawBlock(ptr);
+  let need = blockSizeFor(size);
+  let have = sizeOf(block);
+  if (need <= have) {
+    shrinkInPlace(block, need);
     return ptr;
   }
-  if (isLast && ptr + payloadSize <= end) {
-    block.mmInfo = payloadSize;
-    cur = ptr + payloadSize;
-    return ptr;
-  }
-  // Doubling, unless doubling alone would exceed what can be asked for.
-  let doubled = actualSize <= (MAX_REQUEST >> 1) ? actualSize << 1 : payloadSize;
-  let newPtr = __alloc(max<usize>(payloadSize, doubled));
-  memory.copy(newPtr, ptr, actualSize);
-  return newPtr;
+  if (growInPlace(block, need)) return ptr;
+  let moved = allocate(need) + HEADER;
+  memory.copy(moved, ptr, have - HEADER);
+  releaseIfLargeEmpty(freeBlock(block));
+  return moved;
 }
 
 // @ts-ignore: decorator
 @unsafe @global
 export function __free(ptr: usize): void {
-  let block = changetype<BLOCK>(ptr - BLOCK_OVERHEAD);
-  if (ptr + block.mmInfo == cur) cur = changetype<usize>(block);
-}
-
-// @ts-ignore: decorator
-@unsafe @global
-export function __reset(): void {
-  cur = 0;
-  end = 0;
+  if (ptr == 0) return;
+  releaseIfLargeEmpty(freeBlock(rawBlock(ptr)));
 }
 
 // @ts-ignore: decorator
 @unsafe @global
 export function __new(size: usize, id: u32): usize {
-  if (size > MAX_REQUEST - OBJECT_OVERHEAD) tooLarge(size);
-  let ptr = __alloc(OBJECT_OVERHEAD + size);
-  let object = changetype<OBJECT>(ptr - BLOCK_OVERHEAD);
-  object.gcInfo = 0;
-  object.gcInfo2 = 0;
-  object.rtId = id;
-  object.rtSize = <u32>size;
-  // Reused chunks are dirty; the standard library expects zeroed objects.
-  memory.fill(ptr + OBJECT_OVERHEAD, 0, size);
-  return ptr + OBJECT_OVERHEAD;
+  if (size > MAX_REQUEST - OBJECT_DATA) tooLarge();
+  let block = allocateManaged(blockSizeFor(size + OBJECT_DATA - HEADER));
+  store<u32>(block, load<u32>(block) | MANAGED);
+  store<u32>(block, 0, GC_INFO);
+  store<u32>(block, 0, GC_LINK);
+  store<u32>(block, id, RT_ID);
+  store<u32>(block, <u32>size, RT_SIZE);
+  let ptr = block + OBJECT_DATA;
+  // Blocks are reused: the standard library expects new objects zeroed.
+  memory.fill(ptr, 0, size);
+  return ptr;
 }
 
 // @ts-ignore: decorator
 @unsafe @global
 export function __renew(oldPtr: usize, size: usize): usize {
-  if (size > MAX_REQUEST - OBJECT_OVERHEAD) tooLarge(size);
-  let oldSize = <usize>changetype<OBJECT>(oldPtr - OBJECT_OVERHEAD - BLOCK_OVERHEAD).rtSize;
-  let newPtr = __realloc(oldPtr - OBJECT_OVERHEAD, OBJECT_OVERHEAD + size);
-  changetype<OBJECT>(newPtr - BLOCK_OVERHEAD).rtSize = <u32>size;
-  // Zero what the object gained, as the incremental runtime does.
-  if (size > oldSize) memory.fill(newPtr + OBJECT_OVERHEAD + oldSize, 0, size - oldSize);
-  return newPtr + OBJECT_OVERHEAD;
+  if (size > MAX_REQUEST - OBJECT_DATA) tooLarge();
+  let block = oldPtr - OBJECT_DATA;
+  let oldSize = <usize>load<u32>(block, RT_SIZE);
+  let need = blockSizeFor(size + OBJECT_DATA - HEADER);
+  if (need <= sizeOf(block) || growInPlace(block, need)) {
+    if (size > oldSize) memory.fill(oldPtr + oldSize, 0, size - oldSize);
+    store<u32>(block, <u32>size, RT_SIZE);
+    return oldPtr;
+  }
+  // Moved: the old object stays until it is garbage (the stack may still
+  // hold it), and survives the collection the new allocation may run.
+  setRenewing(oldPtr);
+  let newPtr = __new(size, load<u32>(block, RT_ID));
+  setRenewing(0);
+  memory.copy(newPtr, oldPtr, min(size, oldSize));
+  return newPtr;
 }
 
 // @ts-ignore: decorator
 @global @unsafe
 export function __link(parentPtr: usize, childPtr: usize, expectMultiple: bool): void {
-  // no garbage collector: arenas are freed whole
+  // A stop-the-world collector needs no write barrier.
 }
 
 // @ts-ignore: decorator
 @global @unsafe
 export function __pin(ptr: usize): usize {
+  if (ptr != 0 && regionOf(ptr) != 0) {
+    let block = ptr - OBJECT_DATA;
+    let info = load<u32>(block, GC_INFO);
+    if (!(info & PINNED)) {
+      store<u32>(block, info | PINNED, GC_INFO);
+      setPinned(1);
+    }
+  }
   return ptr;
 }
 
 // @ts-ignore: decorator
 @global @unsafe
 export function __unpin(ptr: usize): void {
-  // nothing is ever collected
-}
-
-// @ts-ignore: decorator
-@global @unsafe
-function __visit(ptr: usize, cookie: u32): void {
-  // no garbage collector
+  if (ptr != 0 && regionOf(ptr) != 0) {
+    let block = ptr - OBJECT_DATA;
+    let info = load<u32>(block, GC_INFO);
+    if (info & PINNED) {
+      store<u32>(block, info & ~PINNED, GC_INFO);
+      setPinned(-1);
+    }
+  }
 }
 
 // @ts-ignore: decorator
 @global @unsafe
 export function __collect(): void {
-  // no garbage collector
+  collect();
+}
+
+// @ts-ignore: decorator
+@global @unsafe
+export function __reset(): void {
+  // Nothing: an instance's heap lives as long as the instance.
 }
 
 // ABI exports of the runtime (ABI.md). The runtime file's exports are module exports.
 
-/** Raw, 16-byte aligned allocation in the current invocation's arena. */
-export function cwasi_alloc(size: usize): usize {
-  return __alloc(size);
+/**
+ * Called by the host once, before `_start`: the output pin table (`slots`
+ * entries at `pinTable`) and the top of the instance's shadow stack.
+ */
+export function cwasi_rt_init(pinTable: usize, slots: u32, stackTop: usize): void {
+  configure(pinTable, slots, stackTop);
 }
 
-/** Current bump pointer (host saves it around nested invocations). */
-export function cwasi_rt_cur(): usize {
-  return cur;
+/** Run a full collection; returns the block bytes still in use. */
+export function cwasi_rt_collect(): usize {
+  collect();
+  return liveBytes;
 }
 
-/** Current chunk end. */
-export function cwasi_rt_end(): usize {
-  return end;
+/** Region bytes the instance holds from the host. */
+export function cwasi_rt_held(): usize {
+  return held();
 }
 
-/** Attach the instance to a chunk (0, 0 detaches: the next allocation asks the host). */
-export function cwasi_rt_set(newCur: usize, newEnd: usize): void {
-  cur = newCur;
-  end = newEnd;
+/** Block bytes in use after the last collection. */
+export function cwasi_rt_live(): usize {
+  return liveBytes;
+}
+
+/** Collections run so far. */
+export function cwasi_rt_collections(): u32 {
+  return collections;
 }

@@ -50,10 +50,6 @@ export class GuestCallService {
     const cleanups: Array<() => void | Promise<void>> = [];
     let calleeOk = false;
     try {
-      if (this.callers.size >= this.ctx.options.maxThreads) {
-        // Every worker the pool may have is a caller waiting on a call: the callee could never run.
-        throw new CwasiError('E_QUEUE_FULL', `every worker is waiting on a guest call; ${req.caller} → ${req.target} refused to avoid a deadlock`);
-      }
       const parent = this.ctx.invocations.get(req.invocationId);
       let callee = this.ctx.coordinator.get(req.target);
       if (callee === undefined && this.ctx.options.lookupRemote !== undefined) {
@@ -62,6 +58,11 @@ export class GuestCallService {
         callee = this.ctx.coordinator.get(req.target);
       }
       if (callee === undefined) throw new CwasiError('E_UNKNOWN_FUNCTION', `${req.caller} called "${req.target}", which is not deployed`);
+      // Checked after the name, so a call to nothing is -1 however busy the pool is.
+      if (this.callers.size >= this.ctx.options.maxThreads) {
+        // Every worker the pool may have is a caller waiting on a call: the callee could never run.
+        throw new CwasiError('E_QUEUE_FULL', `every worker is waiting on a guest call; ${req.caller} → ${req.target} refused to avoid a deadlock`);
+      }
       const sel = this.ctx.coordinator.select(req.caller, req.target, parent?.opts.guestCallMode);
       let inv = parent;
       if (inv === undefined) {

@@ -218,6 +218,55 @@ export class Heap extends HeapBlocks {
     return ptr;
   }
 
+  /**
+   * A block held for an instance's lifetime on this thread: a region of its
+   * allocator (cwasi.region_grow) or its stack and pin table. Tagged with the
+   * instance's arena id and marked with this thread (so that a dead thread's
+   * recovery frees it, and stats() counts it as instanceBytes), but linked
+   * into no arena chain: the instance keeps the list and frees each block
+   * with freeRegion. Throws E_MEMORY_LIMIT when the memory cannot grow.
+   */
+  allocRegion(tag: number, payloadBytes: number): number {
+    if (!Number.isSafeInteger(payloadBytes) || payloadBytes < 0) {
+      throw new CwasiError('E_BAD_DESCRIPTOR', `invalid region size ${payloadBytes}`);
+    }
+    const need = alignUp(payloadBytes + BLOCK_HEADER_BYTES, BLOCK_ALIGN);
+    if (need > this.maxBytes) {
+      throw new CwasiError('E_MEMORY_LIMIT', `memory maximum of ${this.maxBytes} bytes reached (needs ${need} more)`, { needBytes: need, maxBytes: this.maxBytes });
+    }
+    this.lock();
+    try {
+      const block = this.take(need);
+      const u32 = this.u32;
+      const b = block >>> 2;
+      u32[b + (BLOCK.TAG >> 2)] = tag;
+      u32[b + (BLOCK.NEXT >> 2)] = 0;
+      u32[b + (BLOCK.OWNER >> 2)] = (INSTANCE_OWNER | threadTag()) >>> 0;
+      return block + BLOCK_HEADER_BYTES;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Free a block from allocRegion (its tag is checked: a guest may have written over the header). */
+  freeRegion(ptr: number, tag: number): void {
+    const block = ptr - BLOCK_HEADER_BYTES;
+    this.lock();
+    try {
+      this.checkBlock(block);
+      if (this.u32[(block >>> 2) + (BLOCK.TAG >> 2)] !== tag) throw this.corrupt(`region ${ptr} does not belong to arena ${tag}`);
+      this.give(block);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Does the host block at `block` still carry `tag` (its arena is alive)? A pin's liveness test. */
+  blockTagged(block: number, tag: number): boolean {
+    if (!this.inBounds(block, BLOCK_HEADER_BYTES)) return false;
+    return this.u32[(block >>> 2) + (BLOCK.TAG >> 2)] === tag;
+  }
+
   private allocBlock(arena: Arena, payloadBytes: number): number {
     const need = alignUp(payloadBytes + BLOCK_HEADER_BYTES, BLOCK_ALIGN);
     this.lock();

@@ -20,9 +20,19 @@ export interface StaticRegion {
   end: number;
 }
 
+/** One active data segment: what instantiation would write at `offset`. */
+export interface DataSegment {
+  offset: number;
+  bytes: Uint8Array;
+}
+
 export interface ModuleInfo {
   memory: MemoryImport | undefined;
   staticRegion: StaticRegion;
+  /** The active data segments, in order (views of the module's bytes). */
+  segments: DataSegment[];
+  /** Where the data section lies in the module's bytes, header included (undefined when none). */
+  dataSection: { start: number; end: number } | undefined;
   exports: string[];
   imports: Array<{ module: string; name: string; kind: string }>;
 }
@@ -127,7 +137,10 @@ export function inspectModule(bytes: Uint8Array, compiled: WebAssembly.Module): 
   let memory: MemoryImport | undefined;
   const imports: ModuleInfo['imports'] = [];
   const region: StaticRegion = { start: Infinity, end: 0 };
+  const segments: DataSegment[] = [];
+  let dataSection: ModuleInfo['dataSection'];
   while (!r.done) {
+    const headerAt = r.pos;
     const id = r.byte();
     const size = r.u32();
     const start = r.pos;
@@ -164,6 +177,7 @@ export function inspectModule(bytes: Uint8Array, compiled: WebAssembly.Module): 
         }
       }
     } else if (id === SECTION_DATA) {
+      dataSection = { start: headerAt, end: start + size };
       const count = s.u32();
       for (let i = 0; i < count; i++) {
         const flags = s.u32();
@@ -182,7 +196,7 @@ export function inspectModule(bytes: Uint8Array, compiled: WebAssembly.Module): 
         const offset = s.i32() >>> 0;
         if (s.byte() !== OP_END) skipConstExpr(s);
         const len = s.u32();
-        s.skip(len);
+        segments.push({ offset, bytes: s.take(len) });
         if (len > 0) {
           region.start = Math.min(region.start, offset);
           region.end = Math.max(region.end, offset + len);
@@ -192,5 +206,5 @@ export function inspectModule(bytes: Uint8Array, compiled: WebAssembly.Module): 
     r.pos = start + size;
   }
   const exports = WebAssembly.Module.exports(compiled).map((e) => e.name);
-  return { memory, staticRegion: region, exports, imports };
+  return { memory, staticRegion: region, segments, dataSection, exports, imports };
 }

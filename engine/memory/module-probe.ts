@@ -77,7 +77,7 @@ export function probeModule(module: WebAssembly.Module): ModuleInfo {
   const imports = WebAssembly.Module.imports(module).map((i) => ({ module: i.module, name: i.name, kind: i.kind as string }));
   const mem = imports.find((i) => i.kind === 'memory');
   const exports = WebAssembly.Module.exports(module).map((e) => e.name);
-  if (mem === undefined) return { memory: undefined, staticRegion: { start: Infinity, end: 0 }, exports, imports };
+  if (mem === undefined) return { memory: undefined, staticRegion: { start: Infinity, end: 0 }, segments: [], dataSection: undefined, exports, imports };
   const pages = initialPages(module);
   const zero = tryInstantiate(module, pages, 0x00)!;
   const ones = tryInstantiate(module, pages, 0xff)!;
@@ -85,6 +85,10 @@ export function probeModule(module: WebAssembly.Module): ModuleInfo {
   return {
     memory: { module: mem.module, name: mem.name, initialPages: pages, maximumPages: MAX_PAGES, shared: true },
     staticRegion,
+    // A compiled module cannot be rewritten: it keeps its active segments,
+    // which every instantiation re-applies (ABI.md, "Static data").
+    segments: [],
+    dataSection: undefined,
     exports,
     imports,
   };

@@ -11,12 +11,17 @@ import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { CwasiError } from '../errors.js';
+import type { InstanceHeapFigures } from './host.js';
 
 /** What a worker reports about itself. */
 export interface WorkerStats {
   threadId: number;
   /** Memory groups it holds instances of. */
-  groups: Array<{ groupId: string; generation: number; version: number; instances: string[] }>;
+  groups: Array<{
+    groupId: string; generation: number; version: number; instances: string[];
+    /** Each instance's own heap: regions held, live bytes after its last collection, collections, pins. */
+    heaps: Record<string, InstanceHeapFigures>;
+  }>;
   /** Shared objects it has been given. */
   rings: number;
   /** Journal state: the task it runs now, if any. */

@@ -8,6 +8,8 @@ import { CwasiError } from '../errors.js';
 import { type Arena, Heap } from '../memory/heap.js';
 import { HEADER_BYTES } from '../memory/layout.js';
 import { ABI_VERSION, REQUIRED_EXPORTS, SHADOW_STACK_BYTES, SLICE_BYTES, SLICE_LEN, SLICE_PTR, STATUS, isLimitError, limitError, limitOf, statusOf } from '../abi.js';
+import { DEFAULT_CALL_LIMITS, newContext, type CallBridge, type InvocationContext, type PendingCall, type Slice } from './context.js';
+import { PIN, PIN_SLOT_BYTES, PIN_SLOTS, PIN_TABLE_BYTES, type Pin, OrphanRegions } from './pins.js';
 
 /** Longest function name a guest may pass to call_start. */
 const MAX_NAME_BYTES = 256;
@@ -24,120 +26,27 @@ interface GuestExports {
   _start?: () => void;
   cwasi_main(table: number, count: number): number;
   cwasi_abi_version(): number;
-  cwasi_alloc(size: number): number;
-  cwasi_rt_cur(): number;
-  cwasi_rt_end(): number;
-  cwasi_rt_set(cur: number, end: number): void;
+  cwasi_rt_init(pinTable: number, slots: number, stackTop: number): void;
+  cwasi_rt_collect(): number;
+  cwasi_rt_held?(): number;
+  cwasi_rt_live?(): number;
+  cwasi_rt_collections?(): number;
 }
 
-/** A byte range inside one memory. */
-export interface Slice {
-  ptr: number;
-  len: number;
+/** What an instance's own heap holds (GuestInstance.heapFigures). */
+export interface InstanceHeapFigures {
+  /** Regions granted by the host, and their bytes. */
+  regions: number;
+  regionBytes: number;
+  /** Block bytes in use after the guest's last collection (its own count). */
+  liveBytes: number;
+  collections: number;
+  /** Output and payload pins still held. */
+  pins: number;
 }
 
-/** A call started by the guest; resolved inline (embedded) or by the dispatcher. */
-export interface PendingCall {
-  target: string;
-  /** Resolved result, or the remote call's slot until it completes. */
-  status: number | undefined;
-  result: Slice | undefined;
-  remote: RemoteCall | undefined;
-}
-
-/** A remote call in flight: the bridge knows how to wait for it. */
-export interface RemoteCall {
-  slot: number;
-}
-
-/** What a guest-initiated call that leaves this instance needs from the worker. */
-export interface CallBridge {
-  /** Start a call through the dispatcher; returns its slot or throws a CwasiError. */
-  start(ctx: InvocationContext, target: string, payload: Slice): RemoteCall;
-  /** Wait for it; places the result in ctx's arena. Returns a status and the slice. */
-  wait(ctx: InvocationContext, call: RemoteCall): { status: number; result?: Slice; error?: CwasiError };
-  /** Resolve an embedded callee in this instance's group, or undefined. */
-  embeddedPeer(ctx: InvocationContext, target: string): GuestInstance | undefined;
-  /** A new arena was created for this invocation tree (journaled for clean-up). */
-  onArena?(arena: Arena): void;
-  /** The guest returned without waiting for this call: drop its reply when it comes. */
-  abandon?(call: RemoteCall): void;
-}
-
-/** Guest-call limits checked here before a call reaches the dispatcher (ABI.md, status -5). */
-export interface CallLimits {
-  maxDepth: number;
-  maxInFlightPerInvocation: number;
-}
-
-/** Used where no task says otherwise (module initialisation makes no calls). */
-export const DEFAULT_CALL_LIMITS: CallLimits = { maxDepth: 16, maxInFlightPerInvocation: 256 };
-
-/** State of one invocation of one instance. */
-export interface InvocationContext {
-  fn: string;
-  invocationId: number;
-  heap: Heap;
-  arena: Arena;
-  /** Arenas of inline callees whose results this invocation still references. */
-  extraArenas: Arena[];
-  deadline: number;
-  maxPayloadBytes: number;
-  forceRemote: readonly string[];
-  /** Guest calls between the invocation's entry and this context. */
-  callDepth: number;
-  callLimits: CallLimits;
-  output: Slice | undefined;
-  failure: { code: number; message: string } | undefined;
-  /** A host-side error that made the guest trap (limit, deadline, bad pointer). */
-  hostError: CwasiError | undefined;
-  lastCallError: CwasiError | undefined;
-  /** An embedded callee trapped: the whole group must be discarded (one fate). */
-  groupTrapped: boolean;
-  /** The invocation's inputs and the host's input table (an output may lie in an input, never in the table). */
-  inputs: readonly Slice[];
-  table: Slice | undefined;
-  calls: Map<number, PendingCall>;
-  nextHandle: number;
-  logs: string[];
-  bridge: CallBridge;
-}
-
-export function newContext(
-  fn: string, heap: Heap, bridge: CallBridge,
-  opts: { invocationId: number; deadline: number; maxPayloadBytes: number; forceRemote: readonly string[]; callDepth?: number; callLimits?: CallLimits },
-): InvocationContext {
-  const arena = heap.newArena();
-  bridge.onArena?.(arena);
-  return {
-    fn, heap, bridge,
-    invocationId: opts.invocationId,
-    arena,
-    extraArenas: [],
-    deadline: opts.deadline,
-    maxPayloadBytes: opts.maxPayloadBytes,
-    forceRemote: opts.forceRemote,
-    callDepth: opts.callDepth ?? 0,
-    callLimits: opts.callLimits ?? DEFAULT_CALL_LIMITS,
-    output: undefined,
-    failure: undefined,
-    hostError: undefined,
-    lastCallError: undefined,
-    groupTrapped: false,
-    inputs: [],
-    table: undefined,
-    calls: new Map(),
-    nextHandle: 1,
-    logs: [],
-  };
-}
-
-/** Release everything an invocation allocated (its arena and its inline callees'). */
-export function releaseContext(ctx: InvocationContext): void {
-  for (const a of ctx.extraArenas) ctx.heap.release(a);
-  ctx.extraArenas.length = 0;
-  ctx.heap.release(ctx.arena);
-}
+export { DEFAULT_CALL_LIMITS, newContext, releaseContext } from './context.js';
+export type { CallBridge, CallLimits, InvocationContext, PendingCall, RemoteCall, Slice } from './context.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
@@ -152,11 +61,17 @@ export class GuestInstance {
   readonly heap: Heap;
   private readonly exports: GuestExports;
   private readonly stack: InvocationContext[] = [];
-  /** Arena holding what the module's start function allocated; lives as long as the instance. */
-  private readonly startArena: Arena;
+  /** The tag of every block the instance holds for its lifetime (an arena id with no chain). */
+  private readonly instanceArena: Arena;
+  /** The instance block: the output pin table, then the shadow stack. */
+  private readonly instanceBlock: number;
   /** This instance's shadow stack [base, base + bytes), or bytes 0 when the module has none. */
   private readonly stackBase: number = 0;
   private readonly stackBytes: number = 0;
+  /** Regions of the guest's allocator, [start, end) each, as the host granted them (never read back from guest memory). */
+  private readonly regions: Array<{ start: number; end: number }> = [];
+  /** The host's own copy of the pins it wrote into the pin table, by slot. */
+  private readonly pins: Array<Pin | undefined> = new Array(PIN_SLOTS).fill(undefined);
 
   constructor(fn: string, module: WebAssembly.Module, memory: WebAssembly.Memory, heap: Heap, stackBytes = SHADOW_STACK_BYTES) {
     this.fn = fn;
@@ -164,7 +79,8 @@ export class GuestInstance {
     const imports = {
       env: { memory },
       cwasi: {
-        arena_grow: (minBytes: number) => this.arenaGrow(minBytes >>> 0),
+        region_grow: (minBytes: number, mayFail: number) => this.regionGrow(minBytes >>> 0, mayFail | 0),
+        region_free: (ptr: number) => this.regionFree(ptr >>> 0),
         output: (ptr: number, len: number) => this.setOutput(ptr >>> 0, len >>> 0),
         fail: (code: number, ptr: number, len: number) => this.setFailure(code, ptr >>> 0, len >>> 0),
         call_start: (namePtr: number, nameLen: number, inPtr: number, inLen: number) =>
@@ -189,51 +105,107 @@ export class GuestInstance {
       throw new CwasiError('E_WASM_INVALID', `${fn}: guest ABI version ${version}, host speaks ${ABI_VERSION}`);
     }
     this.exports = exports;
-    // Module initialisation may allocate (module-level objects): give it an
-    // arena of its own that lives as long as the instance.
-    this.startArena = heap.newArena();
+    // Every block the instance holds for its lifetime (its stack and pin
+    // table, its allocator's regions) carries this arena's id.
+    this.instanceArena = heap.newArena();
     const sp = exports.__stack_pointer;
-    if (sp instanceof WebAssembly.Global) {
+    const hasStack = sp instanceof WebAssembly.Global;
+    if (hasStack && !(Number.isInteger(stackBytes) && stackBytes >= 4096 && stackBytes % 16 === 0)) {
+      throw new CwasiError('E_CONFIG', `${fn}: stackBytes ${stackBytes} must be a multiple of 16 of at least 4096`);
+    }
+    // INSTANCE BLOCK: [pin table (PIN_TABLE_BYTES) | shadow stack (stackBytes)].
+    // The stack grows down towards the table and traps at its limit, above it.
+    const block = this.grantRegion(PIN_TABLE_BYTES + (hasStack ? stackBytes : 0));
+    this.instanceBlock = block;
+    this.heap.bytes().fill(0, block, block + PIN_TABLE_BYTES);
+    let stackTop = 0;
+    if (hasStack) {
       const limit = exports.__stack_limit;
       if (!(limit instanceof WebAssembly.Global)) {
         throw new CwasiError('E_WASM_INVALID', `${fn}: the module has a shadow stack but does not export __stack_limit (build it with the current asm-functions/rt/export-stack-pointer.mjs)`);
       }
-      if (!Number.isInteger(stackBytes) || stackBytes < 4096 || stackBytes % 16 !== 0) {
-        throw new CwasiError('E_CONFIG', `${fn}: stackBytes ${stackBytes} must be a multiple of 16 of at least 4096`);
-      }
       // A stack of its own: the module's default one sits at a fixed address
       // shared by every instance of the module, on every thread. Every frame
       // compares the lowered pointer with the limit before it stores, so an
-      // overflow traps at the bottom of this block, inside it.
-      const base = heap.allocInstance(this.startArena, stackBytes);
+      // overflow traps at the bottom of this block's stack part, inside it.
+      const base = block + PIN_TABLE_BYTES;
+      stackTop = base + stackBytes;
       try {
         limit.value = base;
-        sp.value = base + stackBytes;
+        sp.value = stackTop;
       } catch (err) {
         throw new CwasiError('E_WASM_INVALID', `${fn}: __stack_pointer and __stack_limit must be mutable i32 globals: ${(err as Error).message}`);
       }
       this.stackBase = base;
       this.stackBytes = stackBytes;
     }
+    exports.cwasi_rt_init(block, PIN_SLOTS, stackTop);
     if (typeof exports._start === 'function') {
-      const ctx = this.bareContext(this.startArena);
+      const ctx = this.bareContext(heap.newArena());
       this.enter(ctx);
       try {
         exports._start();
       } catch (err) {
+        if (ctx.hostError) throw ctx.hostError;
         throw new CwasiError('E_FUNCTION_TRAP', `${fn}: module initialisation trapped: ${this.stackOverflowed(err) ? 'stack overflow' : (err as Error).message}`);
       } finally {
         this.leave();
+        heap.release(ctx.arena);
       }
     }
   }
 
-  /** Free what module initialisation allocated (the instance must not be used afterwards). */
+  /**
+   * Give the instance's memory back (the instance must not be used
+   * afterwards). A region that still holds a pinned output some consumer has
+   * not finished with is kept until its pins die (OrphanRegions).
+   */
   dispose(): void {
     try {
-      this.heap.release(this.startArena);
+      const live = this.pins.filter((p): p is Pin => p !== undefined && this.heap.blockTagged(p.anchor, p.tag));
+      const tag = this.instanceArena.id;
+      for (const r of this.regions) {
+        const held = live.filter((p) => p.ptr < r.end && p.ptr + p.len > r.start);
+        if (held.length > 0) OrphanRegions.keep(this.heap, r.start, tag, held);
+        else this.heap.freeRegion(r.start, tag);
+      }
+      this.regions.length = 0;
+      this.heap.release(this.instanceArena);
     } catch {
-      // The memory is being discarded anyway.
+      // A corrupt or discarded memory: it is discarded whole.
+    }
+  }
+
+  /** What the instance's own heap holds (diagnostics and tests). */
+  heapFigures(): InstanceHeapFigures {
+    let regionBytes = 0;
+    // The first region is the instance block (pin table and stack), not the allocator's.
+    for (let i = 1; i < this.regions.length; i++) regionBytes += this.regions[i]!.end - this.regions[i]!.start;
+    return {
+      regions: this.regions.length - 1,
+      regionBytes,
+      liveBytes: (this.exports.cwasi_rt_live?.() ?? 0) >>> 0,
+      collections: (this.exports.cwasi_rt_collections?.() ?? 0) >>> 0,
+      pins: this.pins.filter((p) => p !== undefined && this.heap.blockTagged(p.anchor, p.tag)).length,
+    };
+  }
+
+  /**
+   * Run a full collection in the guest, which gives regions left empty back
+   * to the memory; returns its live block bytes. Outside an invocation
+   * (after a call that failed, or from tests). Throws what the guest's
+   * runtime found (a corrupt heap traps).
+   */
+  collect(): number {
+    const ctx = this.bareContext(this.heap.newArena());
+    this.enter(ctx);
+    try {
+      return this.exports.cwasi_rt_collect() >>> 0;
+    } catch (err) {
+      throw ctx.hostError ?? trapError(this.fn, err);
+    } finally {
+      this.leave();
+      this.heap.release(ctx.arena);
     }
   }
 
@@ -260,11 +232,18 @@ export class GuestInstance {
     }
     this.enter(ctx);
     let status: number;
+    const sp = this.exports.__stack_pointer;
+    const spAtEntry = sp instanceof WebAssembly.Global ? sp.value as number : 0;
     try {
       status = this.exports.cwasi_main(table, inputs.length);
     } catch (err) {
+      // A trap leaves the frames it unwound on the shadow stack: drop them, or
+      // the collector would keep what they pointed to and every trap would
+      // lower the stack further.
+      const overflowed = this.stackOverflowed(err);
+      if (sp instanceof WebAssembly.Global) sp.value = spAtEntry;
       if (ctx.hostError) throw ctx.hostError;
-      if (this.stackOverflowed(err)) {
+      if (overflowed) {
         throw new CwasiError('E_FUNCTION_TRAP', `${ctx.fn} trapped: stack overflow (its shadow stack of ${this.stackBytes} bytes is exhausted; raise stackBytes)`, {
           function: ctx.fn,
         });
@@ -308,18 +287,15 @@ export class GuestInstance {
 
   // ── attach/detach an invocation to the runtime's bump allocator ─────────
 
-  private saved: Array<[number, number]> = [];
+  // The guest's heap belongs to the instance, not to an invocation: entering
+  // and leaving only track which invocation the host functions act for.
 
   private enter(ctx: InvocationContext): void {
-    this.saved.push([this.exports.cwasi_rt_cur(), this.exports.cwasi_rt_end()]);
-    this.exports.cwasi_rt_set(0, 0);
     this.stack.push(ctx);
   }
 
   private leave(): void {
     this.stack.pop();
-    const [cur, end] = this.saved.pop()!;
-    this.exports.cwasi_rt_set(cur, end);
   }
 
   private current(): InvocationContext {
@@ -335,7 +311,7 @@ export class GuestInstance {
       embeddedPeer: () => undefined,
     };
     return {
-      fn: this.fn, heap: this.heap, bridge: none, invocationId: 0, arena, extraArenas: [],
+      fn: this.fn, heap: this.heap, bridge: none, invocationId: 0, arena, extraArenas: [], results: [],
       deadline: Infinity, maxPayloadBytes: 0, forceRemote: [], callDepth: 0, callLimits: DEFAULT_CALL_LIMITS, output: undefined, failure: undefined,
       hostError: undefined, lastCallError: undefined, groupTrapped: false, inputs: [], table: undefined, calls: new Map(), nextHandle: 1, logs: [],
     };
@@ -370,11 +346,15 @@ export class GuestInstance {
     if (t !== undefined && ptr < t.ptr + t.len && t.ptr < end) refuse('overlaps the input table');
     if (end <= this.heap.heapStart) return; // static data
     for (const s of ctx.inputs) if (ptr >= s.ptr && end <= s.ptr + s.len) return;
+    for (const s of ctx.results) if (ptr >= s.ptr && end <= s.ptr + s.len) return;
+    // The guest's own heap (its regions; the instance block with its stack and pin table is not one).
+    for (let i = 1; i < this.regions.length; i++) {
+      const r = this.regions[i]!;
+      if (ptr >= r.start && end <= r.end) return;
+    }
     try {
       if (this.heap.arenaContains(ctx.arena, ptr, len)) return;
       for (const a of ctx.extraArenas) if (this.heap.arenaContains(a, ptr, len)) return;
-      // Objects module initialisation made live as long as the instance; its stack does not count.
-      if (this.heap.arenaContains(this.startArena, ptr, len, true)) return;
     } catch (err) {
       if (err instanceof CwasiError) this.abortWith(ctx, err);
       throw err;
@@ -384,17 +364,84 @@ export class GuestInstance {
 
   // ── the "cwasi" import namespace ─────────────────────────────────────────
 
-  private arenaGrow(minBytes: number): number {
+  /** A block for the instance's lifetime, recorded in `regions`. */
+  private grantRegion(bytes: number): number {
+    const start = this.heap.allocRegion(this.instanceArena.id, bytes);
+    this.regions.push({ start, end: start + bytes });
+    return start;
+  }
+
+  /** region_grow(bytes, mayFail): a region of `bytes`, or 0 when it does not fit and `mayFail` is set. */
+  private regionGrow(minBytes: number, mayFail: number): number {
     const ctx = this.current();
     if (Date.now() > ctx.deadline) {
       this.abortWith(ctx, new CwasiError('E_TIMEOUT', `${ctx.fn}: deadline passed`));
     }
     try {
-      return this.heap.allocChunk(ctx.arena, minBytes);
+      // The runtime asks for 16-byte multiples; anything else (or -1: "too large") is refused by size.
+      if (minBytes % 16 !== 0 || minBytes === 0) {
+        throw new CwasiError('E_MEMORY_LIMIT', `a region of ${minBytes} bytes cannot be granted`);
+      }
+      return this.grantRegion(minBytes);
     } catch (err) {
+      if (mayFail !== 0 && err instanceof CwasiError && err.code === 'E_MEMORY_LIMIT') return 0;
       if (err instanceof CwasiError) this.abortWith(ctx, new CwasiError(err.code, `${ctx.fn}: cannot allocate ${minBytes} bytes: ${err.message}`, { ...err.details, requestedBytes: minBytes }));
       throw err;
     }
+  }
+
+  private regionFree(ptr: number): void {
+    const ctx = this.current();
+    const at = this.regions.findIndex((r, i) => i > 0 && r.start === ptr);
+    if (at < 0) this.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: region_free(${ptr}) names no region of this instance`));
+    try {
+      this.heap.freeRegion(ptr, this.instanceArena.id);
+    } catch (err) {
+      if (err instanceof CwasiError) this.abortWith(ctx, err);
+      throw err;
+    }
+    this.regions.splice(at, 1);
+  }
+
+  /** Is [ptr, ptr + len) inside the guest's own heap (so the collector must keep it)? */
+  private inOwnHeap(ptr: number, len: number): boolean {
+    for (let i = 1; i < this.regions.length; i++) {
+      const r = this.regions[i]!;
+      if (ptr >= r.start && ptr + len <= r.end) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Keep [ptr, ptr + len) from the guest's collector until `arena` is
+   * released (by whichever thread releases it). Returns false when the
+   * table is full of live pins.
+   */
+  private pin(arena: Arena, ptr: number, len: number): boolean {
+    if (arena.head === 0) this.heap.allocIn(arena, 16); // an anchor: every pinning arena holds a block
+    const words = this.heap.words();
+    for (let i = 0; i < PIN_SLOTS; i++) {
+      const p = this.pins[i];
+      if (p !== undefined && this.heap.blockTagged(p.anchor, p.tag)) continue;
+      const pin: Pin = { ptr, len, anchor: arena.head, tag: arena.id };
+      const at = (this.instanceBlock + i * PIN_SLOT_BYTES) >>> 2;
+      words[at + (PIN.LEN >> 2)] = len;
+      words[at + (PIN.ANCHOR >> 2)] = pin.anchor;
+      words[at + (PIN.TAG >> 2)] = pin.tag;
+      // The collector runs on this thread: plain stores, PTR last (it marks the slot used).
+      words[at + (PIN.PTR >> 2)] = ptr;
+      this.pins[i] = pin;
+      return true;
+    }
+    return false;
+  }
+
+  /** A copy of [ptr, ptr + len) in `arena` (host-owned): used when no pin slot is left. */
+  private copyOut(arena: Arena, ptr: number, len: number): number {
+    const at = this.heap.allocIn(arena, len);
+    const bytes = this.heap.bytes();
+    bytes.copyWithin(at, ptr, ptr + len);
+    return at;
   }
 
   private setOutput(ptr: number, len: number): void {
@@ -403,6 +450,8 @@ export class GuestInstance {
     if (len > ctx.maxPayloadBytes && ctx.maxPayloadBytes > 0) {
       this.abortWith(ctx, new CwasiError('E_PAYLOAD_TOO_LARGE', `${ctx.fn}: output of ${len} bytes exceeds the limit of ${ctx.maxPayloadBytes}`));
     }
+    // An output in the guest's heap stays there (zero copy) until its invocation's arena is released.
+    if (len > 0 && this.inOwnHeap(ptr, len) && !this.pin(ctx.arena, ptr, len)) ptr = this.copyOut(ctx.arena, ptr, len);
     ctx.output = { ptr, len };
   }
 
@@ -470,6 +519,8 @@ export class GuestInstance {
         ctx.extraArenas.push(...child.extraArenas);
       }
     } else {
+      // The payload must outlive the guest's references to it: the callee reads it later, maybe in place.
+      if (inLen > 0 && this.inOwnHeap(inPtr, inLen) && !this.pin(ctx.arena, inPtr, inLen)) inPtr = this.copyOut(ctx.arena, inPtr, inLen);
       try {
         pending.remote = ctx.bridge.start(ctx, target, { ptr: inPtr, len: inLen });
       } catch (err) {
@@ -496,6 +547,7 @@ export class GuestInstance {
       if (r.error && (r.error.code === 'E_TIMEOUT' || r.error.code === 'E_ABORTED')) this.abortWith(ctx, r.error);
     }
     if (pending.status === STATUS.OK && pending.result !== undefined) {
+      ctx.results.push(pending.result);
       const dv = new DataView(this.heap.bytes().buffer);
       dv.setUint32(outSlice + SLICE_PTR, pending.result.ptr, true);
       dv.setUint32(outSlice + SLICE_LEN, pending.result.len, true);
@@ -509,5 +561,11 @@ export class GuestInstance {
 export function trapError(fn: string, err: unknown): CwasiError {
   if (err instanceof CwasiError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  // The guest's runtime found its own heap or collector metadata damaged
+  // (asm-functions/rt): the memory is corrupt, as when the host finds its heap so.
+  const corrupt = /^(?:abort: )?(cwasi heap: corrupt [^\n]*?)(?: at [^ ]*)?$/.exec(message);
+  if (corrupt !== null) {
+    return new CwasiError('E_MEMORY_CORRUPT', `${fn}: ${corrupt[1]}`, { function: fn });
+  }
   return new CwasiError('E_FUNCTION_TRAP', `${fn} trapped: ${message}`, { function: fn });
 }

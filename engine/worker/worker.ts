@@ -27,10 +27,12 @@ import {
   type CallBridge, type InvocationContext, type RemoteCall, type Slice,
   GuestInstance, newContext, releaseContext,
 } from './host.js';
+import { OrphanRegions } from './pins.js';
+import { TaskJournal } from './journal.js';
 import { STATUS, statusOf } from '../abi.js';
 import {
-  CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, type WorkerData, CONTROL_BLOCK_BYTES, CTRL_EXIT_REQUEST, CTRL_SHARE_STATE, JOURNAL, JOURNAL_ARENAS, JOURNAL_ENTRY_BYTES,
-  JOURNAL_FINISHED, JOURNAL_OFFSET, JOURNAL_RUNNING, SHARE_ANSWERED, SHARE_IDLE, SHARE_WAITING,
+  CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, type WorkerData, CONTROL_BLOCK_BYTES, CTRL_EXIT_REQUEST, CTRL_SHARE_STATE,
+  SHARE_ANSWERED, SHARE_IDLE, SHARE_WAITING,
   SLOT_FREE, SLOT_PENDING, SLOT_STATE, SLOT_STATUS,
   type GroupInstall, type GroupKey, type GuestCallReply, type GuestCallRequest,
   type MemoryRef, type ReleaseToken, type ReplyMessage, type RunSuccess, type RunTask, type ShareReply,
@@ -205,6 +207,8 @@ function dropGroup(group: WorkerGroup): void {
   }
   for (const inst of group.instances.values()) inst.dispose();
   group.instances.clear();
+  // A discarded memory takes its orphaned regions with it.
+  if (group.heap.generation !== group.install.generation) OrphanRegions.forget(group.heap);
   if (groups.get(group.install.groupId) === group) groups.delete(group.install.groupId);
 }
 
@@ -219,43 +223,23 @@ function instanceFor(group: WorkerGroup, fn: string): GuestInstance {
   return inst;
 }
 
-// ── the task journal ───────────────────────────────────────────────────────
+// ── the task journal (journal.ts) ──────────────────────────────────────────
 
-const J = JOURNAL_OFFSET >> 2;
-let journaling = false;
-
-function journalStart(taskId: number): void {
-  Atomics.store(ctl, J + (JOURNAL.COUNT >> 2), 0);
-  Atomics.store(ctl, J + (JOURNAL.OVERFLOW >> 2), 0);
-  Atomics.store(ctl, J + (JOURNAL.TASK >> 2), taskId);
-  // Publish RUNNING last: a reader that sees it sees this task's id.
-  Atomics.store(ctl, J + (JOURNAL.STATE >> 2), JOURNAL_RUNNING);
-  journaling = true;
-}
-
+const journal = new TaskJournal(ctl);
 /** The memory groups of the running task, in step order (journal entries name them by index). */
 let journalGroups: WorkerGroup[] = [];
 
+function journalStart(taskId: number): void {
+  journal.start(taskId);
+}
+
 function journalArena(group: WorkerGroup, id: number): void {
-  if (!journaling) return;
-  const n = ctl[J + (JOURNAL.COUNT >> 2)]!;
-  const index = journalGroups.indexOf(group);
-  if (n >= JOURNAL_ARENAS || index < 0) {
-    // Not recordable: a killed task then costs its memories (discarded whole).
-    Atomics.store(ctl, J + (JOURNAL.OVERFLOW >> 2), 1);
-    return;
-  }
-  const at = J + (JOURNAL.ARENAS >> 2) + n * (JOURNAL_ENTRY_BYTES >> 2);
-  ctl[at] = index;
-  ctl[at + 1] = id;
-  // Publish the entry before the count: a reader that sees the count sees the entry.
-  Atomics.store(ctl, J + (JOURNAL.COUNT >> 2), n + 1);
+  journal.arena(journalGroups.indexOf(group), id);
 }
 
 function journalEnd(): void {
-  journaling = false;
   activeGroups = new Set();
-  Atomics.store(ctl, J + (JOURNAL.STATE >> 2), JOURNAL_FINISHED);
+  journal.end();
 }
 
 // ── guest-initiated calls that leave the worker ────────────────────────────
@@ -440,6 +424,7 @@ function run(task: RunTask): TaskResult | Promise<TaskResult> {
 /** Resolve the groups, create every step's context and place the first step's inputs. */
 function begin(state: RunState): Slice[] | Promise<Slice[]> {
   const task = state.task;
+  if (OrphanRegions.count > 0) OrphanRegions.reap();
   if (Date.now() > task.deadline) throw new CwasiError('E_TIMEOUT', 'deadline passed before the task started');
   if (task.groups.length !== task.steps.length) throw new CwasiError('E_INTERNAL', 'a task needs one memory group per step');
   for (const key of task.groups) state.groups.push(groupFor(key));
@@ -534,6 +519,10 @@ function failure(state: RunState, err: unknown): TaskResult {
       }
     }
   }
+  // What a call that hit the memory limit allocated is garbage now (its pins
+  // went with its arenas above): collect it, so its regions go back to the memory.
+  const inst = group?.instances.get(step);
+  if (inst !== undefined && !trapped && !corrupt && error.code === 'E_MEMORY_LIMIT') collectOrDrop(group!, step, inst);
   const discard = (group !== undefined && trapped && group.install.embedded) || corrupt;
   if (discard && group !== undefined) dropGroup(group);
   const failed: TaskResult = { ok: false, threadId, fn: step, error, discardGroup: discard };
@@ -543,6 +532,15 @@ function failure(state: RunState, err: unknown): TaskResult {
   return failed;
 }
 
+function collectOrDrop(group: WorkerGroup, step: string, inst: GuestInstance): void {
+  try {
+    inst.collect();
+  } catch {
+    inst.dispose();
+    group.instances.delete(step);
+  }
+}
+
 // ── the control plane (comlink, engine/worker/control.ts) ──────────────────
 
 /** Groups the running task uses: never dropped under its feet. */
@@ -550,14 +548,15 @@ let activeGroups: ReadonlySet<WorkerGroup> = new Set();
 
 const controlApi: WorkerControl = {
   stats(): WorkerStats {
-    const running = Atomics.load(ctl, J + (JOURNAL.STATE >> 2)) === JOURNAL_RUNNING;
+    const running = journal.running();
     return {
       threadId,
       groups: [...groups.values()].map((g) => ({
         groupId: g.install.groupId, generation: g.install.generation, version: g.install.version, instances: [...g.instances.keys()],
+        heaps: Object.fromEntries([...g.instances].map(([fn, inst]) => [fn, inst.heapFigures()])),
       })),
       rings: rings.size,
-      runningTask: running ? Atomics.load(ctl, J + (JOURNAL.TASK >> 2)) : undefined,
+      runningTask: running ? journal.task() : undefined,
       heapUsedBytes: process.memoryUsage().heapUsed,
     };
   },

@@ -127,6 +127,16 @@ export function buildModule(def: ModuleDef): Uint8Array {
   return new Uint8Array(bytes);
 }
 
+/**
+ * The runtime exports the engine requires (ABI.md, "Runtime exports"), as
+ * stubs that never allocate: `cwasi_rt_init(pinTable, slots, stackTop)` and
+ * `cwasi_rt_collect() → live bytes`.
+ */
+export const RT_STUBS: FuncDef[] = [
+  { name: 'cwasi_rt_init', params: [I32, I32, I32], results: [], body: [] },
+  { name: 'cwasi_rt_collect', params: [], results: [I32], body: i32c(0) },
+];
+
 /** Where hand-built modules' default shadow stack pointer starts (the host moves it). */
 export const HAND_BUILT_STACK_POINTER = 65536;
 
@@ -147,11 +157,8 @@ export function abiModule(opts: {
     imports: [output],
     funcs: [
       { name: 'cwasi_main', params: [I32, I32], results: [I32], body: [...i32c(opts.outPtr ?? 0), ...i32c(opts.outLen ?? 0), ...call(0), ...i32c(opts.status ?? 0)] },
-      { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(opts.version ?? 1) },
-      { name: 'cwasi_alloc', params: [I32], results: [I32], body: i32c(0) },
-      { name: 'cwasi_rt_cur', params: [], results: [I32], body: i32c(0) },
-      { name: 'cwasi_rt_end', params: [], results: [I32], body: i32c(0) },
-      { name: 'cwasi_rt_set', params: [I32, I32], results: [], body: [] },
+      { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(opts.version ?? 2) },
+      ...RT_STUBS,
       ...(opts.noStart === true ? [] : [{ name: '_start', params: [], results: [], body: [] }]),
     ],
     ...(opts.noStackPointer === true ? {} : { stackPointer: HAND_BUILT_STACK_POINTER }),
