@@ -52,6 +52,11 @@ export const BENCHES: Readonly<Record<string, BenchDefinition>> = {
     sweepsThreads: true,
     load: async () => (await import('../../bench/batch.js')).batch,
   },
+  alloc: {
+    description: 'allocation-heavy guest code (parse a JSON document into objects and serialise it again) under the cwasi runtime vs the same source under plain asc, same process (goal: >= 0.90 of plain asc\'s guest throughput)',
+    defaultSizes: '4KiB,256KiB',
+    load: async () => (await import('../../bench/alloc.js')).alloc,
+  },
   'stack-check': {
     description: 'cost of the per-instance shadow-stack limit check on the bundled kernels, against the constant check asc emits (goal: >= 0.95 of its throughput)',
     defaultSizes: '256KiB',
