@@ -46,14 +46,22 @@ export class Bytes {
   /** Uninitialised bytes (previous contents are unspecified) in a managed buffer. */
   static alloc(length: i32): Bytes {
     if (length <= 0) return new Bytes(0, 0);
-    let buf = changetype<ArrayBuffer>(__new(<usize>length, idof<ArrayBuffer>()));
-    return new Bytes(changetype<usize>(buf), length, buf);
+    let ptr: usize;
+    // The cwasi runtime skips zeroing bytes the caller is about to write;
+    // under another runtime (plain asc) this is __new.
+    // @ts-ignore: compile-time check
+    if (isDefined(__cwasi_new_bytes)) ptr = __cwasi_new_bytes(<usize>length, idof<ArrayBuffer>());
+    else ptr = __new(<usize>length, idof<ArrayBuffer>());
+    let buf = changetype<ArrayBuffer>(ptr);
+    return new Bytes(ptr, length, buf);
   }
 
   /** Zero-filled bytes in a managed buffer. */
   static zeroed(length: i32): Bytes {
+    if (length <= 0) return new Bytes(0, 0);
     // __new hands out zeroed memory (the standard library relies on it).
-    return Bytes.alloc(length);
+    let buf = changetype<ArrayBuffer>(__new(<usize>length, idof<ArrayBuffer>()));
+    return new Bytes(changetype<usize>(buf), length, buf);
   }
 
   /** UTF-8 encoding of `s`. */
