@@ -18,23 +18,11 @@ import { fileURLToPath } from 'node:url';
 import { Engine } from '../engine/index.js';
 import { ascArgs, compileWith } from '../engine/build/asc.js';
 import { USER_STATIC_BASE } from '../engine/memory/layout.js';
-import { type BenchOptions, type BenchReport, type Goal, median, meta, progress, round, row } from './common.js';
+import { type BenchOptions, type BenchReport, type Goal, median, meta, prng, progress, round, row } from './common.js';
 import { PlainInstance, compilePlain } from './plain-asc.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SOURCE = join(root, 'asm-functions', 'bench', 'json-roundtrip.ts');
-
-/** A deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'omega', 'quote"d', 'back\\slash', 'new\nline', 'zoë', '中文'];
 

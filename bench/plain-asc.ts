@@ -14,13 +14,12 @@
 
 import asc from 'assemblyscript/asc';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { NO_CONFIG, PACKAGE_ROOT, readSource } from '../engine/build/asc.js';
 
-/** The package root (dist/bench/ → ../../). */
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The package root: sources and node_modules/cwasi/ paths resolve from it, as in `cwasi build`. */
+export const REPO_ROOT = PACKAGE_ROOT;
 
 /** AssemblyScript's runtime id of ArrayBuffer (`idof<ArrayBuffer>()`), fixed by the compiler. */
 const ARRAY_BUFFER_ID = 1;
@@ -61,20 +60,6 @@ export function writeGuestSource(name: string, text: string): string {
   return path;
 }
 
-const CWASI_IN_NODE_MODULES = `${sep}node_modules${sep}cwasi${sep}`;
-
-/** asc's file reader: every node_modules/cwasi/ path is served from this repository (as engine/build/asc.ts does). */
-async function readSource(name: string, baseDir: string): Promise<string | null> {
-  let path = resolve(baseDir, name);
-  const at = path.lastIndexOf(CWASI_IN_NODE_MODULES);
-  if (at >= 0) path = join(REPO_ROOT, path.slice(at + CWASI_IN_NODE_MODULES.length));
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
 /** The flags of a plain build: asc's own incremental runtime and a private, exported memory. */
 export const PLAIN_ASC_ARGS: readonly string[] = ['--runtime', 'incremental', '--exportRuntime', '-O3', '--noAssert'];
 
@@ -84,7 +69,7 @@ const plainCache = new Map<string, Promise<Uint8Array>>();
  * Compile `sourceFile` with plain asc (no imported or shared memory, no
  * memoryBase) plus `extraAscArgs` (e.g. `--transform json-as`). Package
  * imports resolve from the repository's node_modules, `cwasi/sdk` to sdk/.
- * An explicit empty --config keeps asc from reading an asconfig.json. Cached
+ * NO_CONFIG (a file that does not exist) keeps asc from reading an asconfig.json. Cached
  * per source and flags for the life of the process.
  */
 export function compilePlain(sourceFile: string, extraAscArgs: string[] = []): Promise<Uint8Array> {
@@ -98,9 +83,7 @@ export function compilePlain(sourceFile: string, extraAscArgs: string[] = []): P
 }
 
 async function runAsc(sourceFile: string, extraAscArgs: string[]): Promise<Uint8Array> {
-  const config = join(scratchDir(), 'empty-asconfig.json');
-  writeFileSync(config, '{}\n');
-  const args = [resolve(sourceFile), '--outFile', 'plain.wasm', '--config', config, '--baseDir', REPO_ROOT, ...PLAIN_ASC_ARGS, ...extraAscArgs];
+  const args = [resolve(sourceFile), '--outFile', 'plain.wasm', '--config', NO_CONFIG, '--baseDir', REPO_ROOT, ...PLAIN_ASC_ARGS, ...extraAscArgs];
   let wasm: Uint8Array | undefined;
   const stderr: string[] = [];
   const { error } = await asc.main(args, {

@@ -176,7 +176,8 @@ export function log(message: string): void {
 /**
  * A call to another function by name, started from inside this function.
  * Several may be in flight at once (fan-out); `wait` returns the result bytes,
- * which live in this invocation's arena, or null on failure (see `status`).
+ * valid until this invocation returns (`copy()` them to keep them), or null
+ * on failure (see `status`).
  */
 export class Call {
   status: i32 = 0;

@@ -332,8 +332,8 @@ async function loadAsc(): Promise<AscApi> {
 
 const CWASI_IN_NODE_MODULES = `${sep}node_modules${sep}cwasi${sep}`;
 
-/** asc's file reader, with node_modules/cwasi/ served from this package. */
-async function readSource(name: string, baseDir: string): Promise<string | null> {
+/** asc's file reader, with node_modules/cwasi/ served from this package (also the plain-asc reference's, bench/plain-asc.ts). */
+export async function readSource(name: string, baseDir: string): Promise<string | null> {
   let path = resolve(baseDir, name);
   if (path === NO_CONFIG) return null;
   const at = path.lastIndexOf(CWASI_IN_NODE_MODULES);

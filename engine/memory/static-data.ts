@@ -29,7 +29,8 @@ import type { DataSegment, ModuleInfo } from './inspect.js';
 const SECTION_DATA = 0x0b;
 const SEGMENT_PASSIVE = 0x01;
 
-function leb(n: number): number[] {
+/** Unsigned LEB128, as the binary format encodes counts and lengths. */
+export function leb(n: number): number[] {
   const out: number[] = [];
   do {
     let b = n & 0x7f;

@@ -285,7 +285,7 @@ export class GuestInstance {
     return (sp.value as number) >>> 0 < this.stackBase;
   }
 
-  // ── attach/detach an invocation to the runtime's bump allocator ─────────
+  // ── which invocation the host functions act for ─────────────────────────
 
   // The guest's heap belongs to the instance, not to an invocation: entering
   // and leaving only track which invocation the host functions act for.

@@ -2,6 +2,8 @@
 // never produce (wrong ABI version, out-of-bounds outputs, overlapping static
 // data, foreign imports). Only what those tests use is supported.
 
+import { leb } from '../../engine/memory/static-data.js';
+
 export const I32 = 0x7f;
 
 export interface FuncDef {
@@ -33,16 +35,7 @@ export interface ModuleDef {
   noStackLimit?: boolean;
 }
 
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
+const uleb = leb;
 
 export function sleb(n: number): number[] {
   const out: number[] = [];
