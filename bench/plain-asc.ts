@@ -11,6 +11,11 @@
 // result is copied into the caller's memory, pinned until the caller's
 // invocation ends. A deterministic function's output cannot tell the
 // difference from the engine's asynchronous calls.
+//
+// The compiler is asc's own module; once `cwasi build` has run in the same
+// process its float-to-string conversion takes its scratch from the heap
+// (engine/build/asc.ts, threadSafeFloatFormat). That changes where digits are
+// written, never which: the reference prints the same either way.
 
 import asc from 'assemblyscript/asc';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -301,6 +301,8 @@ export function ascArgs(source: string, memoryBase: number, outFile = 'out.wasm'
 
 interface AscApi {
   version: string;
+  /** The standard library's sources by path under ~lib/ (asc reads them from here). */
+  libraryFiles: Record<string, string>;
   main(args: string[], options: {
     baseDir?: string;
     stdout?: { write(s: unknown): boolean };
@@ -325,9 +327,43 @@ async function loadAsc(): Promise<AscApi> {
     if (asc.version !== pinned) {
       throw new CwasiError('E_CONFIG', `assemblyscript ${asc.version} is installed; cwasi's runtime and SDK need ${pinned}`);
     }
+    threadSafeFloatFormat(asc.libraryFiles);
     return asc;
   })();
   return ascModule;
+}
+
+/**
+ * The standard library's float-to-string conversion (`dtoa` in
+ * ~lib/util/number) writes its digits into `dtoa_buf`, a static buffer: one
+ * copy per memory, which a function's instances on several workers share, so
+ * two calls printing floats at once on two threads would mix their digits.
+ * The compiler's copy of that file is changed, once per process, to take the
+ * scratch from the calling instance's heap (`__alloc`/`__free`: the cwasi
+ * runtime's allocator is per instance; under asc's own runtime it is its
+ * TLSF). What is printed is unchanged. The text replaced is checked: another
+ * assemblyscript version that no longer has it fails the build loudly
+ * instead of compiling the shared buffer back in.
+ */
+const DTOA_SHARED = `  let size = dtoa_core(dtoa_buf, value, isSingle) << 1;
+  let result = changetype<String>(__new(size, idof<String>()));
+  memory.copy(changetype<usize>(result), dtoa_buf, size);
+  return result;`;
+const DTOA_PER_INSTANCE = `  let buf = __alloc(MAX_DOUBLE_LENGTH << 1);
+  let size = dtoa_core(buf, value, isSingle) << 1;
+  let result = changetype<String>(__new(size, idof<String>()));
+  memory.copy(changetype<usize>(result), buf, size);
+  __free(buf);
+  return result;`;
+
+export function threadSafeFloatFormat(libraryFiles: Record<string, string>): void {
+  const source = libraryFiles['util/number'];
+  if (source === undefined) throw new CwasiError('E_INTERNAL', 'assemblyscript has no ~lib/util/number to build a thread-safe float conversion from');
+  if (source.includes(DTOA_PER_INSTANCE)) return;
+  if (!source.includes(DTOA_SHARED)) {
+    throw new CwasiError('E_INTERNAL', "assemblyscript's ~lib/util/number changed: cwasi cannot move its float-formatting scratch out of static data");
+  }
+  libraryFiles['util/number'] = source.replace(DTOA_SHARED, DTOA_PER_INSTANCE);
 }
 
 const CWASI_IN_NODE_MODULES = `${sep}node_modules${sep}cwasi${sep}`;
