@@ -31,8 +31,9 @@ import type { NetworkPeer } from '../channels/networked.js';
 import type { GroupRef } from '../channels/channel.js';
 import type { InputSpec, OutputSpec, RunSuccess } from '../worker/protocol.js';
 import type { IfcMode } from '../selection.js';
-import { ClusterRegistry, LIVENESS_BEATS, natsError } from './registry.js';
+import { ClusterRegistry, LIVENESS_BEATS } from './registry.js';
 import { ControlSigner, replyContext } from './signing.js';
+import { ControlClient } from './control-client.js';
 import { natsConnectionOptions, type NatsAuthOptions } from './nats-auth.js';
 import { NodeLiveness } from './liveness.js';
 import { StreamInbox } from './inbox.js';
@@ -91,14 +92,11 @@ interface Held {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 /** Outgoing streams are written in slices of this size (bounded socket queue). */
 const SEND_SLICE_BYTES = 8 * 1024 * 1024;
 /** Extra time a requester waits past an invocation's deadline for a reply. */
 const REPLY_GRACE_MS = 2000;
 const CONTROL_VERBS = new Set(['deploy', 'run', 'release', 'cancel', 'ping']);
-/** How long a starting node waits for a live holder of its name to answer. */
-const NAME_PROBE_MS = 2000;
 
 function authError(message: string): { ok: false; error: ErrorRecord } {
   return { ok: false, error: { code: 'E_AUTH', message } };
@@ -113,8 +111,12 @@ export interface ClusterStats {
   net: NetStats;
   /** Remote steps failed with E_NET because their node was lost, by how it was noticed. */
   nodesLost: { connection: number; heartbeat: number; restarted: number };
-  /** What was refused as unauthentic: control messages (E_AUTH), registry records (ignored), incoming streams. */
-  refused: { control: number; records: number; streams: number };
+  /**
+   * What was refused as unauthentic: control messages (answered E_AUTH),
+   * registry records and delete markers (ignored), replies not sealed by the
+   * node asked (ignored), incoming streams.
+   */
+  refused: { control: number; records: number; replies: number; streams: number };
   /** The NATS server this node is connected to now, and how often it reconnected (failovers included). */
   nats: { server: string; connected: boolean; reconnects: number };
 }
@@ -132,6 +134,7 @@ export class ClusterMember implements NetworkPeer {
   private readonly sending = new Map<string, OutgoingStream>();
   private readonly liveness: NodeLiveness;
   private readonly inbox: StreamInbox;
+  private readonly control: ControlClient;
   private heldSeq = 0;
   private readonly startedAt = Date.now();
   private closing = false;
@@ -140,6 +143,7 @@ export class ClusterMember implements NetworkPeer {
     this.self = self;
     this.liveness = new NodeLiveness(self, registry, transport, staleMs);
     this.inbox = new StreamInbox(this.liveness);
+    this.control = new ControlClient(cluster, registry, signer, this.liveness);
     this.signer = signer;
     this.cluster = cluster;
     this.transport = transport;
@@ -180,7 +184,7 @@ export class ClusterMember implements NetworkPeer {
     }
     const member = new ClusterMember(self, cluster, transport, registry, hooks, signer, staleMs);
     try {
-      await member.claimName();
+      await member.control.claimName(self);
     } catch (err) {
       // Not registry.close(): that withdraws the record under this name, which is the holder's.
       await registry.nc.close().catch(() => {});
@@ -196,36 +200,8 @@ export class ClusterMember implements NetworkPeer {
     return member;
   }
 
-  /**
-   * Refuse to start under a name a live node holds: it answers a ping on its
-   * subject. No responders means the name is free (a node that died leaves a
-   * record but no subscription). Two nodes starting under one name within the
-   * same round trip can both pass; the later announce then wins the record.
-   */
-  private async claimName(): Promise<void> {
-    const subject = this.subject(this.self, 'ping');
-    const sealed = this.signer.seal(subject, { type: 'ping' });
-    let data: Uint8Array;
-    try {
-      data = (await this.registry.nc.request(subject, sealed.data, { timeout: NAME_PROBE_MS })).data;
-    } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      if (/no responders/i.test(msg)) return;
-      if (/timeout/i.test(msg)) throw new CwasiError('E_NAME_TAKEN', `node name "${this.self}" is subscribed in cluster "${this.cluster}" but its holder did not answer within ${NAME_PROBE_MS} ms`);
-      throw natsError('cannot check whether the node name is taken', err);
-    }
-    let holder = '';
-    try {
-      const r = this.openReply<PingReply>(this.self, 'ping', sealed.nonce, data);
-      holder = ` (pid ${r.pid}, up since ${new Date(r.startedAt).toISOString()})`;
-    } catch {
-      // something without the secret answers on that subject: the name is still not ours to take
-    }
-    throw new CwasiError('E_NAME_TAKEN', `node name "${this.self}" is held by a live node of cluster "${this.cluster}"${holder}`);
-  }
-
   private subject(node: string, verb: string): string {
-    return `cwasi.${this.cluster}.node.${node}.${verb}`;
+    return this.control.subject(node, verb);
   }
 
   // ── serving control requests ───────────────────────────────────────────
@@ -466,52 +442,8 @@ export class ClusterMember implements NetworkPeer {
 
   // ── requesting ─────────────────────────────────────────────────────────
 
-  private async request<T>(node: string, body: ControlRequest, timeoutMs: number): Promise<T> {
-    // While the client fails over to another NATS server, wait (bounded) rather than fail.
-    await this.registry.whenConnected(`${body.type} on node "${node}"`);
-    await this.registry.requireNode(node);
-    const subject = this.subject(node, body.type);
-    const sealed = this.signer.seal(subject, body);
-    let reply;
-    try {
-      // A reply cannot arrive while NATS is down: give up as soon as the connection drops.
-      const dropped = this.registry.whenDisconnected().then(() => {
-        throw new CwasiError('E_NATS', `the connection to NATS dropped while waiting for node "${node}" to ${body.type}`);
-      });
-      dropped.catch(() => {});
-      // Nor from a node that died or was cut off: give up once it is judged lost.
-      reply = await this.liveness.during(node, `a ${body.type} request`, Promise.race([
-        this.registry.request(node, subject, sealed.data, Math.max(1, timeoutMs)),
-        dropped,
-      ]));
-    } catch (err) {
-      if (err instanceof CwasiError) throw err;
-      const msg = err instanceof Error ? err.message : String(err);
-      if (/no responders/i.test(msg)) throw new CwasiError('E_NET', `node "${node}" is not answering (no responders)`);
-      if (/timeout/i.test(msg)) throw new CwasiError('E_TIMEOUT', `node "${node}" did not answer ${body.type} within ${timeoutMs} ms`);
-      throw natsError(`request to node "${node}"`, err);
-    }
-    return this.openReply<T>(node, body.type, sealed.nonce, reply.data);
-  }
-
-  /** A reply counts only when `node` sealed it for this very request. */
-  private openReply<T>(node: string, verb: string, nonce: string, data: Uint8Array): T {
-    try {
-      const opened = this.signer.open<T>(replyContext(nonce), data, false);
-      if (opened.from !== node) throw new CwasiError('E_AUTH', `reply sealed by "${opened.from}", not "${node}"`);
-      return opened.body;
-    } catch (err) {
-      // An unsealed reply may be a refusal of our own request (wrong secret): say so.
-      let refusal: unknown;
-      try {
-        refusal = JSON.parse(decoder.decode(data));
-      } catch {
-        // neither sealed nor JSON
-      }
-      const r = refusal as { ok?: unknown; error?: { code?: unknown; message?: unknown } } | undefined;
-      if (r?.ok === false && r.error?.code === 'E_AUTH') throw new CwasiError('E_AUTH', `node "${node}" refused ${verb}: ${String(r.error.message)}`);
-      throw new CwasiError('E_AUTH', `the reply to ${verb} on node "${node}" is not authentic: ${(err as Error).message}`);
-    }
+  private request<T>(node: string, body: ControlRequest, timeoutMs: number): Promise<T> {
+    return this.control.request<T>(node, body, timeoutMs);
   }
 
   async deployRemote(node: string, functions: RemoteFunctionConfig[]): Promise<FunctionRecord[]> {
@@ -544,7 +476,7 @@ export class ClusterMember implements NetworkPeer {
     return {
       node: this.self, address: this.address, liveNodes: this.registry.liveNodes().map((n) => n.name).sort(),
       held: this.held.size, waiting: this.inbox.waiting, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
-      refused: { control: this.signer.refused, records: this.registry.recordsRefused, streams: this.inbox.refused },
+      refused: { control: this.signer.refused, records: this.registry.recordsRefused, replies: this.registry.repliesRefused, streams: this.inbox.refused },
       nats: { server: this.registry.server(), connected: this.registry.connected, reconnects: this.registry.reconnects },
     };
   }

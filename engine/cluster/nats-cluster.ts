@@ -88,10 +88,6 @@ export function failoverOptions(servers: string[]): Partial<ConnectionOptions> {
   };
 }
 
-export function isNoResponders(err: unknown): boolean {
-  return /no responders/i.test(err instanceof Error ? err.message : String(err));
-}
-
 /** A JetStream error that means the replica count cannot be had here (not a server outage). */
 export function isReplicaConfigError(err: unknown): boolean {
   const msg = err instanceof Error ? err.message : String(err);

@@ -31,6 +31,12 @@ export interface NodeRecord {
   /** The period this node heartbeats at: readers judge its age against it (absent in older records). */
   heartbeatMs?: number;
   functions: string[];
+  /**
+   * Set in the node's tombstone, the last record it puts when it closes: the
+   * only way a node leaves the view (a delete marker, which anyone with
+   * access to the bucket can write, is ignored).
+   */
+  leftAt?: number;
 }
 
 export interface FunctionRecord {

@@ -10,13 +10,19 @@
 // Every record is sealed with the cluster secret (engine/cluster/signing.ts,
 // context kv:<bucket>/<key>) and verified before it is used: a record put by
 // anyone without the secret, altered, or copied under another key is ignored
-// (and counted in `recordsRefused`).
+// (and counted in `recordsRefused`). The view only moves forward: a sealed
+// record older than the one in view (an earlier incarnation, an earlier
+// heartbeat put back by someone who copied it) is ignored, and delete or purge
+// markers, which need no secret, are ignored too (and counted): a node leaves
+// the view when its own sealed tombstone (`leftAt`) says so, or when its
+// heartbeat ages out. A node missing from the view is unknown, not dead:
+// `requireNode` waits up to a liveness window for its next heartbeat.
 //
 // On a NATS cluster (engine/cluster/nats-cluster.ts) the buckets are created
 // with `replicas` copies, so a record survives the loss of a server, and the
 // connection fails over to a surviving server of the pool.
 
-import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { connect, createInbox, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { CwasiError } from '../errors.js';
 import type { FunctionRecord, NodeRecord } from './protocol.js';
@@ -24,7 +30,7 @@ import { recordContext, type ControlSigner } from './signing.js';
 import { ViewClock } from './view-clock.js';
 import type { ConnectionOptions } from '@nats-io/transport-node';
 import {
-  FAILOVER_GRACE_MS, NO_RESPONDERS_GRACE_MS, NO_RESPONDERS_RETRY_MS, failoverOptions, isNoResponders, isReplicaConfigError, kvReplicas, natsServerList,
+  FAILOVER_GRACE_MS, NO_RESPONDERS_GRACE_MS, NO_RESPONDERS_RETRY_MS, failoverOptions, isReplicaConfigError, kvReplicas, natsServerList,
 } from './nats-cluster.js';
 
 export interface RegistryOptions {
@@ -106,8 +112,10 @@ export class ClusterRegistry {
   /** The time heartbeat ages are judged at: stops while this node's own beats do not round-trip (view-clock.ts). */
   private readonly clock: ViewClock;
   private readonly names: { nodes: string; functions: string };
-  /** Records ignored because they were not sealed with the cluster secret for their key. */
+  /** Records ignored because they were not sealed with the cluster secret for their key, and delete markers (only a sealed tombstone withdraws a node). */
   recordsRefused = 0;
+  /** Replies ignored because they were not sealed by the node asked, for the request they answer. */
+  repliesRefused = 0;
 
   private constructor(nc: NatsConnection, nodes: KV, functions: KV, private readonly options: RegistryOptions) {
     this.nc = nc;
@@ -129,21 +137,74 @@ export class ClusterRegistry {
   }
 
   /**
-   * A NATS request to `node`'s subject. "No responders" while the node's
-   * record is alive is retried briefly (NO_RESPONDERS_GRACE_MS): during a
-   * failover its subscription is on its way to another server.
+   * A NATS request to `node`'s subject, answered by the first reply that
+   * `accept` takes (the caller's check that `node` sealed it for this very
+   * request). Every other reply is counted in `repliesRefused` and ignored:
+   * anyone else subscribed on the subject (holding NATS credentials but not
+   * the secret) cannot answer in the node's place, however fast. Rejects with
+   * a "timeout" error when no accepted reply came within `timeoutMs` (`ignored`
+   * says how many did), and "no responders" when nobody listens; while the
+   * node's record is alive that is retried briefly (NO_RESPONDERS_GRACE_MS):
+   * during a failover its subscription is on its way to another server.
+   * `signal` abandons the request (the caller gave up on it): its inbox and
+   * timer go at once instead of at the timeout.
    */
-  async request(node: string, subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
+  request<T>(node: string, subject: string, data: Uint8Array, timeoutMs: number, accept: (reply: Uint8Array) => T | undefined, signal?: AbortSignal): Promise<T> {
     const start = Date.now();
-    for (;;) {
-      try {
-        return await this.nc.request(subject, data, { timeout: Math.max(1, timeoutMs - (Date.now() - start)) });
-      } catch (err) {
-        const elapsed = Date.now() - start;
-        if (!isNoResponders(err) || this.stopped || elapsed >= NO_RESPONDERS_GRACE_MS || elapsed >= timeoutMs || this.node(node) === undefined) throw err;
-      }
-      await new Promise((r) => setTimeout(r, NO_RESPONDERS_RETRY_MS));
-    }
+    const inbox = createInbox();
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      let retry: NodeJS.Timeout | undefined;
+      let ignored = 0;
+      const finish = (err: Error | undefined, value?: T) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        clearTimeout(retry);
+        signal?.removeEventListener('abort', abandon);
+        sub.unsubscribe();
+        if (err !== undefined) reject(err);
+        else resolve(value as T);
+      };
+      const publish = () => {
+        try {
+          this.nc.publish(subject, data, { reply: inbox });
+        } catch (err) {
+          finish(err instanceof Error ? err : new Error(String(err)));
+        }
+      };
+      const sub = this.nc.subscribe(inbox, {
+        callback: (err, msg) => {
+          if (done) return;
+          if (err) return finish(err);
+          if (msg.data.length === 0 && msg.headers?.code === 503) {
+            const elapsed = Date.now() - start;
+            if (this.stopped || elapsed >= NO_RESPONDERS_GRACE_MS || elapsed >= timeoutMs || this.node(node) === undefined) {
+              return finish(new Error(`no responders on ${subject}`));
+            }
+            retry = setTimeout(publish, NO_RESPONDERS_RETRY_MS);
+            return;
+          }
+          let value: T | undefined;
+          try {
+            value = accept(msg.data);
+          } catch {
+            value = undefined;
+          }
+          if (value === undefined) {
+            ignored++;
+            this.repliesRefused++;
+            return;
+          }
+          finish(undefined, value);
+        },
+      });
+      const timer = setTimeout(() => finish(Object.assign(new Error(`timeout: no authentic reply on ${subject} within ${timeoutMs} ms`), { ignored })), Math.max(1, timeoutMs));
+      const abandon = () => finish(new Error(`request on ${subject} abandoned`));
+      if (signal?.aborted) return abandon();
+      signal?.addEventListener('abort', abandon, { once: true });
+      publish();
+    });
   }
 
   /** The server this node is connected to now (for stats and logs). */
@@ -242,9 +303,14 @@ export class ClusterRegistry {
     }
   }
 
+  /** Whether this node announced itself (and so has a record to withdraw). */
+  private announced = false;
+
   /** Publish this node and keep publishing it every heartbeat. */
   async announce(record: () => NodeRecord): Promise<void> {
+    this.announced = true;
     const put = async () => {
+      if (this.stopped) return;
       const r = record();
       try {
         await this.nodes.put(r.name, this.seal(this.names.nodes, r.name, r));
@@ -276,7 +342,7 @@ export class ClusterRegistry {
             const rec = this.verify<NodeRecord>(this.names.nodes, e.key, e.value);
             if (rec !== undefined) this.see(rec);
           } else {
-            this.view.delete(e.key);
+            this.recordsRefused++;
           }
         }
       } catch {
@@ -286,9 +352,16 @@ export class ClusterRegistry {
     }
   }
 
+  /** Take a verified record into the view, unless the view already has a later one of that node. */
   private see(rec: NodeRecord): void {
+    if (typeof rec.startedAt !== 'number' || typeof rec.heartbeatAt !== 'number') return;
+    const had = this.view.get(rec.name);
+    if (had !== undefined && (rec.startedAt < had.startedAt || (rec.startedAt === had.startedAt && rec.heartbeatAt < had.heartbeatAt))) return;
     this.view.set(rec.name, rec);
-    if (rec.name === this.options.node && typeof rec.heartbeatAt === 'number') this.clock.beatSeen(rec.heartbeatAt);
+    if (rec.name === this.options.node && rec.leftAt === undefined) this.clock.beatSeen(rec.heartbeatAt);
+    if (rec.leftAt === undefined) {
+      for (const w of this.seenWaiters.get(rec.name) ?? []) w();
+    }
   }
 
   /** Re-read every node record (used at start and when a lookup misses). */
@@ -298,8 +371,9 @@ export class ClusterRegistry {
       for await (const k of await this.nodes.keys()) keys.push(k);
       await Promise.all(keys.map(async (k) => {
         const e = await this.nodes.get(k);
-        if (e === null || e.operation !== 'PUT') {
-          this.view.delete(k);
+        if (e === null) return;
+        if (e.operation !== 'PUT') {
+          this.recordsRefused++;
           return;
         }
         const rec = this.verify<NodeRecord>(this.names.nodes, k, e.value);
@@ -310,11 +384,21 @@ export class ClusterRegistry {
     }
   }
 
-  /** A live node's record, or undefined when it is unknown or silent. */
+  /** A live node's record, or undefined when it is unknown, silent or gone. */
   node(name: string): NodeRecord | undefined {
     const r = this.view.get(name);
-    if (r === undefined) return undefined;
+    if (r === undefined || r.leftAt !== undefined) return undefined;
     return this.alive(r) ? r : undefined;
+  }
+
+  /** The sealed record under `name` as the bucket holds it now (not the view), or undefined. */
+  async sealedRecord(name: string): Promise<NodeRecord | undefined> {
+    try {
+      const e = await this.nodes.get(name);
+      return e === null || e.operation !== 'PUT' ? undefined : this.verify<NodeRecord>(this.names.nodes, name, e.value);
+    } catch (err) {
+      throw natsError('cannot read the node registry', err);
+    }
   }
 
   /**
@@ -340,19 +424,46 @@ export class ClusterRegistry {
     return w;
   }
 
-  /** Like `node`, but asks NATS once more before concluding the node is gone. */
+  /**
+   * Like `node`, but asks NATS once more before concluding the node is gone,
+   * and a node the view has never seen (its record may be hidden under a
+   * delete marker) gets up to one liveness window for a heartbeat to show it.
+   */
   async requireNode(name: string): Promise<NodeRecord> {
     let r = this.node(name);
     if (r === undefined) {
       await this.refresh();
       r = this.node(name);
     }
+    if (r === undefined && !this.view.has(name) && !this.stopped) {
+      await this.whenSeen(name, Math.max(this.options.staleMs, LIVENESS_BEATS * this.options.heartbeatMs));
+      r = this.node(name);
+    }
     if (r === undefined) throw new CwasiError('E_NET', `node "${name}" is not alive in cluster "${this.options.cluster}"`);
     return r;
   }
 
+  private readonly seenWaiters = new Map<string, Set<() => void>>();
+
+  /** Resolves when a live record of `name` is seen, or after `ms`. */
+  private whenSeen(name: string, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let set = this.seenWaiters.get(name);
+      if (set === undefined) this.seenWaiters.set(name, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0) this.seenWaiters.delete(name);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      set.add(done);
+    });
+  }
+
   liveNodes(): NodeRecord[] {
-    return [...this.view.values()].filter((r) => this.alive(r));
+    return [...this.view.values()].filter((r) => r.leftAt === undefined && this.alive(r));
   }
 
   async putFunction(rec: FunctionRecord): Promise<void> {
@@ -388,15 +499,20 @@ export class ClusterRegistry {
     return undefined;
   }
 
-  /** Stop heartbeats, withdraw this node, close the connection. */
+  /** Stop heartbeats, withdraw this node (a sealed tombstone), close the connection. */
   async close(): Promise<void> {
     this.stopped = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     await this.watchStarting;
-    try {
-      await this.nodes.delete(this.options.node);
-    } catch {
-      // the TTL removes it
+    const last = this.view.get(this.options.node);
+    if (last !== undefined && this.announced) {
+      const now = Date.now();
+      const tombstone: NodeRecord = { ...last, heartbeatAt: Math.max(now, last.heartbeatAt), leftAt: now, functions: [] };
+      try {
+        await this.nodes.put(tombstone.name, this.seal(this.names.nodes, tombstone.name, tombstone));
+      } catch {
+        // NATS is down: the heartbeat ages out instead
+      }
     }
     try {
       await this.nc.drain();

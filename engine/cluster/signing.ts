@@ -127,13 +127,15 @@ export class ControlSigner {
   /**
    * Verify a sealed message for `context` and return its body. Throws E_AUTH
    * when it is not sealed with the cluster secret for this context, was
-   * altered, or (with `fresh`) is outside the window or seen before.
+   * altered, or (with `fresh`) is outside the window or seen before. A
+   * refusal is counted in `refused` unless `count` is false (the caller
+   * counts it elsewhere).
    */
-  open<T>(context: string, data: Uint8Array, fresh: boolean): Opened<T> {
+  open<T>(context: string, data: Uint8Array, fresh: boolean, count = true): Opened<T> {
     try {
       return this.check<T>(context, data, fresh);
     } catch (err) {
-      this.refused++;
+      if (count) this.refused++;
       throw err;
     }
   }
