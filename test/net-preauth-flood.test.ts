@@ -88,16 +88,24 @@ test('a flood of silent connections from one address does not block another addr
   }
 });
 
-test('the overall limit refuses connections beyond it from many addresses', async () => {
+test('the overall limit refuses connections beyond it from many addresses; a quarter of it is kept for known peers', async () => {
   const server = await NetTransport.listen({ secret: SECRET, nodeName: 'small', host: '127.0.0.1', maxPendingPerAddress: 2, maxPendingHandshakes: 4, preAuthTimeoutMs: 10_000 });
+  server.preferPeers(() => ['127.0.0.8']);
   const socks: net.Socket[] = [];
   try {
-    for (const local of ['127.0.0.5', '127.0.0.6']) socks.push(...await silentSockets(server, local, 2));
+    socks.push(...await silentSockets(server, '127.0.0.5', 2), ...await silentSockets(server, '127.0.0.6', 1));
+    // Three of the four slots are open to strangers: the fourth stranger is refused.
     const extra = await silentSockets(server, '127.0.0.7', 1);
     socks.push(...extra);
-    await within(socketClosed(extra[0]!), WAIT_MS, 'the fifth pending connection is refused');
+    await within(socketClosed(extra[0]!), WAIT_MS, 'the fourth stranger is refused');
+    assert.is(server.stats().preAuthPending, 3);
+    // The kept slot admits a known peer's address, and then nobody.
+    socks.push(...await silentSockets(server, '127.0.0.8', 1));
+    const late = await silentSockets(server, '127.0.0.8', 1);
+    socks.push(...late);
+    await within(socketClosed(late[0]!), WAIT_MS, 'the fifth pending connection is refused');
     const st = server.stats();
-    assert.is(st.preAuthRefusedGlobal, 1);
+    assert.is(st.preAuthRefusedGlobal, 2);
     assert.is(st.preAuthRefusedPerAddress, 0);
     assert.is(st.preAuthPending, 4);
   } finally {

@@ -27,6 +27,7 @@ import { hostname } from 'node:os';
 import { CwasiError, asCwasiError, toErrorRecord } from '../errors.js';
 import type { ErrorRecord } from '../errors.js';
 import { NetTransport, type OutgoingStream, type NetTlsOptions, type NetStats } from '../net/transport.js';
+import { parseAddress } from '../net/helpers.js';
 import type { NetworkPeer } from '../channels/networked.js';
 import type { GroupRef } from '../channels/channel.js';
 import type { InputSpec, OutputSpec, RunSuccess } from '../worker/protocol.js';
@@ -192,6 +193,8 @@ export class ClusterMember implements NetworkPeer {
       throw err;
     }
     transport.on('stream', (s) => member.inbox.onStream(s));
+    // When pre-auth slots run short, the cluster's live nodes keep theirs.
+    transport.preferPeers(() => member.registry.liveNodes().map((n) => hostOf(n.address)));
     member.subscribe();
     const startedAt = member.startedAt;
     await registry.announce((): NodeRecord => ({
@@ -504,4 +507,13 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+/** The host of a record's "host:port" address ("" when it does not parse). */
+function hostOf(address: string): string {
+  try {
+    return parseAddress(address).host;
+  } catch {
+    return '';
+  }
 }

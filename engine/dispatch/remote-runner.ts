@@ -2,7 +2,7 @@
 // Its inputs travel inline or as Networked Buffer streams from where they lie;
 // its output comes back as bytes, stays held there, or streams on.
 
-import { CwasiError } from '../errors.js';
+import { CwasiError, asCwasiError } from '../errors.js';
 import { newTransferId } from '../channels/networked.js';
 import { INLINE_MAX_BYTES, type RemoteInput, type RemoteOutput, type RunResultMeta } from '../cluster/protocol.js';
 import type { InputSpec, OutputSpec, RunSuccess } from '../specs.js';
@@ -20,6 +20,11 @@ export async function runRemote(ctx: DispatchContext, seg: Pick<Segment, 'steps'
     throw new CwasiError('E_CONFIG', `${seg.steps[0]} is placed on host "${host}", but this engine is not part of a cluster`);
   }
   const self = remote.self;
+  // An input that cannot be streamed (the dial refused or failed, the stream
+  // broken) fails the run at once: the run request is cancelled, so the far
+  // node stops waiting for that stream, instead of both sides waiting out the deadline.
+  const sendFailed = new AbortController();
+  const signal = AbortSignal.any([inv.signal, sendFailed.signal]);
   const sends: Array<Promise<void>> = [];
   const transfers: string[] = [];
   const newTransfer = () => {
@@ -31,7 +36,10 @@ export async function runRemote(ctx: DispatchContext, seg: Pick<Segment, 'steps'
     if (bytes.length <= INLINE_MAX_BYTES) return { kind: 'inline', base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
     const transfer = newTransfer();
     const p = remote.send(host, transfer, bytes, inv.deadline);
-    p.catch(() => {});
+    p.catch((err: unknown) => {
+      const cause = asCwasiError(err, 'E_NET');
+      sendFailed.abort(new CwasiError(cause.code === 'E_TIMEOUT' ? 'E_TIMEOUT' : 'E_NET', `an input of ${seg.steps[0]} could not be streamed to node "${host}": ${cause.message}`, undefined, { cause }));
+    });
     sends.push(p);
     return { kind: 'stream', transfer, from: self };
   };
@@ -68,13 +76,13 @@ export async function runRemote(ctx: DispatchContext, seg: Pick<Segment, 'steps'
     };
     let meta: RunResultMeta;
     try {
-      meta = await remote.run(host, request, inv.signal);
+      meta = await remote.run(host, request, signal);
     } catch (err) {
       // A node that restarted has lost its functions: deploy them again, once, and retry
       // (streamed inputs wait unclaimed there: a node refuses unknown steps before claiming any).
       if (!(err instanceof CwasiError && err.code === 'E_UNKNOWN_FUNCTION' && ctx.options.redeploy)) throw err;
       await ctx.options.redeploy(host);
-      meta = await remote.run(host, request, inv.signal);
+      meta = await remote.run(host, request, signal);
     }
     const result: RunSuccess = { ok: true, threadId: meta.threadId, outputLength: meta.outputLength, timings: meta.timings };
     if (meta.logs) result.logs = meta.logs;

@@ -9,13 +9,18 @@
 //   ├──────────────────────────┼───────────────────────────────┼──────────────────────────────┤
 //   │ per remote address       │ maxPendingPerAddress (8)      │ preAuthRefusedPerAddress     │
 //   │ overall                  │ maxPendingHandshakes (64)     │ preAuthRefusedGlobal         │
+//   │ overall, for addresses   │ maxPendingHandshakes minus a  │ preAuthRefusedGlobal         │
+//   │ of no known peer         │ quarter kept for peers (48)   │                              │
 //   │ time to authenticate     │ preAuthTimeoutMs (2000)       │ preAuthTimeouts              │
 //   │ proof wrong / garbage    │ (none: refused at once)       │ preAuthBadAuth               │
 //   └──────────────────────────┴───────────────────────────────┴──────────────────────────────┘
 //
 // The per-address bound is checked first, so that one address flooding the
 // listener is refused on its own and never fills the overall bound: other
-// addresses still find free slots. "Address" is the IPv4 address, or the /64
+// addresses still find free slots. A quarter of the overall slots is kept for
+// the addresses of known peers (a cluster's live nodes, `preferred`): a flood
+// from many addresses that are no peer's fills the rest and is refused there,
+// and a node's own peers still get in to prove the secret. "Address" is the IPv4 address, or the /64
 // prefix of an IPv6 address (one host commonly holds a whole /64). A refused
 // connection is destroyed on arrival, before anything is read from it.
 // Under TLS the slot is taken when the TCP connection arrives and covers the
@@ -49,6 +54,8 @@ export function addressKey(ip: string): string {
 export class PreAuthGate {
   private readonly byKey = new Map<string, number>();
   private held = 0;
+  /** Whether an address key is a known peer's; asked only when the unreserved slots are all held. */
+  preferred: (key: string) => boolean = () => false;
 
   constructor(
     private readonly limits: { maxPendingPerAddress: number; maxPendingHandshakes: number },
@@ -71,7 +78,8 @@ export class PreAuthGate {
       return null;
     }
     // Bound: unauthenticated connections held at once, all addresses together.
-    if (this.held >= this.limits.maxPendingHandshakes) {
+    const total = this.limits.maxPendingHandshakes;
+    if (this.held >= total || (this.held >= total - Math.floor(total / 4) && !this.preferred(key))) {
       this.counters.preAuthRefusedGlobal++;
       this.counters.authFailures++;
       return null;

@@ -60,7 +60,7 @@ import {
   type ResolvedOptions,
 } from './options.js';
 import type { OutgoingStream } from './outgoing-stream.js';
-import { PreAuthGate, type PreAuthSlot } from './preauth.js';
+import { PreAuthGate, addressKey, type PreAuthSlot } from './preauth.js';
 import type { StreamMeta } from './protocol.js';
 
 export {
@@ -181,6 +181,19 @@ export class NetTransport extends EventEmitter<NetTransportEvents> implements Co
     this.timer.unref();
   }
 
+  /**
+   * Known peers' hosts (their listen addresses; a cluster's live nodes): when
+   * pre-auth slots are scarce, connections from these addresses take the
+   * slots kept for peers (preauth.ts), so a flood from other addresses does
+   * not lock them out. Asked only while the unreserved slots are all held.
+   */
+  preferPeers(hosts: () => Iterable<string>): void {
+    this.gate.preferred = (key) => {
+      for (const h of hosts()) if (net.isIP(h) !== 0 && addressKey(h) === key) return true;
+      return false;
+    };
+  }
+
   /** True once close() was called. */
   get closing(): boolean {
     return this.closePromise !== null;
@@ -263,7 +276,7 @@ export class NetTransport extends EventEmitter<NetTransportEvents> implements Co
       this.peers.set(key, { conn, promise });
       let socket: net.Socket;
       try {
-        const local = this.options.localAddress;
+        const local = this.options.localAddress ?? loopbackSource(this.address.host, host);
         const common = { host, port, noDelay: true, writableHighWaterMark: WRITE_HIGH_WATER, ...(local !== undefined ? { localAddress: local } : {}) };
         socket = this.tlsOptions
           ? tls.connect({
@@ -426,4 +439,16 @@ export class NetTransport extends EventEmitter<NetTransportEvents> implements Co
       c.keepalive(now, this.options.keepaliveIntervalMs, this.options.keepaliveTimeoutMs);
     }
   }
+}
+
+/**
+ * A listener on one loopback address (say 127.0.0.2) dials loopback peers
+ * from that address, not from the OS's default 127.0.0.1: its peers then see
+ * it under the address its record announces (preferPeers). Elsewhere the OS
+ * chooses, which on a one-address host is the listen address anyway.
+ */
+function loopbackSource(listenHost: string, peerHost: string): string | undefined {
+  const loop = (h: string) => (net.isIPv4(h) && h.startsWith('127.')) || h === '::1';
+  if (!loop(listenHost) || !loop(peerHost) || net.isIPv4(listenHost) !== net.isIPv4(peerHost)) return undefined;
+  return listenHost;
 }

@@ -2,7 +2,7 @@
 // (a producer on node "b", a checksum on the coordinator) and a bounded run of
 // invocations whose every output is checked against the JavaScript checksum.
 import { randomBytes } from 'node:crypto';
-import { Engine, workloads, type EngineOptions } from '../../engine/index.js';
+import { Engine, workloads, type ClusterOptions, type EngineOptions } from '../../engine/index.js';
 import { NATS_URL } from './env.js';
 
 export const PAYLOAD = 64 * 1024;
@@ -18,8 +18,11 @@ export function newCluster(prefix: string): { cluster: string; secret: Uint8Arra
   return { cluster: `${prefix}${randomBytes(4).toString('hex')}`, secret: randomBytes(24) };
 }
 
-export function node(cluster: string, secret: Uint8Array, name: string, extra: Partial<EngineOptions> = {}): Promise<Engine> {
-  return Engine.create({ threads: 1, timeoutMs: 20_000, ...extra, cluster: { nats: NATS_URL, cluster, name, secret, heartbeatMs: 500 } });
+export function node(cluster: string, secret: Uint8Array, name: string, extra: Partial<EngineOptions> = {}, listen?: string, preAuth?: ClusterOptions['preAuth']): Promise<Engine> {
+  return Engine.create({
+    threads: 1, timeoutMs: 20_000, ...extra,
+    cluster: { nats: NATS_URL, cluster, name, secret, heartbeatMs: 500, ...(listen ? { listen } : {}), ...(preAuth ? { preAuth } : {}) },
+  });
 }
 
 /** Deploy the workflow "flow": p (producer) on node b → k (checksum) where `coord` runs. */
