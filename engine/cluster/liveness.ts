@@ -39,7 +39,7 @@ export class NodeWatch {
   private rejectFailed!: (err: CwasiError) => void;
   private done = false;
 
-  constructor(readonly node: string, readonly what: string, readonly startedAt: number | undefined, private readonly owner: NodeLiveness) {
+  constructor(readonly node: string, readonly what: string, readonly startedAt: number | undefined, private readonly owner: NodeLiveness, readonly counted = true) {
     this.failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
     this.failed.catch(() => {}); // a step that already finished does not care
   }
@@ -74,9 +74,13 @@ export class NodeLiveness {
     transport.on('peerLost', ({ peer, error }) => this.lose(peer, `its connection failed (${error.message})`, 'connection', error));
   }
 
-  /** Watch `node` for the duration of one step (`what` names it in the error). */
-  watch(node: string, what: string): NodeWatch {
-    const w = new NodeWatch(node, what, this.registry.node(node)?.startedAt, this);
+  /**
+   * Watch `node` for the duration of one step (`what` names it in the error).
+   * `counted`: a failure counts in `failures` (false for what is not a step,
+   * such as an output held for the node).
+   */
+  watch(node: string, what: string, counted = true): NodeWatch {
+    const w = new NodeWatch(node, what, this.registry.node(node)?.startedAt, this, counted);
     // This node cannot lose itself.
     if (node === this.self) return w;
     let set = this.watches.get(node);
@@ -123,7 +127,7 @@ export class NodeLiveness {
     const set = this.watches.get(node);
     if (set === undefined) return;
     for (const w of [...set]) {
-      this.failures[cause]++;
+      if (w.counted) this.failures[cause]++;
       w.fail(reason, error);
     }
   }
@@ -148,7 +152,7 @@ export class NodeLiveness {
       }
       for (const w of [...set]) {
         if (w.startedAt !== undefined && rec.startedAt !== w.startedAt) {
-          this.failures.restarted++;
+          if (w.counted) this.failures.restarted++;
           w.fail(`it restarted (up since ${new Date(rec.startedAt).toISOString()})`);
         }
       }

@@ -36,7 +36,7 @@ import { ClusterRegistry, LIVENESS_BEATS } from './registry.js';
 import { ControlSigner, replyContext } from './signing.js';
 import { ControlClient } from './control-client.js';
 import { natsConnectionOptions, type NatsAuthOptions } from './nats-auth.js';
-import { NodeLiveness } from './liveness.js';
+import { NodeLiveness, type NodeWatch } from './liveness.js';
 import { StreamInbox } from './inbox.js';
 import { listenAddress, readSecret } from './options.js';
 import {
@@ -90,6 +90,11 @@ interface Held {
   arenas: Array<{ id: number; head: number }>;
   /** Outgoing streams still reading the bytes. */
   sending: Promise<unknown>;
+  /** The coordinator it is held for: when that node is lost, nobody will release it. */
+  owner: string;
+  ownerWatch: NodeWatch;
+  /** Frees it once its invocation's deadline is well past, whatever the owner does. */
+  lease: NodeJS.Timeout | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -97,6 +102,8 @@ const encoder = new TextEncoder();
 const SEND_SLICE_BYTES = 8 * 1024 * 1024;
 /** Extra time a requester waits past an invocation's deadline for a reply. */
 const REPLY_GRACE_MS = 2000;
+/** A held output is freed this long after its invocation's deadline if its owner has not released it. */
+const HELD_LEASE_GRACE_MS = 2 * REPLY_GRACE_MS;
 const CONTROL_VERBS = new Set(['deploy', 'run', 'release', 'cancel', 'ping']);
 
 function authError(message: string): { ok: false; error: ErrorRecord } {
@@ -107,7 +114,12 @@ export interface ClusterStats {
   node: string;
   address: string;
   liveNodes: string[];
+  /** Outputs held here for later steps of their coordinators' invocations. */
   held: number;
+  /** The held outputs by the coordinator that owns them: how many, how many bytes. */
+  heldBy: Record<string, { outputs: number; bytes: number }>;
+  /** Held outputs freed without a release: their owner was lost, or their lease (deadline + grace) ran out. */
+  heldFreed: { ownerLost: number; leaseExpired: number };
   waiting: number;
   net: NetStats;
   /** Remote steps failed with E_NET because their node was lost, by how it was noticed. */
@@ -137,6 +149,7 @@ export class ClusterMember implements NetworkPeer {
   private readonly inbox: StreamInbox;
   private readonly control: ControlClient;
   private heldSeq = 0;
+  private readonly heldFreed = { ownerLost: 0, leaseExpired: 0 };
   private readonly startedAt = Date.now();
   private closing = false;
 
@@ -267,10 +280,34 @@ export class ClusterMember implements NetworkPeer {
     return { ok: true, released };
   }
 
+  /**
+   * Keep `kept`'s bytes for `owner`'s later steps until it releases them, it
+   * is lost (liveness.ts: its connection fails, its heartbeats stop, it
+   * restarts), or the lease after `deadline` runs out.
+   */
+  private hold(h: Omit<Held, 'ownerWatch' | 'lease'>, deadline: number): string {
+    const id = `${this.self}:${++this.heldSeq}`;
+    const ownerWatch = this.liveness.watch(h.owner, `holding output ${id}`, false);
+    ownerWatch.failed.catch(() => {
+      if (this.dropHeld(id)) this.heldFreed.ownerLost++;
+    });
+    let lease: NodeJS.Timeout | undefined;
+    if (Number.isFinite(deadline)) {
+      lease = setTimeout(() => {
+        if (this.dropHeld(id)) this.heldFreed.leaseExpired++;
+      }, Math.max(0, deadline - Date.now()) + HELD_LEASE_GRACE_MS);
+      lease.unref();
+    }
+    this.held.set(id, { ...h, ownerWatch, lease });
+    return id;
+  }
+
   private dropHeld(id: string): boolean {
     const h = this.held.get(id);
     if (h === undefined) return false;
     this.held.delete(id);
+    h.ownerWatch.stop();
+    clearTimeout(h.lease);
     void h.sending.finally(() => this.freeArenas(h.group, h.arenas));
     return true;
   }
@@ -340,9 +377,7 @@ export class ClusterMember implements NetworkPeer {
       const arenas = [...kept.arenas];
       if (ran.id === group.id) for (const a of inputArenas.splice(0)) arenas.push(a.arena);
       if (req.output.hold) {
-        const id = `${this.self}:${++this.heldSeq}`;
-        this.held.set(id, { group: ran, ptr: kept.ptr, len: kept.len, arenas, sending });
-        meta.held = id;
+        meta.held = this.hold({ group: ran, ptr: kept.ptr, len: kept.len, arenas, sending, owner: req.coordinator }, req.deadline);
       } else {
         void sending.then(() => this.freeArenas(ran, arenas));
       }
@@ -478,10 +513,20 @@ export class ClusterMember implements NetworkPeer {
   stats(): ClusterStats {
     return {
       node: this.self, address: this.address, liveNodes: this.registry.liveNodes().map((n) => n.name).sort(),
-      held: this.held.size, waiting: this.inbox.waiting, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
+      held: this.held.size, heldBy: this.heldByOwner(), heldFreed: { ...this.heldFreed }, waiting: this.inbox.waiting, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
       refused: { control: this.signer.refused, records: this.registry.recordsRefused, replies: this.registry.repliesRefused, streams: this.inbox.refused },
       nats: { server: this.registry.server(), connected: this.registry.connected, reconnects: this.registry.reconnects },
     };
+  }
+
+  private heldByOwner(): ClusterStats['heldBy'] {
+    const by: ClusterStats['heldBy'] = {};
+    for (const h of this.held.values()) {
+      const o = (by[h.owner] ??= { outputs: 0, bytes: 0 });
+      o.outputs++;
+      o.bytes += h.len;
+    }
+    return by;
   }
 
   async close(): Promise<void> {
