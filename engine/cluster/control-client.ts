@@ -34,11 +34,31 @@ export class ControlClient {
     return `cwasi.${this.cluster}.node.${node}.${verb}`;
   }
 
-  /** `body` sealed to `node`; resolves with the body of `node`'s sealed reply. */
+  /**
+   * `body` sealed to the incarnation of `node` this node's view holds;
+   * resolves with the body of `node`'s sealed reply. When the node answers
+   * that it restarted since (a request for another incarnation does nothing
+   * there), the request goes once more, to the incarnation it named, after
+   * the view has caught up with it.
+   */
   async request<T>(node: string, body: ControlRequest, timeoutMs: number): Promise<T> {
     // While the client fails over to another NATS server, wait (bounded) rather than fail.
     await this.registry.whenConnected(`${body.type} on node "${node}"`);
-    await this.registry.requireNode(node);
+    const rec = await this.registry.requireNode(node);
+    const deadline = Date.now() + timeoutMs;
+    const reply = await this.once<T>(node, { ...body, epoch: rec.startedAt }, timeoutMs);
+    const current = restartedAs(reply);
+    if (current === undefined || current <= rec.startedAt) return reply;
+    await this.registry.whenIncarnation(node, current, Math.max(1, deadline - Date.now()));
+    return this.once<T>(node, { ...body, epoch: current }, Math.max(1, deadline - Date.now()));
+  }
+
+  /** The epoch of `node` to use in a cancel (no reply to learn a newer one from). */
+  epochOf(node: string): number | undefined {
+    return this.registry.node(node)?.startedAt;
+  }
+
+  private async once<T>(node: string, body: ControlRequest, timeoutMs: number): Promise<T> {
     const subject = this.subject(node, body.type);
     const sealed = this.signer.seal(subject, body);
     // Only a reply `node` sealed for this request answers it; an unsealed
@@ -125,6 +145,14 @@ export class ControlClient {
     if (opened.from !== node) throw new CwasiError('E_AUTH', `reply sealed by "${opened.from}", not "${node}"`);
     return opened.body;
   }
+}
+
+/** The incarnation a node's sealed "you asked my previous incarnation" refusal names, else undefined. */
+function restartedAs(reply: unknown): number | undefined {
+  const r = reply as { ok?: unknown; error?: { code?: unknown; details?: { reason?: unknown; epoch?: unknown } } } | null;
+  if (r?.ok !== false || r.error?.code !== 'E_NET' || r.error.details?.reason !== 'epoch') return undefined;
+  const epoch = r.error.details.epoch;
+  return typeof epoch === 'number' && Number.isFinite(epoch) ? epoch : undefined;
 }
 
 /** The message of an unsealed E_AUTH refusal (what a node answers a request it cannot authenticate), else undefined. */

@@ -149,6 +149,8 @@ export class ClusterMember implements NetworkPeer {
   private readonly inbox: StreamInbox;
   private readonly control: ControlClient;
   private heldSeq = 0;
+  /** Authentic requests refused because they named another incarnation of this node. */
+  private staleRefused = 0;
   private readonly heldFreed = { ownerLost: 0, leaseExpired: 0 };
   private readonly startedAt = Date.now();
   private closing = false;
@@ -242,6 +244,14 @@ export class ClusterMember implements NetworkPeer {
         } catch (e) {
           // Unsealed replies: a refused requester has no claim to a MAC from this node.
           if (msg.reply) msg.respond(encoder.encode(JSON.stringify(authError(asCwasiError(e, 'E_AUTH').message))));
+          return;
+        }
+        if (req.type !== 'ping' && req.epoch !== this.startedAt) {
+          // Authentic, but for another incarnation of this node: captured
+          // before a restart and replayed, or sent on a view not yet caught up.
+          this.staleRefused++;
+          const reply = { ok: false, error: { code: 'E_NET', message: `node "${this.self}" restarted: the ${req.type} request was for its incarnation ${String(req.epoch)}, this is ${this.startedAt}`, details: { reason: 'epoch', epoch: this.startedAt } } };
+          if (msg.reply) msg.respond(this.signer.seal(replyContext(nonce), reply).data);
           return;
         }
         void this.serve(req).then((reply) => {
@@ -495,7 +505,7 @@ export class ClusterMember implements NetworkPeer {
   async run(node: string, req: Omit<RunRequest, 'type' | 'coordinator' | 'coordinatorAddress'>, signal: AbortSignal): Promise<RunResultMeta> {
     const body: RunRequest = { type: 'run', coordinator: this.self, coordinatorAddress: this.address, ...req };
     const onAbort = () => {
-      const cancel: CancelRequest = { type: 'cancel', coordinator: this.self, invocationId: req.invocationId };
+      const cancel: CancelRequest = { type: 'cancel', coordinator: this.self, invocationId: req.invocationId, epoch: this.control.epochOf(node) };
       const subject = this.subject(node, 'cancel');
       this.registry.nc.publish(subject, this.signer.seal(subject, cancel).data);
     };
@@ -514,7 +524,7 @@ export class ClusterMember implements NetworkPeer {
     return {
       node: this.self, address: this.address, liveNodes: this.registry.liveNodes().map((n) => n.name).sort(),
       held: this.held.size, heldBy: this.heldByOwner(), heldFreed: { ...this.heldFreed }, waiting: this.inbox.waiting, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
-      refused: { control: this.signer.refused, records: this.registry.recordsRefused, replies: this.registry.repliesRefused, streams: this.inbox.refused },
+      refused: { control: this.signer.refused + this.staleRefused, records: this.registry.recordsRefused, replies: this.registry.repliesRefused, streams: this.inbox.refused },
       nats: { server: this.registry.server(), connected: this.registry.connected, reconnects: this.registry.reconnects },
     };
   }

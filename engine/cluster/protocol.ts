@@ -59,7 +59,19 @@ export interface RemoteFunctionConfig {
   stackBytes?: number;
 }
 
-export interface DeployRequest {
+/**
+ * Every request but a ping names the incarnation of the node it is for: that
+ * node's `startedAt` as its sealed record announces it. A node refuses a
+ * request for another incarnation (answering `E_NET` with
+ * `details: { reason: 'epoch', epoch }`), so a sealed request captured
+ * before a restart cannot be replayed after it, when the restarted node's
+ * replay cache is empty.
+ */
+export interface ToIncarnation {
+  epoch?: number;
+}
+
+export interface DeployRequest extends ToIncarnation {
   type: 'deploy';
   functions: RemoteFunctionConfig[];
 }
@@ -96,7 +108,7 @@ export interface RemoteOutput {
   kv?: { url: string; key: string; ttlSeconds: number; chunkBytes: number };
 }
 
-export interface RunRequest {
+export interface RunRequest extends ToIncarnation {
   type: 'run';
   /** The node that coordinates the invocation (where streams back go). */
   coordinator: string;
@@ -125,7 +137,7 @@ export type RunReply =
   | { ok: true; result: RunResultMeta }
   | { ok: false; error: ErrorRecord };
 
-export interface ReleaseRequest {
+export interface ReleaseRequest extends ToIncarnation {
   type: 'release';
   held: string[];
 }
@@ -135,14 +147,14 @@ export interface ReleaseReply {
   released: number;
 }
 
-export interface CancelRequest {
+export interface CancelRequest extends ToIncarnation {
   type: 'cancel';
   coordinator: string;
   invocationId: number;
 }
 
 /** Asked by a node about to start under a name: a live holder of the name answers. */
-export interface PingRequest {
+export interface PingRequest extends ToIncarnation {
   type: 'ping';
 }
 

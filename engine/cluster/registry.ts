@@ -445,6 +445,14 @@ export class ClusterRegistry {
 
   private readonly seenWaiters = new Map<string, Set<() => void>>();
 
+  /** Resolves once the view holds incarnation `startedAt` of `name` (or a later one), or after `ms`. */
+  async whenIncarnation(name: string, startedAt: number, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    const have = () => (this.view.get(name)?.startedAt ?? -Infinity) >= startedAt;
+    if (!have()) await this.refresh();
+    while (!have() && !this.stopped && Date.now() < until) await this.whenSeen(name, until - Date.now());
+  }
+
   /** Resolves when a live record of `name` is seen, or after `ms`. */
   private whenSeen(name: string, ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
