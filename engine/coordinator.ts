@@ -14,7 +14,7 @@ import { CwasiError } from './errors.js';
 import { Heap, type HeapStats } from './memory/heap.js';
 import { assertGuestModule } from './memory/guest-check.js';
 import { inspectModule, type ModuleInfo, type StaticRegion } from './memory/inspect.js';
-import { probeModule } from './memory/module-probe.js';
+import { probeInWorker } from './memory/probe-runner.js';
 import { withPassiveData, writeStatics } from './memory/static-data.js';
 import { MAX_PAGES, STATIC_BASE, STATIC_LIMIT, WASM_PAGE, alignUp } from './memory/layout.js';
 import { type IfcMode, type Placement, type Selection, embedRefusal, selectMode } from './selection.js';
@@ -427,13 +427,15 @@ export class FunctionCoordinator {
         throw new CwasiError('E_WASM_MISSING', `${config.name}: cannot read module "${config.module}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); bundled functions: ${known}`, { function: config.name });
       }
     } else if (config.module instanceof WebAssembly.Module) {
-      // No bytes to read: the probe finds what inspectModule would.
+      // No bytes to read: the probe finds what inspectModule would, by
+      // instantiating it, so in a worker stopped at a time bound (a start
+      // section of a compiled module cannot be seen before it runs).
       const module = config.module;
       let info: ModuleInfo;
       try {
-        info = probeModule(module);
+        info = await probeInWorker(module);
       } catch (err) {
-        if (err instanceof CwasiError) throw new CwasiError(err.code, `${config.name}: ${err.message}`, { function: config.name });
+        if (err instanceof CwasiError) throw new CwasiError(err.code, `${config.name}: ${err.message}`, { ...err.details, function: config.name });
         throw err;
       }
       assertGuestModule(config.name, '<WebAssembly.Module>', info, module);

@@ -61,6 +61,19 @@ test('the main thread never loads the guest host or the AssemblyScript loader', 
   }
 });
 
+test('the main thread never instantiates a module: the probe that does runs in its own worker', () => {
+  for (const entry of ['engine/engine.ts', 'engine/index.ts', 'engine/cli/main.ts']) {
+    const reach = closure(entry);
+    assert.not.ok(reach.has('engine/memory/module-probe.ts'), `${entry} reaches engine/memory/module-probe.ts`);
+    assert.not.ok(reach.has('engine/memory/probe-worker.ts'), `${entry} reaches engine/memory/probe-worker.ts`);
+    assert.ok(reach.has('engine/memory/probe-runner.ts'), `${entry} reaches engine/memory/probe-runner.ts`);
+    for (const f of [...reach].filter((x) => x.endsWith('.ts'))) {
+      const code = readFileSync(join(root, f), 'utf8').replace(/^\s*(\/\/|\*).*$/gm, '');
+      assert.not.match(code, /new WebAssembly\.Instance\b|WebAssembly\.instantiate\b|instantiateSync\b/, `${f} (loaded by ${entry}) instantiates a module`);
+    }
+  }
+});
+
 test('channels do not import the worker', () => {
   for (const f of ['copy', 'embedded', 'local', 'networked', 'remote-kv', 'channel']) {
     const path = `engine/channels/${f}.ts`;

@@ -1,7 +1,9 @@
 // `cwasi inspect <file.wasm>`: what the engine sees in a module before it runs
 // it: imports, exports, the guest ABI version, the static region, whether it
 // is a safe cwasi guest and whether it can be embedded beside the bundled
-// functions (and, when not, why).
+// functions (and, when not, why). Everything but the ABI version is read from
+// the bytes; that one is a call into the module, made in a worker stopped at a
+// time bound (memory/probe-runner.ts), never on this thread.
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { CwasiError } from '../errors.js';
 import { guestProblems } from '../memory/guest-check.js';
 import { inspectModule, type ModuleInfo } from '../memory/inspect.js';
 import { MAX_PAGES, STATIC_BASE, STATIC_LIMIT } from '../memory/layout.js';
+import { abiVersionInWorker } from '../memory/probe-runner.js';
 
 export interface Inspection {
   file: string;
@@ -26,7 +29,8 @@ export interface Inspection {
   embedProblems: string[];
 }
 
-export function inspectFile(file: string): Inspection {
+/** What the engine sees in `file`. E_WASM_MISSING, E_WASM_INVALID (not wasm), E_TIMEOUT (cwasi_abi_version does not return). */
+export async function inspectFile(file: string): Promise<Inspection> {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(readFileSync(file));
@@ -62,34 +66,19 @@ export function inspectFile(file: string): Inspection {
     imports: info.imports,
     exports: WebAssembly.Module.exports(module).map((e) => ({ name: e.name, kind: e.kind })),
     memory: info.memory,
-    abiVersion: problems.length === 0 ? abiVersionOf(module, info) : undefined,
+    // Only a module that passed the checks is run at all (its start section,
+    // if it had one, would be among the problems).
+    abiVersion: problems.length === 0 ? await abiVersionInWorker(module, info.memory!.initialPages, info.memory!.maximumPages ?? MAX_PAGES, file) : undefined,
     staticRegion: region,
     problems,
     embedProblems,
   };
 }
 
-/**
- * Calls the module's cwasi_abi_version in a throwaway instance. Nothing else
- * runs: `_start` is exported, not a start section, and every host import
- * throws if called.
- */
-function abiVersionOf(module: WebAssembly.Module, info: ModuleInfo): number | undefined {
-  const mem = info.memory!;
-  const memory = new WebAssembly.Memory({ initial: Math.max(mem.initialPages, 1), maximum: mem.maximumPages ?? MAX_PAGES, shared: true });
-  const imports: Record<string, Record<string, unknown>> = { env: { memory } };
-  for (const imp of info.imports) {
-    if (imp.kind !== 'function') continue;
-    imports[imp.module] ??= {};
-    imports[imp.module]![imp.name] = () => { throw new Error(`${imp.module}.${imp.name} called while inspecting`); };
-  }
-  try {
-    const instance = new WebAssembly.Instance(module, imports as WebAssembly.Imports);
-    const fn = instance.exports['cwasi_abi_version'];
-    return typeof fn === 'function' ? Number((fn as () => number)()) : undefined;
-  } catch {
-    return undefined;
-  }
+/** Throws E_WASM_INVALID when the engine would refuse the module (after the report says why). */
+export function assertInspectedGuest(i: Inspection): void {
+  if (i.problems.length === 0) return;
+  throw new CwasiError('E_WASM_INVALID', `${i.file} is not a safe cwasi module: ${i.problems.join('; ')}. Build it with \`cwasi build\``, { problems: i.problems });
 }
 
 export function formatInspection(i: Inspection): string {

@@ -14,7 +14,7 @@ import { addBuildFlags, cmdBuild, type BuildOptions } from './build.js';
 import { checkWritable, readArg, writeArg } from './files.js';
 import { formatMs, formatSize, hex32, parseNonNegativeInt, parsePositiveInt, parseSize, table } from './format.js';
 import { cmdInit, type InitOptions } from './init.js';
-import { formatInspection, inspectFile } from './inspect.js';
+import { assertInspectedGuest, formatInspection, inspectFile } from './inspect.js';
 import { jsonDocument } from './json.js';
 import { addNatsFlags, addNatsServerFlags, anyNatsFlag, natsAuthFromFlags, natsReplicasFromFlags, type NatsFlags } from './nats-flags.js';
 import { progress } from './progress.js';
@@ -437,12 +437,14 @@ export function buildProgram(out: Out = io): Command {
     .action((dir: string, o: InitOptions) => cmdInit(dir, o, out.out));
 
   program.command('inspect')
-    .description("show a module's imports, exports, ABI version and static region, and whether it can run and be embedded")
+    .description("show a module's imports, exports, ABI version and static region, and whether it can run (exit 1 when not) and be embedded")
     .argument('<file>', '.wasm file')
     .option('--json', 'print JSON')
-    .action((file: string, o: { json?: boolean }) => {
-      const i = inspectFile(file);
+    .action(async (file: string, o: { json?: boolean }) => {
+      const i = await inspectFile(file);
       out.out(o.json === true ? JSON.stringify(i, null, 2) : formatInspection(i));
+      // A module the engine would refuse exits 1, after the report says why.
+      assertInspectedGuest(i);
     });
 
   program.command('functions')

@@ -38,6 +38,10 @@ export function guestProblems(info: ModuleInfo, module: WebAssembly.Module): str
   if (kinds.get(STACK_POINTER_EXPORT) === 'global' && kinds.get(STACK_LIMIT_EXPORT) !== 'global') {
     problems.push(`it does not export its stack limit as ${STACK_LIMIT_EXPORT} (built with an older cwasi transform): a stack overflow would run into the heap instead of trapping`);
   }
+  if (info.startSection === true) {
+    // Read from the bytes, so found before anything of the module runs.
+    problems.push(`it has a start section: code every instantiation runs before the host can give the instance a stack of its own (a cwasi build exports its initialisation as ${START_EXPORT} instead)`);
+  }
   if (kinds.get(START_EXPORT) !== 'function') {
     problems.push(`it does not export its initialisation as ${START_EXPORT} (built without --exportStart): it would run before the host gives the instance its own stack`);
   }

@@ -35,9 +35,16 @@ export interface ModuleInfo {
   dataSection: { start: number; end: number } | undefined;
   exports: string[];
   imports: Array<{ module: string; name: string; kind: string }>;
+  /**
+   * Whether the module has a start section (code every instantiation runs
+   * before the host can set anything up); undefined when it cannot be known:
+   * a compiled module's sections cannot be read (memory/module-probe.ts).
+   */
+  startSection: boolean | undefined;
 }
 
 const SECTION_IMPORT = 2;
+const SECTION_START = 8;
 const SECTION_DATA = 11;
 const OP_I32_CONST = 0x41;
 const OP_END = 0x0b;
@@ -139,6 +146,7 @@ export function inspectModule(bytes: Uint8Array, compiled: WebAssembly.Module): 
   const region: StaticRegion = { start: Infinity, end: 0 };
   const segments: DataSegment[] = [];
   let dataSection: ModuleInfo['dataSection'];
+  let startSection = false;
   while (!r.done) {
     const headerAt = r.pos;
     const id = r.byte();
@@ -176,6 +184,8 @@ export function inspectModule(bytes: Uint8Array, compiled: WebAssembly.Module): 
           throw invalid(`unknown import kind ${kind}`);
         }
       }
+    } else if (id === SECTION_START) {
+      startSection = true;
     } else if (id === SECTION_DATA) {
       dataSection = { start: headerAt, end: start + size };
       const count = s.u32();
@@ -206,5 +216,5 @@ export function inspectModule(bytes: Uint8Array, compiled: WebAssembly.Module): 
     r.pos = start + size;
   }
   const exports = WebAssembly.Module.exports(compiled).map((e) => e.name);
-  return { memory, staticRegion: region, segments, dataSection, exports, imports };
+  return { memory, staticRegion: region, segments, dataSection, exports, imports, startSection };
 }

@@ -2,8 +2,7 @@
 // WebAssembly.Module, whose bytes it cannot read back: its memory import's
 // initial size and the extent of its static data. Both are found by
 // instantiating it in scratch memories, with every imported function a stub
-// that throws, and nothing of the module run (a cwasi guest has no start
-// section; one that has is refused, since its stubs throw):
+// that throws:
 //
 //  - initial pages: the smallest memory the instance links against (a search
 //    over page counts; LinkError below the declared initial size);
@@ -14,6 +13,21 @@
 //
 // The declared maximum cannot be read; a module that does not link against
 // the wasm32 maximum (what `cwasi build` declares) is refused.
+//
+// Instantiating runs the module's start section, if it has one, and a
+// compiled module's sections cannot be read to tell. A cwasi guest has none
+// (its bytes are refused when they hold one, memory/guest-check.ts), but one
+// given compiled may: a start section that calls an import meets a throwing
+// stub, one that loops calls nothing and never returns. So this file is loaded
+// only by the probe's worker (memory/probe-worker.ts), which the main thread
+// stops at a time bound (memory/probe-runner.ts); it is never imported on the
+// main thread (test/engine-layers.test.ts). The same holds for `cwasi
+// inspect`'s call of cwasi_abi_version (abiVersionOf below).
+//
+// What cannot be had without instantiating: the initial size is in the memory
+// import's limits, but WebAssembly.Module.imports() gives only names and
+// kinds; the data segments are in no custom section. Exports and imports are
+// read from the Module without running anything.
 
 import { CwasiError } from '../errors.js';
 import type { ModuleInfo, StaticRegion } from './inspect.js';
@@ -22,6 +36,7 @@ import { MAX_PAGES, WASM_PAGE } from './layout.js';
 /** Largest initial size probed (256 MiB); a cwasi build declares a few pages. */
 const PROBE_MAX_PAGES = 4096;
 
+/** Imports for `module`: `memory` for its memory, a throwing stub for every function. */
 function stubImports(module: WebAssembly.Module, memory: WebAssembly.Memory): WebAssembly.Imports {
   const imports: Record<string, Record<string, WebAssembly.ExportValue>> = {};
   for (const imp of WebAssembly.Module.imports(module)) {
@@ -77,7 +92,7 @@ export function probeModule(module: WebAssembly.Module): ModuleInfo {
   const imports = WebAssembly.Module.imports(module).map((i) => ({ module: i.module, name: i.name, kind: i.kind as string }));
   const mem = imports.find((i) => i.kind === 'memory');
   const exports = WebAssembly.Module.exports(module).map((e) => e.name);
-  if (mem === undefined) return { memory: undefined, staticRegion: { start: Infinity, end: 0 }, segments: [], dataSection: undefined, exports, imports };
+  if (mem === undefined) return { memory: undefined, staticRegion: { start: Infinity, end: 0 }, segments: [], dataSection: undefined, exports, imports, startSection: undefined };
   const pages = initialPages(module);
   const zero = tryInstantiate(module, pages, 0x00)!;
   const ones = tryInstantiate(module, pages, 0xff)!;
@@ -91,5 +106,23 @@ export function probeModule(module: WebAssembly.Module): ModuleInfo {
     dataSection: undefined,
     exports,
     imports,
+    startSection: undefined,
   };
+}
+
+/**
+ * What the module's cwasi_abi_version returns in a throwaway instance on a
+ * memory of `initialPages` (undefined when it has no such export or the call
+ * traps). Its `_start` is an export and is not called; every host import
+ * throws if called.
+ */
+export function abiVersionOf(module: WebAssembly.Module, initialPages: number, maximumPages: number): number | undefined {
+  const memory = new WebAssembly.Memory({ initial: Math.max(initialPages, 1), maximum: maximumPages, shared: true });
+  try {
+    const instance = new WebAssembly.Instance(module, stubImports(module, memory));
+    const fn = instance.exports['cwasi_abi_version'];
+    return typeof fn === 'function' ? Number((fn as () => number)()) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -33,6 +33,12 @@ export interface ModuleDef {
   stackPointer?: number;
   /** Leave `__stack_limit` out (a module built with an older transform). */
   noStackLimit?: boolean;
+  /**
+   * Body of an unexported `() -> ()` function named by a start section: run by
+   * every instantiation, before the host can do anything (a cwasi build never
+   * emits one).
+   */
+  start?: number[];
 }
 
 const uleb = leb;
@@ -70,6 +76,8 @@ export const call = (i: number): number[] => [0x10, ...uleb(i)];
 export const localGet = (i: number): number[] => [0x20, ...uleb(i)];
 export const DROP = 0x1a;
 export const UNREACHABLE = 0x00;
+/** `loop br 0 end`: never ends, calls nothing (only a deadline stops it). */
+export const LOOP_FOREVER = [0x03, 0x40, 0x0c, 0x00, 0x0b];
 
 export function buildModule(def: ModuleDef): Uint8Array {
   const types: number[][] = [];
@@ -88,8 +96,10 @@ export function buildModule(def: ModuleDef): Uint8Array {
     const flags = (m.max !== undefined ? 1 : 0) | (m.shared ? 2 : 0);
     imports.push([...str(m.module ?? 'env'), ...str(m.name ?? 'memory'), 0x02, flags, ...uleb(m.min), ...(m.max !== undefined ? uleb(m.max) : [])]);
   }
-  const funcTypes = def.funcs.map((f) => uleb(typeIndex(f.params, f.results)));
   const nImports = (def.imports ?? []).length;
+  const funcs: FuncDef[] = def.start === undefined ? def.funcs : [...def.funcs, { params: [], results: [], body: def.start }];
+  const startIndex = def.start === undefined ? undefined : nImports + funcs.length - 1;
+  const funcTypes = funcs.map((f) => uleb(typeIndex(f.params, f.results)));
   const exports = def.funcs
     .map((f, i) => (f.name === undefined ? undefined : [...str(f.name), 0x00, ...uleb(nImports + i)]))
     .filter((x): x is number[] => x !== undefined);
@@ -102,7 +112,7 @@ export function buildModule(def: ModuleDef): Uint8Array {
       exports.push([...str('__stack_limit'), 0x03, ...uleb(1)]);
     }
   }
-  const code = def.funcs.map((f) => {
+  const code = funcs.map((f) => {
     const body = [0x00, ...f.body, 0x0b];
     return [...uleb(body.length), ...body];
   });
@@ -114,6 +124,7 @@ export function buildModule(def: ModuleDef): Uint8Array {
     ...section(3, vec(funcTypes)),
     ...(globals.length ? section(6, vec(globals)) : []),
     ...section(7, vec(exports)),
+    ...(startIndex !== undefined ? section(8, uleb(startIndex)) : []),
     ...section(10, vec(code)),
     ...(data.length ? section(11, vec(data)) : []),
   ];
@@ -143,6 +154,10 @@ export function abiModule(opts: {
   version?: number; outPtr?: number; outLen?: number; status?: number; data?: ModuleDef['data']; memoryImport?: ModuleDef['memory'];
   /** Leave out the exported stack pointer / `_start` (a module built without the cwasi flags). */
   noStackPointer?: boolean; noStart?: boolean;
+  /** `cwasi_abi_version`'s body instead of returning `version` (it must leave an i32). */
+  abiVersionBody?: number[];
+  /** A start section running this body (ModuleDef.start). */
+  start?: number[];
 } = {}): Uint8Array {
   const output: ImportFunc = { module: 'cwasi', name: 'output', params: [I32, I32], results: [] };
   return buildModule({
@@ -150,12 +165,13 @@ export function abiModule(opts: {
     imports: [output],
     funcs: [
       { name: 'cwasi_main', params: [I32, I32], results: [I32], body: [...i32c(opts.outPtr ?? 0), ...i32c(opts.outLen ?? 0), ...call(0), ...i32c(opts.status ?? 0)] },
-      { name: 'cwasi_abi_version', params: [], results: [I32], body: i32c(opts.version ?? 2) },
+      { name: 'cwasi_abi_version', params: [], results: [I32], body: opts.abiVersionBody ?? i32c(opts.version ?? 2) },
       ...RT_STUBS,
       ...(opts.noStart === true ? [] : [{ name: '_start', params: [], results: [], body: [] }]),
     ],
     ...(opts.noStackPointer === true ? {} : { stackPointer: HAND_BUILT_STACK_POINTER }),
     ...(opts.data ? { data: opts.data } : {}),
+    ...(opts.start ? { start: opts.start } : {}),
   });
 }
 
