@@ -132,6 +132,8 @@ export interface ClusterStats {
   refused: { control: number; records: number; replies: number; streams: number };
   /** The NATS server this node is connected to now, and how often it reconnected (failovers included). */
   nats: { server: string; connected: boolean; reconnects: number };
+  /** The registry streams' configuration (bucket-guard.ts): settings put back, and a difference that could not be (null when none). */
+  registry: { repairs: number; problem: string | null };
 }
 
 export class ClusterMember implements NetworkPeer {
@@ -526,6 +528,7 @@ export class ClusterMember implements NetworkPeer {
       held: this.held.size, heldBy: this.heldByOwner(), heldFreed: { ...this.heldFreed }, waiting: this.inbox.waiting, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
       refused: { control: this.signer.refused + this.staleRefused, records: this.registry.recordsRefused, replies: this.registry.repliesRefused, streams: this.inbox.refused },
       nats: { server: this.registry.server(), connected: this.registry.connected, reconnects: this.registry.reconnects },
+      registry: { repairs: this.registry.guard.repairs, problem: this.registry.guard.problem ?? null },
     };
   }
 

@@ -23,11 +23,12 @@
 // connection fails over to a surviving server of the pool.
 
 import { connect, createInbox, type NatsConnection } from '@nats-io/transport-node';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import { CwasiError } from '../errors.js';
 import type { FunctionRecord, NodeRecord } from './protocol.js';
 import { recordContext, type ControlSigner } from './signing.js';
 import { ViewClock } from './view-clock.js';
+import { BucketGuard } from './bucket-guard.js';
 import type { ConnectionOptions } from '@nats-io/transport-node';
 import {
   FAILOVER_GRACE_MS, NO_RESPONDERS_GRACE_MS, NO_RESPONDERS_RETRY_MS, failoverOptions, isReplicaConfigError, kvReplicas, natsServerList,
@@ -67,6 +68,10 @@ export function bucketNames(cluster: string): { nodes: string; functions: string
 const SUBJECT_OVERLAP = 10065;
 /** Tries of one bucket's create; each lost race means another node made the bucket meanwhile. */
 const CREATE_TRIES = 3;
+/** The longest one pass over the node bucket may take (refresh); junk keys cannot make it longer. */
+const SCAN_MAX_MS = 2000;
+/** The buckets' stream configuration is checked every this many heartbeats (and whenever a put fails). */
+const GUARD_EVERY_BEATS = 5;
 
 /**
  * Open a bucket, creating it if it is missing. Nodes of a new cluster that
@@ -117,7 +122,7 @@ export class ClusterRegistry {
   /** Replies ignored because they were not sealed by the node asked, for the request they answer. */
   repliesRefused = 0;
 
-  private constructor(nc: NatsConnection, nodes: KV, functions: KV, private readonly options: RegistryOptions) {
+  private constructor(nc: NatsConnection, nodes: KV, functions: KV, readonly guard: BucketGuard, private readonly options: RegistryOptions) {
     this.nc = nc;
     this.nodes = nodes;
     this.functions = functions;
@@ -280,7 +285,8 @@ export class ClusterRegistry {
       // The TTL only collects records of nodes gone for good: liveness is judged by
       // heartbeat age (alive()), so the TTL must not retire a node that is merely
       // a few beats late, whatever period it (not the bucket's creator) beats at.
-      const nodes = await createBucket(kvm, names.nodes, { history: 1, replicas, ttl: Math.max(options.staleMs * 4, 30_000) });
+      const nodesTtl = Math.max(options.staleMs * 4, 30_000);
+      const nodes = await createBucket(kvm, names.nodes, { history: 1, replicas, ttl: nodesTtl });
       const functions = await createBucket(kvm, names.functions, { history: 1, replicas });
       step = 'cannot read the registry buckets\' status';
       for (const [name, kv] of [[names.nodes, nodes], [names.functions, functions]] as const) {
@@ -292,7 +298,14 @@ export class ClusterRegistry {
             + `raise it (nats stream edit KV_${name} --replicas ${replicas}) or delete the cluster's buckets`);
         }
       }
-      return new ClusterRegistry(nc, nodes, functions, options);
+      // The streams under the buckets, as the registry needs them (bucket-guard.ts): repaired now, or E_CONFIG.
+      step = 'cannot check the registry streams\' configuration';
+      const guard = await BucketGuard.open(nc, [
+        { bucket: names.nodes, history: 1, ttlMs: nodesTtl, replicas },
+        { bucket: names.functions, history: 1, ttlMs: 0, replicas },
+      ]);
+      await guard.check();
+      return new ClusterRegistry(nc, nodes, functions, guard, options);
     } catch (err) {
       await nc.close().catch(() => {});
       if (err instanceof CwasiError) throw err;
@@ -309,7 +322,7 @@ export class ClusterRegistry {
   /** Publish this node and keep publishing it every heartbeat. */
   async announce(record: () => NodeRecord): Promise<void> {
     this.announced = true;
-    const put = async () => {
+    const put = async (retry: boolean) => {
       if (this.stopped) return;
       const r = record();
       try {
@@ -317,33 +330,39 @@ export class ClusterRegistry {
         this.clock.beatStored(r.heartbeatAt);
         this.view.set(r.name, r);
       } catch {
-        // NATS is down or restarting: the next heartbeat retries.
+        // NATS is down or restarting (the next heartbeat retries), or the
+        // stream was changed so that it refuses puts: put it back, beat again.
+        if (retry && this.connected && !this.stopped) await this.checkStreams().then(() => put(false), () => {});
       }
     };
     this.clock.begin();
-    await put();
-    this.heartbeat = setInterval(() => void put(), this.options.heartbeatMs);
+    await put(true);
+    let beats = 0;
+    this.heartbeat = setInterval(() => {
+      void put(true);
+      if (++beats % GUARD_EVERY_BEATS === 0 && this.connected) void this.checkStreams().catch(() => {});
+    }, this.options.heartbeatMs);
     this.heartbeat.unref();
     await this.refresh();
     this.watching = this.watch();
   }
 
   private async watch(): Promise<void> {
+    let again = false;
     while (!this.stopped) {
       try {
+        // After a reconnect: catch up with what was put meanwhile (bounded), then follow updates.
+        if (again) await this.refresh();
+        again = true;
         // close() waits for this: draining while a watch is being set up leaks the
-        // library's heartbeat timer, which keeps the process alive.
-        const starting = this.nodes.watch();
+        // library's heartbeat timer, which keeps the process alive. Updates
+        // only: the existing records were read by refresh().
+        const starting = this.nodes.watch({ include: KvWatchInclude.UpdatesOnly });
         this.watchStarting = starting.then(() => {}, () => {});
         const w = await starting;
         for await (const e of w) {
           if (this.stopped) break;
-          if (e.operation === 'PUT') {
-            const rec = this.verify<NodeRecord>(this.names.nodes, e.key, e.value);
-            if (rec !== undefined) this.see(rec);
-          } else {
-            this.recordsRefused++;
-          }
+          this.take(e.key, e.operation, e.value);
         }
       } catch {
         // reconnecting; watch again
@@ -364,24 +383,47 @@ export class ClusterRegistry {
     }
   }
 
-  /** Re-read every node record (used at start and when a lookup misses). */
+  /**
+   * Read the bucket's node records into the view (at start, and when the
+   * watch starts again after a reconnect): one pass over the last value of
+   * every key, streamed, each checked and the unsealed refused, stopped after
+   * SCAN_MAX_MS whatever the bucket holds. Whoever may write the bucket can
+   * fill it with junk keys; a pass cut short misses nothing for long, since
+   * every live node puts its record again each heartbeat (seen by the watch).
+   */
   async refresh(): Promise<void> {
     try {
-      const keys: string[] = [];
-      for await (const k of await this.nodes.keys()) keys.push(k);
-      await Promise.all(keys.map(async (k) => {
-        const e = await this.nodes.get(k);
-        if (e === null) return;
-        if (e.operation !== 'PUT') {
-          this.recordsRefused++;
-          return;
+      if ((await this.nodes.status()).values === 0) return;
+      const w = await this.nodes.watch({ ignoreDeletes: false });
+      const stop = setTimeout(() => w.stop(), SCAN_MAX_MS);
+      try {
+        for await (const e of w) {
+          this.take(e.key, e.operation, e.value);
+          if (e.delta === 0 || e.isUpdate) break;
         }
-        const rec = this.verify<NodeRecord>(this.names.nodes, k, e.value);
-        if (rec !== undefined) this.see(rec);
-      }));
+      } finally {
+        clearTimeout(stop);
+        w.stop();
+      }
     } catch (err) {
       throw natsError('cannot read the node registry', err);
     }
+  }
+
+  /** One entry of the node bucket: a sealed record goes into the view; a marker or anything unsealed is refused. */
+  private take(key: string, operation: string, value: Uint8Array): void {
+    if (operation !== 'PUT') {
+      this.recordsRefused++;
+      return;
+    }
+    const rec = this.verify<NodeRecord>(this.names.nodes, key, value);
+    if (rec !== undefined) this.see(rec);
+  }
+
+  /** Read one node's record into the view: a single lookup, whatever else the bucket holds. */
+  private async lookup(name: string): Promise<void> {
+    const rec = await this.sealedRecord(name);
+    if (rec !== undefined) this.see(rec);
   }
 
   /** A live node's record, or undefined when it is unknown, silent or gone. */
@@ -432,7 +474,7 @@ export class ClusterRegistry {
   async requireNode(name: string): Promise<NodeRecord> {
     let r = this.node(name);
     if (r === undefined) {
-      await this.refresh();
+      await this.lookup(name);
       r = this.node(name);
     }
     if (r === undefined && !this.view.has(name) && !this.stopped) {
@@ -449,7 +491,7 @@ export class ClusterRegistry {
   async whenIncarnation(name: string, startedAt: number, ms: number): Promise<void> {
     const until = Date.now() + ms;
     const have = () => (this.view.get(name)?.startedAt ?? -Infinity) >= startedAt;
-    if (!have()) await this.refresh();
+    if (!have()) await this.lookup(name);
     while (!have() && !this.stopped && Date.now() < until) await this.whenSeen(name, until - Date.now());
   }
 
@@ -475,11 +517,24 @@ export class ClusterRegistry {
   }
 
   async putFunction(rec: FunctionRecord): Promise<void> {
+    const put = () => this.functions.put(rec.name, this.seal(this.names.functions, rec.name, rec));
     try {
-      await this.functions.put(rec.name, this.seal(this.names.functions, rec.name, rec));
+      await put();
     } catch (err) {
-      throw natsError('cannot record a function in the registry', err);
+      // A stream changed to refuse puts is put back (or E_CONFIG says which setting), then the put goes again.
+      if (!this.connected) throw natsError('cannot record a function in the registry', err);
+      await this.checkStreams();
+      try {
+        await put();
+      } catch (again) {
+        throw natsError('cannot record a function in the registry', again);
+      }
     }
+  }
+
+  /** Compare the buckets' streams with what the registry needs and repair them (bucket-guard.ts). */
+  checkStreams(): Promise<void> {
+    return this.guard.check();
   }
 
   async getFunction(name: string): Promise<FunctionRecord | undefined> {
@@ -498,7 +553,7 @@ export class ClusterRegistry {
   /** The record under `key` if it is sealed for that key with the cluster secret, else undefined. */
   private verify<T extends { name: string }>(bucket: string, key: string, value: Uint8Array): T | undefined {
     try {
-      const rec = this.options.signer.open<T>(recordContext(bucket, key), value, false).body;
+      const rec = this.options.signer.open<T>(recordContext(bucket, key), value, false, false).body;
       if (rec !== null && typeof rec === 'object' && rec.name === key) return rec;
     } catch {
       // not sealed with the secret, or altered: counted below
