@@ -1,6 +1,7 @@
 // The heap of a function memory, driven by seeded random alloc/free sequences
 // in one thread: blocks never overlap, contents survive other allocations,
-// statistics stay consistent, and freeing everything returns the heap to empty.
+// statistics stay consistent (the walks meet exactly the blocks and free blocks
+// the host counted), and freeing everything returns the heap to empty.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Heap } from '../engine/index.js';
@@ -19,6 +20,10 @@ test('random arenas never overlap and keep their bytes', () => {
   type Live = { arena: ReturnType<Heap['newArena']>; blocks: Array<{ ptr: number; len: number; fill: number }> };
   const live: Live[] = [];
   for (let step = 0; step < 3000; step++) {
+    if (step % 100 === 0) {
+      const s = heap.stats();
+      assert.is(s.state, 'ok', `step ${step}: ${s.problem ?? ''}`);
+    }
     if (live.length > 0 && rnd() < 0.35) {
       // Check and release a random arena.
       const i = Math.floor(rnd() * live.length);
@@ -48,6 +53,7 @@ test('random arenas never overlap and keep their bytes', () => {
   for (let i = 1; i < all.length; i++) assert.ok(all[i - 1]!.ptr + all[i - 1]!.len <= all[i]!.ptr, `overlap at ${all[i]!.ptr}`);
   for (const l of live) heap.release(l.arena);
   const s = heap.stats();
+  assert.is(s.state, 'ok', s.problem ?? '');
   assert.is(s.bytesInUse - s.cachedBytes, 0, 'everything freed except cached chunks');
   assert.is(s.liveArenas, 0);
 });

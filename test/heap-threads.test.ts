@@ -76,6 +76,7 @@ test(`${WORKERS} threads allocate in one memory without overlapping`, async () =
   assert.ok(all.every((r) => r.allocations >= ROUNDS), 'every worker did its share');
   assert.is(bad, 0, 'no block held bytes of another thread');
   const s = heap.stats();
+  assert.is(s.state, 'ok', `the host's counts agree with the heap after ${WORKERS} threads: ${s.problem ?? ''}`);
   assert.is(s.bytesInUse, 0, 'everything was freed');
   assert.is(s.liveArenas, 0);
   assert.is(s.freeBlocks, 0, 'free space coalesced back into the uncarved region');

@@ -2,6 +2,8 @@
 // InputFill written straight into it, a large input copied there by this
 // thread, and the arenas both take, released when the invocation ends.
 
+import type { MemoryGroup } from '../coordinator.js';
+import { CwasiError } from '../errors.js';
 import { HeapLockBusy, whenUnlocked, type Arena } from '../memory/heap.js';
 import type { InputSpec } from '../specs.js';
 import type { Invocation } from './invocation.js';
@@ -41,7 +43,7 @@ export async function placeFill(ctx: DispatchContext, plan: Plan, fill: InputFil
       }
       ptr = g.heap.allocIn(arena, len);
     } catch (err) {
-      if (!(err instanceof HeapLockBusy)) throw err;
+      if (!(err instanceof HeapLockBusy)) throw discardIfCorrupt(ctx, g, generation, err);
       if (waited >= FILL_LOCK_PATIENCE_MS || inv.aborted) return intoBuffer();
       await new Promise((resolve) => setTimeout(resolve, delay));
       waited += delay;
@@ -69,11 +71,22 @@ export function entryInput(ctx: DispatchContext, seg: Segment, input: Uint8Array
     g.heap.release(arena); // empty: takes no lock
     // The lock is busy (a worker inside the heap): let the worker place the bytes instead of waiting here.
     if (err instanceof HeapLockBusy) return { kind: 'bytes', bytes: input };
-    throw err;
+    throw discardIfCorrupt(ctx, g, g.generation, err);
   }
   arenas.push({ group: g, generation: g.generation, arena });
   g.heap.bytes().set(input, ptr);
   return { kind: 'shared', groupId: g.id, generation: g.generation, ptr, len: input.byteLength };
+}
+
+/**
+ * A heap that failed validation while this thread placed an input (a guest
+ * rewrote its lists) is discarded here, at once: one fate, and the next
+ * input goes into a fresh memory instead of meeting the same forgery.
+ * Returns `err` for the caller to throw.
+ */
+function discardIfCorrupt(ctx: DispatchContext, g: MemoryGroup, generation: number, err: unknown): unknown {
+  if (err instanceof CwasiError && err.code === 'E_MEMORY_CORRUPT') ctx.discardGroup(g.id, generation, `placing an input: ${err.message}`);
+  return err;
 }
 
 export function releaseInputArenas(ctx: DispatchContext, arenas: InputArena[]): void {

@@ -8,19 +8,24 @@
 // (FREE_HEAD, then each free block's NEXT) is kept in address order; give()
 // merges a freed block with its free neighbours and hands a free run that
 // reaches heapTop back to the uncarved region. Guest code can overwrite any of
-// it, so every walk is bounded (walkLimit) and every block pointer is checked
-// (checkBlock) before use.
+// it, so every block pointer is checked (checkBlock) before use and every walk
+// is bounded by the host's own counts (heap-counts.ts), never by anything in
+// the memory: the free list by the free blocks the host recorded, the tiling
+// and the arena chains by the blocks it carved. A walk that would go further
+// has met a list the host never built: E_MEMORY_CORRUPT, and the memory's
+// owner discards it. take() and give() keep the counts in step with every
+// change they make to the list and the tiling.
 
 import { CwasiError } from '../errors.js';
+import { HeapCounts } from './heap-counts.js';
 import { HeapLock } from './heap-lock.js';
 import { BLOCK, BLOCK_ALIGN, BLOCK_HEADER_BYTES, FREE_TAG, HDR, MAX_PAGES, MIN_SPLIT_BYTES, WASM_PAGE } from './layout.js';
-
-/** Upper bound on list walks; a longer list means the metadata is corrupt. */
-const MAX_WALK = 1 << 22;
 
 export class HeapBlocks {
   readonly memory: WebAssembly.Memory;
   protected readonly heapLock: HeapLock;
+  /** The host's counts of blocks and free blocks, in the lock's buffer. */
+  protected readonly counts: HeapCounts;
   protected buffer!: SharedArrayBuffer;
   protected i32!: Int32Array;
   protected u32!: Uint32Array;
@@ -28,6 +33,7 @@ export class HeapBlocks {
   protected constructor(memory: WebAssembly.Memory, lockBuffer: SharedArrayBuffer) {
     this.memory = memory;
     this.heapLock = new HeapLock(lockBuffer);
+    this.counts = new HeapCounts(lockBuffer);
     this.refresh();
   }
 
@@ -40,12 +46,12 @@ export class HeapBlocks {
     const u32 = this.u32;
     let block = u32[HDR.HEAP_START >> 2]!;
     let steps = 0;
-    const walk = this.walkLimit();
+    const limit = this.counts.blocks;
     while (block < u32[HDR.HEAP_TOP >> 2]!) {
+      if (++steps > limit) throw this.corrupt(`the heap holds more than the ${limit} blocks the host carved`);
       this.checkBlock(block);
       visit(block);
       block += u32[block >>> 2]!;
-      if (++steps > walk) throw this.corrupt('heap walk does not end');
     }
   }
 
@@ -55,13 +61,12 @@ export class HeapBlocks {
     let freeBlocks = 0;
     let freeBytes = 0;
     let cur = u32[HDR.FREE_HEAD >> 2]!;
-    const walk = this.walkLimit();
+    const limit = this.counts.freeBlocks;
     while (cur !== 0) {
+      if (++freeBlocks > limit) throw this.freeListTooLong(limit);
       this.checkBlock(cur);
-      freeBlocks++;
       freeBytes += u32[cur >>> 2]!;
       cur = u32[(cur >>> 2) + (BLOCK.NEXT >> 2)]!;
-      if (freeBlocks > walk) throw this.corrupt('free list does not end');
     }
     return { freeBlocks, freeBytes };
   }
@@ -75,8 +80,9 @@ export class HeapBlocks {
     let prev = 0;
     let cur = u32[HDR.FREE_HEAD >> 2]!;
     let steps = 0;
-    const walk = this.walkLimit();
+    const limit = this.counts.freeBlocks;
     while (cur !== 0) {
+      if (++steps > limit) throw this.freeListTooLong(limit);
       this.checkBlock(cur);
       const c = cur >>> 2;
       const size = u32[c]!;
@@ -91,9 +97,11 @@ export class HeapBlocks {
           u32[r + (BLOCK.TAG >> 2)] = FREE_TAG;
           u32[r + (BLOCK.NEXT >> 2)] = next;
           this.link(prev, rest);
+          this.counts.addBlocks(1);
           taken = need;
         } else {
           this.link(prev, next);
+          this.counts.addFree(-1);
         }
         u32[c] = taken;
         this.account(taken);
@@ -103,6 +111,7 @@ export class HeapBlocks {
         // The last free block touches the top: extend it instead of leaving a hole.
         this.ensureCapacity(cur + need);
         this.link(prev, 0);
+        this.counts.addFree(-1);
         u32[c] = need;
         u32[HDR.HEAP_TOP >> 2] = cur + need;
         this.account(need);
@@ -110,17 +119,22 @@ export class HeapBlocks {
       }
       prev = cur;
       cur = next;
-      if (++steps > walk) throw this.corrupt('free list does not end');
     }
     const end = top + need;
     this.ensureCapacity(end);
     this.u32[top >>> 2] = need;
     this.u32[HDR.HEAP_TOP >> 2] = end;
+    this.counts.addBlocks(1);
     this.account(need);
     return top;
   }
 
-  /** Return a block to the address-ordered free list, merging with its neighbours. */
+  /**
+   * Return a block to the address-ordered free list, merging with its
+   * neighbours. The counts follow each change: a merge joins two blocks of
+   * the tiling into one, a merged or handed-back free block leaves the list,
+   * a block that stays on its own joins it.
+   */
   protected give(block: number): void {
     const u32 = this.u32;
     let size = u32[block >>> 2]!;
@@ -128,28 +142,34 @@ export class HeapBlocks {
     let prev = 0;
     let next = u32[HDR.FREE_HEAD >> 2]!;
     let steps = 0;
-    const walk = this.walkLimit();
+    const limit = this.counts.freeBlocks;
     while (next !== 0 && next < block) {
+      if (++steps > limit) throw this.freeListTooLong(limit);
       this.checkBlock(next);
       prev = next;
       next = u32[(next >>> 2) + (BLOCK.NEXT >> 2)]!;
-      if (++steps > walk) throw this.corrupt('free list does not end');
     }
     if (next === block) throw this.corrupt(`block ${block} freed twice`);
     if (next !== 0) this.checkBlock(next);
-    // Merge with the following free block.
+    const counts = this.counts;
+    // Merge with the following free block, which leaves the list.
     if (next !== 0 && block + size === next) {
       size += u32[next >>> 2]!;
       next = u32[(next >>> 2) + (BLOCK.NEXT >> 2)]!;
+      counts.addBlocks(-1);
+      counts.addFree(-1);
     }
     const top = u32[HDR.HEAP_TOP >> 2]!;
     if (prev !== 0 && prev + u32[prev >>> 2]! === block) {
       // Merge into the preceding free block, which keeps its place in the list.
       const merged = u32[prev >>> 2]! + size;
+      counts.addBlocks(-1);
       if (prev + merged === top && next === 0) {
         // The free run ends at the top: hand it back to the uncarved region.
         u32[HDR.HEAP_TOP >> 2] = prev;
         this.link(this.findPrev(prev), 0);
+        counts.addBlocks(-1);
+        counts.addFree(-1);
         return;
       }
       u32[prev >>> 2] = merged;
@@ -159,6 +179,7 @@ export class HeapBlocks {
     if (block + size === top && next === 0) {
       u32[HDR.HEAP_TOP >> 2] = block;
       this.link(prev, 0);
+      counts.addBlocks(-1);
       return;
     }
     const b = block >>> 2;
@@ -166,6 +187,7 @@ export class HeapBlocks {
     u32[b + (BLOCK.TAG >> 2)] = FREE_TAG;
     u32[b + (BLOCK.NEXT >> 2)] = next;
     this.link(prev, block);
+    counts.addFree(1);
   }
 
   protected findPrev(block: number): number {
@@ -173,11 +195,11 @@ export class HeapBlocks {
     let prev = 0;
     let cur = u32[HDR.FREE_HEAD >> 2]!;
     let steps = 0;
-    const walk = this.walkLimit();
+    const limit = this.counts.freeBlocks;
     while (cur !== 0 && cur !== block) {
+      if (++steps > limit) throw this.freeListTooLong(limit);
       prev = cur;
       cur = u32[(cur >>> 2) + (BLOCK.NEXT >> 2)]!;
-      if (++steps > walk) throw this.corrupt('free list does not end');
     }
     return prev;
   }
@@ -230,13 +252,16 @@ export class HeapBlocks {
   }
 
   /**
-   * Longest list a consistent heap can hold: every block is at least
-   * BLOCK_ALIGN bytes, so a walk longer than the carved heap allows is a
-   * cycle the guest wrote, found in time proportional to the heap, not 4 M steps.
+   * Longest arena chain a consistent heap can hold: every block of it is one
+   * of the blocks the host carved (read without the lock, this still counts
+   * every block of an arena the calling thread holds; heap-counts.ts).
    */
-  protected walkLimit(): number {
-    const span = (this.u32[HDR.HEAP_TOP >> 2]! - this.u32[HDR.HEAP_START >> 2]!) / BLOCK_ALIGN;
-    return Math.min(MAX_WALK, Math.max(span, 0) + 1);
+  protected chainLimit(): number {
+    return this.counts.blocks;
+  }
+
+  protected freeListTooLong(limit: number): CwasiError {
+    return this.corrupt(`the free list is longer than the ${limit} free blocks the host recorded`);
   }
 
   protected corrupt(what: string): CwasiError {

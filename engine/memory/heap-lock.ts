@@ -10,21 +10,32 @@
 // HeapLockBusy with nothing changed (callers retry later or take a path
 // without the heap); workers wait, bounded by LOCK_TIMEOUT_MS.
 //
-// HEAP LOCK (Int32Array over its own 8-byte SharedArrayBuffer)
+// The same buffer holds the host's own counts of the heap's blocks
+// (heap-counts.ts): what bounds every walk of the heap's lists, for the same
+// reason the lock is here: a guest cannot write them.
 //
-//  ┌────────┬────────┬─────────────────────────────────────────────┐
-//  │ offset │ field  │ meaning                                     │
-//  ├────────┼────────┼─────────────────────────────────────────────┤
-//  │ 0      │ STATE  │ 0 free, 1 held, 2 held with waiters         │
-//  │ 4      │ HOLDER │ 1 + thread id of the holder (0 = none)      │
-//  └────────┴────────┴─────────────────────────────────────────────┘
+// HEAP LOCK AND HOST COUNTS (Int32Array over its own 16-byte SharedArrayBuffer)
+//
+//  ┌────────┬─────────────┬──────────────────────────────────────────────────┐
+//  │ offset │ field       │ meaning                                          │
+//  ├────────┼─────────────┼──────────────────────────────────────────────────┤
+//  │ 0      │ STATE       │ 0 free, 1 held, 2 held with waiters              │
+//  │ 4      │ HOLDER      │ 1 + thread id of the holder (0 = none)           │
+//  │ 8      │ FREE_BLOCKS │ blocks the host put on the free list and has not │
+//  │        │             │ taken off it (changed under the lock)            │
+//  │ 12     │ BLOCKS      │ blocks the host carved that tile the heap        │
+//  │        │             │ (changed under the lock)                         │
+//  └────────┴─────────────┴──────────────────────────────────────────────────┘
 
 import { isMainThread } from 'node:worker_threads';
 import { CwasiError } from '../errors.js';
 
-export const HEAP_LOCK_BYTES = 8;
+export const HEAP_LOCK_BYTES = 16;
+/** Int32 indices of the fields in the table above. */
 const LOCK_STATE = 0;
 const LOCK_HOLDER = 1;
+export const COUNT_FREE_BLOCKS = 2;
+export const COUNT_BLOCKS = 3;
 const SPIN_BEFORE_WAIT = 200;
 /** A lock held longer than this means its holder died inside the critical section. */
 const LOCK_TIMEOUT_MS = 5000;

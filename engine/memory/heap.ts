@@ -20,8 +20,9 @@
 // inside chunks and asks the host (cwasi.arena_grow) for the next chunk, which
 // lands here. Guest code can scribble over heap metadata in its own memory, so
 // every pointer read back from the memory is bounds-checked and every list walk
-// is bounded; inconsistencies raise E_MEMORY_CORRUPT and the
-// owner discards the memory (one fate).
+// is bounded by the host's own counts (heap-counts.ts), never by a field the
+// guest can write; inconsistencies raise E_MEMORY_CORRUPT and the owner
+// discards the memory (one fate).
 
 import { CwasiError } from '../errors.js';
 import { HeapBlocks } from './heap-blocks.js';
@@ -294,7 +295,7 @@ export class Heap extends HeapBlocks {
     const u32 = this.u32;
     let block = arena.head;
     let steps = 0;
-    const walk = this.walkLimit();
+    const limit = this.chainLimit();
     const me = threadTag();
     let locked = false;
     if (this.cacheLimit === 0 && block !== 0) {
@@ -305,6 +306,7 @@ export class Heap extends HeapBlocks {
     }
     try {
       while (block !== 0) {
+        if (++steps > limit) throw this.chainTooLong(arena.id, limit);
         this.checkBlock(block);
         const b = block >>> 2;
         if (u32[b + (BLOCK.TAG >> 2)] !== arena.id) throw this.corrupt(`block ${block} does not belong to arena ${arena.id}`);
@@ -323,7 +325,6 @@ export class Heap extends HeapBlocks {
           this.give(block);
         }
         block = next;
-        if (++steps > walk) throw this.corrupt('arena chain does not end');
       }
       Atomics.sub(this.i32, HDR.LIVE_ARENAS >> 2, 1);
       arena.head = 0;
@@ -402,16 +403,20 @@ export class Heap extends HeapBlocks {
     const u32 = this.u32;
     let block = arena.head;
     let steps = 0;
-    const walk = this.walkLimit();
+    const limit = this.chainLimit();
     while (block !== 0) {
+      if (++steps > limit) throw this.chainTooLong(arena.id, limit);
       this.checkBlock(block);
       const b = block >>> 2;
       const skip = skipInstanceBlocks && (u32[b + (BLOCK.OWNER >> 2)]! & INSTANCE_OWNER) !== 0;
       if (!skip && ptr >= block + BLOCK_HEADER_BYTES && ptr + len <= block + u32[b]!) return true;
       block = u32[b + (BLOCK.NEXT >> 2)]!;
-      if (++steps > walk) throw this.corrupt('arena chain does not end');
     }
     return false;
+  }
+
+  private chainTooLong(arena: number, limit: number): CwasiError {
+    return this.corrupt(`the chain of arena ${arena} is longer than the ${limit} blocks the host carved`);
   }
 
   /** Bytes of payload in the arena's blocks (diagnostics and tests). */
@@ -419,12 +424,12 @@ export class Heap extends HeapBlocks {
     let total = 0;
     let block = arena.head;
     let steps = 0;
-    const walk = this.walkLimit();
+    const limit = this.chainLimit();
     while (block !== 0) {
+      if (++steps > limit) throw this.chainTooLong(arena.id, limit);
       this.checkBlock(block);
       total += this.u32[block >>> 2]! - BLOCK_HEADER_BYTES;
       block = this.u32[(block >>> 2) + (BLOCK.NEXT >> 2)]!;
-      if (++steps > walk) throw this.corrupt('arena chain does not end');
     }
     return total;
   }
@@ -471,30 +476,41 @@ export class Heap extends HeapBlocks {
    * into and out of its cache without the lock, and a worker terminated
    * between changing a block and changing a counter would leave the counter
    * wrong for good; the blocks themselves are what the dead thread's
-   * recovery (releaseTagged) reads, so counting them stays exact.
+   * recovery (releaseTagged) reads, so counting them stays exact. Also
+   * the number of blocks the walk met.
    */
-  private heldTotals(): { cachedBytes: number; instanceBytes: number } {
+  private heldTotals(): { cachedBytes: number; instanceBytes: number; blocks: number } {
     const u32 = this.u32;
     let cachedBytes = 0;
     let instanceBytes = 0;
+    let blocks = 0;
     this.forEachBlock((block) => {
+      blocks++;
       const b = block >>> 2;
       const tag = u32[b + (BLOCK.TAG >> 2)]!;
       if (tag === CACHED_TAG) cachedBytes += u32[b]!;
       else if (tag !== FREE_TAG && (u32[b + (BLOCK.OWNER >> 2)]! & INSTANCE_OWNER) !== 0) instanceBytes += u32[b]!;
     });
-    return { cachedBytes, instanceBytes };
+    return { cachedBytes, instanceBytes, blocks };
   }
 
   private statsLocked(): HeapStats {
     this.lock();
     try {
-      this.lastHeld = this.heldTotals();
+      const { blocks, ...held } = this.heldTotals();
+      const free = this.freeListTotals();
+      // With the lock free, the host's counts are exact (heap-counts.ts): a
+      // walk that meets fewer blocks than they say met lists a guest rewrote
+      // as surely as one that meets more.
+      if (blocks !== this.counts.blocks || free.freeBlocks !== this.counts.freeBlocks) {
+        throw this.corrupt(`the heap holds ${blocks} blocks, ${free.freeBlocks} of them free; the host made ${this.counts.blocks}, ${this.counts.freeBlocks} free`);
+      }
+      this.lastHeld = held;
       return {
         state: 'ok',
         ...this.headerFigures(this.u32),
-        ...this.lastHeld,
-        ...this.freeListTotals(),
+        ...held,
+        ...free,
       };
     } finally {
       this.unlock();

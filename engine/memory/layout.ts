@@ -26,7 +26,7 @@
 //  ├────────┼────────────────┼────────────────────────────────────────────────┤
 //  │  0     │ MAGIC          │ 0x49535743 ('CWSI'), written once at creation   │
 //  │  4     │ VERSION        │ LAYOUT_VERSION                                  │
-//  │  8     │ reserved       │ zero (the heap lock lives outside: heap-lock.ts)│
+//  │  8     │ reserved       │ zero (lock, block counts outside: heap-lock.ts) │
 //  │ 12     │ GENERATION     │ bumped when the memory is discarded (one fate)  │
 //  │ 16     │ HEAP_START     │ first heap byte                                 │
 //  │ 20     │ HEAP_TOP       │ end of the carved heap                          │

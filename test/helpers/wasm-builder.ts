@@ -12,6 +12,8 @@ export interface FuncDef {
   results: number[];
   /** Body bytecode without locals header and without the final `end`. */
   body: number[];
+  /** i32 locals after the parameters (indices params.length, params.length + 1, ...). */
+  locals?: number;
 }
 
 export interface ImportFunc {
@@ -113,7 +115,8 @@ export function buildModule(def: ModuleDef): Uint8Array {
     }
   }
   const code = funcs.map((f) => {
-    const body = [0x00, ...f.body, 0x0b];
+    const locals = f.locals ?? 0;
+    const body = [...(locals > 0 ? [0x01, ...uleb(locals), I32] : [0x00]), ...f.body, 0x0b];
     return [...uleb(body.length), ...body];
   });
   const data = (def.data ?? []).map((d) => [0x00, ...i32c(d.offset), 0x0b, ...uleb(d.bytes.length), ...d.bytes]);
