@@ -481,6 +481,17 @@ export function buildProgram(out: Out = io): Command {
     .option('--tls-ca <file>', 'the cluster CA that signed every node\'s certificate (PEM)')
     .action((o: NodeOptions) => cmdNode(o, out));
 
+  program.command('nats-config')
+    .description("print a nats-server configuration in which only the cluster's nodes can reach it: an account of its own, a node user, a read-only monitor user")
+    .option('--cluster <name>', 'cluster name', 'default')
+    .option('--port <n>', 'client port of the server', '4222')
+    .option('--store-dir <dir>', "JetStream's store folder", './nats-store')
+    .option('--out <dir>', 'write nats.conf and the users\' password files (mode 600) here instead of printing')
+    .action(async (o: { cluster: string; port: string; storeDir: string; out?: string }) => {
+      const { cmdNatsConfig } = await import('./nats-config.js');
+      cmdNatsConfig(o, out.out);
+    });
+
   program.addOption(new Option('--no-color').hideHelp());
   return program;
 }
