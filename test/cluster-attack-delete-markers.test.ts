@@ -12,7 +12,7 @@ import { Kvm } from '@nats-io/kv';
 import type { Engine } from '../engine/index.js';
 import { bucketNames } from '../engine/cluster/registry.js';
 import { NATS_URL } from './helpers/env.js';
-import { deployFlow, describe, newCluster, node, runFlow, PAYLOAD } from './helpers/cluster-attack.js';
+import { deployFlow, describe, newCluster, node, restartServes, runFlow, PAYLOAD } from './helpers/cluster-attack.js';
 import { workloads } from '../engine/index.js';
 
 const { cluster, secret } = newCluster('del');
@@ -66,6 +66,14 @@ test('a coordinator joining during the attack invokes within 5 s', async () => {
   } finally {
     await late.close();
   }
+});
+
+test('node b restarted during the attack serves again within 5 s', async () => {
+  const r = await restartServes(cluster, secret, b, 'b', coord);
+  b = r.engine;
+  console.log(`# restarted under delete markers: serving after ${r.ms} ms`);
+  assert.is(r.tally.ok, r.tally.total, describe(r.tally));
+  assert.ok(r.ms < 5000, `serving after ${r.ms} ms`);
 });
 
 test('a node that closes leaves the view at once through its sealed tombstone', async () => {

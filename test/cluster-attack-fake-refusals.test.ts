@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Engine } from '../engine/index.js';
 import { NATS_URL } from './helpers/env.js';
-import { deployFlow, describe, newCluster, node, runFlow } from './helpers/cluster-attack.js';
+import { deployFlow, describe, newCluster, node, restartServes, runFlow } from './helpers/cluster-attack.js';
 
 const { cluster, secret } = newCluster('fake');
 let b: Engine;
@@ -52,6 +52,25 @@ test('fake refusals on every control subject: the workflow deploys and ≥ 99% o
   // inbox gone and is never received; every one received is counted.
   const refused = coord.clusterStats()!.refused.replies;
   assert.ok(refused > 0 && refused <= answered, `${refused} fake replies counted for ${answered} sent`);
+});
+
+
+test('under the fake refusals, node b restarted serves again and a new coordinator invokes, each within 5 s', async () => {
+  const r = await restartServes(cluster, secret, b, 'b', coord);
+  b = r.engine;
+  assert.is(r.tally.ok, r.tally.total, describe(r.tally));
+  const t0 = Date.now();
+  const late = await node(cluster, secret, 'late');
+  try {
+    await deployFlow(late);
+    const t = await runFlow(late, 5, 10_000);
+    const joinMs = Date.now() - t0;
+    console.log(`# under fake refusals: b serving again after ${r.ms} ms, a new coordinator's first results after ${joinMs} ms`);
+    assert.is(t.ok, t.total, describe(t));
+    assert.ok(r.ms < 5000 && joinMs < 5000, `restart ${r.ms} ms, join ${joinMs} ms`);
+  } finally {
+    await late.close();
+  }
 });
 
 test.run();

@@ -64,3 +64,16 @@ export async function runFlow(coord: Engine, count: number, ms: number): Promise
 export function describe(t: RunTally): string {
   return `${t.ok}/${t.total} right, ${t.wrong} wrong, failures: ${JSON.stringify([...t.failed])}`;
 }
+
+/**
+ * Close `old` (node `name`), start it again and run `coord`'s workflow on it
+ * (the first invocation redeploys there): the milliseconds from the restart
+ * to the first right result, and the tally of a few invocations.
+ */
+export async function restartServes(cluster: string, secret: Uint8Array, old: Engine, name: string, coord: Engine): Promise<{ engine: Engine; ms: number; tally: RunTally }> {
+  await old.close();
+  const t0 = Date.now();
+  const engine = await node(cluster, secret, name);
+  const tally = await runFlow(coord, 5, 10_000);
+  return { engine, ms: Date.now() - t0, tally };
+}
