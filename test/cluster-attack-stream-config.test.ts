@@ -3,7 +3,8 @@
 // one of max_msg_size 16, max_bytes 64, max_msgs_per_subject 5, a 1 s
 // max_age, other subjects. Each node compares the streams with what the
 // registry needs and puts back what differs, at once when a put fails: ≥ 99%
-// of invocations are right (none wrong), a new coordinator joins within 5 s,
+// of invocations are right (none wrong), a new coordinator joins and a
+// restarted node serves within 5 s,
 // and the repairs are counted. A stream that cannot be repaired (sealed)
 // stops a join with E_CONFIG naming the setting.
 import { test } from 'uvu';
@@ -13,7 +14,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { Engine } from '../engine/index.js';
 import { NATS_URL } from './helpers/env.js';
 import { rejectsWith } from './helpers/assert-error.js';
-import { deployFlow, describe, newCluster, node, runFlow } from './helpers/cluster-attack.js';
+import { deployFlow, describe, newCluster, node, restartServes, runFlow } from './helpers/cluster-attack.js';
 
 const { cluster, secret } = newCluster('cfg');
 const streams = [`KV_cwasi_${cluster}_nodes`, `KV_cwasi_${cluster}_functions`];
@@ -76,9 +77,11 @@ test('stream edits every 250 ms: the workflow keeps ≥ 99% right, a new coordin
   const joinMs = Date.now() - t0;
   await deployFlow(late);
   const fromLate = await runFlow(late, 20, 5000);
+  const restart = await restartServes(cluster, secret, b, 'b', coord);
+  b = restart.engine;
   const applied = await edits.stop();
   const repairs = [b, coord, late].reduce((n, e) => n + e.clusterStats()!.registry.repairs, 0);
-  console.log(`# ${applied} stream edits: ${describe(tally)}; a new coordinator joined in ${joinMs} ms; ${repairs} settings put back`);
+  console.log(`# ${applied} stream edits: ${describe(tally)}; a new coordinator joined in ${joinMs} ms; b restarted and served in ${restart.ms} ms; ${repairs} settings put back`);
   assert.ok(applied >= 20, `only ${applied} edits applied`);
   assert.ok(tally.total >= 50, `only ${tally.total} invocations ran`);
   assert.is(tally.wrong, 0, describe(tally));
@@ -87,6 +90,8 @@ test('stream edits every 250 ms: the workflow keeps ≥ 99% right, a new coordin
   assert.is(fromLate.wrong, 0, describe(fromLate));
   assert.ok(fromLate.ok >= 0.99 * fromLate.total, describe(fromLate));
   assert.ok(repairs > 0, 'repairs counted');
+  assert.is(restart.tally.ok, restart.tally.total, describe(restart.tally));
+  assert.ok(restart.ms < 5000, `node b restarted and served after ${restart.ms} ms`);
 });
 
 test('a sealed registry stream cannot be repaired: a join fails with E_CONFIG naming it', async () => {
