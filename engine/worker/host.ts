@@ -16,6 +16,8 @@ const MAX_NAME_BYTES = 256;
 /** Longest failure message kept from a guest. */
 const MAX_MESSAGE_BYTES = 4096;
 const MAX_LOG_LINES = 100;
+/** The smallest region region_grow grants while it fits: the runtime's smallest own-region block (LARGE, 16 KiB). */
+export const MIN_REGION_BYTES = 16 * 1024;
 
 
 interface GuestExports {
@@ -381,6 +383,18 @@ export class GuestInstance {
       // The runtime asks for 16-byte multiples; anything else (or -1: "too large") is refused by size.
       if (minBytes % 16 !== 0 || minBytes === 0) {
         throw new CwasiError('E_MEMORY_LIMIT', `a region of ${minBytes} bytes cannot be granted`);
+      }
+      // At least MIN_REGION_BYTES while that fits: a guest asking for millions
+      // of 16-byte regions, and freeing every other one, would otherwise build
+      // a genuine free list of millions of blocks, which every input the main
+      // thread places walks under the heap lock. The runtime never asks for
+      // less except near the memory's maximum, where the exact size still goes.
+      if (minBytes < MIN_REGION_BYTES) {
+        try {
+          return this.grantRegion(MIN_REGION_BYTES);
+        } catch (err) {
+          if (!(err instanceof CwasiError && err.code === 'E_MEMORY_LIMIT')) throw err;
+        }
       }
       return this.grantRegion(minBytes);
     } catch (err) {
