@@ -47,6 +47,7 @@ test.after(async () => {
 test('delete and purge markers at 20/s: ≥ 99% of invocations right, markers counted', async () => {
   // Five seconds of invocations: many heartbeat periods under the markers.
   const tally = await runFlow(coord, 5000, 5000);
+  console.log(`# under the attack: ${describe(tally)}`);
   assert.ok(tally.total >= 100, `only ${tally.total} invocations ran`);
   assert.is(tally.wrong, 0, describe(tally));
   assert.ok(tally.ok >= 0.99 * tally.total, describe(tally));

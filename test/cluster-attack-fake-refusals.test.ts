@@ -44,6 +44,7 @@ test.after(async () => {
 test('fake refusals on every control subject: the workflow deploys and ≥ 99% of its invocations are right', async () => {
   await deployFlow(coord);
   const tally = await runFlow(coord, 150, 20_000);
+  console.log(`# under the attack: ${describe(tally)}`);
   assert.ok(tally.total >= 100, `only ${tally.total} invocations ran`);
   assert.is(tally.wrong, 0, describe(tally));
   assert.ok(tally.ok >= 0.99 * tally.total, describe(tally));
