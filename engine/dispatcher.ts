@@ -104,8 +104,10 @@ export class RequestDispatcher implements DispatchContext {
 
   async invoke(target: string, graph: WorkflowGraph, input: Uint8Array | InputFill, opts: InvokeOptions = {}, lean = false): Promise<InvocationReport> {
     const fill = input instanceof Uint8Array ? undefined : input;
-    if (fill !== undefined && !(typeof fill === 'object' && fill !== null && typeof fill.fill === 'function' && Number.isSafeInteger(fill.byteLength) && fill.byteLength >= 0)) {
-      throw new CwasiError('E_CONFIG', 'input must be a Uint8Array');
+    if (!(input instanceof Uint8Array) && !(typeof fill === 'object' && fill !== null && typeof fill.fill === 'function' && Number.isSafeInteger(fill.byteLength) && fill.byteLength >= 0)) {
+      const got = input === null ? 'null' : input === undefined ? 'undefined' : typeof input === 'object' ? (input as object).constructor?.name ?? 'an object' : `a ${typeof input}`;
+      throw new CwasiError('E_INVALID_ARG', `the input of ${target} must be a Uint8Array (a Buffer is one), got ${got}`
+        + (typeof input === 'string' ? ': encode text with new TextEncoder().encode(text)' : ''), { argument: 'input' });
     }
     if (input.byteLength > this.options.maxPayloadBytes) {
       throw new CwasiError('E_PAYLOAD_TOO_LARGE', `input of ${input.byteLength} bytes exceeds the limit of ${this.options.maxPayloadBytes}`);

@@ -428,6 +428,7 @@ export class Engine {
 
   private run(target: string, input: Uint8Array | InputFill, options: InvokeOptions | undefined, lean: boolean): Promise<InvocationReport> {
     if (this.closed) return Promise.reject(new CwasiError('E_CLOSED', 'the engine is closed'));
+    if (typeof target !== 'string') return Promise.reject(new CwasiError('E_INVALID_ARG', `the target must be a function or workflow name (a string), got ${typeof target}`, { argument: 'target' }));
     let graph: WorkflowGraph;
     try {
       graph = this.graphFor(target);

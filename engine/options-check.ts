@@ -25,8 +25,50 @@ function wholeIn(name: string, v: unknown, min: number, max: number, unit: strin
   }
 }
 
-/** Throws E_CONFIG naming the first option that is out of range or of the wrong kind. */
+/**
+ * The keys each options object takes. A misspelt key (`thread` for
+ * `threads`) would otherwise be ignored without a word, leaving the default
+ * the caller meant to change.
+ */
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  '': ['threads', 'maxQueue', 'maxPayloadBytes', 'memoryMaxBytes', 'timeoutMs', 'functionsDir', 'hostName', 'local', 'redis', 'directInputBytes', 'cluster', 'guestCalls'],
+  'threads': ['min', 'max'],
+  'local': ['transport', 'ringBytes', 'sameWorker'],
+  'redis': ['url', 'ttlSeconds', 'chunkBytes'],
+  'cluster': ['nats', 'natsReplicas', 'natsAuth', 'cluster', 'name', 'listen', 'secret', 'secretFile', 'tls', 'heartbeatMs', 'staleMs', 'preAuth'],
+  'cluster.preAuth': ['perAddress', 'total', 'timeoutMs'],
+  'guestCalls': ['maxDepth', 'maxInFlightPerInvocation', 'maxInFlight'],
+};
+
+/** Edit distance between two short names (for "did you mean"). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1)));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** E_CONFIG for the first key of `o` (and of its nested option objects) that no option has, naming the nearest that does. */
+export function checkKnownKeys(o: unknown, path = ''): void {
+  const known = KNOWN_KEYS[path];
+  if (known === undefined || o === null || typeof o !== 'object' || Array.isArray(o)) return;
+  for (const key of Object.keys(o)) {
+    const name = path === '' ? key : `${path}.${key}`;
+    if (!known.includes(key)) {
+      const nearest = [...known].sort((x, y) => distance(key, x) - distance(key, y))[0];
+      const hint = nearest !== undefined && distance(key, nearest) <= Math.max(2, key.length >> 2) ? `; did you mean ${path === '' ? nearest : `${path}.${nearest}`}?` : '';
+      throw new CwasiError('E_CONFIG', `unknown option ${name}${hint} (the options: ${known.join(', ')})`, { option: name, ...(hint ? { nearest } : {}) });
+    }
+    checkKnownKeys((o as Record<string, unknown>)[key], name);
+  }
+}
+
+/** Throws E_CONFIG naming the first option that is out of range or of the wrong kind, or unknown. */
 export function checkEngineOptions(o: CheckedOptions): void {
+  checkKnownKeys(o);
   if (o.maxPayloadBytes !== undefined) wholeIn('maxPayloadBytes', o.maxPayloadBytes, 1, MAX_MEMORY_BYTES, 'bytes');
   if (o.memoryMaxBytes !== undefined) wholeIn('memoryMaxBytes', o.memoryMaxBytes, MIN_MEMORY_BYTES, MAX_MEMORY_BYTES, 'bytes');
   if (o.timeoutMs !== undefined) checkDefaultTimeout(o.timeoutMs);

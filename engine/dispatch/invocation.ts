@@ -144,9 +144,17 @@ export class DeadlineSweeper {
   }
 }
 
+/**
+ * The error an invocation ends with when the caller's signal aborts: the
+ * signal's reason as `cause`, and E_TIMEOUT rather than E_ABORTED for a
+ * timeout signal (`AbortSignal.timeout()` aborts with a TimeoutError: a
+ * deadline the caller set, not a cancellation).
+ */
 export function abortedError(signal: AbortSignal): CwasiError {
-  const reason = signal.reason;
+  const reason: unknown = signal.reason;
   if (reason instanceof CwasiError) return reason;
   const why = reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
-  return new CwasiError('E_ABORTED', `invocation aborted: ${why}`);
+  const timedOut = (reason as { name?: unknown } | null)?.name === 'TimeoutError';
+  return new CwasiError(timedOut ? 'E_TIMEOUT' : 'E_ABORTED', `invocation ${timedOut ? 'timed out' : 'aborted'}: ${why}`, undefined,
+    reason === undefined ? undefined : { cause: reason });
 }
