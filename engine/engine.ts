@@ -31,6 +31,7 @@ import { cancelBoardSlots } from './worker/cancel-board.js';
 import type { WorkerStats } from './worker/control.js';
 import { DEFAULT_GUEST_CALL_LIMITS, type GuestCallLimits } from './guest-calls.js';
 import { checkEngineOptions } from './options-check.js';
+import { abortAfter, closeLimit, type CloseOptions } from './close.js';
 
 export interface EngineOptions {
   /** Worker threads: a number (min = max) or bounds. Default: min = cores, max = 2 × cores. */
@@ -505,15 +506,26 @@ export class Engine {
    * Stop accepting invocations, let the ones in flight finish, then stop the
    * workers and close channels. Safe to call more than once.
    */
-  close(): Promise<void> {
-    if (this.closing === undefined) this.closing = this.doClose();
+  close(options: CloseOptions = {}): Promise<void> {
+    const limit = closeLimit(options);
+    if (limit instanceof CwasiError) return Promise.reject(limit);
+    if (this.closing === undefined) this.closing = this.doClose(limit);
+    else if (limit !== undefined && this.inflight > 0) abortAfter(this.dispatcher.invocations, limit, this.closing);
     return this.closing;
   }
 
-  private async doClose(): Promise<void> {
+  /** `await using engine = await Engine.create()`: closed (waiting for calls in flight) when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async doClose(limit: number | undefined): Promise<void> {
     this.closed = true;
-    if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-    if (process.env.NODE_V8_COVERAGE) await this.flushWorkerCoverage();
+    const drained = this.inflight > 0 ? new Promise<void>((resolve) => (this.drained = resolve)) : undefined;
+    if (drained !== undefined && limit !== undefined) queueMicrotask(() => abortAfter(this.dispatcher.invocations, limit, this.closing));
+    await drained;
+    // Each worker writes its coverage before the pool terminates it (terminated workers write nothing).
+    if (process.env.NODE_V8_COVERAGE) await this.dispatcher.flushCoverage();
     this.dispatcher.closing = true;
     await this.member?.close();
     await this.dispatcher.whenWorkersStarted(WORKER_START_LIMIT_MS);
@@ -521,11 +533,6 @@ export class Engine {
     for (const ch of Object.values(this.channels)) await ch?.close?.();
     await closeRedisClients();
     this.rings.close();
-  }
-
-  /** Each worker writes its coverage before the pool terminates it (terminated workers write nothing). */
-  private async flushWorkerCoverage(): Promise<void> {
-    await this.dispatcher.flushCoverage();
   }
 
   /** What each worker holds (memory groups, instances, rings, the task it runs), over the control plane. */

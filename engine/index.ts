@@ -1,6 +1,7 @@
 // cwasi public API.
 export { DEFAULT_MAX_PAYLOAD_BYTES, Engine } from './engine.js';
 export type { EngineOptions, EngineStats, DeployResult, PlanReport, EdgePlan, FunctionPlacement } from './engine.js';
+export type { CloseOptions } from './close.js';
 export { RETRYABLE_CODES } from './batch/map.js';
 export type { MapInput, MapOptions, MapResult } from './batch/map.js';
 export { listFiles } from './batch/files.js';

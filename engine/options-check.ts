@@ -38,6 +38,8 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   'cluster': ['nats', 'natsReplicas', 'natsAuth', 'cluster', 'name', 'listen', 'secret', 'secretFile', 'tls', 'heartbeatMs', 'staleMs', 'preAuth'],
   'cluster.preAuth': ['perAddress', 'total', 'timeoutMs'],
   'guestCalls': ['maxDepth', 'maxInFlightPerInvocation', 'maxInFlight'],
+  // engine.close(options)
+  'close': ['timeoutMs', 'force'],
 };
 
 /** Edit distance between two short names (for "did you mean"). */
