@@ -62,6 +62,10 @@ test('the tarball installs into an empty project; Engine imports and runs there,
   const tgz = join(tmp, readFileSync(join(tmp, 'tarball'), 'utf8'));
   const inst = await run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tgz], app);
   assert.is(inst.code, 0, inst.stderr);
+  // No install-time script in the shipped manifest (npm warns about each; `prepare` needed build.mjs, not shipped).
+  const shipped = JSON.parse(readFileSync(join(app, 'node_modules', 'cwasi', 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  for (const s of ['preinstall', 'install', 'postinstall', 'prepare']) assert.is(shipped.scripts?.[s], undefined, `shipped script ${s}`);
+  assert.not.match(inst.stderr, /install-scripts|prepare/, inst.stderr);
 
   writeFileSync(join(app, 'main.ts'), [
     "import { Engine, CwasiError, workloads, type WorkflowDocument } from 'cwasi';",
