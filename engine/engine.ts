@@ -394,7 +394,7 @@ export class Engine {
     try {
       text = await readFile(path, 'utf8');
     } catch (err) {
-      throw new CwasiError('E_WORKFLOW_INVALID', `cannot read workflow ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new CwasiError('E_IO', `cannot read workflow ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file: path }, { cause: err });
     }
     return this.deploy(parseWorkflow(text, path), dirname(resolve(path)));
   }

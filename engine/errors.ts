@@ -7,7 +7,7 @@
 export const ERROR_CODES = {
   E_CONFIG: 'invalid engine or CLI options; an unknown option key is refused naming the nearest known one',
   E_INVALID_ARG: 'an argument of an API call has the wrong type (an input that is not a Uint8Array, a target that is not a string)',
-  E_IO: 'a file named on the command line could not be read or written',
+  E_IO: 'a file could not be read or written (a missing workflow, module, source, secret or credentials file; CLI exit 1)',
   E_DEPENDENCY_MISSING: 'an optional package this feature needs is not installed',
   E_BUILD: 'a function does not compile: asc\'s diagnostics are in the message and in details.diagnostics',
   E_WORKFLOW_INVALID: 'the workflow document is malformed or its graph is not a DAG',

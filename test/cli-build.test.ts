@@ -130,7 +130,7 @@ test('run and plan take a bare .wasm: one function, its bytes as input', async (
   assert.match(p.stdout, /\bb\s+local\s+local\/fn:b\s+untrusted/);
   const missing = await cwasi('run', 'nowhere.wasm');
   assert.is(missing.code, 1);
-  assert.match(missing.stderr, /error E_WASM_MISSING: module file nowhere\.wasm does not exist/);
+  assert.match(missing.stderr, /error E_IO: module file nowhere\.wasm: no such file or directory/);
 });
 
 test.run();

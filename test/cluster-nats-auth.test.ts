@@ -88,11 +88,11 @@ test('without credentials, with a wrong password or without the CA, joining fail
   await rejectsWith(join_(undefined), 'E_NATS', /cannot connect/);
 });
 
-test('contradictory or unreadable credentials are E_CONFIG', async () => {
+test('contradictory credentials are E_CONFIG, an unreadable file E_IO', async () => {
   await rejectsWith(join_({ user: 'a', token: 't' }), 'E_CONFIG', /one of/);
   await rejectsWith(join_({ pass: 'p' }), 'E_CONFIG', /needs a user/);
   await rejectsWith(join_({ nkeySeed: 'not-a-seed' }), 'E_CONFIG', /user seed/);
-  await rejectsWith(join_({ credsFile: join(pki.dir, 'missing.creds') }), 'E_CONFIG', /cannot read/);
+  await rejectsWith(join_({ credsFile: join(pki.dir, 'missing.creds') }), 'E_IO', /cannot read/);
   await rejectsWith(join_({ tls: { certFile: pki.ca } }), 'E_CONFIG', /needs its key/);
 });
 

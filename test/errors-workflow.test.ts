@@ -193,7 +193,7 @@ test('a workflow that reuses a deployed function name with another module is ref
 
 test('deployFile: a missing file, bad JSON and schema errors name the file', async () => {
   const missing = join(dir, 'nowhere', 'flow.json');
-  await rejectsWith(engine.deployFile(missing), 'E_WORKFLOW_INVALID', /cannot read workflow .*flow\.json: ENOENT/);
+  await rejectsWith(engine.deployFile(missing), 'E_IO', /cannot read workflow .*flow\.json: ENOENT/);
   const broken = join(dir, 'broken.json');
   writeFileSync(broken, '{ "name": "from-file", "functions": ');
   await rejectsWith(engine.deployFile(broken), 'E_WORKFLOW_INVALID', /broken\.json is not valid JSON/);

@@ -114,7 +114,7 @@ export async function cmdBuild(args: string[], o: BuildOptions, out: (s: string)
   const files = expandSources(args);
   if (files.length === 0) throw new CwasiError('E_CONFIG', 'name at least one AssemblyScript file to build');
   for (const f of files) {
-    if (!existsSync(f)) throw new CwasiError('E_CONFIG', `${f}: no such file`);
+    if (!existsSync(f)) throw new CwasiError('E_IO', `${f}: no such file or directory`, { file: f });
     if (!f.endsWith('.ts')) throw new CwasiError('E_CONFIG', `${f}: expected an AssemblyScript source file (.ts)`);
   }
   const base = parseBase(o.base);

@@ -29,13 +29,13 @@ export interface Inspection {
   embedProblems: string[];
 }
 
-/** What the engine sees in `file`. E_WASM_MISSING, E_WASM_INVALID (not wasm), E_TIMEOUT (cwasi_abi_version does not return). */
+/** What the engine sees in `file`. E_IO (unreadable), E_WASM_INVALID (not wasm), E_TIMEOUT (cwasi_abi_version does not return). */
 export async function inspectFile(file: string): Promise<Inspection> {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(readFileSync(file));
   } catch (err) {
-    throw new CwasiError('E_WASM_MISSING', `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new CwasiError('E_IO', `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file }, { cause: err });
   }
   let module: WebAssembly.Module;
   try {

@@ -38,7 +38,7 @@ interface Target {
 
 function loadTarget(arg: string): Target {
   if (arg.endsWith('.wasm')) {
-    if (!existsSync(arg)) throw new CwasiError('E_WASM_MISSING', `module file ${arg} does not exist`);
+    if (!existsSync(arg)) throw new CwasiError('E_IO', `module file ${arg}: no such file or directory`, { file: arg });
     return { name: basename(arg, '.wasm'), doc: undefined, path: undefined, wasm: arg };
   }
   if (existsSync(arg) || arg.endsWith('.json')) {

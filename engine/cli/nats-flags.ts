@@ -60,7 +60,7 @@ function secretFrom(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8').trim();
   } catch (err) {
-    throw new CwasiError('E_CONFIG', `cannot read the ${what} file ${file}: ${(err as Error).message}`);
+    throw new CwasiError('E_IO', `cannot read the ${what} file ${file}: ${(err as Error).message}`, { file }, { cause: err });
   }
 }
 

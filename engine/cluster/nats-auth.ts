@@ -31,7 +31,7 @@ function readText(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8').trim();
   } catch (err) {
-    throw new CwasiError('E_CONFIG', `cannot read the NATS ${what} file ${file}: ${(err as Error).message}`);
+    throw new CwasiError('E_IO', `cannot read the NATS ${what} file ${file}: ${(err as Error).message}`, { file }, { cause: err });
   }
 }
 

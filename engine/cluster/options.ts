@@ -12,7 +12,7 @@ export function readSecret(opts: ClusterOptions): Uint8Array {
     try {
       secret = readFileSync(opts.secretFile, 'utf8').trim();
     } catch (err) {
-      throw new CwasiError('E_CONFIG', `cannot read the cluster secret file ${opts.secretFile}: ${(err as Error).message}`);
+      throw new CwasiError('E_IO', `cannot read the cluster secret file ${opts.secretFile}: ${(err as Error).message}`, { file: opts.secretFile }, { cause: err });
     }
   }
   if (secret === undefined) secret = process.env.CWASI_SECRET;
