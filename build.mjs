@@ -74,14 +74,22 @@ async function buildBundled() {
   }
   // Bundled regions stay below USER_STATIC_BASE, so a user's module never overlaps one of them.
   const built = await buildFunctions(sources.map((s) => s.source), { base: STATIC_BASE, limit: USER_STATIC_BASE, baseDir: root });
+  // The engine's test fixtures (spin, trap, hog, ...) go to functions/test/ with a
+  // manifest of their own: the engine resolves them by name where that folder
+  // exists (a checkout), and the package does not ship it.
   const outDir = join(dist, 'functions');
-  mkdirSync(outDir, { recursive: true });
+  const testDir = join(outDir, 'test');
+  mkdirSync(testDir, { recursive: true });
   const entries = built.map((b, i) => {
-    writeFileSync(join(outDir, `${b.name}.wasm`), b.wasm);
-    return { name: b.name, file: `${b.name}.wasm`, source: b.source, testOnly: sources[i].testOnly, memoryBase: b.memoryBase, staticEnd: b.staticEnd, sha256: b.sha256 };
+    const testOnly = sources[i].testOnly;
+    writeFileSync(join(testOnly ? testDir : outDir, `${b.name}.wasm`), b.wasm);
+    return { name: b.name, file: `${b.name}.wasm`, source: b.source, testOnly, memoryBase: b.memoryBase, staticEnd: b.staticEnd, sha256: b.sha256 };
   });
-  const manifest = { layoutVersion: LAYOUT_VERSION, abiVersion: 2, functions: Object.fromEntries(entries.map((e) => [e.name, e])) };
-  writeFileSync(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  const manifest = (list) => JSON.stringify({ layoutVersion: LAYOUT_VERSION, abiVersion: 2, functions: Object.fromEntries(list.map((e) => [e.name, e])) }, null, 2) + '\n';
+  writeFileSync(join(outDir, 'manifest.json'), manifest(entries.filter((e) => !e.testOnly)));
+  writeFileSync(join(testDir, 'manifest.json'), manifest(entries.filter((e) => e.testOnly)));
+  // A fixture built into functions/ by an older build would still be shipped.
+  for (const e of entries) if (e.testOnly) rmSync(join(outDir, e.file), { force: true });
   return entries;
 }
 

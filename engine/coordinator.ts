@@ -68,6 +68,8 @@ export function bundledFunctionsDir(): string {
 interface ManifestEntry {
   name: string;
   file: string;
+  /** The AssemblyScript source it was built from, relative to the package. */
+  source: string;
   memoryBase: number;
   staticEnd: number;
   testOnly: boolean;
@@ -82,6 +84,16 @@ export function readManifest(dir: string): Record<string, ManifestEntry> {
   } catch (err) {
     throw new CwasiError('E_CONFIG', `cannot read ${path}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The bundled functions of `dir`, and the engine's test fixtures from its
+ * `test/` folder when there is one (a built checkout; the package does not
+ * ship it). Fixtures resolve by name but are never listed as bundled.
+ */
+export function readManifests(dir: string): Record<string, ManifestEntry> {
+  const fixtures = Object.entries(readManifest(join(dir, 'test'))).map(([n, e]) => [n, { ...e, file: `test/${e.file}`, testOnly: true }] as const);
+  return { ...Object.fromEntries(fixtures), ...readManifest(dir) };
 }
 
 /**
@@ -228,12 +240,12 @@ export class FunctionCoordinator {
 
   constructor(private readonly options: CoordinatorOptions) {
     this.hostName = options.hostName;
-    this.manifest = readManifest(options.functionsDir);
+    this.manifest = readManifests(options.functionsDir);
   }
 
-  /** Names of the functions bundled with the engine. */
+  /** Names of the functions bundled with the engine (not its test fixtures). */
   bundled(): string[] {
-    return Object.keys(this.manifest).sort();
+    return Object.entries(this.manifest).filter(([, e]) => !e.testOnly).map(([n]) => n).sort();
   }
 
   get(name: string): DeployedFunction | undefined {

@@ -51,7 +51,8 @@ test('npm pack ships the engine, the functions, the SDK and the runtime, and no 
     'dist/engine/cli/bench.js', 'dist/bench/overhead.js', 'dist/bench/paper/index.js', 'dist/bench/paper/reference.js']) {
     assert.ok(files.includes(f), `tarball has ${f}`);
   }
-  const unwanted = files.filter((f) => /^(test|\.ci|dist\/test)\//.test(f) || f === 'build.mjs' || f.endsWith('.map') || f.startsWith('asm-functions/test-functions/'));
+  const unwanted = files.filter((f) => /^(test|\.ci|dist\/test)\//.test(f) || f === 'build.mjs' || f.endsWith('.map') || f.startsWith('asm-functions/test-functions/')
+    || f.startsWith('dist/functions/test/'));
   assert.equal(unwanted, [], 'no tests, CI files, build script or source maps');
   writeFileSync(join(tmp, 'tarball'), info!.filename);
 });
@@ -62,6 +63,11 @@ test('the tarball installs into an empty project; Engine imports and runs there,
   const tgz = join(tmp, readFileSync(join(tmp, 'tarball'), 'utf8'));
   const inst = await run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tgz], app);
   assert.is(inst.code, 0, inst.stderr);
+  // The engine's test fixtures are not shipped, nor offered as bundled functions.
+  const nosuch = await cwasi('run', 'nosuchfn');
+  assert.is(nosuch.code, 1, nosuch.stderr);
+  assert.match(nosuch.stderr, /bundled: .*\bproducer\b/);
+  assert.not.match(nosuch.stderr, /\b(spin|hog|trap|deep|chain|statics-a|statics-b|gc-corrupt)\b/, nosuch.stderr);
   // No install-time script in the shipped manifest (npm warns about each; `prepare` needed build.mjs, not shipped).
   const shipped = JSON.parse(readFileSync(join(app, 'node_modules', 'cwasi', 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
   for (const s of ['preinstall', 'install', 'postinstall', 'prepare']) assert.is(shipped.scripts?.[s], undefined, `shipped script ${s}`);
@@ -127,9 +133,13 @@ test('cwasi build compiles a function of the project, which runs embedded beside
 });
 
 test('cwasi init makes a project where npm install, npm test and npm start pass', async () => {
-  const init = await cwasi('init', join(tmp, 'new-app'), '--dependency', `file:${join(tmp, readFileSync(join(tmp, 'tarball'), 'utf8'))}`);
+  // No --dependency: the new project depends on cwasi the way this one installed it (the tarball).
+  const init = await cwasi('init', join(tmp, 'new-app'));
   assert.is(init.code, 0, init.stderr);
+  const tgz = join(tmp, readFileSync(join(tmp, 'tarball'), 'utf8'));
+  assert.match(init.stdout, new RegExp(`cwasi dependency: file:${tgz.replace(/[/.]/g, '\\$&')} \\(.*package-lock\\.json installed cwasi from file:`));
   const project = join(tmp, 'new-app');
+  assert.is((JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as { dependencies: { cwasi: string } }).dependencies.cwasi, `file:${tgz}`);
   const inst = await run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], project);
   assert.is(inst.code, 0, inst.stderr);
   const t = await run(npm, ['test'], project);

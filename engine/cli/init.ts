@@ -3,12 +3,12 @@
 // tests it through the engine (`npm test`, node:test, no other dependency).
 
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join, resolve, sep } from 'node:path';
 import { PACKAGE_ROOT, pinnedAscVersion } from '../build/asc.js';
 import { CwasiError } from '../errors.js';
 
 export interface InitOptions {
-  /** What package.json depends on for cwasi (default: ^ this version). */
+  /** What package.json depends on for cwasi (default: how the running cwasi was installed, installedSpec). */
   dependency?: string;
 }
 
@@ -80,12 +80,47 @@ Add functions under \`functions/\`; \`npm run build\` compiles all of them
 (\`cwasi build\`, each at its own static region).
 `;
 
+/**
+ * The dependency spec that gets the new project this very cwasi, and how it
+ * was found. Installed from the registry: `^version`. Installed from a
+ * tarball or a folder (the lockfile of the project that installed it, or its
+ * package.json, says `file:`): that file, absolute. Run from a checkout: the
+ * checkout. A `^version` that the registry does not have would fail the new
+ * project's `npm install` with E404.
+ */
+export function installedSpec(packageRoot = PACKAGE_ROOT): { spec: string; why: string } {
+  const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  const parts = packageRoot.replace(/[\\/]+$/, '').split(sep);
+  const at = parts.lastIndexOf('node_modules');
+  if (at < 0) return { spec: `file:${parts.join(sep)}`, why: 'this cwasi runs from a checkout' };
+  const project = parts.slice(0, at).join(sep) || sep;
+  const local = (spec: string | undefined): string | undefined => (spec?.startsWith('file:') ? `file:${resolve(project, spec.slice(5))}` : undefined);
+  try {
+    const lock = JSON.parse(readFileSync(join(project, 'package-lock.json'), 'utf8')) as { packages?: Record<string, { resolved?: string }> };
+    const resolved = lock.packages?.[parts.slice(at).join('/')]?.resolved;
+    const file = local(resolved);
+    if (file !== undefined) return { spec: file, why: `${project}/package-lock.json installed cwasi from ${resolved}` };
+    if (resolved !== undefined) return { spec: `^${version}`, why: `cwasi ${version} came from ${resolved}` };
+  } catch {
+    // no lockfile: the project's package.json may still say where cwasi came from
+  }
+  try {
+    const pkg = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    const spec = pkg.dependencies?.['cwasi'] ?? pkg.devDependencies?.['cwasi'];
+    const file = local(spec);
+    if (file !== undefined) return { spec: file, why: `${project}/package.json depends on cwasi as ${spec}` };
+  } catch {
+    // not an npm project
+  }
+  return { spec: `^${version}`, why: `cwasi ${version} from the registry` };
+}
+
 export function cmdInit(dir: string, o: InitOptions, out: (s: string) => void): void {
   const target = resolve(dir);
   if (existsSync(target) && readdirSync(target).length > 0) {
     throw new CwasiError('E_CONFIG', `${dir} exists and is not empty; cwasi init makes a new project in an empty or new folder`);
   }
-  const version = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const dependency = o.dependency !== undefined ? { spec: o.dependency, why: '--dependency' } : installedSpec();
   const name = basename(target).toLowerCase().replace(/[^a-z0-9._-]/g, '-').replace(/^[._-]+/, '') || 'cwasi-app';
   const pkg = {
     name,
@@ -97,7 +132,7 @@ export function cmdInit(dir: string, o: InitOptions, out: (s: string) => void): 
       test: 'npm run build && node --test test/*.test.mjs',
       start: 'npm run build && cwasi run workflow.json --text "hello cwasi hello"',
     },
-    dependencies: { cwasi: o.dependency ?? `^${version}` },
+    dependencies: { cwasi: dependency.spec },
     // The compiler cwasi's runtime and SDK are written for (an optional peer of cwasi: only builds need it).
     devDependencies: { assemblyscript: pinnedAscVersion() },
   };
@@ -113,5 +148,6 @@ export function cmdInit(dir: string, o: InitOptions, out: (s: string) => void): 
   };
   for (const [f, text] of Object.entries(files)) writeFileSync(join(target, f), text);
   out(`created ${dir}: ${Object.keys(files).join(', ')}`);
+  out(`cwasi dependency: ${dependency.spec} (${dependency.why})`);
   out(`next: cd ${dir} && npm install && npm test && npm start`);
 }

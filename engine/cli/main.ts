@@ -8,6 +8,7 @@ import {
   type EngineOptions, type IfcMode, type PlanReport, type WorkflowDocument,
 } from '../index.js';
 import { summarize } from '../stats.js';
+import { bundledFunctionsDir, readManifests } from '../coordinator.js';
 import { addBatchFlags, runBatch, type BatchFlags } from './batch.js';
 import { BENCHES, benchHelp, cmdBench } from './bench.js';
 import { addBuildFlags, cmdBuild, type BuildOptions } from './build.js';
@@ -372,11 +373,9 @@ async function cmdNode(o: NodeOptions, out: Out): Promise<void> {
   await engine.close();
 }
 
-/** The bundled functions; the engine's test fixtures (trap, spin, hog, statics-*) only with `all`. */
+/** The bundled functions; the engine's test fixtures (trap, spin, hog, statics-*; a built checkout only) with `all`. */
 function cmdFunctions(out: Out, json: boolean, all: boolean): void {
-  const dir = new URL('../../functions/manifest.json', import.meta.url);
-  const manifest = JSON.parse(readFileSync(dir, 'utf8')) as { functions: Record<string, { source: string; memoryBase: number; staticEnd: number; testOnly: boolean }> };
-  const listed = Object.fromEntries(Object.entries(manifest.functions).filter(([, f]) => all || !f.testOnly));
+  const listed = Object.fromEntries(Object.entries(readManifests(bundledFunctionsDir())).filter(([, f]) => all || !f.testOnly));
   if (json) {
     out.out(jsonDocument({ functions: listed }));
     return;
@@ -392,7 +391,8 @@ export function buildProgram(out: Out = io): Command {
     .name('cwasi')
     .description('Run AssemblyScript functions on a worker pool and move data between them by the fastest channel their placement allows.')
     .version(packageVersion(), '-V, --version', 'print the cwasi version')
-    .showHelpAfterError()
+    // A usage error is one line, with the nearest valid option when there is one (not the whole help).
+    .configureOutput({ outputError: (str, write) => write(`${str.trimEnd().replace(/\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)')}; see --help\n`) })
     .exitOverride();
 
   addBatchFlags(addClusterFlags(program.command('run')))
@@ -433,7 +433,7 @@ export function buildProgram(out: Out = io): Command {
   program.command('init')
     .description('create a project: one function, a workflow using it, a test; then npm install && npm test && npm start')
     .argument('<dir>', 'new (or empty) folder')
-    .option('--dependency <spec>', 'what package.json depends on for cwasi (default: ^ this version), e.g. file:../cwasi-0.1.0.tgz')
+    .option('--dependency <spec>', 'what package.json depends on for cwasi (default: how this cwasi was installed: ^version from the registry, else the tarball, folder or checkout as file:)')
     .action((dir: string, o: InitOptions) => cmdInit(dir, o, out.out));
 
   program.command('inspect')
@@ -450,7 +450,7 @@ export function buildProgram(out: Out = io): Command {
   program.command('functions')
     .description('list the bundled functions and their static data regions')
     .option('--json', 'print JSON')
-    .option('--all', 'include the test fixtures')
+    .option('--all', 'include the engine\'s test fixtures (in a built checkout; the package does not ship them)')
     .action((o: { json?: boolean; all?: boolean }) => cmdFunctions(out, o.json === true, o.all === true));
 
   const bench = program.command('bench')
