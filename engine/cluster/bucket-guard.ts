@@ -21,8 +21,11 @@
 //   | num_replicas          | ≥ the replicas asked for                 | durability on a NATS cluster             |
 //   | subjects              | exactly `$KV.<bucket>.>`                 | puts must land in this stream            |
 //   | sealed                | false (cannot be undone: reported)       | a sealed stream takes no puts            |
+//   | (the stream itself)   | exists                                   | a deleted one is made again, and each    |
+//   |                       |                                          | node puts back the records it had put    |
 
 import { jetstreamManager, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import type { KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { CwasiError } from '../errors.js';
 
@@ -63,17 +66,58 @@ const SETTINGS: Setting[] = [
   { key: 'sealed', ok: (h) => h !== true, fix: () => undefined },
 ];
 
+/** JetStream's error code for "subjects overlap with an existing stream". */
+const SUBJECT_OVERLAP = 10065;
+/** Tries of one bucket's create; each lost race means another node made the bucket meanwhile. */
+const CREATE_TRIES = 3;
+/**
+ * Open a bucket, creating it if it is missing. Nodes of a new cluster that
+ * start together race to create the same bucket, and a JetStream server
+ * (seen on 2.9) checks the name and the subjects under separate locks: the
+ * loser of the race is told its subjects overlap the stream the winner just
+ * made. Asking again then finds that stream. An overlap that persists is a
+ * different stream holding the bucket's subjects, and is reported as such.
+ */
+export async function createBucket(kvm: Kvm, name: string, opts: Parameters<Kvm['create']>[1]): Promise<KV> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await kvm.create(name, opts);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== SUBJECT_OVERLAP) throw err;
+      if (attempt >= CREATE_TRIES) {
+        throw new CwasiError('E_CONFIG', `registry bucket ${name} cannot be created: another JetStream stream already takes its subjects ($KV.${name}.>); `
+          + 'remove that stream or choose another cluster name');
+      }
+    }
+  }
+}
+
+/** JetStream's error code for "stream not found". */
+const STREAM_NOT_FOUND = 10059;
+
 export class BucketGuard {
-  /** Settings put back so far. */
+  /** Settings put back so far (a stream made again counts one). */
   repairs = 0;
   /** The last difference that could not be repaired, until a check finds none. */
   problem: string | undefined;
   private checking: Promise<void> | undefined;
 
-  private constructor(private readonly jsm: JetStreamManager, private readonly needs: BucketNeeds[]) {}
+  /** When each stream was created, as last seen: a change means it was deleted and made again (by any node). */
+  private readonly created = new Map<string, string>();
 
-  static async open(nc: NatsConnection, needs: BucketNeeds[]): Promise<BucketGuard> {
-    return new BucketGuard(await jetstreamManager(nc), needs);
+  private constructor(
+    private readonly jsm: JetStreamManager,
+    private readonly needs: BucketNeeds[],
+    private readonly recreate: (needs: BucketNeeds) => Promise<void>,
+    private readonly reput: (needs: BucketNeeds) => Promise<void>,
+  ) {}
+
+  /**
+   * `recreate` makes a bucket again when its stream was deleted; `reput` puts
+   * back what this node had put in it, whichever node made it again.
+   */
+  static async open(nc: NatsConnection, needs: BucketNeeds[], recreate: (needs: BucketNeeds) => Promise<void>, reput: (needs: BucketNeeds) => Promise<void>): Promise<BucketGuard> {
+    return new BucketGuard(await jetstreamManager(nc), needs, recreate, reput);
   }
 
   /**
@@ -98,7 +142,22 @@ export class BucketGuard {
 
   private async checkOne(needs: BucketNeeds): Promise<void> {
     const stream = `KV_${needs.bucket}`;
-    const config = (await this.jsm.streams.info(stream)).config as StreamConfig & Record<string, unknown>;
+    let config: StreamConfig & Record<string, unknown>;
+    try {
+      const info = await this.jsm.streams.info(stream);
+      config = info.config as StreamConfig & Record<string, unknown>;
+      const seen = this.created.get(stream);
+      this.created.set(stream, info.created);
+      if (seen !== undefined && seen !== info.created) await this.reput(needs);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== STREAM_NOT_FOUND) throw err;
+      // Deleted (an API call away for anyone with JetStream rights): make it again.
+      await this.recreate(needs);
+      this.repairs++;
+      this.created.set(stream, (await this.jsm.streams.info(stream)).created);
+      await this.reput(needs);
+      return;
+    }
     const wrong = SETTINGS.filter((s) => !s.ok(config[s.key], needs));
     if (wrong.length === 0) return;
     const describe = (s: Setting) => `${s.key} is ${JSON.stringify(config[s.key])}`;

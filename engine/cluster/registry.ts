@@ -28,7 +28,7 @@ import { CwasiError } from '../errors.js';
 import type { FunctionRecord, NodeRecord } from './protocol.js';
 import { recordContext, type ControlSigner } from './signing.js';
 import { ViewClock } from './view-clock.js';
-import { BucketGuard } from './bucket-guard.js';
+import { BucketGuard, createBucket } from './bucket-guard.js';
 import type { ConnectionOptions } from '@nats-io/transport-node';
 import {
   FAILOVER_GRACE_MS, NO_RESPONDERS_GRACE_MS, NO_RESPONDERS_RETRY_MS, failoverOptions, isReplicaConfigError, kvReplicas, natsServerList,
@@ -64,36 +64,10 @@ export function bucketNames(cluster: string): { nodes: string; functions: string
   return { nodes: `cwasi_${safe}_nodes`, functions: `cwasi_${safe}_functions` };
 }
 
-/** JetStream's error code for "subjects overlap with an existing stream". */
-const SUBJECT_OVERLAP = 10065;
-/** Tries of one bucket's create; each lost race means another node made the bucket meanwhile. */
-const CREATE_TRIES = 3;
 /** The longest one pass over the node bucket may take (refresh); junk keys cannot make it longer. */
 const SCAN_MAX_MS = 2000;
 /** The buckets' stream configuration is checked every this many heartbeats (and whenever a put fails). */
 const GUARD_EVERY_BEATS = 5;
-
-/**
- * Open a bucket, creating it if it is missing. Nodes of a new cluster that
- * start together race to create the same bucket, and a JetStream server
- * (seen on 2.9) checks the name and the subjects under separate locks: the
- * loser of the race is told its subjects overlap the stream the winner just
- * made. Asking again then finds that stream. An overlap that persists is a
- * different stream holding the bucket's subjects, and is reported as such.
- */
-async function createBucket(kvm: Kvm, name: string, opts: Parameters<Kvm['create']>[1]): Promise<KV> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await kvm.create(name, opts);
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== SUBJECT_OVERLAP) throw err;
-      if (attempt >= CREATE_TRIES) {
-        throw new CwasiError('E_CONFIG', `registry bucket ${name} cannot be created: another JetStream stream already takes its subjects ($KV.${name}.>); `
-          + 'remove that stream or choose another cluster name');
-      }
-    }
-  }
-}
 
 export class ClusterRegistry {
   readonly nc: NatsConnection;
@@ -300,12 +274,18 @@ export class ClusterRegistry {
       }
       // The streams under the buckets, as the registry needs them (bucket-guard.ts): repaired now, or E_CONFIG.
       step = 'cannot check the registry streams\' configuration';
+      let registry: ClusterRegistry | undefined;
       const guard = await BucketGuard.open(nc, [
         { bucket: names.nodes, history: 1, ttlMs: nodesTtl, replicas },
         { bucket: names.functions, history: 1, ttlMs: 0, replicas },
-      ]);
+      ], async (n) => {
+        await createBucket(kvm, n.bucket, { history: n.history, replicas: n.replicas, ...(n.ttlMs > 0 ? { ttl: n.ttlMs } : {}) });
+      }, async (n) => {
+        if (n.bucket === names.functions) await registry?.putFunctionsAgain();
+      });
       await guard.check();
-      return new ClusterRegistry(nc, nodes, functions, guard, options);
+      registry = new ClusterRegistry(nc, nodes, functions, guard, options);
+      return registry;
     } catch (err) {
       await nc.close().catch(() => {});
       if (err instanceof CwasiError) throw err;
@@ -516,7 +496,16 @@ export class ClusterRegistry {
     return [...this.view.values()].filter((r) => r.leftAt === undefined && this.alive(r));
   }
 
+  /** The function records this node put, to put back if the bucket is made again. */
+  private readonly putFunctions = new Map<string, FunctionRecord>();
+
+  /** After the functions bucket was deleted and made again: every record this node had put. */
+  async putFunctionsAgain(): Promise<void> {
+    for (const rec of this.putFunctions.values()) await this.functions.put(rec.name, this.seal(this.names.functions, rec.name, rec));
+  }
+
   async putFunction(rec: FunctionRecord): Promise<void> {
+    this.putFunctions.set(rec.name, rec);
     const put = () => this.functions.put(rec.name, this.seal(this.names.functions, rec.name, rec));
     try {
       await put();
