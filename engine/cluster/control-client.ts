@@ -10,7 +10,7 @@
 // the authentic reply ends with the node's liveness, a dropped NATS
 // connection, or the timeout.
 
-import { CwasiError } from '../errors.js';
+import { CwasiError, asCwasiError } from '../errors.js';
 import { type ClusterRegistry, natsError } from './registry.js';
 import { type ControlSigner, replyContext } from './signing.js';
 import type { NodeLiveness } from './liveness.js';
@@ -41,16 +41,16 @@ export class ControlClient {
    * there), the request goes once more, to the incarnation it named, after
    * the view has caught up with it.
    */
-  async request<T>(node: string, body: ControlRequest, timeoutMs: number): Promise<T> {
+  async request<T>(node: string, body: ControlRequest, timeoutMs: number, signal?: AbortSignal): Promise<T> {
     // While the client fails over to another NATS server, wait (bounded) rather than fail.
     await this.registry.whenConnected(`${body.type} on node "${node}"`);
     const rec = await this.registry.requireNode(node);
     const deadline = Date.now() + timeoutMs;
-    const reply = await this.once<T>(node, { ...body, epoch: rec.startedAt }, timeoutMs);
+    const reply = await this.once<T>(node, { ...body, epoch: rec.startedAt }, timeoutMs, signal);
     const current = restartedAs(reply);
     if (current === undefined || current <= rec.startedAt) return reply;
     await this.registry.whenIncarnation(node, current, Math.max(1, deadline - Date.now()));
-    return this.once<T>(node, { ...body, epoch: current }, Math.max(1, deadline - Date.now()));
+    return this.once<T>(node, { ...body, epoch: current }, Math.max(1, deadline - Date.now()), signal);
   }
 
   /** The epoch of `node` to use in a cancel (no reply to learn a newer one from). */
@@ -58,7 +58,11 @@ export class ControlClient {
     return this.registry.node(node)?.startedAt;
   }
 
-  private async once<T>(node: string, body: ControlRequest, timeoutMs: number): Promise<T> {
+  private async once<T>(node: string, body: ControlRequest, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+    // Aborted while waiting for the connection or the node's record: the
+    // cancel has gone out already, so a request sent now would overtake
+    // nothing and run to its deadline on the node. Send nothing.
+    if (signal?.aborted) throw asCwasiError(signal.reason, 'E_ABORTED');
     const subject = this.subject(node, body.type);
     const sealed = this.signer.seal(subject, body);
     // Only a reply `node` sealed for this request answers it; an unsealed
@@ -72,8 +76,11 @@ export class ControlClient {
         return undefined;
       }
     };
-    // Whatever ends the wait (liveness, a dropped connection) also ends the request's own inbox and timer.
+    // Whatever ends the wait (liveness, a dropped connection, the caller's
+    // abort) also ends the request's own inbox and timer.
     const gaveUp = new AbortController();
+    const onAbort = () => gaveUp.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       // A reply cannot arrive while NATS is down: give up as soon as the connection drops.
       const dropped = this.registry.whenDisconnected().then(() => {
@@ -100,6 +107,7 @@ export class ControlClient {
       }
       throw natsError(`request to node "${node}"`, err);
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       gaveUp.abort();
     }
   }

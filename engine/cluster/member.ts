@@ -492,8 +492,8 @@ export class ClusterMember implements NetworkPeer {
 
   // ── requesting ─────────────────────────────────────────────────────────
 
-  private request<T>(node: string, body: ControlRequest, timeoutMs: number): Promise<T> {
-    return this.control.request<T>(node, body, timeoutMs);
+  private request<T>(node: string, body: ControlRequest, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+    return this.control.request<T>(node, body, timeoutMs, signal);
   }
 
   async deployRemote(node: string, functions: RemoteFunctionConfig[]): Promise<FunctionRecord[]> {
@@ -514,7 +514,7 @@ export class ClusterMember implements NetworkPeer {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       // Aborted here: the cancel is on its way to the node; do not wait for its reply.
-      const reply = await untilAborted(this.request<RunReply>(node, body, req.deadline - Date.now() + REPLY_GRACE_MS), signal);
+      const reply = await untilAborted(this.request<RunReply>(node, body, req.deadline - Date.now() + REPLY_GRACE_MS, signal), signal);
       if (!reply.ok) throw CwasiError.fromRecord(reply.error as ErrorRecord);
       return reply.result;
     } finally {
