@@ -10,7 +10,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Engine } from '../engine/index.js';
 import { NATS_URL } from './helpers/env.js';
-import { deployFlow, describe, newCluster, node, runFlow } from './helpers/cluster-attack.js';
+import { deployFlow, describe, newCluster, node, runFlow, timed } from './helpers/cluster-attack.js';
 
 const JUNK = 50_000;
 const { cluster, secret } = newCluster('junk');
@@ -46,20 +46,15 @@ async function fillWithJunk(): Promise<void> {
   await Promise.all(pending);
 }
 
-async function timed<T>(p: Promise<T>): Promise<[T, number]> {
-  const t0 = Date.now();
-  const v = await p;
-  return [v, Date.now() - t0];
-}
 
 test('50 000 junk keys: the workflow keeps running, a restarted node and a new coordinator join within 5 s', async () => {
   await deployFlow(coord);
-  const [, fillMs] = await timed(fillWithJunk());
+  const [, fillMs] = await timed(() => fillWithJunk());
   const during = await runFlow(coord, 2000, 4000);
   await b.close();
-  const [restarted, restartMs] = await timed(node(cluster, secret, 'b'));
+  const [restarted, restartMs] = await timed(() => node(cluster, secret, 'b'));
   b = restarted;
-  const [fresh, joinMs] = await timed(node(cluster, secret, 'late'));
+  const [fresh, joinMs] = await timed(() => node(cluster, secret, 'late'));
   late = fresh;
   await deployFlow(late);
   const after = await runFlow(coord, 200, 8000);

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Engine } from '../engine/index.js';
 import { NATS_URL } from './helpers/env.js';
-import { deployFlow, describe, newCluster, node, runFlow } from './helpers/cluster-attack.js';
+import { deployFlow, describe, newCluster, node, runFlow, timed } from './helpers/cluster-attack.js';
 
 const { cluster, secret } = newCluster('squat');
 let b: Engine;
@@ -45,11 +45,6 @@ test.after(async () => {
   await b?.close();
 });
 
-async function timed<T>(p: Promise<T>): Promise<[T, number]> {
-  const t0 = Date.now();
-  const v = await p;
-  return [v, Date.now() - t0];
-}
 
 test('a squatter on every ping and a passive monitor: a restarted node and a new coordinator start within 5 s', async () => {
   await deployFlow(coord);
@@ -57,9 +52,9 @@ test('a squatter on every ping and a passive monitor: a restarted node and a new
   assert.is(before.ok, before.total, describe(before));
 
   await b.close();
-  const [restarted, restartMs] = await timed(node(cluster, secret, 'b'));
+  const [restarted, restartMs] = await timed(() => node(cluster, secret, 'b'));
   b = restarted;
-  const [fresh, joinMs] = await timed(node(cluster, secret, 'late'));
+  const [fresh, joinMs] = await timed(() => node(cluster, secret, 'late'));
   late = fresh;
   console.log(`# with a squatter: node b restarted in ${restartMs} ms, a new coordinator joined in ${joinMs} ms`);
   assert.ok(restartMs < 5000, `restart took ${restartMs} ms`);

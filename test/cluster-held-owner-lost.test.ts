@@ -8,12 +8,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from '../engine/index.js';
 import { failureDetectionBoundMs } from '../engine/cluster/liveness.js';
 import { NATS_URL } from './helpers/env.js';
 import { newCluster, node } from './helpers/cluster-attack.js';
+import { until } from './helpers/settle.js';
 
 const { cluster, secret } = newCluster('held');
 const script = fileURLToPath(new URL('./helpers/held-coordinator.js', import.meta.url));
@@ -21,14 +21,6 @@ const COORDINATORS = 4;
 const children: ChildProcess[] = [];
 let b: Engine;
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<number> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) assert.unreachable(`${what} within ${ms} ms`);
-    await delay(20);
-  }
-  return Date.now() - t0;
-}
 
 /** Bytes in use in b's memories beyond what instances keep for their lifetime (and chunks parked in caches). */
 const callBytes = () => b.stats().memory.reduce((n, m) => n + m.bytesInUse - m.instanceBytes - m.cachedBytes, 0);

@@ -8,10 +8,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { once } from 'node:events';
-import { setTimeout as delay } from 'node:timers/promises';
 import { CwasiError, workloads, type Engine } from '../engine/index.js';
 import { newCluster, node } from './helpers/cluster-attack.js';
-import { within } from './helpers/settle.js';
+import { within, until } from './helpers/settle.js';
 import { MiB } from './helpers/env.js';
 
 const { cluster, secret } = newCluster('flood');
@@ -21,14 +20,6 @@ let b: Engine;
 let port: number;
 const engines: Engine[] = [];
 
-/** Until `cond()` holds, checking every 10 ms; fails after `ms`. */
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.unreachable(`${what} within ${ms} ms`);
-    await delay(10);
-  }
-}
 
 /** `n` silent sockets to b from `from`; resolves once each connected or was refused. */
 async function flood(from: string, n: number): Promise<void> {

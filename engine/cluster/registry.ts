@@ -312,7 +312,7 @@ export class ClusterRegistry {
       } catch {
         // NATS is down or restarting (the next heartbeat retries), or the
         // stream was changed so that it refuses puts: put it back, beat again.
-        if (retry && this.connected && !this.stopped) await this.checkStreams().then(() => put(false), () => {});
+        if (retry && this.connected && !this.stopped) await this.guard.check().then(() => put(false), () => {});
       }
     };
     this.clock.begin();
@@ -320,7 +320,7 @@ export class ClusterRegistry {
     let beats = 0;
     this.heartbeat = setInterval(() => {
       void put(true);
-      if (++beats % GUARD_EVERY_BEATS === 0 && this.connected) void this.checkStreams().catch(() => {});
+      if (++beats % GUARD_EVERY_BEATS === 0 && this.connected) void this.guard.check().catch(() => {});
     }, this.options.heartbeatMs);
     this.heartbeat.unref();
     await this.refresh();
@@ -414,12 +414,17 @@ export class ClusterRegistry {
   }
 
   /** The sealed record under `name` as the bucket holds it now (not the view), or undefined. */
-  async sealedRecord(name: string): Promise<NodeRecord | undefined> {
+  sealedRecord(name: string): Promise<NodeRecord | undefined> {
+    return this.readSealed<NodeRecord>(this.nodes, this.names.nodes, name, 'node');
+  }
+
+  /** The record under `key` if it is a PUT sealed with the secret (a marker or anything else: undefined). */
+  private async readSealed<T extends { name: string }>(kv: KV, bucket: string, key: string, what: string): Promise<T | undefined> {
     try {
-      const e = await this.nodes.get(name);
-      return e === null || e.operation !== 'PUT' ? undefined : this.verify<NodeRecord>(this.names.nodes, name, e.value);
+      const e = await kv.get(key);
+      return e === null || e.operation !== 'PUT' ? undefined : this.verify<T>(bucket, key, e.value);
     } catch (err) {
-      throw natsError('cannot read the node registry', err);
+      throw natsError(`cannot read the ${what} registry`, err);
     }
   }
 
@@ -501,18 +506,22 @@ export class ClusterRegistry {
 
   /** After the functions bucket was deleted and made again: every record this node had put. */
   async putFunctionsAgain(): Promise<void> {
-    for (const rec of this.putFunctions.values()) await this.functions.put(rec.name, this.seal(this.names.functions, rec.name, rec));
+    for (const rec of this.putFunctions.values()) await this.storeFunction(rec);
+  }
+
+  private storeFunction(rec: FunctionRecord): Promise<number> {
+    return this.functions.put(rec.name, this.seal(this.names.functions, rec.name, rec));
   }
 
   async putFunction(rec: FunctionRecord): Promise<void> {
     this.putFunctions.set(rec.name, rec);
-    const put = () => this.functions.put(rec.name, this.seal(this.names.functions, rec.name, rec));
+    const put = () => this.storeFunction(rec);
     try {
       await put();
     } catch (err) {
       // A stream changed to refuse puts is put back (or E_CONFIG says which setting), then the put goes again.
       if (!this.connected) throw natsError('cannot record a function in the registry', err);
-      await this.checkStreams();
+      await this.guard.check();
       try {
         await put();
       } catch (again) {
@@ -521,18 +530,8 @@ export class ClusterRegistry {
     }
   }
 
-  /** Compare the buckets' streams with what the registry needs and repair them (bucket-guard.ts). */
-  checkStreams(): Promise<void> {
-    return this.guard.check();
-  }
-
-  async getFunction(name: string): Promise<FunctionRecord | undefined> {
-    try {
-      const e = await this.functions.get(name);
-      return e === null || e.operation !== 'PUT' ? undefined : this.verify<FunctionRecord>(this.names.functions, name, e.value);
-    } catch (err) {
-      throw natsError('cannot read the function registry', err);
-    }
+  getFunction(name: string): Promise<FunctionRecord | undefined> {
+    return this.readSealed<FunctionRecord>(this.functions, this.names.functions, name, 'function');
   }
 
   private seal(bucket: string, key: string, rec: unknown): Uint8Array {

@@ -77,3 +77,10 @@ export async function restartServes(cluster: string, secret: Uint8Array, old: En
   const tally = await runFlow(coord, 5, 10_000);
   return { engine, ms: Date.now() - t0, tally };
 }
+
+/** What `start()` resolves with, and the milliseconds it took. */
+export async function timed<T>(start: () => Promise<T>): Promise<[T, number]> {
+  const t0 = Date.now();
+  const v = await start();
+  return [v, Date.now() - t0];
+}

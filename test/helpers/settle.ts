@@ -90,3 +90,17 @@ export async function closeEngine(engine: Engine | undefined, ms = 15_000): Prom
   process.exitCode = 1;
   setTimeout(() => process.exit(1), 500);
 }
+
+/**
+ * Until `cond()` holds, checked every `everyMs`; fails naming `what` after
+ * `ms`. For state another process or thread changes that no event announces
+ * (stats counters); resolves with how long it took.
+ */
+export async function until(cond: () => boolean, ms: number, what: string, everyMs = 10): Promise<number> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) assert.unreachable(`${what} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return Date.now() - t0;
+}
