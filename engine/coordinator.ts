@@ -16,7 +16,7 @@ import { assertGuestModule } from './memory/guest-check.js';
 import { inspectModule, type ModuleInfo, type StaticRegion } from './memory/inspect.js';
 import { probeInWorker } from './memory/probe-runner.js';
 import { withPassiveData, writeStatics } from './memory/static-data.js';
-import { MAX_PAGES, STATIC_BASE, STATIC_LIMIT, WASM_PAGE, alignUp } from './memory/layout.js';
+import { MAX_PAGES, STATIC_BASE, STATIC_LIMIT, USER_STATIC_BASE, WASM_PAGE, alignUp } from './memory/layout.js';
 import { type IfcMode, type Placement, type Selection, embedRefusal, selectMode } from './selection.js';
 import type { Channel, GroupRef } from './channels/channel.js';
 import type { FunctionDecl } from './workflow/schema.js';
@@ -132,7 +132,8 @@ export class MemoryGroup {
     const r = fn.staticRegion;
     if (r.end === 0) return;
     if (r.start < STATIC_BASE) {
-      throw new CwasiError('E_EMBED_OVERLAP', `${fn.name}: static data starts at ${r.start}, inside the memory header (below ${STATIC_BASE}); build it with --memoryBase ${STATIC_BASE} or higher`);
+      throw new CwasiError('E_EMBED_OVERLAP', `${fn.name}: static data starts at ${r.start}, inside the memory header (below ${STATIC_BASE}); `
+        + `build it with \`cwasi build\`, which places static data from ${USER_STATIC_BASE} (with plain asc: --memoryBase ${USER_STATIC_BASE} or higher)`, { functions: [fn.name] });
     }
     if (this.memory !== undefined && r.end > this.heapStart) {
       throw new CwasiError('E_EMBED_OVERLAP', `${fn.name}: static data [${r.start}, ${r.end}) reaches into the heap of memory group ${this.id} (starts at ${this.heapStart})`);
@@ -142,8 +143,12 @@ export class MemoryGroup {
       // The same module twice: identical read-only data at the same place, written identically.
       if (m.digest === fn.digest) continue;
       if (o.end !== 0 && r.start < o.end && o.start < r.end) {
-        throw new CwasiError('E_EMBED_OVERLAP', `${fn.name} cannot share a memory with ${m.name}: static regions [${r.start}, ${r.end}) and [${o.start}, ${o.end}) overlap (give each its own --memoryBase)`, {
-          functions: [fn.name, m.name],
+        // Past the other's region, where `cwasi build --base` accepts it (and not past the limit).
+        const base = alignUp(Math.max(o.end, USER_STATIC_BASE), 16);
+        const hint = base < STATIC_LIMIT ? ` or rebuild ${fn.name} alone with \`cwasi build --base ${base}\`` : '';
+        throw new CwasiError('E_EMBED_OVERLAP', `${fn.name} cannot share a memory with ${m.name}: static regions [${r.start}, ${r.end}) and [${o.start}, ${o.end}) overlap; `
+          + `build both in one \`cwasi build\` (it packs their regions one after another)${hint}`, {
+          functions: [fn.name, m.name], ...(hint !== '' ? { suggestedBase: base } : {}),
         });
       }
     }

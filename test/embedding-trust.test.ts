@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inspectModule } from '../engine/memory/inspect.js';
 import { abiModule } from './helpers/wasm-builder.js';
+import { USER_STATIC_BASE } from '../engine/memory/layout.js';
 
 let engine: Engine;
 
@@ -70,13 +71,18 @@ test('two modules with overlapping static data are not embedded together', async
   await engine.deploy([{ name: 'cs', module: 'checksum', trusted: true, domain: 'ov' }]);
   const e = await rejectsWith(engine.deploy([{ name: 'intruder', module: overlapping, trusted: true, domain: 'ov' }]), 'E_EMBED_OVERLAP');
   assert.ok(e.message.includes(`intruder cannot share a memory with cs: static regions [${at}, ${at + 4}) and [${cs.start}, ${cs.end}) overlap`), e.message);
+  // The hint names the tool that fixes it, with a base `cwasi build --base` accepts.
+  assert.match(e.message, /build both in one `cwasi build`/);
+  assert.match(e.message, new RegExp(`cwasi build --base ${USER_STATIC_BASE}\``));
+  assert.is(e.details?.suggestedBase, USER_STATIC_BASE);
   // Untrusted, the same module gets a memory of its own and deploys fine.
   await engine.deploy([{ name: 'intruder', module: overlapping }]);
 });
 
 test('static data inside the memory header is refused', async () => {
   const low = abiModule({ data: [{ offset: 64, bytes: [9] }] });
-  await rejectsWith(engine.deploy([{ name: 'low', module: low, trusted: true, domain: 'low' }]), 'E_EMBED_OVERLAP', /inside the memory header/);
+  const e = await rejectsWith(engine.deploy([{ name: 'low', module: low, trusted: true, domain: 'low' }]), 'E_EMBED_OVERLAP', /inside the memory header/);
+  assert.match(e.message, new RegExp(`build it with \`cwasi build\`, which places static data from ${USER_STATIC_BASE}`));
 });
 
 test('the same module twice in one group shares its read-only data', async () => {

@@ -466,8 +466,17 @@ export class ClusterRegistry {
       await this.whenSeen(name, Math.max(this.options.staleMs, LIVENESS_BEATS * this.options.heartbeatMs));
       r = this.node(name);
     }
-    if (r === undefined) throw new CwasiError('E_NET', `node "${name}" is not alive in cluster "${this.options.cluster}"`);
+    if (r === undefined) throw await this.notAlive(name);
     return r;
+  }
+
+  /** Why `name` is not in view: a record that does not open with this node's secret is named as the likely cause. */
+  private async notAlive(name: string): Promise<CwasiError> {
+    const message = `node "${name}" is not alive in cluster "${this.options.cluster}"`;
+    const e = this.stopped ? null : await this.nodes.get(name).catch(() => null);
+    if (e === null || e.operation !== 'PUT' || this.view.has(name)) return new CwasiError('E_NET', message, { node: name, reason: 'not-alive' });
+    return new CwasiError('E_NET', `${message}: a record under that name is there but is not sealed with this node's cluster secret `
+      + '(does every node use the same secret? `--secret-file` / `cluster.secret`)', { node: name, reason: 'unverified-record' });
   }
 
   private readonly seenWaiters = new Map<string, Set<() => void>>();
