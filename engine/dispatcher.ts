@@ -40,9 +40,23 @@ import { runRemote } from './dispatch/remote-runner.js';
 import { serveShare } from './dispatch/share-server.js';
 import { WorkerRegistry } from './dispatch/worker-registry.js';
 import { checkInvocationTimeout } from './options-check.js';
+import { startSpan, type TraceContext } from './trace/context.js';
+import { debug, invokeTracing, tracingWanted, type InvokeEvent } from './trace/channels.js';
 import type {
   DispatchContext, DispatcherOptions, InputArena, InputFill, InvocationReport, InvokeOptions, Plan, RemoteRunner, Segment, SegmentResult,
 } from './dispatch/types.js';
+
+/** A segment this node runs for an invocation coordinated by another node (cluster/member.ts). */
+export interface RemoteSegmentOptions {
+  invocationId: number;
+  deadline: number;
+  signal: AbortSignal;
+  guestCallMode?: IfcMode;
+  /** The coordinating node. */
+  coordinator: string;
+  /** The coordinating invocation's traceparent (sealed in the run request). */
+  traceparent?: string;
+}
 
 export type {
   DispatcherOptions, EdgeReport, InputFill, InvocationReport, InvokeOptions, Plan, PlannedEdge, RemoteRunner, Segment, StepReport,
@@ -102,7 +116,22 @@ export class RequestDispatcher implements DispatchContext {
 
   // ── invocation ──────────────────────────────────────────────────────────
 
-  async invoke(target: string, graph: WorkflowGraph, input: Uint8Array | InputFill, opts: InvokeOptions = {}, lean = false): Promise<InvocationReport> {
+  invoke(target: string, graph: WorkflowGraph, input: Uint8Array | InputFill, opts: InvokeOptions = {}, lean = false): Promise<InvocationReport> {
+    // Tracing costs nothing unless someone observes (trace/channels.ts) or the caller passed a traceparent.
+    if (!tracingWanted(opts.traceparent)) return this.execute(target, graph, input, opts, lean, undefined, undefined);
+    const trace = startSpan(opts.traceparent);
+    if (!invokeTracing.hasSubscribers) return this.execute(target, graph, input, opts, lean, trace, undefined);
+    const ev: InvokeEvent = {
+      target, node: this.coordinator.hostName, invocationId: 0, traceId: trace.traceId, spanId: trace.spanId,
+      parentSpanId: trace.parentSpanId, traceparent: trace.traceparent, inputBytes: typeof input?.byteLength === 'number' ? input.byteLength : 0,
+    };
+    return invokeTracing.tracePromise(() => this.execute(target, graph, input, opts, lean, trace, ev), ev);
+  }
+
+  private async execute(
+    target: string, graph: WorkflowGraph, input: Uint8Array | InputFill, opts: InvokeOptions, lean: boolean,
+    trace: TraceContext | undefined, ev: InvokeEvent | undefined,
+  ): Promise<InvocationReport> {
     const fill = input instanceof Uint8Array ? undefined : input;
     if (!(input instanceof Uint8Array) && !(typeof fill === 'object' && fill !== null && typeof fill.fill === 'function' && Number.isSafeInteger(fill.byteLength) && fill.byteLength >= 0)) {
       const got = input === null ? 'null' : input === undefined ? 'undefined' : typeof input === 'object' ? (input as object).constructor?.name ?? 'an object' : `a ${typeof input}`;
@@ -117,6 +146,9 @@ export class RequestDispatcher implements DispatchContext {
     const plan = this.plan(graph, opts.modes);
     const timeoutMs = opts.timeoutMs ?? this.options.timeoutMs;
     const inv = new Invocation(this.nextId++, target, Date.now() + timeoutMs, opts);
+    inv.trace = trace;
+    if (ev !== undefined) ev.invocationId = inv.id;
+    if (trace !== undefined && debug.enabled) debug('invoke %s #%d trace %s', target, inv.id, trace.traceparent);
     inv.onAbort = () => this.registry.cancelTasks(inv);
     const user = opts.signal;
     const onUserAbort = () => inv.abort(abortedError(user!));
@@ -138,9 +170,14 @@ export class RequestDispatcher implements DispatchContext {
       let rec = this.latencyByTarget.get(target);
       if (rec === undefined) this.latencyByTarget.set(target, (rec = new LatencyRecorder()));
       rec.record(report.latencyMs);
+      if (ev !== undefined) {
+        ev.outputBytes = report.output.byteLength;
+        ev.latencyMs = report.latencyMs;
+      }
       return report;
     } catch (err) {
       this.counters.failed++;
+      if (ev !== undefined) ev.latencyMs = now() - startedAt;
       // A worker may see the deadline pass before this thread's sweeper runs (a busy
       // main thread): expire the invocation here, so its error (and the cancelling of
       // its other tasks) does not depend on which side noticed first.
@@ -163,10 +200,33 @@ export class RequestDispatcher implements DispatchContext {
   }
 
   /** Run steps on this node's pool for a request from another node. */
-  async runLocal(steps: string[], inputs: InputSpec[], output: OutputSpec, opts: { invocationId: number; deadline: number; signal: AbortSignal; guestCallMode?: IfcMode }): Promise<SegmentResult> {
+  runLocal(steps: string[], inputs: InputSpec[], output: OutputSpec, opts: RemoteSegmentOptions): Promise<SegmentResult> {
+    if (!tracingWanted(opts.traceparent)) return this.executeLocal(steps, inputs, output, opts, undefined, undefined);
+    const trace = startSpan(opts.traceparent);
+    if (!invokeTracing.hasSubscribers) return this.executeLocal(steps, inputs, output, opts, trace, undefined);
+    const ev: InvokeEvent = {
+      target: steps[0]!, node: this.coordinator.hostName, invocationId: 0, traceId: trace.traceId, spanId: trace.spanId,
+      parentSpanId: trace.parentSpanId, traceparent: trace.traceparent, inputBytes: -1, remote: { coordinator: opts.coordinator, steps },
+    };
+    const startedAt = now();
+    return invokeTracing.tracePromise(async () => {
+      try {
+        const r = await this.executeLocal(steps, inputs, output, opts, trace, ev);
+        ev.outputBytes = r.result.outputLength;
+        return r;
+      } finally {
+        ev.latencyMs = now() - startedAt;
+      }
+    }, ev);
+  }
+
+  private async executeLocal(steps: string[], inputs: InputSpec[], output: OutputSpec, opts: RemoteSegmentOptions, trace: TraceContext | undefined, ev: InvokeEvent | undefined): Promise<SegmentResult> {
     const group = this.coordinator.require(steps[0]!).group;
     // A local id: the requester's invocation ids may collide with this node's own.
     const inv = new Invocation(this.nextId++, steps[0]!, opts.deadline, opts.guestCallMode ? { guestCallMode: opts.guestCallMode } : {});
+    inv.trace = trace;
+    if (ev !== undefined) ev.invocationId = inv.id;
+    if (trace !== undefined && debug.enabled) debug('run %s for %s #%d trace %s', steps.join(' → '), opts.coordinator, inv.id, trace.traceparent);
     inv.onAbort = () => this.registry.cancelTasks(inv);
     const onAbort = () => inv.abort(abortedError(opts.signal));
     opts.signal.addEventListener('abort', onAbort, { once: true });

@@ -66,6 +66,8 @@ export interface StepTiming {
   inputReady: number;
   /** cwasi_main returned. */
   done: number;
+  /** Bytes of the step's output. */
+  outputBytes: number;
 }
 
 /** An arena by value (see engine/memory/heap.ts). */

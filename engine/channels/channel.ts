@@ -53,6 +53,8 @@ export interface EdgeContext {
   transferId: string;
   /** Absolute deadline of the invocation (ms since epoch). */
   deadline: number;
+  /** The invocation's W3C traceparent, when it carries a trace (channels that cross hosts send it on). */
+  traceparent?: string;
 }
 
 /** One payload moving over one edge in one invocation. */
@@ -111,6 +113,8 @@ export interface Channel {
   /** Whether producer and consumer may be on different hosts. */
   readonly crossesHosts: boolean;
   readonly startsConsumerEarly: EarlyStart;
+  /** Copies of a payload this channel makes between buffers in user space (kernel socket copies not counted; reported on `cwasi:edge`). */
+  readonly copies: number;
   /** A guest call's callee runs inline in the caller's worker (the worker decides; forcing another mode forbids it). */
   readonly callsRunInline: boolean;
   /** Deploy-time set-up of an edge from → to (a ring pool with one ring for `local`); optional. */

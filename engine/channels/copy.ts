@@ -13,6 +13,8 @@ export const copyChannel: Channel = {
   crossesHosts: true,
   startsConsumerEarly: 'never',
   callsRunInline: false,
+  // Out of the producer's memory, cloned to the main thread, cloned to the consumer's worker, into its memory.
+  copies: 4,
   openCall(call: CallContext): CallTransfer {
     const p = call.payload;
     const heap = call.callerHeap();

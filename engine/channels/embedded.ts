@@ -34,6 +34,7 @@ export const EARLY_CONSUMER_SPIN_MS = 0.05;
 export function createEmbeddedChannel(pools: RingPools): Channel {
   return {
     mode: 'embedded',
+    copies: 0,
     chainsInOneTask: 'always',
     crossesHosts: false,
     // An early consumer waits on its ring in a worker: only while one is free.

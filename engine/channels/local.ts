@@ -147,6 +147,8 @@ export class RingPools {
 export function createLocalChannel(pools: RingPools, transport: LocalTransport, sameWorker = true): Channel {
   return {
     mode: 'local',
+    // Descriptor: the consumer's host copies once, memory to memory; stream: into the ring and out of it.
+    copies: transport === 'stream' ? 2 : 1,
     chainsInOneTask: sameWorker ? 'on-this-host' : 'never',
     crossesHosts: false,
     // A descriptor-form consumer waits on its ring in a worker; a stream-form one always starts with its producer.

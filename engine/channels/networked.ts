@@ -33,8 +33,8 @@ export interface NetworkPeer {
   readonly self: string;
   /** The Networked Buffer address of a live node. */
   addressOf(node: string): Promise<string>;
-  /** Stream `bytes` to `node` under `transfer`; resolves when the peer has them. */
-  send(node: string, transfer: string, bytes: Uint8Array, deadline: number): Promise<void>;
+  /** Stream `bytes` to `node` under `transfer` (carrying the invocation's traceparent, if any); resolves when the peer has them. */
+  send(node: string, transfer: string, bytes: Uint8Array, deadline: number, traceparent?: string): Promise<void>;
   /**
    * Receive the stream `transfer` from node `from` (a stream under that id from
    * any other peer is refused); `dest` picks where its bytes land once the size is known.
@@ -50,6 +50,8 @@ export interface NetworkPeer {
 export function createNetworkedChannel(peer: NetworkPeer): Channel {
   return {
     mode: 'networked',
+    // Memory to socket to memory: only the kernel copies.
+    copies: 0,
     chainsInOneTask: 'never',
     crossesHosts: true,
     // A consumer on another node waits for its stream there, not in a worker of this pool.
@@ -108,7 +110,7 @@ export function createNetworkedChannel(peer: NetworkPeer): Channel {
             const heap = produced.group.heap;
             if (kept === undefined || heap === undefined) throw new CwasiError('E_INTERNAL', 'networked edge: the producer kept no output');
             // Stream straight from the producer's memory; it stays kept until the consumer finished.
-            sending = peer.send(to, transfer, heap.bytes().subarray(kept.ptr, kept.ptr + kept.len), edge.deadline);
+            sending = peer.send(to, transfer, heap.bytes().subarray(kept.ptr, kept.ptr + kept.len), edge.deadline, edge.traceparent);
             sending.catch(() => {});
             return { kind: 'net', transfer, from: self };
           }
@@ -148,6 +150,8 @@ export function createNetworkedChannel(peer: NetworkPeer): Channel {
 export function createHeldChannel(peer: Pick<NetworkPeer, 'release'>, mode: Channel['mode']): Channel {
   return {
     mode,
+    // The holding node hands it over in place within one memory, else its worker copies it across once.
+    copies: mode === 'embedded' ? 0 : 1,
     chainsInOneTask: 'never',
     crossesHosts: false,
     startsConsumerEarly: 'never',

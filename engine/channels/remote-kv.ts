@@ -143,6 +143,8 @@ export function createRemoteKvChannel(options: RemoteKvOptions): Channel {
   };
   return {
     mode: 'remote-kv',
+    // The client's reply buffer from Redis, then into the consumer's memory.
+    copies: 2,
     chainsInOneTask: 'never',
     crossesHosts: true,
     startsConsumerEarly: 'never',

@@ -12,6 +12,7 @@ import { CwasiError, asCwasiError } from '../errors.js';
 import type { IncomingStream } from '../net/transport.js';
 import { whenUnlocked } from '../memory/heap.js';
 import type { NodeLiveness, NodeWatch } from './liveness.js';
+import type { EdgeSpan } from '../trace/channels.js';
 
 interface Waiter {
   /** The only node this stream may come from. */
@@ -36,7 +37,8 @@ export class StreamInbox {
   /** Incoming streams refused: from a peer other than the named sender, or over the unclaimed bound. */
   refused = 0;
 
-  constructor(private readonly liveness: NodeLiveness) {}
+  /** `traced`: a span for a stream being received (`cwasi:edge`, kind 'stream'), or undefined when nobody observes. */
+  constructor(private readonly liveness: NodeLiveness, private readonly traced: (s: IncomingStream) => EdgeSpan | undefined = () => undefined) {}
 
   /** Waiters and unclaimed streams now. */
   get waiting(): number {
@@ -51,12 +53,22 @@ export class StreamInbox {
         watch.failed.catch((err: CwasiError) => s.abort('E_NET', err.message));
         // `dest` allocates in a heap other threads share: while a worker holds
         // its lock, retry on later turns (bytes that arrive meanwhile are buffered).
+        const span = this.traced(s);
         whenUnlocked(() => {
           const view = dest(s.totalBytes);
-          s.receiveInto(view).then(() => resolve(view), (err) => reject(asCwasiError(err, 'E_NET')));
+          s.receiveInto(view).then(() => {
+            span?.settle();
+            resolve(view);
+          }, (err) => {
+            const e = asCwasiError(err, 'E_NET');
+            span?.settle(e);
+            reject(e);
+          });
         }, (err) => {
           s.abort('E_MEMORY_LIMIT', 'the receiver could not place the stream');
-          reject(asCwasiError(err));
+          const e = asCwasiError(err);
+          span?.settle(e);
+          reject(e);
         });
       };
       const early = this.takeUnclaimed(transfer, from);

@@ -38,6 +38,7 @@ import { ControlClient } from './control-client.js';
 import { natsConnectionOptions, type NatsAuthOptions } from './nats-auth.js';
 import { NodeLiveness, type NodeWatch } from './liveness.js';
 import { StreamInbox } from './inbox.js';
+import { streamSpan, traceparentOf } from '../trace/channels.js';
 import { listenAddress, readSecret } from './options.js';
 import {
   INLINE_MAX_BYTES,
@@ -79,7 +80,7 @@ export interface MemberHooks {
   deployLocal(functions: RemoteFunctionConfig[]): Promise<FunctionRecord[]>;
   /** The memory group steps[0] runs in on this node. */
   groupOf(fn: string): GroupRef;
-  runLocal(steps: string[], inputs: InputSpec[], output: OutputSpec, opts: { invocationId: number; deadline: number; signal: AbortSignal; guestCallMode?: IfcMode }): Promise<{ result: RunSuccess; group: GroupRef }>;
+  runLocal(steps: string[], inputs: InputSpec[], output: OutputSpec, opts: { invocationId: number; deadline: number; signal: AbortSignal; guestCallMode?: IfcMode; coordinator: string; traceparent?: string }): Promise<{ result: RunSuccess; group: GroupRef }>;
   hostedFunctions(): string[];
 }
 
@@ -160,7 +161,7 @@ export class ClusterMember implements NetworkPeer {
   private constructor(self: string, cluster: string, transport: NetTransport, registry: ClusterRegistry, hooks: MemberHooks, signer: ControlSigner, staleMs: number) {
     this.self = self;
     this.liveness = new NodeLiveness(self, registry, transport, staleMs);
-    this.inbox = new StreamInbox(this.liveness);
+    this.inbox = new StreamInbox(this.liveness, (s) => streamSpan(this.self, s.peer, s.meta.traceparent, s.totalBytes));
     this.control = new ControlClient(cluster, registry, signer, this.liveness);
     this.signer = signer;
     this.cluster = cluster;
@@ -368,8 +369,9 @@ export class ClusterMember implements NetworkPeer {
       const output: OutputSpec = { keep: true, bytes: false };
       if (req.output.kv) output.kv = req.output.kv;
       const { result, group: ran } = await this.hooks.runLocal(req.steps, inputs, output, {
-        invocationId: req.invocationId, deadline: req.deadline, signal: controller.signal,
+        invocationId: req.invocationId, deadline: req.deadline, signal: controller.signal, coordinator: req.coordinator,
         ...(req.guestCallMode ? { guestCallMode: req.guestCallMode } : {}),
+        ...(traceparentOf(req) !== undefined ? { traceparent: req.traceparent! } : {}),
       });
       const kept = result.kept!;
       const bytes = ran.heap!.bytes().subarray(kept.ptr, kept.ptr + kept.len);
@@ -378,10 +380,10 @@ export class ClusterMember implements NetworkPeer {
       if (result.kvChunks !== undefined) meta.kvChunks = result.kvChunks;
       // Streams to other nodes and back to the coordinator read straight from the kept output.
       const sends: Array<Promise<void>> = [];
-      for (const dest of req.output.sendTo) sends.push(this.send(dest.node, dest.transfer, bytes, req.deadline));
+      for (const dest of req.output.sendTo) sends.push(this.send(dest.node, dest.transfer, bytes, req.deadline, traceparentOf(req)));
       if (req.output.returnTransfer !== undefined) {
         if (kept.len <= INLINE_MAX_BYTES) meta.inlineBase64 = Buffer.from(bytes).toString('base64');
-        else sends.push(this.sendTo(req.coordinatorAddress, req.coordinator, req.output.returnTransfer, bytes, req.deadline));
+        else sends.push(this.sendTo(req.coordinatorAddress, req.coordinator, req.output.returnTransfer, bytes, req.deadline, traceparentOf(req)));
       }
       const sending = Promise.allSettled(sends);
       // The output may lie in an input (a step that returns its input in
@@ -435,16 +437,16 @@ export class ClusterMember implements NetworkPeer {
     return (await this.registry.requireNode(node)).address;
   }
 
-  async send(node: string, transfer: string, bytes: Uint8Array, deadline: number): Promise<void> {
-    return this.sendTo(await this.addressOf(node), node, transfer, bytes, deadline);
+  async send(node: string, transfer: string, bytes: Uint8Array, deadline: number, traceparent?: string): Promise<void> {
+    return this.sendTo(await this.addressOf(node), node, transfer, bytes, deadline, traceparent);
   }
 
-  private async sendTo(address: string, node: string, transfer: string, bytes: Uint8Array, deadline: number): Promise<void> {
+  private async sendTo(address: string, node: string, transfer: string, bytes: Uint8Array, deadline: number, traceparent?: string): Promise<void> {
     const watch = this.liveness.watch(node, `a stream to it (${transfer})`);
     let stream: OutgoingStream | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const opening = this.transport.openStream(address, { transfer, deadline }, bytes.length);
+      const opening = this.transport.openStream(address, traceparent === undefined ? { transfer, deadline } : { transfer, deadline, traceparent }, bytes.length);
       // Lost before the stream opened: abort it when it does.
       watch.failed.catch(() => opening.then((s) => s.abort('E_NET', 'the receiver was lost'), () => {}));
       stream = await Promise.race([opening, watch.failed]);

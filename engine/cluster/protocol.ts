@@ -120,6 +120,8 @@ export interface RunRequest extends ToIncarnation {
   inputs: RemoteInput[];
   output: RemoteOutput;
   guestCallMode?: IfcMode;
+  /** W3C traceparent of the coordinating invocation (engine/trace/context.ts); ignored when it does not parse. */
+  traceparent?: string;
 }
 
 export interface RunResultMeta {

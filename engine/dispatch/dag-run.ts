@@ -11,6 +11,8 @@ import type { InputSpec, OutputSpec } from '../specs.js';
 import { entryInput, releaseInputArenas } from './inputs.js';
 import { now, type Invocation } from './invocation.js';
 import type { DispatchContext, EdgeReport, InputArena, InvocationReport, Plan, PlannedEdge, Segment, SegmentResult } from './types.js';
+import { edgeSpan, type EdgeSpan } from '../trace/channels.js';
+import type { RunSuccess } from '../specs.js';
 
 interface SegmentState {
   inputs: Array<InputSpec | undefined>;
@@ -24,6 +26,8 @@ interface SegmentState {
 export class DagRun {
   private readonly outputs: OutputSpec[];
   private readonly transfers = new Map<PlannedEdge, Transfer>();
+  /** `cwasi:edge` spans of the planned edges, while someone observes. */
+  private readonly spans = new Map<PlannedEdge, EdgeSpan>();
   private readonly state: SegmentState[];
   private readonly report: InvocationReport;
   private readonly inputArenas: InputArena[] = [];
@@ -70,7 +74,7 @@ export class DagRun {
     }
     if (this.running > 0) await this.allSettled;
     // Free whatever is still held (failures, outputs nobody consumed).
-    for (const t of this.transfers.values()) t.finish(this.failure === undefined);
+    for (const pe of this.transfers.keys()) this.finishEdge(pe, this.failure === undefined);
     for (const seg of plan.segments) await this.releaseProduced(seg);
     releaseInputArenas(ctx, this.inputArenas);
     if (this.failure !== undefined) throw this.failure;
@@ -90,8 +94,14 @@ export class DagRun {
         from: pe.edge.from, to: pe.edge.to, mode: pe.selection.mode,
         producerGroup: pe.from.group.ref(), consumerGroup: pe.to.group.ref(),
         transferId: `${inv.id}.${pe.edge.index}`, deadline: inv.deadline,
+        ...(inv.trace !== undefined ? { traceparent: inv.trace.traceparent } : {}),
       });
       this.transfers.set(pe, t);
+      const span = edgeSpan(inv.trace, {
+        kind: 'edge', from: pe.edge.from, to: pe.edge.to, mode: pe.selection.mode, node: ctx.coordinator.hostName,
+        invocationId: inv.id, bytes: -1, copies: pe.channel.copies,
+      });
+      if (span !== undefined) this.spans.set(pe, span);
       t.prepareOutput(this.outputs[pe.from.id]!);
       ctx.modeCounts[pe.selection.mode]++;
     }
@@ -121,6 +131,7 @@ export class DagRun {
     this.ctx.runSegment(seg, inputs, this.outputs[seg.id]!, this.inv)
       .then((r) => this.produced(seg, r))
       .catch((err) => {
+        publishChained(this.ctx, this.plan, this.inv, seg, undefined, err);
         this.consumerFinished(seg, false);
         this.fail(err);
       })
@@ -141,6 +152,11 @@ export class DagRun {
     if (result.logs) report.logs.push(...result.logs);
     const last = seg.steps[seg.steps.length - 1]!;
     if (seg.returnsBytes && result.bytes !== undefined) report.outputs[last] = result.bytes;
+    publishChained(this.ctx, this.plan, this.inv, seg, result);
+    for (const pe of seg.outEdges) {
+      const span = this.spans.get(pe);
+      if (span !== undefined) span.event.bytes = result.outputLength;
+    }
     this.consumerFinished(seg, true);
     if (this.failure !== undefined) return;
     for (const pe of seg.outEdges) {
@@ -157,7 +173,7 @@ export class DagRun {
     if (this.failure === undefined) this.failure = err;
     // Wake anything blocked on a ring of this invocation.
     for (const [pe, t] of this.transfers) {
-      if (!this.state[pe.to.id]!.launched || this.state[pe.to.id]!.produced === undefined) t.finish(false);
+      if (!this.state[pe.to.id]!.launched || this.state[pe.to.id]!.produced === undefined) this.finishEdge(pe, false, t);
     }
     // A step still running on another node may be waiting for a stream from
     // the one that failed, which will never come: end the invocation with this
@@ -172,7 +188,7 @@ export class DagRun {
       // A consumer whose output goes on may have returned its input in place
       // (the output lies in what the edge received): the edge's resources then
       // live until that output is released (releaseProduced).
-      if (!ok || seg.outEdges.length === 0) this.transfers.get(pe)?.finish(ok);
+      if (!ok || seg.outEdges.length === 0) this.finishEdge(pe, ok);
       const pst = this.state[pe.from.id]!;
       pst.consumersLeft--;
       if (pst.consumersLeft === 0) void this.releaseProduced(pe.from);
@@ -186,8 +202,15 @@ export class DagRun {
     try {
       await this.releaseOutput(seg, st.produced);
     } finally {
-      if (seg.outEdges.length > 0) for (const pe of seg.inEdges) this.transfers.get(pe)?.finish(true);
+      if (seg.outEdges.length > 0) for (const pe of seg.inEdges) this.finishEdge(pe, true);
     }
+  }
+
+  /** The edge's consumer finished (ok) or the invocation failed: free the transfer, settle its span. */
+  private finishEdge(pe: PlannedEdge, ok: boolean, t = this.transfers.get(pe)): void {
+    t?.finish(ok);
+    const span = this.spans.get(pe);
+    if (span !== undefined) span.settle(ok ? undefined : this.failure ?? new CwasiError('E_INTERNAL', 'the edge did not complete'));
   }
 
   private async releaseOutput(seg: Segment, produced: Produced): Promise<void> {
@@ -209,7 +232,14 @@ export async function runSingle(ctx: DispatchContext, plan: Plan, input: Uint8Ar
   const seg = plan.segments[0]!;
   const arenas: InputArena[] = [];
   try {
-    const { result } = await ctx.runSegment(seg, [entryInput(ctx, seg, input, arenas)], { keep: false, bytes: true }, inv);
+    let result: RunSuccess;
+    try {
+      ({ result } = await ctx.runSegment(seg, [entryInput(ctx, seg, input, arenas)], { keep: false, bytes: true }, inv));
+    } catch (err) {
+      publishChained(ctx, plan, inv, seg, undefined, err);
+      throw err;
+    }
+    publishChained(ctx, plan, inv, seg, result);
     const output = result.bytes;
     if (output === undefined) throw new CwasiError('E_INTERNAL', `${plan.target}: the output function produced no bytes`);
     const last = seg.steps[seg.steps.length - 1]!;
@@ -228,6 +258,25 @@ export async function runSingle(ctx: DispatchContext, plan: Plan, input: Uint8Ar
     };
   } finally {
     releaseInputArenas(ctx, arenas);
+  }
+}
+
+/**
+ * `cwasi:edge` spans (kind 'chained') of the edges run inside one task, published
+ * once the task settled: its steps handed over in place (one memory) or with one
+ * host copy (two memories). Bytes are the producing step's output, when it ran.
+ */
+function publishChained(ctx: DispatchContext, plan: Plan, inv: Invocation, seg: Segment, result: RunSuccess | undefined, error?: unknown): void {
+  if (inv.trace === undefined || plan.chained.length === 0) return;
+  for (const c of plan.chained) {
+    if (!seg.steps.includes(c.edge.from)) continue;
+    const sameMemory = ctx.coordinator.get(c.edge.from)?.group === ctx.coordinator.get(c.edge.to)?.group;
+    const span = edgeSpan(inv.trace, {
+      kind: 'chained', from: c.edge.from, to: c.edge.to, mode: c.selection.mode, node: ctx.coordinator.hostName,
+      invocationId: inv.id, bytes: result?.timings.find((t) => t.fn === c.edge.from)?.outputBytes ?? -1, copies: sameMemory ? 0 : 1,
+    });
+    if (span === undefined) return;
+    span.settle(result === undefined ? asCwasiError(error) : undefined);
   }
 }
 

@@ -11,8 +11,10 @@ import type { CallTransfer } from '../channels/channel.js';
 import { GuestCallGate, type GuestCallLimits } from '../guest-calls.js';
 import { CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, SLOT_DONE, SLOT_STATE, SLOT_STATUS, type GuestCallReply, type GuestCallRequest } from '../worker/protocol.js';
 import { Invocation, type DeadlineSweeper } from './invocation.js';
-import type { DispatchContext } from './types.js';
+import type { DispatchContext, SegmentResult } from './types.js';
 import type { WorkerRegistry } from './worker-registry.js';
+import { edgeSpan, tracingWanted } from '../trace/channels.js';
+import { startSpan } from '../trace/context.js';
 
 export class GuestCallService {
   /** Admits guest calls within their limits, a bounded number per turn of the event loop. */
@@ -67,6 +69,7 @@ export class GuestCallService {
       let inv = parent;
       if (inv === undefined) {
         inv = new Invocation(req.invocationId, req.target, req.deadline, {});
+        if (req.traceparent !== undefined && tracingWanted(req.traceparent)) inv.trace = startSpan(req.traceparent);
         const own = inv;
         own.onAbort = () => this.registry.cancelTasks(own);
         const sweepId = -this.nextSweepId++;
@@ -82,8 +85,20 @@ export class GuestCallService {
         callId: `${process.pid}.${req.threadId}.${req.slot}.${this.counters.guestCalls}`, deadline: req.deadline,
       });
       cleanups.push(() => call.finish(calleeOk));
+      const span = edgeSpan(inv.trace, {
+        kind: 'call', from: req.caller, to: req.target, mode: sel.mode, node: this.ctx.coordinator.hostName,
+        invocationId: inv.id, bytes: p.len, copies: channel.copies,
+      });
       const { input, output } = call;
-      const { result, group } = await this.ctx.runSegment({ steps: [req.target], group: callee.group }, [input], output, inv!, req.depth);
+      let ran: SegmentResult;
+      try {
+        ran = await this.ctx.runSegment({ steps: [req.target], group: callee.group }, [input], output, inv, req.depth);
+      } catch (err) {
+        span?.settle(asCwasiError(err, 'E_GUEST_CALL'));
+        throw err;
+      }
+      span?.settle();
+      const { result, group } = ran;
       calleeOk = true;
       if (result.kept !== undefined) {
         reply = {

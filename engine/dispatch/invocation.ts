@@ -4,6 +4,7 @@
 import { setMaxListeners } from 'node:events';
 import { CwasiError } from '../errors.js';
 import type { InvokeOptions } from './types.js';
+import type { TraceContext } from '../trace/context.js';
 
 export const now = (): number => performance.timeOrigin + performance.now();
 
@@ -56,6 +57,8 @@ export class Invocation {
   /** Pool tasks of this invocation not yet settled. */
   readonly tasks = new Set<number>();
   onAbort: (() => void) | undefined;
+  /** The invocation's span when it carries a trace (someone observes, or the caller passed a traceparent). */
+  trace: TraceContext | undefined;
   private controller: AbortController | undefined;
   private abortWaiters: Array<(err: CwasiError) => void> | undefined;
 

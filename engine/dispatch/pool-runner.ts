@@ -113,6 +113,7 @@ export class PoolRunner {
       deadline: inv.deadline, maxPayloadBytes: this.ctx.options.maxPayloadBytes, forceRemote,
       callDepth, callLimits: this.callLimits,
     };
+    if (inv.trace !== undefined) task.traceparent = inv.trace.traceparent;
     let res!: TaskResult;
     if (inv.aborted) {
       for (const s of acquired) s.release();

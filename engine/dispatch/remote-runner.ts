@@ -35,7 +35,7 @@ export async function runRemote(ctx: DispatchContext, seg: Pick<Segment, 'steps'
   const stream = (bytes: Uint8Array): RemoteInput => {
     if (bytes.length <= INLINE_MAX_BYTES) return { kind: 'inline', base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
     const transfer = newTransfer();
-    const p = remote.send(host, transfer, bytes, inv.deadline);
+    const p = remote.send(host, transfer, bytes, inv.deadline, inv.trace?.traceparent);
     p.catch((err: unknown) => {
       const cause = asCwasiError(err, 'E_NET');
       sendFailed.abort(new CwasiError(cause.code === 'E_TIMEOUT' ? 'E_TIMEOUT' : 'E_NET', `an input of ${seg.steps[0]} could not be streamed to node "${host}": ${cause.message}`, undefined, { cause }));
@@ -73,6 +73,7 @@ export async function runRemote(ctx: DispatchContext, seg: Pick<Segment, 'steps'
     const request = {
       invocationId: inv.id, deadline: inv.deadline, steps: seg.steps, inputs: remoteInputs, output: out,
       ...(inv.opts.guestCallMode ? { guestCallMode: inv.opts.guestCallMode } : {}),
+      ...(inv.trace !== undefined ? { traceparent: inv.trace.traceparent } : {}),
     };
     let meta: RunResultMeta;
     try {

@@ -26,6 +26,12 @@ export interface InvokeOptions {
   modes?: Record<string, IfcMode>;
   /** Force the mode of guest-initiated calls (benchmarks); default: selection. */
   guestCallMode?: IfcMode;
+  /**
+   * A W3C traceparent (`00-<trace id>-<span id>-<flags>`, e.g. an incoming HTTP
+   * request's header): the invocation becomes a child span of it, and its trace id
+   * travels with the call to workers and other nodes. One that does not parse is ignored.
+   */
+  traceparent?: string;
 }
 
 /**
@@ -55,6 +61,8 @@ export interface StepReport {
   /** When the step's input was complete in its memory (ms, performance.timeOrigin based). */
   inputReady: number;
   done: number;
+  /** Bytes of the step's output. */
+  outputBytes: number;
 }
 
 export interface InvocationReport {

@@ -63,6 +63,8 @@ export interface InvocationContext {
   /** Guest calls between the invocation's entry and this context. */
   callDepth: number;
   callLimits: CallLimits;
+  /** The invocation's W3C traceparent, when it carries a trace; guest calls that leave the worker carry it on. */
+  traceparent: string | undefined;
   output: Slice | undefined;
   failure: { code: number; message: string } | undefined;
   /** A host-side error that made the guest trap (limit, deadline, bad pointer). */
@@ -83,7 +85,7 @@ export interface InvocationContext {
 
 export function newContext(
   fn: string, heap: Heap, bridge: CallBridge,
-  opts: { invocationId: number; deadline: number; maxPayloadBytes: number; forceRemote: readonly string[]; callDepth?: number; callLimits?: CallLimits },
+  opts: { invocationId: number; deadline: number; maxPayloadBytes: number; forceRemote: readonly string[]; callDepth?: number; callLimits?: CallLimits; traceparent?: string | undefined },
 ): InvocationContext {
   const arena = heap.newArena();
   bridge.onArena?.(arena);
@@ -98,6 +100,7 @@ export function newContext(
     forceRemote: opts.forceRemote,
     callDepth: opts.callDepth ?? 0,
     callLimits: opts.callLimits ?? DEFAULT_CALL_LIMITS,
+    traceparent: opts.traceparent,
     output: undefined,
     failure: undefined,
     hostError: undefined,

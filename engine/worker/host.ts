@@ -314,7 +314,7 @@ export class GuestInstance {
     };
     return {
       fn: this.fn, heap: this.heap, bridge: none, invocationId: 0, arena, extraArenas: [], results: [],
-      deadline: Infinity, maxPayloadBytes: 0, forceRemote: [], callDepth: 0, callLimits: DEFAULT_CALL_LIMITS, output: undefined, failure: undefined,
+      deadline: Infinity, maxPayloadBytes: 0, forceRemote: [], callDepth: 0, callLimits: DEFAULT_CALL_LIMITS, traceparent: undefined, output: undefined, failure: undefined,
       hostError: undefined, lastCallError: undefined, groupTrapped: false, inputs: [], table: undefined, calls: new Map(), nextHandle: 1, logs: [],
     };
   }
@@ -515,7 +515,7 @@ export class GuestInstance {
       // arena lives until the caller's invocation is released.
       const child = newContext(target, peer.heap, ctx.bridge, {
         invocationId: ctx.invocationId, deadline: ctx.deadline, maxPayloadBytes: ctx.maxPayloadBytes, forceRemote: ctx.forceRemote,
-        callDepth: ctx.callDepth + 1, callLimits: ctx.callLimits,
+        callDepth: ctx.callDepth + 1, callLimits: ctx.callLimits, traceparent: ctx.traceparent,
       });
       ctx.extraArenas.push(child.arena);
       try {

@@ -70,6 +70,8 @@ export interface RunTask {
   forceRemote: string[];
   /** Guest calls between the invocation's entry and this task (0: not started by a guest). */
   callDepth: number;
+  /** The invocation's W3C traceparent, when it carries a trace (engine/trace/context.ts). */
+  traceparent?: string;
   /** Guest-call limits the worker enforces itself (engine/guest-calls.ts). */
   callLimits: { maxDepth: number; maxInFlightPerInvocation: number };
 }
@@ -165,6 +167,8 @@ export interface GuestCallRequest {
   deadline: number;
   /** Depth of the call this starts (the caller's depth + 1). */
   depth: number;
+  /** The calling invocation's W3C traceparent, when it carries a trace. */
+  traceparent?: string;
 }
 
 /** A kept output the receiver must release (or adopt) once it copied the bytes. */

@@ -29,6 +29,7 @@ import {
 } from './host.js';
 import { OrphanRegions } from './pins.js';
 import { TaskJournal } from './journal.js';
+import { debug } from '../trace/channels.js';
 import { STATUS, statusOf } from '../abi.js';
 import {
   CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, type WorkerData, CONTROL_BLOCK_BYTES, CTRL_EXIT_REQUEST, CTRL_SHARE_STATE,
@@ -307,6 +308,7 @@ function makeBridge(group: WorkerGroup): CallBridge {
         deadline: ctx.deadline,
         depth: ctx.callDepth + 1,
       };
+      if (ctx.traceparent !== undefined) req.traceparent = ctx.traceparent;
       parentPort!.postMessage(req);
       return { slot };
     },
@@ -392,6 +394,7 @@ function run(task: RunTask): TaskResult | Promise<TaskResult> {
   // claimed looks for the task in the journals and finds this worker (one it
   // has not met yet is terminated when its hello or a share request arrives).
   journalStart(task.taskId);
+  if (debug.enabled) debug('task %d %s on thread %d trace %s', task.taskId, task.steps.join(' → '), threadId, task.traceparent ?? '-');
   try {
     if (!claimTask(cancelBoard, task.cancelSlot, task.taskId)) throw new CwasiError('E_ABORTED', 'cancelled before it started');
   } catch (err) {
@@ -456,7 +459,7 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
   const instances = task.steps.map((fn, i) => instanceFor(groups[i]!, fn));
   // Step times go into a preallocated array: between one step returning and
   // the next starting nothing allocates, so the handoff is only the loop.
-  const stamps = new Float64Array(2 * task.steps.length);
+  const stamps = new Float64Array(3 * task.steps.length);
   let inputs = firstInputs;
   let out: Slice | undefined;
   for (let i = 0; i < task.steps.length; i++) {
@@ -467,14 +470,15 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
       const prev = groups[i - 1]!;
       inputs = [copyAcross(prev.heap, prev.install.generation, out!.ptr, out!.len, placeTarget(groups[i]!, contexts[i]!))];
     }
-    stamps[2 * i] = now();
+    stamps[3 * i] = now();
     out = instances[i]!.invoke(contexts[i]!, inputs);
-    stamps[2 * i + 1] = now();
+    stamps[3 * i + 1] = now();
+    stamps[3 * i + 2] = out.len;
     inputs = [out];
     // The step before this one is no longer referenced: free it.
     if (i >= 1) releaseContext(contexts[i - 1]!);
   }
-  const timings: StepTiming[] = task.steps.map((fn, i) => ({ fn, inputReady: stamps[2 * i]!, done: stamps[2 * i + 1]! }));
+  const timings: StepTiming[] = task.steps.map((fn, i) => ({ fn, inputReady: stamps[3 * i]!, done: stamps[3 * i + 1]!, outputBytes: stamps[3 * i + 2]! }));
   const last = contexts[contexts.length - 1]!;
   const group = groups[groups.length - 1]!;
   const result: RunSuccess = { ok: true, threadId, outputLength: out!.len, timings };
