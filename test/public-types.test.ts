@@ -55,10 +55,10 @@ test('the runtime exports match the types', () => {
 });
 
 test('a CwasiError keeps its code across a record', () => {
-  const e = new cwasi.CwasiError('E_TIMEOUT', 'late', { ms: 5 });
+  const e = new cwasi.CwasiError('E_TIMEOUT', 'late', { boundMs: 5 });
   const back = cwasi.CwasiError.fromRecord(JSON.parse(JSON.stringify(e.toRecord())));
   assert.is(back.code, 'E_TIMEOUT');
-  assert.equal(back.details, { ms: 5 });
+  assert.equal(back.details, { boundMs: 5 });
   assert.is(cwasi.CwasiError.fromRecord({ code: 'E_NOPE' as ErrorCode, message: 'x' }).code, 'E_INTERNAL');
 });
 

@@ -579,7 +579,7 @@ export function trapError(fn: string, err: unknown): CwasiError {
   // (asm-functions/rt): the memory is corrupt, as when the host finds its heap so.
   const corrupt = /^(?:abort: )?(cwasi heap: corrupt [^\n]*?)(?: at [^ ]*)?$/.exec(message);
   if (corrupt !== null) {
-    return new CwasiError('E_MEMORY_CORRUPT', `${fn}: ${corrupt[1]}`, { function: fn });
+    return new CwasiError('E_MEMORY_CORRUPT', `${fn}: ${corrupt[1]}`, { function: fn }, { cause: err });
   }
-  return new CwasiError('E_FUNCTION_TRAP', `${fn} trapped: ${message}`, { function: fn });
+  return new CwasiError('E_FUNCTION_TRAP', `${fn} trapped: ${message}`, { function: fn }, { cause: err });
 }

@@ -399,7 +399,7 @@ function run(task: RunTask): TaskResult | Promise<TaskResult> {
     if (!claimTask(cancelBoard, task.cancelSlot, task.taskId)) throw new CwasiError('E_ABORTED', 'cancelled before it started');
   } catch (err) {
     journalEnd();
-    return { ok: false, threadId, fn: task.steps[0] ?? '?', error: toErrorRecord(err), discardGroup: false };
+    return { ok: false, threadId, fn: task.steps[0] ?? '?', error: toErrorRecord(err, 'E_INTERNAL', true), discardGroup: false };
   }
   const state: RunState = { task, groups: [], contexts: [], at: 0 };
   let pending: Promise<TaskResult> | undefined;
@@ -503,7 +503,8 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
 function failure(state: RunState, err: unknown): TaskResult {
   const step = state.task.steps[state.at] ?? '?';
   const group = state.groups[state.at];
-  const error = toErrorRecord(err, 'E_FUNCTION_TRAP');
+  // With its stack and cause: the main thread rebuilds the error with both (errors.ts).
+  const error = toErrorRecord(err, 'E_FUNCTION_TRAP', true);
   const trapped = state.contexts.some((c) => c.groupTrapped) || error.code === 'E_FUNCTION_TRAP';
   const corrupt = error.code === 'E_MEMORY_CORRUPT';
   if (group !== undefined) {
