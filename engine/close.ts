@@ -1,8 +1,9 @@
 // What `engine.close(options)` does with calls still in flight: how long it
-// waits for them (CloseOptions, checked here) and how it ends them after that.
+// waits for them (CloseOptions, resolved by engine/options/) and how it ends
+// them after that.
 
 import { CwasiError } from './errors.js';
-import { checkKnownKeys } from './options-check.js';
+import { resolveCloseLimit } from './options/index.js';
 import type { Invocation } from './dispatch/invocation.js';
 
 /** `engine.close(options)`: how long calls in flight may take to finish. */
@@ -16,17 +17,10 @@ export interface CloseOptions {
 /** The wait for calls in flight that `options` allow (ms), undefined for "until they finish", or the E_CONFIG error for bad options. */
 export function closeLimit(options: CloseOptions): number | undefined | CwasiError {
   try {
-    checkKnownKeys(options, 'close');
+    return resolveCloseLimit(options);
   } catch (err) {
     return err as CwasiError;
   }
-  const { timeoutMs, force } = options;
-  if (force !== undefined && typeof force !== 'boolean') return new CwasiError('E_CONFIG', `close: force must be true or false, got ${String(force)}`);
-  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0)) {
-    return new CwasiError('E_CONFIG', `close: timeoutMs must be a number of milliseconds ≥ 0, got ${String(timeoutMs)}`);
-  }
-  if (force === true) return 0;
-  return timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY ? undefined : timeoutMs;
 }
 
 /**

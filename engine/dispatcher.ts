@@ -23,7 +23,7 @@ import type { Piscina } from 'piscina';
 import { CwasiError, asCwasiError } from './errors.js';
 import type { Channel } from './channels/channel.js';
 import type { FunctionCoordinator, MemoryGroup } from './coordinator.js';
-import { DEFAULT_GUEST_CALL_LIMITS } from './guest-calls.js';
+import { OPTION_DEFAULTS } from './options/defaults.js';
 import { IFC_MODES, type IfcMode } from './selection.js';
 import type { InputSpec, OutputSpec } from './specs.js';
 import { LatencyRecorder } from './stats.js';
@@ -39,7 +39,7 @@ import { PoolRunner } from './dispatch/pool-runner.js';
 import { runRemote } from './dispatch/remote-runner.js';
 import { serveShare } from './dispatch/share-server.js';
 import { WorkerRegistry } from './dispatch/worker-registry.js';
-import { checkInvocationTimeout } from './options-check.js';
+import { checkInvocationTimeout } from './options/index.js';
 import { startSpan, type TraceContext } from './trace/context.js';
 import { debug, invokeTracing, tracingWanted, type InvokeEvent } from './trace/channels.js';
 import type {
@@ -85,7 +85,7 @@ export class RequestDispatcher implements DispatchContext {
     this.coordinator = options.coordinator;
     this.planner = new Planner(this.coordinator, options);
     this.registry = new WorkerRegistry(this.pool, this.coordinator, options.cancelBoard, (id, gen, why) => this.discardGroup(id, gen, why));
-    const limits = options.guestCallLimits ?? DEFAULT_GUEST_CALL_LIMITS;
+    const limits = options.guestCallLimits ?? OPTION_DEFAULTS.engine.guestCalls;
     this.guestCalls = new GuestCallService(this, this.registry, this.sweeper, this.counters, limits);
     this.poolRunner = new PoolRunner(this, this.pool, this.registry, this.guestCalls.gate.limits, () => this.closing);
   }

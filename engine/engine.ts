@@ -5,7 +5,6 @@
 // selection and data movement).
 
 import { readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import { CwasiError } from './errors.js';
@@ -29,41 +28,46 @@ import { parseWorkflow, validateWorkflowDocument, type WorkflowDocument } from '
 import { type WorkerData } from './worker/protocol.js';
 import { cancelBoardSlots } from './worker/cancel-board.js';
 import type { WorkerStats } from './worker/control.js';
-import { DEFAULT_GUEST_CALL_LIMITS, type GuestCallLimits } from './guest-calls.js';
-import { checkEngineOptions } from './options-check.js';
+import type { GuestCallLimits } from './guest-calls.js';
+import { OPTION_DEFAULTS, resolveEngineOptions, type ResolvedEngineOptions } from './options/index.js';
 import { abortAfter, closeLimit, type CloseOptions } from './close.js';
 
+/**
+ * Engine.create's options. Their kinds, ranges and defaults are described
+ * once, in engine/options/spec.ts and OPTION_DEFAULTS (the README's options
+ * table is written from them); an unknown key or a bad value is E_CONFIG.
+ */
 export interface EngineOptions {
-  /** Worker threads: a number (min = max) or bounds. Default: min = cores, max = 2 × cores. */
+  /** Worker threads: a number (min = max) or bounds. */
   threads?: number | { min?: number; max?: number };
-  /** Tasks that may wait for a worker before invoke() fails with E_QUEUE_FULL (default 4096). */
+  /** Tasks that may wait for a worker before invoke() fails with E_QUEUE_FULL. */
   maxQueue?: number;
-  /** Largest input, output or guest-call payload in bytes (default 1 GiB). */
+  /** Largest input, output or guest-call payload in bytes. */
   maxPayloadBytes?: number;
-  /** Largest size a function memory may grow to, in bytes (default 2 GiB). */
+  /** Largest size a function memory may grow to, in bytes. */
   memoryMaxBytes?: number;
-  /** Default deadline of an invocation in milliseconds (default 60000; Infinity for none). */
+  /** Default deadline of an invocation in milliseconds (Infinity for none). */
   timeoutMs?: number;
   /** Directory of bundled functions (default: the package's dist/functions). */
   functionsDir?: string;
-  /** Name of this engine's host in placements (default "local"). */
+  /** Name of this engine's host in placements. */
   hostName?: string;
   /**
-   * Local Buffer settings. `sameWorker` (default true) runs a sequential local
-   * edge (one out-edge, one in-edge) in one worker: the host copies the output
-   * across memories once, without a ring or a thread handoff; false keeps every
+   * Local Buffer settings. `sameWorker` runs a sequential local edge (one
+   * out-edge, one in-edge) in one worker: the host copies the output across
+   * memories once, without a ring or a thread handoff; false keeps every
    * local edge on a ring between two workers.
    */
   local?: { transport?: LocalTransport; ringBytes?: number; sameWorker?: boolean };
-  /** Redis for the remote-kv baseline (default REDIS_URL or redis://127.0.0.1:6379). */
+  /** Redis for the remote-kv baseline (default REDIS_URL, else the local server). */
   redis?: { url?: string; ttlSeconds?: number; chunkBytes?: number };
-  /** Inputs at least this large are copied straight into the entry function's memory (default 1 MiB). */
+  /** Inputs at least this large are copied straight into the entry function's memory. */
   directInputBytes?: number;
   /** Join a cluster of engine nodes (NATS JetStream registry, Networked Buffer between nodes). */
   cluster?: ClusterOptions;
   /**
    * Limits on calls started from inside functions (status -5 beyond them):
-   * nesting depth (default 16), calls in flight per invocation (256) and per engine (1024).
+   * nesting depth, calls in flight per invocation and per engine.
    */
   guestCalls?: Partial<GuestCallLimits>;
 }
@@ -123,19 +127,7 @@ export const AUTO_HOST = 'auto';
 const WORKER_START_LIMIT_MS = 10_000;
 
 /** Default of EngineOptions.maxPayloadBytes. */
-export const DEFAULT_MAX_PAYLOAD_BYTES = 1 << 30;
-
-/** Largest maxQueue: every queued task holds a 4-byte cancel-board slot (worker/protocol.ts). */
-const MAX_QUEUE_LIMIT = 1_000_000;
-
-const DEFAULTS = {
-  maxQueue: 4096,
-  maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
-  memoryMaxBytes: 2 ** 31,
-  timeoutMs: 60_000,
-  ringBytes: 1 << 20,
-  directInputBytes: 1 << 20,
-};
+export const DEFAULT_MAX_PAYLOAD_BYTES: number = OPTION_DEFAULTS.engine.maxPayloadBytes;
 
 export class Engine {
   private readonly pool: Piscina;
@@ -154,21 +146,11 @@ export class Engine {
   private drained: (() => void) | undefined;
   private readonly fileInputs: FileInputs;
 
-  private constructor(options: EngineOptions) {
-    checkEngineOptions(options);
-    const cores = availableParallelism();
-    const t = options.threads;
-    this.minThreads = typeof t === 'number' ? t : t?.min ?? cores;
-    this.maxThreads = typeof t === 'number' ? t : t?.max ?? Math.max(this.minThreads, 2 * cores);
-    const whole = Number.isSafeInteger(this.minThreads) && Number.isSafeInteger(this.maxThreads);
-    if (!(whole && this.minThreads >= 1 && this.maxThreads >= this.minThreads && this.maxThreads <= 1024)) {
-      throw new CwasiError('E_CONFIG', `invalid thread bounds min ${this.minThreads}, max ${this.maxThreads} (whole numbers, 1 <= min <= max <= 1024)`);
-    }
-    const maxQueue = options.maxQueue ?? DEFAULTS.maxQueue;
-    if (!Number.isSafeInteger(maxQueue) || maxQueue < 0 || maxQueue > MAX_QUEUE_LIMIT) {
-      throw new CwasiError('E_CONFIG', `maxQueue must be a whole number from 0 to ${MAX_QUEUE_LIMIT}, got ${maxQueue}`);
-    }
-    this.fileInputs = new FileInputs(options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes);
+  private constructor(options: ResolvedEngineOptions) {
+    this.minThreads = options.minThreads;
+    this.maxThreads = options.maxThreads;
+    const maxQueue = options.maxQueue;
+    this.fileInputs = new FileInputs(options.maxPayloadBytes);
     const workerData: WorkerData = { cancelBoard: new SharedArrayBuffer(cancelBoardSlots(this.maxThreads, maxQueue) * 4) };
     this.pool = new Piscina({
       workerData,
@@ -181,22 +163,20 @@ export class Engine {
       // tasks: the control plane (comlink) answers, and client reconnect timers fire.
       atomics: 'async',
     });
-    const redisUrl = options.redis?.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    this.rings = new RingPools(options.local?.ringBytes ?? DEFAULTS.ringBytes);
-    const transport = options.local?.transport ?? 'descriptor';
+    this.rings = new RingPools(options.local.ringBytes);
     this.coordinator = new FunctionCoordinator({
-      hostName: options.cluster?.name ?? options.hostName ?? 'local',
+      hostName: options.hostName,
       functionsDir: options.functionsDir ?? bundledFunctionsDir(),
-      memoryMaxBytes: options.memoryMaxBytes ?? DEFAULTS.memoryMaxBytes,
+      memoryMaxBytes: options.memoryMaxBytes,
     });
     this.channels = {
       embedded: createEmbeddedChannel(this.rings),
-      local: createLocalChannel(this.rings, transport, options.local?.sameWorker ?? true),
+      local: createLocalChannel(this.rings, options.local.transport, options.local.sameWorker),
       copy: copyChannel,
       'remote-kv': createRemoteKvChannel({
-        url: redisUrl,
-        ttlSeconds: options.redis?.ttlSeconds ?? 300,
-        chunkBytes: options.redis?.chunkBytes ?? 16 << 20,
+        url: options.redis.url,
+        ttlSeconds: options.redis.ttlSeconds,
+        chunkBytes: options.redis.chunkBytes,
         keyPrefix: `cwasi:${process.pid}:${Date.now().toString(36)}`,
       }),
       networked: undefined,
@@ -206,13 +186,13 @@ export class Engine {
       coordinator: this.coordinator,
       channels: this.channels,
       rings: this.rings,
-      maxPayloadBytes: options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes,
-      timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+      maxPayloadBytes: options.maxPayloadBytes,
+      timeoutMs: options.timeoutMs,
       maxThreads: this.maxThreads,
       maxQueue,
       cancelBoard: workerData.cancelBoard,
-      directInputBytes: options.directInputBytes ?? DEFAULTS.directInputBytes,
-      guestCallLimits: guestCallLimits(options.guestCalls),
+      directInputBytes: options.directInputBytes,
+      guestCallLimits: options.guestCalls,
     });
     this.pool.on('message', (m: unknown) => this.dispatcher.onWorkerMessage(m));
     this.pool.on('error', () => {
@@ -222,14 +202,11 @@ export class Engine {
 
   /** Create an engine and start its worker pool (and join its cluster, when asked). */
   static async create(options: EngineOptions = {}): Promise<Engine> {
-    if (options.cluster !== undefined && options.cluster.name === undefined) {
-      const { hostname } = await import('node:os');
-      options = { ...options, cluster: { ...options.cluster, name: `${hostname()}-${process.pid}` } };
-    }
-    const engine = new Engine(options);
-    if (options.cluster !== undefined) {
+    const resolved = resolveEngineOptions(options);
+    const engine = new Engine(resolved);
+    if (resolved.cluster !== undefined) {
       try {
-        await engine.joinCluster(options.cluster);
+        await engine.joinCluster(resolved.cluster);
       } catch (err) {
         await engine.close();
         throw err;
@@ -586,12 +563,4 @@ function placementOf(d: DeployedFunction): FunctionPlacement {
     source: d.source,
     staticRegion: d.staticRegion.end === 0 ? null : { start: d.staticRegion.start, end: d.staticRegion.end },
   };
-}
-
-function guestCallLimits(given: Partial<GuestCallLimits> | undefined): GuestCallLimits {
-  const limits = { ...DEFAULT_GUEST_CALL_LIMITS, ...given };
-  for (const [k, v] of Object.entries(limits)) {
-    if (!Number.isInteger(v) || v < 1) throw new CwasiError('E_CONFIG', `guestCalls.${k} must be a positive integer, got ${String(v)}`);
-  }
-  return limits;
 }

@@ -62,12 +62,12 @@ export type PeerDetails = {
 
 /** `details` of each code (every field optional: which are set depends on where the error arose). */
 export type ErrorDetailsByCode = {
-  /** The option (library: its path, `cluster.listen`; build: the asc option) and the nearest valid name, or the file or setting at fault. */
-  E_CONFIG: PeerDetails & { option?: string; nearest?: string; key?: string; config?: string; source?: string; transform?: string; function?: string; stream?: string; settings?: string[] };
+  /** The option (library: its path, `cluster.listen`; CLI: also its `flag`; build: the asc option) and the nearest valid name, or the file or setting at fault. */
+  E_CONFIG: PeerDetails & { option?: string; flag?: string; nearest?: string; key?: string; config?: string; source?: string; transform?: string; function?: string; stream?: string; settings?: string[] };
   /** The argument at fault: 'input', 'target', ... */
   E_INVALID_ARG: { argument?: string };
   /** The file or path that could not be read or written. */
-  E_IO: { file?: string; path?: string };
+  E_IO: { file?: string; path?: string; option?: string };
   E_DEPENDENCY_MISSING: { package?: string; version?: string };
   /** asc's output. */
   E_BUILD: { source?: string; diagnostics?: string };

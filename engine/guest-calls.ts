@@ -18,17 +18,11 @@
 import type { CwasiError } from './errors.js';
 import { limitError } from './abi.js';
 import type { GuestCallRequest } from './worker/protocol.js';
+import type { GuestCallLimits } from './options/defaults.js';
 
-export interface GuestCallLimits {
-  /** Deepest chain of nested guest calls (default 16). */
-  maxDepth: number;
-  /** Calls one invocation may have in flight (default 256). */
-  maxInFlightPerInvocation: number;
-  /** Calls the whole engine may have in flight (default 1024). */
-  maxInFlight: number;
-}
-
-export const DEFAULT_GUEST_CALL_LIMITS: GuestCallLimits = { maxDepth: 16, maxInFlightPerInvocation: 256, maxInFlight: 1024 };
+// maxDepth, maxInFlightPerInvocation and maxInFlight: EngineOptions.guestCalls,
+// their defaults in OPTION_DEFAULTS.engine.guestCalls.
+export type { GuestCallLimits };
 
 /** Requests started per turn of the event loop. */
 const BATCH = 32;

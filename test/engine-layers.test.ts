@@ -74,6 +74,14 @@ test('the main thread never instantiates a module: the probe that does runs in i
   }
 });
 
+test('the worker takes only the defaults from the options module (not its checks, nor the NATS client they reach)', () => {
+  const reach = closure('engine/worker/worker.ts');
+  assert.ok(reach.has('engine/options/defaults.ts'), 'the worker reads OPTION_DEFAULTS');
+  const options = [...reach].filter((f) => f.startsWith('engine/options/') && f !== 'engine/options/defaults.ts');
+  assert.equal(options, [], `the worker loads ${options.join(', ')}`);
+  assert.not.ok([...reach].some((f) => f.startsWith('@nats-io/')), 'the worker loads the NATS client');
+});
+
 test('channels do not import the worker', () => {
   for (const f of ['copy', 'embedded', 'local', 'networked', 'remote-kv', 'channel']) {
     const path = `engine/channels/${f}.ts`;

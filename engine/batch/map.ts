@@ -10,6 +10,7 @@
 
 import { CwasiError, asCwasiError, type ErrorCode } from '../errors.js';
 import type { InputFill, InvokeOptions } from '../dispatcher.js';
+import { resolveMapOptions, type ResolvedMapOptions } from '../options/index.js';
 
 /** One input: bytes, bytes with a key, or a file read straight into the first function's memory. */
 export type MapInput = Uint8Array | { key?: string; bytes: Uint8Array } | { key?: string; file: string };
@@ -30,6 +31,7 @@ export type MapResult =
   | (ResultBase & { error: CwasiError; output?: undefined });
 
 export interface MapOptions {
+  // Defaults and the kind of value each takes: engine/options/spec.ts (MAP_OPTIONS).
   /** Inputs in flight or waiting to be consumed at once (default: 2 × the engine's maximum threads). */
   concurrency?: number;
   /** Yield results in input order (default true) or as they finish. */
@@ -83,21 +85,9 @@ function iteratorOf(inputs: Iterable<MapInput> | AsyncIterable<MapInput>): AnyIt
   throw new CwasiError('E_CONFIG', 'map() inputs must be an iterable or an async iterable');
 }
 
-function checkOptions(o: MapOptions, defaultConcurrency: number): Required<Pick<MapOptions, 'concurrency' | 'ordered' | 'onError' | 'retries' | 'retryDelayMs'>> & { retryOn: ReadonlySet<ErrorCode> } {
-  const concurrency = o.concurrency ?? defaultConcurrency;
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new CwasiError('E_CONFIG', `map(): concurrency must be a positive integer, got ${concurrency}`);
-  const retries = o.retries ?? 0;
-  if (!Number.isSafeInteger(retries) || retries < 0) throw new CwasiError('E_CONFIG', `map(): retries must be a non-negative integer, got ${retries}`);
-  const onError = o.onError ?? 'continue';
-  if (onError !== 'continue' && onError !== 'stop') throw new CwasiError('E_CONFIG', `map(): onError must be 'continue' or 'stop', got ${String(onError)}`);
-  const retryDelayMs = o.retryDelayMs ?? 100;
-  if (!(retryDelayMs >= 0)) throw new CwasiError('E_CONFIG', `map(): retryDelayMs must be >= 0`);
-  return { concurrency, ordered: o.ordered ?? true, onError, retries, retryDelayMs, retryOn: new Set(o.retryOn ?? RETRYABLE_CODES) };
-}
-
 /** Apply `backend.invoke` to every input; see MapOptions for the policy. */
 export function mapInputs(backend: MapBackend, inputs: Iterable<MapInput> | AsyncIterable<MapInput>, options: MapOptions = {}): AsyncGenerator<MapResult, void, undefined> {
-  const opts = checkOptions(options, backend.defaultConcurrency);
+  const opts = resolveMapOptions(options, backend.defaultConcurrency, RETRYABLE_CODES);
   const source = iteratorOf(inputs);
   return new MapRun(backend, source, opts, options).results();
 }
@@ -125,7 +115,7 @@ class MapRun {
   constructor(
     private readonly backend: MapBackend,
     private readonly source: AnyIterator,
-    private readonly opts: ReturnType<typeof checkOptions>,
+    private readonly opts: ResolvedMapOptions,
     private readonly raw: MapOptions,
   ) {
     this.userSignal = raw.signal;

@@ -15,6 +15,7 @@ import { addBuildFlags, cmdBuild, type BuildOptions } from './build.js';
 import { checkWritable, readArg, writeArg } from './files.js';
 import { formatMs, formatSize, hex32, parseNonNegativeInt, parsePositiveInt, parseSize, table } from './format.js';
 import { cmdInit, type InitOptions } from './init.js';
+import { withOptionFlags } from './option-flags.js';
 import { assertInspectedGuest, formatInspection, inspectFile } from './inspect.js';
 import { jsonDocument } from './json.js';
 import { addNatsFlags, addNatsServerFlags, anyNatsFlag, natsAuthFromFlags, natsReplicasFromFlags, type NatsFlags } from './nats-flags.js';
@@ -507,7 +508,7 @@ export async function main(argv: string[], out: Out = io): Promise<number> {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
     }
-    return reportError(out, err, argv.includes('--verbose') || argv.includes('-v'));
+    return reportError(out, withOptionFlags(err), argv.includes('--verbose') || argv.includes('-v'));
   }
 }
 

@@ -23,7 +23,6 @@
 // whose connection fails or whose heartbeat stops fails the step with E_NET
 // within its liveness window, not at the deadline.
 
-import { hostname } from 'node:os';
 import { CwasiError, asCwasiError, toErrorRecord } from '../errors.js';
 import type { ErrorRecord } from '../errors.js';
 import { NetTransport, type OutgoingStream, type NetTlsOptions, type NetStats } from '../net/transport.js';
@@ -32,14 +31,14 @@ import type { NetworkPeer } from '../channels/networked.js';
 import type { GroupRef } from '../channels/channel.js';
 import type { InputSpec, OutputSpec, RunSuccess } from '../worker/protocol.js';
 import type { IfcMode } from '../selection.js';
-import { ClusterRegistry, LIVENESS_BEATS } from './registry.js';
+import { ClusterRegistry } from './registry.js';
 import { ControlSigner, replyContext } from './signing.js';
 import { ControlClient } from './control-client.js';
 import { natsConnectionOptions, type NatsAuthOptions } from './nats-auth.js';
 import { NodeLiveness, type NodeWatch } from './liveness.js';
 import { StreamInbox } from './inbox.js';
 import { streamSpan, traceparentOf } from '../trace/channels.js';
-import { listenAddress, readSecret } from './options.js';
+import { readSecret, resolveCluster } from '../options/index.js';
 import {
   INLINE_MAX_BYTES,
   type CancelRequest, type ControlRequest, type DeployReply, type DeployRequest, type FunctionRecord, type NodeRecord,
@@ -177,26 +176,17 @@ export class ClusterMember implements NetworkPeer {
 
   /** Start the listener, join the registry and answer control requests. */
   static async join(opts: ClusterOptions, hooks: MemberHooks): Promise<ClusterMember> {
-    const self = opts.name ?? `${hostname()}-${process.pid}`;
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(self)) throw new CwasiError('E_CONFIG', `node name "${self}" must be 1-64 letters, digits, _ . -`);
-    const cluster = opts.cluster ?? 'default';
+    const { name: self, cluster, host, port, heartbeatMs, staleMs, natsReplicas, preAuth } = resolveCluster(opts);
     const secret = readSecret(opts);
-    const { host, port } = listenAddress(opts.listen);
-    const heartbeatMs = opts.heartbeatMs ?? 1000;
     const connection = natsConnectionOptions(opts.natsAuth);
     const signer = new ControlSigner(secret, self);
-    const pre = opts.preAuth;
     const transport = await NetTransport.listen({
       secret, nodeName: self, host, port, ...(opts.tls ? { tls: opts.tls } : {}),
-      ...(pre?.perAddress !== undefined ? { maxPendingPerAddress: pre.perAddress } : {}),
-      ...(pre?.total !== undefined ? { maxPendingHandshakes: pre.total } : {}),
-      ...(pre?.timeoutMs !== undefined ? { preAuthTimeoutMs: pre.timeoutMs } : {}),
+      maxPendingPerAddress: preAuth.perAddress, maxPendingHandshakes: preAuth.total, preAuthTimeoutMs: preAuth.timeoutMs,
     });
-    const staleMs = opts.staleMs ?? LIVENESS_BEATS * heartbeatMs;
     let registry: ClusterRegistry;
     try {
-      registry = await ClusterRegistry.open({ nats: opts.nats, cluster, node: self, heartbeatMs, staleMs, signer, connection,
-        ...(opts.natsReplicas !== undefined ? { replicas: opts.natsReplicas } : {}) });
+      registry = await ClusterRegistry.open({ nats: opts.nats, cluster, node: self, heartbeatMs, staleMs, signer, connection, replicas: natsReplicas });
     } catch (err) {
       await transport.close();
       throw err;

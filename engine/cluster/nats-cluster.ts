@@ -13,6 +13,7 @@
 
 import type { ConnectionOptions } from '@nats-io/transport-node';
 import { CwasiError } from '../errors.js';
+import { optionError } from '../options/kinds.js';
 
 /** The most KV replicas a bucket may ask for (JetStream's own limit). */
 export const MAX_KV_REPLICAS = 5;
@@ -48,18 +49,18 @@ export function natsServerList(nats: string | readonly string[] | undefined): st
   if (nats === undefined) given = [];
   else if (typeof nats === 'string') given = [nats];
   else if (Array.isArray(nats)) given = nats;
-  else throw new CwasiError('E_CONFIG', 'cluster.nats must be a URL string or an array of them');
+  else throw new CwasiError('E_CONFIG', 'cluster.nats must be a URL string or an array of them', { option: 'cluster.nats' });
   const out: string[] = [];
   for (const item of given) {
-    if (typeof item !== 'string') throw new CwasiError('E_CONFIG', `cluster.nats: ${JSON.stringify(item)} is not a URL string`);
+    if (typeof item !== 'string') throw new CwasiError('E_CONFIG', `cluster.nats: ${JSON.stringify(item)} is not a URL string`, { option: 'cluster.nats' });
     for (const raw of item.split(',')) {
       const url = raw.trim();
       if (url === '') continue;
-      if (!SERVER_URL.test(url)) throw new CwasiError('E_CONFIG', `cluster.nats: "${url}" is not a NATS server address (nats://host:port)`);
+      if (!SERVER_URL.test(url)) throw new CwasiError('E_CONFIG', `cluster.nats: "${url}" is not a NATS server address (nats://host:port)`, { option: 'cluster.nats' });
       if (!out.includes(url)) out.push(url);
     }
   }
-  if (out.length === 0) throw new CwasiError('E_CONFIG', 'cluster.nats names no NATS server');
+  if (out.length === 0) throw new CwasiError('E_CONFIG', 'cluster.nats names no NATS server', { option: 'cluster.nats' });
   return out;
 }
 
@@ -67,7 +68,7 @@ export function natsServerList(nats: string | readonly string[] | undefined): st
 export function kvReplicas(n: unknown): number {
   if (n === undefined) return 1;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_KV_REPLICAS) {
-    throw new CwasiError('E_CONFIG', `cluster.natsReplicas must be an integer from 1 to ${MAX_KV_REPLICAS}, got ${String(n)}`);
+    throw optionError('cluster.natsReplicas', `must be an integer from 1 to ${MAX_KV_REPLICAS}, got ${String(n)}`);
   }
   return n;
 }

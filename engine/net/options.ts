@@ -1,10 +1,9 @@
-// The Networked Buffer transport's options, bounds, defaults and public
-// types (transport.ts re-exports them). No behaviour beyond resolving and
-// checking the options once, at construction.
+// The Networked Buffer transport's options, bounds and public types
+// (transport.ts re-exports them). The options are checked and resolved once,
+// at construction, by engine/options/ (NET_OPTIONS).
 
-import net from 'node:net';
-import { CwasiError } from '../errors.js';
-import { MAX_TOTAL_BYTES } from './protocol.js';
+import type { CwasiError } from '../errors.js';
+import { resolveNetOptions, type ResolvedNetOptions } from '../options/index.js';
 import type { IncomingStream } from './incoming-stream.js';
 
 // ── Bounds and defaults ─────────────────────────────────────────────────────
@@ -32,15 +31,7 @@ export const EXACT_READS_MIN = 64 * 1024;
 /** How long a graceful close waits for queued frames to flush before destroying the socket. */
 export const CLOSE_GRACE_MS = 1000;
 
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
-export const DEFAULT_KEEPALIVE_INTERVAL_MS = 1000;
-export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 5000;
-export const DEFAULT_MAX_STREAM_BYTES = 2 ** 32;
-export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-export const DEFAULT_MAX_PENDING_HANDSHAKES = 64;
-export const DEFAULT_MAX_PENDING_PER_ADDRESS = 8;
-export const DEFAULT_PRE_AUTH_TIMEOUT_MS = 2000;
-export const DEFAULT_MAX_INCOMING_STREAMS = 1024;
+// The defaults of the options below: OPTION_DEFAULTS.net (engine/options/defaults.ts).
 
 // ── Public types ────────────────────────────────────────────────────────────
 
@@ -163,18 +154,8 @@ export interface NetTransportEvents {
 
 // ── Resolved options and counters (internal) ────────────────────────────────
 
-export interface ResolvedOptions {
-  handshakeTimeoutMs: number;
-  keepaliveIntervalMs: number;
-  keepaliveTimeoutMs: number;
-  maxStreamBytes: number;
-  maxBufferedBytes: number;
-  maxPendingHandshakes: number;
-  maxIncomingStreams: number;
-  preAuthTimeoutMs: number;
-  maxPendingPerAddress: number;
-  localAddress: string | undefined;
-}
+/** Every option with its default filled in (engine/options/resolve.ts). */
+export type ResolvedOptions = ResolvedNetOptions;
 
 /** The cumulative part of NetStats (the gauges are summed over connections when stats() is called). */
 export type Counters = Omit<NetStats, 'connectionsActive' | 'queuedBytes' | 'bufferedBytes' | 'preAuthPending'>;
@@ -204,32 +185,7 @@ export function newCounters(): Counters {
   };
 }
 
-function positiveOption(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new CwasiError('E_CONFIG', `${name} must be a positive number, got ${String(value)}`);
-  return value;
-}
-
 /** Check every option and fill in the defaults; E_CONFIG on a bad value. */
 export function resolveOptions(opts: NetTransportOptions): ResolvedOptions {
-  if (opts.port !== undefined && (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535)) throw new CwasiError('E_CONFIG', `port must be 0..65535, got ${opts.port}`);
-  const maxStreamBytes = positiveOption(opts.maxStreamBytes, DEFAULT_MAX_STREAM_BYTES, 'maxStreamBytes');
-  if (maxStreamBytes > MAX_TOTAL_BYTES) throw new CwasiError('E_CONFIG', `maxStreamBytes must be at most ${MAX_TOTAL_BYTES}`);
-  const resolved: ResolvedOptions = {
-    handshakeTimeoutMs: positiveOption(opts.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs'),
-    keepaliveIntervalMs: positiveOption(opts.keepaliveIntervalMs, DEFAULT_KEEPALIVE_INTERVAL_MS, 'keepaliveIntervalMs'),
-    keepaliveTimeoutMs: positiveOption(opts.keepaliveTimeoutMs, DEFAULT_KEEPALIVE_TIMEOUT_MS, 'keepaliveTimeoutMs'),
-    maxStreamBytes,
-    maxBufferedBytes: positiveOption(opts.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes'),
-    maxPendingHandshakes: positiveOption(opts.maxPendingHandshakes, DEFAULT_MAX_PENDING_HANDSHAKES, 'maxPendingHandshakes'),
-    maxIncomingStreams: positiveOption(opts.maxIncomingStreams, DEFAULT_MAX_INCOMING_STREAMS, 'maxIncomingStreams'),
-    preAuthTimeoutMs: positiveOption(opts.preAuthTimeoutMs, opts.handshakeTimeoutMs ?? DEFAULT_PRE_AUTH_TIMEOUT_MS, 'preAuthTimeoutMs'),
-    maxPendingPerAddress: positiveOption(opts.maxPendingPerAddress, DEFAULT_MAX_PENDING_PER_ADDRESS, 'maxPendingPerAddress'),
-    localAddress: opts.localAddress,
-  };
-  if (opts.localAddress !== undefined && net.isIP(opts.localAddress) === 0) throw new CwasiError('E_CONFIG', `localAddress must be an IP address, got ${JSON.stringify(opts.localAddress)}`);
-  if (resolved.keepaliveTimeoutMs <= resolved.keepaliveIntervalMs) {
-    throw new CwasiError('E_CONFIG', 'keepaliveTimeoutMs must be longer than keepaliveIntervalMs');
-  }
-  return resolved;
+  return resolveNetOptions(opts);
 }

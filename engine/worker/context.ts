@@ -5,6 +5,7 @@
 import type { CwasiError } from '../errors.js';
 import type { Arena, Heap } from '../memory/heap.js';
 import type { GuestInstance } from './host.js';
+import { OPTION_DEFAULTS } from '../options/defaults.js';
 
 /** A byte range inside one memory. */
 export interface Slice {
@@ -47,7 +48,7 @@ export interface CallLimits {
 }
 
 /** Used where no task says otherwise (module initialisation makes no calls). */
-export const DEFAULT_CALL_LIMITS: CallLimits = { maxDepth: 16, maxInFlightPerInvocation: 256 };
+export const DEFAULT_CALL_LIMITS: CallLimits = OPTION_DEFAULTS.engine.guestCalls;
 
 /** State of one invocation of one instance. */
 export interface InvocationContext {
