@@ -4,7 +4,8 @@
 // every page of docs/.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERROR_CODES } from '../engine/index.js';
 import { buildProgram } from '../engine/cli/main.js';
@@ -50,6 +51,26 @@ test('the README is a short entry that links every page of docs/', () => {
   for (const page of readdirSync(`${root}/docs`).filter((f) => f.endsWith('.md'))) {
     assert.ok(readme.includes(`](docs/${page})`), `README links docs/${page}`);
   }
+});
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */
+const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+const anchors = (md: string) => new Set([...md.replace(/^```[\s\S]*?^```/gm, '').matchAll(/^#{1,6}\s+(.+)$/gm)].map((m) => slug(m[1]!)));
+
+test('every relative link of the docs names a file that exists, and a heading in it', () => {
+  const pages = ['README.md', 'CONTRIBUTING.md', 'SECURITY.md', ...readdirSync(`${root}/docs`).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const broken: string[] = [];
+  for (const page of pages) {
+    const text = readFileSync(join(root, page), 'utf8').replace(/^\s*```[\s\S]*?^\s*```/gm, '');
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target!)) continue;
+      const [path, anchor] = target!.split('#') as [string, string | undefined];
+      const file = path === '' ? join(root, page) : join(root, dirname(page), path);
+      if (!existsSync(file)) broken.push(`${page}: ${target} (no such file)`);
+      else if (anchor !== undefined && file.endsWith('.md') && !anchors(readFileSync(file, 'utf8')).has(anchor)) broken.push(`${page}: ${target} (no such heading)`);
+    }
+  }
+  assert.equal(broken, [], 'broken links');
 });
 
 test.run();
