@@ -1,5 +1,5 @@
 // Typed errors with stable codes. Every failure the engine reports is a
-// CwasiError whose `code` is one of ERROR_CODES; the README's error table lists
+// CwasiError whose `code` is one of ERROR_CODES; the error table of docs/api.md lists
 // them. Errors cross threads and sockets as plain records (`toRecord`) and are
 // rebuilt by code on the other side (`fromRecord`), because structured clone
 // keeps only an Error's message and stack.

@@ -8,7 +8,7 @@
 // rest once connected), resubscribes, and sends what was published meanwhile.
 // A request whose reply was in flight on the lost server is lost with it: the
 // registry fails such requests with E_NATS at once (retrying is safe, see
-// README "Clusters"), and holds new requests back until the client is
+// docs/cluster.md, "A NATS cluster"), and holds new requests back until the client is
 // connected again, for at most FAILOVER_GRACE_MS.
 
 import type { ConnectionOptions } from '@nats-io/transport-node';

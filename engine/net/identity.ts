@@ -4,7 +4,7 @@
 // certificate does not carry. The cluster CA thus decides who may be "b";
 // holding the secret is no longer enough to claim another node's name.
 // Without TLS there is no certificate, and any holder of the secret can claim
-// any name (README, security model).
+// any name (docs/security.md).
 
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
