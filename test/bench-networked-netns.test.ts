@@ -66,7 +66,7 @@ if (unavailable !== undefined) {
     const logs: string[] = [];
     const report = await networked({
       netns: true, link: LINK, sizes: [SHAPED_BYTES], quick: true, executions: 2,
-      modes: ['networked'], progress: false, command: 'test', log: (l) => logs.push(l),
+      modes: ['networked'], command: 'test', log: (l) => logs.push(l),
     });
     positive(report.results.find((x) => x.mode === 'networked'), 'networked');
     const goal = report.goals.find((g) => g.name === 'networked vs the 1gbit link rate at 4 MiB');
