@@ -11,10 +11,10 @@
 // (memcpy, piscina-raw, raw-tcp).
 
 import { cpus, availableParallelism, totalmem } from 'node:os';
-import { summarize, type LatencySummary } from '../engine/stats.js';
-import type { BenchMeta, BenchOptions, BenchResult, Progress } from '../engine/cli/bench-report.js';
+import type { LatencySummary } from 'cwasi';
+import { summarize, type BenchMeta, type BenchOptions, type BenchResult, type Progress } from 'cwasi/primitives';
 
-export type { Benchmark, BenchMeta, BenchOptions, BenchReport, BenchResult, Goal, LinkRate, Progress } from '../engine/cli/bench-report.js';
+export type { Benchmark, BenchMeta, BenchOptions, BenchReport, BenchResult, Goal, LinkRate, Progress } from 'cwasi/primitives';
 
 export function meta(command: string, extra: Record<string, unknown> = {}): BenchMeta {
   const c = cpus();
