@@ -8,7 +8,8 @@
 import { test } from 'uvu';
 import { execFileSync } from 'node:child_process';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { startCluster, type Harness } from '../bench/cluster-harness.js';
 import { MiB } from './helpers/env.js';
 import { openNetns, type Netns, type Shaped } from './helpers/netns.js';

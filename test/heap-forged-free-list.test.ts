@@ -18,7 +18,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { CwasiError, Engine, workloads } from '../engine/index.js';
+import { CwasiError, Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { FREE_TAG, HDR } from '../engine/memory/layout.js';
 import { I32, UNREACHABLE, guestModule, call, i32c, i32load, i32store, localGet, localSet, type ImportFunc, RT_STUBS } from './helpers/wasm-builder.js';
 import { closeEngine, within } from './helpers/settle.js';

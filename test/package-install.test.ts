@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { workloads } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { taggingSource } from './helpers/user-functions.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -14,7 +14,8 @@ import type { InputFill, InvokeOptions } from '../dispatcher.js';
 /** One input: bytes, bytes with a key, or a file read straight into the first function's memory. */
 export type MapInput = Uint8Array | { key?: string; bytes: Uint8Array } | { key?: string; file: string };
 
-interface ResultBase {
+/** What every MapResult carries, output or error. */
+export interface MapResultBase {
   /** Position of the input in the source (0-based). */
   index: number;
   /** The input's key, when it had one (files: the path given). */
@@ -26,8 +27,8 @@ interface ResultBase {
 }
 
 export type MapResult =
-  | (ResultBase & { output: Uint8Array; error?: undefined })
-  | (ResultBase & { error: CwasiError; output?: undefined });
+  | (MapResultBase & { output: Uint8Array; error?: undefined })
+  | (MapResultBase & { error: CwasiError; output?: undefined });
 
 export interface MapOptions {
   /** Inputs in flight or waiting to be consumed at once (default: 2 × the engine's maximum threads). */
