@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (runs a benchmark: pool sizes swept against each other)
 // `cwasi bench batch --threads 1,2,3`: one cwasi row per pool size (the largest
 // is the `cwasi` row, beside the Piscina rows), the 2-vs-1 goal, and a scaling
 // line that names every size. No figure is asserted, only that each is there.

@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (runs a benchmark beside a Piscina reference)
 // `cwasi bench batch` at a tiny size: every row is there with its throughput,
 // latency and peak RSS, the Piscina reference computes the same results (the
 // bench checks them and throws otherwise), and the report says schemaVersion 1.

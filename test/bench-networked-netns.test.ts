@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (makes network namespaces and measures a shaped link)
 // `cwasi bench networked --netns` end to end: the two nodes in two network
 // namespaces, Redis in a third. The report has networked, remote-kv and
 // raw-tcp-2proc rows with positive numbers (iperf3 too where installed), the

@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (makes network namespaces)
 // A node cut off mid-transfer (its process alive, its link down) fails the
 // invocation streaming to it with E_NET within the stated bound: its
 // heartbeat stops reaching the registry and its connection goes silent.

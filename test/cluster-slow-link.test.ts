@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (makes a network namespace with a shaped link)
 // A slow, distant node is not a dead one. The node runs in a network
 // namespace whose link is shaped with `tc` (200 Mbit/s with tbf, and 100 ms
 // each way with netem where the kernel has it; the output says what applied):

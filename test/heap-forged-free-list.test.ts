@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (compares another tenant's throughput across windows)
 // An untrusted guest grows its memory and writes a valid-looking free list of
 // 4 M small blocks into it (every block aligned, inside the heap, FREE_TAG,
 // address ordered). Every input the main thread then places into that memory
