@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Builds cwasi: the TypeScript engine (tsc → dist/) and every AssemblyScript
-// function (asc → dist/functions/*.wasm plus manifest.json).
+// Builds cwasi: the TypeScript projects (tsc -b → dist/engine, dist/bench,
+// dist/test; tsconfig.json lists them) and every AssemblyScript function
+// (asc → dist/functions/*.wasm plus manifest.json).
 //
 // Functions are compiled exactly as `cwasi build` compiles a user's
 // (engine/build/asc.ts: flags, runtime, transform). Each gets its own static
@@ -21,7 +22,7 @@ const dist = join(root, 'dist');
 const stamp = join(dist, '.build-stamp');
 const functionDirs = ['asm-functions/functions', 'asm-functions/test-functions'];
 const sourceDirs = ['engine', 'asm-functions', 'sdk', 'bench', 'test'];
-const sourceFiles = ['tsconfig.json', 'build.mjs', 'package.json'];
+const sourceFiles = ['tsconfig.json', 'tsconfig.base.json', 'build.mjs', 'package.json'];
 
 function newestMtime(path) {
   const st = statSync(path);
@@ -38,9 +39,14 @@ function isStale() {
   return inputs.some((p) => newestMtime(p) > built);
 }
 
+/**
+ * The engine, then the benchmarks (which import it by its package name), then
+ * the tests. tsc -b rebuilds a project only when its inputs or a project it
+ * references changed (dist/.tsbuildinfo/ records them).
+ */
 function buildTypeScript() {
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const res = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+  const res = spawnSync(process.execPath, [tsc, '-b', join(root, 'tsconfig.json')], { stdio: 'inherit' });
   if (res.status !== 0) throw new Error('TypeScript compilation failed');
 }
 

@@ -15,9 +15,8 @@
 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Engine } from '../engine/index.js';
-import { ascArgs, compileWith } from '../engine/build/asc.js';
-import { USER_STATIC_BASE } from '../engine/memory/layout.js';
+import { Engine } from 'cwasi';
+import { USER_STATIC_BASE, ascArgs, compileWith } from 'cwasi/primitives';
 import { type BenchOptions, type BenchReport, type Goal, median, meta, prng, progress, round, row } from './common.js';
 import { PlainInstance, compilePlain } from './plain-asc.js';
 

@@ -20,8 +20,9 @@
 // 1.2× that with N.
 
 import { Piscina } from 'piscina';
-import { CwasiError, Engine, workloads, type WorkflowDocument } from '../engine/index.js';
-import { pinnedAscVersion } from '../engine/build/asc.js';
+import { CwasiError, Engine, type WorkflowDocument } from 'cwasi';
+import * as workloads from 'cwasi/workloads';
+import { pinnedAscVersion } from 'cwasi/primitives';
 import { type BenchOptions, type BenchReport, type BenchResult, type Goal, median, meta, progress, round, row } from './common.js';
 import type { StageTask } from './batch-worker.js';
 

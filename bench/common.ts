@@ -1,14 +1,8 @@
-// Shared pieces of the benchmarks: the report format, latency statistics, the
-// machine description and (from engine/cli/progress.ts) a progress bar on
-// terminals.
+// Shared pieces of the benchmarks: the report they return to `cwasi bench`
+// (its types are the command's, engine/cli/bench-report.ts, where the JSON
+// document is drawn), latency statistics, the machine description and the
+// progress bar the command hands them.
 //
-// Report JSON:
-//   { "schemaVersion": 1,
-//     "meta": { node, cpu, cores, date, command, ... },
-//     "results": [ { bench, mode, payloadBytes, executions,
-//                    latencyMs: { count, meanMs, p50Ms, p90Ms, p99Ms, maxMs },
-//                    throughputRps, throughputPaperRps, gbPerSec, ... } ],
-//     "goals": [ { name, target, measured, pass } ] }
 // latencyMs is engine/stats.ts's LatencySummary, the shape engine.stats() and
 // `cwasi run --json` report too.
 // `throughputPaperRps` is the paper's 1 / mean latency; `throughputRps` counts
@@ -17,72 +11,10 @@
 // (memcpy, piscina-raw, raw-tcp).
 
 import { cpus, availableParallelism, totalmem } from 'node:os';
-import { writeFileSync } from 'node:fs';
-import { summarize, type LatencySummary } from '../engine/stats.js';
-import { JSON_SCHEMA_VERSION } from '../engine/cli/json.js';
-import type { LinkRate } from '../engine/cli/format.js';
+import type { LatencySummary } from 'cwasi';
+import { summarize, type BenchMeta, type BenchOptions, type BenchResult, type Progress } from 'cwasi/primitives';
 
-export interface BenchResult {
-  bench: string;
-  mode: string;
-  payloadBytes: number;
-  executions: number;
-  latencyMs: LatencySummary;
-  throughputRps: number;
-  throughputPaperRps: number;
-  gbPerSec: number | null;
-  /** What the latency measures (e.g. "handoff", "end-to-end", "transfer"). */
-  metric?: string;
-  [extra: string]: unknown;
-}
-
-export interface Goal {
-  name: string;
-  target: string;
-  measured: string;
-  pass: boolean;
-}
-
-export interface BenchMeta {
-  node: string;
-  cpu: string;
-  cores: number;
-  memoryGiB: number;
-  date: string;
-  command: string;
-  [extra: string]: unknown;
-}
-
-export interface BenchReport {
-  /** Version of the JSON document's shape (benches that set it put it first). */
-  schemaVersion?: number;
-  meta: BenchMeta;
-  results: BenchResult[];
-  goals: Goal[];
-  notes?: string[];
-  /** A table the bench formats itself (printed instead of the generic one; not written to JSON). */
-  table?: string;
-}
-
-export interface BenchOptions {
-  sizes?: number[];
-  quick: boolean;
-  executions?: number;
-  concurrency?: number;
-  threads?: number;
-  /** `--threads 1,2,4`: pool sizes to sweep in one run (benches that sweep; `threads` is then the first). */
-  threadSweep?: number[];
-  json?: string;
-  out?: string;
-  modes?: string[];
-  /** `--netns`: run the nodes in network namespaces (benches that cross hosts). */
-  netns?: boolean;
-  /** `--link RATE`: shape the namespace links to this rate (with `netns`). */
-  link?: LinkRate;
-  progress: boolean;
-  command: string;
-  log: (line: string) => void;
-}
+export type { Benchmark, BenchMeta, BenchOptions, BenchReport, BenchResult, Goal, LinkRate, Progress } from 'cwasi/primitives';
 
 export function meta(command: string, extra: Record<string, unknown> = {}): BenchMeta {
   const c = cpus();
@@ -140,13 +72,23 @@ export function row(bench: string, mode: string, payloadBytes: number, samplesMs
   };
 }
 
-export function writeReport(path: string, report: BenchReport): void {
-  const { table: _table, ...json } = report;
-  writeFileSync(path, JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ...json }, null, 2) + '\n');
+/** A payload size as goal names write it: 2097152 → "2 MiB", 1536 → "1.5 KiB", 100 → "100 B". */
+export function sizeLabel(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number.isInteger(v) ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
-// The progress bar lives with the CLI, which shows it for `cwasi run` too.
-export { progress } from '../engine/cli/progress.js';
+/** The bar `cwasi bench` hands the benchmark (BenchOptions.progress), or one that draws nothing. */
+export function progress(bar: BenchOptions['progress'], total: number, label: string): Progress {
+  return bar?.(total, label) ?? { tick() {}, stop() {} };
+}
 
 /** Bounded loop helper: run `fn` `count` times or until `budgetMs` passed (at least `min` times). */
 export async function repeat(count: number, budgetMs: number, min: number, fn: (i: number) => Promise<void>): Promise<number> {

@@ -15,7 +15,8 @@
 // Goals: handoff p50 < 50 µs at 2 MiB and 100 MiB; 100 MiB ≤ 2 × 2 MiB;
 // embedded-fanout p50 ≤ 25 µs, and ≤ its reference's p50.
 
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from 'cwasi';
+import * as workloads from 'cwasi/workloads';
 import { type BenchOptions, type BenchReport, type BenchResult, type Goal, median, meta, progress, row } from './common.js';
 import { measureDispatchAfterRun } from './dispatch-ref.js';
 import { countFor, deployPair, measurePair, transferOf, withEngine } from './transfer.js';

@@ -18,8 +18,7 @@
 
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { NetTransport, READ_BUFFER_BYTES } from '../engine/net/transport.js';
-import type { IncomingStream } from '../engine/net/transport.js';
+import { NetTransport, READ_BUFFER_BYTES, type IncomingStream } from 'cwasi/primitives';
 
 const HOST = '127.0.0.1';
 const WASM_PAGE = 65536;

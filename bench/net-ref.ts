@@ -24,7 +24,7 @@
 import net from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { READ_BUFFER_BYTES } from '../engine/net/options.js';
+import { READ_BUFFER_BYTES } from 'cwasi/primitives';
 import { receiveRepeats, withDeadline } from './net-ref-receive.js';
 
 const SENDER = fileURLToPath(new URL('./net-ref-sender.js', import.meta.url));

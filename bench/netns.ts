@@ -34,8 +34,8 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { CwasiError } from '../engine/errors.js';
-import type { LinkRate } from '../engine/cli/format.js';
+import { CwasiError } from 'cwasi';
+import type { LinkRate } from 'cwasi/primitives';
 import { NATS_BIN, REDIS_BIN, startNats, startRedis, type ServerProcess } from './netns-servers.js';
 
 /** One namespace: its name, its address on the bridge and the command prefix that runs a process inside it. */

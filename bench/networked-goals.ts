@@ -3,8 +3,7 @@
 // nodes did), against remote-kv at the smallest, and (with `--link`) against
 // the link rate itself.
 
-import { formatSize, type LinkRate } from '../engine/cli/format.js';
-import type { BenchResult, Goal } from './common.js';
+import { sizeLabel, type BenchResult, type Goal, type LinkRate } from './common.js';
 
 export interface GoalContext {
   sizes: number[];
@@ -16,8 +15,6 @@ export interface GoalContext {
   redisWhere: string | undefined;
 }
 
-const mib = (bytes: number) => formatSize(bytes).replace(/(\d)([KMG]iB|B)$/, '$1 $2');
-
 export function networkedGoals(results: BenchResult[], c: GoalContext): Goal[] {
   const goals: Goal[] = [];
   const at = (mode: string, bytes: number) => results.find((r) => r.mode === mode && r.payloadBytes === bytes);
@@ -27,7 +24,7 @@ export function networkedGoals(results: BenchResult[], c: GoalContext): Goal[] {
     const ref = at(refMode, big);
     if (!net?.gbPerSec || !ref?.gbPerSec) return;
     const ratio = net.gbPerSec / ref.gbPerSec;
-    goals.push({ name: `networked vs ${refMode} throughput at ${mib(big)}`, target: `>= ${target.toFixed(2)}`, measured: `${ratio.toFixed(2)} (${net.gbPerSec.toFixed(2)} vs ${ref.gbPerSec.toFixed(2)} GB/s)`, pass: ratio >= target });
+    goals.push({ name: `networked vs ${refMode} throughput at ${sizeLabel(big)}`, target: `>= ${target.toFixed(2)}`, measured: `${ratio.toFixed(2)} (${net.gbPerSec.toFixed(2)} vs ${ref.gbPerSec.toFixed(2)} GB/s)`, pass: ratio >= target });
   };
   if (c.loopbackComparable) vs('raw-tcp', 0.8);
   // The line-rate references: two processes, like the engine rows.
@@ -37,7 +34,7 @@ export function networkedGoals(results: BenchResult[], c: GoalContext): Goal[] {
     // tbf counts the packets' headers too, so a payload reaches a little under the rate.
     const linkGBps = c.link.bitsPerSec / 8 / 1e9;
     const ratio = net.gbPerSec / linkGBps;
-    goals.push({ name: `networked vs the ${c.link.text} link rate at ${mib(big)}`, target: '>= 0.90', measured: `${ratio.toFixed(2)} (${net.gbPerSec.toFixed(3)} vs ${linkGBps.toFixed(3)} GB/s)`, pass: ratio >= 0.9 });
+    goals.push({ name: `networked vs the ${c.link.text} link rate at ${sizeLabel(big)}`, target: '>= 0.90', measured: `${ratio.toFixed(2)} (${net.gbPerSec.toFixed(3)} vs ${linkGBps.toFixed(3)} GB/s)`, pass: ratio >= 0.9 });
   }
   const small = Math.min(...c.sizes);
   const n2 = at('networked', small);
@@ -45,7 +42,7 @@ export function networkedGoals(results: BenchResult[], c: GoalContext): Goal[] {
   if (n2 && kv2) {
     const ratio = kv2.latencyMs.meanMs / n2.latencyMs.meanMs;
     goals.push({
-      name: `networked vs remote-kv at ${mib(small)} (paper throughput${c.redisWhere === undefined ? '' : `, ${c.redisWhere}`})`,
+      name: `networked vs remote-kv at ${sizeLabel(small)} (paper throughput${c.redisWhere === undefined ? '' : `, ${c.redisWhere}`})`,
       target: '>= 3x', measured: `${ratio.toFixed(1)}x (${n2.latencyMs.meanMs.toFixed(2)} vs ${kv2.latencyMs.meanMs.toFixed(2)} ms)`, pass: ratio >= 3,
     });
   }

@@ -4,7 +4,7 @@
 // `--link RATE` shapes every link). The bench asks its sites for addresses,
 // command prefixes and notes, and never which kind it has.
 
-import type { LinkRate } from '../engine/cli/format.js';
+import type { LinkRate } from 'cwasi/primitives';
 import type { ClusterHarnessOptions } from './cluster-harness.js';
 import type { Ends } from './net-ref.js';
 import { LOOPBACK_ENDS } from './net-ref.js';

@@ -26,7 +26,7 @@
 // size, ≥ 90% of the link rate with --link; networked ≥ 3× remote-kv at the
 // smallest.
 
-import { Engine } from '../engine/index.js';
+import { Engine } from 'cwasi';
 import { startCluster } from './cluster-harness.js';
 import { type BenchOptions, type BenchReport, type BenchResult, meta, progress, round, row } from './common.js';
 import { measureRawTcp, measureTransport } from './net-raw.js';

@@ -11,7 +11,7 @@
 // needs a cheaper per-call path than the pool's own postMessage).
 
 import { Piscina } from 'piscina';
-import { Engine } from '../engine/index.js';
+import { Engine } from 'cwasi';
 import { type BenchOptions, type BenchReport, median, meta, progress, round, row } from './common.js';
 
 export async function overhead(opts: BenchOptions): Promise<BenchReport> {

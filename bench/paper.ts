@@ -20,7 +20,8 @@
 // the node processes of networked rows keep the largest size) and prints the
 // makespan speed-up over the smallest.
 
-import { Engine, workloads, type IfcMode, type InvocationReport, type WorkflowDocument } from '../engine/index.js';
+import { Engine, type IfcMode, type InvocationReport, type WorkflowDocument } from 'cwasi';
+import * as workloads from 'cwasi/workloads';
 import { startCluster, type Harness } from './cluster-harness.js';
 import { type BenchOptions, type BenchReport, meta, progress, round, stats } from './common.js';
 import { plotRenderer } from './paper/plot-renderer.js';

@@ -21,10 +21,11 @@ import asc from 'assemblyscript/asc';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { NO_CONFIG, PACKAGE_ROOT, readSource } from '../engine/build/asc.js';
+import { fileURLToPath } from 'node:url';
+import { NO_CONFIG, readSource } from 'cwasi/primitives';
 
 /** The package root: sources and node_modules/cwasi/ paths resolve from it, as in `cwasi build`. */
-export const REPO_ROOT = PACKAGE_ROOT;
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** AssemblyScript's runtime id of ArrayBuffer (`idof<ArrayBuffer>()`), fixed by the compiler. */
 const ARRAY_BUFFER_ID = 1;

@@ -15,8 +15,9 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { Engine, workloads } from '../engine/index.js';
-import { ascArgs, compileWith } from '../engine/build/asc.js';
+import { Engine } from 'cwasi';
+import * as workloads from 'cwasi/workloads';
+import { ascArgs, compileWith } from 'cwasi/primitives';
 import { type BenchOptions, type BenchReport, median, meta, progress, round, row } from './common.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

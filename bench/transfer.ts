@@ -9,7 +9,8 @@
 //   transfer (the paper's latency) = consumer.inputReady − producer.done
 //   end to end                     = invoke() called → result resolved
 
-import { Engine, workloads, type EngineOptions, type IfcMode, type InvocationReport } from '../engine/index.js';
+import { Engine, type EngineOptions, type IfcMode, type InvocationReport } from 'cwasi';
+import * as workloads from 'cwasi/workloads';
 
 export interface EdgeSample {
   transferMs: number;

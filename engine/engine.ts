@@ -18,7 +18,7 @@ import { createEmbeddedChannel } from './channels/embedded.js';
 import { RingPools, createLocalChannel, type LocalTransport } from './channels/local.js';
 import { closeRedisClients, createRemoteKvChannel } from './channels/remote-kv.js';
 import { createNetworkedChannel } from './channels/networked.js';
-import { ClusterMember, type ClusterOptions } from './cluster/member.js';
+import { ClusterMember, type ClusterOptions, type ClusterStats } from './cluster/member.js';
 import type { RemoteFunctionConfig } from './cluster/protocol.js';
 import type { HeapStats } from './memory/heap.js';
 import type { IfcMode } from './selection.js';
@@ -246,7 +246,7 @@ export class Engine {
   }
 
   /** This node in its cluster: name, listener, live nodes, Networked Buffer statistics. */
-  clusterStats(): ReturnType<ClusterMember['stats']> | undefined {
+  clusterStats(): ClusterStats | undefined {
     return this.member?.stats();
   }
 

@@ -1,26 +1,28 @@
-// cwasi public API.
+// cwasi public API: the engine, its options and reports, its errors and the
+// workflow documents it runs. What works below the engine (the ring, the
+// heap, the mode selection rule, the transport) is `cwasi/primitives`
+// (primitives.ts); the host-side twins of the bundled functions are
+// `cwasi/workloads` (workloads.ts).
 export { DEFAULT_MAX_PAYLOAD_BYTES, Engine } from './engine.js';
 export type { EngineOptions, EngineStats, DeployResult, PlanReport, EdgePlan, FunctionPlacement } from './engine.js';
 export type { CloseOptions } from './close.js';
+export type { LocalTransport } from './channels/local.js';
+export type { GuestCallLimits } from './guest-calls.js';
+export type { HeapStats } from './memory/heap.js';
 export { RETRYABLE_CODES } from './batch/map.js';
-export type { MapInput, MapOptions, MapResult } from './batch/map.js';
-export { listFiles } from './batch/files.js';
+export type { MapInput, MapOptions, MapResult, MapResultBase } from './batch/map.js';
 export type { FileItem, FileInputStats } from './batch/files.js';
 export type { InvokeOptions, InvocationReport, EdgeReport, StepReport } from './dispatcher.js';
 export type { WorkerStats } from './worker/control.js';
+export type { InstanceHeapFigures } from './worker/host.js';
 export type { FunctionConfig } from './coordinator.js';
 export type { ClusterOptions, ClusterStats } from './cluster/member.js';
 export type { NatsAuthOptions } from './cluster/nats-auth.js';
+export type { NetStats, NetTlsOptions } from './net/options.js';
 export { CwasiError, ERROR_CODES, isErrorCode } from './errors.js';
 export type { ErrorCode, ErrorRecord } from './errors.js';
-export { IFC_MODES, isIfcMode, selectMode, embedRefusal } from './selection.js';
-export type { IfcMode, Placement, Selection } from './selection.js';
+export { IFC_MODES, isIfcMode } from './selection.js';
+export type { IfcMode } from './selection.js';
 export { parseWorkflow, validateWorkflowDocument, workflowSchema } from './workflow/schema.js';
 export type { WorkflowDocument, FunctionDecl, EdgeDecl } from './workflow/schema.js';
-export { buildGraph } from './workflow/graph.js';
-export type { WorkflowGraph, GraphEdge } from './workflow/graph.js';
-export { Ring } from './ring/ring.js';
-export { Heap } from './memory/heap.js';
-export * as workloads from './workloads.js';
-export { summarize } from './stats.js';
 export type { LatencySummary } from './stats.js';

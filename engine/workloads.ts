@@ -1,6 +1,6 @@
-// JavaScript mirrors of the bundled functions' kernels (sdk/workloads.ts),
-// bit-for-bit identical, so that tests, the CLI and benchmarks can produce
-// inputs and check outputs without running wasm.
+// `cwasi/workloads`: JavaScript mirrors of the bundled functions' kernels
+// (sdk/workloads.ts), bit-for-bit identical, so that tests, the CLI and
+// benchmarks can produce inputs and check outputs without running wasm.
 
 const PRIME = 0x9e3779b1;
 

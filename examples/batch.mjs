@@ -2,7 +2,9 @@
 //   node examples/batch.mjs [DIR]
 // With DIR, every file under it goes through the pipeline, each read straight
 // into the first function's memory; without, 10 000 generated records do.
-import { Engine, listFiles, workloads } from '../dist/engine/index.js';
+import { Engine } from 'cwasi';
+import { listFiles } from 'cwasi/primitives';
+import * as workloads from 'cwasi/workloads';
 
 const engine = await Engine.create();
 await engine.deployFile(new URL('./batch.json', import.meta.url).pathname);

@@ -16,7 +16,8 @@
 import http from 'node:http';
 import { EventEmitter } from 'node:events';
 import { pathToFileURL } from 'node:url';
-import { CwasiError, Engine, workloads } from 'cwasi';
+import { CwasiError, Engine } from 'cwasi';
+import * as workloads from 'cwasi/workloads';
 
 export const PIPELINE = {
   name: 'service-pipeline',

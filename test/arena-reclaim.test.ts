@@ -3,7 +3,8 @@
 // instances' stacks and the threads' cached chunks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 
 let engine: Engine;
 

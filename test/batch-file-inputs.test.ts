@@ -7,7 +7,9 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Engine, listFiles, workloads, type MapResult } from '../engine/index.js';
+import { Engine, type MapResult } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
+import { listFiles } from '../engine/batch/files.js';
 import { SEED, prng } from './helpers/env.js';
 import { closeEngine } from './helpers/settle.js';
 

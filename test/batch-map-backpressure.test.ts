@@ -3,7 +3,8 @@
 // counted at the source and in the engine's invocation counter (not timed).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads, type MapResult } from '../engine/index.js';
+import { Engine, type MapResult } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { PIPELINE, expectedFor } from './helpers/batch.js';
 import { closeEngine } from './helpers/settle.js';
 

@@ -5,7 +5,8 @@
 // with E_ABORTED.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CwasiError, Engine, workloads, type MapResult } from '../engine/index.js';
+import { CwasiError, Engine, type MapResult } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { PIPELINE, expectedFor } from './helpers/batch.js';
 import { closeEngine } from './helpers/settle.js';
 import { rejectsWith } from './helpers/assert-error.js';

@@ -3,7 +3,8 @@
 // (unordered), from sync and async sources, keys kept.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads, type MapResult } from '../engine/index.js';
+import { Engine, type MapResult } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { SEED, prng } from './helpers/env.js';
 import { PIPELINE, expectedFor, specFor } from './helpers/batch.js';
 import { closeEngine } from './helpers/settle.js';

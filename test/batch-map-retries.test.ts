@@ -5,7 +5,8 @@
 // its code is named in retryOn, and then exactly `retries` more times.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, RETRYABLE_CODES, workloads, type MapResult } from '../engine/index.js';
+import { Engine, RETRYABLE_CODES, type MapResult } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { PIPELINE, expectedFor } from './helpers/batch.js';
 import { closeEngine } from './helpers/settle.js';
 

@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (runs a benchmark beside a Piscina reference)
 // `cwasi bench batch` at a tiny size: every row is there with its throughput,
 // latency and peak RSS, the Piscina reference computes the same results (the
 // bench checks them and throws otherwise), and the report says schemaVersion 1.
@@ -6,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { batch } from '../bench/batch.js';
 
 test('rows, goals and notes of a tiny run', async () => {
-  const report = await batch({ sizes: [16 * 1024], executions: 6, quick: true, progress: false, command: 'test', log: () => {} });
+  const report = await batch({ sizes: [16 * 1024], executions: 6, quick: true, command: 'test', log: () => {} });
   assert.is(report.schemaVersion, 1);
   assert.equal(report.results.map((r) => r.mode), ['piscina-postMessage', 'piscina-transfer', 'cwasi', 'cwasi-threads-1', 'cwasi-4n']);
   assert.equal(report.results.map((r) => r.executions), [18, 18, 18, 18, 24]);

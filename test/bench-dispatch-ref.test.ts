@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (measures dispatch latency and a task busy for a set time)
 // The embedding bench's dispatch-after-run reference (bench/dispatch-ref.ts):
 // a raw Piscina task posted when one that wrote `bytes` and ran `runMs`
 // returned. Each sample is the second task's start minus the first's end,

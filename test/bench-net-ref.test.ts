@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (moves payloads at line rate between processes)
 // The line-rate references of `cwasi bench networked` (bench/net-ref.ts): the
 // two-process raw TCP reference moves the payload from a sender process and
 // returns one sample per repeat and refuses bad arguments; iperf3 reports a rate when installed and says why not otherwise.

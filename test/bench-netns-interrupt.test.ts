@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (makes network namespaces)
 // Ctrl-C (SIGINT) during `cwasi bench networked --netns` removes the
 // topology before the process ends: every process inside the namespaces is
 // killed (and the NATS server on the bridge), the namespaces, veth pairs and bridge are deleted, and the command

@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (makes network namespaces)
 // The namespace topology of `cwasi bench networked --netns` (bench/netns.ts):
 // opened, its three namespaces exist, a process in A reaches one listening in
 // B over the veth pairs and the bridge, Redis answers from the third, and

@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (makes network namespaces and measures a shaped link)
 // `cwasi bench networked --netns` end to end: the two nodes in two network
 // namespaces, Redis in a third. The report has networked, remote-kv and
 // raw-tcp-2proc rows with positive numbers (iperf3 too where installed), the
@@ -66,7 +67,7 @@ if (unavailable !== undefined) {
     const logs: string[] = [];
     const report = await networked({
       netns: true, link: LINK, sizes: [SHAPED_BYTES], quick: true, executions: 2,
-      modes: ['networked'], progress: false, command: 'test', log: (l) => logs.push(l),
+      modes: ['networked'], command: 'test', log: (l) => logs.push(l),
     });
     positive(report.results.find((x) => x.mode === 'networked'), 'networked');
     const goal = report.goals.find((g) => g.name === 'networked vs the 1gbit link rate at 4 MiB');

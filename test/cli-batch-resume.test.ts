@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { workloads } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { cwasiWithStdin, spawnCwasi } from './helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cwasi-resume-'));

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { workloads } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { cwasiWithStdin } from './helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cwasi-batch-'));

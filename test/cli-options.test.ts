@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { workloads } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { cwasi, root } from './helpers/cli.js';
 
 const FIXTURES = ['trap', 'spin', 'hog', 'statics-a', 'statics-b'];

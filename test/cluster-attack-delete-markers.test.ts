@@ -13,7 +13,7 @@ import type { Engine } from '../engine/index.js';
 import { bucketNames } from '../engine/cluster/registry.js';
 import { NATS_URL } from './helpers/env.js';
 import { deployFlow, describe, newCluster, node, restartServes, runFlow, PAYLOAD } from './helpers/cluster-attack.js';
-import { workloads } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 
 const { cluster, secret } = newCluster('del');
 let b: Engine;

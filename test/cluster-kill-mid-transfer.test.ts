@@ -8,7 +8,8 @@
 // redeploys and succeeds without waiting out a deadline.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CwasiError, Engine, workloads } from '../engine/index.js';
+import { CwasiError, Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { startCluster, type Harness } from '../bench/cluster-harness.js';
 import { MiB, NATS_URL } from './helpers/env.js';
 import { failureBoundMs, untilBytes } from './helpers/cluster-failure.js';

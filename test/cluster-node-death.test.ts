@@ -4,7 +4,8 @@
 // deployed again.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CwasiError, Engine, workloads } from '../engine/index.js';
+import { CwasiError, Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { startCluster, type Harness } from '../bench/cluster-harness.js';
 import { MiB, NATS_URL } from './helpers/env.js';
 

@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (makes network namespaces)
 // A node cut off mid-transfer (its process alive, its link down) fails the
 // invocation streaming to it with E_NET within the stated bound: its
 // heartbeat stops reaching the registry and its connection goes silent.
@@ -10,7 +11,8 @@
 // is stopped (SIGSTOP: alive, silent) on loopback. The output says which ran.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CwasiError, Engine, workloads } from '../engine/index.js';
+import { CwasiError, Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { startCluster, type Harness } from '../bench/cluster-harness.js';
 import { MiB, NATS_URL } from './helpers/env.js';
 import { failureBoundMs, untilBytes } from './helpers/cluster-failure.js';

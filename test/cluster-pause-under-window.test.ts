@@ -6,7 +6,8 @@
 // in-flight work fails with E_NET: test/cluster-partition.test.ts.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { startCluster, type Harness } from '../bench/cluster-harness.js';
 import { MiB, NATS_URL } from './helpers/env.js';
 import { NODE_HEARTBEAT_MS, failureBoundMs } from './helpers/cluster-failure.js';

@@ -5,7 +5,8 @@
 // that arrive meanwhile are buffered, and the invocation gets its data.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { HeapLock, HeapLockBusy } from '../engine/memory/heap-lock.js';
 import type { Heap } from '../engine/memory/heap.js';
 import { startCluster, type Harness } from '../bench/cluster-harness.js';

@@ -3,7 +3,8 @@
 // again when the server is back. Private servers, so the shared ones stay up.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CwasiError, Engine, workloads } from '../engine/index.js';
+import { CwasiError, Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { startCluster, type Harness } from '../bench/cluster-harness.js';
 import { NATS_BIN, REDIS_BIN, privateNats, privateRedis, type PrivateServer } from './helpers/servers.js';
 

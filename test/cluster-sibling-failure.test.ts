@@ -4,7 +4,8 @@
 // of holding it (and the caller) until the deadline.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CwasiError, Engine, workloads } from '../engine/index.js';
+import { CwasiError, Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { startCluster, type Harness } from '../bench/cluster-harness.js';
 import { NATS_URL } from './helpers/env.js';
 import { within } from './helpers/settle.js';

@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (makes a network namespace with a shaped link)
 // A slow, distant node is not a dead one. The node runs in a network
 // namespace whose link is shaped with `tc` (200 Mbit/s with tbf, and 100 ms
 // each way with netem where the kernel has it; the output says what applied):
@@ -8,7 +9,8 @@
 import { test } from 'uvu';
 import { execFileSync } from 'node:child_process';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { startCluster, type Harness } from '../bench/cluster-harness.js';
 import { MiB } from './helpers/env.js';
 import { openNetns, type Netns, type Shaped } from './helpers/netns.js';

@@ -4,7 +4,7 @@
 // JavaScript mirrors (engine/workloads.ts) say. The cwasi side runs the
 // bundled modules `node build.mjs` made (what `cwasi run` uses); scatter's
 // callees are registered by name on both sides.
-import { workloads } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import {
   compilePlain, differentialSuite, pick, randBytes, randInt,
   type FunctionSet, type GuestFailure, type GuestFunction,

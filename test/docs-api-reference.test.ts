@@ -1,7 +1,8 @@
 // The API reference (docs/api.md) covers every export of the package entry
-// (engine/index.ts): each exported name, each public member of Engine, each
-// EngineOptions and InvokeOptions field and each workloads helper appears in
-// it — in any section, so a name documented under a subpath export counts.
+// (engine/index.ts) and of its subpath exports (`cwasi/primitives`,
+// engine/primitives.ts; `cwasi/workloads`, engine/workloads.ts): each exported
+// name, each public member of Engine, each EngineOptions and InvokeOptions
+// field and each workloads helper appears in it, in any section.
 // The lists come from the sources (parsed with the TypeScript compiler), so
 // a new export without documentation fails here.
 import { test } from 'uvu';
@@ -10,6 +11,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import * as api from '../engine/index.js';
+import * as primitives from '../engine/primitives.js';
+import * as workloads from '../engine/workloads.js';
 import { root } from './helpers/cli.js';
 
 const apiSection = readFileSync(join(root, 'docs', 'api.md'), 'utf8');
@@ -18,10 +21,10 @@ function source(path: string): ts.SourceFile {
   return ts.createSourceFile(path, readFileSync(join(root, path), 'utf8'), ts.ScriptTarget.ES2022, true);
 }
 
-/** Every name engine/index.ts exports, values and types. */
-function exportedNames(): string[] {
+/** Every name an entry module (engine/index.ts, engine/primitives.ts) exports, values and types. */
+function exportedNames(entry: string): string[] {
   const names: string[] = [];
-  for (const st of source('engine/index.ts').statements) {
+  for (const st of source(entry).statements) {
     if (!ts.isExportDeclaration(st) || st.exportClause === undefined) continue;
     if (ts.isNamedExports(st.exportClause)) for (const e of st.exportClause.elements) names.push(e.name.text);
     else names.push(st.exportClause.name.text);
@@ -50,13 +53,19 @@ function members(path: string, match: (node: ts.Node) => node is ts.ClassDeclara
 
 const code = (s: string) => apiSection.includes(`\`${s}`);
 
-test('every export of the package entry is in the API reference', () => {
-  const names = exportedNames();
-  assert.ok(names.length > 30, `found ${names.length} exports`);
-  // The parse agrees with the module's runtime values.
-  for (const v of Object.keys(api)) assert.ok(names.includes(v), `runtime export ${v} is parsed`);
-  const missing = names.filter((n) => !code(n) && !apiSection.includes(`${n}\``));
-  assert.equal(missing, [], `undocumented exports: ${missing.join(', ')}`);
+for (const [entry, mod] of [['engine/index.ts', api], ['engine/primitives.ts', primitives]] as const) {
+  test(`every export of ${entry} is in the API reference`, () => {
+    const names = exportedNames(entry);
+    assert.ok(names.length > 20, `found ${names.length} exports`);
+    // The parse agrees with the module's runtime values.
+    for (const v of Object.keys(mod)) assert.ok(names.includes(v), `runtime export ${v} is parsed`);
+    const missing = names.filter((n) => !code(n) && !apiSection.includes(`${n}\``));
+    assert.equal(missing, [], `undocumented exports: ${missing.join(', ')}`);
+  });
+}
+
+test('the subpath exports are named in the API reference', () => {
+  for (const subpath of ['cwasi/primitives', 'cwasi/workloads']) assert.ok(code(subpath), `${subpath} is documented`);
 });
 
 test('every public member of Engine is in the API reference', () => {
@@ -76,7 +85,7 @@ test('every EngineOptions and InvokeOptions field is in the API reference', () =
 
 test('every workloads helper is in the API reference', () => {
   // Functions are documented with their call (`workloads.name(`), constants by name (`workloads.NAME`).
-  const missing = Object.keys(api.workloads).filter((n) => !code(`workloads.${n}(`) && !apiSection.includes(`\`workloads.${n}\``));
+  const missing = Object.keys(workloads).filter((n) => !code(`workloads.${n}(`) && !apiSection.includes(`\`workloads.${n}\``));
   assert.equal(missing, [], `undocumented workloads helpers: ${missing.join(', ')}`);
 });
 

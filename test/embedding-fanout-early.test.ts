@@ -6,7 +6,8 @@
 // back to its pool.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { whenRunning } from './helpers/running.js';
 import { MiB } from './helpers/env.js';

@@ -3,7 +3,8 @@
 // workflow edges (same task and separate tasks) and guest-initiated calls.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { MiB } from './helpers/env.js';
 
 let engine: Engine;

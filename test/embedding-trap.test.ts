@@ -3,7 +3,8 @@
 // invocation gets a fresh group.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 
 let engine: Engine;

@@ -3,7 +3,8 @@
 // live in engine/abi.ts), and the channels never reach into the worker. Read
 // from the sources with the TypeScript compiler, following value imports
 // (type-only imports load nothing). The scheduler and the worker ask a channel
-// what it can do instead of comparing mode names.
+// what it can do instead of comparing mode names. The benchmarks stand on the
+// package's exports, as a user's code would.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -51,14 +52,17 @@ function closure(entry: string): Set<string> {
 }
 
 test('the main thread never loads the guest host or the AssemblyScript loader', () => {
-  for (const entry of ['engine/engine.ts', 'engine/index.ts', 'engine/cli/main.ts']) {
+  for (const entry of ['engine/engine.ts', 'engine/index.ts', 'engine/cli/main.ts', 'engine/primitives.ts', 'engine/workloads.ts']) {
     const reach = closure(entry);
     assert.not.ok(reach.has('engine/worker/host.ts'), `${entry} reaches engine/worker/host.ts`);
     assert.not.ok(reach.has('engine/worker/worker.ts'), `${entry} reaches engine/worker/worker.ts`);
     assert.not.ok(reach.has('@assemblyscript/loader'), `${entry} reaches @assemblyscript/loader`);
-    // A check that could fail: the closure does follow imports.
-    assert.ok(reach.has('engine/abi.ts'), `${entry} reaches engine/abi.ts`);
+    // The compiler is an optional peer: it is imported when a build runs, never when a module loads.
+    assert.not.ok([...reach].some((f) => f.startsWith('assemblyscript')), `${entry} reaches the AssemblyScript compiler`);
   }
+  // A check that could fail: the closure does follow imports.
+  assert.ok(closure('engine/index.ts').has('engine/abi.ts'), 'engine/index.ts reaches engine/abi.ts');
+  assert.ok(closure('engine/primitives.ts').has('engine/ring/ring.ts'), 'engine/primitives.ts reaches engine/ring/ring.ts');
 });
 
 test('the main thread never instantiates a module: the probe that does runs in its own worker', () => {
@@ -99,6 +103,25 @@ test('the dispatcher and the worker never compare mode names (each mode lives in
     const hit = text.match(/'(embedded|local|networked|remote-kv|copy)'/);
     assert.is(hit, null, `${f} names the mode ${hit?.[0]}`);
   }
+});
+
+test('the benchmarks import the engine by its package name, never by path', () => {
+  const walk = (dir: string): string[] => readdirSync(join(root, dir), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : []));
+  const files = walk('bench');
+  assert.ok(files.length > 10);
+  let byName = 0;
+  for (const f of files) {
+    const sf = ts.createSourceFile(f, readFileSync(join(root, f), 'utf8'), ts.ScriptTarget.ES2022, true);
+    for (const st of sf.statements) {
+      const spec = (ts.isImportDeclaration(st) || ts.isExportDeclaration(st)) ? st.moduleSpecifier : undefined;
+      if (spec === undefined || !ts.isStringLiteral(spec)) continue;
+      const target = relative(root, join(root, dirname(f), spec.text));
+      assert.not.ok(spec.text.startsWith('.') && !target.startsWith('bench'), `${f} imports ${spec.text}`);
+      if (/^cwasi(\/|$)/.test(spec.text)) byName++;
+    }
+  }
+  assert.ok(byName > 10, `${byName} imports by package name`);
 });
 
 /** Files still over the limit, each being split on its own; this list may only shrink. */

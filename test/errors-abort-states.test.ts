@@ -7,7 +7,8 @@
 // order), never by sleeping.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import type { RequestDispatcher } from '../engine/dispatcher.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { bytesEqual } from './helpers/env.js';

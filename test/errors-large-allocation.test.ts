@@ -10,7 +10,8 @@ import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_MAX_PAYLOAD_BYTES, Engine, workloads } from '../engine/index.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { MiB } from './helpers/env.js';
 import { closeEngine } from './helpers/settle.js';

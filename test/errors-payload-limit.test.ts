@@ -3,7 +3,8 @@
 // status -5 for the caller), payloads of exactly the limit work.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { SEED, bytesEqual, prng } from './helpers/env.js';
 import { closeEngine, expectFulfilled, expectRejected, settleAll } from './helpers/settle.js';

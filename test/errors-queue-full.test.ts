@@ -4,7 +4,8 @@
 // deadlocked.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { bytesEqual } from './helpers/env.js';
 import { closeEngine, expectFulfilled, expectRejected, settleAll, within } from './helpers/settle.js';

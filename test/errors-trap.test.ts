@@ -4,7 +4,8 @@
 // the trapping function serves its next good input, and nothing leaks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads, type ErrorCode } from '../engine/index.js';
+import { Engine, type ErrorCode } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { SEED, bytesEqual, prng } from './helpers/env.js';
 import { closeEngine, expectFulfilled, expectRejected, memoryInUse, settleAll, within } from './helpers/settle.js';

@@ -5,7 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { SEED, bytesEqual, prng } from './helpers/env.js';
 import { HAND_BUILT_STACK_POINTER, I32, abiModule, buildModule, call, i32c, type FuncDef, type ImportFunc, type ModuleDef, RT_STUBS } from './helpers/wasm-builder.js';

@@ -10,7 +10,8 @@
 // the producer has returned.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads, type FunctionDecl } from '../engine/index.js';
+import { Engine, type FunctionDecl } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { whenRunning } from './helpers/running.js';
 

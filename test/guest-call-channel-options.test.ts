@@ -6,7 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { REDIS_URL } from './helpers/env.js';
 import { type MonitorConnection, openMonitor } from './helpers/redis-monitor.js';
 

@@ -3,7 +3,8 @@
 // from inside), and every mode that can carry them does.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { REDIS_URL } from './helpers/env.js';
 
 let engine: Engine;

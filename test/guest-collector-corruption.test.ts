@@ -8,7 +8,8 @@
 // a trust domain the neighbours' later calls are right too.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { closeEngine } from './helpers/settle.js';
 

@@ -5,7 +5,8 @@
 // callee's memory stays, and its next invocations are right.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { I32, guestModule, call, i32c, i32store, type ImportFunc, RT_STUBS } from './helpers/wasm-builder.js';
 import { closeEngine } from './helpers/settle.js';
 

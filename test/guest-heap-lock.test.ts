@@ -7,7 +7,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { MiB, SEED, bytesEqual, prng } from './helpers/env.js';
 import { I32, guestModule, call, i32c, i32load, i32store, localGet, type ImportFunc, RT_STUBS } from './helpers/wasm-builder.js';
 import { closeEngine, within } from './helpers/settle.js';

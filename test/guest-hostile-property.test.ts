@@ -21,7 +21,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { CwasiError, Engine, workloads } from '../engine/index.js';
+import { CwasiError, Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { SEED, bytesEqual, prng } from './helpers/env.js';
 import { I32, guestModule, call, i32c, i32store, localGet, type ImportFunc, RT_STUBS } from './helpers/wasm-builder.js';
 import { closeEngine, within } from './helpers/settle.js';

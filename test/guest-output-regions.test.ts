@@ -4,7 +4,8 @@
 // and the next invocations are healthy.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { bytesEqual } from './helpers/env.js';
 import { I32, abiModule, guestModule, call, i32c, localGet, type ImportFunc, RT_STUBS } from './helpers/wasm-builder.js';

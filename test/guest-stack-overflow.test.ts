@@ -4,7 +4,8 @@
 // spill through them used to return wrong results as success.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { SEED, prng } from './helpers/env.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { closeEngine } from './helpers/settle.js';

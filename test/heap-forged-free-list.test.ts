@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (compares another tenant's throughput across windows)
 // An untrusted guest grows its memory and writes a valid-looking free list of
 // 4 M small blocks into it (every block aligned, inside the heap, FREE_TAG,
 // address ordered). Every input the main thread then places into that memory
@@ -18,7 +19,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { CwasiError, Engine, workloads } from '../engine/index.js';
+import { CwasiError, Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { FREE_TAG, HDR } from '../engine/memory/layout.js';
 import { I32, UNREACHABLE, guestModule, call, i32c, i32load, i32store, localGet, localSet, type ImportFunc, RT_STUBS } from './helpers/wasm-builder.js';
 import { closeEngine, within } from './helpers/settle.js';

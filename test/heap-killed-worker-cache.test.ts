@@ -9,7 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
-import { Heap } from '../engine/index.js';
+import { Heap } from '../engine/memory/heap.js';
 import { BLOCK, CHUNK_BLOCK_BYTES } from '../engine/memory/layout.js';
 
 const PAGE = 65536;

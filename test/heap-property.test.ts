@@ -4,7 +4,7 @@
 // the host counted), and freeing everything returns the heap to empty.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Heap } from '../engine/index.js';
+import { Heap } from '../engine/memory/heap.js';
 import { SEED, prng } from './helpers/env.js';
 
 const PAGE = 65536;

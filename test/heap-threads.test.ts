@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
-import { Heap } from '../engine/index.js';
+import { Heap } from '../engine/memory/heap.js';
 import { SEED } from './helpers/env.js';
 
 const PAGE = 65536;

@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { workloads } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const install = mkdtempSync(join(tmpdir(), 'cwasi-noplots-'));

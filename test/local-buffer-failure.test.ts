@@ -3,7 +3,8 @@
 // is discarded, and the next invocation succeeds on a fresh channel.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 
 let engine: Engine;

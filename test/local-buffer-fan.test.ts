@@ -3,7 +3,8 @@
 // rings are leased per edge, reused across invocations and freed on close.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads, type WorkflowDocument } from '../engine/index.js';
+import { Engine, type WorkflowDocument } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 
 const N = 100;
 const SIZE = 64 * 1024 + 3;

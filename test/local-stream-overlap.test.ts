@@ -12,7 +12,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
-import { Heap } from '../engine/index.js';
+import { Heap } from '../engine/memory/heap.js';
 import { STREAM_FRAMES_PER_RING, streamChunkBytes, writeOutputToRings } from '../engine/channels/local.js';
 import { FRAME_HEADER_BYTES, Ring } from '../engine/ring/ring.js';
 import { SEED, prng } from './helpers/env.js';

@@ -6,7 +6,8 @@
 // its own code, E_EMBED_REFUSED.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads, type WorkflowDocument } from '../engine/index.js';
+import { Engine, type WorkflowDocument } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { rejectsWith, throwsWith } from './helpers/assert-error.js';
 import { cwasi } from './helpers/cli.js';
 

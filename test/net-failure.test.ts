@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (asserts failure detection within 1 s)
 // Networked Buffer failures: when a listener closes, a peer process dies, a
 // sender goes away, or a connection goes silent (half-open), every stream on
 // that connection fails with E_NET on both sides within a bounded time, other

@@ -1,6 +1,7 @@
 // The package is the product: `npm pack` of this checkout, installed into an
 // empty project, gives a working `import { Engine } from 'cwasi'` (with
-// types under moduleResolution nodenext), a working `cwasi` binary on the
+// types under moduleResolution nodenext) and its subpath exports
+// `cwasi/primitives` and `cwasi/workloads`, a working `cwasi` binary on the
 // bundled demo, and a `cwasi build` that compiles a function written in that
 // project against "cwasi/sdk", which then runs embedded beside a bundled one;
 // and `cwasi init` makes a project whose npm install, test and start pass.
@@ -12,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { workloads } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { taggingSource } from './helpers/user-functions.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -46,12 +47,13 @@ test('npm pack ships the engine, the functions, the SDK and the runtime, and no 
   const [info] = JSON.parse(r.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   files = info!.files.map((f) => f.path);
   for (const f of ['package.json', 'LICENSE', 'README.md', 'bin/cwasi.js', 'dist/engine/index.js', 'dist/engine/index.d.ts', 'dist/engine/cli/main.js',
+    'dist/engine/primitives.js', 'dist/engine/primitives.d.ts', 'dist/engine/workloads.js', 'dist/engine/workloads.d.ts',
     'dist/functions/manifest.json', 'dist/functions/producer.wasm', 'sdk/index.ts', 'sdk/abi.ts', 'asm-functions/rt/cwasi-rt.ts',
     'asm-functions/rt/export-stack-pointer.mjs', 'asm-functions/ABI.md', 'examples/demo.json', 'bench/reference/cwasi-paper.csv',
     'dist/engine/cli/bench.js', 'dist/bench/overhead.js', 'dist/bench/paper/index.js', 'dist/bench/paper/reference.js']) {
     assert.ok(files.includes(f), `tarball has ${f}`);
   }
-  const unwanted = files.filter((f) => /^(test|\.ci|dist\/test)\//.test(f) || f === 'build.mjs' || f.endsWith('.map') || f.startsWith('asm-functions/test-functions/')
+  const unwanted = files.filter((f) => /^(test|\.ci|dist\/test|dist\/\.tsbuildinfo)\//.test(f) || f === 'build.mjs' || f.endsWith('.map') || f.startsWith('asm-functions/test-functions/')
     || f.startsWith('dist/functions/test/'));
   assert.equal(unwanted, [], 'no tests, CI files, build script or source maps');
   writeFileSync(join(tmp, 'tarball'), info!.filename);
@@ -74,7 +76,9 @@ test('the tarball installs into an empty project; Engine imports and runs there,
   assert.not.match(inst.stderr, /install-scripts|prepare/, inst.stderr);
 
   writeFileSync(join(app, 'main.ts'), [
-    "import { Engine, CwasiError, workloads, type WorkflowDocument } from 'cwasi';",
+    "import { Engine, CwasiError, type WorkflowDocument } from 'cwasi';",
+    "import { Ring, type WaitOutcome } from 'cwasi/primitives';",
+    "import * as workloads from 'cwasi/workloads';",
     "const doc: WorkflowDocument = { name: 'w', functions: { p: { module: 'producer', trusted: true, domain: 'd' }, c: { module: 'checksum', trusted: true, domain: 'd' } }, edges: [{ from: 'p', to: 'c' }] };",
     'const engine: Engine = await Engine.create({ threads: 1 });',
     'await engine.deploy(doc);',
@@ -82,6 +86,7 @@ test('the tarball installs into an empty project; Engine imports and runs there,
     'console.log(JSON.stringify(workloads.readChecksums(out)));',
     'await engine.close();',
     'export const isError = (e: unknown): boolean => e instanceof CwasiError;',
+    "export const outcome: WaitOutcome = Ring.create(64).tryWrite(new Uint8Array(1)) === 1 ? 'ok' : 'closed';",
     '',
   ].join('\n'));
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
@@ -96,6 +101,29 @@ test('the tarball installs into an empty project; Engine imports and runs there,
   const r = await node([join(app, 'out', 'main.js')]);
   assert.is(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout), [{ hash: workloads.checksum(workloads.produce(65536, 3)), length: 65536 }]);
+});
+
+test('the subpath exports resolve from the installed package; the internals are no longer on cwasi', async () => {
+  writeFileSync(join(app, 'subpaths.mjs'), [
+    "const cwasi = await import('cwasi');",
+    "const primitives = await import('cwasi/primitives');",
+    "const workloads = await import('cwasi/workloads');",
+    'console.log(JSON.stringify({',
+    "  onCwasi: ['Ring', 'Heap', 'selectMode', 'buildGraph', 'summarize', 'listFiles', 'workloads'].filter((n) => n in cwasi),",
+    "  primitives: ['Ring', 'Heap', 'selectMode', 'embedRefusal', 'buildGraph', 'summarize', 'listFiles'].filter((n) => typeof primitives[n] === 'function'),",
+    '  checksum: workloads.checksum(new Uint8Array([1, 2, 3])),',
+    "  engine: typeof cwasi.Engine.create,",
+    '}));',
+    '',
+  ].join('\n'));
+  const r = await node([join(app, 'subpaths.mjs')]);
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout), {
+    onCwasi: [],
+    primitives: ['Ring', 'Heap', 'selectMode', 'embedRefusal', 'buildGraph', 'summarize', 'listFiles'],
+    checksum: workloads.checksum(new Uint8Array([1, 2, 3])),
+    engine: 'function',
+  });
 });
 
 test('the installed cwasi binary runs the bundled demo', async () => {

@@ -4,6 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as cwasi from '../engine/index.js';
+import * as primitives from '../engine/primitives.js';
+import * as workloads from '../engine/workloads.js';
 import type {
   CwasiError, EngineOptions, EngineStats, ErrorCode, FunctionConfig, IfcMode, InvocationReport, InvokeOptions,
   PlanReport, WorkerStats, WorkflowDocument,
@@ -20,6 +22,7 @@ export type TypeChecks = [
   Expect<Equal<ReturnType<cwasi.Engine['plan']>, PlanReport>>,
   Expect<Equal<ReturnType<cwasi.Engine['stats']>, EngineStats>>,
   Expect<Equal<ReturnType<cwasi.Engine['workerStats']>, Promise<WorkerStats[]>>>,
+  Expect<Equal<ReturnType<cwasi.Engine['clusterStats']>, cwasi.ClusterStats | undefined>>,
   Expect<Equal<ReturnType<cwasi.Engine['close']>, Promise<void>>>,
   // map() yields one result per input: output or a typed error.
   Expect<Equal<ReturnType<cwasi.Engine['map']>, AsyncGenerator<cwasi.MapResult, void, undefined>>>,
@@ -30,6 +33,11 @@ export type TypeChecks = [
   // A module is named, or given as bytes or compiled.
   Expect<Equal<WorkflowDocument['functions'][string]['module'], string | Uint8Array | WebAssembly.Module>>,
   Expect<Equal<typeof cwasi.DEFAULT_MAX_PAYLOAD_BYTES, number>>,
+  // The option and report types name their parts.
+  Expect<Equal<NonNullable<EngineOptions['local']>['transport'], cwasi.LocalTransport | undefined>>,
+  Expect<Equal<NonNullable<EngineOptions['guestCalls']>, Partial<cwasi.GuestCallLimits>>>,
+  Expect<Equal<EngineStats['memory'][number]['bytesInUse'], cwasi.HeapStats['bytesInUse']>>,
+  Expect<Equal<ReturnType<primitives.Heap['stats']>, cwasi.HeapStats>>,
 ];
 
 // What users write must compile.
@@ -47,11 +55,20 @@ const invokeOptions: InvokeOptions = { signal: new AbortController().signal, tim
 test('the runtime exports match the types', () => {
   assert.type(cwasi.Engine.create, 'function');
   assert.type(cwasi.CwasiError, 'function');
-  assert.type(cwasi.selectMode, 'function');
+  assert.type(primitives.selectMode, 'function');
   assert.ok(cwasi.IFC_MODES.includes('embedded'));
   assert.ok(Object.keys(cwasi.ERROR_CODES).includes('E_TIMEOUT'));
-  assert.type(cwasi.workloads.checksum, 'function');
+  assert.type(workloads.checksum, 'function');
   assert.ok(options && fn && wf && invokeOptions);
+});
+
+test('the package entry holds the engine and its types; what works below it is cwasi/primitives', () => {
+  for (const name of ['Ring', 'Heap', 'selectMode', 'embedRefusal', 'buildGraph', 'summarize', 'listFiles', 'workloads']) {
+    assert.not.ok(name in cwasi, `cwasi exports ${name}`);
+  }
+  for (const name of ['Ring', 'Heap', 'selectMode', 'embedRefusal', 'buildGraph', 'summarize', 'listFiles']) {
+    assert.ok(name in primitives, `cwasi/primitives lacks ${name}`);
+  }
 });
 
 test('a CwasiError keeps its code across a record', () => {

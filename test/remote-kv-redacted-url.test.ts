@@ -5,7 +5,8 @@
 // the failure is real and needs no second server.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { redactUrl } from '../engine/channels/remote-kv.js';
 import { createServer } from 'node:net';
 import { rejectsWith } from './helpers/assert-error.js';

@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (asserts wake-up and deadline latencies to a few milliseconds)
 // Ending a transfer: abort() from either side wakes the other side promptly
 // (a writer blocked on a full ring, a reader blocked on an empty one, in real
 // worker threads; main-thread writeAsync/readAsync too); a deadline ends a

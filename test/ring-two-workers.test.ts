@@ -1,3 +1,4 @@
+// cwasi-test: exclusive (asserts the median ring round trip)
 // Real concurrency through the ring: a producer and a consumer on different
 // threads stream 32–64 MiB of seeded bytes in random chunk sizes (the two
 // sides' chunk boundaries never line up) through 4 KiB and 64 KiB rings, and

@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/test/**/*.test.js) in its own Node
 // process, so each stays runnable alone and a crash in one cannot hide
-// another's results. Prints uvu's output per file, then one summary line:
+// another's results. Files run side by side, as many at a time as the machine
+// has cores; a file whose source opens with the line
+//   // cwasi-test: exclusive (why)
+// (it measures timing or throughput, or makes network namespaces) runs alone,
+// after the others. Prints uvu's output per file, then the wall time and one
+// summary line:
 //   N passed, N failed
 //
 //   node test/run.mjs                 all tests
 //   node test/run.mjs ring heap       only files whose name contains "ring" or "heap"
-//   CWASI_TEST_JOBS=2 node test/run.mjs   two files at a time (default 1)
+//   CWASI_TEST_JOBS=1 node test/run.mjs   one file at a time (default: os.availableParallelism())
 //
 // Flake hunting:
 //   node test/run.mjs --repeat 20 [filter...]   run the selection 20 times (or CWASI_TEST_REPEAT=20)
@@ -23,8 +28,8 @@
 //   CWASI_STRESS_MEM_MB MiB one process keeps re-touching (default 256; 0 for none)
 
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,11 +63,25 @@ function parseArgs(argv) {
 }
 
 const { filters, repeat, stress } = parseArgs(process.argv.slice(2));
-const jobs = Math.max(1, Number(process.env.CWASI_TEST_JOBS ?? 1));
+const jobs = Math.max(1, Number(process.env.CWASI_TEST_JOBS ?? availableParallelism()));
 /** A test file that has not finished after this long is killed and counted as failed. */
 const FILE_TIMEOUT_MS = Number(process.env.CWASI_TEST_FILE_TIMEOUT_MS ?? 180_000);
 /** The tests' default seed (test/helpers/env.ts); rounds of a repeat add their index. */
 const BASE_SEED = Number(process.env.CWASI_SEED ?? 20261126);
+
+/** The marker line that makes a test file run alone. */
+const EXCLUSIVE = /^\/\/ cwasi-test: exclusive\b/;
+
+/**
+ * Whether the source of compiled test `file` opens with the exclusive marker.
+ * The source is read, not the output: tsc keeps the comment, but a source is
+ * what a reader edits. A file without a source (built elsewhere) runs alone.
+ */
+function isExclusive(file) {
+  const source = join(root, relative(join(root, 'dist'), file)).replace(/\.js$/, '.ts');
+  if (!existsSync(source)) return true;
+  return EXCLUSIVE.test(readFileSync(source, 'utf8').split('\n', 1)[0]);
+}
 
 function list(dir) {
   const out = [];
@@ -104,6 +123,8 @@ function stopPressure() {
 // ── running ───────────────────────────────────────────────────────────────
 
 const files = list(testDir).filter((f) => filters.length === 0 || filters.some((x) => relative(testDir, f).includes(x)));
+const alone = files.filter(isExclusive);
+const together = files.filter((f) => !alone.includes(f));
 let passed = 0;
 let failed = 0;
 /** Every failure: { name, round, seed, seconds, excerpt }. */
@@ -175,11 +196,13 @@ try {
       stopPressure();
       startPressure();
     }
-    const queue = [...files];
     const before = { passed, failed, at: Date.now() };
+    const queue = [...together];
     await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
       while (queue.length > 0) await runFile(queue.shift(), round);
     }));
+    // Timing and namespace tests, one at a time on an otherwise idle runner.
+    for (const file of alone) await runFile(file, round);
     if (repeat > 1) {
       const s = ((Date.now() - before.at) / 1000).toFixed(0);
       process.stdout.write(`== round ${round + 1}/${repeat}: ${passed - before.passed} passed, ${failed - before.failed} failed in ${s} s\n`);
@@ -196,6 +219,8 @@ if (failures.length > 0) {
     }
   }
 }
-if (repeat > 1) process.stdout.write(`${repeat} rounds of ${files.length} files in ${((Date.now() - runStarted) / 1000).toFixed(0)} s${stress ? ' under stress' : ''}\n`);
+const wall = ((Date.now() - runStarted) / 1000).toFixed(1);
+if (repeat > 1) process.stdout.write(`${repeat} rounds of ${files.length} files in ${wall} s${stress ? ' under stress' : ''}\n`);
+else process.stdout.write(`${files.length} files in ${wall} s (${together.length} up to ${jobs} at a time, ${alone.length} alone)\n`);
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
 process.exitCode = failed > 0 || files.length === 0 ? 1 : 0;

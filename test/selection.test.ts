@@ -1,7 +1,8 @@
 // IFC selection follows the paper's rules, in order, and explains itself.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { IFC_MODES, embedRefusal, selectMode, type Placement } from '../engine/index.js';
+import { IFC_MODES } from '../engine/index.js';
+import { embedRefusal, selectMode, type Placement } from '../engine/selection.js';
 
 const p = (name: string, over: Partial<Placement> = {}): Placement => ({
   name, host: 'h1', trusted: true, domain: 'd', group: 'h1/domain:d', ...over,

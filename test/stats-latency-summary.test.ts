@@ -5,7 +5,8 @@
 // and the benches report this same shape.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, summarize } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
+import { summarize } from '../engine/stats.js';
 import { SEED, prng } from './helpers/env.js';
 
 const KEYS = ['count', 'meanMs', 'p50Ms', 'p90Ms', 'p99Ms', 'maxMs'];

@@ -6,7 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { Engine, workloads, type WorkflowDocument } from '../engine/index.js';
+import { Engine, type WorkflowDocument } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { abiModule } from './helpers/wasm-builder.js';
 import { closeEngine } from './helpers/settle.js';

@@ -3,7 +3,8 @@
 // selection picks and the ones an override forces.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine, workloads, type WorkflowDocument } from '../engine/index.js';
+import { Engine, type WorkflowDocument } from '../engine/index.js';
+import * as workloads from '../engine/workloads.js';
 import { REDIS_URL } from './helpers/env.js';
 
 let engine: Engine;

@@ -2,7 +2,8 @@
 // that name the bad field.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildGraph, parseWorkflow, validateWorkflowDocument } from '../engine/index.js';
+import { parseWorkflow, validateWorkflowDocument } from '../engine/index.js';
+import { buildGraph } from '../engine/workflow/graph.js';
 import { throwsWith } from './helpers/assert-error.js';
 
 const ok = {

@@ -6,7 +6,7 @@
 // reaches the page goes through escapeHtml.
 
 import type { BenchMeta, Goal } from '../common.js';
-import type { IfcMode } from '../../engine/selection.js';
+import type { IfcMode } from 'cwasi';
 import { MODE_ORDER, paperComparison, type PaperBenchRow } from './model.js';
 import { METRIC_SHORT, fmt, fmtMiB, fmtPaper, fmtRatio } from './format.js';
 import { goalsFor } from './goals.js';

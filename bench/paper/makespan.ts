@@ -13,7 +13,7 @@
 //                consumers running one after another (queueing), not the
 //                handoff.
 
-import { CwasiError } from '../../engine/errors.js';
+import { CwasiError } from 'cwasi';
 
 /** The timestamps of one step of an invocation report (engine/dispatch/types.ts StepReport). */
 export interface StepTimes {

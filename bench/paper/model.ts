@@ -16,8 +16,7 @@
 // latency CWASI ÷ here, throughput here ÷ CWASI.
 
 import type { BenchResult } from '../common.js';
-import type { LatencySummary } from '../../engine/stats.js';
-import type { IfcMode } from '../../engine/selection.js';
+import type { IfcMode, LatencySummary } from 'cwasi';
 import { PAPER_SYSTEMS, paperRows, paperValue, type PaperExperiment, type PaperRow } from './reference.js';
 
 export type { PaperExperiment } from './reference.js';

@@ -6,7 +6,7 @@
 // works without them. When they are absent the caller gets
 // E_DEPENDENCY_MISSING naming what to install.
 
-import { CwasiError } from '../../engine/errors.js';
+import { CwasiError } from 'cwasi';
 
 /** The versions the plots are made and tested with (package.json devDependencies). */
 export const PLOT_PACKAGES = 'vega@6.4.0 vega-lite@6.4.1';

@@ -15,7 +15,8 @@ import { resolveMapOptions, type ResolvedMapOptions } from '../options/index.js'
 /** One input: bytes, bytes with a key, or a file read straight into the first function's memory. */
 export type MapInput = Uint8Array | { key?: string; bytes: Uint8Array } | { key?: string; file: string };
 
-interface ResultBase {
+/** What every MapResult carries, output or error. */
+export interface MapResultBase {
   /** Position of the input in the source (0-based). */
   index: number;
   /** The input's key, when it had one (files: the path given). */
@@ -27,8 +28,8 @@ interface ResultBase {
 }
 
 export type MapResult =
-  | (ResultBase & { output: Uint8Array; error?: undefined })
-  | (ResultBase & { error: CwasiError; output?: undefined });
+  | (MapResultBase & { output: Uint8Array; error?: undefined })
+  | (MapResultBase & { error: CwasiError; output?: undefined });
 
 export interface MapOptions {
   // Defaults and the kind of value each takes: engine/options/spec.ts (MAP_OPTIONS).

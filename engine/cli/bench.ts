@@ -7,11 +7,18 @@
 // benchmarks or what they pull in (Piscina fixtures, the cluster harness, the
 // paper report); test/cli-lazy-bench.test.ts records the loaded modules to
 // prove it.
+//
+// The benchmarks are built on the engine's public API, so they depend on the
+// engine and not the other way round: this file knows them only through the
+// contract in bench-report.ts, and finds their modules by path at run time.
 
+import { writeFileSync } from 'node:fs';
 import { CwasiError } from '../errors.js';
+import type { Benchmark, BenchOptions } from './bench-report.js';
 import { formatMs, formatSize, parseLinkRate, parsePositiveInt, parseSizes, table } from './format.js';
+import { jsonDocument } from './json.js';
+import { progress } from './progress.js';
 import type { Out } from './report.js';
-import type { BenchOptions, BenchReport } from '../../bench/common.js';
 
 export interface BenchDefinition {
   description: string;
@@ -22,50 +29,58 @@ export interface BenchDefinition {
   /** Takes `--netns` and `--link` (its processes can run in network namespaces). */
   crossesHosts?: true;
   /** Imports the benchmark's module and returns its entry point. */
-  load(): Promise<(opts: BenchOptions) => Promise<BenchReport>>;
+  load(): Promise<Benchmark>;
+}
+
+/** The entry point `name` of the benchmark module `file` (dist/bench/file), imported now. */
+async function loadBench(file: string, name: string): Promise<Benchmark> {
+  const mod = (await import(new URL(`../../bench/${file}`, import.meta.url).href)) as Record<string, unknown>;
+  const entry = mod[name];
+  if (typeof entry !== 'function') throw new CwasiError('E_INTERNAL', `dist/bench/${file} has no benchmark ${name}`);
+  return entry as Benchmark;
 }
 
 export const BENCHES: Readonly<Record<string, BenchDefinition>> = {
   overhead: {
     description: 'a trivial function through the engine vs a trivial raw Piscina task (goals: >= 1.0x raw throughput at 1 and 64 in flight, p50 <= raw)',
-    load: async () => (await import('../../bench/overhead.js')).overhead,
+    load: () => loadBench('overhead.js', 'overhead'),
   },
   'local-buffer': {
     description: 'a payload between functions in two workers: local (descriptor), local-stream, copy, beside one memcpy (goals: 100 MiB at >= 80% of memcpy, streamed >= 90%, 2 MiB p50 < 1 ms)',
     defaultSizes: '2MiB,16MiB,100MiB',
-    load: async () => (await import('../../bench/local-buffer.js')).localBuffer,
+    load: () => loadBench('local-buffer.js', 'localBuffer'),
   },
   embedding: {
     description: 'handoff between trusted functions sharing one memory (zero copy), beside local and copy, and a raw Piscina dispatch after a run as long as the producer\'s (goals: p50 < 50 µs at 2 MiB and 100 MiB, a consumer dispatched as its own task <= 25 µs and <= that reference)',
     defaultSizes: '2MiB,100MiB',
-    load: async () => (await import('../../bench/embedding.js')).embedding,
+    load: () => loadBench('embedding.js', 'embedding'),
   },
   networked: {
     description: 'payloads between functions on two node processes over the Networked Buffer, beside raw TCP (one process, two processes, iperf3 when installed) and the Redis baseline (goals: >= 80% of raw-tcp and >= 90% of the two-process references at 100 MiB, >= 3x remote-kv at 2 MiB); --netns puts the nodes and Redis in three network namespaces, --link 1gbit shapes their links (goal: >= 90% of the link rate)',
     defaultSizes: '2MiB,100MiB',
     crossesHosts: true,
-    load: async () => (await import('../../bench/networked.js')).networked,
+    load: () => loadBench('networked.js', 'networked'),
   },
   batch: {
     description: 'N inputs through producer → transform (embedded) → checksum (local) with engine.map, beside a Piscina pool running the same wasm kernels stage by stage (postMessage, transferList); threads 1 vs N; peak RSS with N vs 4N inputs (goals: >= 5x Piscina at 2 MiB, >= 1.7x from 1 to 2 threads, RSS <= 1.2x)',
     defaultSizes: '64KiB,2MiB',
     sweepsThreads: true,
-    load: async () => (await import('../../bench/batch.js')).batch,
+    load: () => loadBench('batch.js', 'batch'),
   },
   alloc: {
     description: 'allocation-heavy guest code (parse a JSON document into objects and serialise it again) under the cwasi runtime vs the same source under plain asc, same process (goal: >= 0.90 of plain asc\'s guest throughput)',
     defaultSizes: '4KiB,256KiB',
-    load: async () => (await import('../../bench/alloc.js')).alloc,
+    load: () => loadBench('alloc.js', 'alloc'),
   },
   'stack-check': {
     description: 'cost of the per-instance shadow-stack limit check on the bundled kernels, against the constant check asc emits (goal: >= 0.95 of its throughput)',
     defaultSizes: '256KiB',
-    load: async () => (await import('../../bench/stack-check.js')).stackCheck,
+    load: () => loadBench('stack-check.js', 'stackCheck'),
   },
   paper: {
     description: "the CWASI paper's experiments (sequential, fan-out, fan-in, fan-out by size, cross-node) for every mode, beside the published numbers; --out DIR writes SVG plots and an HTML page",
     sweepsThreads: true,
-    load: async () => (await import('../../bench/paper.js')).paper,
+    load: () => loadBench('paper.js', 'paper'),
   },
 };
 
@@ -105,7 +120,7 @@ export async function cmdBench(name: string, o: Record<string, string | boolean 
     ...(o.netns === true ? { netns: true } : {}),
     ...(link !== undefined ? { link } : {}),
     ...(o.modes !== undefined ? { modes: (o.modes as string).split(',').map((m) => m.trim()).filter(Boolean) } : {}),
-    progress: true,
+    progress: (total, label) => progress(true, total, label),
     command: `cwasi ${argv.join(' ')}`,
     log: (line) => out.err(line),
   };
@@ -125,8 +140,9 @@ export async function cmdBench(name: string, o: Record<string, string | boolean 
   }
   for (const n of report.notes ?? []) out.out(`note: ${n}`);
   if (o.json !== undefined) {
-    const { writeReport } = await import('../../bench/common.js');
-    writeReport(o.json as string, report);
+    // The table is for the terminal; the document carries the rows it was made from.
+    const { table: _table, ...doc } = report;
+    writeFileSync(o.json as string, jsonDocument(doc) + '\n');
     out.out(`wrote ${o.json}`);
   }
 }

@@ -4,9 +4,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import {
-  CwasiError, DEFAULT_MAX_PAYLOAD_BYTES, Engine, IFC_MODES, isIfcMode, parseWorkflow, workloads,
+  CwasiError, DEFAULT_MAX_PAYLOAD_BYTES, Engine, IFC_MODES, isIfcMode, parseWorkflow,
   type EngineOptions, type IfcMode, type PlanReport, type WorkflowDocument,
 } from '../index.js';
+import * as workloads from '../workloads.js';
 import { summarize } from '../stats.js';
 import { bundledFunctionsDir, readManifests } from '../coordinator.js';
 import { addBatchFlags, runBatch, type BatchFlags } from './batch.js';

@@ -4,7 +4,8 @@
 // `validate` accepts is one `plan` and `run` accept as far as the document
 // goes. Each file is reported; the exit code is 1 when any is invalid.
 
-import { buildGraph, parseWorkflow } from '../index.js';
+import { parseWorkflow } from '../index.js';
+import { buildGraph } from '../workflow/graph.js';
 import { readArg } from './files.js';
 import { Reported, itemError, type Out } from './report.js';
 

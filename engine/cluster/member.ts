@@ -110,6 +110,7 @@ function authError(message: string): { ok: false; error: ErrorRecord } {
   return { ok: false, error: { code: 'E_AUTH', message } };
 }
 
+/** This node in its cluster, as `engine.clusterStats()` reports it. */
 export interface ClusterStats {
   node: string;
   address: string;

@@ -1,7 +1,7 @@
 // The batch tests' pipeline: producer → transform (embedded, one memory) →
 // checksum (untrusted: local), and the JS mirror of what it returns.
 import type { WorkflowDocument } from '../../engine/index.js';
-import { workloads } from '../../engine/index.js';
+import * as workloads from '../../engine/workloads.js';
 
 export const PIPELINE: WorkflowDocument = {
   name: 'batch-pipeline',

@@ -2,7 +2,8 @@
 // (a producer on node "b", a checksum on the coordinator) and a bounded run of
 // invocations whose every output is checked against the JavaScript checksum.
 import { randomBytes } from 'node:crypto';
-import { Engine, workloads, type ClusterOptions, type EngineOptions } from '../../engine/index.js';
+import { Engine, type ClusterOptions, type EngineOptions } from '../../engine/index.js';
+import * as workloads from '../../engine/workloads.js';
 import { NATS_URL } from './env.js';
 
 export const PAYLOAD = 64 * 1024;

@@ -7,7 +7,8 @@
 // way; the parent kills it.
 //
 //   node dist/test/helpers/held-coordinator.js <nats> <cluster> <secret-hex> <name>
-import { Engine, workloads } from '../../engine/index.js';
+import { Engine } from '../../engine/index.js';
+import * as workloads from '../../engine/workloads.js';
 
 const [nats, cluster, secretHex, name] = process.argv.slice(2) as [string, string, string, string];
 const PAYLOAD = 256 * 1024;
