@@ -145,6 +145,8 @@ export class RequestDispatcher implements DispatchContext {
     if (opts.timeoutMs !== undefined) checkInvocationTimeout(opts.timeoutMs);
     const plan = this.plan(graph, opts.modes);
     const timeoutMs = opts.timeoutMs ?? this.options.timeoutMs;
+    // A deadline already spent fails now, not only if the call outlasts the current millisecond.
+    if (timeoutMs <= 0) throw new CwasiError('E_TIMEOUT', `${target}: deadline of ${timeoutMs} ms exceeded`);
     const inv = new Invocation(this.nextId++, target, Date.now() + timeoutMs, opts);
     inv.trace = trace;
     if (ev !== undefined) ev.invocationId = inv.id;
