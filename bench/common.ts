@@ -17,7 +17,6 @@
 // (memcpy, piscina-raw, raw-tcp).
 
 import { cpus, availableParallelism, totalmem } from 'node:os';
-import { writeFileSync } from 'node:fs';
 import { summarize, type LatencySummary } from '../engine/stats.js';
 import { JSON_SCHEMA_VERSION } from '../engine/cli/json.js';
 import type { LinkRate } from '../engine/cli/format.js';
@@ -72,7 +71,6 @@ export interface BenchOptions {
   threads?: number;
   /** `--threads 1,2,4`: pool sizes to sweep in one run (benches that sweep; `threads` is then the first). */
   threadSweep?: number[];
-  json?: string;
   out?: string;
   modes?: string[];
   /** `--netns`: run the nodes in network namespaces (benches that cross hosts). */
@@ -140,10 +138,12 @@ export function row(bench: string, mode: string, payloadBytes: number, samplesMs
   };
 }
 
-export function writeReport(path: string, report: BenchReport): void {
+/** The report as the JSON document `cwasi bench --json` prints: `schemaVersion` first, no text table. */
+export function reportJson(report: BenchReport): string {
   const { table: _table, ...json } = report;
-  writeFileSync(path, JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ...json }, null, 2) + '\n');
+  return JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ...json }, null, 2);
 }
+
 
 // The progress bar lives with the CLI, which shows it for `cwasi run` too.
 export { progress } from '../engine/cli/progress.js';

@@ -66,3 +66,30 @@ export function checkWritable(path: string, what: string): void {
     throw new CwasiError('E_IO', `${what} ${path}: ${reason(err)}`, { path }, { cause: err });
   }
 }
+
+/**
+ * Fails now, with E_IO, when a folder could not be made or written at `path`
+ * later: it is a file, or the nearest folder that exists above it cannot be
+ * written. Nothing is created.
+ */
+export function checkWritableDir(path: string, what: string): void {
+  let target = resolve(path);
+  for (;;) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(target).isDirectory();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' || dirname(target) === target) throw new CwasiError('E_IO', `${what} ${path}: ${reason(err)}`, { path }, { cause: err });
+      target = dirname(target);
+      continue;
+    }
+    if (!isDirectory) throw new CwasiError('E_IO', `${what} ${path}: ${target === resolve(path) ? 'is a file, not a folder' : 'a part of the path is not a directory'}`, { path });
+    break;
+  }
+  try {
+    accessSync(target, constants.W_OK);
+  } catch (err) {
+    throw new CwasiError('E_IO', `${what} ${path}: ${reason(err)}`, { path }, { cause: err });
+  }
+}
