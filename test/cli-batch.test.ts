@@ -131,7 +131,7 @@ test('usage errors exit 2', async () => {
   assert.match(inside.stderr, /inside the inputs/);
   const missing = await cwasiWithStdin(['run', 'checksum', '--batch', join(tmp, 'nowhere')]);
   assert.is(missing.code, 1);
-  assert.match(missing.stderr, /error E_INPUT: .*ENOENT/);
+  assert.match(missing.stderr, /error E_INPUT: --batch .*nowhere: ENOENT/);
 });
 
 test.run();

@@ -8,8 +8,9 @@ import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createHistogram } from 'node:perf_hooks';
 import type { Command } from 'commander';
-import { CwasiError, Engine, listFiles, workloads, type EngineOptions, type IfcMode, type MapInput, type MapResult } from '../index.js';
+import { CwasiError, listFiles, workloads, type Engine, type EngineOptions, type IfcMode, type MapInput, type MapResult } from '../index.js';
 import { FRAMINGS, readRecords, type Framing } from '../batch/records.js';
+import { createEngine, flagTerms } from './flag-errors.js';
 import { formatMs, formatSize, hex32, parsePositiveInt } from './format.js';
 import { batchProgress } from './progress.js';
 
@@ -97,7 +98,8 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
       }
     })();
   } else {
-    const files = await listFiles(spec);
+    // listFiles names its argument as the flag's old spelling; the CLI names --batch.
+    const files = await flagTerms(() => listFiles(spec), [['--inputs', '--batch']]);
     if (files.length === 0) throw new CwasiError('E_INPUT', `--batch ${spec}: no files`);
     const inside = (dir: string, path: string) => !relative(dir, path).startsWith('..');
     const folder = /[*?[\]{}]/.test(spec) ? undefined : resolve(spec);
@@ -119,7 +121,7 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
     await removePartials(outDir);
   }
 
-  const engine = await Engine.create({
+  const engine = await createEngine({
     ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
     ...(h.cluster !== undefined ? { cluster: h.cluster } : {}),
   });

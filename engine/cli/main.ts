@@ -14,6 +14,7 @@ import { BENCHES, benchHelp, cmdBench, type BenchFlags } from './bench.js';
 import { addBuildFlags, cmdBuild, type BuildOptions } from './build.js';
 import { addRenamedFlag, legacyBenchJson, LEGACY_BENCH_JSON } from './deprecated.js';
 import { checkWritable, readArg, writeArg } from './files.js';
+import { createEngine } from './flag-errors.js';
 import { formatMs, formatSize, hex32, parseNonNegativeInt, parsePositiveInt, parseSize, table } from './format.js';
 import { cmdInit, type InitOptions } from './init.js';
 import { assertInspectedGuest, formatInspection, inspectFile } from './inspect.js';
@@ -228,7 +229,7 @@ async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
   const cluster = clusterOptions(o);
   // With the output bytes on stdout, the text report goes to stderr.
   const say = o.out === '-' ? out.err : out.out;
-  const engine = await Engine.create({
+  const engine = await createEngine({
     ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
     ...(cluster !== undefined ? { cluster } : {}),
   });
@@ -298,7 +299,7 @@ async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
 async function cmdPlan(args: string[], o: { json?: boolean; mode?: string[] } & ClusterFlags, out: Out): Promise<void> {
   const modes = parseModes(o.mode);
   const cluster = clusterOptions(o);
-  const engine = await Engine.create({ threads: 1, ...(cluster !== undefined ? { cluster } : {}) });
+  const engine = await createEngine({ threads: 1, ...(cluster !== undefined ? { cluster } : {}) });
   const plans: PlanReport[] = [];
   let failed = 0;
   try {
@@ -353,7 +354,7 @@ async function cmdNode(o: NodeOptions, out: Out): Promise<void> {
   const tls = readTls(o);
   const natsAuth = natsAuthFromFlags(o);
   const natsReplicas = natsReplicasFromFlags(o);
-  const engine = await Engine.create({
+  const engine = await createEngine({
     ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
     cluster: {
       nats: o.nats, listen: o.listen, cluster: o.cluster,

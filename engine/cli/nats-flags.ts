@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { CwasiError } from '../errors.js';
 import type { NatsAuthOptions } from '../cluster/nats-auth.js';
 import { kvReplicas } from '../cluster/nats-cluster.js';
+import { withFlagNames } from './flag-errors.js';
 
 export interface NatsFlags {
   /** Every --nats given, in order (each may be a comma-separated list). */
@@ -44,7 +45,11 @@ export function addNatsServerFlags(cmd: Command, help: string, required: boolean
 export function natsReplicasFromFlags(o: NatsFlags): number | undefined {
   if (o.natsReplicas === undefined) return undefined;
   const n = /^\d+$/.test(o.natsReplicas) ? Number(o.natsReplicas) : Number.NaN;
-  return kvReplicas(Number.isNaN(n) ? o.natsReplicas : n);
+  try {
+    return kvReplicas(Number.isNaN(n) ? o.natsReplicas : n);
+  } catch (err) {
+    throw withFlagNames(err);
+  }
 }
 
 /** The NATS credential and TLS flags, last in the help under a heading of their own. */
@@ -78,6 +83,9 @@ export function natsAuthFromFlags(o: NatsFlags): NatsAuthOptions | undefined {
   if (o.natsTokenFile !== undefined) a.token = secretFrom(o.natsTokenFile, 'NATS token');
   if (o.natsNkeyFile !== undefined) a.nkeySeedFile = o.natsNkeyFile;
   if (o.natsCreds !== undefined) a.credsFile = o.natsCreds;
+  if ((o.natsTlsCert === undefined) !== (o.natsTlsKey === undefined)) {
+    throw new CwasiError('E_CONFIG', o.natsTlsCert !== undefined ? '--nats-tls-cert needs --nats-tls-key' : '--nats-tls-key needs --nats-tls-cert');
+  }
   if (o.natsTlsCa !== undefined || o.natsTlsCert !== undefined || o.natsTlsKey !== undefined) {
     a.tls = {
       ...(o.natsTlsCa !== undefined ? { caFile: o.natsTlsCa } : {}),
