@@ -8,10 +8,9 @@
 // paper report); test/cli-lazy-bench.test.ts records the loaded modules to
 // prove it.
 
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CwasiError } from '../errors.js';
-import { checkWritable, checkWritableDir, writeArg } from './files.js';
+import { checkWritable, checkWritableDir, makeDir, writeArg } from './files.js';
 import { formatMs, formatSize, helpItem, parseLinkRate, parsePositiveInt, parseSizes, table } from './format.js';
 import type { Out } from './report.js';
 import type { BenchOptions, BenchReport } from '../../bench/common.js';
@@ -145,7 +144,7 @@ export async function cmdBench(name: string, o: BenchFlags, out: Out, argv: stri
   else printReport(name, report, out.out);
   for (const file of [reportFile, o.legacyJsonFile]) {
     if (file === undefined) continue;
-    if (file === reportFile) mkdirSync(o.out!, { recursive: true });
+    if (file === reportFile) makeDir(o.out!, '--out');
     await writeArg(file, reportJson(report) + '\n', file === reportFile ? '--out' : '--json');
     say(`wrote ${file}`);
   }

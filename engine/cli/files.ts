@@ -2,7 +2,7 @@
 // was meant, a folder that cannot be written: one E_IO error naming the path
 // and the reason, never a Node stack trace. `-` is stdin / stdout.
 
-import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CwasiError } from '../errors.js';
 
@@ -89,6 +89,15 @@ export function checkWritableDir(path: string, what: string): void {
   }
   try {
     accessSync(target, constants.W_OK);
+  } catch (err) {
+    throw new CwasiError('E_IO', `${what} ${path}: ${reason(err)}`, { path }, { cause: err });
+  }
+}
+
+/** Makes the folder `path` and those above it; E_IO naming `what` when it cannot. */
+export function makeDir(path: string, what: string): void {
+  try {
+    mkdirSync(path, { recursive: true });
   } catch (err) {
     throw new CwasiError('E_IO', `${what} ${path}: ${reason(err)}`, { path }, { cause: err });
   }
