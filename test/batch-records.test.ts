@@ -1,4 +1,4 @@
-// Records from a byte stream (`--inputs -`): whatever the chunking, both
+// Records from a byte stream (`cwasi run --batch -`): whatever the chunking, both
 // framings give back exactly the records written; an oversized or truncated
 // record fails with E_INPUT.
 import { test } from 'uvu';

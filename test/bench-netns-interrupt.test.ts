@@ -25,7 +25,7 @@ if (unavailable !== undefined) {
 } else {
   test('SIGINT once the namespaces are up: exit 130, nothing of the topology left', async () => {
     // Enough executions that the run is still going when the signal comes.
-    const child = spawnCwasi(['bench', 'networked', '--netns', '--sizes', '64KiB', '--executions', '100000']);
+    const child = spawnCwasi(['bench', 'networked', '--netns', '--sizes', '64KiB', '--repeat', '100000']);
     let stderr = '';
     let tag: string | undefined;
     let subnet = '';

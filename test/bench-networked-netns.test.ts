@@ -43,8 +43,9 @@ if (unavailable !== undefined) {
   });
 } else {
   test('cwasi bench networked --netns: node, Redis and reference rows across the namespaces; nothing left after', async () => {
-    const json = join(mkdtempSync(join(tmpdir(), 'cwasi-netns-bench-')), 'report.json');
-    const r = await cwasi('bench', 'networked', '--netns', '--quick', '--sizes', '64KiB', '--executions', '2', '--json', json);
+    const out = mkdtempSync(join(tmpdir(), 'cwasi-netns-bench-'));
+    const json = join(out, 'networked.json');
+    const r = await cwasi('bench', 'networked', '--netns', '--quick', '--sizes', '64KiB', '--repeat', '2', '--out', out);
     assert.is(r.code, 0, r.stderr + r.stdout);
     const report = JSON.parse(readFileSync(json, 'utf8')) as BenchReport;
     const at = (mode: string) => report.results.find((x) => x.mode === mode);

@@ -1,4 +1,4 @@
-// `cwasi run --inputs DIR --out DIR --resume` after the CLI was killed
+// `cwasi run --batch DIR --out DIR --resume` after the CLI was killed
 // halfway: every result left by the killed run is complete (results are
 // renamed into place), a planted partial file is not trusted, and the resumed
 // run computes exactly the missing results: no input twice, none left out.
@@ -32,7 +32,7 @@ function results(): string[] {
 }
 
 test('a run killed halfway leaves only complete results; --resume computes exactly the missing ones', async () => {
-  const child = spawnCwasi(['run', 'examples/sequential.json', '--inputs', inputs, '--out', out, '--threads', '1', '--concurrency', '2', '--verbose']);
+  const child = spawnCwasi(['run', 'examples/sequential.json', '--batch', inputs, '--out', out, '--threads', '1', '--concurrency', '2', '--verbose']);
   const exited = once(child, 'exit');
   let done = 0;
   // "done <key>" is printed after the result was renamed into place.
@@ -54,7 +54,7 @@ test('a run killed halfway leaves only complete results; --resume computes exact
     assert.equal(workloads.readChecksums(new Uint8Array(readFileSync(join(out, f)))), expected(i), `${f} is complete`);
   }
 
-  const r = await cwasiWithStdin(['run', 'examples/sequential.json', '--inputs', inputs, '--out', out, '--resume', '--json']);
+  const r = await cwasiWithStdin(['run', 'examples/sequential.json', '--batch', inputs, '--out', out, '--resume', '--json']);
   assert.is(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.is(j.skipped, left.length, 'every complete result skipped');

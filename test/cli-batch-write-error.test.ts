@@ -1,4 +1,4 @@
-// `cwasi run --inputs DIR --out DIR` when a result cannot be written: the run
+// `cwasi run --batch DIR --out DIR` when a result cannot be written: the run
 // stops with E_IO naming the result's path (no stack, no untyped error),
 // leaves no partial file, keeps every result it had written, and `--resume`
 // once the obstacle is gone computes exactly the missing ones.
@@ -28,7 +28,7 @@ test.after(() => {
 });
 
 test('a result that cannot be written stops the run with E_IO naming its path', async () => {
-  const r = await cwasi('run', 'examples/sequential.json', '--inputs', inputs, '--out', out, '--threads', '1');
+  const r = await cwasi('run', 'examples/sequential.json', '--batch', inputs, '--out', out, '--threads', '1');
   assert.is.not(r.code, 0);
   assert.match(r.stderr, /E_IO/);
   assert.ok(r.stderr.includes(blocked), r.stderr);
@@ -44,7 +44,7 @@ test('a result that cannot be written stops the run with E_IO naming its path', 
 
 test('--resume after the obstacle is removed writes every missing result', async () => {
   rmSync(blocked, { recursive: true });
-  const r = await cwasi('run', 'examples/sequential.json', '--inputs', inputs, '--out', out, '--threads', '1', '--resume', '--json');
+  const r = await cwasi('run', 'examples/sequential.json', '--batch', inputs, '--out', out, '--threads', '1', '--resume', '--json');
   assert.is(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
   assert.is(report.done + report.skipped, N);

@@ -1,4 +1,4 @@
-// `cwasi run --inputs`: a folder, a glob or records on stdin through a
+// `cwasi run --batch`: a folder, a glob or records on stdin through a
 // workflow, one result file per input written atomically, or one line per
 // result on stdout; the JSON summary; per-input failures under continue and
 // stop; usage errors.
@@ -40,7 +40,7 @@ function listAll(dir: string, prefix = ''): string[] {
 
 test('a folder: one complete result per input under --out, and a JSON summary', async () => {
   const out = join(tmp, 'out1');
-  const r = await cwasiWithStdin(['run', 'examples/sequential.json', '--inputs', inputs, '--out', out, '--json']);
+  const r = await cwasiWithStdin(['run', 'examples/sequential.json', '--batch', inputs, '--out', out, '--json']);
   assert.is(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.is(j.schemaVersion, 1);
@@ -55,7 +55,7 @@ test('a folder: one complete result per input under --out, and a JSON summary', 
 });
 
 test('a glob picks its files; without --out each result is a line on stdout, in input order', async () => {
-  const r = await cwasiWithStdin(['run', 'examples/sequential.json', '--inputs', join(inputs, 'f1*.spec')]);
+  const r = await cwasiWithStdin(['run', 'examples/sequential.json', '--batch', join(inputs, 'f1*.spec')]);
   assert.is(r.code, 0, r.stderr);
   const picked = keys.filter((k) => /^f1.\.spec$/.test(k));
   const lines = r.stdout.trim().split('\n');
@@ -73,7 +73,7 @@ test('a glob picks its files; without --out each result is a line on stdout, in 
 test('records on stdin: lines and u32 length-prefixed framing', async () => {
   const records = ['alpha', 'beta gamma', '', 'delta'].map((s) => new TextEncoder().encode(s));
   const lines = new TextEncoder().encode('alpha\nbeta gamma\r\n\ndelta');
-  const byLine = await cwasiWithStdin(['run', 'checksum', '--inputs', '-', '--json'], lines);
+  const byLine = await cwasiWithStdin(['run', 'checksum', '--batch', '-', '--json'], lines);
   assert.is(byLine.code, 0, byLine.stderr);
   const jl = JSON.parse(byLine.stdout);
   assert.is(jl.done, 4);
@@ -83,7 +83,7 @@ test('records on stdin: lines and u32 length-prefixed framing', async () => {
     return [h, Buffer.from(b)];
   }));
   const out = join(tmp, 'out-stdin');
-  const byLength = await cwasiWithStdin(['run', 'checksum', '--inputs', '-', '--framing', 'length', '--out', out], framed);
+  const byLength = await cwasiWithStdin(['run', 'checksum', '--batch', '-', '--framing', 'length', '--out', out], framed);
   assert.is(byLength.code, 0, byLength.stderr);
   assert.equal(listAll(out), ['00000000.out', '00000001.out', '00000002.out', '00000003.out']);
   records.forEach((b, i) => {
@@ -92,7 +92,7 @@ test('records on stdin: lines and u32 length-prefixed framing', async () => {
     const line = jl.results[i];
     assert.is(line.key, `0000000${i}`);
   });
-  const truncated = await cwasiWithStdin(['run', 'checksum', '--inputs', '-', '--framing', 'length'], framed.subarray(0, framed.length - 2));
+  const truncated = await cwasiWithStdin(['run', 'checksum', '--batch', '-', '--framing', 'length'], framed.subarray(0, framed.length - 2));
   assert.is(truncated.code, 1);
   assert.match(truncated.stderr, /error E_INPUT: .*ended inside a record/);
 });
@@ -102,7 +102,7 @@ test('a failing input: continue writes every other result and exits 1; stop ends
   mkdirSync(bad);
   for (let i = 0; i < 12; i++) writeFileSync(join(bad, `r${String(i).padStart(2, '0')}`), i === 5 ? Uint8Array.of(1, 2, 3) : workloads.producerSpec(500 + i, i));
   const out = join(tmp, 'out-bad');
-  const r = await cwasiWithStdin(['run', 'examples/sequential.json', '--inputs', bad, '--out', out, '--json']);
+  const r = await cwasiWithStdin(['run', 'examples/sequential.json', '--batch', bad, '--out', out, '--json']);
   assert.is(r.code, 1);
   const j = JSON.parse(r.stdout);
   assert.equal([j.done, j.failed], [11, 1]);
@@ -111,7 +111,7 @@ test('a failing input: continue writes every other result and exits 1; stop ends
   assert.not.ok(existsSync(join(out, 'r05.out')));
   assert.is(listAll(out).length, 11);
   const outStop = join(tmp, 'out-stop');
-  const s = await cwasiWithStdin(['run', 'examples/sequential.json', '--inputs', bad, '--out', outStop, '--on-error', 'stop', '--concurrency', '1', '--json']);
+  const s = await cwasiWithStdin(['run', 'examples/sequential.json', '--batch', bad, '--out', outStop, '--on-error', 'stop', '--concurrency', '1', '--json']);
   assert.is(s.code, 1);
   const js = JSON.parse(s.stdout);
   assert.equal([js.done, js.failed], [5, 1], 'one at a time: the five before it, then the failure, then nothing');
@@ -119,19 +119,19 @@ test('a failing input: continue writes every other result and exits 1; stop ends
 });
 
 test('usage errors exit 2', async () => {
-  const noOut = await cwasiWithStdin(['run', 'checksum', '--inputs', inputs, '--resume']);
+  const noOut = await cwasiWithStdin(['run', 'checksum', '--batch', inputs, '--resume']);
   assert.is(noOut.code, 2);
   assert.match(noOut.stderr, /--resume needs --out/);
-  const framing = await cwasiWithStdin(['run', 'checksum', '--inputs', inputs, '--framing', 'length']);
+  const framing = await cwasiWithStdin(['run', 'checksum', '--batch', inputs, '--framing', 'length']);
   assert.is(framing.code, 2);
-  const policy = await cwasiWithStdin(['run', 'checksum', '--inputs', inputs, '--on-error', 'maybe']);
+  const policy = await cwasiWithStdin(['run', 'checksum', '--batch', inputs, '--on-error', 'maybe']);
   assert.is(policy.code, 2);
-  const inside = await cwasiWithStdin(['run', 'checksum', '--inputs', inputs, '--out', join(inputs, 'results')]);
+  const inside = await cwasiWithStdin(['run', 'checksum', '--batch', inputs, '--out', join(inputs, 'results')]);
   assert.is(inside.code, 2);
   assert.match(inside.stderr, /inside the inputs/);
-  const missing = await cwasiWithStdin(['run', 'checksum', '--inputs', join(tmp, 'nowhere')]);
+  const missing = await cwasiWithStdin(['run', 'checksum', '--batch', join(tmp, 'nowhere')]);
   assert.is(missing.code, 1);
-  assert.match(missing.stderr, /error E_INPUT: .*ENOENT/);
+  assert.match(missing.stderr, /error E_INPUT: --batch .*nowhere: ENOENT/);
 });
 
 test.run();

@@ -98,7 +98,7 @@ test('--enable simd lets a function over v128 compile; without it the build is E
   assert.match(without.stderr, /in simd\.ts\(5,13\)/);
   const ok = await cwasi('build', 'simd.ts', '--enable', 'simd', '-O0', '--out', 'simd');
   assert.is(ok.code, 0, ok.stderr);
-  const run = await cwasi('run', join('simd', 'simd.wasm'), '--text', 'hello', '--output', 'simd.out');
+  const run = await cwasi('run', join('simd', 'simd.wasm'), '--text', 'hello', '--out', 'simd.out');
   assert.is(run.code, 0, run.stderr);
   assert.is(readFileSync(join(tmp, 'simd.out'), 'utf8'), '10');
 });
@@ -106,7 +106,7 @@ test('--enable simd lets a function over v128 compile; without it the build is E
 test('--use NAME=VALUE defines the constant the function reads; a value without = is E_CONFIG', async () => {
   const r = await cwasi('build', 'use.ts', '--use', 'FLAG=40', '-O0', '--out', 'use');
   assert.is(r.code, 0, r.stderr);
-  const run = await cwasi('run', join('use', 'use.wasm'), '--text', 'hi', '--output', 'use.out');
+  const run = await cwasi('run', join('use', 'use.wasm'), '--text', 'hi', '--out', 'use.out');
   assert.is(run.code, 0, run.stderr);
   assert.is(readFileSync(join(tmp, 'use.out'), 'utf8'), '42');
   const bad = await cwasi('build', 'use.ts', '--use', 'FLAG');

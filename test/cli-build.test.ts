@@ -122,7 +122,7 @@ test('inspect: a built module is a guest embeddable beside the bundled ones; a b
 });
 
 test('run and plan take a bare .wasm: one function, its bytes as input', async () => {
-  const r = await cwasi('run', first.modules[1]!.file, '--text', 'hey', '--output', 'out.bin');
+  const r = await cwasi('run', first.modules[1]!.file, '--text', 'hey', '--out', 'out.bin');
   assert.is(r.code, 0, r.stderr);
   assert.is(readFileSync(join(tmp, 'out.bin'), 'utf8'), `${'b'.repeat(40)}:hey`);
   const p = await cwasi('plan', first.modules[1]!.file);

@@ -12,7 +12,7 @@ import { spawnCwasi } from './helpers/cli.js';
 
 const cases: Array<{ args: string[]; stderrAfter?: RegExp }> = [
   // 4 MiB of output bytes: far more than a pipe holds, so the CLI is still writing when the pipe closes.
-  { args: ['run', 'identity', '--size', '4MiB', '--output', '-'], stderrAfter: /^result\n[\s\S]*^time: /m },
+  { args: ['run', 'identity', '--size', '4MiB', '--out', '-'], stderrAfter: /^result\n[\s\S]*^time: /m },
   // The report itself on stdout: every line after the first goes to a closed pipe.
   { args: ['run', 'identity', '--size', '1KiB', '--repeat', '20'] },
 ];

@@ -102,8 +102,8 @@ test('cwasi node, up and serving a cluster, loads no benchmark module', async ()
 });
 
 test('cwasi bench overhead loads that benchmark and not the others', async () => {
-  const json = join(dir, 'overhead.json');
-  const r = await recorded(['bench', 'overhead', '--quick', '--executions', '100', '--json', json]);
+  const json = join(dir, 'report', 'overhead.json');
+  const r = await recorded(['bench', 'overhead', '--quick', '--repeat', '100', '--out', join(dir, 'report')]);
   assert.is(r.code, 0, r.output);
   assert.match(r.output, /engine throughput vs raw Piscina/);
   assert.ok(existsSync(json), 'the JSON report was written');

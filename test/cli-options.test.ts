@@ -1,4 +1,4 @@
-// Small CLI options: --version, --output - (the output bytes on stdout, the
+// Small CLI options: --version, --out - (the output bytes on stdout, the
 // report on stderr), and `functions` listing workloads only unless --all.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,15 +18,15 @@ test('--version prints the package version', async () => {
   }
 });
 
-test('--output - writes exactly the output bytes to stdout; the report goes to stderr', async () => {
+test('--out - writes exactly the output bytes to stdout; the report goes to stderr', async () => {
   const input = workloads.produce(3000, 11);
-  const r = await cwasi('run', 'producer', '--size', '3000', '--seed', '11', '--output', '-');
+  const r = await cwasi('run', 'producer', '--size', '3000', '--seed', '11', '--out', '-');
   assert.is(r.code, 0, r.stderr);
   assert.ok(r.stdoutBytes.equals(Buffer.from(input)), `stdout holds ${r.stdoutBytes.length} bytes`);
   assert.match(r.stderr, /result\n\s+producer \(output\): 3000 bytes/);
-  const both = await cwasi('run', 'producer', '--output', '-', '--json');
+  const both = await cwasi('run', 'producer', '--out', '-', '--json');
   assert.is(both.code, 2);
-  assert.match(both.stderr, /^error E_CONFIG: --output - and --json both write to stdout/);
+  assert.match(both.stderr, /^error E_CONFIG: --out - and --json both write to stdout/);
 });
 
 test('functions lists the workloads; the test fixtures only with --all', async () => {

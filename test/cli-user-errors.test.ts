@@ -28,16 +28,16 @@ test('a directory given as --input', async () => {
   oneLine(r, 'E_IO', /is a directory, not a file/, 'directory input');
 });
 
-test('an --output whose folder does not exist fails before running', async () => {
-  const r = await cwasi('run', 'transform', '--text', 'x', '--output', join(tmp, 'no', 'such', 'dir', 'out.bin'));
-  oneLine(r, 'E_IO', /--output .*out\.bin: no such file or directory/, 'unwritable output');
+test('an --out whose folder does not exist fails before running', async () => {
+  const r = await cwasi('run', 'transform', '--text', 'x', '--out', join(tmp, 'no', 'such', 'dir', 'out.bin'));
+  oneLine(r, 'E_IO', /--out .*out\.bin: no such file or directory/, 'unwritable output');
   assert.not.match(r.stdout, /result/, 'nothing ran');
 });
 
-test('an --output that is a directory', async () => {
+test('an --out that is a directory', async () => {
   const dir = join(tmp, 'outdir');
   mkdirSync(dir);
-  const r = await cwasi('run', 'transform', '--text', 'x', '--output', dir);
+  const r = await cwasi('run', 'transform', '--text', 'x', '--out', dir);
   oneLine(r, 'E_IO', /is a directory/, 'directory output');
 });
 

@@ -154,7 +154,7 @@ test('cwasi build compiles a function of the project, which runs embedded beside
     edges: [{ from: 't', to: 'i' }],
     input: { kind: 'text' },
   }));
-  const r = await cwasi('run', 'flow.json', '--text', 'hi', '--output', 'out.bin');
+  const r = await cwasi('run', 'flow.json', '--text', 'hi', '--out', 'out.bin');
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /t → i\s+embedded/);
   assert.is(readFileSync(join(app, 'out.bin'), 'utf8'), 'tagged:hi');

@@ -1,4 +1,4 @@
-// `cwasi run <workflow> --inputs DIR|GLOB|-`: a batch run. Every input goes
+// `cwasi run <workflow> --batch DIR|GLOB|-`: a batch run. Every input goes
 // through engine.map (bounded window, per-input failure policy, retries);
 // files are read straight into the first function's memory. Results are
 // written atomically (a temporary file in the same folder, then a rename), so
@@ -8,15 +8,16 @@ import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createHistogram } from 'node:perf_hooks';
 import type { Command } from 'commander';
-import { CwasiError, Engine, type EngineOptions, type IfcMode, type MapInput, type MapResult } from '../index.js';
+import { CwasiError, type Engine, type EngineOptions, type IfcMode, type MapInput, type MapResult } from '../index.js';
 import * as workloads from '../workloads.js';
 import { listFiles } from '../batch/files.js';
 import { FRAMINGS, readRecords, type Framing } from '../batch/records.js';
+import { createEngine, flagTerms } from './flag-errors.js';
 import { formatMs, formatSize, hex32, parsePositiveInt } from './format.js';
 import { batchProgress } from './progress.js';
 
 export interface BatchFlags {
-  inputs?: string;
+  batch?: string;
   out?: string;
   resume?: boolean;
   onError?: string;
@@ -27,7 +28,7 @@ export interface BatchFlags {
   timeout?: string;
   json?: boolean;
   verbose?: boolean;
-  mode: string[];
+  mode?: string[];
 }
 
 interface Io {
@@ -35,22 +36,21 @@ interface Io {
   err: (s: string) => void;
 }
 
-/** The batch flags of `cwasi run`. */
+/** The flags of `cwasi run` that only a batch (`--batch`) takes, under their own help heading. */
 export function addBatchFlags(cmd: Command): Command {
   return cmd
-    .option('--inputs <dir|glob|->', "batch: every file under a folder, the files a glob matches, or '-' for records on stdin")
-    .option('--out <dir>', 'batch: one result file per input, <dir>/<key>.out (default: one line per result on stdout)')
-    .option('--resume', 'batch: skip inputs whose result file exists in --out')
-    .option('--on-error <policy>', 'batch: continue (default) or stop at the first failed input')
-    .option('--retries <n>', 'batch: extra attempts for failures worth retrying (E_WORKER_DIED, E_TIMEOUT, E_QUEUE_FULL, ...)')
-    .option('--framing <lines|length>', "batch, --inputs -: one record per line (default) or u32 LE length-prefixed records");
+    .optionsGroup('Batch (with --batch):')
+    .option('--resume', 'skip inputs whose result file is already in --out')
+    .option('--on-error <policy>', 'continue (default) or stop at the first failure')
+    .option('--retries <n>', 'extra attempts for failures worth retrying (E_WORKER_DIED, E_TIMEOUT, E_QUEUE_FULL, ...)')
+    .option('--framing <lines|length>', "with --batch -: a record per line (default) or u32 LE length-prefixed records");
 }
 
 /** What the batch run needs from the `run` command (kept there, shared with single runs). */
 export interface RunHelpers<T extends { name: string }> {
   loadTarget(arg: string): T;
   deployTarget(engine: Engine, t: T): Promise<void>;
-  parseModes(values: string[]): Record<string, IfcMode> | undefined;
+  parseModes(values: string[] | undefined): Record<string, IfcMode> | undefined;
   cluster: EngineOptions['cluster'] | undefined;
 }
 
@@ -67,14 +67,14 @@ interface Item {
 }
 
 export async function runBatch<T extends { name: string }>(arg: string, o: BatchFlags, io: Io, h: RunHelpers<T>): Promise<void> {
-  const spec = o.inputs!;
+  const spec = o.batch!;
   const onError = o.onError ?? 'continue';
   if (onError !== 'continue' && onError !== 'stop') throw new CwasiError('E_CONFIG', `--on-error must be continue or stop, got "${onError}"`);
   const retries = o.retries === undefined ? 0 : Number(o.retries);
   if (!Number.isSafeInteger(retries) || retries < 0) throw new CwasiError('E_CONFIG', `--retries must be a non-negative integer, got "${o.retries}"`);
   const framing = (o.framing ?? 'lines') as Framing;
   if (!FRAMINGS.includes(framing)) throw new CwasiError('E_CONFIG', `--framing must be one of ${FRAMINGS.join(', ')}, got "${o.framing}"`);
-  if (o.framing !== undefined && spec !== '-') throw new CwasiError('E_CONFIG', '--framing applies to --inputs - (records on stdin)');
+  if (o.framing !== undefined && spec !== '-') throw new CwasiError('E_CONFIG', '--framing applies to --batch - (records on stdin)');
   if (o.resume && o.out === undefined) throw new CwasiError('E_CONFIG', '--resume needs --out DIR (it skips inputs whose result file exists)');
   const concurrency = o.concurrency !== undefined ? parsePositiveInt(o.concurrency, '--concurrency') : undefined;
   const timeoutMs = o.timeout !== undefined ? parsePositiveInt(o.timeout, '--timeout') : undefined;
@@ -100,8 +100,9 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
       }
     })();
   } else {
-    const files = await listFiles(spec);
-    if (files.length === 0) throw new CwasiError('E_INPUT', `--inputs ${spec}: no files`);
+    // listFiles names its argument as the flag's old spelling; the CLI names --batch.
+    const files = await flagTerms(() => listFiles(spec), [['--inputs', '--batch']]);
+    if (files.length === 0) throw new CwasiError('E_INPUT', `--batch ${spec}: no files`);
     const inside = (dir: string, path: string) => !relative(dir, path).startsWith('..');
     const folder = /[*?[\]{}]/.test(spec) ? undefined : resolve(spec);
     if (outDir !== undefined && ((folder !== undefined && inside(folder, outDir)) || files.some((f) => inside(outDir, f.file)))) {
@@ -122,7 +123,7 @@ export async function runBatch<T extends { name: string }>(arg: string, o: Batch
     await removePartials(outDir);
   }
 
-  const engine = await Engine.create({
+  const engine = await createEngine({
     ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
     ...(h.cluster !== undefined ? { cluster: h.cluster } : {}),
   });

@@ -12,10 +12,11 @@
 // engine and not the other way round: this file knows them only through the
 // contract in bench-report.ts, and finds their modules by path at run time.
 
-import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CwasiError } from '../errors.js';
-import type { Benchmark, BenchOptions } from './bench-report.js';
-import { formatMs, formatSize, parseLinkRate, parsePositiveInt, parseSizes, table } from './format.js';
+import type { Benchmark, BenchOptions, BenchReport } from './bench-report.js';
+import { checkWritable, checkWritableDir, makeDir, writeArg } from './files.js';
+import { formatMs, formatSize, helpItem, parseLinkRate, parsePositiveInt, parseSizes, table } from './format.js';
 import { jsonDocument } from './json.js';
 import { progress } from './progress.js';
 import type { Out } from './report.js';
@@ -86,7 +87,7 @@ export const BENCHES: Readonly<Record<string, BenchDefinition>> = {
 
 /** The text after `cwasi bench --help`: one line per benchmark. */
 export function benchHelp(): string {
-  return `\nBenchmarks:\n${Object.entries(BENCHES).map(([n, d]) => `  ${n.padEnd(14)} ${d.description}`).join('\n')}`;
+  return `\nBenchmarks:\n${Object.entries(BENCHES).map(([n, d]) => helpItem(n, d.description, 17)).join('\n')}`;
 }
 
 /** `--threads N` or, for benches that sweep, `--threads 1,2,4` (ascending, each once). */
@@ -96,53 +97,91 @@ function parseThreads(text: string, sweeps: boolean, name: string): number[] {
   return list;
 }
 
-/** Runs benchmark `name` with the command's flags and prints its table, goals and notes. */
-export async function cmdBench(name: string, o: Record<string, string | boolean | undefined>, out: Out, argv: string[]): Promise<void> {
+/** The flags of `cwasi bench`, as commander gives them. */
+export interface BenchFlags {
+  sizes?: string;
+  modes?: string;
+  threads?: string;
+  /** Print the JSON report on stdout instead of the table. */
+  json?: boolean;
+  /** A folder: `<out>/<name>.json`, and paper's plots and page. */
+  out?: string;
+  repeat?: string;
+  quick?: boolean;
+  concurrency?: string;
+  netns?: boolean;
+  link?: string;
+  /** The old `--json <file>` (deprecated.ts): the report written here, the table printed as before. */
+  legacyJsonFile?: string;
+}
+
+/**
+ * Runs benchmark `name` with the command's flags and prints its table, goals
+ * and notes, or with --json its JSON report (progress goes to stderr either way).
+ */
+export async function cmdBench(name: string, o: BenchFlags, out: Out, argv: string[]): Promise<void> {
   const def = Object.hasOwn(BENCHES, name) ? BENCHES[name] : undefined;
   if (def === undefined) throw new CwasiError('E_CONFIG', `no benchmark "${name}"; available: ${Object.keys(BENCHES).join(', ')}`);
-  const sizesText = (o.sizes as string | undefined) ?? def.defaultSizes;
-  const threads = o.threads === undefined ? undefined : parseThreads(o.threads as string, def.sweepsThreads === true, name);
+  const sizesText = o.sizes ?? def.defaultSizes;
+  const threads = o.threads === undefined ? undefined : parseThreads(o.threads, def.sweepsThreads === true, name);
   if ((o.netns !== undefined || o.link !== undefined) && def.crossesHosts !== true) {
     throw new CwasiError('E_CONFIG', `cwasi bench ${name} runs on this host only; --netns and --link are for ${Object.keys(BENCHES).filter((b) => BENCHES[b]!.crossesHosts).join(', ')}`);
   }
   if (o.link !== undefined && o.netns !== true) throw new CwasiError('E_CONFIG', '--link shapes the links between network namespaces: give --netns too');
-  const link = o.link === undefined ? undefined : parseLinkRate(o.link as string);
+  const link = o.link === undefined ? undefined : parseLinkRate(o.link);
+  // Where the report goes is checked before measuring: a long run must not end in a write error.
+  const reportFile = o.out === undefined ? undefined : join(o.out, `${name}.json`);
+  if (o.out !== undefined) checkWritableDir(o.out, '--out');
+  if (o.legacyJsonFile !== undefined) checkWritable(o.legacyJsonFile, '--json');
   // Flags are parsed before the benchmark's module loads, so a usage error costs no import.
   const opts: BenchOptions = {
     ...(sizesText !== undefined ? { sizes: parseSizes(sizesText) } : {}),
     quick: o.quick === true,
-    ...(o.executions !== undefined ? { executions: parsePositiveInt(o.executions as string, '--executions') } : {}),
-    ...(o.concurrency !== undefined ? { concurrency: parsePositiveInt(o.concurrency as string, '--concurrency') } : {}),
+    ...(o.repeat !== undefined ? { executions: parsePositiveInt(o.repeat, '--repeat') } : {}),
+    ...(o.concurrency !== undefined ? { concurrency: parsePositiveInt(o.concurrency, '--concurrency') } : {}),
     ...(threads !== undefined ? { threads: threads[0]! } : {}),
     ...(threads !== undefined && threads.length > 1 ? { threadSweep: threads } : {}),
-    ...(o.json !== undefined ? { json: o.json as string } : {}),
-    ...(o.out !== undefined ? { out: o.out as string } : {}),
+    ...(o.out !== undefined ? { out: o.out } : {}),
     ...(o.netns === true ? { netns: true } : {}),
     ...(link !== undefined ? { link } : {}),
-    ...(o.modes !== undefined ? { modes: (o.modes as string).split(',').map((m) => m.trim()).filter(Boolean) } : {}),
+    ...(o.modes !== undefined ? { modes: o.modes.split(',').map((m) => m.trim()).filter(Boolean) } : {}),
     progress: (total, label) => progress(true, total, label),
     command: `cwasi ${argv.join(' ')}`,
     log: (line) => out.err(line),
   };
   const run = await def.load();
   const report = await run(opts);
+  // With --json, stdout is the report alone; what the table run prints there goes to stderr.
+  const say = o.json === true ? out.err : out.out;
+  if (o.json === true) out.out(reportJson(report));
+  else printReport(name, report, out.out);
+  for (const file of [reportFile, o.legacyJsonFile]) {
+    if (file === undefined) continue;
+    if (file === reportFile) makeDir(o.out!, '--out');
+    await writeArg(file, reportJson(report) + '\n', file === reportFile ? '--out' : '--json');
+    say(`wrote ${file}`);
+  }
+}
+
+/** The table, goals and notes of a report, as text. */
+function printReport(name: string, report: BenchReport, say: (line: string) => void): void {
   const m = report.meta;
-  out.out(`cwasi bench ${name} — Node ${m.node}, ${m.cpu}, ${m.cores} cores`);
-  if (report.table !== undefined) out.out(report.table);
-  else out.out(table(['bench', 'mode', 'payload', 'n', 'p50', 'p99', 'mean', 'req/s', 'paper req/s', 'GB/s'], report.results.map((r) => [
+  say(`cwasi bench ${name} — Node ${m.node}, ${m.cpu}, ${m.cores} cores`);
+  if (report.table !== undefined) say(report.table);
+  else say(table(['bench', 'mode', 'payload', 'n', 'p50', 'p99', 'mean', 'req/s', 'paper req/s', 'GB/s'], report.results.map((r) => [
     r.bench + (r.metric && r.metric.length < 24 ? ` (${r.metric})` : ''), r.mode, formatSize(r.payloadBytes), r.executions,
     formatMs(r.latencyMs.p50Ms), formatMs(r.latencyMs.p99Ms), formatMs(r.latencyMs.meanMs),
     r.throughputRps.toFixed(1), r.throughputPaperRps.toFixed(1), r.gbPerSec === null ? '-' : r.gbPerSec.toFixed(2),
   ])));
   if (report.goals.length > 0) {
-    out.out('goals');
-    for (const g of report.goals) out.out(`  ${g.pass ? 'met ' : 'MISSED'}  ${g.name}: ${g.measured} (target ${g.target})`);
+    say('goals');
+    for (const g of report.goals) say(`  ${g.pass ? 'met ' : 'MISSED'}  ${g.name}: ${g.measured} (target ${g.target})`);
   }
-  for (const n of report.notes ?? []) out.out(`note: ${n}`);
-  if (o.json !== undefined) {
-    // The table is for the terminal; the document carries the rows it was made from.
-    const { table: _table, ...doc } = report;
-    writeFileSync(o.json as string, jsonDocument(doc) + '\n');
-    out.out(`wrote ${o.json}`);
-  }
+  for (const n of report.notes ?? []) say(`note: ${n}`);
+}
+
+/** The report as the JSON document `cwasi bench --json` prints: `schemaVersion` first, no text table. */
+function reportJson(report: BenchReport): string {
+  const { table: _table, ...doc } = report;
+  return jsonDocument(doc);
 }

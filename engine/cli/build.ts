@@ -45,7 +45,7 @@ const ASC_SWITCHES = new Set(['importMemory', 'sharedMemory', 'exportRuntime']);
 export function addBuildFlags(cmd: Command): Command {
   cmd
     .option('--out <dir>', 'where to write <name>.wasm', 'build')
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON on stdout instead of a table')
     .addOption(new Option('--base <n>', 'first static region of this build (default and lowest: the start of the user range)').helpGroup('Placement:'));
   const asc = 'asc options (passed to the compiler for every module of the build):';
   cmd

@@ -2,7 +2,7 @@
 // was meant, a folder that cannot be written: one E_IO error naming the path
 // and the reason, never a Node stack trace. `-` is stdin / stdout.
 
-import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CwasiError } from '../errors.js';
 
@@ -62,6 +62,42 @@ export function checkWritable(path: string, what: string): void {
   }
   try {
     accessSync(target, constants.W_OK);
+  } catch (err) {
+    throw new CwasiError('E_IO', `${what} ${path}: ${reason(err)}`, { path }, { cause: err });
+  }
+}
+
+/**
+ * Fails now, with E_IO, when a folder could not be made or written at `path`
+ * later: it is a file, or the nearest folder that exists above it cannot be
+ * written. Nothing is created.
+ */
+export function checkWritableDir(path: string, what: string): void {
+  let target = resolve(path);
+  for (;;) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(target).isDirectory();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' || dirname(target) === target) throw new CwasiError('E_IO', `${what} ${path}: ${reason(err)}`, { path }, { cause: err });
+      target = dirname(target);
+      continue;
+    }
+    if (!isDirectory) throw new CwasiError('E_IO', `${what} ${path}: ${target === resolve(path) ? 'is a file, not a folder' : 'a part of the path is not a directory'}`, { path });
+    break;
+  }
+  try {
+    accessSync(target, constants.W_OK);
+  } catch (err) {
+    throw new CwasiError('E_IO', `${what} ${path}: ${reason(err)}`, { path }, { cause: err });
+  }
+}
+
+/** Makes the folder `path` and those above it; E_IO naming `what` when it cannot. */
+export function makeDir(path: string, what: string): void {
+  try {
+    mkdirSync(path, { recursive: true });
   } catch (err) {
     throw new CwasiError('E_IO', `${what} ${path}: ${reason(err)}`, { path }, { cause: err });
   }

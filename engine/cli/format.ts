@@ -95,3 +95,23 @@ export function table(header: string[], rows: Array<Array<string | number>>): st
   const line = (r: string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
+
+/**
+ * `term` and `text` as a help line of at most `width` columns: the text
+ * starts at column `indent` and wraps under itself, at spaces.
+ */
+export function helpItem(term: string, text: string, indent: number, width = 80): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line !== '' && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  const head = `  ${term}`.padEnd(indent);
+  return lines.map((l, i) => (i === 0 ? head : ' '.repeat(indent)) + l).join('\n');
+}

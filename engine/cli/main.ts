@@ -11,9 +11,11 @@ import * as workloads from '../workloads.js';
 import { summarize } from '../stats.js';
 import { bundledFunctionsDir, readManifests } from '../coordinator.js';
 import { addBatchFlags, runBatch, type BatchFlags } from './batch.js';
-import { BENCHES, benchHelp, cmdBench } from './bench.js';
+import { BENCHES, benchHelp, cmdBench, type BenchFlags } from './bench.js';
 import { addBuildFlags, cmdBuild, type BuildOptions } from './build.js';
+import { addRenamedFlag, legacyBenchJson, LEGACY_BENCH_JSON } from './deprecated.js';
 import { checkWritable, readArg, writeArg } from './files.js';
+import { createEngine } from './flag-errors.js';
 import { formatMs, formatSize, hex32, parseNonNegativeInt, parsePositiveInt, parseSize, table } from './format.js';
 import { cmdInit, type InitOptions } from './init.js';
 import { withOptionFlags } from './option-flags.js';
@@ -66,8 +68,8 @@ async function deployTarget(engine: Engine, t: Target): Promise<void> {
   await engine.deploy({ name: t.name, module: t.name });
 }
 
-function parseModes(values: string[]): Record<string, IfcMode> | undefined {
-  if (values.length === 0) return undefined;
+function parseModes(values: string[] | undefined): Record<string, IfcMode> | undefined {
+  if (values === undefined || values.length === 0) return undefined;
   const modes: Record<string, IfcMode> = {};
   for (const v of values) {
     const eq = v.lastIndexOf('=');
@@ -108,12 +110,15 @@ function clusterOptions(o: ClusterFlags): EngineOptions['cluster'] | undefined {
   };
 }
 
+/** The flags that make `run` / `plan` coordinate from inside a cluster: last in the help, under their own headings. */
 function addClusterFlags(cmd: Command): Command {
-  return addNatsServerFlags(addNatsFlags(cmd), 'coordinate from inside a cluster (functions pinned with "host")', false)
-    .option('--cluster <name>', 'cluster name (with --nats)')
-    .option('--secret-file <file>', 'cluster secret (with --nats; else CWASI_SECRET)')
-    .option('--name <name>', 'this node\'s name (with --nats)')
-    .option('--listen <host:port>', 'this node\'s Networked Buffer listener (with --nats)');
+  cmd.optionsGroup('Cluster (with --nats):');
+  addNatsServerFlags(cmd, 'coordinate from inside a cluster, through this NATS', false)
+    .option('--cluster <name>', 'cluster name')
+    .option('--secret-file <file>', 'file holding the cluster secret (else CWASI_SECRET)')
+    .option('--name <name>', 'this node\'s name')
+    .option('--listen <host:port>', 'this node\'s Networked Buffer listener');
+  return addNatsFlags(cmd);
 }
 
 interface RunOptions extends ClusterFlags, BatchFlags {
@@ -124,11 +129,10 @@ interface RunOptions extends ClusterFlags, BatchFlags {
   repeat: string;
   warmup: string;
   concurrency?: string;
-  mode: string[];
+  mode?: string[];
   timeout?: string;
   threads?: string;
   json?: boolean;
-  output?: string;
   verbose?: boolean;
 }
 
@@ -208,10 +212,11 @@ function printPlan(plan: PlanReport, out: Out): void {
 }
 
 async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
-  if (o.inputs !== undefined) {
-    if (o.input !== undefined || o.size !== undefined || o.text !== undefined || o.repeat !== '1' || o.warmup !== '0' || o.output !== undefined) {
-      throw new CwasiError('E_CONFIG', '--inputs (a batch) cannot be combined with --input, --size, --text, --repeat, --warmup or --output');
+  if (o.batch !== undefined) {
+    if (o.input !== undefined || o.size !== undefined || o.text !== undefined || o.repeat !== '1' || o.warmup !== '0') {
+      throw new CwasiError('E_CONFIG', '--batch cannot be combined with --input, --size, --text, --repeat or --warmup');
     }
+    if (o.out === '-') throw new CwasiError('E_CONFIG', '--out - with --batch: without --out each result is a line on stdout; with it, --out names a folder');
     return runBatch(arg, o, out, { loadTarget, deployTarget, parseModes, cluster: clusterOptions(o) });
   }
   const t = loadTarget(arg);
@@ -219,14 +224,14 @@ async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
   const warmup = parseNonNegativeInt(o.warmup, '--warmup');
   const concurrency = parsePositiveInt(o.concurrency ?? '1', '--concurrency');
   const modes = parseModes(o.mode);
-  if (o.output === '-' && o.json) throw new CwasiError('E_CONFIG', '--output - and --json both write to stdout; give --output a file');
-  if (o.output !== undefined) checkWritable(o.output, '--output');
+  if (o.out === '-' && o.json) throw new CwasiError('E_CONFIG', '--out - and --json both write to stdout; give --out a file');
+  if (o.out !== undefined) checkWritable(o.out, '--out');
   const input = buildInput(t, o);
   const timeoutMs = o.timeout !== undefined ? parsePositiveInt(o.timeout, '--timeout') : undefined;
   const cluster = clusterOptions(o);
   // With the output bytes on stdout, the text report goes to stderr.
-  const say = o.output === '-' ? out.err : out.out;
-  const engine = await Engine.create({
+  const say = o.out === '-' ? out.err : out.out;
+  const engine = await createEngine({
     ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
     ...(cluster !== undefined ? { cluster } : {}),
   });
@@ -257,7 +262,7 @@ async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
       const m = t.doc?.functions[f.name]?.module; // a file names modules by string
       return [f.name, typeof m === 'string' ? m : f.name];
     }));
-    if (o.output !== undefined) await writeArg(o.output, report.output, '--output');
+    if (o.out !== undefined) await writeArg(o.out, report.output, '--out');
     if (o.json) {
       out.out(jsonDocument({
         target: t.name,
@@ -293,10 +298,10 @@ async function cmdRun(arg: string, o: RunOptions, out: Out): Promise<void> {
 }
 
 /** Plans each target in turn on one engine; every failure is reported and the others still planned. */
-async function cmdPlan(args: string[], o: { json?: boolean; mode: string[] } & ClusterFlags, out: Out): Promise<void> {
+async function cmdPlan(args: string[], o: { json?: boolean; mode?: string[] } & ClusterFlags, out: Out): Promise<void> {
   const modes = parseModes(o.mode);
   const cluster = clusterOptions(o);
-  const engine = await Engine.create({ threads: 1, ...(cluster !== undefined ? { cluster } : {}) });
+  const engine = await createEngine({ threads: 1, ...(cluster !== undefined ? { cluster } : {}) });
   const plans: PlanReport[] = [];
   let failed = 0;
   try {
@@ -351,7 +356,7 @@ async function cmdNode(o: NodeOptions, out: Out): Promise<void> {
   const tls = readTls(o);
   const natsAuth = natsAuthFromFlags(o);
   const natsReplicas = natsReplicasFromFlags(o);
-  const engine = await Engine.create({
+  const engine = await createEngine({
     ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
     cluster: {
       nats: o.nats, listen: o.listen, cluster: o.cluster,
@@ -387,61 +392,114 @@ function cmdFunctions(out: Out, json: boolean, all: boolean): void {
   ])));
 }
 
+/** Puts `-h, --help` in the help group `cmd` has open (else it stands alone under "Options:", after every group). */
+function helpHere(cmd: Command): Command {
+  return cmd.helpOption('-h, --help', 'show this help');
+}
+
+/** An "Examples:" footer, one command a line. */
+function examples(cmd: Command, lines: string[]): Command {
+  return cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`);
+}
+
+const collect = (v: string, acc: string[] | undefined): string[] => [...(acc ?? []), v];
+
+/**
+ * The `cwasi` program. Every help lists what most users need first: what goes
+ * in, how it is placed, what comes out, how it is run; cluster and NATS flags
+ * last, under their own headings. Old flag spellings work, hidden
+ * (deprecated.ts).
+ */
 export function buildProgram(out: Out = io): Command {
   const program = new Command();
   program
     .name('cwasi')
     .description('Run AssemblyScript functions on a worker pool and move data between them by the fastest channel their placement allows.')
     .version(packageVersion(), '-V, --version', 'print the cwasi version')
+    .helpOption('-h, --help', 'show this help')
     // A usage error is one line, with the nearest valid option when there is one (not the whole help).
     .configureOutput({ outputError: (str, write) => write(`${str.trimEnd().replace(/\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)')}; see --help\n`) })
+    // `help [command]` is named in the footer, not listed in a group of its own.
+    .configureHelp({ visibleCommands: (cmd) => cmd.commands.slice() })
     .exitOverride();
 
-  addBatchFlags(addClusterFlags(program.command('run')))
-    .description('deploy a workflow (or one bundled function) and invoke it')
-    .argument('<workflow>', 'workflow JSON file, or the name of a bundled function')
-    .option('--input <file>', "input bytes from a file ('-' for stdin)")
-    .option('--size <size>', 'generate the input: a producer spec for producer-spec workflows, else that many bytes (e.g. 2MiB)')
-    .option('--seed <n>', 'seed of the generated input', '1')
-    .option('--text <text>', 'input as UTF-8 text')
-    .option('--repeat <n>', 'measured invocations to run', '1')
-    .option('--warmup <n>', 'unmeasured invocations to run first (the cold first call is always reported apart)', '0')
-    .option('--concurrency <n>', 'invocations in flight at once (default 1; with --inputs, enough for every worker)')
-    .option('--mode <edge=mode>', `force an IFC mode: from->to=MODE or *=MODE (${IFC_MODES.join(', ')}); repeatable`, (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--timeout <ms>', 'deadline per invocation in milliseconds')
-    .option('--threads <n>', 'worker threads')
-    .option('--output <file>', "write the output function's bytes to a file ('-' for stdout; the report then goes to stderr)")
-    .option('--json', 'print a JSON report instead of text')
-    .option('-v, --verbose', 'print per-step timings and guest logs')
-    .action((arg: string, o: RunOptions) => cmdRun(arg, o, out));
+  program.commandsGroup('Run functions:');
 
-  addClusterFlags(program.command('plan'))
-    .description("print each function's placement and each edge's IFC mode with the reason")
+  const run = program.command('run')
+    .summary('deploy a workflow or one function and invoke it')
+    .description('Deploy a workflow (or one bundled function, or a .wasm module) and invoke it: once, --repeat times, or once per input of a --batch.')
+    .argument('<workflow>', 'workflow JSON file, .wasm module, or name of a bundled function')
+    .optionsGroup('Input:')
+    .option('--input <file>', "input bytes from a file ('-' for stdin)")
+    .option('--size <size>', 'generate an input of this size, e.g. 2MiB (for a producer-spec workflow: what the producer makes)')
+    .addOption(new Option('--seed <n>', 'seed of the generated input').default('1', '1'))
+    .option('--text <text>', 'input as UTF-8 text')
+    .option('--batch <dir|glob|->', "run once per file of a folder or glob, or per record on stdin ('-')")
+    .optionsGroup('Modes and placement:')
+    .option('--mode <edge=mode>', `force an IFC mode: from->to=MODE, or *=MODE for every edge (${IFC_MODES.join(', ')}); repeatable`, collect)
+    .option('--threads <n>', 'worker threads')
+    .optionsGroup('Output:')
+    .option('--out <path>', "write the output to this file ('-': stdout, report on stderr); with --batch, a folder of <key>.out files")
+    .option('--json', 'print a JSON report on stdout instead of text')
+    .option('-v, --verbose', 'print per-step timings and guest logs');
+  helpHere(run)
+    .optionsGroup('Execution:')
+    .addOption(new Option('--repeat <n>', 'measured invocations').default('1', '1'))
+    .addOption(new Option('--warmup <n>', 'unmeasured invocations before them').default('0', '0'))
+    .option('--concurrency <n>', 'invocations in flight (default: 1; with --batch, enough for every worker)')
+    .option('--timeout <ms>', 'deadline per invocation in milliseconds');
+  addClusterFlags(addBatchFlags(run));
+  addRenamedFlag(run, '--output <file>', '--out', out.err);
+  addRenamedFlag(run, '--inputs <dir|glob|->', '--batch', out.err);
+  examples(run, [
+    'cwasi run examples/sequential.json --size 2MiB --repeat 100',
+    'cwasi run transform --input data.bin --out result.bin',
+    "cwasi run checksum --batch 'inputs/*.bin' --out results --json",
+  ]).action((arg: string, o: RunOptions) => cmdRun(arg, o, out));
+
+  const plan = program.command('plan')
+    .summary('show placement and IFC modes, with the reasons')
+    .description("Print each function's placement and each edge's IFC mode with the reason, as run would choose them.")
     .argument('<workflow...>', 'workflow JSON files, or names of bundled functions')
-    .option('--mode <edge=mode>', 'force an IFC mode (as for run); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--json', 'print JSON')
-    .action((args: string[], o: { json?: boolean; mode: string[] } & ClusterFlags) => cmdPlan(args, o, out));
+    .option('--mode <edge=mode>', 'force an IFC mode (as for run); repeatable', collect)
+    .option('--json', 'print JSON on stdout instead of text');
+  addClusterFlags(plan)
+    .action((args: string[], o: { json?: boolean; mode?: string[] } & ClusterFlags) => cmdPlan(args, o, out));
 
   program.command('validate')
-    .description('check workflow files against the schema and the graph rules (as deploy does); reports each')
+    .summary('check workflow files (schema, graph rules)')
+    .description('Check workflow files against the schema and the graph rules (as deploy does); reports each.')
     .argument('<workflow...>', 'workflow JSON files')
     .action((files: string[]) => cmdValidate(files, out));
 
-  addBuildFlags(program.command('build'))
-    .description('compile AssemblyScript functions with the cwasi flags (and the asc options given), each at its own static region above the bundled ones')
-    .argument('<files...>', 'AssemblyScript sources (.ts), one module each, or folders of them')
-    .action(async (files: string[], o: BuildOptions) => { await cmdBuild(files, o, out.out); });
+  program.command('functions')
+    .summary('list the bundled functions')
+    .description('List the bundled functions and their static data regions.')
+    .option('--json', 'print JSON on stdout instead of a table')
+    .option('--all', 'include the engine\'s test fixtures (in a built checkout; the package does not ship them)')
+    .action((o: { json?: boolean; all?: boolean }) => cmdFunctions(out, o.json === true, o.all === true));
+
+  program.commandsGroup('Build and inspect:');
 
   program.command('init')
-    .description('create a project: one function, a workflow using it, a test; then npm install && npm test && npm start')
+    .summary('create a project: function, workflow, test')
+    .description('Create a project: one function, a workflow using it, a test; then npm install && npm test && npm start.')
     .argument('<dir>', 'new (or empty) folder')
     .option('--dependency <spec>', 'what package.json depends on for cwasi (default: how this cwasi was installed: ^version from the registry, else the tarball, folder or checkout as file:)')
     .action((dir: string, o: InitOptions) => cmdInit(dir, o, out.out));
 
+  const build = addBuildFlags(program.command('build')
+    .summary('compile AssemblyScript functions for cwasi')
+    .description('Compile AssemblyScript functions with the cwasi flags (and the asc options given), each at its own static region above the bundled ones.')
+    .argument('<files...>', 'AssemblyScript sources (.ts), one module each, or folders of them'));
+  examples(build, ['cwasi build assembly --out build', 'cwasi build fn.ts --enable simd -O3 --json'])
+    .action(async (files: string[], o: BuildOptions) => { await cmdBuild(files, o, out.out); });
+
   program.command('inspect')
-    .description("show a module's imports, exports, ABI version and static region, and whether it can run (exit 1 when not) and be embedded")
+    .summary('check a .wasm module: imports, exports, ABI')
+    .description("Show a module's imports, exports, ABI version and static region, and whether it can run (exit 1 when not) and be embedded.")
     .argument('<file>', '.wasm file')
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON on stdout instead of text')
     .action(async (file: string, o: { json?: boolean }) => {
       const i = await inspectFile(file);
       out.out(o.json === true ? JSON.stringify(i, null, 2) : formatInspection(i));
@@ -449,42 +507,29 @@ export function buildProgram(out: Out = io): Command {
       assertInspectedGuest(i);
     });
 
-  program.command('functions')
-    .description('list the bundled functions and their static data regions')
-    .option('--json', 'print JSON')
-    .option('--all', 'include the engine\'s test fixtures (in a built checkout; the package does not ship them)')
-    .action((o: { json?: boolean; all?: boolean }) => cmdFunctions(out, o.json === true, o.all === true));
+  program.commandsGroup('Cluster:');
 
-  const bench = program.command('bench')
-    .description(`run a benchmark: ${Object.keys(BENCHES).join(', ')}`)
-    .argument('<name>', 'benchmark name')
-    .option('--sizes <list>', 'payload sizes, e.g. 2MiB,16MiB,100MiB')
-    .option('--json <file>', 'write the JSON report to a file')
-    .option('--out <dir>', 'write plots and pages to a directory (benches that draw)')
-    .option('--quick', 'fewer executions (CI-sized)')
-    .option('--executions <n>', 'executions per row')
-    .option('--concurrency <n>', 'calls in flight (throughput rows)')
-    .option('--threads <n>', 'worker threads; paper and batch sweep a list, e.g. 1,2,4')
-    .option('--modes <list>', 'only these modes')
-    .option('--netns', 'networked: run the two nodes in network namespaces joined by veth pairs, Redis in a third (Linux, root, iproute2)')
-    .option('--link <rate>', 'networked, with --netns: shape every namespace link with tc tbf, e.g. 10gbit, 1gbit, 500mbit')
-    .action((name: string, o: Record<string, string | boolean | undefined>) => cmdBench(name, o, out, process.argv.slice(2)));
-  bench.addHelpText('after', benchHelp());
-
-  addNatsServerFlags(addNatsFlags(program.command('node')), 'NATS server (JetStream enabled), e.g. nats://127.0.0.1:4222', true)
-    .description('run an engine node of a cluster: registers in NATS JetStream, serves deploy/run requests, streams payloads over the Networked Buffer')
-    .option('--listen <host:port>', 'Networked Buffer listener (loopback unless an address is given)', '127.0.0.1:0')
-    .option('--secret-file <file>', 'file holding the cluster secret (else CWASI_SECRET)')
-    .option('--name <name>', 'node name (default <hostname>-<pid>)')
+  const node = program.command('node')
+    .summary('run a cluster node (NATS, Networked Buffer)')
+    .description('Run an engine node of a cluster: registers in NATS JetStream, serves deploy/run requests, streams payloads over the Networked Buffer.')
+    .optionsGroup('Cluster:');
+  addNatsServerFlags(node, 'NATS server (JetStream enabled), e.g. nats://127.0.0.1:4222', true)
     .option('--cluster <name>', 'cluster name', 'default')
-    .option('--threads <n>', 'worker threads')
-    .option('--tls-cert <file>', 'Networked Buffer over TLS: this node\'s certificate (PEM); needs --tls-key and --tls-ca')
+    .option('--name <name>', 'node name (default: <hostname>-<pid>)')
+    .addOption(new Option('--listen <host:port>', 'Networked Buffer listener').default('127.0.0.1:0', '127.0.0.1:0, loopback'))
+    .option('--secret-file <file>', 'file holding the cluster secret (else CWASI_SECRET)')
+    .option('--threads <n>', 'worker threads');
+  helpHere(node)
+    .optionsGroup('Networked Buffer TLS:')
+    .option('--tls-cert <file>', 'this node\'s certificate (PEM; with --tls-key and --tls-ca)')
     .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
-    .option('--tls-ca <file>', 'the cluster CA that signed every node\'s certificate (PEM)')
+    .option('--tls-ca <file>', 'the cluster CA that signed every node\'s certificate (PEM)');
+  examples(addNatsFlags(node), ['cwasi node --nats nats://10.0.0.5:4222 --listen 0.0.0.0:7000 --secret-file cluster.secret'])
     .action((o: NodeOptions) => cmdNode(o, out));
 
   program.command('nats-config')
-    .description("print a nats-server configuration in which only the cluster's nodes can reach it: an account of its own, a node user, a read-only monitor user")
+    .summary('print a nats-server config for a cluster')
+    .description("Print a nats-server configuration in which only the cluster's nodes can reach it: an account of its own, a node user, a read-only monitor user.")
     .option('--cluster <name>', 'cluster name', 'default')
     .option('--port <n>', 'client port of the server', '4222')
     .option('--store-dir <dir>', "JetStream's store folder", './nats-store')
@@ -494,7 +539,43 @@ export function buildProgram(out: Out = io): Command {
       cmdNatsConfig(o, out.out);
     });
 
+  program.commandsGroup('Benchmarks:');
+
+  const bench = program.command('bench')
+    .summary('run a benchmark (list: cwasi bench --help)')
+    .description(`Run a benchmark: ${Object.keys(BENCHES).join(', ')}.`)
+    .argument('<name>', 'benchmark name')
+    .optionsGroup('What to measure:')
+    .option('--sizes <list>', 'payload sizes, e.g. 2MiB,16MiB,100MiB')
+    .option('--modes <list>', 'only these modes')
+    .option('--threads <n>', 'worker threads; paper and batch sweep a list, e.g. 1,2,4')
+    .optionsGroup('Output:')
+    .option('--json', 'print the JSON report on stdout instead of the table')
+    .option('--out <dir>', 'write the JSON report (<dir>/<name>.json) here, and for paper SVG plots and an HTML page');
+  helpHere(bench)
+    .optionsGroup('Execution:')
+    .option('--repeat <n>', 'measured executions per row')
+    .option('--quick', 'fewer executions (CI-sized)')
+    .option('--concurrency <n>', 'calls in flight (throughput rows)')
+    .optionsGroup('Network namespaces (networked):')
+    .option('--netns', 'run the two nodes in network namespaces joined by veth pairs, Redis in a third (Linux, root, iproute2)')
+    .option('--link <rate>', 'with --netns: shape every namespace link with tc tbf, e.g. 10gbit, 1gbit, 500mbit')
+    .addOption(new Option(`${LEGACY_BENCH_JSON} <file>`).hideHelp());
+  addRenamedFlag(bench, '--executions <n>', '--repeat', out.err);
+  bench.addHelpText('after', benchHelp());
+  examples(bench, [
+    'cwasi bench overhead --quick',
+    'cwasi bench local-buffer --sizes 2MiB,100MiB --json > local-buffer.json',
+    'cwasi bench paper --quick --out report',
+  ]).action((name: string, o: BenchFlags) => cmdBench(name, o, out, process.argv.slice(2)));
+
   program.addOption(new Option('--no-color').hideHelp());
+  examples(program, [
+    'cwasi run examples/sequential.json --size 2MiB',
+    'cwasi plan examples/fan-out.json',
+    'cwasi bench overhead --quick',
+  ]);
+  program.addHelpText('after', "\nRun 'cwasi <command> --help' (or 'cwasi help <command>') for a command's options.");
   return program;
 }
 
@@ -503,7 +584,7 @@ export async function main(argv: string[], out: Out = io): Promise<number> {
   const program = buildProgram(out);
   program.configureOutput({ writeOut: (s) => out.out(s.trimEnd()), writeErr: (s) => out.err(s.trimEnd()) });
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(legacyBenchJson(argv, Object.keys(BENCHES), out.err), { from: 'user' });
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { CwasiError } from '../errors.js';
 import type { NatsAuthOptions } from '../cluster/nats-auth.js';
 import { kvReplicas } from '../cluster/nats-cluster.js';
+import { withFlagNames } from './flag-errors.js';
 
 export interface NatsFlags {
   /** Every --nats given, in order (each may be a comma-separated list). */
@@ -29,31 +30,40 @@ export function collectNats(value: string, previous: string[] | undefined): stri
   return [...(previous ?? []), value];
 }
 
-/** `--nats` (repeatable, comma-separated lists) and `--nats-replicas`; `required` for `cwasi node`. */
+/**
+ * `--nats` (repeatable, comma-separated lists) and `--nats-replicas`, in the
+ * help group the command has open; `required` for `cwasi node`.
+ */
 export function addNatsServerFlags(cmd: Command, help: string, required: boolean): Command {
   const flag = '--nats <url>';
-  const text = `${help}; repeat it or give a comma-separated list for a NATS cluster`;
+  const text = `${help} (repeatable, or comma-separated: a NATS cluster)`;
   return (required ? cmd.requiredOption(flag, text, collectNats) : cmd.option(flag, text, collectNats))
-    .option('--nats-replicas <n>', 'replicas of the registry KV buckets on a JetStream cluster, 1-5 (default 1)');
+    .option('--nats-replicas <n>', 'replicas of the registry buckets, 1-5 (default: 1)');
 }
 
 /** The engine's `cluster.natsReplicas` from the flag (E_CONFIG unless an integer 1..5). */
 export function natsReplicasFromFlags(o: NatsFlags): number | undefined {
   if (o.natsReplicas === undefined) return undefined;
   const n = /^\d+$/.test(o.natsReplicas) ? Number(o.natsReplicas) : Number.NaN;
-  return kvReplicas(Number.isNaN(n) ? o.natsReplicas : n);
+  try {
+    return kvReplicas(Number.isNaN(n) ? o.natsReplicas : n);
+  } catch (err) {
+    throw withFlagNames(err);
+  }
 }
 
+/** The NATS credential and TLS flags, last in the help under a heading of their own. */
 export function addNatsFlags(cmd: Command): Command {
   return cmd
+    .optionsGroup('NATS credentials and TLS:')
     .option('--nats-user <user>', 'NATS user (with --nats-pass-file)')
     .option('--nats-pass-file <file>', 'file holding the NATS password of --nats-user')
     .option('--nats-token-file <file>', 'file holding a NATS token')
     .option('--nats-nkey-file <file>', 'file holding a NATS NKey user seed (SU...)')
     .option('--nats-creds <file>', 'NATS .creds file (JWT and NKey seed)')
-    .option('--nats-tls-ca <file>', 'TLS to NATS: the CA that signed the server certificate (PEM)')
-    .option('--nats-tls-cert <file>', 'TLS to NATS: client certificate (PEM); needs --nats-tls-key')
-    .option('--nats-tls-key <file>', 'TLS to NATS: key of --nats-tls-cert (PEM)');
+    .option('--nats-tls-ca <file>', 'CA that signed the NATS server certificate (PEM)')
+    .option('--nats-tls-cert <file>', 'client certificate for NATS (PEM; with --nats-tls-key)')
+    .option('--nats-tls-key <file>', 'key of --nats-tls-cert (PEM)');
 }
 
 function secretFrom(file: string, what: string): string {
@@ -73,6 +83,9 @@ export function natsAuthFromFlags(o: NatsFlags): NatsAuthOptions | undefined {
   if (o.natsTokenFile !== undefined) a.token = secretFrom(o.natsTokenFile, 'NATS token');
   if (o.natsNkeyFile !== undefined) a.nkeySeedFile = o.natsNkeyFile;
   if (o.natsCreds !== undefined) a.credsFile = o.natsCreds;
+  if ((o.natsTlsCert === undefined) !== (o.natsTlsKey === undefined)) {
+    throw new CwasiError('E_CONFIG', o.natsTlsCert !== undefined ? '--nats-tls-cert needs --nats-tls-key' : '--nats-tls-key needs --nats-tls-cert');
+  }
   if (o.natsTlsCa !== undefined || o.natsTlsCert !== undefined || o.natsTlsKey !== undefined) {
     a.tls = {
       ...(o.natsTlsCa !== undefined ? { caFile: o.natsTlsCa } : {}),

@@ -29,8 +29,8 @@ export const OPTION_FLAGS: Readonly<Record<string, string>> = {
 };
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-/** Longest first, so that `cluster.tls.ca` is not taken for a part of a longer path. */
-const PATHS = new RegExp(`(?<![\\w.])(${Object.keys(OPTION_FLAGS).sort((a, b) => b.length - a.length).map(escape).join('|')})(?![\\w.])`, 'g');
+/** Longest first, so that `cluster.tls.ca` is not taken for a part of a longer path; a flag already written (`--threads`) is left alone. */
+const PATHS = new RegExp(`(?<![\\w.-])(${Object.keys(OPTION_FLAGS).sort((a, b) => b.length - a.length).map(escape).join('|')})(?![\\w.])`, 'g');
 
 /** `err` with the option paths in its message written as flags, when it names an option the CLI sets; else `err` itself. */
 export function withOptionFlags(err: unknown): unknown {

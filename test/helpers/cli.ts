@@ -10,7 +10,7 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
-  /** stdout as bytes (for --output -). */
+  /** stdout as bytes (for --out -). */
   stdoutBytes: Buffer;
 }
 
