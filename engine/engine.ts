@@ -5,6 +5,7 @@
 // selection and data movement).
 
 import { readFile } from 'node:fs/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import { CwasiError } from './errors.js';
@@ -118,6 +119,8 @@ export interface EngineStats {
   rings: { edges: number; rings: number; inUse: number };
   /** File inputs of map(): read calls and where they landed (straight into a function memory, or a buffer). */
   fileInputs: FileInputStats;
+  /** How late this thread's event loop ran its timers since the engine was created (perf_hooks.monitorEventLoopDelay, 10 ms resolution). */
+  eventLoop: { delayP50Ms: number; delayP99Ms: number; delayMaxMs: number };
 }
 
 /** The `host` value that lets the coordinator choose the node. */
@@ -140,6 +143,8 @@ export class Engine {
   private readonly minThreads: number;
   private readonly maxThreads: number;
   private closed = false;
+  /** Event-loop delay on this thread (EngineStats.eventLoop): what a service's other work waits. */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private closing: Promise<void> | undefined;
   private member: ClusterMember | undefined;
   private inflight = 0;
@@ -151,6 +156,7 @@ export class Engine {
     this.maxThreads = options.maxThreads;
     const maxQueue = options.maxQueue;
     this.fileInputs = new FileInputs(options.maxPayloadBytes);
+    this.loopDelay.enable();
     const workerData: WorkerData = { cancelBoard: new SharedArrayBuffer(cancelBoardSlots(this.maxThreads, maxQueue) * 4) };
     this.pool = new Piscina({
       workerData,
@@ -460,7 +466,15 @@ export class Engine {
       memory: this.memoryStats(),
       rings: this.rings.stats(),
       fileInputs: { ...this.fileInputs.counters },
+      eventLoop: this.eventLoopStats(),
     };
+  }
+
+  private eventLoopStats(): EngineStats['eventLoop'] {
+    const h = this.loopDelay;
+    // The histogram is in nanoseconds and empty (min > max) until its first sample.
+    if (h.count === 0) return { delayP50Ms: 0, delayP99Ms: 0, delayMaxMs: 0 };
+    return { delayP50Ms: h.percentile(50) / 1e6, delayP99Ms: h.percentile(99) / 1e6, delayMaxMs: h.max / 1e6 };
   }
 
   /**
@@ -498,6 +512,7 @@ export class Engine {
 
   private async doClose(limit: number | undefined): Promise<void> {
     this.closed = true;
+    this.loopDelay.disable();
     const drained = this.inflight > 0 ? new Promise<void>((resolve) => (this.drained = resolve)) : undefined;
     if (drained !== undefined && limit !== undefined) queueMicrotask(() => abortAfter(this.dispatcher.invocations, limit, this.closing));
     await drained;

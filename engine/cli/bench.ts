@@ -13,10 +13,14 @@
 // contract in bench-report.ts, and finds their modules by path at run time.
 
 import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { contend } from './contend.js';
+import { addRenamedFlag, LEGACY_BENCH_JSON } from './deprecated.js';
+import { examples, helpHere } from './help.js';
 import { CwasiError } from '../errors.js';
 import type { Benchmark, BenchOptions, BenchReport } from './bench-report.js';
 import { checkWritable, checkWritableDir, makeDir, writeArg } from './files.js';
-import { formatMs, formatSize, helpItem, parseLinkRate, parsePositiveInt, parseSizes, table } from './format.js';
+import { formatMs, formatSize, helpItem, parseLinkRate, parseNonNegativeInt, parsePositiveInt, parseSizes, table } from './format.js';
 import { jsonDocument } from './json.js';
 import { progress } from './progress.js';
 import type { Out } from './report.js';
@@ -73,6 +77,11 @@ export const BENCHES: Readonly<Record<string, BenchDefinition>> = {
     defaultSizes: '4KiB,256KiB',
     load: () => loadBench('alloc.js', 'alloc'),
   },
+  service: {
+    description: 'a service\'s small calls alone and beside one large call in the same engine: their latency and this thread\'s event-loop delay (goals, beside 512 MiB: loop delay max <= max(20 ms, 2x alone), small-call p99 <= max(5 ms, 2x alone))',
+    defaultSizes: '512MiB',
+    load: () => loadBench('service.js', 'service'),
+  },
   'stack-check': {
     description: 'cost of the per-instance shadow-stack limit check on the bundled kernels, against the constant check asc emits (goal: >= 0.95 of its throughput)',
     defaultSizes: '256KiB',
@@ -84,6 +93,39 @@ export const BENCHES: Readonly<Record<string, BenchDefinition>> = {
     load: () => loadBench('paper.js', 'paper'),
   },
 };
+
+/** `cwasi bench`: its flags, help and action. */
+export function addBenchCommand(program: Command, out: Out): void {
+  const bench = program.command('bench')
+    .summary('run a benchmark (list: cwasi bench --help)')
+    .description(`Run a benchmark: ${Object.keys(BENCHES).join(', ')}.`)
+    .argument('<name>', 'benchmark name')
+    .optionsGroup('What to measure:')
+    .option('--sizes <list>', 'payload sizes, e.g. 2MiB,16MiB,100MiB')
+    .option('--modes <list>', 'only these modes')
+    .option('--threads <n>', 'worker threads; paper and batch sweep a list, e.g. 1,2,4')
+    .optionsGroup('Output:')
+    .option('--json', 'print the JSON report on stdout instead of the table')
+    .option('--out <dir>', 'write the JSON report (<dir>/<name>.json) here, and for paper SVG plots and an HTML page');
+  helpHere(bench)
+    .optionsGroup('Execution:')
+    .option('--repeat <n>', 'measured executions per row')
+    .option('--quick', 'fewer executions (CI-sized)')
+    .option('--concurrency <n>', 'calls in flight (throughput rows)')
+    .option('--contend <n>', 'run N CPU-bound processes beside the measurement, references included (a shared or busy host)')
+    .optionsGroup('Network namespaces (networked):')
+    .option('--netns', 'run the two nodes in network namespaces joined by veth pairs, Redis in a third (Linux, root, iproute2)')
+    .option('--link <rate>', 'with --netns: shape every namespace link with tc tbf, e.g. 10gbit, 1gbit, 500mbit')
+    .addOption(new Option(`${LEGACY_BENCH_JSON} <file>`).hideHelp());
+  addRenamedFlag(bench, '--executions <n>', '--repeat', out.err);
+  bench.addHelpText('after', benchHelp());
+  examples(bench, [
+    'cwasi bench overhead --quick',
+    'cwasi bench local-buffer --sizes 2MiB,100MiB --json > local-buffer.json',
+    'cwasi bench service --contend 2',
+    'cwasi bench paper --quick --out report',
+  ]).action((name: string, o: BenchFlags) => cmdBench(name, o, out, process.argv.slice(2)));
+}
 
 /** The text after `cwasi bench --help`: one line per benchmark. */
 export function benchHelp(): string {
@@ -111,6 +153,8 @@ export interface BenchFlags {
   concurrency?: string;
   netns?: boolean;
   link?: string;
+  /** CPU-bound processes to run beside the measurement. */
+  contend?: string;
   /** The old `--json <file>` (deprecated.ts): the report written here, the table printed as before. */
   legacyJsonFile?: string;
 }
@@ -149,8 +193,16 @@ export async function cmdBench(name: string, o: BenchFlags, out: Out, argv: stri
     command: `cwasi ${argv.join(' ')}`,
     log: (line) => out.err(line),
   };
+  const contenders = o.contend === undefined ? 0 : parseNonNegativeInt(o.contend, '--contend');
   const run = await def.load();
-  const report = await run(opts);
+  const contention = contend(contenders);
+  let report: BenchReport;
+  try {
+    report = await run(opts);
+  } finally {
+    contention.stop();
+  }
+  if (contenders > 0) report.meta.contend = contenders;
   // With --json, stdout is the report alone; what the table run prints there goes to stderr.
   const say = o.json === true ? out.err : out.out;
   if (o.json === true) out.out(reportJson(report));

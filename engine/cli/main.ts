@@ -11,9 +11,10 @@ import * as workloads from '../workloads.js';
 import { summarize } from '../stats.js';
 import { bundledFunctionsDir, readManifests } from '../coordinator.js';
 import { addBatchFlags, runBatch, type BatchFlags } from './batch.js';
-import { BENCHES, benchHelp, cmdBench, type BenchFlags } from './bench.js';
+import { BENCHES, addBenchCommand } from './bench.js';
+import { examples, helpHere } from './help.js';
 import { addBuildFlags, cmdBuild, type BuildOptions } from './build.js';
-import { addRenamedFlag, legacyBenchJson, LEGACY_BENCH_JSON } from './deprecated.js';
+import { addRenamedFlag, legacyBenchJson } from './deprecated.js';
 import { checkWritable, readArg, writeArg } from './files.js';
 import { createEngine } from './flag-errors.js';
 import { formatMs, formatSize, hex32, parseNonNegativeInt, parsePositiveInt, parseSize, table } from './format.js';
@@ -392,16 +393,6 @@ function cmdFunctions(out: Out, json: boolean, all: boolean): void {
   ])));
 }
 
-/** Puts `-h, --help` in the help group `cmd` has open (else it stands alone under "Options:", after every group). */
-function helpHere(cmd: Command): Command {
-  return cmd.helpOption('-h, --help', 'show this help');
-}
-
-/** An "Examples:" footer, one command a line. */
-function examples(cmd: Command, lines: string[]): Command {
-  return cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`);
-}
-
 const collect = (v: string, acc: string[] | undefined): string[] => [...(acc ?? []), v];
 
 /**
@@ -541,33 +532,7 @@ export function buildProgram(out: Out = io): Command {
 
   program.commandsGroup('Benchmarks:');
 
-  const bench = program.command('bench')
-    .summary('run a benchmark (list: cwasi bench --help)')
-    .description(`Run a benchmark: ${Object.keys(BENCHES).join(', ')}.`)
-    .argument('<name>', 'benchmark name')
-    .optionsGroup('What to measure:')
-    .option('--sizes <list>', 'payload sizes, e.g. 2MiB,16MiB,100MiB')
-    .option('--modes <list>', 'only these modes')
-    .option('--threads <n>', 'worker threads; paper and batch sweep a list, e.g. 1,2,4')
-    .optionsGroup('Output:')
-    .option('--json', 'print the JSON report on stdout instead of the table')
-    .option('--out <dir>', 'write the JSON report (<dir>/<name>.json) here, and for paper SVG plots and an HTML page');
-  helpHere(bench)
-    .optionsGroup('Execution:')
-    .option('--repeat <n>', 'measured executions per row')
-    .option('--quick', 'fewer executions (CI-sized)')
-    .option('--concurrency <n>', 'calls in flight (throughput rows)')
-    .optionsGroup('Network namespaces (networked):')
-    .option('--netns', 'run the two nodes in network namespaces joined by veth pairs, Redis in a third (Linux, root, iproute2)')
-    .option('--link <rate>', 'with --netns: shape every namespace link with tc tbf, e.g. 10gbit, 1gbit, 500mbit')
-    .addOption(new Option(`${LEGACY_BENCH_JSON} <file>`).hideHelp());
-  addRenamedFlag(bench, '--executions <n>', '--repeat', out.err);
-  bench.addHelpText('after', benchHelp());
-  examples(bench, [
-    'cwasi bench overhead --quick',
-    'cwasi bench local-buffer --sizes 2MiB,100MiB --json > local-buffer.json',
-    'cwasi bench paper --quick --out report',
-  ]).action((name: string, o: BenchFlags) => cmdBench(name, o, out, process.argv.slice(2)));
+  addBenchCommand(program, out);
 
   program.addOption(new Option('--no-color').hideHelp());
   examples(program, [

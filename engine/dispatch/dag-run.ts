@@ -66,7 +66,9 @@ export class DagRun {
       this.openTransfers();
       // Entry segments get the invocation input; consumers of streaming edges start alongside their producers.
       for (const seg of plan.segments) {
-        if (seg.inEdges.length === 0) this.launch(seg, [entryInput(ctx, seg, input, this.inputArenas)]);
+        if (seg.inEdges.length > 0) continue;
+        const spec = entryInput(ctx, seg, input, this.inputArenas, this.inv);
+        this.launch(seg, [spec instanceof Promise ? await spec : spec]);
       }
       for (const seg of plan.segments) this.launchEarly(seg);
     } catch (err) {
@@ -234,7 +236,8 @@ export async function runSingle(ctx: DispatchContext, plan: Plan, input: Uint8Ar
   try {
     let result: RunSuccess;
     try {
-      ({ result } = await ctx.runSegment(seg, [entryInput(ctx, seg, input, arenas)], { keep: false, bytes: true }, inv));
+      const spec = entryInput(ctx, seg, input, arenas, inv);
+      ({ result } = await ctx.runSegment(seg, [spec instanceof Promise ? await spec : spec], { keep: false, bytes: true }, inv));
     } catch (err) {
       publishChained(ctx, plan, inv, seg, undefined, err);
       throw err;

@@ -11,6 +11,12 @@ import type { DispatchContext, InputArena, InputFill, Plan, Segment } from './ty
 
 /** How long a file input waits, on later event-loop turns, for a busy heap lock before going through a buffer. */
 const FILL_LOCK_PATIENCE_MS = 250;
+/** Inputs up to this size are copied into memory in one go (well under a millisecond here). */
+const ONE_TURN_COPY_BYTES = 4 * 2 ** 20;
+/** A longer copy runs this long at most before it lets the event loop turn (other calls, timers, aborts). */
+const COPY_TURN_MS = 1;
+/** Bytes copied between two looks at the clock. */
+const COPY_STEP_BYTES = 256 * 1024;
 
 /**
  * Let an InputFill write the invocation input: into the entry function's
@@ -55,8 +61,15 @@ export async function placeFill(ctx: DispatchContext, plan: Plan, fill: InputFil
   return { kind: 'shared', groupId: g.id, generation, ptr, len };
 }
 
-/** The invocation input for an entry segment: cloned when small, copied by this thread into the memory when large. */
-export function entryInput(ctx: DispatchContext, seg: Segment, input: Uint8Array | InputSpec, arenas: InputArena[]): InputSpec {
+/**
+ * The invocation input for an entry segment: cloned when small, copied by
+ * this thread into the memory when large. A copy longer than ONE_TURN_COPY_BYTES
+ * is done in slices of about COPY_TURN_MS with the event loop turning between
+ * them, so that a service's other calls, timers and aborts do not wait for it
+ * (the caller must not change the input until the call settles; an abort
+ * between slices ends the copy).
+ */
+export function entryInput(ctx: DispatchContext, seg: Segment, input: Uint8Array | InputSpec, arenas: InputArena[], inv: Invocation): InputSpec | Promise<InputSpec> {
   // Already placed in this segment's memory by an InputFill.
   if (!(input instanceof Uint8Array)) return input;
   const g = seg.group;
@@ -74,8 +87,30 @@ export function entryInput(ctx: DispatchContext, seg: Segment, input: Uint8Array
     throw discardIfCorrupt(ctx, g, g.generation, err);
   }
   arenas.push({ group: g, generation: g.generation, arena });
-  g.heap.bytes().set(input, ptr);
-  return { kind: 'shared', groupId: g.id, generation: g.generation, ptr, len: input.byteLength };
+  const spec: InputSpec = { kind: 'shared', groupId: g.id, generation: g.generation, ptr, len: input.byteLength };
+  // A view taken now stays valid if the memory grows meanwhile (a grown shared buffer is not detached).
+  const dst = g.heap.bytes().subarray(ptr, ptr + input.byteLength);
+  if (input.byteLength <= ONE_TURN_COPY_BYTES) {
+    dst.set(input);
+    return spec;
+  }
+  return copyInTurns(dst, input, inv).then(() => spec);
+}
+
+/** Copy `src` into `dst` in slices of about COPY_TURN_MS, the event loop turning between them. */
+async function copyInTurns(dst: Uint8Array, src: Uint8Array, inv: Invocation): Promise<void> {
+  let off = 0;
+  for (;;) {
+    const until = performance.now() + COPY_TURN_MS;
+    do {
+      const end = Math.min(src.length, off + COPY_STEP_BYTES);
+      dst.set(src.subarray(off, end), off);
+      off = end;
+    } while (off < src.length && performance.now() < until);
+    if (off >= src.length) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (inv.aborted) throw inv.reason!;
+  }
 }
 
 /**
