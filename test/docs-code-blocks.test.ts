@@ -15,6 +15,10 @@
 //   one, json-as). Other ts is transpiled with TypeScript and run as js.
 // - sh, bash, shell: run with `bash -euo pipefail`; console: the lines that
 //   start with "$ " are the commands, the rest is their output.
+// A block must also print no deprecation warning (`warning: --old is
+// deprecated; use --new`, from a renamed CLI flag): the docs use the current
+// spellings, and a block that drifts back to an old one fails, naming itself
+// and the warning.
 // Blocks run CWASI_DOCS_JOBS at a time (default 2), each bounded by
 // CWASI_DOCS_BLOCK_TIMEOUT_MS (default 60 s); a block's process group is
 // killed when it ends, so a server a block starts in the background goes too.
@@ -95,7 +99,42 @@ function link(pkg: string, dir: string): void {
   for (const dep of Object.keys(deps)) link(dep, dir);
 }
 
-interface Run { code: number | null; signal: string | null; output: string; ms: number }
+interface Run {
+  code: number | null;
+  signal: string | null;
+  output: string;
+  ms: number;
+  /** The deprecation warnings the block printed (a renamed flag's old spelling), at most 20. */
+  deprecations: string[];
+}
+
+/** What the CLI prints for an old flag spelling (engine/cli/deprecated.ts). */
+const DEPRECATION = /is deprecated; use /;
+
+/**
+ * Collects the deprecation warnings of a stream, line by line (a line may come
+ * in several chunks). On stderr any line saying `is deprecated; use` counts;
+ * on stdout only one that starts with `warning:` (stderr sent there with 2>&1).
+ */
+function deprecationScanner(stream: 'stdout' | 'stderr', found: string[]): { data(d: Buffer): void; end(): void } {
+  let partial = '';
+  const check = (line: string) => {
+    if (found.length < 20 && DEPRECATION.test(line) && (stream === 'stderr' || /^\s*warning:/.test(line))) found.push(line.trim());
+  };
+  return {
+    data(d) {
+      const lines = (partial + d.toString('utf8')).split('\n');
+      partial = lines.pop()!;
+      // A line too long to be a warning is not kept whole.
+      if (partial.length > 4096) partial = partial.slice(-4096);
+      lines.forEach(check);
+    },
+    end() {
+      check(partial);
+      partial = '';
+    },
+  };
+}
 
 function exec(cmd: string, args: string[], cwd: string): Promise<Run> {
   const started = Date.now();
@@ -105,14 +144,19 @@ function exec(cmd: string, args: string[], cwd: string): Promise<Run> {
     const child = spawn(cmd, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const keep = (d: Buffer) => { output = (output + d.toString('utf8')).slice(-8000); };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
+    const deprecations: string[] = [];
+    const scanOut = deprecationScanner('stdout', deprecations);
+    const scanErr = deprecationScanner('stderr', deprecations);
+    child.stdout.on('data', (d: Buffer) => { keep(d); scanOut.data(d); });
+    child.stderr.on('data', (d: Buffer) => { keep(d); scanErr.data(d); });
     const killGroup = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
     const timer = setTimeout(() => { output += `\n[killed after ${BLOCK_TIMEOUT_MS} ms]`; killGroup(); }, BLOCK_TIMEOUT_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       killGroup();
-      resolve({ code, signal, output, ms: Date.now() - started });
+      scanOut.end();
+      scanErr.end();
+      resolve({ code, signal, output, ms: Date.now() - started, deprecations });
     });
   });
 }
@@ -191,7 +235,20 @@ for (const b of toRun) {
     const r = await runs.get(b)!;
     if (process.env.CWASI_DOCS_VERBOSE === '1') console.log(`\n== ${name(b)}: exit ${r.code} in ${r.ms} ms\n${r.output}`);
     assert.ok(r.code === 0, `${name(b)} exited ${r.code ?? r.signal} after ${r.ms} ms:\n${b.code}\n--- output ---\n${r.output}`);
+    assert.equal(r.deprecations, [], `${name(b)} uses an old spelling; write the new one:\n${r.deprecations.join('\n')}\n--- block ---\n${b.code}`);
   });
 }
+
+test('a block that uses an old flag spelling is caught', async () => {
+  // The check above, on blocks as the docs could have them: each runs, printing its warning on stderr or, with 2>&1, on stdout.
+  const code = [
+    'cwasi run transform --text hi --output out.bin',
+    "printf 'x\\n' | cwasi run checksum --inputs - 2>&1 | cat   # the warning on stdout",
+  ].join('\n');
+  const old: Block = { file: 'docs/cli.md', line: 0, lang: 'sh', code };
+  const r = await limited(() => runBlock(old));
+  assert.is(r.code, 0, r.output);
+  assert.equal(r.deprecations, ['warning: --output is deprecated; use --out', 'warning: --inputs is deprecated; use --batch']);
+});
 
 test.run();

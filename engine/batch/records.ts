@@ -1,4 +1,4 @@
-// Records from a byte stream (`cwasi run --inputs -`), read as the batch pulls
+// Records from a byte stream (`cwasi run --batch -`), read as the batch pulls
 // them: the stream is paused while the window is full, so a large stdin is
 // never buffered whole.
 //

@@ -4,7 +4,7 @@
 // the benchmarks (dist/bench/) implement `Benchmark` and are loaded by the
 // command on demand (cli/bench.ts).
 //
-// Report JSON (`--json FILE`):
+// Report JSON (`--json` on stdout, `--out DIR` as DIR/<name>.json):
 //   { "schemaVersion": 1,
 //     "meta": { node, cpu, cores, date, command, ... },
 //     "results": [ { bench, mode, payloadBytes, executions,
