@@ -149,6 +149,8 @@ export class RequestDispatcher implements DispatchContext {
     if (timeoutMs <= 0) throw new CwasiError('E_TIMEOUT', `${target}: deadline of ${timeoutMs} ms exceeded`);
     const inv = new Invocation(this.nextId++, target, Date.now() + timeoutMs, opts);
     inv.trace = trace;
+    // Nobody reads per-step timings of a lean, untraced call: its tasks do not send them.
+    inv.wantsTimings = !lean || trace !== undefined;
     if (ev !== undefined) ev.invocationId = inv.id;
     if (trace !== undefined && debug.enabled) debug('invoke %s #%d trace %s', target, inv.id, trace.traceparent);
     inv.onAbort = () => this.registry.cancelTasks(inv);

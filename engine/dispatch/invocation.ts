@@ -59,6 +59,8 @@ export class Invocation {
   onAbort: (() => void) | undefined;
   /** The invocation's span when it carries a trace (someone observes, or the caller passed a traceparent). */
   trace: TraceContext | undefined;
+  /** Whether its tasks report per-step timings (a report or a trace reads them). */
+  wantsTimings = true;
   private controller: AbortController | undefined;
   private abortWaiters: Array<(err: CwasiError) => void> | undefined;
 

@@ -114,6 +114,7 @@ export class PoolRunner {
       callDepth, callLimits: this.callLimits,
     };
     if (inv.trace !== undefined) task.traceparent = inv.trace.traceparent;
+    if (!inv.wantsTimings) task.skipTimings = true;
     let res!: TaskResult;
     if (inv.aborted) {
       for (const s of acquired) s.release();

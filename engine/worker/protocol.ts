@@ -72,6 +72,8 @@ export interface RunTask {
   callDepth: number;
   /** The invocation's W3C traceparent, when it carries a trace (engine/trace/context.ts). */
   traceparent?: string;
+  /** Nobody reads this task's per-step timings (a lean, untraced call): the result carries none, a smaller message. */
+  skipTimings?: true;
   /** Guest-call limits the worker enforces itself (engine/guest-calls.ts). */
   callLimits: { maxDepth: number; maxInFlightPerInvocation: number };
 }

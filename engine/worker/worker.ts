@@ -478,7 +478,8 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
     // The step before this one is no longer referenced: free it.
     if (i >= 1) releaseContext(contexts[i - 1]!);
   }
-  const timings: StepTiming[] = task.steps.map((fn, i) => ({ fn, inputReady: stamps[3 * i]!, done: stamps[3 * i + 1]!, outputBytes: stamps[3 * i + 2]! }));
+  const timings: StepTiming[] = task.skipTimings === true ? []
+    : task.steps.map((fn, i) => ({ fn, inputReady: stamps[3 * i]!, done: stamps[3 * i + 1]!, outputBytes: stamps[3 * i + 2]! }));
   const last = contexts[contexts.length - 1]!;
   const group = groups[groups.length - 1]!;
   const result: RunSuccess = { ok: true, threadId, outputLength: out!.len, timings };
