@@ -2,7 +2,8 @@
 // on the same wasm kernels as the bundled functions (asm-functions/bench/kernels.ts),
 // the way a Node user would write it: copy the input into the module's memory,
 // run the kernel, copy the result out, return it (structured clone, or moved
-// when the task asks for a transfer).
+// when the task asks for a transfer). Stage `all` is the work alone: the three
+// kernels back to back in one memory, no copy in or out (the compute-only row).
 import { move, workerData } from 'piscina';
 
 interface Kernels {
@@ -18,7 +19,8 @@ const k = new WebAssembly.Instance((workerData as { kernels: WebAssembly.Module 
 export type StageTask =
   | { stage: 'produce'; len: number; seed: number; transfer: boolean }
   | { stage: 'transform'; bytes: Uint8Array; transfer: boolean }
-  | { stage: 'checksum'; bytes: Uint8Array };
+  | { stage: 'checksum'; bytes: Uint8Array }
+  | { stage: 'all'; len: number; seed: number };
 
 export default function stage(task: StageTask): Uint8Array | { hash: number; length: number } {
   switch (task.stage) {
@@ -41,6 +43,13 @@ export default function stage(task: StageTask): Uint8Array | { hash: number; len
       const p = k.reserve(n);
       new Uint8Array(k.memory.buffer).set(task.bytes, p);
       return { hash: k.checksum(p, n) >>> 0, length: n };
+    }
+    case 'all': {
+      const n = task.len;
+      const p = k.reserve(2 * n);
+      k.produce(p, n, task.seed);
+      k.transform(p, p + n, n);
+      return { hash: k.checksum(p + n, n) >>> 0, length: n };
     }
   }
 }
