@@ -395,7 +395,7 @@ export class FunctionCoordinator {
   select(caller: string, callee: string, override?: IfcMode): Selection {
     const sel = this.trySelect(caller, callee, override);
     if (sel.refused !== undefined) {
-      throw new CwasiError(override === 'embedded' ? 'E_EMBED_REFUSED' : 'E_MODE_REFUSED', `${caller} → ${callee}: ${sel.refused}`,
+      throw new CwasiError(sel.refusedCode ?? 'E_MODE_REFUSED', `${caller} → ${callee}: ${sel.refused}`,
         { caller, callee, mode: override, reason: sel.refused });
     }
     return sel;

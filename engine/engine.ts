@@ -16,7 +16,8 @@ import { mapInputs, type MapInput, type MapOptions, type MapResult } from './bat
 import type { Channel } from './channels/channel.js';
 import { copyChannel } from './channels/copy.js';
 import { createEmbeddedChannel } from './channels/embedded.js';
-import { RingPools, createLocalChannel, type LocalTransport } from './channels/local.js';
+import { createLocalChannel, type LocalTransport } from './channels/local.js';
+import { RingPools } from './ring/pools.js';
 import { closeRedisClients, createRemoteKvChannel } from './channels/remote-kv.js';
 import { createNetworkedChannel } from './channels/networked.js';
 import { ClusterMember, type ClusterOptions, type ClusterStats } from './cluster/member.js';

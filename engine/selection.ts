@@ -37,6 +37,8 @@ export interface Selection {
   reason: string;
   /** Set when an override was refused; `mode` then holds the rule-based choice. */
   refused?: string;
+  /** The error code of a refusal: the trust rule (embedding) or a placement the mode cannot serve. */
+  refusedCode?: 'E_EMBED_REFUSED' | 'E_MODE_REFUSED';
 }
 
 /** Can `a` and `b` share one memory? Returns why not, or undefined when they can. */
@@ -53,13 +55,13 @@ export function selectMode(caller: Placement, callee: Placement, override?: IfcM
   const rule = ruleBased(caller, callee);
   if (override === undefined || override === rule.mode) return rule;
   if (override === 'embedded') {
-    return { ...rule, refused: `embedded refused: ${embedRefusal(caller, callee)}` };
+    return { ...rule, refused: `embedded refused: ${embedRefusal(caller, callee)}`, refusedCode: 'E_EMBED_REFUSED' };
   }
   if (override === 'local' && caller.host !== callee.host) {
-    return { ...rule, refused: 'local refused: caller and callee are on different hosts' };
+    return { ...rule, refused: 'local refused: caller and callee are on different hosts', refusedCode: 'E_MODE_REFUSED' };
   }
   if (override === 'networked' && caller.host === callee.host) {
-    return { ...rule, refused: `networked refused: caller and callee are both on host ${caller.host}; the Networked Buffer joins two nodes` };
+    return { ...rule, refused: `networked refused: caller and callee are both on host ${caller.host}; the Networked Buffer joins two nodes`, refusedCode: 'E_MODE_REFUSED' };
   }
   return { mode: override, reason: `forced by edge override (rules would choose ${rule.mode})` };
 }

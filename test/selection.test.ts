@@ -57,6 +57,7 @@ test('an embedded override is refused where embedding is not allowed', () => {
   const s = selectMode(p('a'), p('b', { trusted: false, group: 'g2' }), 'embedded');
   assert.is(s.mode, 'local');
   assert.ok(s.refused !== undefined && /not trusted/.test(s.refused));
+  assert.is(s.refusedCode, 'E_EMBED_REFUSED');
   const cross = selectMode(p('a'), p('b', { host: 'h2' }), 'local');
   assert.is(cross.mode, 'networked');
   assert.ok(cross.refused !== undefined);

@@ -18,7 +18,8 @@
 import { CwasiError } from '../errors.js';
 import { HEADER_BYTES } from '../memory/layout.js';
 import { releaseKept, type CallContext, type CallTransfer, type Channel, type EdgeContext, type Endpoint, type PlaceTarget, type Produced, type Transfer } from './channel.js';
-import type { RingPools } from './local.js';
+import { DESCRIPTOR_RING_BYTES } from './local.js';
+import type { RingPools } from '../ring/pools.js';
 import type { InputSpec, OutputSpec } from '../specs.js';
 
 /**
@@ -42,7 +43,7 @@ export function createEmbeddedChannel(pools: RingPools): Channel {
     callsRunInline: true,
     prepare(from: string, to: string): void {
       // One ring made at deploy time, so that the first invocation does not create it.
-      const pool = pools.forEdge(from, to, 'descriptor');
+      const pool = pools.forEdge(from, to, DESCRIPTOR_RING_BYTES);
       if (pool.created === 0) pool.giveBack(pool.acquire(), true);
     },
     openCall(call: CallContext): CallTransfer {
@@ -53,7 +54,7 @@ export function createEmbeddedChannel(pools: RingPools): Channel {
       if (edge.consumerGroup.id !== edge.producerGroup.id) {
         throw new CwasiError('E_EMBED_REFUSED', `${edge.from} → ${edge.to}: the consumer does not share the producer's memory`);
       }
-      const pool = pools.forEdge(edge.from, edge.to, 'descriptor');
+      const pool = pools.forEdge(edge.from, edge.to, DESCRIPTOR_RING_BYTES);
       const ring = pool.acquire();
       let returned = false;
       const source = { groupId: edge.producerGroup.id, generation: edge.producerGroup.generation };

@@ -32,6 +32,7 @@ import {
 } from '../ring/ring.js';
 import { releaseKept, type CallContext, type CallTransfer, type Channel, type EdgeContext, type Emitter, type Endpoint, type PlaceTarget, type Produced, type Transfer } from './channel.js';
 import type { InputSpec, MemoryRef, OutputSpec } from '../specs.js';
+import type { RingPools } from '../ring/pools.js';
 
 export type LocalTransport = 'descriptor' | 'stream';
 
@@ -50,94 +51,9 @@ const MIN_STREAM_CHUNK_BYTES = 256;
 /** Ring capacity used for descriptor-only transfers (one DESC frame fits many times). */
 export const DESCRIPTOR_RING_BYTES = 256;
 
-// ── ring pools (main thread) ─────────────────────────────────────────────
-
-/** A ring with the id workers know it by. */
-export interface PooledRing {
-  id: number;
-  ring: Ring;
-}
-
-/** Rings of one capacity, leased per transfer and reused after a clean finish. */
-export class RingPool {
-  private readonly free: PooledRing[] = [];
-  private leased = 0;
-  created = 0;
-
-  constructor(readonly capacity: number, private readonly keep: number, private readonly registry: Map<number, PooledRing>, private readonly nextId: () => number) {}
-
-  acquire(): PooledRing {
-    this.leased++;
-    const ring = this.free.pop();
-    if (ring !== undefined) return ring;
-    this.created++;
-    const fresh = { id: this.nextId(), ring: Ring.create(this.capacity) };
-    this.registry.set(fresh.id, fresh);
-    return fresh;
-  }
-
-  /** A ring whose transfer ended cleanly is reset and reused; any other is dropped. */
-  giveBack(r: PooledRing, clean: boolean): void {
-    this.leased--;
-    if (!clean || this.free.length >= this.keep) {
-      r.ring.abort();
-      this.registry.delete(r.id);
-      return;
-    }
-    r.ring.reset();
-    this.free.push(r);
-  }
-
-  get inUse(): number {
-    return this.leased;
-  }
-
-  close(): void {
-    for (const r of this.free) {
-      r.ring.abort();
-      this.registry.delete(r.id);
-    }
-    this.free.length = 0;
-  }
-}
-
-/** Ring pools per caller → callee edge, set up by the Function Coordinator. */
-export class RingPools {
-  private readonly pools = new Map<string, RingPool>();
-  private readonly registry = new Map<number, PooledRing>();
-  private lastId = 0;
-
-  constructor(private readonly streamRingBytes: number, private readonly keepPerEdge = 16) {}
-
-  forEdge(from: string, to: string, transport: LocalTransport): RingPool {
-    const key = `${from}\u0000${to}\u0000${transport}`;
-    let pool = this.pools.get(key);
-    if (pool === undefined) {
-      pool = new RingPool(transport === 'stream' ? this.streamRingBytes : DESCRIPTOR_RING_BYTES, this.keepPerEdge, this.registry, () => ++this.lastId);
-      this.pools.set(key, pool);
-    }
-    return pool;
-  }
-
-  /** A live ring by id (workers ask for rings they have not seen). */
-  byId(id: number): Ring | undefined {
-    return this.registry.get(id)?.ring;
-  }
-
-  stats(): { edges: number; rings: number; inUse: number } {
-    let rings = 0;
-    let inUse = 0;
-    for (const p of this.pools.values()) {
-      rings += p.created;
-      inUse += p.inUse;
-    }
-    return { edges: this.pools.size, rings, inUse };
-  }
-
-  close(): void {
-    for (const p of this.pools.values()) p.close();
-    this.pools.clear();
-  }
+/** Ring capacity of a transfer: a few descriptor frames, or the stream ring size. */
+function ringBytesFor(pools: RingPools, transport: LocalTransport): number {
+  return transport === 'stream' ? pools.streamRingBytes : DESCRIPTOR_RING_BYTES;
 }
 
 /**
@@ -155,13 +71,13 @@ export function createLocalChannel(pools: RingPools, transport: LocalTransport, 
     startsConsumerEarly: transport === 'stream' ? 'always' : 'while-a-worker-is-free',
     callsRunInline: false,
     prepare(from: string, to: string): void {
-      const pool = pools.forEdge(from, to, transport);
+      const pool = pools.forEdge(from, to, ringBytesFor(pools, transport));
       if (pool.created === 0) pool.giveBack(pool.acquire(), true);
     },
     openCall(call: CallContext): CallTransfer {
       // The payload stays in the caller's memory; one DESC frame names it and the callee's host copies it across.
       const p = call.payload;
-      const pool = pools.forEdge(call.caller, call.callee, 'descriptor');
+      const pool = pools.forEdge(call.caller, call.callee, DESCRIPTOR_RING_BYTES);
       const leased = pool.acquire();
       if (!leased.ring.tryWriteDescriptor({ source: 0, generation: p.generation, ptr: p.ptr, len: p.len }, p.len)) {
         pool.giveBack(leased, false);
@@ -175,7 +91,7 @@ export function createLocalChannel(pools: RingPools, transport: LocalTransport, 
     },
     open(edge: EdgeContext): Transfer {
       const stream = transport === 'stream';
-      const pool = pools.forEdge(edge.from, edge.to, transport);
+      const pool = pools.forEdge(edge.from, edge.to, ringBytesFor(pools, transport));
       const ring = pool.acquire();
       let returned = false;
       const source: MemoryRef = { groupId: edge.producerGroup.id, generation: edge.producerGroup.generation };

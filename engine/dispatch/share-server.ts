@@ -2,7 +2,7 @@
 // not seen yet (a memory group's memory and modules, a ring) and blocks on its
 // control block until the answer is on its reply port.
 
-import type { RingPools } from '../channels/local.js';
+import type { RingPools } from '../ring/pools.js';
 import type { FunctionCoordinator } from '../coordinator.js';
 import { CTRL_SHARE_STATE, SHARE_ANSWERED, type ShareReply, type ShareRequest } from '../worker/protocol.js';
 import type { WorkerRegistry } from './worker-registry.js';

@@ -4,7 +4,7 @@
 
 import type { Piscina } from 'piscina';
 import type { Channel, GroupRef } from '../channels/channel.js';
-import type { RingPools } from '../channels/local.js';
+import type { RingPools } from '../ring/pools.js';
 import type { NetworkPeer } from '../channels/networked.js';
 import type { RunRequest, RunResultMeta } from '../cluster/protocol.js';
 import type { FunctionCoordinator, MemoryGroup } from '../coordinator.js';

@@ -1,0 +1,97 @@
+// Ring pools (main thread): the SharedArrayBuffer rings (ring.ts) that Local
+// Buffer and embedded edges lease per transfer, grouped per caller → callee
+// edge and capacity, reset and reused after a clean finish, dropped (aborted)
+// otherwise. Workers find a ring they have not seen by its id (byId, through a
+// share request).
+
+import { Ring } from './ring.js';
+
+/** A ring with the id workers know it by. */
+export interface PooledRing {
+  id: number;
+  ring: Ring;
+}
+
+/** Rings of one capacity, leased per transfer and reused after a clean finish. */
+export class RingPool {
+  private readonly free: PooledRing[] = [];
+  private leased = 0;
+  created = 0;
+
+  constructor(readonly capacity: number, private readonly keep: number, private readonly registry: Map<number, PooledRing>, private readonly nextId: () => number) {}
+
+  acquire(): PooledRing {
+    this.leased++;
+    const ring = this.free.pop();
+    if (ring !== undefined) return ring;
+    this.created++;
+    const fresh = { id: this.nextId(), ring: Ring.create(this.capacity) };
+    this.registry.set(fresh.id, fresh);
+    return fresh;
+  }
+
+  /** A ring whose transfer ended cleanly is reset and reused; any other is dropped. */
+  giveBack(r: PooledRing, clean: boolean): void {
+    this.leased--;
+    if (!clean || this.free.length >= this.keep) {
+      r.ring.abort();
+      this.registry.delete(r.id);
+      return;
+    }
+    r.ring.reset();
+    this.free.push(r);
+  }
+
+  get inUse(): number {
+    return this.leased;
+  }
+
+  close(): void {
+    for (const r of this.free) {
+      r.ring.abort();
+      this.registry.delete(r.id);
+    }
+    this.free.length = 0;
+  }
+}
+
+/** Ring pools per caller → callee edge, set up by the Function Coordinator. */
+export class RingPools {
+  private readonly pools = new Map<string, RingPool>();
+  private readonly registry = new Map<number, PooledRing>();
+  private lastId = 0;
+
+  /** `streamRingBytes`: the capacity of streaming rings (the `local.ringBytes` option). */
+  constructor(readonly streamRingBytes: number, private readonly keepPerEdge = 16) {}
+
+  /** The pool of rings of `capacity` bytes for the edge from → to. */
+  forEdge(from: string, to: string, capacity: number): RingPool {
+    const key = `${from}\u0000${to}\u0000${capacity}`;
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      pool = new RingPool(capacity, this.keepPerEdge, this.registry, () => ++this.lastId);
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** A live ring by id (workers ask for rings they have not seen). */
+  byId(id: number): Ring | undefined {
+    return this.registry.get(id)?.ring;
+  }
+
+  stats(): { edges: number; rings: number; inUse: number } {
+    let rings = 0;
+    let inUse = 0;
+    for (const p of this.pools.values()) {
+      rings += p.created;
+      inUse += p.inUse;
+    }
+    return { edges: this.pools.size, rings, inUse };
+  }
+
+  close(): void {
+    for (const p of this.pools.values()) p.close();
+    this.pools.clear();
+  }
+}
