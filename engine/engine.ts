@@ -21,6 +21,7 @@ import { RingPools } from './ring/pools.js';
 import { closeRedisClients, createRemoteKvChannel } from './channels/remote-kv.js';
 import { createNetworkedChannel } from './channels/networked.js';
 import { ClusterMember, type ClusterOptions, type ClusterStats } from './cluster/member.js';
+import { ClusterPlacement } from './cluster-placement.js';
 import type { RemoteFunctionConfig } from './cluster/protocol.js';
 import type { HeapStats } from './memory/heap.js';
 import type { IfcMode } from './selection.js';
@@ -124,8 +125,6 @@ export interface EngineStats {
   eventLoop: { delayP50Ms: number; delayP99Ms: number; delayMaxMs: number };
 }
 
-/** The `host` value that lets the coordinator choose the node. */
-export const AUTO_HOST = 'auto';
 
 /** How long close() waits for threads still loading the worker module. */
 const WORKER_START_LIMIT_MS = 10_000;
@@ -144,6 +143,8 @@ export class Engine {
   private readonly minThreads: number;
   private readonly maxThreads: number;
   private closed = false;
+  /** Where functions with `host: "auto"` go, and deploying those placed on other nodes (cluster-placement.ts). */
+  private readonly placement: ClusterPlacement;
   /** Event-loop delay on this thread (EngineStats.eventLoop): what a service's other work waits. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private closing: Promise<void> | undefined;
@@ -176,6 +177,7 @@ export class Engine {
       functionsDir: options.functionsDir ?? bundledFunctionsDir(),
       memoryMaxBytes: options.memoryMaxBytes,
     });
+    this.placement = new ClusterPlacement(this.coordinator, () => this.member);
     this.channels = {
       embedded: createEmbeddedChannel(this.rings),
       local: createLocalChannel(this.rings, options.local.transport, options.local.sameWorker),
@@ -245,7 +247,7 @@ export class Engine {
     });
     const member = this.member;
     this.dispatcher.attachRemote(member, createNetworkedChannel(member), (host) =>
-      this.deployElsewhere(this.coordinator.list().filter((f) => f.placement.host === host && f.bytes.length > 0), false),
+      this.placement.deployElsewhere(this.coordinator.list().filter((f) => f.placement.host === host && f.bytes.length > 0), false),
     async (name) => {
       const rec = await member.registry.getFunction(name);
       if (rec !== undefined && rec.host !== self) this.coordinator.registerRemote(rec);
@@ -271,9 +273,9 @@ export class Engine {
     this.checkOpen();
     // A function config names its module; anything else is read as a workflow document.
     if (Array.isArray(target) || ('module' in target && !('functions' in target))) {
-      const list = this.placeAuto(Array.isArray(target) ? target : [target as FunctionConfig]);
+      const list = this.placement.placeAuto(Array.isArray(target) ? target : [target as FunctionConfig]);
       const deployed = await this.coordinator.deploy(list, baseDir);
-      await this.deployElsewhere(deployed);
+      await this.placement.deployElsewhere(deployed);
       this.dispatcher.invalidatePlans();
       for (const d of deployed) this.functionGraphs.delete(d.name);
       return { functions: deployed.map(placementOf) };
@@ -283,14 +285,14 @@ export class Engine {
     if (this.coordinator.get(doc.name) !== undefined && this.workflows.get(doc.name) === undefined && !(doc.name in doc.functions)) {
       throw new CwasiError('E_WORKFLOW_INVALID', `"${doc.name}" already names a deployed function`);
     }
-    const configs = this.placeAuto(Object.entries(doc.functions).map(([name, decl]): FunctionConfig => ({ name, ...decl })));
+    const configs = this.placement.placeAuto(Object.entries(doc.functions).map(([name, decl]): FunctionConfig => ({ name, ...decl })));
     const existed = new Set(this.coordinator.list().map((f) => f.name));
     const deployed = await this.coordinator.deploy(configs, baseDir);
     let plan: Plan;
     try {
       // Selection for every edge now, so that a refused embedding fails the deploy.
       for (const e of graph.edges) this.coordinator.select(e.from, e.to, e.mode);
-      await this.deployElsewhere(deployed);
+      await this.placement.deployElsewhere(deployed);
       this.dispatcher.invalidatePlans();
       plan = this.dispatcher.plan(graph);
     } catch (err) {
@@ -302,74 +304,6 @@ export class Engine {
     for (const e of plan.edges) this.coordinator.prepareEdge(e);
     this.workflows.set(doc.name, graph);
     return { functions: deployed.map(placementOf), workflow: this.planReport(plan, 'workflow') };
-  }
-
-  /**
-   * `host: "auto"`: the coordinator places the function on a live node of the
-   * cluster — trusted functions of one domain together (they share a memory),
-   * the others spread round-robin over the nodes, this one included. Without a
-   * cluster, "auto" is this engine.
-   */
-  private placeAuto(configs: FunctionConfig[]): FunctionConfig[] {
-    if (!configs.some((c) => c.host === AUTO_HOST)) return configs;
-    const self = this.coordinator.hostName;
-    const nodes = this.member === undefined ? [self] : this.member.registry.liveNodes().map((n) => n.name).sort();
-    if (nodes.length === 0) nodes.push(self);
-    const byDomain = new Map<string, string>();
-    return configs.map((c) => {
-      if (c.host !== AUTO_HOST) return c;
-      // Functions already deployed keep their place.
-      const existing = this.coordinator.get(c.name);
-      if (existing !== undefined) return { ...c, host: existing.placement.host };
-      const domainKey = c.trusted === true ? `domain:${c.domain ?? 'default'}` : undefined;
-      let host = domainKey !== undefined ? byDomain.get(domainKey) : undefined;
-      if (host === undefined) {
-        host = nodes[this.autoNext++ % nodes.length]!;
-        if (domainKey !== undefined) byDomain.set(domainKey, host);
-      }
-      return { ...c, host };
-    });
-  }
-
-  private autoNext = 0;
-
-  /** Functions placed on other nodes are deployed there too; on failure they are forgotten here. */
-  private async deployElsewhere(deployed: DeployedFunction[], forgetOnFailure = true): Promise<void> {
-    const self = this.coordinator.hostName;
-    const byHost = new Map<string, DeployedFunction[]>();
-    for (const d of deployed) {
-      if (d.placement.host === self) continue;
-      byHost.set(d.placement.host, [...(byHost.get(d.placement.host) ?? []), d]);
-    }
-    if (byHost.size === 0) return;
-    const member = this.member;
-    if (member === undefined) {
-      this.coordinator.undeploy([...byHost.values()].flat().map((d) => d.name));
-      throw new CwasiError('E_CONFIG', `functions are pinned to other hosts (${[...byHost.keys()].join(', ')}) but this engine is not part of a cluster`);
-    }
-    const compiled = [...byHost.values()].flat().filter((d) => d.config.module instanceof WebAssembly.Module);
-    if (compiled.length > 0) {
-      if (forgetOnFailure) this.coordinator.undeploy([...byHost.values()].flat().map((d) => d.name));
-      throw new CwasiError('E_CONFIG', `${compiled.map((d) => d.name).join(', ')}: a module given as a WebAssembly.Module cannot be sent to another node; give its bytes`);
-    }
-    try {
-      await Promise.all([...byHost].map(([host, fns]) => member.deployRemote(host, fns.map((d): RemoteFunctionConfig => {
-        const bundled = typeof d.config.module === 'string' && this.coordinator.isBundled(d.config.module) && !d.config.module.endsWith('.wasm');
-        return {
-          name: d.name,
-          module: bundled ? (d.config.module as string) : d.name,
-          ...(bundled ? {} : { moduleBase64: Buffer.from(d.bytes).toString('base64') }),
-          trusted: d.placement.trusted,
-          domain: d.placement.domain,
-          ...(d.replicas !== undefined ? { replicas: d.replicas } : {}),
-          ...(d.config.memoryMaxBytes !== undefined ? { memoryMaxBytes: d.config.memoryMaxBytes } : {}),
-          ...(d.config.stackBytes !== undefined ? { stackBytes: d.config.stackBytes } : {}),
-        };
-      }))));
-    } catch (err) {
-      if (forgetOnFailure) this.coordinator.undeploy([...byHost.values()].flat().map((d) => d.name));
-      throw err;
-    }
   }
 
   /** Read, validate and deploy a workflow file. */
