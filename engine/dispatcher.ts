@@ -41,7 +41,7 @@ import { serveShare } from './dispatch/share-server.js';
 import { WorkerRegistry } from './dispatch/worker-registry.js';
 import { checkInvocationTimeout } from './options/index.js';
 import { startSpan, type TraceContext } from './trace/context.js';
-import { debug, invokeTracing, tracingWanted, type InvokeEvent } from './trace/channels.js';
+import { debug, invokeTracing, spanFields, tracingWanted, type InvokeEvent } from './trace/channels.js';
 import type {
   DispatchContext, DispatcherOptions, InputArena, InputFill, InvocationReport, InvokeOptions, Plan, RemoteRunner, Segment, SegmentResult,
 } from './dispatch/types.js';
@@ -122,8 +122,7 @@ export class RequestDispatcher implements DispatchContext {
     const trace = startSpan(opts.traceparent);
     if (!invokeTracing.hasSubscribers) return this.execute(target, graph, input, opts, lean, trace, undefined);
     const ev: InvokeEvent = {
-      target, node: this.coordinator.hostName, invocationId: 0, traceId: trace.traceId, spanId: trace.spanId,
-      parentSpanId: trace.parentSpanId, traceparent: trace.traceparent, inputBytes: typeof input?.byteLength === 'number' ? input.byteLength : 0,
+      target, node: this.coordinator.hostName, invocationId: 0, ...spanFields(trace), inputBytes: typeof input?.byteLength === 'number' ? input.byteLength : 0,
     };
     return invokeTracing.tracePromise(() => this.execute(target, graph, input, opts, lean, trace, ev), ev);
   }
@@ -209,8 +208,7 @@ export class RequestDispatcher implements DispatchContext {
     const trace = startSpan(opts.traceparent);
     if (!invokeTracing.hasSubscribers) return this.executeLocal(steps, inputs, output, opts, trace, undefined);
     const ev: InvokeEvent = {
-      target: steps[0]!, node: this.coordinator.hostName, invocationId: 0, traceId: trace.traceId, spanId: trace.spanId,
-      parentSpanId: trace.parentSpanId, traceparent: trace.traceparent, inputBytes: -1, remote: { coordinator: opts.coordinator, steps },
+      target: steps[0]!, node: this.coordinator.hostName, invocationId: 0, ...spanFields(trace), inputBytes: -1, remote: { coordinator: opts.coordinator, steps },
     };
     const startedAt = now();
     return invokeTracing.tracePromise(async () => {

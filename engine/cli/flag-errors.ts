@@ -4,6 +4,7 @@
 // every CLI error names what the user can change on the command line.
 
 import { CwasiError, Engine, type EngineOptions } from '../index.js';
+import { OPTION_FLAGS } from './option-flags.js';
 
 /** An engine option as its messages name it, and the flag that sets it. */
 type Rename = readonly [option: string, flag: string];
@@ -13,19 +14,7 @@ type Rename = readonly [option: string, flag: string];
  * where it opens the message (`threads must be ...`), so that the word in
  * prose ("worker threads") is left alone.
  */
-export const ENGINE_OPTION_FLAGS: readonly Rename[] = [
-  ['cluster.natsReplicas', '--nats-replicas'],
-  ['cluster.natsAuth.tls.certFile', '--nats-tls-cert'],
-  ['cluster.natsAuth.tls.keyFile', '--nats-tls-key'],
-  ['cluster.natsAuth.tls.caFile', '--nats-tls-ca'],
-  ['cluster.nats', '--nats'],
-  ['cluster.listen', '--listen'],
-  ['cluster.secretFile', '--secret-file'],
-  ['cluster.cluster', '--cluster'],
-  ['cluster.name', '--name'],
-  ['threads', '--threads'],
-  ['timeoutMs', '--timeout'],
-];
+export const ENGINE_OPTION_FLAGS: readonly Rename[] = Object.entries(OPTION_FLAGS);
 
 /** Whole messages the engine words without a key, as the CLI words them. */
 const PHRASES: ReadonlyArray<readonly [RegExp, (m: RegExpExecArray) => string]> = [

@@ -78,6 +78,14 @@ export interface EdgeEvent {
   error?: unknown;
 }
 
+/** The W3C ids every event carries, from the span it describes. */
+export function spanFields(t: TraceContext): Pick<InvokeEvent, 'traceId' | 'spanId' | 'parentSpanId' | 'traceparent'> {
+  return { traceId: t.traceId, spanId: t.spanId, parentSpanId: t.parentSpanId, traceparent: t.traceparent };
+}
+
+/** What an edge span is given; its ids come from the span made for it. */
+type EdgeFields = Omit<EdgeEvent, 'traceId' | 'spanId' | 'parentSpanId' | 'traceparent'>;
+
 export const invokeTracing = diagnostics_channel.tracingChannel<unknown, InvokeEvent>('cwasi:invoke');
 export const edgeTracing = diagnostics_channel.tracingChannel<unknown, EdgeEvent>('cwasi:edge');
 
@@ -94,9 +102,8 @@ export class EdgeSpan {
   private settled = false;
   readonly event: EdgeEvent;
 
-  constructor(parent: TraceContext, fields: Omit<EdgeEvent, 'traceId' | 'spanId' | 'parentSpanId' | 'traceparent'>) {
-    const t = childSpan(parent);
-    this.event = { ...fields, traceId: t.traceId, spanId: t.spanId, parentSpanId: t.parentSpanId, traceparent: t.traceparent };
+  constructor(parent: TraceContext, fields: EdgeFields) {
+    this.event = { ...fields, ...spanFields(childSpan(parent)) };
     edgeTracing.start.publish(this.event);
     edgeTracing.end.publish(this.event);
   }
@@ -115,7 +122,7 @@ export class EdgeSpan {
 }
 
 /** An edge span when someone subscribes to `cwasi:edge` and the invocation carries a trace; else undefined. */
-export function edgeSpan(parent: TraceContext | undefined, fields: Omit<EdgeEvent, 'traceId' | 'spanId' | 'parentSpanId' | 'traceparent'>): EdgeSpan | undefined {
+export function edgeSpan(parent: TraceContext | undefined, fields: EdgeFields): EdgeSpan | undefined {
   if (parent === undefined || !edgeTracing.hasSubscribers) return undefined;
   return new EdgeSpan(parent, fields);
 }
