@@ -28,10 +28,11 @@ export function closeLimit(options: CloseOptions): number | undefined | CwasiErr
  * E_CLOSED: a running guest has its worker terminated, a queued task is
  * cancelled. The timer goes when `closing` settles.
  */
-export function abortAfter(invocations: Map<number, Invocation>, ms: number, closing: Promise<void> | undefined): void {
+export function abortAfter(invocations: Map<number, Invocation>, ms: number, closing: Promise<void> | undefined, lanes?: { abortAll(reason: CwasiError): void }): void {
   const abortAll = () => {
     const why = ms === 0 ? 'the engine was closed with force' : `the engine was closed and its ${ms} ms for calls in flight ran out`;
     for (const inv of invocations.values()) inv.abort(new CwasiError('E_CLOSED', why));
+    lanes?.abortAll(new CwasiError('E_CLOSED', why));
   };
   if (ms === 0) return abortAll();
   const timer = setTimeout(abortAll, ms);

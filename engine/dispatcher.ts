@@ -18,6 +18,7 @@
 //   worker-registry.ts     the pool's threads, cancel board, journal recovery
 //   share-server.ts        memories and rings handed to workers on request
 //   guest-call-service.ts  calls that leave a worker, over their mode's channel
+//   lane-route.ts          which calls take a worker's call lane (engine/lane/)
 
 import type { Piscina } from 'piscina';
 import { CwasiError, asCwasiError } from './errors.js';
@@ -39,12 +40,16 @@ import { PoolRunner } from './dispatch/pool-runner.js';
 import { runRemote } from './dispatch/remote-runner.js';
 import { serveShare } from './dispatch/share-server.js';
 import { WorkerRegistry } from './dispatch/worker-registry.js';
+import { laneOptions, laneTargetOf } from './dispatch/lane-route.js';
+import { LaneSet, type LaneCall, type LaneTarget } from './lane/lanes.js';
 import { checkInvocationTimeout } from './options/index.js';
 import { startSpan, type TraceContext } from './trace/context.js';
 import { debug, invokeTracing, spanFields, tracingWanted, type InvokeEvent } from './trace/channels.js';
 import type {
   DispatchContext, DispatcherOptions, InputArena, InputFill, InvocationReport, InvokeOptions, Plan, RemoteRunner, Segment, SegmentResult,
 } from './dispatch/types.js';
+
+const outputOf = (r: InvocationReport): Uint8Array => r.output;
 
 /** A segment this node runs for an invocation coordinated by another node (cluster/member.ts). */
 export interface RemoteSegmentOptions {
@@ -79,12 +84,24 @@ export class RequestDispatcher implements DispatchContext {
   private readonly guestCalls: GuestCallService;
   private readonly sweeper = new DeadlineSweeper();
   private nextId = 1;
+  /** The workers' call lanes, unless the engine runs without them (callLane: false). */
+  readonly lanes: LaneSet | undefined;
+  private readonly laneTargets = new Map<WorkflowGraph, LaneTarget | null>();
 
   constructor(readonly options: DispatcherOptions) {
     this.pool = options.pool;
     this.coordinator = options.coordinator;
     this.planner = new Planner(this.coordinator, options);
-    this.registry = new WorkerRegistry(this.pool, this.coordinator, options.cancelBoard, (id, gen, why) => this.discardGroup(id, gen, why));
+    this.lanes = options.laneShare === undefined ? undefined : new LaneSet(options.laneShare, {
+      fallback: (call, signal) => this.invokeOnPool(call, signal),
+      terminate: (threadId) => this.registry.terminate(threadId),
+      discard: (id, gen, why) => this.discardGroup(id, gen, why),
+      settled: (call, ok) => this.laneSettled(call, ok),
+      poolCanGrow: () => this.pool.threads.length < options.maxThreads,
+      threads: () => this.pool.threads.length,
+      workerBusy: (threadId) => this.registry.runsTask(threadId),
+    });
+    this.registry = new WorkerRegistry(this.pool, this.coordinator, options.cancelBoard, (id, gen, why) => this.discardGroup(id, gen, why), this.lanes);
     const limits = options.guestCallLimits ?? OPTION_DEFAULTS.engine.guestCalls;
     this.guestCalls = new GuestCallService(this, this.registry, this.sweeper, this.counters, limits);
     this.poolRunner = new PoolRunner(this, this.pool, this.registry, this.guestCalls.gate.limits, () => this.closing);
@@ -99,6 +116,7 @@ export class RequestDispatcher implements DispatchContext {
   /** Forget cached plans (after a deploy changed placements). */
   invalidatePlans(): void {
     this.planner.invalidate();
+    this.laneTargets.clear();
   }
 
   plan(graph: WorkflowGraph, modes?: Record<string, IfcMode>): Plan {
@@ -115,6 +133,49 @@ export class RequestDispatcher implements DispatchContext {
   }
 
   // ── invocation ──────────────────────────────────────────────────────────
+
+  /** A lean invocation: its output only. Through a worker's call lane where it can (lane-route.ts). */
+  invokeOutput(target: string, graph: WorkflowGraph, input: Uint8Array | InputFill, opts?: InvokeOptions): Promise<Uint8Array> {
+    if (this.lanes !== undefined && input instanceof Uint8Array && laneOptions(opts) && !tracingWanted(undefined)) {
+      const viaLane = this.viaLane(graph, input, opts);
+      if (viaLane !== undefined) return viaLane;
+    }
+    return this.invoke(target, graph, input, opts, true).then(outputOf);
+  }
+
+  private viaLane(graph: WorkflowGraph, input: Uint8Array, opts: InvokeOptions | undefined): Promise<Uint8Array> | undefined {
+    if (input.byteLength >= this.options.directInputBytes || input.byteLength > this.options.maxPayloadBytes || this.closing) return undefined;
+    // maxQueue bounds lane and pool calls together; the pool path refuses the excess.
+    if (this.lanes!.inFlight + this.poolRunner.held >= this.options.maxThreads + this.options.maxQueue) return undefined;
+    const timeoutMs = opts?.timeoutMs ?? this.options.timeoutMs;
+    // Anything to refuse is refused by the pool path, with its errors.
+    if (!(timeoutMs > 0 && timeoutMs <= 2 ** 31 - 1) || opts?.signal?.aborted === true) return undefined;
+    let t = this.laneTargets.get(graph);
+    if (t === undefined) this.laneTargets.set(graph, t = laneTargetOf(this.coordinator, this.plan(graph), graph, this.options.maxPayloadBytes));
+    if (t === null || t.group.generation !== t.generation) return undefined;
+    const p = this.lanes!.call(t, input, { signal: opts?.signal, deadline: Date.now() + timeoutMs, timeoutMs });
+    if (p !== undefined) this.counters.started++;
+    return p;
+  }
+
+  private laneSettled(call: LaneCall, ok: boolean): void {
+    if (!ok) {
+      this.counters.failed++;
+      return;
+    }
+    this.counters.completed++;
+    const ms = performance.now() - call.startedAt;
+    this.latency.record(ms);
+    let rec = this.latencyByTarget.get(call.target.name);
+    if (rec === undefined) this.latencyByTarget.set(call.target.name, (rec = new LatencyRecorder()));
+    rec.record(ms);
+  }
+
+  /** A lane call whose worker exited before it began: the pool runs it, within what is left of its deadline. */
+  private invokeOnPool(call: LaneCall, signal: AbortSignal): Promise<Uint8Array> {
+    const left = Math.max(1, Math.floor(call.deadline - Date.now()));
+    return this.invoke(call.target.name, call.target.graph, call.input, { timeoutMs: left, signal }, true).then(outputOf);
+  }
 
   invoke(target: string, graph: WorkflowGraph, input: Uint8Array | InputFill, opts: InvokeOptions = {}, lean = false): Promise<InvocationReport> {
     // Tracing costs nothing unless someone observes (trace/channels.ts) or the caller passed a traceparent.

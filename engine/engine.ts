@@ -66,6 +66,11 @@ export interface EngineOptions {
   redis?: { url?: string; ttlSeconds?: number; chunkBytes?: number };
   /** Inputs at least this large are copied straight into the entry function's memory. */
   directInputBytes?: number;
+  /**
+   * Lean calls of one function (invoke, map) go through a shared-memory call
+   * lane per worker instead of a pool message (default true; engine/lane/).
+   */
+  callLane?: boolean;
   /** Join a cluster of engine nodes (NATS JetStream registry, Networked Buffer between nodes). */
   cluster?: ClusterOptions;
   /**
@@ -123,6 +128,8 @@ export interface EngineStats {
   fileInputs: FileInputStats;
   /** How late this thread's event loop ran its timers since the engine was created (perf_hooks.monitorEventLoopDelay, 10 ms resolution). */
   eventLoop: { delayP50Ms: number; delayP99Ms: number; delayMaxMs: number };
+  /** The workers' call lanes (engine/lane/): calls taken, calls sent to the pool instead, calls re-posted after a worker exit, and calls in lanes now. */
+  lanes: { lanes: number; calls: number; overflow: number; reposted: number; inFlight: number };
 }
 
 
@@ -159,7 +166,7 @@ export class Engine {
     const maxQueue = options.maxQueue;
     this.fileInputs = new FileInputs(options.maxPayloadBytes);
     this.loopDelay.enable();
-    const workerData: WorkerData = { cancelBoard: new SharedArrayBuffer(cancelBoardSlots(this.maxThreads, maxQueue) * 4) };
+    const workerData: WorkerData = { cancelBoard: new SharedArrayBuffer(cancelBoardSlots(this.maxThreads, maxQueue) * 4), lanes: new SharedArrayBuffer(8) };
     this.pool = new Piscina({
       workerData,
       filename: new URL('./worker/worker.js', import.meta.url).href,
@@ -200,6 +207,7 @@ export class Engine {
       maxThreads: this.maxThreads,
       maxQueue,
       cancelBoard: workerData.cancelBoard,
+      ...(options.callLane ? { laneShare: workerData.lanes } : {}),
       directInputBytes: options.directInputBytes,
       guestCallLimits: options.guestCalls,
     });
@@ -318,8 +326,8 @@ export class Engine {
   }
 
   /** Invoke a workflow or a function; resolves with the output bytes. */
-  async invoke(target: string, input: Uint8Array, options?: InvokeOptions): Promise<Uint8Array> {
-    return (await this.run(target, input, options, true)).output;
+  invoke(target: string, input: Uint8Array, options?: InvokeOptions): Promise<Uint8Array> {
+    return this.run(target, input, options, true, true);
   }
 
   /** Invoke and report what happened: outputs, the mode of every edge, per-step timings. */
@@ -339,13 +347,19 @@ export class Engine {
     this.checkOpen();
     this.graphFor(target);
     return mapInputs({
-      invoke: async (input, opts) => (await this.run(target, input, opts, true)).output,
+      invoke: (input, opts) => this.run(target, input, opts, true, true),
       openFile: (path) => this.fileInputs.open(path),
       defaultConcurrency: 2 * this.maxThreads,
     }, inputs, options);
   }
 
-  private run(target: string, input: Uint8Array | InputFill, options: InvokeOptions | undefined, lean: boolean): Promise<InvocationReport> {
+  private readonly settledOne = (): void => {
+    if (--this.inflight === 0 && this.drained !== undefined) this.drained();
+  };
+
+  private run(target: string, input: Uint8Array | InputFill, options: InvokeOptions | undefined, lean: true, outputOnly: true): Promise<Uint8Array>;
+  private run(target: string, input: Uint8Array | InputFill, options: InvokeOptions | undefined, lean: boolean): Promise<InvocationReport>;
+  private run(target: string, input: Uint8Array | InputFill, options: InvokeOptions | undefined, lean: boolean, outputOnly = false): Promise<InvocationReport | Uint8Array> {
     if (this.closed) return Promise.reject(new CwasiError('E_CLOSED', 'the engine is closed'));
     if (typeof target !== 'string') return Promise.reject(new CwasiError('E_INVALID_ARG', `the target must be a function or workflow name (a string), got ${typeof target}`, { argument: 'target' }));
     let graph: WorkflowGraph;
@@ -355,9 +369,8 @@ export class Engine {
       return Promise.reject(err);
     }
     this.inflight++;
-    return this.dispatcher.invoke(target, graph, input, options, lean).finally(() => {
-      if (--this.inflight === 0 && this.drained !== undefined) this.drained();
-    });
+    const call = outputOnly ? this.dispatcher.invokeOutput(target, graph, input, options) : this.dispatcher.invoke(target, graph, input, options, lean);
+    return call.finally(this.settledOne);
   }
 
   /** How `target` would run: placements, each edge's mode and the reason. */
@@ -402,6 +415,8 @@ export class Engine {
       rings: this.rings.stats(),
       fileInputs: { ...this.fileInputs.counters },
       eventLoop: this.eventLoopStats(),
+      lanes: d.lanes === undefined ? { lanes: 0, calls: 0, overflow: 0, reposted: 0, inFlight: 0 }
+        : { lanes: d.lanes.size, calls: d.lanes.counts.laned, overflow: d.lanes.counts.overflow, reposted: d.lanes.counts.reposted, inFlight: d.lanes.inFlight },
     };
   }
 
@@ -449,7 +464,7 @@ export class Engine {
     this.closed = true;
     this.loopDelay.disable();
     const drained = this.inflight > 0 ? new Promise<void>((resolve) => (this.drained = resolve)) : undefined;
-    if (drained !== undefined && limit !== undefined) queueMicrotask(() => abortAfter(this.dispatcher.invocations, limit, this.closing));
+    if (drained !== undefined && limit !== undefined) queueMicrotask(() => abortAfter(this.dispatcher.invocations, limit, this.closing, this.dispatcher.lanes));
     await drained;
     // Each worker writes its coverage before the pool terminates it (terminated workers write nothing).
     if (process.env.NODE_V8_COVERAGE) await this.dispatcher.flushCoverage();
@@ -457,6 +472,7 @@ export class Engine {
     await this.member?.close();
     await this.dispatcher.whenWorkersStarted(WORKER_START_LIMIT_MS);
     await this.pool.destroy();
+    this.dispatcher.lanes?.close();
     for (const ch of Object.values(this.channels)) await ch?.close?.();
     await closeRedisClients();
     this.rings.close();

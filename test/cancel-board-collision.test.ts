@@ -32,7 +32,8 @@ async function untilQueued(n: number): Promise<void> {
 }
 
 test.before(async () => {
-  engine = await Engine.create({ threads: 1, timeoutMs: 60_000 });
+  // Pool tasks only: the cancel board is theirs (lane calls cancel in their slot, lane-states test).
+  engine = await Engine.create({ threads: 1, timeoutMs: 60_000, callLane: false });
   pool = (engine as unknown as Internals).pool;
   await engine.deploy([{ name: 'hold', module: 'spin' }, { name: 'sp', module: 'spin' }]);
 });

@@ -66,6 +66,11 @@ export class PoolRunner {
     private readonly closing: () => boolean,
   ) {}
 
+  /** Tasks that wait for or hold a worker. */
+  get held(): number {
+    return this.tasksInPool;
+  }
+
   /** Is a worker free for one more task (the pool may grow to maxThreads)? */
   workerFree(): boolean {
     return this.tasksInPool < this.ctx.options.maxThreads;
@@ -92,9 +97,11 @@ export class PoolRunner {
       throw err;
     }
     // Piscina does not count tasks that carry an AbortSignal against its maxQueue: bound them here.
-    if (this.tasksInPool >= this.ctx.options.maxThreads + this.ctx.options.maxQueue) {
+    // Calls in the workers' lanes count too (engine/lane/lanes.ts).
+    const held = this.tasksInPool + (this.ctx.lanes?.inFlight ?? 0);
+    if (held >= this.ctx.options.maxThreads + this.ctx.options.maxQueue) {
       for (const s of acquired) s.release();
-      throw new CwasiError('E_QUEUE_FULL', `${seg.steps[0]}: the queue is full (${this.tasksInPool} tasks wait for or hold a worker; maxQueue ${this.ctx.options.maxQueue})`);
+      throw new CwasiError('E_QUEUE_FULL', `${seg.steps[0]}: the queue is full (${held} calls wait for or hold a worker; maxQueue ${this.ctx.options.maxQueue})`);
     }
     // Steps of one task may live in different memories (a local edge run in one worker).
     const groups = seg.steps.map((fn, i) => (i === 0 ? group : this.ctx.coordinator.require(fn).group));

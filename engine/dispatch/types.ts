@@ -121,6 +121,8 @@ export interface DispatcherOptions {
   maxQueue: number;
   /** The cancel board the workers read (given to them as workerData). */
   cancelBoard: SharedArrayBuffer;
+  /** The lanes' spin share (workerData.lanes); absent: no call lanes, every call is a pool task. */
+  laneShare?: SharedArrayBuffer;
   /** Inputs at least this large are copied by the main thread straight into the entry function's memory. */
   directInputBytes: number;
   /** Runs steps on other nodes (cluster mode). */
@@ -162,6 +164,8 @@ export interface DispatchContext {
   runSegment(seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation, callDepth?: number): Promise<SegmentResult>;
   /** Is a worker free for one more task? */
   workerFree(): boolean;
+  /** The workers' call lanes, when the engine uses them: their calls count against maxQueue. */
+  readonly lanes?: { readonly inFlight: number } | undefined;
   /** One fate: discard a memory group's generation everywhere. */
   discardGroup(groupId: string, generation: number, reason: string): void;
   /** The memory a slice names, as the main thread holds it; throws E_BAD_DESCRIPTOR when it is gone. */

@@ -15,6 +15,7 @@ import { claimed, markCancelled, unclaimed } from '../worker/cancel-board.js';
 import { terminateOrAsk } from '../worker/exit-request.js';
 import { JOURNAL, JOURNAL_ENTRY_BYTES, JOURNAL_OFFSET, JOURNAL_RUNNING, type WorkerHello } from '../worker/protocol.js';
 import type { Invocation } from './invocation.js';
+import type { LaneSet } from '../lane/lanes.js';
 
 /** How long a control-plane call to a worker may take (it answers between tasks). */
 const CONTROL_TIMEOUT_MS = 2000;
@@ -59,6 +60,8 @@ export class WorkerRegistry {
     private readonly coordinator: FunctionCoordinator,
     cancelBoard: SharedArrayBuffer,
     private readonly discardGroup: (groupId: string, generation: number, reason: string) => void,
+    /** The pool's call lanes (engine/lane/lanes.ts): each hello brings one, each exit ends one. */
+    private readonly lanes?: LaneSet,
   ) {
     this.cancelBoard = new Int32Array(cancelBoard);
     this.freeSlots = Array.from({ length: this.cancelBoard.length }, (_, i) => this.cancelBoard.length - 1 - i);
@@ -85,6 +88,7 @@ export class WorkerRegistry {
   hello(hello: WorkerHello): void {
     this.workers.set(hello.threadId, { port: hello.replyPort, control: new Int32Array(hello.control), api: controlOf(hello.controlPort) });
     hello.replyPort.unref();
+    this.lanes?.add(hello.threadId, hello.lane, hello.lanePort);
     // When the thread is gone (killed on abort, or retired when idle) its cached
     // chunks and its instances' stacks in every memory go back to the heaps.
     const worker = this.pool.threads.find((w) => w.threadId === hello.threadId);
@@ -102,6 +106,12 @@ export class WorkerRegistry {
     if (live !== undefined) this.returnSlot(live.slot);
   }
 
+  /** The worker's journal says it runs a task or a lane call. */
+  runsTask(threadId: number): boolean {
+    const link = this.workers.get(threadId);
+    return link !== undefined && Atomics.load(link.control, (JOURNAL_OFFSET + JOURNAL.STATE) >> 2) === JOURNAL_RUNNING;
+  }
+
   /**
    * The first function of every task that has started (placing inputs or
    * running guest code): a worker's journal says RUNNING and the worker has
@@ -114,8 +124,11 @@ export class WorkerRegistry {
     const out: string[] = [];
     for (const link of this.workers.values()) {
       if (Atomics.load(link.control, J + (JOURNAL.STATE >> 2)) !== JOURNAL_RUNNING) continue;
-      const live = this.liveTasks.get(Atomics.load(link.control, J + (JOURNAL.TASK >> 2)));
+      const taskId = Atomics.load(link.control, J + (JOURNAL.TASK >> 2));
+      const live = this.liveTasks.get(taskId);
       if (live !== undefined && claimed(this.cancelBoard, live.slot)) out.push(live.fn);
+      const laned = live === undefined ? this.lanes?.runningFn(taskId) : undefined;
+      if (laned !== undefined) out.push(laned);
     }
     return out;
   }
@@ -149,11 +162,13 @@ export class WorkerRegistry {
     if (link !== undefined) {
       const J = JOURNAL_OFFSET >> 2;
       const taskId = Atomics.load(link.control, J + (JOURNAL.TASK >> 2));
-      const live = this.liveTasks.get(taskId);
+      // A lane call journals its id negated (engine/lane/lanes.ts).
+      const live = this.liveTasks.get(taskId) ?? this.lanes?.liveTask(taskId);
       if (live !== undefined && Atomics.load(link.control, J + (JOURNAL.STATE >> 2)) === JOURNAL_RUNNING) {
         this.recover(link.control, threadId, live.groups, live.refs, new CwasiError('E_WORKER_DIED', `${live.fn}: its worker exited`));
       }
     }
+    this.lanes?.workerExited(threadId);
     for (const g of this.coordinator.groupsList()) {
       if (g.heap === undefined || g.host !== this.coordinator.hostName) continue;
       const heap = g.heap;
@@ -204,7 +219,7 @@ export class WorkerRegistry {
    * half-updated and discarded. A thread asked to go that is still there
    * after EXIT_REQUEST_GRACE_MS is terminated all the same.
    */
-  private terminate(threadId: number): void {
+  terminate(threadId: number): void {
     const worker = this.pool.threads.find((w) => w.threadId === threadId);
     if (worker === undefined) return;
     const link = this.workers.get(threadId);

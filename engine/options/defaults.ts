@@ -43,6 +43,7 @@ export const OPTION_DEFAULTS = deepFreeze({
     timeoutMs: 60_000,
     hostName: 'local',
     directInputBytes: 2 ** 20,
+    callLane: true,
     local: { transport: 'descriptor' as 'descriptor' | 'stream', ringBytes: 2 ** 20, sameWorker: true },
     redis: { url: 'redis://127.0.0.1:6379', ttlSeconds: 300, chunkBytes: 16 * 2 ** 20 },
     cluster: {

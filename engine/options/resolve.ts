@@ -28,6 +28,7 @@ export interface ResolvedEngineOptions {
   functionsDir: string | undefined;
   hostName: string;
   directInputBytes: number;
+  callLane: boolean;
   local: { transport: 'descriptor' | 'stream'; ringBytes: number; sameWorker: boolean };
   redis: { url: string; ttlSeconds: number; chunkBytes: number };
   guestCalls: GuestCallLimits;
@@ -63,6 +64,7 @@ export function resolveEngineOptions(o: EngineOptions): ResolvedEngineOptions {
     functionsDir: o.functionsDir,
     hostName: cluster?.name ?? o.hostName ?? d.hostName,
     directInputBytes: o.directInputBytes ?? d.directInputBytes,
+    callLane: o.callLane ?? d.callLane,
     local: filled(d.local, o.local),
     redis: filled({ ...d.redis, url: process.env.REDIS_URL ?? d.redis.url }, o.redis),
     guestCalls: resolveGuestCallLimits(o.guestCalls),

@@ -7,6 +7,8 @@
 //   worker → main   WorkerHello, GuestCallRequest, ShareRequest   on parentPort
 //   main → worker   GuestCallReply, ShareReply     on the worker's reply port,
 //                                                  then a wake on its control block
+//   main ↔ worker   single-function calls          on the worker's call lane
+//                                                  (engine/lane/layout.ts)
 //
 // Task messages carry only plain data. Shared objects (a group's Memory and
 // compiled Modules, ring SharedArrayBuffers) are named by key; a worker that
@@ -146,6 +148,8 @@ export const CONTROL_BLOCK_BYTES = JOURNAL_OFFSET + JOURNAL.ARENAS + JOURNAL_ARE
 /** What every worker gets at start (Piscina workerData). */
 export interface WorkerData {
   cancelBoard: SharedArrayBuffer;
+  /** Shared by every worker's lane: i32 spinners now, i32 spinners allowed (lane-server.ts). */
+  lanes: SharedArrayBuffer;
 }
 
 export interface WorkerHello {
@@ -156,6 +160,9 @@ export interface WorkerHello {
   control: SharedArrayBuffer;
   /** The worker's comlink control API (engine/worker/control.ts). */
   controlPort: MessagePort;
+  /** The worker's call lane (engine/lane/layout.ts) and its port for long inputs, outputs and failures. */
+  lane: SharedArrayBuffer;
+  lanePort: MessagePort;
 }
 
 export interface GuestCallRequest {

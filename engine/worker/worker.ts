@@ -7,17 +7,15 @@
 // endpoint of each input kind places it in the group's memory.
 //
 // Shared objects (memories with their modules, rings) are named by key in
-// task messages; the first time a worker meets a key it asks the main thread
-// (ShareRequest) and blocks on its control block until the answer is on its
-// reply port. Guest-initiated calls to functions outside the group leave the
-// same way (GuestCallRequest) and wait on a call slot (protocol.ts).
+// task messages and fetched from the main thread (main-link.ts); guest calls
+// to functions outside the group leave the same way. Single-function calls
+// also arrive on the call lane (lane-server.ts), served between tasks.
 
-import { MessageChannel, parentPort, receiveMessageOnPort, threadId, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { takeCoverage } from 'node:v8';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { CwasiError, toErrorRecord } from '../errors.js';
 import { Heap } from '../memory/heap.js';
-import { exitAtUnlockWhenAsked } from '../memory/heap-lock.js';
 import { emitOutput, placeInput } from '../channels/endpoints.js';
 import { copyAcross } from '../channels/local.js';
 import type { PlaceTarget, SharedResolver } from '../channels/channel.js';
@@ -28,94 +26,28 @@ import {
   GuestInstance, newContext, releaseContext,
 } from './host.js';
 import { OrphanRegions } from './pins.js';
+import { LaneServer, type LaneRunner } from './lane-server.js';
+import {
+  abandoned, allocSlot, controlChannel, ctl, drainReplies, earlyReplies, laneBuffer, laneChannel,
+  onAbandonedRelease, requestShared, sendHello, slotIndex,
+} from './main-link.js';
+import { DEFAULT_CALL_LIMITS } from './context.js';
 import { TaskJournal } from './journal.js';
 import { debug } from '../trace/channels.js';
 import { STATUS, statusOf } from '../abi.js';
 import {
-  CALL_SLOTS, CALL_SLOTS_OFFSET, CALL_SLOT_BYTES, type WorkerData, CONTROL_BLOCK_BYTES, CTRL_EXIT_REQUEST, CTRL_SHARE_STATE,
-  SHARE_ANSWERED, SHARE_IDLE, SHARE_WAITING,
-  SLOT_FREE, SLOT_PENDING, SLOT_STATE, SLOT_STATUS,
-  type GroupInstall, type GroupKey, type GuestCallReply, type GuestCallRequest,
-  type MemoryRef, type ReleaseToken, type ReplyMessage, type RunSuccess, type RunTask, type ShareReply,
-  type ShareRequest, type StepTiming, type Task, type TaskResult, type WorkerHello,
+  type WorkerData, SLOT_FREE, SLOT_PENDING, SLOT_STATE, SLOT_STATUS,
+  type GroupInstall, type GroupKey, type GuestCallRequest, type MemoryRef, type ReleaseToken,
+  type RunSuccess, type RunTask, type StepTiming, type Task, type TaskResult,
 } from './protocol.js';
 
 (globalThis as { __cwasiThreadId?: number }).__cwasiThreadId = threadId;
 
 const now = (): number => performance.timeOrigin + performance.now();
 
-// ── control block, reply port, hello ───────────────────────────────────────
+// ── links to the main thread (main-link.ts) ────────────────────────────────
 
-const controlBuffer = new SharedArrayBuffer(CONTROL_BLOCK_BYTES);
-const ctl = new Int32Array(controlBuffer);
-// A cancelled task's worker that holds a heap lock exits at its unlock (exit-request.ts).
-exitAtUnlockWhenAsked(ctl, CTRL_EXIT_REQUEST >> 2);
-const replyChannel = new MessageChannel();
-const replyPort = replyChannel.port1;
-let helloSent = false;
-
-const controlChannel = new MessageChannel();
-
-function sendHello(): void {
-  if (helloSent || parentPort === null) return;
-  helloSent = true;
-  const hello: WorkerHello = {
-    type: 'cwasi:hello', threadId, replyPort: replyChannel.port2, control: controlBuffer, controlPort: controlChannel.port2,
-  };
-  parentPort.postMessage(hello, [replyChannel.port2, controlChannel.port2]);
-}
-
-/** Guest-call replies that arrived while waiting for something else. */
-const earlyReplies = new Map<number, GuestCallReply>();
-const earlyShares = new Map<string, ShareReply>();
-/** Slots whose caller gave up (deadline); their late replies are released and dropped. */
-const abandoned = new Set<number>();
-
-function drainReplies(): void {
-  for (;;) {
-    const m = receiveMessageOnPort(replyPort);
-    if (m === undefined) return;
-    const msg = m.message as ReplyMessage;
-    if (msg.type === 'cwasi:shared') {
-      earlyShares.set(msg.key, msg);
-      continue;
-    }
-    if (abandoned.has(msg.slot)) {
-      abandoned.delete(msg.slot);
-      if (msg.ok && msg.release) releaseToken(msg.release);
-      Atomics.store(ctl, slotIndex(msg.slot, SLOT_STATE), SLOT_FREE);
-      continue;
-    }
-    earlyReplies.set(msg.slot, msg);
-  }
-}
-
-/** How long a worker waits for the main thread to answer a share request. */
-const SHARE_TIMEOUT_MS = 10_000;
-
-/** Ask the main thread for a shared object and block until it answers. */
-function requestShared(key: string): ShareReply {
-  sendHello();
-  Atomics.store(ctl, CTRL_SHARE_STATE >> 2, SHARE_WAITING);
-  const req: ShareRequest = { type: 'cwasi:share', threadId, key };
-  parentPort!.postMessage(req);
-  const deadline = Date.now() + SHARE_TIMEOUT_MS;
-  // The main thread posts the reply, then stores ANSWERED and notifies.
-  while (Atomics.load(ctl, CTRL_SHARE_STATE >> 2) !== SHARE_ANSWERED) {
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      Atomics.store(ctl, CTRL_SHARE_STATE >> 2, SHARE_IDLE);
-      throw new CwasiError('E_INTERNAL', `the main thread did not answer a request for ${key}`);
-    }
-    Atomics.wait(ctl, CTRL_SHARE_STATE >> 2, SHARE_WAITING, left);
-  }
-  Atomics.store(ctl, CTRL_SHARE_STATE >> 2, SHARE_IDLE);
-  drainReplies();
-  const reply = earlyShares.get(key);
-  earlyShares.delete(key);
-  if (reply === undefined) throw new CwasiError('E_INTERNAL', `no answer for ${key} on the reply port`);
-  return reply;
-}
+onAbandonedRelease((token) => releaseToken(token));
 
 // ── shared objects ─────────────────────────────────────────────────────────
 
@@ -238,29 +170,14 @@ function journalArena(group: WorkerGroup, id: number): void {
   journal.arena(journalGroups.indexOf(group), id);
 }
 
+const NO_GROUPS: ReadonlySet<WorkerGroup> = new Set();
+
 function journalEnd(): void {
-  activeGroups = new Set();
+  activeGroups = NO_GROUPS;
   journal.end();
 }
 
 // ── guest-initiated calls that leave the worker ────────────────────────────
-
-function slotIndex(slot: number, field: number): number {
-  return (CALL_SLOTS_OFFSET + slot * CALL_SLOT_BYTES + field) >> 2;
-}
-
-function allocSlot(): number {
-  for (let round = 0; round < 2; round++) {
-    for (let i = 0; i < CALL_SLOTS; i++) {
-      if (abandoned.has(i)) continue;
-      // Only this thread moves a slot out of FREE, so a plain check suffices.
-      if (Atomics.load(ctl, slotIndex(i, SLOT_STATE)) === SLOT_FREE) return i;
-    }
-    // Replies to abandoned calls free their slots once read.
-    drainReplies();
-  }
-  throw new CwasiError('E_QUEUE_FULL', `more than ${CALL_SLOTS} guest calls in flight in one worker`);
-}
 
 function releaseToken(token: ReleaseToken): void {
   try {
@@ -419,8 +336,17 @@ function run(task: RunTask): TaskResult | Promise<TaskResult> {
   } catch (err) {
     return failure(state, err);
   } finally {
-    if (pending === undefined) journalEnd();
-    else void pending.finally(journalEnd);
+    if (pending === undefined) {
+      journalEnd();
+    } else {
+      // Lane calls wait while this task's journal is open (lane-server.ts busy()).
+      asyncTasks++;
+      void pending.finally(() => {
+        journalEnd();
+        asyncTasks--;
+        lane.kick();
+      });
+    }
   }
 }
 
@@ -550,7 +476,7 @@ function collectOrDrop(group: WorkerGroup, step: string, inst: GuestInstance): v
 // ── the control plane (comlink, engine/worker/control.ts) ──────────────────
 
 /** Groups the running task uses: never dropped under its feet. */
-let activeGroups: ReadonlySet<WorkerGroup> = new Set();
+let activeGroups: ReadonlySet<WorkerGroup> = NO_GROUPS;
 
 const controlApi: WorkerControl = {
   stats(): WorkerStats {
@@ -580,6 +506,46 @@ const controlApi: WorkerControl = {
 };
 
 serveControl(controlApi, controlChannel.port1);
+
+// ── the call lane (lane-server.ts) ─────────────────────────────────────────
+
+/** Pool tasks still running asynchronously (remote-kv endpoints). */
+let asyncTasks = 0;
+
+const laneRunner: LaneRunner = {
+  busy: () => asyncTasks > 0,
+  begin: (callId) => journalStart(-callId),
+  end: journalEnd,
+  run(def, input, deadline, callId, sink) {
+    const task: RunTask = {
+      type: 'run', taskId: -callId, cancelSlot: -1, invocationId: callId, steps: [def.fn], groups: [def.group], inputs: [], output: LANE_OUTPUT,
+      deadline, maxPayloadBytes: def.maxPayloadBytes, forceRemote: [], callDepth: 0, callLimits: DEFAULT_CALL_LIMITS,
+    };
+    const state: RunState = { task, groups: [], contexts: [], at: 0 };
+    try {
+      if (OrphanRegions.count > 0) OrphanRegions.reap();
+      if (Date.now() > deadline) throw new CwasiError('E_TIMEOUT', 'deadline passed before the call started');
+      const group = groupFor(def.group);
+      state.groups.push(group);
+      journalGroups = state.groups;
+      activeGroups = new Set(state.groups);
+      const ctx = newContext(def.fn, group.heap, group.bridge, task);
+      state.contexts.push(ctx);
+      const placed = placeInput({ kind: 'bytes', bytes: input }, placeTarget(group, ctx)) as Slice;
+      const out = instanceFor(group, def.fn).invoke(ctx, [placed]);
+      sink(group.heap.bytes().subarray(out.ptr, out.ptr + out.len));
+      releaseContext(ctx);
+      return undefined;
+    } catch (err) {
+      const f = failure(state, err);
+      return f.ok ? undefined : { error: f.error, discardGroup: f.discardGroup, ...(f.groupId !== undefined ? { groupId: f.groupId } : {}) };
+    }
+  },
+};
+const LANE_OUTPUT = { keep: false, bytes: true } as const;
+const lane = new LaneServer(laneBuffer, laneChannel.port1, (workerData as WorkerData).lanes, laneRunner);
+laneChannel.port1.unref();
+lane.start();
 // Say hello at start, so that even a worker that never runs a task can be
 // reached. From a microtask: the hello then means the module loader is done
 // with this file (Node 20 aborts the process if a worker is terminated inside
