@@ -14,6 +14,9 @@ import { Piscina } from 'piscina';
 import { Engine } from 'cwasi';
 import { type BenchOptions, type BenchReport, median, meta, progress, round, row } from './common.js';
 
+const WARM_CALLS = 2000;
+const WARM_MS = 500;
+
 export async function overhead(opts: BenchOptions): Promise<BenchReport> {
   const threads = opts.threads ?? 2;
   const concurrency = opts.concurrency ?? 64;
@@ -33,9 +36,11 @@ export async function overhead(opts: BenchOptions): Promise<BenchReport> {
   const seq = new Map<string, number[]>();
   const thr = new Map<string, number[]>(subjects.map((s) => [s.mode, []]));
   try {
-    // Warm up both, then sequential latency.
+    // Warm up both (until their code is optimised and any adaptive polling has
+    // settled: at least WARM_CALLS calls and WARM_MS), then sequential latency.
     for (const s of subjects) {
-      for (let i = 0; i < 500; i++) await s.call();
+      const warmEnd = performance.now() + WARM_MS;
+      for (let i = 0; i < WARM_CALLS || performance.now() < warmEnd; i++) await s.call();
       const samples: number[] = [];
       for (let i = 0; i < seqCount; i++) {
         const t = performance.now();

@@ -65,7 +65,7 @@ export class LaneSet {
   private readonly spin: SpinShare;
 
   constructor(spinShare: SharedArrayBuffer, private readonly hooks: LaneHooks) {
-    this.spin = new SpinShare(spinShare, () => this.counts.laned, () => this.lanes.reduce((n, l) => n + (l.workerAwake ? 1 : 0), 0));
+    this.spin = new SpinShare(spinShare, () => this.counts.laned);
     this.keepAlive = setInterval(() => {}, 2 ** 30);
     this.keepAlive.unref();
   }

@@ -53,11 +53,15 @@ export const SPIN_ALLOWED = 1;
 /** A batch lets the event loop turn after this long. */
 const TURN_MS = 4;
 /** Longest poll for the next request. */
-const SPIN_MAX_MS = 0.06;
+const SPIN_MAX_MS = 0.15;
 /** A sleep shorter than this says requests come close together: poll next time. */
 const SHORT_SLEEP_MS = 0.25;
-/** A gap this long between two looks at the clock while polling: the thread lost its core. */
-const PREEMPTED_MS = 0.03;
+/**
+ * A gap this long between two looks at the clock while polling: the thread
+ * lost its core to another thread (a scheduler slice is a millisecond or
+ * more; shorter gaps are the machine's own interrupts, frequent on a VM).
+ */
+const PREEMPTED_MS = 0.2;
 /** This many preemptions while polling, each within PREEMPT_WINDOW_MS of the last, stop polling for a while. */
 const PREEMPTS_TO_BACK_OFF = 3;
 const PREEMPT_WINDOW_MS = 200;
