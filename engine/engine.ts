@@ -128,8 +128,8 @@ export interface EngineStats {
   fileInputs: FileInputStats;
   /** How late this thread's event loop ran its timers since the engine was created (perf_hooks.monitorEventLoopDelay, 10 ms resolution). */
   eventLoop: { delayP50Ms: number; delayP99Ms: number; delayMaxMs: number };
-  /** The workers' call lanes (engine/lane/): calls taken, calls sent to the pool instead, calls re-posted after a worker exit, and calls in lanes now. */
-  lanes: { lanes: number; calls: number; overflow: number; reposted: number; inFlight: number };
+  /** The workers' call lanes (engine/lane/): calls taken, calls sent to the pool instead, calls re-posted after a worker exit, calls moved from a busy lane to an idle one, and calls in lanes now. */
+  lanes: { lanes: number; calls: number; overflow: number; reposted: number; moved: number; inFlight: number };
 }
 
 
@@ -415,8 +415,8 @@ export class Engine {
       rings: this.rings.stats(),
       fileInputs: { ...this.fileInputs.counters },
       eventLoop: this.eventLoopStats(),
-      lanes: d.lanes === undefined ? { lanes: 0, calls: 0, overflow: 0, reposted: 0, inFlight: 0 }
-        : { lanes: d.lanes.size, calls: d.lanes.counts.laned, overflow: d.lanes.counts.overflow, reposted: d.lanes.counts.reposted, inFlight: d.lanes.inFlight },
+      lanes: d.lanes === undefined ? { lanes: 0, calls: 0, overflow: 0, reposted: 0, moved: 0, inFlight: 0 }
+        : { lanes: d.lanes.size, calls: d.lanes.counts.laned, overflow: d.lanes.counts.overflow, reposted: d.lanes.counts.reposted, moved: d.lanes.counts.moved, inFlight: d.lanes.inFlight },
     };
   }
 

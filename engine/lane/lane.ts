@@ -43,6 +43,8 @@ export interface LaneCall {
   lane: CallLane | undefined;
   slot: number;
   settled: boolean;
+  /** The call was taken back from a busy lane and posted to an idle one as this call (lanes.ts rebalance). */
+  movedTo?: LaneCall;
   /** Set while the pool runs the call instead (its lane's worker died before claiming it): aborts that run. */
   fallback?: AbortController;
   resolve(out: Uint8Array): void;

@@ -60,7 +60,7 @@ export class LaneSet {
   /** Calls that wait for the lane of a worker still starting (every lane was busy). */
   private waiting: LaneCall[] = [];
   /** Calls taken, by lane use (stats). */
-  counts = { laned: 0, overflow: 0, reposted: 0 };
+  counts = { laned: 0, overflow: 0, reposted: 0, moved: 0 };
 
   private readonly spin: SpinShare;
 
@@ -85,6 +85,8 @@ export class LaneSet {
     this.lanes.push(lane);
     this.byThread.set(threadId, lane);
     this.flushWaiting();
+    // A replacement worker: a call queued behind a running one elsewhere starts here instead.
+    if (lane.outstanding === 0 && this.outstanding > 0) this.rebalance(lane);
   }
 
   /**
@@ -221,9 +223,11 @@ export class LaneSet {
   private repost(call: LaneCall): void {
     this.counts.reposted++;
     const lane = this.pick();
+    // As in call(): a worker still starting takes it rather than a busy lane.
+    const wait = lane !== undefined && this.pickedLoad > 0 && this.lanes.length < this.hooks.threads();
     if (lane !== undefined) {
       call.lane = undefined;
-      this.enter(lane, call);
+      this.enter(wait ? undefined : lane, call);
       return;
     }
     call.fallback = new AbortController();
@@ -246,6 +250,7 @@ export class LaneSet {
   }
 
   private abort(call: LaneCall, reason: CwasiError): void {
+    while (call.movedTo !== undefined) call = call.movedTo;
     if (call.settled) return;
     this.settle(call, undefined, reason);
     call.fallback?.abort(reason);
@@ -260,8 +265,41 @@ export class LaneSet {
   }
 
   private released(call: LaneCall): void {
+    // A moved call's record was forgotten when it moved (forget): only its slot was left.
+    if (call.movedTo === undefined) this.forget(call);
+    const lane = call.lane;
+    if (lane !== undefined && lane.alive && lane.outstanding === 0 && this.outstanding > 0) this.rebalance(lane);
+  }
+
+  /** Stop tracking a call: its deadline, its journal id, the count that keeps the process alive. */
+  private forget(call: LaneCall): void {
     this.sweeper.delete(call.id);
     this.live.delete(call.id);
     if (--this.outstanding === 0) this.keepAlive.unref();
+  }
+
+  /**
+   * `idle`'s worker has nothing left: take back the oldest call another lane
+   * holds unstarted behind a running one, and post it here, so that no call
+   * waits for a busy worker while another is idle.
+   */
+  private rebalance(idle: CallLane): void {
+    if (!idle.hasRoom || this.hooks.workerBusy(idle.threadId)) return;
+    let from: LaneCall | undefined;
+    for (const lane of this.lanes) {
+      if (lane === idle || !lane.alive || lane.outstanding < 2) continue;
+      for (const c of lane.pending()) {
+        if (!c.settled && lane.stateOf(c) === STATE_POSTED && (from === undefined || c.id < from.id)) from = c;
+      }
+    }
+    if (from === undefined || from.lane?.cancel(from) !== 'unstarted') return;
+    // The old record keeps its slot until that worker hands it back unrun; the call is the moved one from now on.
+    const moved: LaneCall = { ...from, id: this.nextId = (this.nextId % 0x3fffffff) + 1, lane: undefined, slot: -1 };
+    delete moved.movedTo;
+    this.counts.moved++;
+    this.enter(idle, moved);
+    this.forget(from);
+    from.movedTo = moved;
+    from.settled = true;
   }
 }

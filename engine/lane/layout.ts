@@ -22,8 +22,8 @@
 //  │ 16     │ WORKER_SLEEPING │ worker     │ 1: waits on REQ_HEAD (notify it)         │
 //  │ 20     │ MAIN_SLEEPING   │ main       │ 1: waits on RES_HEAD (notify it)         │
 //  │ 24     │ WORKER_SPINNING │ worker     │ 1: polls REQ_HEAD without sleeping       │
-//  │ 28     │ SPIN_SHARE      │ main       │ how many lanes may spin at once (all     │
-//  │        │                 │            │ lanes read the first lane's word)        │
+//  │ 28     │ (reserved)      │ —          │ unused; the polling share of all lanes   │
+//  │        │                 │            │ is workerData.lanes (spin-share.ts)      │
 //  │ 64     │ REQ_QUEUE       │ main       │ LANE_SLOTS × i32 slot numbers            │
 //  │ 64+4S  │ RES_QUEUE       │ worker     │ LANE_SLOTS × i32 slot numbers            │
 //  │ 1024   │ SLOTS           │ both       │ LANE_SLOTS × SLOT_BYTES, layout below    │
@@ -63,7 +63,7 @@ export const LANE_BYTES = SLOTS_OFFSET + LANE_SLOTS * SLOT_BYTES;
 
 /** Header word indexes (i32). */
 export const H = {
-  REQ_HEAD: 0, REQ_TAIL: 1, RES_HEAD: 2, RES_TAIL: 3, WORKER_SLEEPING: 4, MAIN_SLEEPING: 5, WORKER_SPINNING: 6, SPIN_SHARE: 7,
+  REQ_HEAD: 0, REQ_TAIL: 1, RES_HEAD: 2, RES_TAIL: 3, WORKER_SLEEPING: 4, MAIN_SLEEPING: 5, WORKER_SPINNING: 6,
   REQ_QUEUE: 16, RES_QUEUE: 16 + LANE_SLOTS,
 } as const;
 
