@@ -51,6 +51,15 @@ export function prng(seed: number): () => number {
   };
 }
 
+/**
+ * Run `call` untimed until its code is optimised and any adaptive polling has
+ * settled: at least `minCalls` calls and `minMs` milliseconds.
+ */
+export async function warmUp(call: () => Promise<unknown>, minCalls: number, minMs: number): Promise<void> {
+  const end = performance.now() + minMs;
+  for (let i = 0; i < minCalls || performance.now() < end; i++) await call();
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? 0 : s[s.length >> 1]!;

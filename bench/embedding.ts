@@ -17,11 +17,14 @@
 
 import { Engine } from 'cwasi';
 import * as workloads from 'cwasi/workloads';
-import { type BenchOptions, type BenchReport, type BenchResult, type Goal, median, meta, progress, row } from './common.js';
+import { type BenchOptions, type BenchReport, type BenchResult, type Goal, median, meta, progress, row, warmUp } from './common.js';
 import { measureDispatchAfterRun } from './dispatch-ref.js';
 import { countFor, deployPair, measurePair, transferOf, withEngine } from './transfer.js';
 
 const MiB = 1 << 20;
+/** Untimed runs before each row: at least this many, and this long (optimised code, settled polling). */
+const WARM_CALLS = 20;
+const WARM_MS = 400;
 
 type FanoutSample = { transferMs: number; endToEndMs: number; consumer: string; producerRunMs: number };
 
@@ -79,11 +82,11 @@ export async function embedding(opts: BenchOptions): Promise<BenchReport> {
         const n = countFor(bytes, opts.quick, opts.executions);
         const tick = (what: string) => () => bar.tick(1, `${what} ${bytes >> 20} MiB`);
         if (wanted('embedded')) {
-          await measurePair(engine, 'emb', bytes, 2, undefined);
+          await warmUp(() => measurePair(engine, 'emb', bytes, 1, undefined), WARM_CALLS, WARM_MS);
           push('embedded', bytes, await measurePair(engine, 'emb', bytes, n, undefined, tick('embedded')), 'handoff');
         }
         if (wanted('embedded-fanout')) {
-          await measureFanout(engine, bytes, 2, () => {});
+          await warmUp(() => measureFanout(engine, bytes, 1, () => {}), WARM_CALLS, WARM_MS);
           const fan = await measureFanout(engine, bytes, n, tick('embedded-fanout'));
           push('embedded-fanout', bytes, fan, 'handoff (dispatched)');
           // Its reference: a raw Piscina dispatch right after a task that wrote as much and ran as long.

@@ -12,7 +12,7 @@
 
 import { Piscina } from 'piscina';
 import { Engine } from 'cwasi';
-import { type BenchOptions, type BenchReport, median, meta, progress, round, row } from './common.js';
+import { type BenchOptions, type BenchReport, median, meta, progress, round, row, warmUp } from './common.js';
 
 const WARM_CALLS = 2000;
 const WARM_MS = 500;
@@ -39,8 +39,7 @@ export async function overhead(opts: BenchOptions): Promise<BenchReport> {
     // Warm up both (until their code is optimised and any adaptive polling has
     // settled: at least WARM_CALLS calls and WARM_MS), then sequential latency.
     for (const s of subjects) {
-      const warmEnd = performance.now() + WARM_MS;
-      for (let i = 0; i < WARM_CALLS || performance.now() < warmEnd; i++) await s.call();
+      await warmUp(s.call, WARM_CALLS, WARM_MS);
       const samples: number[] = [];
       for (let i = 0; i < seqCount; i++) {
         const t = performance.now();

@@ -46,7 +46,7 @@ import { checkInvocationTimeout } from './options/index.js';
 import { startSpan, type TraceContext } from './trace/context.js';
 import { debug, invokeTracing, spanFields, tracingWanted, type InvokeEvent } from './trace/channels.js';
 import type {
-  DispatchContext, DispatcherOptions, InputArena, InputFill, InvocationReport, InvokeOptions, Plan, RemoteRunner, Segment, SegmentResult,
+  DispatchContext, DispatcherOptions, InputArena, InputFill, InvocationReport, InvokeOptions, Plan, RemoteRunner, SegmentResult, SegmentRun,
 } from './dispatch/types.js';
 
 const outputOf = (r: InvocationReport): Uint8Array => r.output;
@@ -258,7 +258,7 @@ export class RequestDispatcher implements DispatchContext {
   }
 
   /** Run one segment: on this node's pool, or on the node it is placed on. */
-  runSegment(seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation, callDepth = 0): Promise<SegmentResult> {
+  runSegment(seg: SegmentRun, inputs: InputSpec[], output: OutputSpec, inv: Invocation, callDepth = 0): Promise<SegmentResult> {
     if (seg.group.host !== this.coordinator.hostName) return runRemote(this, seg, inputs, output, inv);
     return this.poolRunner.run(seg, inputs, output, inv, callDepth);
   }
@@ -303,9 +303,9 @@ export class RequestDispatcher implements DispatchContext {
     }
   }
 
-  /** Is a worker free for one more task (the pool may grow to maxThreads)? */
-  workerFree(): boolean {
-    return this.poolRunner.workerFree();
+  /** Workers free for more tasks (the pool may grow to maxThreads). */
+  freeWorkers(): number {
+    return this.poolRunner.freeWorkers();
   }
 
   /**

@@ -59,8 +59,13 @@ export interface EdgeContext {
 
 /** One payload moving over one edge in one invocation. */
 export interface Transfer {
-  /** Add what this edge needs to the producer's output spec (before the producer runs). */
-  prepareOutput(output: OutputSpec): void;
+  /**
+   * Add what this edge needs to the producer's output spec (before the
+   * producer runs). `consumerStartsEarly`: the consumer starts alongside its
+   * producer on `earlyInput` (otherwise it gets `inputFor`'s, or runs as the
+   * producer's continuation).
+   */
+  prepareOutput(output: OutputSpec, consumerStartsEarly: boolean): void;
   /**
    * The consumer's input spec before the producer finished, for channels that
    * stream (the consumer then runs alongside the producer); undefined otherwise.
@@ -113,6 +118,12 @@ export interface Channel {
   /** Whether producer and consumer may be on different hosts. */
   readonly crossesHosts: boolean;
   readonly startsConsumerEarly: EarlyStart;
+  /**
+   * A consumer that has not started may run in its producer's task right
+   * after it, on the output in place (the consumer shares the producer's
+   * memory): no task of its own, no wake of another thread.
+   */
+  readonly continuesInProducerTask?: boolean;
   /** Copies of a payload this channel makes between buffers in user space (kernel socket copies not counted; reported on `cwasi:edge`). */
   readonly copies: number;
   /** A guest call's callee runs inline in the caller's worker (the worker decides; forcing another mode forbids it). */

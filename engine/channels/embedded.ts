@@ -12,8 +12,11 @@
 // hop, so no wake of a main thread that slept while the producer ran (the
 // cost that grew with the producer's run time, and so with the payload). The
 // ring endpoint sees that the descriptor names the consumer's own memory and
-// reads it in place. A consumer started after its producer finished gets the
-// slice directly (`shared`).
+// reads it in place. One consumer that did not start early runs as the
+// producer's continuation: in the producer's own task, right after it, on the
+// slice in place (its worker is free and holds the memory); any other gets
+// the slice directly (`shared`) in a task of its own. Rings of consumers that
+// did not start early get no frame.
 
 import { CwasiError } from '../errors.js';
 import { HEADER_BYTES } from '../memory/layout.js';
@@ -40,6 +43,8 @@ export function createEmbeddedChannel(pools: RingPools): Channel {
     crossesHosts: false,
     // An early consumer waits on its ring in a worker: only while one is free.
     startsConsumerEarly: 'while-a-worker-is-free',
+    // One consumer not started early runs in the producer's task (dag-run.ts): that worker is free, and holds the memory.
+    continuesInProducerTask: true,
     callsRunInline: true,
     prepare(from: string, to: string): void {
       // One ring made at deploy time, so that the first invocation does not create it.
@@ -60,10 +65,11 @@ export function createEmbeddedChannel(pools: RingPools): Channel {
       const source = { groupId: edge.producerGroup.id, generation: edge.producerGroup.generation };
       const early: InputSpec = { kind: 'ring', ringId: ring.id, sources: [source], spinMs: EARLY_CONSUMER_SPIN_MS };
       return {
-        prepareOutput(output: OutputSpec): void {
+        prepareOutput(output: OutputSpec, consumerStartsEarly: boolean): void {
           output.keep = true;
-          // The producer's worker names its output in this ring as soon as the producer returns.
-          (output.rings ??= []).push({ ringId: ring.id, stream: false });
+          // The producer's worker names its output in this ring as soon as the producer returns;
+          // a consumer that starts later is given the slice itself (inputFor, or as a continuation).
+          if (consumerStartsEarly) (output.rings ??= []).push({ ringId: ring.id, stream: false });
         },
         earlyInput(): InputSpec {
           return early;

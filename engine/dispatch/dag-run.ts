@@ -10,7 +10,7 @@ import { releaseKept, type Produced, type Transfer } from '../channels/channel.j
 import type { InputSpec, OutputSpec } from '../specs.js';
 import { entryInput, releaseInputArenas } from './inputs.js';
 import { now, type Invocation } from './invocation.js';
-import type { DispatchContext, EdgeReport, InputArena, InvocationReport, Plan, PlannedEdge, Segment, SegmentResult } from './types.js';
+import type { DispatchContext, EdgeReport, InputArena, InvocationReport, Plan, PlannedEdge, Segment, SegmentResult, SegmentRun } from './types.js';
 import { edgeSpan, type EdgeSpan } from '../trace/channels.js';
 import type { RunSuccess } from '../specs.js';
 
@@ -64,13 +64,15 @@ export class DagRun {
     const { plan, ctx } = this;
     try {
       this.openTransfers();
+      const early = this.startingEarly();
+      for (const pe of plan.edges) this.transfers.get(pe)!.prepareOutput(this.outputs[pe.from.id]!, early.has(pe.to));
       // Entry segments get the invocation input; consumers of streaming edges start alongside their producers.
       for (const seg of plan.segments) {
         if (seg.inEdges.length > 0) continue;
         const spec = entryInput(ctx, seg, input, this.inputArenas, this.inv);
-        this.launch(seg, [spec instanceof Promise ? await spec : spec]);
+        this.launch(seg, [spec instanceof Promise ? await spec : spec], early);
       }
-      for (const seg of plan.segments) this.launchEarly(seg);
+      for (const [seg, inputs] of early) this.launch(seg, inputs, early);
     } catch (err) {
       this.fail(err);
     }
@@ -104,7 +106,6 @@ export class DagRun {
         invocationId: inv.id, bytes: -1, copies: pe.channel.copies,
       });
       if (span !== undefined) this.spans.set(pe, span);
-      t.prepareOutput(this.outputs[pe.from.id]!);
       ctx.modeCounts[pe.selection.mode]++;
     }
     for (const c of plan.chained) {
@@ -114,24 +115,69 @@ export class DagRun {
     }
   }
 
-  /** Start a consumer before its producers finished, where every in-edge's channel gives an early input. */
-  private launchEarly(seg: Segment): void {
-    if (seg.inEdges.length === 0) return;
-    const early = seg.inEdges.map((pe) => this.transfers.get(pe)!.earlyInput?.());
-    if (!early.every((e) => e !== undefined)) return;
-    // A consumer that would wait in a worker of this pool starts early only
-    // while a worker is free, so that waiting never takes a worker from other work.
-    const waitsOnWorker = seg.group.host === this.ctx.coordinator.hostName
-      && seg.inEdges.some((pe) => pe.channel.startsConsumerEarly === 'while-a-worker-is-free');
-    if (waitsOnWorker && !this.ctx.workerFree()) return;
-    this.launch(seg, early as InputSpec[]);
+  /**
+   * Consumers that start before their producers finished (every in-edge's
+   * channel gives an early input), with those inputs. One that would wait in a
+   * worker of this pool starts early only while a worker is free for it, so
+   * that waiting never takes a worker from other work (the entry segments,
+   * launched first, take theirs).
+   */
+  private startingEarly(): Map<Segment, InputSpec[]> {
+    const self = this.ctx.coordinator.hostName;
+    const segs = this.plan.segments;
+    let free = this.ctx.freeWorkers() - segs.filter((s) => s.inEdges.length === 0 && s.group.host === self).length;
+    const early = new Map<Segment, InputSpec[]>();
+    for (const seg of segs) {
+      if (seg.inEdges.length === 0) continue;
+      const inputs = seg.inEdges.map((pe) => this.transfers.get(pe)!.earlyInput?.());
+      if (!inputs.every((e) => e !== undefined)) continue;
+      const here = seg.group.host === self;
+      if (here && free <= 0 && seg.inEdges.some((pe) => pe.channel.startsConsumerEarly === 'while-a-worker-is-free')) continue;
+      if (here) free--;
+      early.set(seg, inputs as InputSpec[]);
+    }
+    return early;
   }
 
-  private launch(seg: Segment, inputs: InputSpec[]): void {
+  /**
+   * A consumer of `seg` that runs in its task, right after it (a
+   * continuation): one that does not start early, has no other producer, and
+   * whose steps all live in the memory where `seg` keeps its output.
+   */
+  private continuationOf(seg: Segment, early: ReadonlyMap<Segment, InputSpec[]>): Segment | undefined {
+    const { coordinator } = this.ctx;
+    if (seg.group.host !== coordinator.hostName) return undefined;
+    const memory = coordinator.get(seg.steps[seg.steps.length - 1]!)?.group;
+    for (const pe of seg.outEdges) {
+      const c = pe.to;
+      if (pe.channel.continuesInProducerTask !== true || early.has(c) || this.state[c.id]!.launched || c.inEdges.length !== 1) continue;
+      // Its replica limits are counted per task: such a consumer keeps a task of its own.
+      if (c.steps.every((fn) => coordinator.get(fn)?.group === memory && coordinator.get(fn)?.replicas === undefined)) return c;
+    }
+    return undefined;
+  }
+
+  private launch(seg: Segment, inputs: InputSpec[], early: ReadonlyMap<Segment, InputSpec[]> = new Map()): void {
+    const next = this.continuationOf(seg, early);
+    const run: SegmentRun = next === undefined ? seg : { steps: seg.steps, group: seg.group, then: { steps: next.steps, output: this.outputs[next.id]! } };
+    const task = this.ctx.runSegment(run, inputs, this.outputs[seg.id]!, this.inv);
+    this.track(seg, task.then((r) => this.produced(seg, r)));
+    if (next === undefined) return;
+    // The continuation settles after its producer's output was recorded (produced() sets it first).
+    this.track(next, task.then((r) => {
+      if (r.then === undefined) throw new CwasiError('E_INTERNAL', `${next.steps[0]}: its producer's task returned no continuation result`);
+      if (!r.then.ok) throw r.then.error;
+      return this.produced(next, { result: r.then.result, group: r.group });
+    }, () => {
+      // The producer failed (its own track reports it): the continuation never ran.
+    }));
+  }
+
+  /** A launched segment: it counts as running until `work` settles; a failure fails the invocation. */
+  private track(seg: Segment, work: Promise<void>): void {
     this.state[seg.id]!.launched = true;
     this.running++;
-    this.ctx.runSegment(seg, inputs, this.outputs[seg.id]!, this.inv)
-      .then((r) => this.produced(seg, r))
+    work
       .catch((err) => {
         publishChained(this.ctx, this.plan, this.inv, seg, undefined, err);
         this.consumerFinished(seg, false);

@@ -11,7 +11,7 @@ import type { GuestCallLimits } from '../guest-calls.js';
 import type { InputSpec, OutputSpec } from '../specs.js';
 import type { RunTask, TaskResult } from '../worker/protocol.js';
 import type { Invocation } from './invocation.js';
-import type { DispatchContext, Segment, SegmentResult } from './types.js';
+import type { DispatchContext, SegmentResult, SegmentRun } from './types.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
 /** How many times a task whose worker exited before it began is handed to the pool in all. */
@@ -71,9 +71,9 @@ export class PoolRunner {
     return this.tasksInPool;
   }
 
-  /** Is a worker free for one more task (the pool may grow to maxThreads)? */
-  workerFree(): boolean {
-    return this.tasksInPool < this.ctx.options.maxThreads;
+  /** Workers free for more tasks (the pool may grow to maxThreads). */
+  freeWorkers(): number {
+    return Math.max(0, this.ctx.options.maxThreads - this.tasksInPool);
   }
 
   /**
@@ -81,7 +81,7 @@ export class PoolRunner {
    * it ran in. (One method, not several: admission, the race with the abort
    * and the late-result handler share the task's bookkeeping, in order.)
    */
-  async run(seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation, callDepth = 0): Promise<SegmentResult> {
+  async run(seg: SegmentRun, inputs: InputSpec[], output: OutputSpec, inv: Invocation, callDepth = 0): Promise<SegmentResult> {
     const group = seg.group;
     const limited = seg.steps.filter((s) => this.ctx.coordinator.get(s)?.replicas !== undefined);
     const acquired: Semaphore[] = [];
@@ -122,6 +122,8 @@ export class PoolRunner {
     };
     if (inv.trace !== undefined) task.traceparent = inv.trace.traceparent;
     if (!inv.wantsTimings) task.skipTimings = true;
+    // A continuation's steps live in the memory of the task's last step (the caller chose them so).
+    if (seg.then !== undefined) task.then = { steps: seg.then.steps, groups: seg.then.steps.map(() => task.groups[task.groups.length - 1]!), output: seg.then.output };
     let res!: TaskResult;
     if (inv.aborted) {
       for (const s of acquired) s.release();
@@ -151,7 +153,9 @@ export class PoolRunner {
       // nobody takes its output; if its worker dies, the thread's exit frees
       // what its journal says it held (forgetThread).
       void running.then((late) => {
-        if (late.ok && 'kept' in late && late.kept !== undefined) releaseKept({ result: late, group: refs[refs.length - 1]! });
+        if (!late.ok) return;
+        if (late.then?.ok === true && late.then.kept !== undefined) releaseKept({ result: late.then, group: refs[refs.length - 1]! });
+        if (late.kept !== undefined) releaseKept({ result: late, group: refs[refs.length - 1]! });
       }, () => {}).finally(() => this.registry.settled(taskId));
       throw e;
     } finally {
@@ -172,7 +176,17 @@ export class PoolRunner {
       if (failed.discardGroup && at >= 0) this.ctx.discardGroup(refs[at]!.id, refs[at]!.generation, `${failed.fn}: ${failed.error.message}`);
       throw CwasiError.fromRecord(failed.error);
     }
-    return { result: res, group: refs[refs.length - 1]! };
+    const done: SegmentResult = { result: res, group: refs[refs.length - 1]! };
+    const then = res.then;
+    if (then === undefined) return done;
+    delete res.then;
+    if (then.ok) {
+      done.then = { ok: true, result: then };
+    } else {
+      if (then.discardGroup && then.groupId === done.group.id) this.ctx.discardGroup(done.group.id, done.group.generation, `${then.fn}: ${then.error.message}`);
+      done.then = { ok: false, error: CwasiError.fromRecord(then.error) };
+    }
+    return done;
   }
 
   private taskError(err: unknown, inv: Invocation, fn: string): CwasiError {

@@ -4,6 +4,7 @@
 
 import type { Piscina } from 'piscina';
 import type { Channel, GroupRef } from '../channels/channel.js';
+import type { CwasiError } from '../errors.js';
 import type { RingPools } from '../ring/pools.js';
 import type { NetworkPeer } from '../channels/networked.js';
 import type { RunRequest, RunResultMeta } from '../cluster/protocol.js';
@@ -144,6 +145,18 @@ export interface RemoteRunner extends NetworkPeer {
 export interface SegmentResult {
   result: RunSuccess;
   group: GroupRef;
+  /** The continuation's outcome, when the segment had one (SegmentRun.then). */
+  then?: { ok: true; result: RunSuccess } | { ok: false; error: CwasiError };
+}
+
+/**
+ * A segment to run. `then`: a consumer segment whose steps all live in the
+ * memory where this one's last step keeps its output (an embedded edge); it
+ * runs in the same task right after, on that output in place, rather than as
+ * a task of its own dispatched once this one returned.
+ */
+export interface SegmentRun extends Pick<Segment, 'steps' | 'group'> {
+  then?: { steps: string[]; output: OutputSpec };
 }
 
 /** An arena this thread took in a memory for an invocation input; released when the invocation ends. */
@@ -161,9 +174,9 @@ export interface DispatchContext {
   /** Invocations in flight, by id (guest calls join their parent's). */
   readonly invocations: Map<number, Invocation>;
   /** Run one segment: on this node's pool, or on the node it is placed on. */
-  runSegment(seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation, callDepth?: number): Promise<SegmentResult>;
-  /** Is a worker free for one more task? */
-  workerFree(): boolean;
+  runSegment(seg: SegmentRun, inputs: InputSpec[], output: OutputSpec, inv: Invocation, callDepth?: number): Promise<SegmentResult>;
+  /** Workers free for more tasks (the pool may grow to maxThreads). */
+  freeWorkers(): number;
   /** The workers' call lanes, when the engine uses them: their calls count against maxQueue. */
   readonly lanes?: { readonly inFlight: number } | undefined;
   /** One fate: discard a memory group's generation everywhere. */

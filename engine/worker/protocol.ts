@@ -78,6 +78,12 @@ export interface RunTask {
   skipTimings?: true;
   /** Guest-call limits the worker enforces itself (engine/guest-calls.ts). */
   callLimits: { maxDepth: number; maxInFlightPerInvocation: number };
+  /**
+   * A continuation: a consumer that runs in this task once the steps
+   * returned, on the output the last step kept, read in place (its steps all
+   * live in that step's memory). Its result comes back as the result's `then`.
+   */
+  then?: { steps: string[]; groups: GroupKey[]; output: OutputSpec };
 }
 
 export type Task = RunTask;
@@ -93,7 +99,8 @@ export interface RunFailure {
   discardGroup: boolean;
 }
 
-export type TaskResult = RunSuccess | RunFailure;
+/** A task's result; `then` is its continuation's, when the task had one and its steps succeeded. */
+export type TaskResult = (RunSuccess & { then?: RunSuccess | RunFailure }) | RunFailure;
 
 // ── the worker control block ───────────────────────────────────────────────
 //

@@ -2,9 +2,9 @@
 //
 // A worker keeps, per memory group it has seen, the group's Memory, a heap
 // view and one instance per member it has run. A RunTask names the group,
-// the steps (functions run back to back in this worker, each reading the
-// previous output in place) and how inputs arrive and outputs leave; the
-// endpoint of each input kind places it in the group's memory.
+// the steps (run back to back here, each reading the previous output in
+// place), how inputs arrive and outputs leave (the endpoint of each input
+// kind places it), and maybe a continuation consumer run on the output after.
 //
 // Shared objects (memories with their modules, rings) are named by key in
 // task messages and fetched from the main thread (main-link.ts); guest calls
@@ -13,7 +13,6 @@
 
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { takeCoverage } from 'node:v8';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { CwasiError, toErrorRecord } from '../errors.js';
 import { Heap } from '../memory/heap.js';
 import { emitOutput, placeInput } from '../channels/endpoints.js';
@@ -33,6 +32,7 @@ import {
 } from './main-link.js';
 import { DEFAULT_CALL_LIMITS } from './context.js';
 import { TaskJournal } from './journal.js';
+import { transferOut } from './transfer-out.js';
 import { debug } from '../trace/channels.js';
 import { STATUS, statusOf } from '../abi.js';
 import {
@@ -45,11 +45,9 @@ import {
 
 const now = (): number => performance.timeOrigin + performance.now();
 
-// ── links to the main thread (main-link.ts) ────────────────────────────────
+// ── links to the main thread (main-link.ts), shared objects ────────────────
 
 onAbandonedRelease((token) => releaseToken(token));
-
-// ── shared objects ─────────────────────────────────────────────────────────
 
 /** Latest install seen per group id. */
 const installs = new Map<string, GroupInstall>();
@@ -291,9 +289,6 @@ function placeTarget(group: WorkerGroup, ctx: InvocationContext): PlaceTarget {
 
 // ── tasks ──────────────────────────────────────────────────────────────────
 
-/** Outputs at least this large are transferred to the main thread instead of cloned. */
-const TRANSFER_MIN_BYTES = 64 * 1024;
-
 interface RunState {
   task: RunTask;
   /** The memory group of every step (steps of one task may live in different memories). */
@@ -322,17 +317,17 @@ function run(task: RunTask): TaskResult | Promise<TaskResult> {
   let pending: Promise<TaskResult> | undefined;
   try {
     // Only remote-kv inputs and outputs are asynchronous; the rest stays synchronous.
-    const placed = begin(state);
+    const placed = begin(state, true);
     if (placed instanceof Promise) {
-      pending = placed.then((inputs) => complete(state, inputs)).catch((err) => failure(state, err));
+      pending = placed.then((inputs) => complete(state, inputs)).catch((err) => failure(state, err)).then(transferOut);
       return pending;
     }
     const done = complete(state, placed);
     if (done instanceof Promise) {
-      pending = done.catch((err) => failure(state, err));
+      pending = done.catch((err) => failure(state, err)).then(transferOut);
       return pending;
     }
-    return done;
+    return transferOut(done);
   } catch (err) {
     return failure(state, err);
   } finally {
@@ -350,15 +345,23 @@ function run(task: RunTask): TaskResult | Promise<TaskResult> {
   }
 }
 
-/** Resolve the groups, create every step's context and place the first step's inputs. */
-function begin(state: RunState): Slice[] | Promise<Slice[]> {
+/**
+ * Resolve the groups, create every step's context and place the first step's
+ * inputs. `journal`: the task's own groups are the journal's (a continuation
+ * runs in groups the task already journals).
+ */
+function begin(state: RunState, journal: boolean): Slice[] | Promise<Slice[]> {
   const task = state.task;
   if (OrphanRegions.count > 0) OrphanRegions.reap();
   if (Date.now() > task.deadline) throw new CwasiError('E_TIMEOUT', 'deadline passed before the task started');
   if (task.groups.length !== task.steps.length) throw new CwasiError('E_INTERNAL', 'a task needs one memory group per step');
   for (const key of task.groups) state.groups.push(groupFor(key));
-  journalGroups = state.groups;
-  activeGroups = new Set(state.groups);
+  if (journal) {
+    journalGroups = state.groups;
+    activeGroups = new Set(state.groups);
+  } else if (state.groups.some((g) => !journalGroups.includes(g))) {
+    throw new CwasiError('E_INTERNAL', 'a continuation must run in a memory its task already uses');
+  }
   // Contexts of every step are ready before the first one runs, so that
   // between two steps there is nothing but the handoff itself.
   task.steps.forEach((fn, i) => state.contexts.push(newContext(fn, state.groups[i]!.heap, state.groups[i]!.bridge, task)));
@@ -411,19 +414,46 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
   const result: RunSuccess = { ok: true, threadId, outputLength: out!.len, timings };
   for (const c of contexts) if (c.logs.length > 0) (result.logs ??= []).push(...c.logs);
   const output = task.output;
-  const finish = (): TaskResult => {
+  const finish = (): TaskResult | Promise<TaskResult> => {
     if (output.keep) {
       const arenas = [last.arena, ...last.extraArenas].filter((a) => a.id !== 0).map((a) => ({ id: a.id, head: a.head }));
       result.kept = { ptr: out!.ptr, len: out!.len, arenas };
     } else {
       releaseContext(last);
     }
-    if (result.bytes === undefined || result.bytes.byteLength < TRANSFER_MIN_BYTES) return result;
-    // Transfer the output bytes instead of cloning them a second time.
-    return move({ [transferableSymbol]: [result.bytes.buffer], [valueSymbol]: result } as never) as unknown as TaskResult;
+    if (task.then === undefined || result.kept === undefined) return result;
+    const then = runThen(task, group, result.kept);
+    if (then instanceof Promise) return then.then((t) => ({ ...result, then: t }));
+    (result as TaskResult & { ok: true }).then = then;
+    return result;
   };
   const emitted = emitOutput(output, { heap: group.heap, generation: group.install.generation, ptr: out!.ptr, len: out!.len, deadline: task.deadline, shared }, result);
   return emitted instanceof Promise ? emitted.then(finish) : finish();
+}
+
+/**
+ * The task's continuation (RunTask.then): a consumer run right after the
+ * steps, on the output the last one kept in `group`, read in place. Its
+ * failure is its own: the steps before it succeeded.
+ */
+function runThen(task: RunTask, group: WorkerGroup, kept: { ptr: number; len: number }): TaskResult | Promise<TaskResult> {
+  const then = task.then!;
+  const sub: RunTask = {
+    type: 'run', taskId: task.taskId, cancelSlot: task.cancelSlot, invocationId: task.invocationId, steps: then.steps, groups: then.groups,
+    inputs: [{ kind: 'shared', groupId: group.install.groupId, generation: group.install.generation, ptr: kept.ptr, len: kept.len }],
+    output: then.output, deadline: task.deadline, maxPayloadBytes: task.maxPayloadBytes, forceRemote: task.forceRemote,
+    callDepth: task.callDepth, callLimits: task.callLimits,
+  };
+  if (task.traceparent !== undefined) sub.traceparent = task.traceparent;
+  if (task.skipTimings === true) sub.skipTimings = true;
+  const state: RunState = { task: sub, groups: [], contexts: [], at: 0 };
+  try {
+    const placed = begin(state, false);
+    const done = placed instanceof Promise ? placed.then((inputs) => complete(state, inputs)) : complete(state, placed);
+    return done instanceof Promise ? done.catch((err) => failure(state, err)) : done;
+  } catch (err) {
+    return failure(state, err);
+  }
 }
 
 /** Turn a failure into a RunFailure, releasing what the task held. */
