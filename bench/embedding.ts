@@ -5,10 +5,11 @@
 //   e2e      invoke() → result
 // Beside it, in the same run: the same pair isolated (`local`, one copy) and
 // `copy` (structured clone), and `embedded-fanout`: one producer, two embedded
-// consumers run as separate tasks on the shared memory (still no copy). A
-// consumer that finds a worker free starts with its producer and takes the
-// handoff from the producer's worker; the others are dispatched once the
-// producer returned. The row's `p50ByConsumerMs` tells the two apart.
+// consumers not chained into the producer's task, on the shared memory (still
+// no copy). A consumer that finds a worker free starts with its producer and
+// takes the handoff from the producer's worker; one that does not runs as the
+// producer's continuation, in its task right after it. The row's
+// `p50ByConsumerMs` tells the two apart.
 // `dispatch-after-run` is embedded-fanout's reference (dispatch-ref.ts): a raw
 // Piscina task posted the moment a task that wrote as many bytes and ran as
 // long as the producer returned.
