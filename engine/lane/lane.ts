@@ -223,7 +223,11 @@ export class CallLane {
       out = undefined;
       err = new CwasiError('E_FUNCTION_TRAP', `${call.target.fn}: memory group ${g.id} was discarded while it ran (${g.lastDiscardReason ?? 'trap'})`);
     }
-    if (!call.settled) this.events.settle(call, out, err ?? new CwasiError('E_INTERNAL', `lane call ${call.id} was handed back unrun`));
+    if (!call.settled) {
+      // (An error object only when there is one: building one captures a stack, microseconds per call.)
+      if (out === undefined && err === undefined) err = new CwasiError('E_INTERNAL', `lane call ${call.id} was handed back unrun`);
+      this.events.settle(call, out, err);
+    }
     this.events.released(call);
   }
 
