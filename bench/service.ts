@@ -9,8 +9,14 @@
 // round with the median loop-delay maximum.
 // Goals, beside the large call: event-loop delay max <= max(20 ms, 2x alone),
 // small-call p99 <= max(5 ms, 2x alone).
+// Reference (`raw-thread-beside-busy-worker`): this thread's event-loop delay
+// while it runs nothing at all and one plain worker thread burns the CPU for
+// as long as the large call took: what the machine's scheduler alone costs a
+// thread that shares its cores with a busy worker (and, with --contend, with
+// other processes). No engine code runs in it.
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { Engine } from 'cwasi';
 import { type BenchOptions, type BenchReport, type BenchResult, median, meta, progress, round, row, sizeLabel } from './common.js';
 
@@ -66,10 +72,16 @@ export async function service(opts: BenchOptions): Promise<BenchReport> {
   };
   const a = pick(alone);
   const b = pick(beside);
+  const floor: Phase[] = [];
+  for (let r = 0; r < rounds; r++) floor.push(await busyWorkerPhase(bigMs));
+  const f = pick(floor);
   const asRow = (mode: string, p: Phase): BenchResult => row('service', mode, SMALL_BYTES, p.samples, {
     metric: 'small call', concurrency: IN_FLIGHT, loopDelayMaxMs: round(p.loopMaxMs, 2), loopDelayP99Ms: round(p.loopP99Ms, 2),
   });
   const results = [asRow('small-alone', a), asRow(`small-beside-${sizeLabel(bigBytes).replace(' ', '')}`, b)];
+  results.push(row('service', 'raw-thread-beside-busy-worker', 0, [f.loopMaxMs], {
+    metric: 'event-loop delay (reference)', loopDelayMaxMs: round(f.loopMaxMs, 2), loopDelayP99Ms: round(f.loopP99Ms, 2),
+  }));
   const aP99 = results[0]!.latencyMs.p99Ms;
   const bP99 = results[1]!.latencyMs.p99Ms;
   const loopBound = Math.max(20, 2 * a.loopMaxMs);
@@ -91,7 +103,10 @@ export async function service(opts: BenchOptions): Promise<BenchReport> {
         pass: bP99 <= p99Bound,
       },
     ],
-    notes: [`the ${sizeLabel(bigBytes)} call took ${bigMs.toFixed(0)} ms in the last round`],
+    notes: [
+      `the ${sizeLabel(bigBytes)} call took ${bigMs.toFixed(0)} ms in the last round`,
+      `reference: a thread running nothing beside a plain worker busy for ${bigMs.toFixed(0)} ms saw event-loop delay max ${f.loopMaxMs.toFixed(1)} ms (rounds ${floor.map((p) => p.loopMaxMs.toFixed(1)).join(', ')})`,
+    ],
   };
 }
 
@@ -117,4 +132,22 @@ async function phase(engine: Engine, input: Uint8Array, count: number, during?: 
   if (during !== undefined) await during;
   h.disable();
   return { samples, loopMaxMs: h.max / 1e6, loopP99Ms: h.count > 0 ? h.percentile(99) / 1e6 : 0 };
+}
+
+/** The reference phase: this thread idle (a 1 ms timer keeps its loop turning) while a plain worker thread spins for `ms`. */
+async function busyWorkerPhase(ms: number): Promise<Phase> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  const w = new Worker(`const end = Date.now() + ${Math.max(1, Math.ceil(ms))}; let x = 0; while (Date.now() < end) x++;`, { eval: true });
+  await new Promise<void>((resolve, reject) => {
+    w.once('online', () => {
+      h.enable();
+      resolve();
+    });
+    w.once('error', reject);
+  });
+  const tick = setInterval(() => {}, 1);
+  await new Promise<void>((resolve) => w.once('exit', () => resolve()));
+  clearInterval(tick);
+  h.disable();
+  return { samples: [], loopMaxMs: h.max / 1e6, loopP99Ms: h.count > 0 ? h.percentile(99) / 1e6 : 0 };
 }

@@ -99,7 +99,7 @@ export class RequestDispatcher implements DispatchContext {
       settled: (call, ok) => this.laneSettled(call, ok),
       poolCanGrow: () => this.pool.threads.length < options.maxThreads,
       threads: () => this.pool.threads.length,
-      workerBusy: (threadId) => this.registry.runsTask(threadId),
+      runsPoolTask: (threadId) => this.registry.runsPoolTask(threadId),
     });
     this.registry = new WorkerRegistry(this.pool, this.coordinator, options.cancelBoard, (id, gen, why) => this.discardGroup(id, gen, why), this.lanes);
     const limits = options.guestCallLimits ?? OPTION_DEFAULTS.engine.guestCalls;

@@ -107,9 +107,11 @@ export class WorkerRegistry {
   }
 
   /** The worker's journal says it runs a task or a lane call. */
-  runsTask(threadId: number): boolean {
+  /** The worker runs a pool task now (its journal says RUNNING, under a task id; lane calls journal negative ids). */
+  runsPoolTask(threadId: number): boolean {
     const link = this.workers.get(threadId);
-    return link !== undefined && Atomics.load(link.control, (JOURNAL_OFFSET + JOURNAL.STATE) >> 2) === JOURNAL_RUNNING;
+    return link !== undefined && Atomics.load(link.control, (JOURNAL_OFFSET + JOURNAL.STATE) >> 2) === JOURNAL_RUNNING
+      && Atomics.load(link.control, (JOURNAL_OFFSET + JOURNAL.TASK) >> 2) > 0;
   }
 
   /**

@@ -20,7 +20,7 @@ import { DeadlineSweeper, abortedError } from '../dispatch/invocation.js';
 import { SpinShare } from './spin-share.js';
 import type { LiveTask } from '../dispatch/worker-registry.js';
 import { CallLane, type LaneCall, type LaneTarget } from './lane.js';
-import { STATE_CLAIMED, STATE_DONE, STATE_POSTED } from './layout.js';
+import { LANE_SLOTS, STATE_CLAIMED, STATE_DONE, STATE_POSTED } from './layout.js';
 
 export type { LaneCall, LaneTarget } from './lane.js';
 
@@ -36,8 +36,8 @@ export interface LaneHooks {
   poolCanGrow(): boolean;
   /** Threads of the pool, started or starting (each brings a lane when it says hello). */
   threads(): number;
-  /** The worker runs something (its journal says so): a pool task, when its lane has nothing outstanding. */
-  workerBusy(threadId: number): boolean;
+  /** The worker runs a pool task now: its lane waits until that ends. */
+  runsPoolTask(threadId: number): boolean;
 }
 
 export interface LaneCallOptions {
@@ -205,8 +205,8 @@ export class LaneSet {
     let bestLoad = Infinity;
     for (const lane of this.lanes) {
       if (!lane.hasRoom) continue;
-      // A worker running a pool task counts as one call outstanding.
-      const load = lane.outstanding > 0 ? lane.outstanding : this.hooks.workerBusy(lane.threadId) ? 1 : 0;
+      // A worker running a pool task (perhaps a long one) is taken only when every other lane is full.
+      const load = lane.outstanding + (this.hooks.runsPoolTask(lane.threadId) ? LANE_SLOTS : 0);
       if (load < bestLoad) {
         best = lane;
         bestLoad = load;
@@ -268,7 +268,7 @@ export class LaneSet {
     // A moved call's record was forgotten when it moved (forget): only its slot was left.
     if (call.movedTo === undefined) this.forget(call);
     const lane = call.lane;
-    if (lane !== undefined && lane.alive && lane.outstanding === 0 && this.outstanding > 0) this.rebalance(lane);
+    if (lane !== undefined && lane.alive && this.outstanding > lane.outstanding) this.rebalance(lane);
   }
 
   /** Stop tracking a call: its deadline, its journal id, the count that keeps the process alive. */
@@ -279,15 +279,18 @@ export class LaneSet {
   }
 
   /**
-   * `idle`'s worker has nothing left: take back the oldest call another lane
-   * holds unstarted behind a running one, and post it here, so that no call
-   * waits for a busy worker while another is idle.
+   * A call just left `to`: take back the oldest call another lane holds
+   * unstarted behind a pool task its worker runs (however long that is), or,
+   * when `to` has nothing left, behind a running call, and post it to `to`,
+   * so that no call waits for a busy worker while another is free.
    */
-  private rebalance(idle: CallLane): void {
-    if (!idle.hasRoom || this.hooks.workerBusy(idle.threadId)) return;
+  private rebalance(to: CallLane): void {
+    if (!to.hasRoom || this.hooks.runsPoolTask(to.threadId)) return;
+    const idle = to.outstanding === 0;
     let from: LaneCall | undefined;
     for (const lane of this.lanes) {
-      if (lane === idle || !lane.alive || lane.outstanding < 2) continue;
+      if (lane === to || !lane.alive || lane.outstanding === 0) continue;
+      if (!(idle && lane.outstanding >= 2) && !this.hooks.runsPoolTask(lane.threadId)) continue;
       for (const c of lane.pending()) {
         if (!c.settled && lane.stateOf(c) === STATE_POSTED && (from === undefined || c.id < from.id)) from = c;
       }
@@ -297,7 +300,7 @@ export class LaneSet {
     const moved: LaneCall = { ...from, id: this.nextId = (this.nextId % 0x3fffffff) + 1, lane: undefined, slot: -1 };
     delete moved.movedTo;
     this.counts.moved++;
-    this.enter(idle, moved);
+    this.enter(to, moved);
     this.forget(from);
     from.movedTo = moved;
     from.settled = true;
