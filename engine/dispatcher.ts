@@ -41,7 +41,7 @@ import { runRemote } from './dispatch/remote-runner.js';
 import { serveShare } from './dispatch/share-server.js';
 import { WorkerRegistry } from './dispatch/worker-registry.js';
 import { laneOptions, laneTargetOf } from './dispatch/lane-route.js';
-import { LaneSet, type LaneCall, type LaneTarget } from './lane/lanes.js';
+import { LaneSet, staleMemory, type LaneCall, type LaneTarget } from './lane/lanes.js';
 import { checkInvocationTimeout } from './options/index.js';
 import { startSpan, type TraceContext } from './trace/context.js';
 import { debug, invokeTracing, spanFields, tracingWanted, type InvokeEvent } from './trace/channels.js';
@@ -152,7 +152,7 @@ export class RequestDispatcher implements DispatchContext {
     if (!(timeoutMs > 0 && timeoutMs <= 2 ** 31 - 1) || opts?.signal?.aborted === true) return undefined;
     let t = this.laneTargets.get(graph);
     if (t === undefined) this.laneTargets.set(graph, t = laneTargetOf(this.coordinator, this.plan(graph), graph, this.options.maxPayloadBytes));
-    if (t === null || t.group.generation !== t.generation) return undefined;
+    if (t === null || staleMemory(t) !== undefined) return undefined;
     const p = this.lanes!.call(t, input, { signal: opts?.signal, deadline: Date.now() + timeoutMs, timeoutMs });
     if (p !== undefined) this.counters.started++;
     return p;

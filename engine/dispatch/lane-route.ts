@@ -1,11 +1,12 @@
 // Which invocations go through a worker's call lane (engine/lane/) rather
 // than a pool task: a lean call (invoke(), map(), no report) of one function
 // on this node, with bytes no longer than directInputBytes as input, no
-// traceparent, no forced modes, when nobody traces; the function runs alone
-// in its task (no chain), has no `replicas` bound and makes no guest calls
-// (a lane call must never wait on another call: the worker serving the lane
-// would be the one blocked). Everything else, and every call no lane has
-// room for, takes the pool path unchanged.
+// traceparent, no forced modes, when nobody traces; the function (or every
+// step of a chain the planner put into one task, such as an embedded
+// pipeline) has no `replicas` bound and makes no guest calls (a lane call
+// must never wait on another call: the worker serving the lane would be the
+// one blocked). Everything else, and every call no lane has room for, takes
+// the pool path unchanged.
 
 import type { FunctionCoordinator } from '../coordinator.js';
 import type { LaneTarget } from '../lane/lanes.js';
@@ -26,15 +27,22 @@ function makesGuestCalls(module: WebAssembly.Module): boolean {
 
 /** The lane target of a plan, or null when its invocations take the pool path. */
 export function laneTargetOf(coordinator: FunctionCoordinator, plan: Plan, graph: WorkflowGraph, maxPayloadBytes: number): LaneTarget | null {
-  if (plan.segments.length !== 1 || plan.edges.length !== 0 || plan.chained.length !== 0) return null;
+  if (plan.segments.length !== 1 || plan.edges.length !== 0) return null;
   const seg = plan.segments[0]!;
-  if (seg.steps.length !== 1 || seg.group.host !== coordinator.hostName) return null;
-  const fn = coordinator.get(seg.steps[0]!);
-  if (fn === undefined || fn.replicas !== undefined || makesGuestCalls(fn.module)) return null;
-  const g = seg.group;
-  return {
-    name: plan.target, graph, fn: fn.name, group: g, generation: g.generation, key: `${fn.name}@${g.id}#${g.generation}`, maxPayloadBytes,
+  if (seg.group.host !== coordinator.hostName || plan.chained.length !== seg.steps.length - 1) return null;
+  const steps = [];
+  for (const name of seg.steps) {
+    const fn = coordinator.get(name);
+    if (fn === undefined || fn.replicas !== undefined || makesGuestCalls(fn.module) || fn.group.host !== coordinator.hostName) return null;
+    steps.push({ fn: fn.name, group: fn.group, generation: fn.group.generation });
+  }
+  const [first, ...chain] = steps;
+  const t: LaneTarget = {
+    name: plan.target, graph, fn: first!.fn, group: first!.group, generation: first!.generation, maxPayloadBytes,
+    key: steps.map((s) => `${s.fn}@${s.group.id}#${s.generation}`).join(' > '),
   };
+  if (chain.length > 0) t.chain = chain;
+  return t;
 }
 
 /** Options that leave a call eligible for the lane (nothing that needs a task's machinery). */

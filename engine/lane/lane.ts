@@ -18,7 +18,7 @@ import {
   laneViews, slotData, slotDeadline, slotWord, type LaneDown, type LaneUp, type LaneViews,
 } from './layout.js';
 
-/** A function a lane can run: one step, on this node, making no guest calls. */
+/** What a lane can run: one function, or a chain planned into one task, on this node, making no guest calls. */
 export interface LaneTarget {
   /** What the caller invoked (a function, or a workflow of one function) and its graph (for the pool path). */
   name: string;
@@ -27,9 +27,23 @@ export interface LaneTarget {
   group: MemoryGroup;
   /** The group's generation when the target was resolved (a discard makes the target stale). */
   generation: number;
-  /** Key of the target's definition on a lane: function and memory generation. */
+  /** Key of the target's definition on a lane: functions and memory generations. */
   key: string;
   maxPayloadBytes: number;
+  /** Steps after `fn` (a chain), with their memories' generations when resolved. */
+  chain?: Array<{ fn: string; group: MemoryGroup; generation: number }>;
+}
+
+/** The target's memories, each with its generation when the target was resolved (first step first). */
+export function targetMemories(t: LaneTarget): Array<{ group: MemoryGroup; generation: number }> {
+  return t.chain === undefined ? [t] : [t, ...t.chain];
+}
+
+/** A memory of the target was discarded since it was resolved: the first such, or undefined. */
+export function staleMemory(t: LaneTarget): MemoryGroup | undefined {
+  if (t.group.generation !== t.generation) return t.group;
+  if (t.chain !== undefined) for (const s of t.chain) if (s.group.generation !== s.generation) return s.group;
+  return undefined;
 }
 
 /** One call through a lane, from post to settle. */
@@ -185,7 +199,7 @@ export class CallLane {
     let out: Uint8Array | undefined;
     let err: CwasiError | undefined;
     // Discarded before this response (by another call's trap), not by this call's own failure below.
-    const discarded = call !== undefined && call.target.group.generation !== call.target.generation;
+    const discarded = call === undefined ? undefined : staleMemory(call.target);
     if (state === STATE_DONE) {
       const flags = a[slotWord(slot, S.FLAGS)]!;
       const len = a[slotWord(slot, S.OUT_LEN)]! >>> 0;
@@ -193,9 +207,8 @@ export class CallLane {
         const up = this.message(call);
         if (up?.type === 'error') {
           err = CwasiError.fromRecord(up.error);
-          if (up.discardGroup && up.groupId !== undefined && call !== undefined && up.groupId === call.target.group.id) {
-            this.events.discard(up.groupId, call.target.generation, `${call.target.fn}: ${up.error.message}`);
-          }
+          const m = call === undefined ? undefined : targetMemories(call.target).find((x) => x.group.id === up.groupId);
+          if (up.discardGroup && m !== undefined) this.events.discard(m.group.id, m.generation, `${call!.target.fn}: ${up.error.message}`);
         } else {
           err = new CwasiError('E_INTERNAL', `lane call ${call?.id}: its failure record is missing`);
         }
@@ -217,8 +230,8 @@ export class CallLane {
     this.free.push(slot);
     this.outstanding--;
     if (call === undefined) return;
-    const g = call.target.group;
-    if (!call.settled && discarded && state === STATE_DONE) {
+    const g = discarded;
+    if (!call.settled && g !== undefined && state === STATE_DONE) {
       // Discarded while the call waited or ran (a member trapped): one fate, whatever the worker saw.
       out = undefined;
       err = new CwasiError('E_FUNCTION_TRAP', `${call.target.fn}: memory group ${g.id} was discarded while it ran (${g.lastDiscardReason ?? 'trap'})`);
@@ -246,6 +259,7 @@ export class CallLane {
       this.targetIndex.set(target.key, index);
       const g = target.group.key();
       const down: LaneDown = { type: 'target', index, fn: target.fn, group: g, maxPayloadBytes: target.maxPayloadBytes };
+      if (target.chain !== undefined) down.chain = target.chain.map((s) => ({ fn: s.fn, group: s.group.key() }));
       this.port.postMessage(down);
     }
     return index;

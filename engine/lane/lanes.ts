@@ -19,10 +19,11 @@ import { CwasiError } from '../errors.js';
 import { DeadlineSweeper, abortedError } from '../dispatch/invocation.js';
 import { SpinShare } from './spin-share.js';
 import type { LiveTask } from '../dispatch/worker-registry.js';
-import { CallLane, type LaneCall, type LaneTarget } from './lane.js';
+import { CallLane, targetMemories, type LaneCall, type LaneTarget } from './lane.js';
 import { LANE_SLOTS, STATE_CLAIMED, STATE_DONE, STATE_POSTED } from './layout.js';
 
 export type { LaneCall, LaneTarget } from './lane.js';
+export { staleMemory } from './lane.js';
 
 export interface LaneHooks {
   /** Run a call the lanes gave up on (its worker died before claiming it) through the pool instead; `signal` aborts that run. */
@@ -147,7 +148,9 @@ export class LaneSet {
   /** The journal entry of a lane call (task id −call id) whose worker died: what it held. */
   liveTask(taskId: number): LiveTask | undefined {
     const c = taskId < 0 ? this.live.get(-taskId) : undefined;
-    return c === undefined ? undefined : { groups: [c.target.group], refs: [c.target.group.ref()], fn: c.target.fn, slot: -1 };
+    if (c === undefined) return undefined;
+    const groups = targetMemories(c.target).map((m) => m.group);
+    return { groups, refs: groups.map((g) => g.ref()), fn: c.target.fn, slot: -1 };
   }
 
   /** The function of the lane call journaled as `taskId` when its worker has claimed it (runningTasks). */

@@ -109,7 +109,11 @@ export function laneViews(sab: SharedArrayBuffer): LaneViews {
 
 /** Messages on a lane's port, main → worker. */
 export type LaneDown =
-  | { type: 'target'; index: number; fn: string; group: { groupId: string; generation: number; version: number }; maxPayloadBytes: number }
+  | {
+    type: 'target'; index: number; fn: string; group: { groupId: string; generation: number; version: number }; maxPayloadBytes: number;
+    /** Steps run after `fn` in the same call (a chain planned into one task), each reading the previous output. */
+    chain?: Array<{ fn: string; group: { groupId: string; generation: number; version: number } }>;
+  }
   | { type: 'input'; callId: number; bytes: Uint8Array };
 
 /** Messages on a lane's port, worker → main, one per slot that says so, in response order. */

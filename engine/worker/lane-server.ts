@@ -25,6 +25,8 @@ export interface LaneTargetDef {
   fn: string;
   group: { groupId: string; generation: number; version: number };
   maxPayloadBytes: number;
+  /** Steps after `fn`, run in the same call (a chain). */
+  chain?: Array<{ fn: string; group: { groupId: string; generation: number; version: number } }>;
 }
 
 /** A failed call, as the worker reports it. */
@@ -276,7 +278,9 @@ export class LaneServer {
       if (m === undefined) return;
       const msg = m.message as LaneDown;
       if (msg.type === 'target') {
-        if (Number.isInteger(msg.index) && msg.index >= 0 && msg.index < 65536) this.targets[msg.index] = { fn: msg.fn, group: msg.group, maxPayloadBytes: msg.maxPayloadBytes };
+        if (Number.isInteger(msg.index) && msg.index >= 0 && msg.index < 65536) {
+          this.targets[msg.index] = { fn: msg.fn, group: msg.group, maxPayloadBytes: msg.maxPayloadBytes, ...(msg.chain !== undefined ? { chain: msg.chain } : {}) };
+        }
       } else if (msg.type === 'input' && msg.bytes instanceof Uint8Array) {
         this.inputs.set(msg.callId, msg.bytes);
       }

@@ -11,7 +11,7 @@
 // to functions outside the group leave the same way. Single-function calls
 // also arrive on the call lane (lane-server.ts), served between tasks.
 
-import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { threadId, workerData } from 'node:worker_threads';
 import { takeCoverage } from 'node:v8';
 import { CwasiError, toErrorRecord } from '../errors.js';
 import { Heap } from '../memory/heap.js';
@@ -21,23 +21,19 @@ import type { PlaceTarget, SharedResolver } from '../channels/channel.js';
 import { claimTask } from './cancel-board.js';
 import { serveControl, type WorkerControl, type WorkerStats } from './control.js';
 import {
-  type CallBridge, type InvocationContext, type RemoteCall, type Slice,
+  type CallBridge, type InvocationContext, type Slice,
   GuestInstance, newContext, releaseContext,
 } from './host.js';
 import { OrphanRegions } from './pins.js';
-import { LaneServer, type LaneRunner } from './lane-server.js';
-import {
-  abandoned, allocSlot, controlChannel, ctl, drainReplies, earlyReplies, laneBuffer, laneChannel,
-  onAbandonedRelease, requestShared, sendHello, slotIndex,
-} from './main-link.js';
+import { LaneServer, type LaneFailure, type LaneRunner, type LaneTargetDef } from './lane-server.js';
+import { controlChannel, ctl, laneBuffer, laneChannel, onAbandonedRelease, requestShared, sendHello } from './main-link.js';
 import { DEFAULT_CALL_LIMITS } from './context.js';
 import { TaskJournal } from './journal.js';
 import { transferOut } from './transfer-out.js';
+import { makeBridge } from './call-bridge.js';
 import { debug } from '../trace/channels.js';
-import { STATUS, statusOf } from '../abi.js';
 import {
-  type WorkerData, SLOT_FREE, SLOT_PENDING, SLOT_STATE, SLOT_STATUS,
-  type GroupInstall, type GroupKey, type GuestCallRequest, type MemoryRef, type ReleaseToken,
+  type WorkerData, type GroupInstall, type GroupKey, type MemoryRef, type ReleaseToken,
   type RunSuccess, type RunTask, type StepTiming, type Task, type TaskResult,
 } from './protocol.js';
 
@@ -125,7 +121,10 @@ function groupFor(key: GroupKey): WorkerGroup {
   const install = installFor(key);
   if (existing !== undefined) dropGroup(existing);
   const group: WorkerGroup = { install, heap: heapFor(install), instances: new Map(), bridge: undefined as unknown as CallBridge };
-  group.bridge = makeBridge(group);
+  group.bridge = makeBridge({
+    group, onArena: (id) => journalArena(group, id), instanceFor: (fn) => instanceFor(group, fn),
+    placeTarget: (ctx) => placeTarget(group, ctx), releaseToken,
+  });
   groups.set(key.groupId, group);
   return group;
 }
@@ -185,94 +184,6 @@ function releaseToken(token: ReleaseToken): void {
   } catch {
     // A discarded memory: nothing to give back.
   }
-}
-
-/** Spin this long for a reply before sleeping (a wake costs ~25 µs). */
-const CALL_SPIN_MS = 0.05;
-
-/** The call bridge of one group's instances. (Long only as an object literal: each method is short.) */
-function makeBridge(group: WorkerGroup): CallBridge {
-  return {
-    onArena(arena) {
-      journalArena(group, arena.id);
-    },
-    abandon(call) {
-      if (Atomics.load(ctl, slotIndex(call.slot, SLOT_STATE)) === SLOT_PENDING) {
-        abandoned.add(call.slot);
-        return;
-      }
-      // Answered already: free the slot and whatever the reply holds.
-      drainReplies();
-      const reply = earlyReplies.get(call.slot);
-      earlyReplies.delete(call.slot);
-      if (reply?.ok && reply.release) releaseToken(reply.release);
-      Atomics.store(ctl, slotIndex(call.slot, SLOT_STATE), SLOT_FREE);
-    },
-    embeddedPeer(_ctx, target) {
-      if (!group.install.embedded || group.install.modules[target] === undefined) return undefined;
-      return instanceFor(group, target);
-    },
-    start(ctx, target, payload): RemoteCall {
-      sendHello();
-      const slot = allocSlot();
-      // Publish PENDING before the request can be answered.
-      Atomics.store(ctl, slotIndex(slot, SLOT_STATE), SLOT_PENDING);
-      const req: GuestCallRequest = {
-        type: 'cwasi:call', threadId, slot, invocationId: ctx.invocationId, caller: ctx.fn, target,
-        payload: { groupId: group.install.groupId, generation: group.install.generation, ptr: payload.ptr, len: payload.len },
-        deadline: ctx.deadline,
-        depth: ctx.callDepth + 1,
-      };
-      if (ctx.traceparent !== undefined) req.traceparent = ctx.traceparent;
-      parentPort!.postMessage(req);
-      return { slot };
-    },
-    wait(ctx, call) {
-      const state = slotIndex(call.slot, SLOT_STATE);
-      const spinUntil = performance.now() + CALL_SPIN_MS;
-      while (Atomics.load(ctl, state) === SLOT_PENDING) {
-        if (performance.now() < spinUntil) continue;
-        const left = ctx.deadline - Date.now();
-        if (left <= 0) {
-          abandoned.add(call.slot);
-          return { status: STATUS.ABORTED, error: new CwasiError('E_TIMEOUT', `${ctx.fn}: deadline passed waiting for a call`) };
-        }
-        // Sleeps until the dispatcher stores DONE and notifies (or the deadline).
-        Atomics.wait(ctl, state, SLOT_PENDING, Math.min(left, 1000));
-      }
-      const status = Atomics.load(ctl, slotIndex(call.slot, SLOT_STATUS));
-      let reply = earlyReplies.get(call.slot);
-      if (reply === undefined) {
-        drainReplies();
-        reply = earlyReplies.get(call.slot);
-      }
-      earlyReplies.delete(call.slot);
-      Atomics.store(ctl, state, SLOT_FREE);
-      if (reply === undefined) {
-        return { status: STATUS.CALL_FAILED, error: new CwasiError('E_INTERNAL', 'guest call completed without a reply') };
-      }
-      if (!reply.ok) return { status: status || STATUS.CALL_FAILED, error: CwasiError.fromRecord(reply.error) };
-      const r = reply.result;
-      if (r.kind === 'foreign' && r.groupId === group.install.groupId && r.generation === group.install.generation) {
-        // The callee shares this memory: take its result in place and keep its arenas with the caller's.
-        if (!group.heap.inBounds(r.ptr, r.len)) return { status: STATUS.CALL_FAILED, error: new CwasiError('E_BAD_DESCRIPTOR', 'call result outside the memory') };
-        for (const a of reply.release?.arenas ?? []) ctx.extraArenas.push({ id: a.id, head: a.head });
-        return { status: STATUS.OK, result: { ptr: r.ptr, len: r.len } };
-      }
-      const target = placeTarget(group, ctx);
-      try {
-        const result = placeInput(r, target);
-        // Results come as bytes or a slice of another memory, placed synchronously.
-        if (result instanceof Promise) throw new CwasiError('E_INTERNAL', `guest call result of kind ${r.kind}`);
-        return { status: STATUS.OK, result };
-      } catch (err) {
-        const e = err instanceof CwasiError ? err : new CwasiError('E_CHANNEL', String(err));
-        return { status: statusOf(e), error: e };
-      } finally {
-        if (reply.release) releaseToken(reply.release);
-      }
-    },
-  };
 }
 
 function placeTarget(group: WorkerGroup, ctx: InvocationContext): PlaceTarget {
@@ -547,6 +458,7 @@ const laneRunner: LaneRunner = {
   begin: (callId) => journalStart(-callId),
   end: journalEnd,
   run(def, input, deadline, callId, sink) {
+    if (def.chain !== undefined) return runChain(def, input, deadline, callId, sink);
     const task: RunTask = {
       type: 'run', taskId: -callId, cancelSlot: -1, invocationId: callId, steps: [def.fn], groups: [def.group], inputs: [], output: LANE_OUTPUT,
       deadline, maxPayloadBytes: def.maxPayloadBytes, forceRemote: [], callDepth: 0, callLimits: DEFAULT_CALL_LIMITS,
@@ -573,6 +485,29 @@ const laneRunner: LaneRunner = {
   },
 };
 const LANE_OUTPUT = { keep: false, bytes: true } as const;
+
+/** A lane call of a chain: the steps run as a pool task's would (begin, complete), the output to `sink`. */
+function runChain(def: LaneTargetDef, input: Uint8Array, deadline: number, callId: number, sink: (out: Uint8Array) => void): LaneFailure | undefined {
+  const chain = def.chain!;
+  const task: RunTask = {
+    type: 'run', taskId: -callId, cancelSlot: -1, invocationId: callId, steps: [def.fn, ...chain.map((s) => s.fn)], groups: [def.group, ...chain.map((s) => s.group)],
+    inputs: [{ kind: 'bytes', bytes: input }], output: LANE_OUTPUT, deadline, maxPayloadBytes: def.maxPayloadBytes, forceRemote: [], callDepth: 0,
+    callLimits: DEFAULT_CALL_LIMITS, skipTimings: true,
+  };
+  const state: RunState = { task, groups: [], contexts: [], at: 0 };
+  let result: TaskResult;
+  try {
+    const placed = begin(state, true);
+    const done = placed instanceof Promise ? undefined : complete(state, placed);
+    if (done === undefined || done instanceof Promise) throw new CwasiError('E_INTERNAL', 'a lane chain placed or emitted asynchronously');
+    result = done;
+  } catch (err) {
+    result = failure(state, err);
+  }
+  if (!result.ok) return { error: result.error, discardGroup: result.discardGroup, ...(result.groupId !== undefined ? { groupId: result.groupId } : {}) };
+  sink(result.bytes!);
+  return undefined;
+}
 const lane = new LaneServer(laneBuffer, laneChannel.port1, (workerData as WorkerData).lanes, laneRunner);
 laneChannel.port1.unref();
 lane.start();
