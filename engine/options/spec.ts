@@ -66,7 +66,7 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
   { path: 'functionsDir', kind: name, meaning: 'Folder of bundled functions: manifest.json and the .wasm files build.mjs writes', defaultText: "the package's dist/functions" },
   { path: 'hostName', kind: name, meaning: "This engine's host name in placements (cluster.name when in a cluster)" },
   { path: 'directInputBytes', kind: wholeOrInfinity(0, 'bytes'), bytes: true, meaning: "Inputs at least this large are written straight into the first function's memory; Infinity: never" },
-  { path: 'callLane', kind: boolean, meaning: 'Calls of one local function through invoke() and map() (inputs under directInputBytes, no modes or traceparent) go through a shared-memory call lane per worker instead of a pool message; false: every call is a pool task' },
+  { path: 'callLane', kind: boolean, meaning: 'Calls of one local function, or of a workflow run as one task, through invoke() and map() (inputs under directInputBytes, no modes or traceparent) go through a shared-memory call lane per worker instead of a pool message; false: every call is a pool task' },
   { path: 'local', kind: object, meaning: 'Local Buffer settings' },
   { path: 'local.transport', kind: oneOf('descriptor', 'stream'), meaning: 'Local Buffer form' },
   { path: 'local.ringBytes', kind: whole(MIN_RING_BYTES, MAX_RING_BYTES, 'bytes'), bytes: true, meaning: 'Stream ring size, rounded up to a power of two' },
