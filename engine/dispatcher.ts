@@ -151,7 +151,10 @@ export class RequestDispatcher implements DispatchContext {
     // Anything to refuse is refused by the pool path, with its errors.
     if (!(timeoutMs > 0 && timeoutMs <= 2 ** 31 - 1) || opts?.signal?.aborted === true) return undefined;
     let t = this.laneTargets.get(graph);
-    if (t === undefined) this.laneTargets.set(graph, t = laneTargetOf(this.coordinator, this.plan(graph), graph, this.options.maxPayloadBytes));
+    // Resolved again after a memory of the target was discarded: its fresh generation takes lane calls too.
+    if (t === undefined || (t !== null && staleMemory(t) !== undefined)) {
+      this.laneTargets.set(graph, t = laneTargetOf(this.coordinator, this.plan(graph), graph, this.options.maxPayloadBytes));
+    }
     if (t === null || staleMemory(t) !== undefined) return undefined;
     const p = this.lanes!.call(t, input, { signal: opts?.signal, deadline: Date.now() + timeoutMs, timeoutMs });
     if (p !== undefined) this.counters.started++;

@@ -74,6 +74,7 @@ test('a trap in the second step fails the call and discards its memory; the next
   const g = engine.stats().memory.find((m) => m.members.includes('tc-trap'))!;
   assert.ok(g.discards >= 1, 'the shared memory was discarded');
   assert.equal(await within(engine.invoke('trapchain', Uint8Array.of(4, 5)), 10_000, 'after the trap'), Uint8Array.of(4, 5));
+  assert.is(engine.stats().lanes.calls, calls + 2, 'the fresh memory takes lane calls too');
   assert.ok(memoryInUse(engine, 'tc-first').liveArenas <= held, 'nothing more held than before');
 });
 
