@@ -46,7 +46,7 @@ import { checkInvocationTimeout } from './options/index.js';
 import { startSpan, type TraceContext } from './trace/context.js';
 import { debug, invokeTracing, spanFields, tracingWanted, type InvokeEvent } from './trace/channels.js';
 import type {
-  DispatchContext, DispatcherOptions, InputArena, InputFill, InvocationReport, InvokeOptions, Plan, RemoteRunner, SegmentResult, SegmentRun,
+  DispatchContext, DispatcherOptions, InputArena, InputFill, InvocationReport, InvokeOptions, Plan, RemoteRunner, Segment, SegmentResult, SegmentRun,
 } from './dispatch/types.js';
 
 const outputOf = (r: InvocationReport): Uint8Array => r.output;
@@ -309,6 +309,13 @@ export class RequestDispatcher implements DispatchContext {
   /** Workers free for more tasks (the pool may grow to maxThreads). */
   freeWorkers(): number {
     return this.poolRunner.freeWorkers();
+  }
+
+  expectedReadyAt(seg: Pick<Segment, 'steps'>): number | undefined {
+    const ms = this.lanes === undefined ? undefined : this.poolRunner.expectedRunMs(seg.steps[0]!);
+    if (ms === undefined) return undefined;
+    this.lanes!.touchPolling();
+    return performance.timeOrigin + performance.now() + ms;
   }
 
   /**

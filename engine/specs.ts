@@ -32,6 +32,13 @@ export type InputSpec =
     kind: 'ring'; ringId: number; sources: MemoryRef[];
     /** How long the consumer spins on the ring before it sleeps (ms, at most CONSUMER_SPIN_MS, which applies when absent). */
     spinMs?: number;
+    /**
+     * When the producer is expected to be done (ms, performance.timeOrigin +
+     * performance.now()): a consumer allowed to poll (a core is idle) sleeps
+     * until shortly before and polls until a little after, so that the
+     * handoff does not wait for a thread to wake (engine/ring/ring.ts pollNear).
+     */
+    readyAt?: number;
   }
   /** `remote-kv`: bytes stored in Redis under `key` in `chunks` parts. */
   | { kind: 'kv'; url: string; key: string; len: number; chunks: number }
@@ -94,6 +101,8 @@ export interface RunSuccess {
   kvChunks?: number;
   outputLength: number;
   timings: StepTiming[];
+  /** How long the task's steps took in the worker, inputs placed to output emitted (ms). */
+  runMs?: number;
   /** Guest log lines, when any. */
   logs?: string[];
   /** Steps that ran on another node: the id under which that node holds the output. */

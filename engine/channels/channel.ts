@@ -144,6 +144,10 @@ export interface SharedResolver {
   heapOf(ref: MemoryRef): Heap;
   /** A ring's SharedArrayBuffer by id. */
   ringOf(id: number): SharedArrayBuffer;
+  /** Take one of the engine's polling places (a core no other work uses); false when none is free. */
+  startPolling?(): boolean;
+  /** Give back the place startPolling took. */
+  stopPolling?(): void;
 }
 
 /** Where a worker places an input: the consumer's memory and invocation arena. */

@@ -165,6 +165,13 @@ export const ringEndpoint: Endpoint<'ring'> = {
     const spin = spec.spinMs;
     ring.spinMs = typeof spin === 'number' && spin >= 0 && spin < CONSUMER_SPIN_MS ? spin : CONSUMER_SPIN_MS;
     ring.attachConsumer();
+    if (typeof spec.readyAt === 'number' && Number.isFinite(spec.readyAt) && target.shared.startPolling?.() === true) {
+      try {
+        ring.pollNear(spec.readyAt, target.deadline);
+      } finally {
+        target.shared.stopPolling?.();
+      }
+    }
     let header = ring.readHeader(target.deadline);
     if (typeof header === 'string') throw channelError('local buffer read', header);
     const total = header.aux;

@@ -132,9 +132,14 @@ export class DagRun {
       const inputs = seg.inEdges.map((pe) => this.transfers.get(pe)!.earlyInput?.());
       if (!inputs.every((e) => e !== undefined)) continue;
       const here = seg.group.host === self;
-      if (here && free <= 0 && seg.inEdges.some((pe) => pe.channel.startsConsumerEarly === 'while-a-worker-is-free')) continue;
+      const waits = seg.inEdges.map((pe) => pe.channel.startsConsumerEarly === 'while-a-worker-is-free');
+      if (here && free <= 0 && waits.includes(true)) continue;
       if (here) free--;
-      early.set(seg, inputs as InputSpec[]);
+      // A consumer waiting on a descriptor may poll near the time its producer usually takes.
+      early.set(seg, (inputs as InputSpec[]).map((spec, i) => {
+        const readyAt = here && waits[i] && spec.kind === 'ring' ? this.ctx.expectedReadyAt(seg.inEdges[i]!.from) : undefined;
+        return readyAt === undefined ? spec : { ...spec, readyAt };
+      }));
     }
     return early;
   }

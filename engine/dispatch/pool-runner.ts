@@ -66,6 +66,14 @@ export class PoolRunner {
     private readonly closing: () => boolean,
   ) {}
 
+  /** How long tasks took in their workers, per first function (ms, moving average): when a producer is likely done. */
+  private readonly runMs = new Map<string, number>();
+
+  /** The usual worker time of a task starting with `fn` (ms), once one has run. */
+  expectedRunMs(fn: string): number | undefined {
+    return this.runMs.get(fn);
+  }
+
   /** Tasks that wait for or hold a worker. */
   get held(): number {
     return this.tasksInPool;
@@ -175,6 +183,10 @@ export class PoolRunner {
       const at = groups.findIndex((g) => g.id === failed.groupId);
       if (failed.discardGroup && at >= 0) this.ctx.discardGroup(refs[at]!.id, refs[at]!.generation, `${failed.fn}: ${failed.error.message}`);
       throw CwasiError.fromRecord(failed.error);
+    }
+    if (res.runMs !== undefined && Number.isFinite(res.runMs)) {
+      const was = this.runMs.get(seg.steps[0]!);
+      this.runMs.set(seg.steps[0]!, was === undefined ? res.runMs : was + (res.runMs - was) / 8);
     }
     const done: SegmentResult = { result: res, group: refs[refs.length - 1]! };
     const then = res.then;

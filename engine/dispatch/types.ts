@@ -177,6 +177,12 @@ export interface DispatchContext {
   runSegment(seg: SegmentRun, inputs: InputSpec[], output: OutputSpec, inv: Invocation, callDepth?: number): Promise<SegmentResult>;
   /** Workers free for more tasks (the pool may grow to maxThreads). */
   freeWorkers(): number;
+  /**
+   * When a producer segment launched now is likely done (ms, performance.timeOrigin +
+   * performance.now()), from how long its tasks took; undefined when unknown
+   * or when no consumer may poll (the engine has no call lanes).
+   */
+  expectedReadyAt(seg: Pick<Segment, 'steps'>): number | undefined;
   /** The workers' call lanes, when the engine uses them: their calls count against maxQueue. */
   readonly lanes?: { readonly inFlight: number } | undefined;
   /** One fate: discard a memory group's generation everywhere. */

@@ -64,9 +64,11 @@ export class LaneSet {
   counts = { laned: 0, overflow: 0, reposted: 0, moved: 0 };
 
   private readonly spin: SpinShare;
+  /** Workflow consumers that asked to poll near their producer's end (touchPolling): the share is kept current for them too. */
+  private pollRequests = 0;
 
   constructor(spinShare: SharedArrayBuffer, private readonly hooks: LaneHooks) {
-    this.spin = new SpinShare(spinShare, () => this.counts.laned);
+    this.spin = new SpinShare(spinShare, () => this.counts.laned + this.pollRequests);
     this.keepAlive = setInterval(() => {}, 2 ** 30);
     this.keepAlive.unref();
   }
@@ -183,6 +185,12 @@ export class LaneSet {
           : new CwasiError('E_INTERNAL', `${call.target.fn}: lane slot in state ${state} when its worker exited`));
       }
     }
+  }
+
+  /** A consumer may poll near its producer's end: keep the polling share current (it is 0 while nothing asks). */
+  touchPolling(): void {
+    this.pollRequests++;
+    this.spin.touch();
   }
 
   /** Calls in lanes now (stats, tests). */

@@ -94,6 +94,9 @@ const I_STATE = RING.STATE >> 2;
 const SPIN = 2000;
 /** Longest single sleep; waiters re-check STATE and their deadline after it. */
 const MAX_SLEEP_MS = 100;
+/** pollNear: wake this long before the expected time, and poll until this long after it (ms). */
+const POLL_EARLY_MS = 0.15;
+const POLL_LATE_MS = 0.3;
 
 export interface FrameHeader {
   type: number;
@@ -430,6 +433,29 @@ export class Ring {
    * early ('timeout', 'aborted') may have consumed part of the header: the
    * ring is then unusable for framed reads until reset.
    */
+  /**
+   * Before reading a message due about `at` (performance.timeOrigin +
+   * performance.now() ms): sleep until POLL_EARLY_MS before it (woken sooner
+   * if the producer is early), then poll until POLL_LATE_MS after it. Returns
+   * once data is there or the window passed; reading then goes on as usual.
+   */
+  pollNear(at: number, deadline: number): void {
+    const clock = (): number => performance.timeOrigin + performance.now();
+    for (;;) {
+      if (this.hasData() || Atomics.load(this.i32, I_STATE) !== STATE_OPEN) return;
+      const t = clock();
+      if (t > at + POLL_LATE_MS || Date.now() >= deadline) return;
+      if (t >= at - POLL_EARLY_MS) continue;
+      const observed = Atomics.load(this.i32, I_HEAD);
+      Atomics.store(this.i32, I_CONSUMER_WAITING, 1);
+      try {
+        if (!this.hasData()) Atomics.wait(this.i32, I_HEAD, observed, Math.min(at - POLL_EARLY_MS - t, MAX_SLEEP_MS));
+      } finally {
+        Atomics.store(this.i32, I_CONSUMER_WAITING, 0);
+      }
+    }
+  }
+
   readHeader(deadline: number): FrameHeader | WaitOutcome {
     const r = this.read(this.scratch, deadline);
     if (r.outcome !== 'ok') return r.outcome;

@@ -25,7 +25,7 @@ import {
   GuestInstance, newContext, releaseContext,
 } from './host.js';
 import { OrphanRegions } from './pins.js';
-import { LaneServer, type LaneFailure, type LaneRunner, type LaneTargetDef } from './lane-server.js';
+import { LaneServer, SPIN_ALLOWED, SPIN_COUNT, type LaneFailure, type LaneRunner, type LaneTargetDef } from './lane-server.js';
 import { controlChannel, ctl, laneBuffer, laneChannel, onAbandonedRelease, requestShared, sendHello } from './main-link.js';
 import { DEFAULT_CALL_LIMITS } from './context.js';
 import { TaskJournal } from './journal.js';
@@ -75,7 +75,18 @@ function heapFor(install: GroupInstall): Heap {
   return heap;
 }
 
+/** The engine's polling share (workerData.lanes: pollers now, pollers allowed), shared with the lane (lane-server.ts). */
+const pollShare = new Int32Array((workerData as WorkerData).lanes);
+
 const shared: SharedResolver = {
+  startPolling(): boolean {
+    if (Atomics.add(pollShare, SPIN_COUNT, 1) < Atomics.load(pollShare, SPIN_ALLOWED)) return true;
+    Atomics.sub(pollShare, SPIN_COUNT, 1);
+    return false;
+  },
+  stopPolling(): void {
+    Atomics.sub(pollShare, SPIN_COUNT, 1);
+  },
   heapOf(ref: MemoryRef): Heap {
     // Another function's memory (a source to copy from, a result to release).
     // Its corruption is its owner's fate: reported as a bad descriptor, so
@@ -322,7 +333,7 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
     : task.steps.map((fn, i) => ({ fn, inputReady: stamps[3 * i]!, done: stamps[3 * i + 1]!, outputBytes: stamps[3 * i + 2]! }));
   const last = contexts[contexts.length - 1]!;
   const group = groups[groups.length - 1]!;
-  const result: RunSuccess = { ok: true, threadId, outputLength: out!.len, timings };
+  const result: RunSuccess = { ok: true, threadId, outputLength: out!.len, timings, runMs: stamps[3 * task.steps.length - 2]! - stamps[0]! };
   for (const c of contexts) if (c.logs.length > 0) (result.logs ??= []).push(...c.logs);
   const output = task.output;
   const finish = (): TaskResult | Promise<TaskResult> => {
