@@ -79,7 +79,10 @@ export interface LaneEvents {
 const POLL_MS = 0.1;
 
 export class CallLane {
+  /** Slots holding a call: posted, running, done and not yet taken, or cancelled and not yet handed back. */
   outstanding = 0;
+  /** Of those, cancelled ones the worker has not handed back yet (they will not run). */
+  private cancelled = 0;
   alive = true;
   private readonly v: LaneViews;
   private readonly free: number[] = [];
@@ -95,6 +98,11 @@ export class CallLane {
     this.v = laneViews(sab);
     for (let s = LANE_SLOTS - 1; s >= 0; s--) this.free.push(s);
     port.unref();
+  }
+
+  /** Calls this lane's worker will still run or is running (cancelled records it has not handed back do not count). */
+  get load(): number {
+    return this.outstanding - this.cancelled;
   }
 
   /** The worker is not sleeping on its lane (running something, or polling). */
@@ -152,6 +160,7 @@ export class CallLane {
    */
   cancel(call: LaneCall): 'unstarted' | 'running' | 'done' {
     const prev = Atomics.compareExchange(this.v.i32, slotWord(call.slot, S.STATE), STATE_POSTED, STATE_CANCELLED);
+    if (prev === STATE_POSTED) this.cancelled++;
     if (prev === STATE_POSTED || prev === STATE_CANCELLED) return 'unstarted';
     return prev === STATE_CLAIMED ? 'running' : 'done';
   }
@@ -224,6 +233,8 @@ export class CallLane {
     } else if (state !== STATE_CANCELLED) {
       // Neither finished nor handed back: the slot is not the worker's to return.
       return;
+    } else {
+      this.cancelled--;
     }
     Atomics.store(a, slotWord(slot, S.STATE), STATE_FREE);
     this.calls[slot] = undefined;

@@ -217,7 +217,7 @@ export class LaneSet {
     for (const lane of this.lanes) {
       if (!lane.hasRoom) continue;
       // A worker running a pool task (perhaps a long one) is taken only when every other lane is full.
-      const load = lane.outstanding + (this.hooks.runsPoolTask(lane.threadId) ? LANE_SLOTS : 0);
+      const load = lane.load + (this.hooks.runsPoolTask(lane.threadId) ? LANE_SLOTS : 0);
       if (load < bestLoad) {
         best = lane;
         bestLoad = load;
@@ -279,7 +279,7 @@ export class LaneSet {
     // A moved call's record was forgotten when it moved (forget): only its slot was left.
     if (call.movedTo === undefined) this.forget(call);
     const lane = call.lane;
-    if (lane !== undefined && lane.alive && this.outstanding > lane.outstanding) this.rebalance(lane);
+    if (lane !== undefined && lane.alive && this.outstanding > lane.load) this.rebalance(lane);
   }
 
   /** Stop tracking a call: its deadline, its journal id, the count that keeps the process alive. */
@@ -297,11 +297,11 @@ export class LaneSet {
    */
   private rebalance(to: CallLane): void {
     if (!to.hasRoom || this.hooks.runsPoolTask(to.threadId)) return;
-    const idle = to.outstanding === 0;
+    const idle = to.load === 0;
     let from: LaneCall | undefined;
     for (const lane of this.lanes) {
-      if (lane === to || !lane.alive || lane.outstanding === 0) continue;
-      if (!(idle && lane.outstanding >= 2) && !this.hooks.runsPoolTask(lane.threadId)) continue;
+      if (lane === to || !lane.alive || lane.load === 0) continue;
+      if (!(idle && lane.load >= 2) && !this.hooks.runsPoolTask(lane.threadId)) continue;
       for (const c of lane.pending()) {
         if (!c.settled && lane.stateOf(c) === STATE_POSTED && (from === undefined || c.id < from.id)) from = c;
       }
