@@ -11,21 +11,13 @@ import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { closeEngine, memoryInUse, within } from './helpers/settle.js';
 import { lanesReady } from './helpers/lanes.js';
+import { PIPELINE, expectedFor } from './helpers/batch.js';
 
 let engine: Engine;
 
 test.before(async () => {
   engine = await Engine.create({ threads: 2, timeoutMs: 60_000 });
-  await engine.deploy({
-    name: 'pipe',
-    functions: {
-      producer: { module: 'producer', trusted: true, domain: 'pipe' },
-      transform: { module: 'transform', trusted: true, domain: 'pipe' },
-      checksum: { module: 'checksum' },
-    },
-    edges: [{ from: 'producer', to: 'transform' }, { from: 'transform', to: 'checksum' }],
-    output: 'checksum',
-  });
+  await engine.deploy(PIPELINE);
   await engine.deploy({
     name: 'trapchain',
     functions: {
@@ -41,27 +33,20 @@ test.after(async () => {
   await closeEngine(engine);
 });
 
-/** The pipeline's output computed without the engine: checksum of the inverted produced bytes. */
-function expected(size: number, seed: number): Array<{ hash: number; length: number }> {
-  const produced = workloads.produce(size, seed);
-  const inverted = produced.map((b) => 255 - b);
-  return [{ hash: workloads.checksum(inverted), length: size }];
-}
-
 test('the pipeline is one task of three chained steps, and takes a lane', async () => {
-  const plan = engine.plan('pipe');
+  const plan = engine.plan(PIPELINE.name);
   assert.is(plan.segments.length, 1);
   assert.ok(plan.edges.every((e) => e.chained));
   const before = engine.stats().lanes.calls;
-  const out = await engine.invoke('pipe', workloads.producerSpec(1000, 3));
-  assert.equal(workloads.readChecksums(out), expected(1000, 3));
+  const out = await engine.invoke(PIPELINE.name, workloads.producerSpec(1000, 3));
+  assert.equal(workloads.readChecksums(out), expectedFor(1000, 3));
   assert.is(engine.stats().lanes.calls, before + 1);
 });
 
 test('sizes and seeds: every output matches the independent computation', async () => {
   const cases = [0, 1, 4095, 65_536, 2 * 2 ** 20 + 7].flatMap((size) => [size, size].map((s, i) => ({ size: s, seed: 100 + size % 97 + i })));
-  const outs = await Promise.all(cases.map((c) => engine.invoke('pipe', workloads.producerSpec(c.size, c.seed))));
-  outs.forEach((out, i) => assert.equal(workloads.readChecksums(out), expected(cases[i]!.size, cases[i]!.seed), JSON.stringify(cases[i])));
+  const outs = await Promise.all(cases.map((c) => engine.invoke(PIPELINE.name, workloads.producerSpec(c.size, c.seed))));
+  outs.forEach((out, i) => assert.equal(workloads.readChecksums(out), expectedFor(cases[i]!.size, cases[i]!.seed), JSON.stringify(cases[i])));
   assert.is(engine.stats().lanes.inFlight, 0);
 });
 

@@ -491,11 +491,16 @@ const laneRunner: LaneRunner = {
       return undefined;
     } catch (err) {
       const f = failure(state, err);
-      return f.ok ? undefined : { error: f.error, discardGroup: f.discardGroup, ...(f.groupId !== undefined ? { groupId: f.groupId } : {}) };
+      return laneFailure(f);
     }
   },
 };
 const LANE_OUTPUT = { keep: false, bytes: true } as const;
+
+/** A task result's failure as the lane reports it (undefined: it succeeded). */
+function laneFailure(r: TaskResult): LaneFailure | undefined {
+  return r.ok ? undefined : { error: r.error, discardGroup: r.discardGroup, ...(r.groupId !== undefined ? { groupId: r.groupId } : {}) };
+}
 
 /** A lane call of a chain: the steps run as a pool task's would (begin, complete), the output to `sink`. */
 function runChain(def: LaneTargetDef, input: Uint8Array, deadline: number, callId: number, sink: (out: Uint8Array) => void): LaneFailure | undefined {
@@ -515,7 +520,7 @@ function runChain(def: LaneTargetDef, input: Uint8Array, deadline: number, callI
   } catch (err) {
     result = failure(state, err);
   }
-  if (!result.ok) return { error: result.error, discardGroup: result.discardGroup, ...(result.groupId !== undefined ? { groupId: result.groupId } : {}) };
+  if (!result.ok) return laneFailure(result);
   sink(result.bytes!);
   return undefined;
 }
