@@ -20,7 +20,7 @@
 // the node processes of networked rows keep the largest size) and prints the
 // makespan speed-up over the smallest.
 
-import { Engine, type IfcMode, type InvocationReport, type WorkflowDocument } from 'cwasi';
+import { CwasiError, Engine, type IfcMode, type InvocationReport, type WorkflowDocument } from 'cwasi';
 import * as workloads from 'cwasi/workloads';
 import { startCluster, type Harness } from './cluster-harness.js';
 import { type BenchOptions, type BenchReport, meta, progress, round, stats } from './common.js';
@@ -140,6 +140,7 @@ export async function paper(opts: BenchOptions): Promise<BenchReport> {
   const fanNs = opts.quick ? [10, 100] : [10, 100, 500];
   const bySize = [2, 10, 100].map((m) => m * MiB);
   const crossSizes = [2, 10, 60].map((m) => m * MiB);
+  const only = opts.experiments === undefined ? undefined : new Set(opts.experiments);
   const rows: PaperBenchRow[] = [];
   // Plots need optional packages: say so before minutes of measuring, not after.
   if (opts.out !== undefined) await plotRenderer();
@@ -156,6 +157,8 @@ export async function paper(opts: BenchOptions): Promise<BenchReport> {
     for (const bytes of crossSizes) jobs.push({ experiment: 'sequential-cross-node', mode, shape: 'seq', n: 1, bytes });
   }
 
+  if (only !== undefined) jobs.splice(0, jobs.length, ...jobs.filter((j) => only.has(j.experiment)));
+  if (jobs.length === 0) throw new CwasiError('E_CONFIG', `nothing to measure: experiments ${[...(only ?? [])].join(', ')} have no rows for modes ${modes.join(', ')} (sequential-cross-node runs networked and remote-kv)`);
   const needCluster = modes.includes('networked') || jobs.some((j) => j.experiment === 'sequential-cross-node');
   let harness: Harness | undefined;
   let engine: Engine | undefined;

@@ -74,6 +74,8 @@ export interface BenchOptions {
   json?: string;
   out?: string;
   modes?: string[];
+  /** `--experiments a,b`: only these experiments (benches that run several, e.g. paper's fan-out). */
+  experiments?: string[];
   /** `--netns`: run the nodes in network namespaces (benches that cross hosts). */
   netns?: boolean;
   /** `--link RATE`: shape the namespace links to this rate (with `netns`). */

@@ -31,6 +31,8 @@ export interface BenchDefinition {
   defaultSizes?: string;
   /** Takes `--threads 1,2,4` (a list of pool sizes measured in one run). */
   sweepsThreads?: true;
+  /** Takes `--experiments`: the names of the experiments it can run alone. */
+  experiments?: readonly string[];
   /** Takes `--netns` and `--link` (its processes can run in network namespaces). */
   crossesHosts?: true;
   /** Imports the benchmark's module and returns its entry point. */
@@ -90,6 +92,7 @@ export const BENCHES: Readonly<Record<string, BenchDefinition>> = {
   paper: {
     description: "the CWASI paper's experiments (sequential, fan-out, fan-in, fan-out by size, cross-node) for every mode, beside the published numbers; --out DIR writes SVG plots and an HTML page",
     sweepsThreads: true,
+    experiments: ['sequential', 'fan-out', 'fan-in', 'fan-out-by-size', 'sequential-cross-node'],
     load: () => loadBench('paper.js', 'paper'),
   },
 };
@@ -103,6 +106,7 @@ export function addBenchCommand(program: Command, out: Out): void {
     .optionsGroup('What to measure:')
     .option('--sizes <list>', 'payload sizes, e.g. 2MiB,16MiB,100MiB')
     .option('--modes <list>', 'only these modes')
+    .option('--experiments <list>', 'paper: only these experiments, e.g. fan-out,fan-in')
     .option('--threads <n>', 'worker threads; paper and batch sweep a list, e.g. 1,2,4')
     .optionsGroup('Output:')
     .option('--json', 'print the JSON report on stdout instead of the table')
@@ -139,10 +143,21 @@ function parseThreads(text: string, sweeps: boolean, name: string): number[] {
   return list;
 }
 
+/** `--experiments a,b`: each one the bench runs, each once, in the given order. */
+function parseExperiments(text: string, known: readonly string[], name: string): string[] {
+  const list = [...new Set(text.split(',').map((e) => e.trim()).filter(Boolean))];
+  if (list.length === 0) throw new CwasiError('E_CONFIG', '--experiments needs at least one name');
+  const unknown = list.filter((e) => !known.includes(e));
+  if (unknown.length > 0) throw new CwasiError('E_CONFIG', `cwasi bench ${name} has no experiment ${unknown.map((e) => `"${e}"`).join(', ')}; it runs ${known.join(', ')}`);
+  return list;
+}
+
 /** The flags of `cwasi bench`, as commander gives them. */
 export interface BenchFlags {
   sizes?: string;
   modes?: string;
+  /** paper: only these experiments. */
+  experiments?: string;
   threads?: string;
   /** Print the JSON report on stdout instead of the table. */
   json?: boolean;
@@ -171,6 +186,10 @@ export async function cmdBench(name: string, o: BenchFlags, out: Out, argv: stri
   if ((o.netns !== undefined || o.link !== undefined) && def.crossesHosts !== true) {
     throw new CwasiError('E_CONFIG', `cwasi bench ${name} runs on this host only; --netns and --link are for ${Object.keys(BENCHES).filter((b) => BENCHES[b]!.crossesHosts).join(', ')}`);
   }
+  if (o.experiments !== undefined && def.experiments === undefined) {
+    throw new CwasiError('E_CONFIG', `cwasi bench ${name} has no --experiments; it is for ${Object.keys(BENCHES).filter((b) => BENCHES[b]!.experiments).join(', ')}`);
+  }
+  const experiments = o.experiments === undefined ? undefined : parseExperiments(o.experiments, def.experiments!, name);
   if (o.link !== undefined && o.netns !== true) throw new CwasiError('E_CONFIG', '--link shapes the links between network namespaces: give --netns too');
   const link = o.link === undefined ? undefined : parseLinkRate(o.link);
   // Where the report goes is checked before measuring: a long run must not end in a write error.
@@ -189,6 +208,7 @@ export async function cmdBench(name: string, o: BenchFlags, out: Out, argv: stri
     ...(o.netns === true ? { netns: true } : {}),
     ...(link !== undefined ? { link } : {}),
     ...(o.modes !== undefined ? { modes: o.modes.split(',').map((m) => m.trim()).filter(Boolean) } : {}),
+    ...(experiments !== undefined ? { experiments } : {}),
     progress: (total, label) => progress(true, total, label),
     command: `cwasi ${argv.join(' ')}`,
     log: (line) => out.err(line),
