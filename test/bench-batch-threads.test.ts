@@ -8,8 +8,8 @@ import { batch } from '../bench/batch.js';
 
 test('a pool-size sweep measures every size in the same rounds and reports the scaling', async () => {
   const report = await batch({ sizes: [16 * 1024], executions: 4, quick: true, command: 'test', log: () => {}, threads: 1, threadSweep: [1, 2, 3] });
-  assert.equal(report.results.map((r) => r.mode), ['compute-only', 'piscina-postMessage', 'piscina-transfer', 'cwasi', 'cwasi-threads-1', 'cwasi-threads-2', 'cwasi-4n']);
-  assert.equal(report.results.map((r) => r.threads), [3, 3, 3, 3, 1, 2, 3]);
+  assert.equal(report.results.map((r) => r.mode), ['compute-only', 'compute-and-copy', 'piscina-postMessage', 'piscina-transfer', 'cwasi', 'cwasi-threads-1', 'cwasi-threads-2', 'cwasi-4n']);
+  assert.equal(report.results.map((r) => r.threads), [3, 3, 3, 3, 3, 1, 2, 3]);
   for (const r of report.results) assert.ok(r.throughputRps > 0, r.mode);
   const names = report.goals.map((g) => g.name);
   assert.ok(names.some((n) => n.startsWith('threads 2 vs threads 1')), names.join('; '));

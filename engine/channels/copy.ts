@@ -6,6 +6,7 @@
 import { CwasiError } from '../errors.js';
 import type { CallContext, CallTransfer, Channel, Emitter, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
 import type { InputSpec, OutputSpec } from '../specs.js';
+import { copyInto, copyOut } from '../memory/copy.js';
 
 export const copyChannel: Channel = {
   mode: 'copy',
@@ -19,7 +20,7 @@ export const copyChannel: Channel = {
     const p = call.payload;
     const heap = call.callerHeap();
     if (!heap.inBounds(p.ptr, p.len)) throw new CwasiError('E_BAD_DESCRIPTOR', 'guest call payload outside the caller memory');
-    return { input: { kind: 'bytes', bytes: heap.bytes().slice(p.ptr, p.ptr + p.len) }, output: { keep: false, bytes: true }, finish() {} };
+    return { input: { kind: 'bytes', bytes: copyOut(heap.bytes().subarray(p.ptr, p.ptr + p.len)) }, output: { keep: false, bytes: true }, finish() {} };
   },
   open(): Transfer {
     return {
@@ -49,7 +50,7 @@ export const bytesEndpoint: Endpoint<'bytes'> = {
       throw new CwasiError('E_PAYLOAD_TOO_LARGE', `input of ${len} bytes exceeds the limit of ${target.maxPayloadBytes}`);
     }
     const ptr = target.heap.allocIn(target.arena, len);
-    target.heap.bytes().set(spec.bytes, ptr);
+    copyInto(target.heap.bytes(), ptr, spec.bytes);
     return { ptr, len };
   },
 };
@@ -58,8 +59,6 @@ export const bytesEndpoint: Endpoint<'bytes'> = {
 export const bytesEmitter: Emitter = {
   wants: (output) => output.bytes,
   emit(_output, src, result) {
-    const bytes = new Uint8Array(src.len);
-    bytes.set(src.heap.bytes().subarray(src.ptr, src.ptr + src.len));
-    result.bytes = bytes;
+    result.bytes = copyOut(src.heap.bytes().subarray(src.ptr, src.ptr + src.len));
   },
 };

@@ -33,6 +33,7 @@ import {
 import { releaseKept, type CallContext, type CallTransfer, type Channel, type EdgeContext, type Emitter, type Endpoint, type PlaceTarget, type Produced, type Transfer } from './channel.js';
 import type { InputSpec, MemoryRef, OutputSpec } from '../specs.js';
 import type { RingPools } from '../ring/pools.js';
+import { copyInto } from '../memory/copy.js';
 
 export type LocalTransport = 'descriptor' | 'stream';
 
@@ -146,7 +147,7 @@ export function copyAcross(source: Heap, generation: number, ptr: number, len: n
   const src = sourceBytes(source, generation, ptr, len);
   checkLimit(len, target);
   const dst = target.heap.allocIn(target.arena, len);
-  target.heap.bytes().set(src, dst);
+  copyInto(target.heap.bytes(), dst, src);
   return { ptr: dst, len };
 }
 
@@ -209,7 +210,7 @@ export const ringEndpoint: Endpoint<'ring'> = {
         }
         // Reserved only now that the bytes must be copied across.
         if (dst < 0) dst = target.heap.allocIn(target.arena, total);
-        target.heap.bytes().set(sourceBytes(target.shared.heapOf(src), d.generation, d.ptr, d.len), dst + off);
+        copyInto(target.heap.bytes(), dst + off, sourceBytes(target.shared.heapOf(src), d.generation, d.ptr, d.len));
         off += d.len;
       } else {
         ring.abort();

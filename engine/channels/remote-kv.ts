@@ -13,6 +13,7 @@ import { CwasiError } from '../errors.js';
 import type { Heap } from '../memory/heap.js';
 import type { CallContext, CallTransfer, Channel, EdgeContext, Emitter, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
 import type { InputSpec, OutputSpec } from '../specs.js';
+import { copyInto } from '../memory/copy.js';
 
 export interface RemoteKvOptions {
   url: string;
@@ -241,7 +242,7 @@ export const kvEndpoint: Endpoint<'kv'> = {
       }
       if (value === null) throw new CwasiError('E_REDIS', `remote-kv key ${chunkKey(spec.key, i)} is missing (expired or deleted)`);
       if (off + value.length > spec.len) throw new CwasiError('E_BAD_DESCRIPTOR', `remote-kv chunk ${i} overruns the ${spec.len}-byte payload`);
-      target.heap.bytes().set(value, dst + off);
+      copyInto(target.heap.bytes(), dst + off, value);
       off += value.length;
     }
     if (off !== spec.len) throw new CwasiError('E_BAD_DESCRIPTOR', `remote-kv payload has ${off} bytes, ${spec.len} expected`);

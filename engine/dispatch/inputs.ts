@@ -8,6 +8,7 @@ import { HeapLockBusy, whenUnlocked, type Arena } from '../memory/heap.js';
 import type { InputSpec } from '../specs.js';
 import type { Invocation } from './invocation.js';
 import type { DispatchContext, InputArena, InputFill, Plan, Segment } from './types.js';
+import { copyInto } from '../memory/copy.js';
 
 /** How long a file input waits, on later event-loop turns, for a busy heap lock before going through a buffer. */
 const FILL_LOCK_PATIENCE_MS = 250;
@@ -91,7 +92,7 @@ export function entryInput(ctx: DispatchContext, seg: Segment, input: Uint8Array
   // A view taken now stays valid if the memory grows meanwhile (a grown shared buffer is not detached).
   const dst = g.heap.bytes().subarray(ptr, ptr + input.byteLength);
   if (input.byteLength <= ONE_TURN_COPY_BYTES) {
-    dst.set(input);
+    copyInto(dst, 0, input);
     return spec;
   }
   return copyInTurns(dst, input, inv).then(() => spec);
@@ -104,7 +105,7 @@ async function copyInTurns(dst: Uint8Array, src: Uint8Array, inv: Invocation): P
     const until = performance.now() + COPY_TURN_MS;
     do {
       const end = Math.min(src.length, off + COPY_STEP_BYTES);
-      dst.set(src.subarray(off, end), off);
+      copyInto(dst, off, src.subarray(off, end));
       off = end;
     } while (off < src.length && performance.now() < until);
     if (off >= src.length) return;

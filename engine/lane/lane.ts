@@ -17,6 +17,7 @@ import {
   STATE_CANCELLED, STATE_CLAIMED, STATE_DONE, STATE_FREE, STATE_POSTED,
   laneViews, slotData, slotDeadline, slotWord, type LaneDown, type LaneUp, type LaneViews,
 } from './layout.js';
+import { copyInto, copyOut } from '../memory/copy.js';
 
 /** What a lane can run: one function, or a chain planned into one task, on this node, making no guest calls. */
 export interface LaneTarget {
@@ -122,7 +123,7 @@ export class CallLane {
     const len = call.input.byteLength;
     let flags = 0;
     if (len <= LANE_INLINE_BYTES) {
-      u8.set(call.input, slotData(slot));
+      copyInto(u8, slotData(slot), call.input);
     } else {
       const down: LaneDown = { type: 'input', callId: call.id, bytes: call.input };
       this.port.postMessage(down);
@@ -226,7 +227,7 @@ export class CallLane {
         if (up?.type === 'output' && up.bytes instanceof Uint8Array && up.bytes.byteLength === len) out = up.bytes;
         else err = new CwasiError('E_INTERNAL', `lane call ${call?.id}: its output message is missing or of the wrong length`);
       } else if ((flags & FLAG_OK) !== 0 && len <= LANE_INLINE_BYTES) {
-        out = u8.slice(slotData(slot), slotData(slot) + len);
+        out = copyOut(u8.subarray(slotData(slot), slotData(slot) + len));
       } else {
         err = new CwasiError('E_INTERNAL', `lane call ${call?.id}: output length ${len} outside the slot`);
       }

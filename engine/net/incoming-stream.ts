@@ -20,6 +20,7 @@ import { CwasiError, type ErrorCode } from '../errors.js';
 import { deferred } from './helpers.js';
 import { STREAM_INITIAL_WINDOW, type StreamMeta } from './protocol.js';
 import type { StreamLink } from './stream-link.js';
+import { copyInto } from '../memory/copy.js';
 
 /** The receiving end of a stream (from the transport's 'stream' event). */
 export class IncomingStream {
@@ -79,7 +80,7 @@ export class IncomingStream {
     this.dest = dest;
     let at = 0;
     for (const chunk of this.buffered) {
-      dest.set(chunk, at);
+      copyInto(dest, at, chunk);
       at += chunk.length;
     }
     this.buffered = [];
@@ -123,7 +124,7 @@ export class IncomingStream {
     if (this.state !== 'open') return;
     if (this.dest !== null) {
       if (!this.destIntact()) return;
-      this.dest.set(bytes, this.received);
+      copyInto(this.dest, this.received, bytes);
     } else {
       // Allocates: the slow path for bytes that arrive before a destination (bounded by maxBufferedBytes).
       this.buffered.push(new Uint8Array(bytes)); // a copy (Buffer#slice would be a view of the read buffer)

@@ -52,6 +52,7 @@
 // `generation`". The reader copies them across and checks every field.
 
 import { CwasiError } from '../errors.js';
+import { copyInto } from '../memory/copy.js';
 
 export const RING = {
   HEAD: 0,
@@ -269,8 +270,8 @@ export class Ring {
   private copyIn(pos: number, src: Uint8Array): void {
     const at = pos & this.mask;
     const first = Math.min(src.length, this.capacity - at);
-    this.data.set(first === src.length ? src : src.subarray(0, first), at);
-    if (src.length > first) this.data.set(src.subarray(first), 0);
+    copyInto(this.data, at, first === src.length ? src : src.subarray(0, first));
+    if (src.length > first) copyInto(this.data, 0, src.subarray(first));
   }
 
   private publish(newHead: number): void {
@@ -388,8 +389,8 @@ export class Ring {
     if (n === 0) return 0;
     const at = tail & this.mask;
     const first = Math.min(n, this.capacity - at);
-    dst.set(this.data.subarray(at, at + first), 0);
-    if (n > first) dst.set(this.data.subarray(0, n - first), first);
+    copyInto(dst, 0, this.data.subarray(at, at + first));
+    if (n > first) copyInto(dst, first, this.data.subarray(0, n - first));
     // Publish the freed space: the producer reads TAIL before reusing it.
     Atomics.store(this.i32, I_TAIL, (tail + n) | 0);
     // Wake a sleeping producer (it set PRODUCER_WAITING before re-reading TAIL).

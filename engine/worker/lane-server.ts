@@ -19,6 +19,7 @@ import {
   STATE_CANCELLED, STATE_CLAIMED, STATE_DONE, STATE_POSTED,
   laneViews, slotData, slotDeadline, slotWord, type LaneDown, type LaneUp, type LaneViews,
 } from '../lane/layout.js';
+import { copyInto, copyOut } from '../memory/copy.js';
 
 /** A target as the main thread defined it on the lane port. */
 export interface LaneTargetDef {
@@ -253,11 +254,11 @@ export class LaneServer {
     const slot = this.slot;
     a[slotWord(slot, S.OUT_LEN)] = out.byteLength;
     if (out.byteLength <= LANE_INLINE_BYTES) {
-      u8.set(out, slotData(slot));
+      copyInto(u8, slotData(slot), out);
       this.flags = FLAG_OK;
       return;
     }
-    const bytes = out.slice();
+    const bytes = copyOut(out);
     const up: LaneUp = { type: 'output', callId: this.callId, bytes };
     this.port.postMessage(up, [bytes.buffer]);
     this.flags = FLAG_OK | FLAG_OUT_MSG;
