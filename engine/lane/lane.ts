@@ -33,7 +33,12 @@ export interface LaneTarget {
   maxPayloadBytes: number;
   /** Steps after `fn` (a chain), with their memories' generations when resolved. */
   chain?: Array<{ fn: string; group: MemoryGroup; generation: number }>;
+  /** Moving average of the worker's run time of a call to this target, ms (set from the lane's RUN_US). */
+  runMs?: number;
 }
+
+/** What a call to a target never measured is expected to cost a lane, ms. */
+export const UNMEASURED_RUN_MS = 1;
 
 /** The target's memories, each with its generation when the target was resolved (first step first). */
 export function targetMemories(t: LaneTarget): Array<{ group: MemoryGroup; generation: number }> {
@@ -55,6 +60,8 @@ export interface LaneCall {
   deadline: number;
   timeoutMs: number;
   startedAt: number;
+  /** The run the lane expects of it (its target's runMs when posted), ms: counted in CallLane.expectedMs while it is there. */
+  expectMs?: number;
   lane: CallLane | undefined;
   slot: number;
   settled: boolean;
@@ -84,6 +91,8 @@ export class CallLane {
   outstanding = 0;
   /** Of those, cancelled ones the worker has not handed back yet (they will not run). */
   private cancelled = 0;
+  /** The runs its outstanding calls are expected to take, ms (each call's expectMs). */
+  expectedMs = 0;
   alive = true;
   private readonly v: LaneViews;
   private readonly free: number[] = [];
@@ -142,6 +151,8 @@ export class CallLane {
     call.slot = slot;
     this.calls[slot] = call;
     this.outstanding++;
+    call.expectMs = call.target.runMs ?? UNMEASURED_RUN_MS;
+    this.expectedMs += call.expectMs;
     if (Atomics.load(a, H.WORKER_SLEEPING) === 1) Atomics.notify(a, H.REQ_HEAD);
     if (Atomics.load(a, H.WORKER_SPINNING) === 1) {
       this.pollUntil = performance.now() + POLL_MS;
@@ -161,9 +172,19 @@ export class CallLane {
    */
   cancel(call: LaneCall): 'unstarted' | 'running' | 'done' {
     const prev = Atomics.compareExchange(this.v.i32, slotWord(call.slot, S.STATE), STATE_POSTED, STATE_CANCELLED);
-    if (prev === STATE_POSTED) this.cancelled++;
+    if (prev === STATE_POSTED) {
+      this.cancelled++;
+      this.unexpect(call);
+    }
     if (prev === STATE_POSTED || prev === STATE_CANCELLED) return 'unstarted';
     return prev === STATE_CLAIMED ? 'running' : 'done';
+  }
+
+  /** The call no longer waits or runs here: its expected run leaves the lane's sum. */
+  private unexpect(call: LaneCall): void {
+    if (call.expectMs === undefined) return;
+    this.expectedMs = Math.max(0, this.expectedMs - call.expectMs);
+    call.expectMs = undefined;
   }
 
   /** The state word of a call's slot (tests, and the set when the worker died). */
@@ -181,6 +202,7 @@ export class CallLane {
     if (this.calls[call.slot] !== call) return;
     this.calls[call.slot] = undefined;
     this.outstanding--;
+    this.unexpect(call);
   }
 
   /** The worker is gone: stop waiting on its lane. */
@@ -213,6 +235,12 @@ export class CallLane {
     if (state === STATE_DONE) {
       const flags = a[slotWord(slot, S.FLAGS)]!;
       const len = a[slotWord(slot, S.OUT_LEN)]! >>> 0;
+      if (call !== undefined) {
+        const ran = (a[slotWord(slot, S.RUN_US)]! >>> 0) / 1000;
+        const t = call.target;
+        t.runMs = t.runMs === undefined ? ran : t.runMs + (ran - t.runMs) / 8;
+        this.unexpect(call);
+      }
       if ((flags & FLAG_ERROR) !== 0) {
         const up = this.message(call);
         if (up?.type === 'error') {

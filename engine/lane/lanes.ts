@@ -1,6 +1,11 @@
 // Every worker's call lane (lane.ts), and which one a call takes: the lane
 // with the fewest calls outstanding that has a free slot (so one call at a
-// time keeps going to the same warm worker). When no lane has room, or no
+// time keeps going to the same warm worker). With as many lanes as cores the
+// main thread has no core of its own and each sleeping worker woken takes one
+// from a running thread: a call then goes where it is expected to start
+// soonest, the runs queued there (each target's moving average, measured by
+// the worker) plus WAKE_COST_MS when that worker sleeps, so short calls stay
+// with a worker that is awake and long ones spread. When no lane has room, or no
 // lane is idle while the pool may still start threads, or the pool has no
 // lane yet, the call is not taken here and goes through Piscina
 // (the caller's fallback), as do multi-step, cross-node, traced and reported
@@ -14,6 +19,7 @@
 // it was running fails with E_WORKER_DIED, and what that call held is freed
 // from the worker's journal (the call id, negated, is its journal task id).
 
+import { availableParallelism } from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
 import { CwasiError } from '../errors.js';
 import { DeadlineSweeper, abortedError } from '../dispatch/invocation.js';
@@ -23,6 +29,9 @@ import { CallLane, targetMemories, type LaneCall, type LaneTarget } from './lane
 import { LANE_SLOTS, STATE_CLAIMED, STATE_DONE, STATE_POSTED } from './layout.js';
 
 export type { LaneCall, LaneTarget } from './lane.js';
+
+/** What waking a sleeping lane worker is counted as when the lanes have every core, ms of queued work. */
+export const WAKE_COST_MS = 0.5;
 export { staleMemory } from './lane.js';
 
 export interface LaneHooks {
@@ -67,7 +76,8 @@ export class LaneSet {
   /** Workflow consumers that asked to poll near their producer's end (touchPolling): the share is kept current for them too. */
   private pollRequests = 0;
 
-  constructor(spinShare: SharedArrayBuffer, private readonly hooks: LaneHooks) {
+  /** `cores`: the cores the lanes share with the main thread (availableParallelism; tests give their own). */
+  constructor(spinShare: SharedArrayBuffer, private readonly hooks: LaneHooks, private readonly cores = availableParallelism()) {
     this.spin = new SpinShare(spinShare, () => this.counts.laned + this.pollRequests);
     this.keepAlive = setInterval(() => {}, 2 ** 30);
     this.keepAlive.unref();
@@ -210,19 +220,28 @@ export class LaneSet {
     clearInterval(this.keepAlive);
   }
 
-  /** The lane with the fewest calls outstanding and a free slot. */
+  /**
+   * The lane with a free slot and the fewest calls outstanding, or, when the
+   * lanes have every core, the one whose queued runs (plus a wake-up if its
+   * worker sleeps) are expected to end first; ties go to fewer calls.
+   */
   private pick(): CallLane | undefined {
+    const crowded = this.lanes.length >= this.cores;
     let best: CallLane | undefined;
+    let bestCost = Infinity;
     let bestLoad = Infinity;
     for (const lane of this.lanes) {
       if (!lane.hasRoom) continue;
       // A worker running a pool task (perhaps a long one) is taken only when every other lane is full.
-      const load = lane.load + (this.hooks.runsPoolTask(lane.threadId) ? LANE_SLOTS : 0);
-      if (load < bestLoad) {
+      const pooled = this.hooks.runsPoolTask(lane.threadId);
+      const load = lane.load + (pooled ? LANE_SLOTS : 0);
+      const cost = !crowded ? load : pooled ? Infinity : lane.expectedMs + (lane.workerAwake ? 0 : WAKE_COST_MS);
+      if (best === undefined || cost < bestCost || (cost === bestCost && load < bestLoad)) {
         best = lane;
+        bestCost = cost;
         bestLoad = load;
       }
-      if (load === 0) break;
+      if (!crowded && load === 0) break;
     }
     this.pickedLoad = bestLoad;
     return best;

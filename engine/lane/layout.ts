@@ -45,6 +45,9 @@
 //  │ 28     │ i32  │ FLAGS    │ FLAG_IN_MSG: input came as a message on the lane port │
 //  │        │      │          │ FLAG_OK: succeeded; FLAG_OUT_MSG: output as a message │
 //  │        │      │          │ FLAG_ERROR: a failure record as a message             │
+//  │ 32     │ u32  │ RUN_US   │ the call's run on the worker in µs (DONE; at most     │
+//  │        │      │          │ 2^31 − 1): the main thread's estimate of the work     │
+//  │        │      │          │ queued on a lane (lanes.ts)                           │
 //  │ 64     │ u8[] │ DATA     │ input, then output, inline (≤ LANE_INLINE_BYTES)      │
 //  └────────┴──────┴──────────┴───────────────────────────────────────────────────────┘
 //
@@ -68,7 +71,7 @@ export const H = {
 } as const;
 
 /** Slot field byte offsets. */
-export const S = { STATE: 0, CALL_ID: 4, TARGET: 8, IN_LEN: 12, DEADLINE: 16, OUT_LEN: 24, FLAGS: 28, DATA: SLOT_HEADER_BYTES } as const;
+export const S = { STATE: 0, CALL_ID: 4, TARGET: 8, IN_LEN: 12, DEADLINE: 16, OUT_LEN: 24, FLAGS: 28, RUN_US: 32, DATA: SLOT_HEADER_BYTES } as const;
 
 export const STATE_FREE = 0;
 export const STATE_POSTED = 1;

@@ -231,11 +231,13 @@ export class LaneServer {
       const len = a[slotWord(slot, S.IN_LEN)]! >>> 0;
       if (len <= LANE_INLINE_BYTES) input = u8.subarray(slotData(slot), slotData(slot) + len);
     }
+    const started = performance.now();
     if (def === undefined || input === undefined) {
       failure = { error: { code: 'E_INTERNAL', message: `lane call ${callId}: target ${index} or its input is missing` }, discardGroup: false };
     } else {
       failure = this.runner.run(def, input, f64[slotDeadline(slot)]!, callId, this.sink);
     }
+    a[slotWord(slot, S.RUN_US)] = Math.min(0x7fffffff, Math.round((performance.now() - started) * 1000));
     if (failure !== undefined) {
       const up: LaneUp = { type: 'error', callId, error: failure.error, discardGroup: failure.discardGroup };
       if (failure.groupId !== undefined) up.groupId = failure.groupId;
