@@ -13,7 +13,8 @@
 // transform's output into a second memory; the floor for this pipeline),
 // piscina-postMessage, piscina-transfer, cwasi (threads T), cwasi (threads 1)
 // and cwasi with 4N inputs (peak RSS vs N). The first six
-// run in alternating rounds of N inputs each (the order rotates), so that the
+// run in alternating rounds of N inputs each (2 000 at 64 KiB, 1 000 at 2 MiB,
+// after each row has warmed up; the order rotates), so that the
 // machine's drift hits them all; each row reports its median round, and the
 // ratios are medians of the per-round ratios.
 // `--threads 1,2,4` sweeps pool sizes in the same rounds: the Piscina rows and
@@ -45,8 +46,21 @@ const PIPELINE: WorkflowDocument = {
   edges: [{ from: 'producer', to: 'transform' }, { from: 'transform', to: 'checksum' }],
 };
 
-/** Inputs each row runs before it is measured. */
+/**
+ * Before its rounds each row runs batches of WARM_UP inputs for at least
+ * WARM_MS (WARM_MS_QUICK with --quick): the engine reaches its steady speed
+ * only after a few thousand inputs (64 KiB inputs went from about 3 000/s in
+ * the first thousand to 16 000-20 000/s; the JIT and the first touch of its
+ * memories' pages), and a row measured cold says little about a batch.
+ */
 const WARM_UP = 100;
+const WARM_MS = 2000;
+const WARM_MS_QUICK = 300;
+
+/** Inputs per round: enough that a round lasts well beyond the start of a map() run (rounds of 300 small inputs took 20 ms). */
+function inputsFor(size: number, opts: BenchOptions): number {
+  return opts.executions ?? (opts.quick ? 80 : size <= 256 * 1024 ? 2000 : 1000);
+}
 
 /** Inputs whose results are checked against the JS mirror (the rest: length only; the mirror is slow at 2 MiB). */
 const CHECKED = 3;
@@ -97,7 +111,6 @@ async function compileKernels(): Promise<WebAssembly.Module> {
 
 export async function batch(opts: BenchOptions): Promise<BenchReport> {
   const sizes = opts.sizes ?? [64 * 1024, 2 * MiB];
-  const n = opts.executions ?? (opts.quick ? 80 : 300);
   const rounds = opts.quick ? 3 : 5;
   const sweep = opts.threadSweep;
   const threads = sweep !== undefined ? Math.max(...sweep) : opts.threads ?? 2;
@@ -111,6 +124,7 @@ export async function batch(opts: BenchOptions): Promise<BenchReport> {
   const started = performance.now();
   try {
     for (const size of sizes) {
+      const n = inputsFor(size, opts);
       const expected = Array.from({ length: CHECKED }, (_, i) => workloads.checksum(workloads.transform(workloads.produce(size, i))));
       const check = (i: number, hash: number, length: number) => {
         if (length !== size || (i < CHECKED && hash !== expected[i])) throw new Error(`batch bench: wrong result for input ${i} (${length} bytes, hash ${hash})`);
@@ -135,9 +149,14 @@ export async function batch(opts: BenchOptions): Promise<BenchReport> {
           { mode: 'cwasi', threads, run: (count) => runCwasi(engines[0]!, concurrency, size, count, check) },
           ...others.map((t, i): Subject => ({ mode: `cwasi-threads-${t}`, threads: t, run: (count) => runCwasi(engines[i + 1]!, concurrency, size, count, check) })),
         ];
-        // Warm up: every worker instantiates its kernels or functions, and the JIT
-        // compiles both paths (fewer inputs left the first rounds of small sizes slow).
-        for (const s of subjects) await s.run(Math.min(n, WARM_UP));
+        // Warm up: every worker instantiates its kernels or functions, the JIT
+        // compiles every path, the memories' pages are touched (WARM_MS).
+        const warmMs = opts.quick ? WARM_MS_QUICK : WARM_MS;
+        for (const s of subjects) {
+          const until = performance.now() + warmMs;
+          do await s.run(Math.min(n, WARM_UP));
+          while (performance.now() < until);
+        }
         const measured = new Map<string, Measured[]>(subjects.map((s) => [s.mode, []]));
         for (let r = 0; r < rounds; r++) {
           for (let k = 0; k < subjects.length; k++) {
@@ -227,10 +246,10 @@ export async function batch(opts: BenchOptions): Promise<BenchReport> {
     bar.stop();
   }
   const notes = [
-    `took ${((performance.now() - started) / 1000).toFixed(1)} s: per size, ${rounds} rounds of ${n} inputs for each of ${5 + others.length} rows, then ${4 * n} inputs once; ${concurrency} inputs in flight, ${threads} threads unless the row says otherwise`,
+    `took ${((performance.now() - started) / 1000).toFixed(1)} s: per size, each of ${5 + others.length} rows warmed for ${opts.quick ? WARM_MS_QUICK : WARM_MS} ms, then ${rounds} rounds of ${sizes.map((z) => `${inputsFor(z, opts)} (${z >= MiB ? `${z / MiB} MiB` : `${z / 1024} KiB`})`).join(', ')} inputs each, then 4× as many once; ${concurrency} inputs in flight, ${threads} threads unless the row says otherwise`,
     `every row runs in this process: peak RSS includes all the pools of its size (${1 + others.length} engines and the Piscina pool); ratios are medians of per-round ratios and still move between runs on a shared machine`,
   ];
-  return { schemaVersion: 1, meta: meta(opts.command, { threads, ...(sweep !== undefined ? { threadSweep: sweep } : {}), concurrency, inputs: n, rounds, sizes }), results, goals, notes };
+  return { schemaVersion: 1, meta: meta(opts.command, { threads, ...(sweep !== undefined ? { threadSweep: sweep } : {}), concurrency, inputs: sizes.map((z) => inputsFor(z, opts)), rounds, sizes }), results, goals, notes };
 }
 
 interface Subject {
