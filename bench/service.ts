@@ -58,11 +58,11 @@ export async function service(opts: BenchOptions): Promise<BenchReport> {
     for (let r = 0; r < rounds; r++) {
       for (const which of r % 2 === 0 ? ['alone', 'beside'] : ['beside', 'alone']) {
         if (which === 'alone') {
-          alone.push(await phase(engine, small, smallCalls));
+          alone.push(await phase(() => engine.invoke('identity', small), smallCalls));
         } else {
           const t = performance.now();
           const large = engine.invoke('checksum', big).then(() => (bigMs = performance.now() - t));
-          beside.push(await phase(engine, small, smallCalls, large));
+          beside.push(await phase(() => engine.invoke('identity', small), smallCalls, large));
           await large;
         }
         bar.tick(1, `round ${r + 1} ${which}`);
@@ -85,7 +85,7 @@ export async function service(opts: BenchOptions): Promise<BenchReport> {
   const raw: Phase[] = [];
   try {
     for (let i = 0; i < 500; i++) await rawPool.run(small);
-    for (let r = 0; r < rounds; r++) raw.push(await rawBesideBusyWorker(rawPool, small, smallCalls, bigMs));
+    for (let r = 0; r < rounds; r++) raw.push(await phase(() => rawPool.run(small), smallCalls, (await busyWorker(bigMs)).exited));
   } finally {
     await rawPool.destroy();
   }
@@ -131,8 +131,8 @@ export async function service(opts: BenchOptions): Promise<BenchReport> {
   };
 }
 
-/** At least `count` small calls, IN_FLIGHT at a time, and more while `during` (if any) is in flight; the loop delay over the phase. */
-async function phase(engine: Engine, input: Uint8Array, count: number, during?: Promise<unknown>): Promise<Phase> {
+/** At least `count` small calls (`call`), IN_FLIGHT at a time, and more while `during` (if any) is in flight; the loop delay over the phase. */
+async function phase(call: () => Promise<unknown>, count: number, during?: Promise<unknown>): Promise<Phase> {
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
   const samples: number[] = [];
@@ -144,7 +144,7 @@ async function phase(engine: Engine, input: Uint8Array, count: number, during?: 
     while (next < count || running) {
       next++;
       const t = performance.now();
-      await engine.invoke('identity', input);
+      await call();
       samples.push(performance.now() - t);
     }
   };
@@ -155,49 +155,24 @@ async function phase(engine: Engine, input: Uint8Array, count: number, during?: 
   return { samples, loopMaxMs: h.max / 1e6, loopP99Ms: h.count > 0 ? h.percentile(99) / 1e6 : 0 };
 }
 
-/** The small-call reference: `count` echo calls (and more while the burner runs) through `pool`, IN_FLIGHT at a time, beside a plain worker busy for `ms`. */
-async function rawBesideBusyWorker(pool: Piscina, input: Uint8Array, count: number, ms: number): Promise<Phase> {
-  const h = monitorEventLoopDelay({ resolution: 1 });
+/** A plain worker thread that spins for `ms`; resolves once it is online, with its exit. */
+async function busyWorker(ms: number): Promise<{ exited: Promise<void> }> {
   const w = new Worker(`const end = Date.now() + ${Math.max(1, Math.ceil(ms))}; let x = 0; while (Date.now() < end) x++;`, { eval: true });
+  const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     w.once('online', () => resolve());
     w.once('error', reject);
   });
-  h.enable();
-  let running = true;
-  const exited = new Promise<void>((resolve) => w.once('exit', () => {
-    running = false;
-    resolve();
-  }));
-  const samples: number[] = [];
-  let next = 0;
-  const lane = async () => {
-    while (next < count || running) {
-      next++;
-      const t = performance.now();
-      await pool.run(input);
-      samples.push(performance.now() - t);
-    }
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
-  await exited;
-  h.disable();
-  return { samples, loopMaxMs: h.max / 1e6, loopP99Ms: h.count > 0 ? h.percentile(99) / 1e6 : 0 };
+  return { exited };
 }
 
 /** The reference phase: this thread idle (a 1 ms timer keeps its loop turning) while a plain worker thread spins for `ms`. */
 async function busyWorkerPhase(ms: number): Promise<Phase> {
   const h = monitorEventLoopDelay({ resolution: 1 });
-  const w = new Worker(`const end = Date.now() + ${Math.max(1, Math.ceil(ms))}; let x = 0; while (Date.now() < end) x++;`, { eval: true });
-  await new Promise<void>((resolve, reject) => {
-    w.once('online', () => {
-      h.enable();
-      resolve();
-    });
-    w.once('error', reject);
-  });
+  const { exited } = await busyWorker(ms);
+  h.enable();
   const tick = setInterval(() => {}, 1);
-  await new Promise<void>((resolve) => w.once('exit', () => resolve()));
+  await exited;
   clearInterval(tick);
   h.disable();
   return { samples: [], loopMaxMs: h.max / 1e6, loopP99Ms: h.count > 0 ? h.percentile(99) / 1e6 : 0 };

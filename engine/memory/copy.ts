@@ -38,7 +38,7 @@ export function copyOut(src: Uint8Array): Uint8Array<ArrayBuffer> {
   const n = src.byteLength;
   if (n < COPY_FILL_BYTES) return src.slice() as Uint8Array<ArrayBuffer>;
   const out = new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n);
-  bufferOf(out, 0, n).fill(bufferOf(src, 0, n));
+  copyInto(out, 0, src);
   return out;
 }
 
