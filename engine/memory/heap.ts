@@ -13,8 +13,9 @@
 // never in the function's memory, and the main thread never sleeps on it.
 //
 // The free list, carving, growth and block validation are the base class,
-// HeapBlocks (heap-blocks.ts); this file adds arenas, the per-thread chunk
-// cache, recovery after a dead worker and the diagnostics.
+// HeapBlocks (heap-blocks.ts); this file adds arenas, the per-thread caches
+// (standard chunks, and a few larger blocks while the thread is busy),
+// recovery after a dead worker and the diagnostics.
 //
 // The guest never calls into this file directly: its runtime bump-allocates
 // inside chunks and asks the host (cwasi.arena_grow) for the next chunk, which
@@ -27,6 +28,7 @@
 import { CwasiError } from '../errors.js';
 import { HeapBlocks } from './heap-blocks.js';
 import { HeapLock, HeapLockBusy, threadTag } from './heap-lock.js';
+import { LargeBlockCache } from './large-cache.js';
 import {
   BLOCK, BLOCK_ALIGN, BLOCK_HEADER_BYTES, CACHED_TAG, CHUNK_BLOCK_BYTES, CHUNK_CACHE_BLOCKS, FREE_TAG, HDR,
   HEADER_BYTES, HOST_BUMP_MAX_BYTES, INSTANCE_OWNER, LAYOUT_MAGIC, LAYOUT_VERSION, WASM_PAGE, alignUp,
@@ -72,6 +74,8 @@ export interface HeapStats {
 export class Heap extends HeapBlocks {
   /** Standard chunks this thread released and may reuse without the lock. */
   private readonly cache: number[] = [];
+  /** Larger blocks this thread released, while it is busy (large-cache.ts). */
+  private readonly large = new LargeBlockCache(() => this.trimLarge());
   /** Cached and instance bytes as of the last stats() read under the lock (reported when the lock is busy). */
   private lastHeld = { cachedBytes: 0, instanceBytes: 0 };
   /** How many chunks this view may cache: only long-lived views on allocating threads cache. */
@@ -270,6 +274,16 @@ export class Heap extends HeapBlocks {
 
   private allocBlock(arena: Arena, payloadBytes: number): number {
     const need = alignUp(payloadBytes + BLOCK_HEADER_BYTES, BLOCK_ALIGN);
+    const cached = this.large.length > 0 ? this.takeLarge(need) : 0;
+    if (cached !== 0) {
+      const b = cached >>> 2;
+      const u32 = this.u32;
+      u32[b + (BLOCK.TAG >> 2)] = arena.id;
+      u32[b + (BLOCK.NEXT >> 2)] = arena.head;
+      u32[b + (BLOCK.OWNER >> 2)] = 0;
+      arena.head = cached;
+      return cached + BLOCK_HEADER_BYTES;
+    }
     this.lock();
     try {
       const block = this.take(need);
@@ -311,12 +325,16 @@ export class Heap extends HeapBlocks {
         const b = block >>> 2;
         if (u32[b + (BLOCK.TAG >> 2)] !== arena.id) throw this.corrupt(`block ${block} does not belong to arena ${arena.id}`);
         const next = u32[b + (BLOCK.NEXT >> 2)]!;
-        if (u32[b] === CHUNK_BLOCK_BYTES && this.cache.length < this.cacheLimit) {
+        const size = u32[b]!;
+        const chunk = size === CHUNK_BLOCK_BYTES && this.cache.length < this.cacheLimit;
+        const large = !chunk && this.cacheLimit > 0 && this.large.accepts(size);
+        if (chunk || large) {
           // Owner first: a thread terminated between the two stores leaves a
           // block its recovery finds either way (by the arena's id or as its cache).
           u32[b + (BLOCK.OWNER >> 2)] = me;
           u32[b + (BLOCK.TAG >> 2)] = CACHED_TAG;
-          this.cache.push(block);
+          if (chunk) this.cache.push(block);
+          else this.large.keep(block, size);
         } else {
           if (!locked) {
             this.lock();
@@ -336,17 +354,50 @@ export class Heap extends HeapBlocks {
     }
   }
 
-  /** Return this thread's cached chunks to the heap (before the thread goes away). */
+  /** Return this thread's cached chunks and blocks to the heap (before the thread goes away). */
   flushCache(): void {
-    if (this.cache.length === 0) return;
+    if (this.cache.length === 0 && this.large.length === 0) return;
     this.lock();
     try {
-      while (this.cache.length > 0) {
-        this.give(this.cache.pop()!);
-      }
+      while (this.cache.length > 0) this.give(this.cache.pop()!);
+      this.giveLarge();
     } finally {
       this.unlock();
     }
+  }
+
+  /** A cached block for `need` bytes, or 0. A size word that differs from the host's record is corrupt metadata. */
+  private takeLarge(need: number): number {
+    const c = this.large.take(need);
+    if (c === undefined) return 0;
+    this.refreshIfGrown();
+    if (this.u32[c.block >>> 2] !== c.size) throw this.corrupt(`cached block ${c.block} changed size to ${this.u32[c.block >>> 2]}`);
+    return c.block;
+  }
+
+  /** Hand every cached large block back to the free list (the lock is held), each with the size the host recorded. */
+  private giveLarge(): void {
+    for (const { block, size } of this.large.drain()) {
+      this.u32[block >>> 2] = size;
+      this.give(block);
+    }
+  }
+
+  /** The thread went idle with large blocks cached: back to the heap (false: the lock is busy, try later). */
+  private trimLarge(): boolean {
+    try {
+      this.lock();
+    } catch {
+      return false;
+    }
+    try {
+      this.giveLarge();
+    } catch {
+      // Corrupt metadata: the memory's owner discards it on its next use.
+    } finally {
+      this.unlock();
+    }
+    return true;
   }
 
   /**

@@ -116,6 +116,10 @@ export const DEFAULT_CHUNK_BYTES = CHUNK_BLOCK_BYTES - 16;
 export const HOST_BUMP_MAX_BYTES = 4096;
 /** Standard chunks a thread keeps per memory for reuse without taking the heap lock. */
 export const CHUNK_CACHE_BLOCKS = 8;
+/** Larger blocks (up to LARGE_CACHE_MAX_BYTES each) a thread keeps per memory while it is busy (large-cache.ts); returned after LARGE_CACHE_IDLE_MS unused. */
+export const LARGE_CACHE_BLOCKS = 3;
+export const LARGE_CACHE_MAX_BYTES = 8 * 2 ** 20;
+export const LARGE_CACHE_IDLE_MS = 100;
 
 export const WASM_PAGE = 65536;
 /** wasm32 can address at most 65536 pages. */
