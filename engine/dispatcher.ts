@@ -33,11 +33,11 @@ import type { WorkerStats } from './worker/control.js';
 import type { GuestCallRequest, ShareRequest, WorkerHello, WorkerMessage } from './worker/protocol.js';
 import { DagRun, runSingle } from './dispatch/dag-run.js';
 import { GuestCallService } from './dispatch/guest-call-service.js';
-import { placeFill, releaseInputArenas } from './dispatch/inputs.js';
+import { placeFill } from './dispatch/inputs.js';
 import { DeadlineSweeper, Invocation, abortedError, now } from './dispatch/invocation.js';
 import { Planner } from './dispatch/planner.js';
 import { PoolRunner } from './dispatch/pool-runner.js';
-import { runRemote } from './dispatch/remote-runner.js';
+import { SegmentRunner } from './dispatch/segment-runner.js';
 import { serveShare } from './dispatch/share-server.js';
 import { WorkerRegistry } from './dispatch/worker-registry.js';
 import { laneOptions, laneTargetOf } from './dispatch/lane-route.js';
@@ -46,7 +46,7 @@ import { checkInvocationTimeout } from './options/index.js';
 import { startSpan, type TraceContext } from './trace/context.js';
 import { debug, invokeTracing, spanFields, tracingWanted, type InvokeEvent } from './trace/channels.js';
 import type {
-  DispatchContext, DispatcherOptions, InputArena, InputFill, InvocationReport, InvokeOptions, Plan, RemoteRunner, Segment, SegmentResult, SegmentRun,
+  ClusterContext, DispatchContext, DispatcherOptions, InputArena, InputFill, InvocationReport, InvokeOptions, Plan, SegmentResult, SegmentRun,
 } from './dispatch/types.js';
 
 const outputOf = (r: InvocationReport): Uint8Array => r.output;
@@ -64,7 +64,7 @@ export interface RemoteSegmentOptions {
 }
 
 export type {
-  DispatcherOptions, EdgeReport, InputFill, InvocationReport, InvokeOptions, Plan, PlannedEdge, RemoteRunner, Segment, StepReport,
+  DispatcherOptions, EdgeReport, InputFill, InvocationReport, InvokeOptions, Plan, PlannedEdge, RemoteRunner, ClusterContext, Segment, StepReport,
 } from './dispatch/types.js';
 
 export class RequestDispatcher implements DispatchContext {
@@ -81,9 +81,12 @@ export class RequestDispatcher implements DispatchContext {
   private readonly planner: Planner;
   private readonly registry: WorkerRegistry;
   private readonly poolRunner: PoolRunner;
+  /** What invocations run their segments with (segment-runner.ts). */
+  private readonly segments: SegmentRunner;
   private readonly guestCalls: GuestCallService;
   private readonly sweeper = new DeadlineSweeper();
   private nextId = 1;
+  private _cluster: ClusterContext | undefined;
   /** The workers' call lanes, unless the engine runs without them (callLane: false). */
   readonly lanes: LaneSet | undefined;
   private readonly laneTargets = new Map<WorkflowGraph, LaneTarget | null>();
@@ -91,7 +94,7 @@ export class RequestDispatcher implements DispatchContext {
   constructor(readonly options: DispatcherOptions) {
     this.pool = options.pool;
     this.coordinator = options.coordinator;
-    this.planner = new Planner(this.coordinator, options);
+    this.planner = new Planner(this.coordinator, this);
     this.lanes = options.laneShare === undefined ? undefined : new LaneSet(options.laneShare, {
       fallback: (call, signal) => this.invokeOnPool(call, signal),
       terminate: (threadId) => this.registry.terminate(threadId),
@@ -105,6 +108,17 @@ export class RequestDispatcher implements DispatchContext {
     const limits = options.guestCallLimits ?? OPTION_DEFAULTS.engine.guestCalls;
     this.guestCalls = new GuestCallService(this, this.registry, this.sweeper, this.counters, limits);
     this.poolRunner = new PoolRunner(this, this.pool, this.registry, this.guestCalls.gate.limits, () => this.closing);
+    const lanes = this.lanes;
+    this.segments = new SegmentRunner({
+      coordinator: this.coordinator,
+      pool: this.poolRunner,
+      modeCounts: this.modeCounts,
+      directInputBytes: options.directInputBytes,
+      cluster: () => this._cluster,
+      memoryGroupOf: (ref) => this.memoryGroupOf(ref),
+      discardGroup: (id, gen, why) => this.discardGroup(id, gen, why),
+      ...(lanes !== undefined ? { polling: () => lanes.touchPolling() } : {}),
+    });
   }
 
   get inFlight(): number {
@@ -123,13 +137,19 @@ export class RequestDispatcher implements DispatchContext {
     return this.planner.plan(graph, modes);
   }
 
-  /** Join a cluster: steps on other nodes run through `remote`, cross-host edges use `networked`. */
-  attachRemote(remote: RemoteRunner, networked: Channel, redeploy: (host: string) => Promise<void>, lookupRemote: (name: string) => Promise<void>): void {
-    this.options.remote = remote;
-    this.options.redeploy = redeploy;
-    this.options.lookupRemote = lookupRemote;
-    this.options.channels.networked = networked;
+  /** The engine joined a cluster: steps on other nodes run through it, cross-host edges take its channels. Once. */
+  joinCluster(cluster: ClusterContext): void {
+    if (this._cluster !== undefined) throw new CwasiError('E_INTERNAL', 'this engine already joined a cluster');
+    this._cluster = cluster;
     this.invalidatePlans();
+  }
+
+  get cluster(): ClusterContext | undefined {
+    return this._cluster;
+  }
+
+  channel(mode: IfcMode): Channel | undefined {
+    return this.options.channels[mode] ?? this._cluster?.channels[mode];
   }
 
   // ── invocation ──────────────────────────────────────────────────────────
@@ -228,10 +248,10 @@ export class RequestDispatcher implements DispatchContext {
     const startedAt = now();
     const filledArenas: InputArena[] = [];
     try {
-      const entry = fill === undefined ? input as Uint8Array : await placeFill(this, plan, fill, inv, filledArenas);
+      const entry = fill === undefined ? input as Uint8Array : await placeFill(this.segments, plan, fill, inv, filledArenas);
       const report = plan.segments.length === 1 && plan.edges.length === 0
-        ? await runSingle(this, plan, entry, inv, startedAt, lean)
-        : await new DagRun(this, plan, inv, startedAt, lean).run(entry);
+        ? await runSingle(this.segments, plan, entry, inv, startedAt, lean)
+        : await new DagRun(this.segments, plan, inv, startedAt, lean).run(entry);
       this.counters.completed++;
       this.latency.record(report.latencyMs);
       let rec = this.latencyByTarget.get(target);
@@ -253,7 +273,7 @@ export class RequestDispatcher implements DispatchContext {
       }
       throw inv.aborted ? inv.reason! : asCwasiError(err);
     } finally {
-      releaseInputArenas(this, filledArenas);
+      this.segments.releaseInputs(filledArenas);
       this.invocations.delete(inv.id);
       this.sweeper.delete(inv.id);
       user?.removeEventListener('abort', onUserAbort);
@@ -262,8 +282,7 @@ export class RequestDispatcher implements DispatchContext {
 
   /** Run one segment: on this node's pool, or on the node it is placed on. */
   runSegment(seg: SegmentRun, inputs: InputSpec[], output: OutputSpec, inv: Invocation, callDepth = 0): Promise<SegmentResult> {
-    if (seg.group.host !== this.coordinator.hostName) return runRemote(this, seg, inputs, output, inv);
-    return this.poolRunner.run(seg, inputs, output, inv, callDepth);
+    return this.segments.run(seg, inputs, output, inv, callDepth);
   }
 
   /** Run steps on this node's pool for a request from another node. */
@@ -304,18 +323,6 @@ export class RequestDispatcher implements DispatchContext {
       this.invocations.delete(inv.id);
       opts.signal.removeEventListener('abort', onAbort);
     }
-  }
-
-  /** Workers free for more tasks (the pool may grow to maxThreads). */
-  freeWorkers(): number {
-    return this.poolRunner.freeWorkers();
-  }
-
-  expectedReadyAt(seg: Pick<Segment, 'steps'>): number | undefined {
-    const ms = this.lanes === undefined ? undefined : this.poolRunner.expectedRunMs(seg.steps[0]!);
-    if (ms === undefined) return undefined;
-    this.lanes!.touchPolling();
-    return performance.timeOrigin + performance.now() + ms;
   }
 
   /**

@@ -144,7 +144,7 @@ export class Engine {
   private readonly coordinator: FunctionCoordinator;
   private readonly dispatcher: RequestDispatcher;
   private readonly rings: RingPools;
-  private readonly channels: Record<IfcMode, Channel | undefined>;
+  private readonly channels: Readonly<Record<IfcMode, Channel | undefined>>;
   private readonly workflows = new Map<string, WorkflowGraph>();
   private readonly functionGraphs = new Map<string, WorkflowGraph>();
   private readonly minThreads: number;
@@ -254,11 +254,14 @@ export class Engine {
       hostedFunctions: () => this.coordinator.list().filter((f) => f.placement.host === self).map((f) => f.name),
     });
     const member = this.member;
-    this.dispatcher.attachRemote(member, createNetworkedChannel(member), (host) =>
-      this.placement.deployElsewhere(this.coordinator.list().filter((f) => f.placement.host === host && f.bytes.length > 0), false),
-    async (name) => {
-      const rec = await member.registry.getFunction(name);
-      if (rec !== undefined && rec.host !== self) this.coordinator.registerRemote(rec);
+    this.dispatcher.joinCluster({
+      remote: member,
+      channels: { networked: createNetworkedChannel(member) },
+      redeploy: (host) => this.placement.deployElsewhere(this.coordinator.list().filter((f) => f.placement.host === host && f.bytes.length > 0), false),
+      lookupRemote: async (name) => {
+        const rec = await member.registry.getFunction(name);
+        if (rec !== undefined && rec.host !== self) this.coordinator.registerRemote(rec);
+      },
     });
   }
 
@@ -473,7 +476,7 @@ export class Engine {
     await this.dispatcher.whenWorkersStarted(WORKER_START_LIMIT_MS);
     await this.pool.destroy();
     this.dispatcher.lanes?.close();
-    for (const ch of Object.values(this.channels)) await ch?.close?.();
+    for (const ch of [...Object.values(this.channels), ...Object.values(this.dispatcher.cluster?.channels ?? {})]) await ch?.close?.();
     await closeRedisClients();
     this.rings.close();
   }

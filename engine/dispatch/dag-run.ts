@@ -8,9 +8,9 @@
 import { CwasiError, asCwasiError } from '../errors.js';
 import { releaseKept, type Produced, type Transfer } from '../channels/channel.js';
 import type { InputSpec, OutputSpec } from '../specs.js';
-import { entryInput, releaseInputArenas } from './inputs.js';
+import type { SegmentRunner } from './segment-runner.js';
 import { now, type Invocation } from './invocation.js';
-import type { DispatchContext, EdgeReport, InputArena, InvocationReport, Plan, PlannedEdge, Segment, SegmentResult, SegmentRun } from './types.js';
+import type { EdgeReport, InputArena, InvocationReport, Plan, PlannedEdge, Segment, SegmentResult, SegmentRun } from './types.js';
 import { edgeSpan, type EdgeSpan } from '../trace/channels.js';
 import type { RunSuccess } from '../specs.js';
 
@@ -38,7 +38,7 @@ export class DagRun {
 
   /** `lean`: the caller only wants the output; per-step and per-edge records are not built. */
   constructor(
-    private readonly ctx: DispatchContext,
+    private readonly runner: SegmentRunner,
     private readonly plan: Plan,
     private readonly inv: Invocation,
     private readonly startedAt: number,
@@ -61,7 +61,7 @@ export class DagRun {
 
   /** Run the whole graph; resolves with the report, or rejects with the first failure once every task settled. */
   async run(input: Uint8Array | InputSpec): Promise<InvocationReport> {
-    const { plan, ctx } = this;
+    const { plan, runner } = this;
     try {
       this.openTransfers();
       const early = this.startingEarly();
@@ -69,7 +69,7 @@ export class DagRun {
       // Entry segments get the invocation input; consumers of streaming edges start alongside their producers.
       for (const seg of plan.segments) {
         if (seg.inEdges.length > 0) continue;
-        const spec = entryInput(ctx, seg, input, this.inputArenas, this.inv);
+        const spec = runner.entryInput(seg, input, this.inputArenas, this.inv);
         this.launch(seg, [spec instanceof Promise ? await spec : spec], early);
       }
       for (const [seg, inputs] of early) this.launch(seg, inputs, early);
@@ -80,7 +80,7 @@ export class DagRun {
     // Free whatever is still held (failures, outputs nobody consumed).
     for (const pe of this.transfers.keys()) this.finishEdge(pe, this.failure === undefined);
     for (const seg of plan.segments) await this.releaseProduced(seg);
-    releaseInputArenas(ctx, this.inputArenas);
+    runner.releaseInputs(this.inputArenas);
     if (this.failure !== undefined) throw this.failure;
     const report = this.report;
     const out = report.outputs[plan.graph.output];
@@ -92,7 +92,7 @@ export class DagRun {
   }
 
   private openTransfers(): void {
-    const { plan, inv, ctx } = this;
+    const { plan, inv, runner } = this;
     for (const pe of plan.edges) {
       const t = pe.channel.open({
         from: pe.edge.from, to: pe.edge.to, mode: pe.selection.mode,
@@ -102,14 +102,14 @@ export class DagRun {
       });
       this.transfers.set(pe, t);
       const span = edgeSpan(inv.trace, {
-        kind: 'edge', from: pe.edge.from, to: pe.edge.to, mode: pe.selection.mode, node: ctx.coordinator.hostName,
+        kind: 'edge', from: pe.edge.from, to: pe.edge.to, mode: pe.selection.mode, node: runner.hostName,
         invocationId: inv.id, bytes: -1, copies: pe.channel.copies,
       });
       if (span !== undefined) this.spans.set(pe, span);
-      ctx.modeCounts[pe.selection.mode]++;
+      runner.modeCounts[pe.selection.mode]++;
     }
     for (const c of plan.chained) {
-      ctx.modeCounts[c.selection.mode]++;
+      runner.modeCounts[c.selection.mode]++;
       // Edge byte counts of chained edges are not measured (-1).
       if (!this.lean) this.report.edges.push({ from: c.edge.from, to: c.edge.to, mode: c.selection.mode, reason: c.selection.reason, bytes: -1 });
     }
@@ -123,9 +123,9 @@ export class DagRun {
    * launched first, take theirs).
    */
   private startingEarly(): Map<Segment, InputSpec[]> {
-    const self = this.ctx.coordinator.hostName;
+    const self = this.runner.hostName;
     const segs = this.plan.segments;
-    let free = this.ctx.freeWorkers() - segs.filter((s) => s.inEdges.length === 0 && s.group.host === self).length;
+    let free = this.runner.freeWorkers() - segs.filter((s) => s.inEdges.length === 0 && s.group.host === self).length;
     const early = new Map<Segment, InputSpec[]>();
     for (const seg of segs) {
       if (seg.inEdges.length === 0) continue;
@@ -137,7 +137,7 @@ export class DagRun {
       if (here) free--;
       // A consumer waiting on a descriptor may poll near the time its producer usually takes.
       early.set(seg, (inputs as InputSpec[]).map((spec, i) => {
-        const readyAt = here && waits[i] && spec.kind === 'ring' ? this.ctx.expectedReadyAt(seg.inEdges[i]!.from) : undefined;
+        const readyAt = here && waits[i] && spec.kind === 'ring' ? this.runner.expectedReadyAt(seg.inEdges[i]!.from) : undefined;
         return readyAt === undefined ? spec : { ...spec, readyAt };
       }));
     }
@@ -150,14 +150,14 @@ export class DagRun {
    * whose steps all live in the memory where `seg` keeps its output.
    */
   private continuationOf(seg: Segment, early: ReadonlyMap<Segment, InputSpec[]>): Segment | undefined {
-    const { coordinator } = this.ctx;
-    if (seg.group.host !== coordinator.hostName) return undefined;
-    const memory = coordinator.get(seg.steps[seg.steps.length - 1]!)?.group;
+    const { runner } = this;
+    if (seg.group.host !== runner.hostName) return undefined;
+    const memory = runner.fn(seg.steps[seg.steps.length - 1]!)?.group;
     for (const pe of seg.outEdges) {
       const c = pe.to;
       if (pe.channel.continuesInProducerTask !== true || early.has(c) || this.state[c.id]!.launched || c.inEdges.length !== 1) continue;
       // Its replica limits are counted per task: such a consumer keeps a task of its own.
-      if (c.steps.every((fn) => coordinator.get(fn)?.group === memory && coordinator.get(fn)?.replicas === undefined)) return c;
+      if (c.steps.every((fn) => runner.fn(fn)?.group === memory && runner.fn(fn)?.replicas === undefined)) return c;
     }
     return undefined;
   }
@@ -165,7 +165,7 @@ export class DagRun {
   private launch(seg: Segment, inputs: InputSpec[], early: ReadonlyMap<Segment, InputSpec[]> = new Map()): void {
     const next = this.continuationOf(seg, early);
     const run: SegmentRun = next === undefined ? seg : { steps: seg.steps, group: seg.group, then: { steps: next.steps, output: this.outputs[next.id]! } };
-    const task = this.ctx.runSegment(run, inputs, this.outputs[seg.id]!, this.inv);
+    const task = this.runner.run(run, inputs, this.outputs[seg.id]!, this.inv);
     this.track(seg, task.then((r) => this.produced(seg, r)));
     if (next === undefined) return;
     // The continuation settles after its producer's output was recorded (produced() sets it first).
@@ -184,7 +184,7 @@ export class DagRun {
     this.running++;
     work
       .catch((err) => {
-        publishChained(this.ctx, this.plan, this.inv, seg, undefined, err);
+        publishChained(this.runner, this.plan, this.inv, seg, undefined, err);
         this.consumerFinished(seg, false);
         this.fail(err);
       })
@@ -201,11 +201,11 @@ export class DagRun {
     const kvKey = this.outputs[seg.id]!.kv?.key;
     if (kvKey !== undefined) produced.kvKey = kvKey;
     st.produced = produced;
-    if (!this.lean) result.timings.forEach((t) => report.steps.push({ ...t, group: this.ctx.coordinator.get(t.fn)?.group.id ?? seg.group.id, threadId: result.threadId }));
+    if (!this.lean) result.timings.forEach((t) => report.steps.push({ ...t, group: this.runner.fn(t.fn)?.group.id ?? seg.group.id, threadId: result.threadId }));
     if (result.logs) report.logs.push(...result.logs);
     const last = seg.steps[seg.steps.length - 1]!;
     if (seg.returnsBytes && result.bytes !== undefined) report.outputs[last] = result.bytes;
-    publishChained(this.ctx, this.plan, this.inv, seg, result);
+    publishChained(this.runner, this.plan, this.inv, seg, result);
     for (const pe of seg.outEdges) {
       const span = this.spans.get(pe);
       if (span !== undefined) span.event.bytes = result.outputLength;
@@ -231,7 +231,7 @@ export class DagRun {
     // A step still running on another node may be waiting for a stream from
     // the one that failed, which will never come: end the invocation with this
     // failure now, which cancels it there, instead of at the deadline.
-    const self = this.ctx.coordinator.hostName;
+    const self = this.runner.hostName;
     const remoteWaiting = this.plan.segments.some((s) => s.group.host !== self && this.state[s.id]!.launched && this.state[s.id]!.produced === undefined);
     if (remoteWaiting) this.inv.abort(asCwasiError(err));
   }
@@ -281,37 +281,37 @@ export class DagRun {
 }
 
 /** One segment, no channels: the common case of invoking a function (or an embedded chain). */
-export async function runSingle(ctx: DispatchContext, plan: Plan, input: Uint8Array | InputSpec, inv: Invocation, startedAt: number, lean: boolean): Promise<InvocationReport> {
+export async function runSingle(runner: SegmentRunner, plan: Plan, input: Uint8Array | InputSpec, inv: Invocation, startedAt: number, lean: boolean): Promise<InvocationReport> {
   const seg = plan.segments[0]!;
   const arenas: InputArena[] = [];
   try {
     let result: RunSuccess;
     try {
-      const spec = entryInput(ctx, seg, input, arenas, inv);
-      ({ result } = await ctx.runSegment(seg, [spec instanceof Promise ? await spec : spec], { keep: false, bytes: true }, inv));
+      const spec = runner.entryInput(seg, input, arenas, inv);
+      ({ result } = await runner.run(seg, [spec instanceof Promise ? await spec : spec], { keep: false, bytes: true }, inv));
     } catch (err) {
-      publishChained(ctx, plan, inv, seg, undefined, err);
+      publishChained(runner, plan, inv, seg, undefined, err);
       throw err;
     }
-    publishChained(ctx, plan, inv, seg, result);
+    publishChained(runner, plan, inv, seg, result);
     const output = result.bytes;
     if (output === undefined) throw new CwasiError('E_INTERNAL', `${plan.target}: the output function produced no bytes`);
     const last = seg.steps[seg.steps.length - 1]!;
-    for (const c of plan.chained) ctx.modeCounts[c.selection.mode]++;
+    for (const c of plan.chained) runner.modeCounts[c.selection.mode]++;
     const finishedAt = now();
     return {
       target: plan.target,
       output,
       outputs: lean ? {} : { [last]: output },
       edges: lean ? [] : plan.chained.map((c) => ({ from: c.edge.from, to: c.edge.to, mode: c.selection.mode, reason: c.selection.reason, bytes: -1 })),
-      steps: lean ? [] : result.timings.map((t) => ({ ...t, group: ctx.coordinator.get(t.fn)?.group.id ?? seg.group.id, threadId: result.threadId })),
+      steps: lean ? [] : result.timings.map((t) => ({ ...t, group: runner.fn(t.fn)?.group.id ?? seg.group.id, threadId: result.threadId })),
       startedAt,
       finishedAt,
       latencyMs: finishedAt - startedAt,
       logs: result.logs ?? [],
     };
   } finally {
-    releaseInputArenas(ctx, arenas);
+    runner.releaseInputs(arenas);
   }
 }
 
@@ -320,13 +320,13 @@ export async function runSingle(ctx: DispatchContext, plan: Plan, input: Uint8Ar
  * once the task settled: its steps handed over in place (one memory) or with one
  * host copy (two memories). Bytes are the producing step's output, when it ran.
  */
-function publishChained(ctx: DispatchContext, plan: Plan, inv: Invocation, seg: Segment, result: RunSuccess | undefined, error?: unknown): void {
+function publishChained(runner: SegmentRunner, plan: Plan, inv: Invocation, seg: Segment, result: RunSuccess | undefined, error?: unknown): void {
   if (inv.trace === undefined || plan.chained.length === 0) return;
   for (const c of plan.chained) {
     if (!seg.steps.includes(c.edge.from)) continue;
-    const sameMemory = ctx.coordinator.get(c.edge.from)?.group === ctx.coordinator.get(c.edge.to)?.group;
+    const sameMemory = runner.fn(c.edge.from)?.group === runner.fn(c.edge.to)?.group;
     const span = edgeSpan(inv.trace, {
-      kind: 'chained', from: c.edge.from, to: c.edge.to, mode: c.selection.mode, node: ctx.coordinator.hostName,
+      kind: 'chained', from: c.edge.from, to: c.edge.to, mode: c.selection.mode, node: runner.hostName,
       invocationId: inv.id, bytes: result?.timings.find((t) => t.fn === c.edge.from)?.outputBytes ?? -1, copies: sameMemory ? 0 : 1,
     });
     if (span === undefined) return;

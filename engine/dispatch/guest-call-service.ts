@@ -54,9 +54,10 @@ export class GuestCallService {
     try {
       const parent = this.ctx.invocations.get(req.invocationId);
       let callee = this.ctx.coordinator.get(req.target);
-      if (callee === undefined && this.ctx.options.lookupRemote !== undefined) {
+      const cluster = this.ctx.cluster;
+      if (callee === undefined && cluster !== undefined) {
         // Deployed on another node of the cluster: learn where from the registry.
-        await this.ctx.options.lookupRemote(req.target);
+        await cluster.lookupRemote(req.target);
         callee = this.ctx.coordinator.get(req.target);
       }
       if (callee === undefined) throw new CwasiError('E_UNKNOWN_FUNCTION', `${req.caller} called "${req.target}", which is not deployed`);
@@ -76,7 +77,7 @@ export class GuestCallService {
         this.sweeper.add(sweepId, req.deadline, () => own.abort(new CwasiError('E_TIMEOUT', `${req.target}: deadline exceeded`)));
         cleanups.push(() => this.sweeper.delete(sweepId));
       }
-      const channel = this.ctx.options.channels[sel.mode];
+      const channel = this.ctx.channel(sel.mode);
       if (channel?.openCall === undefined) throw new CwasiError('E_CONFIG', `guest calls over ${sel.mode} are not available in this engine`);
       this.ctx.modeCounts[sel.mode]++;
       const p = req.payload;

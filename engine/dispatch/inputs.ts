@@ -7,7 +7,14 @@ import { CwasiError } from '../errors.js';
 import { HeapLockBusy, whenUnlocked, type Arena } from '../memory/heap.js';
 import type { InputSpec } from '../specs.js';
 import type { Invocation } from './invocation.js';
-import type { DispatchContext, InputArena, InputFill, Plan, Segment } from './types.js';
+import type { InputArena, InputFill, Plan, Segment } from './types.js';
+
+/** What placing an input needs to know: where this node is, from what size to copy in, and how to discard a corrupt memory. */
+export interface InputPlacement {
+  readonly hostName: string;
+  readonly directInputBytes: number;
+  discardGroup(groupId: string, generation: number, reason: string): void;
+}
 import { copyInto } from '../memory/copy.js';
 
 /** How long a file input waits, on later event-loop turns, for a busy heap lock before going through a buffer. */
@@ -24,7 +31,7 @@ const COPY_STEP_BYTES = 256 * 1024;
  * memory (an arena released when the invocation ends) when there is exactly
  * one entry segment on this host, else into a new buffer.
  */
-export async function placeFill(ctx: DispatchContext, plan: Plan, fill: InputFill, inv: Invocation, arenas: InputArena[]): Promise<Uint8Array | InputSpec> {
+export async function placeFill(ctx: InputPlacement, plan: Plan, fill: InputFill, inv: Invocation, arenas: InputArena[]): Promise<Uint8Array | InputSpec> {
   const len = fill.byteLength;
   const entries = plan.segments.filter((s) => s.inEdges.length === 0);
   const g = entries.length === 1 ? entries[0]!.group : undefined;
@@ -34,7 +41,7 @@ export async function placeFill(ctx: DispatchContext, plan: Plan, fill: InputFil
     if (inv.aborted) throw inv.reason!;
     return bytes;
   };
-  if (g === undefined || g.host !== ctx.coordinator.hostName) return intoBuffer();
+  if (g === undefined || g.host !== ctx.hostName) return intoBuffer();
   const generation = g.generation;
   let arena: Arena | undefined;
   let ptr: number | undefined;
@@ -70,11 +77,11 @@ export async function placeFill(ctx: DispatchContext, plan: Plan, fill: InputFil
  * (the caller must not change the input until the call settles; an abort
  * between slices ends the copy).
  */
-export function entryInput(ctx: DispatchContext, seg: Segment, input: Uint8Array | InputSpec, arenas: InputArena[], inv: Invocation): InputSpec | Promise<InputSpec> {
+export function entryInput(ctx: InputPlacement, seg: Segment, input: Uint8Array | InputSpec, arenas: InputArena[], inv: Invocation): InputSpec | Promise<InputSpec> {
   // Already placed in this segment's memory by an InputFill.
   if (!(input instanceof Uint8Array)) return input;
   const g = seg.group;
-  if (input.byteLength < ctx.options.directInputBytes || g.host !== ctx.coordinator.hostName) {
+  if (input.byteLength < ctx.directInputBytes || g.host !== ctx.hostName) {
     return { kind: 'bytes', bytes: input };
   }
   const arena = g.heap.newArena();
@@ -120,12 +127,12 @@ async function copyInTurns(dst: Uint8Array, src: Uint8Array, inv: Invocation): P
  * input goes into a fresh memory instead of meeting the same forgery.
  * Returns `err` for the caller to throw.
  */
-function discardIfCorrupt(ctx: DispatchContext, g: MemoryGroup, generation: number, err: unknown): unknown {
+function discardIfCorrupt(ctx: InputPlacement, g: MemoryGroup, generation: number, err: unknown): unknown {
   if (err instanceof CwasiError && err.code === 'E_MEMORY_CORRUPT') ctx.discardGroup(g.id, generation, `placing an input: ${err.message}`);
   return err;
 }
 
-export function releaseInputArenas(ctx: DispatchContext, arenas: InputArena[]): void {
+export function releaseInputArenas(ctx: InputPlacement, arenas: InputArena[]): void {
   for (const a of arenas) {
     if (a.group.generation !== a.generation) continue;
     const heap = a.group.heap;

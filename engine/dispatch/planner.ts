@@ -14,13 +14,13 @@ import { createHeldChannel } from '../channels/networked.js';
 import type { DeployedFunction, FunctionCoordinator } from '../coordinator.js';
 import type { IfcMode, Selection } from '../selection.js';
 import { checkModeOverrides, type GraphEdge, type WorkflowGraph } from '../workflow/graph.js';
-import type { DispatcherOptions, Plan, PlannedEdge, Segment } from './types.js';
+import type { DispatchContext, Plan, PlannedEdge, Segment } from './types.js';
 
 export class Planner {
   private readonly plans = new Map<string, Plan>();
   private readonly heldChannels = new Map<IfcMode, Channel>();
 
-  constructor(private readonly coordinator: FunctionCoordinator, private readonly options: DispatcherOptions) {}
+  constructor(private readonly coordinator: FunctionCoordinator, private readonly ctx: Pick<DispatchContext, 'channel' | 'cluster'>) {}
 
   /** Forget cached plans (after a deploy changed placements). */
   invalidate(): void {
@@ -56,7 +56,7 @@ export class Planner {
       } else {
         sel = this.coordinator.select(e.from, e.to, own);
       }
-      if (this.options.channels[sel.mode] === undefined) {
+      if (this.ctx.channel(sel.mode) === undefined) {
         throw new CwasiError('E_CONFIG', `${e.from} → ${e.to} needs the ${sel.mode} channel, which this engine was not configured for`);
       }
       selections.set(e, sel);
@@ -66,7 +66,7 @@ export class Planner {
     const chainedInto = new Set<string>();
     const here = this.coordinator.hostName;
     for (const e of graph.edges) {
-      const chains = this.options.channels[selections.get(e)!.mode]!.chainsInOneTask;
+      const chains = this.ctx.channel(selections.get(e)!.mode)!.chainsInOneTask;
       // Some channels chain only steps of this host (the worker copies across once).
       const chainsHere = chains === 'always' || (chains === 'on-this-host' && fns.get(e.from)!.placement.host === here && fns.get(e.to)!.placement.host === here);
       if (chainsHere && graph.outEdges.get(e.from)!.length === 1 && graph.inEdges.get(e.to)!.length === 1 && e.from !== graph.output) {
@@ -102,7 +102,7 @@ export class Planner {
       const sel = selections.get(e)!;
       const from = segmentOf.get(e.from)!;
       const to = segmentOf.get(e.to)!;
-      let channel = this.options.channels[sel.mode]!;
+      let channel = this.ctx.channel(sel.mode)!;
       if (!channel.crossesHosts && from.group.host !== self) {
         // Both ends on the same other node: the output stays held there.
         if (from.group.host !== to.group.host) throw new CwasiError('E_CONFIG', `${e.from} → ${e.to}: ${sel.mode} cannot cross hosts`);
@@ -124,9 +124,9 @@ export class Planner {
   private heldChannel(mode: IfcMode): Channel {
     let ch = this.heldChannels.get(mode);
     if (ch === undefined) {
-      const remote = this.options.remote;
-      if (remote === undefined) throw new CwasiError('E_CONFIG', 'functions on other hosts need a cluster');
-      this.heldChannels.set(mode, (ch = createHeldChannel(remote, mode)));
+      const cluster = this.ctx.cluster;
+      if (cluster === undefined) throw new CwasiError('E_CONFIG', 'functions on other hosts need a cluster');
+      this.heldChannels.set(mode, (ch = createHeldChannel(cluster.remote, mode)));
     }
     return ch;
   }

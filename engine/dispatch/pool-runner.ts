@@ -122,7 +122,7 @@ export class PoolRunner {
     }
     // A forced guest-call mode whose calls do not run inline sends every call through this dispatcher.
     const forced = inv.opts.guestCallMode;
-    const forceRemote = forced !== undefined && this.ctx.options.channels[forced]?.callsRunInline !== true ? ['*'] : [];
+    const forceRemote = forced !== undefined && this.ctx.channel(forced)?.callsRunInline !== true ? ['*'] : [];
     const task: RunTask = {
       type: 'run', taskId, cancelSlot, invocationId: inv.id, steps: seg.steps, groups: groups.map((g) => g.key()), inputs, output,
       deadline: inv.deadline, maxPayloadBytes: this.ctx.options.maxPayloadBytes, forceRemote,

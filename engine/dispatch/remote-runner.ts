@@ -7,18 +7,22 @@ import { newTransferId } from '../channels/networked.js';
 import { INLINE_MAX_BYTES, type RemoteInput, type RemoteOutput, type RunResultMeta } from '../cluster/protocol.js';
 import type { InputSpec, OutputSpec, RunSuccess } from '../specs.js';
 import type { Invocation } from './invocation.js';
-import type { DispatchContext, Segment, SegmentResult } from './types.js';
+import type { MemoryGroup } from '../coordinator.js';
+import type { ClusterContext, Segment, SegmentResult } from './types.js';
 
 /**
  * Run a segment placed on another node. (One function: the streams it opens,
  * the retry after a redeploy and the cancelling on failure share its state.)
  */
-export async function runRemote(ctx: DispatchContext, seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation): Promise<SegmentResult> {
-  const remote = ctx.options.remote;
+export async function runRemote(
+  cluster: ClusterContext | undefined, memoryGroupOf: (ref: { groupId: string; generation: number }) => MemoryGroup,
+  seg: Pick<Segment, 'steps' | 'group'>, inputs: InputSpec[], output: OutputSpec, inv: Invocation,
+): Promise<SegmentResult> {
   const host = seg.group.host;
-  if (remote === undefined) {
+  if (cluster === undefined) {
     throw new CwasiError('E_CONFIG', `${seg.steps[0]} is placed on host "${host}", but this engine is not part of a cluster`);
   }
+  const { remote } = cluster;
   const self = remote.self;
   // An input that cannot be streamed (the dial refused or failed, the stream
   // broken) fails the run at once: the run request is cancelled, so the far
@@ -49,7 +53,7 @@ export async function runRemote(ctx: DispatchContext, seg: Pick<Segment, 'steps'
       case 'shared':
       case 'foreign': {
         // Bytes in a memory of this node: stream them from where they lie.
-        const g = ctx.memoryGroupOf(spec);
+        const g = memoryGroupOf(spec);
         if (!g.heap.inBounds(spec.ptr, spec.len)) throw new CwasiError('E_BAD_DESCRIPTOR', `slice [${spec.ptr}, +${spec.len}) is outside memory ${g.id}`);
         return stream(g.heap.bytes().subarray(spec.ptr, spec.ptr + spec.len));
       }
@@ -81,8 +85,8 @@ export async function runRemote(ctx: DispatchContext, seg: Pick<Segment, 'steps'
     } catch (err) {
       // A node that restarted has lost its functions: deploy them again, once, and retry
       // (streamed inputs wait unclaimed there: a node refuses unknown steps before claiming any).
-      if (!(err instanceof CwasiError && err.code === 'E_UNKNOWN_FUNCTION' && ctx.options.redeploy)) throw err;
-      await ctx.options.redeploy(host);
+      if (!(err instanceof CwasiError && err.code === 'E_UNKNOWN_FUNCTION')) throw err;
+      await cluster.redeploy(host);
       meta = await remote.run(host, request, signal);
     }
     const result: RunSuccess = { ok: true, threadId: meta.threadId, outputLength: meta.outputLength, timings: meta.timings };

@@ -113,7 +113,8 @@ export interface Plan {
 export interface DispatcherOptions {
   pool: Piscina;
   coordinator: FunctionCoordinator;
-  channels: Record<IfcMode, Channel | undefined>;
+  /** This node's channels; a cluster adds its own when the engine joins (ClusterContext.channels). */
+  channels: Readonly<Record<IfcMode, Channel | undefined>>;
   rings: RingPools;
   maxPayloadBytes: number;
   timeoutMs: number;
@@ -126,14 +127,23 @@ export interface DispatcherOptions {
   laneShare?: SharedArrayBuffer;
   /** Inputs at least this large are copied by the main thread straight into the entry function's memory. */
   directInputBytes: number;
-  /** Runs steps on other nodes (cluster mode). */
-  remote?: RemoteRunner;
-  /** Deploy again the functions placed on `host` (it restarted and lost them). */
-  redeploy?: (host: string) => Promise<void>;
-  /** Learn about a function deployed on another node (cluster registry). */
-  lookupRemote?: (name: string) => Promise<void>;
   /** Limits on guest-initiated calls (engine/guest-calls.ts). */
   guestCallLimits?: GuestCallLimits;
+}
+
+/**
+ * This node's part in a cluster, as the dispatcher uses it: built once, when
+ * the engine has joined (engine.ts), and handed to the dispatcher whole.
+ */
+export interface ClusterContext {
+  /** Runs steps on other nodes. */
+  readonly remote: RemoteRunner;
+  /** The channels of edges that cross hosts (the Networked Buffer). */
+  readonly channels: Readonly<Partial<Record<IfcMode, Channel>>>;
+  /** Deploy again the functions placed on `host` (it restarted and lost them). */
+  redeploy(host: string): Promise<void>;
+  /** Learn about a function deployed on another node (cluster registry). */
+  lookupRemote(name: string): Promise<void>;
 }
 
 /** Cluster membership as the dispatcher uses it (engine/cluster/member.ts). */
@@ -166,23 +176,19 @@ export interface InputArena {
   arena: Arena;
 }
 
-/** What the dispatcher's modules share (the RequestDispatcher provides it). */
+/** What the pool runner, the guest-call service and the planner share with the dispatcher (which provides it); an invocation's run gets a SegmentRunner instead (segment-runner.ts). */
 export interface DispatchContext {
   readonly options: DispatcherOptions;
+  /** The cluster, once the engine joined one. */
+  readonly cluster: ClusterContext | undefined;
+  /** The channel of a mode: this node's, or the cluster's; undefined when the engine has none. */
+  channel(mode: IfcMode): Channel | undefined;
   readonly coordinator: FunctionCoordinator;
   readonly modeCounts: Record<IfcMode, number>;
   /** Invocations in flight, by id (guest calls join their parent's). */
   readonly invocations: Map<number, Invocation>;
   /** Run one segment: on this node's pool, or on the node it is placed on. */
   runSegment(seg: SegmentRun, inputs: InputSpec[], output: OutputSpec, inv: Invocation, callDepth?: number): Promise<SegmentResult>;
-  /** Workers free for more tasks (the pool may grow to maxThreads). */
-  freeWorkers(): number;
-  /**
-   * When a producer segment launched now is likely done (ms, performance.timeOrigin +
-   * performance.now()), from how long its tasks took; undefined when unknown
-   * or when no consumer may poll (the engine has no call lanes).
-   */
-  expectedReadyAt(seg: Pick<Segment, 'steps'>): number | undefined;
   /** The workers' call lanes, when the engine uses them: their calls count against maxQueue. */
   readonly lanes?: { readonly inFlight: number } | undefined;
   /** One fate: discard a memory group's generation everywhere. */
