@@ -46,6 +46,21 @@ test('a released large block comes back to the thread that released it, not to a
   assert.is(s.liveArenas, 0);
 });
 
+test('a guest allocator\'s region freed after a call comes back to the same thread as its next region', () => {
+  const { owner, a, b } = setup();
+  const tag = a.newArena().id;
+  const r1 = a.allocRegion(tag, 2 * MiB);
+  a.freeRegion(r1, tag);
+  assert.ok(owner.stats().cachedBytes >= 2 * MiB, 'kept by the thread that freed it');
+  assert.is.not(b.allocRegion(tag, 2 * MiB), r1, 'another thread carves its own');
+  const r2 = a.allocRegion(tag, 2 * MiB);
+  assert.is(r2, r1, 'the same block again');
+  assert.ok(a.blockTagged(r2 - BLOCK_HEADER_BYTES, tag), 'tagged for its instance again');
+  a.freeRegion(r2, tag);
+  a.flushCache();
+  assert.is(owner.stats().instanceBytes + owner.stats().cachedBytes, 2 * MiB + BLOCK_HEADER_BYTES, 'only the other thread\'s region is left');
+});
+
 test('a cached block is not handed out for a request it would waste more than a quarter of, and blocks above the limit are not cached', () => {
   const { owner, a } = setup();
   const big = allocReleased(a, 2 * MiB);

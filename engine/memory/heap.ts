@@ -239,9 +239,11 @@ export class Heap extends HeapBlocks {
     if (need > this.maxBytes) {
       throw new CwasiError('E_MEMORY_LIMIT', `memory maximum of ${this.maxBytes} bytes reached (needs ${need} more)`, { needBytes: need, maxBytes: this.maxBytes });
     }
-    this.lock();
+    const cached = this.large.length > 0 ? this.takeLarge(need) : 0;
+    const locked = cached === 0;
+    if (locked) this.lock();
     try {
-      const block = this.take(need);
+      const block = locked ? this.take(need) : cached;
       const u32 = this.u32;
       const b = block >>> 2;
       u32[b + (BLOCK.TAG >> 2)] = tag;
@@ -249,17 +251,34 @@ export class Heap extends HeapBlocks {
       u32[b + (BLOCK.OWNER >> 2)] = (INSTANCE_OWNER | threadTag()) >>> 0;
       return block + BLOCK_HEADER_BYTES;
     } finally {
-      this.unlock();
+      if (locked) this.unlock();
     }
   }
 
-  /** Free a block from allocRegion (its tag is checked: a guest may have written over the header). */
+  /**
+   * Free a block from allocRegion (its tag is checked: a guest may have written
+   * over the header). A large one stays in this thread's cache while it is busy
+   * (a guest allocator that gives back its region after each call gets it back).
+   */
   freeRegion(ptr: number, tag: number): void {
     const block = ptr - BLOCK_HEADER_BYTES;
+    const b = block >>> 2;
+    if (this.cacheLimit > 0) {
+      this.refreshIfGrown();
+      this.checkBlock(block);
+      const u32 = this.u32;
+      if (u32[b + (BLOCK.TAG >> 2)] !== tag) throw this.corrupt(`region ${ptr} does not belong to arena ${tag}`);
+      if (this.large.accepts(u32[b]!)) {
+        u32[b + (BLOCK.OWNER >> 2)] = threadTag();
+        u32[b + (BLOCK.TAG >> 2)] = CACHED_TAG;
+        this.large.keep(block, u32[b]!);
+        return;
+      }
+    }
     this.lock();
     try {
       this.checkBlock(block);
-      if (this.u32[(block >>> 2) + (BLOCK.TAG >> 2)] !== tag) throw this.corrupt(`region ${ptr} does not belong to arena ${tag}`);
+      if (this.u32[b + (BLOCK.TAG >> 2)] !== tag) throw this.corrupt(`region ${ptr} does not belong to arena ${tag}`);
       this.give(block);
     } finally {
       this.unlock();
