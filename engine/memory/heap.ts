@@ -199,14 +199,8 @@ export class Heap extends HeapBlocks {
     const cached = this.cache.pop();
     if (cached !== undefined) {
       this.refreshIfGrown();
-      const b = cached >>> 2;
-      const u32 = this.u32;
-      u32[b] = CHUNK_BLOCK_BYTES;
-      u32[b + (BLOCK.TAG >> 2)] = arena.id;
-      u32[b + (BLOCK.NEXT >> 2)] = arena.head;
-      u32[b + (BLOCK.OWNER >> 2)] = 0;
-      arena.head = cached;
-      return cached + BLOCK_HEADER_BYTES;
+      this.u32[cached >>> 2] = CHUNK_BLOCK_BYTES;
+      return this.linkInto(arena, cached);
     }
     return this.allocBlock(arena, CHUNK_BLOCK_BYTES - BLOCK_HEADER_BYTES);
   }
@@ -294,28 +288,24 @@ export class Heap extends HeapBlocks {
   private allocBlock(arena: Arena, payloadBytes: number): number {
     const need = alignUp(payloadBytes + BLOCK_HEADER_BYTES, BLOCK_ALIGN);
     const cached = this.large.length > 0 ? this.takeLarge(need) : 0;
-    if (cached !== 0) {
-      const b = cached >>> 2;
-      const u32 = this.u32;
-      u32[b + (BLOCK.TAG >> 2)] = arena.id;
-      u32[b + (BLOCK.NEXT >> 2)] = arena.head;
-      u32[b + (BLOCK.OWNER >> 2)] = 0;
-      arena.head = cached;
-      return cached + BLOCK_HEADER_BYTES;
-    }
+    if (cached !== 0) return this.linkInto(arena, cached);
     this.lock();
     try {
-      const block = this.take(need);
-      const u32 = this.u32;
-      const b = block >>> 2;
-      u32[b + (BLOCK.TAG >> 2)] = arena.id;
-      u32[b + (BLOCK.NEXT >> 2)] = arena.head;
-      u32[b + (BLOCK.OWNER >> 2)] = 0;
-      arena.head = block;
-      return block + BLOCK_HEADER_BYTES;
+      return this.linkInto(arena, this.take(need));
     } finally {
       this.unlock();
     }
+  }
+
+  /** Make `block` (this thread's now) the newest block of `arena`; returns its payload address. */
+  private linkInto(arena: Arena, block: number): number {
+    const u32 = this.u32;
+    const b = block >>> 2;
+    u32[b + (BLOCK.TAG >> 2)] = arena.id;
+    u32[b + (BLOCK.NEXT >> 2)] = arena.head;
+    u32[b + (BLOCK.OWNER >> 2)] = 0;
+    arena.head = block;
+    return block + BLOCK_HEADER_BYTES;
   }
 
   /**
