@@ -20,3 +20,15 @@ export declare function host_call_wait(handle: i32, outSlice: usize): i32;
 // @ts-ignore: decorator
 @external("cwasi", "log")
 export declare function host_log(level: i32, ptr: usize, len: usize): void;
+
+// @ts-ignore: decorator
+@external("cwasi", "stream_read")
+export declare function host_stream_read(ptr: usize, cap: usize): i32;
+
+// @ts-ignore: decorator
+@external("cwasi", "stream_write")
+export declare function host_stream_write(ptr: usize, len: usize): i32;
+
+// @ts-ignore: decorator
+@external("cwasi", "stream_end")
+export declare function host_stream_end(): i32;

@@ -11,7 +11,7 @@
 // globals survive between invocations of an instance, garbage is collected;
 // an output stays pinned until every consumer has read it.
 
-import { host_call_start, host_call_wait, host_fail, host_log, host_output } from "./host";
+import { host_call_start, host_call_wait, host_fail, host_log, host_output, host_stream_end, host_stream_read, host_stream_write } from "./host";
 
 /** Byte offset of `ptr` and `len` inside one entry of the input table. */
 // @ts-ignore: decorator
@@ -165,6 +165,81 @@ export function serve(table: usize, count: u32, handler: Handler): i32 {
   if (failed) return failCode;
   host_output(out.ptr, <usize>out.length);
   return Status.OK;
+}
+
+/**
+ * The input of a streaming function as a sequence of chunks: its inputs one
+ * after the other (fan-in gives several), read into the function's own bytes.
+ */
+export class Reader {
+  /** The status of the read that failed (negative), or 0. */
+  status: i32 = 0;
+  private ended: bool = false;
+
+  /**
+   * Read up to `into.length` bytes into `into` (bytes of this function's own,
+   * such as `Bytes.alloc`, never an input). Returns how many (> 0), 0 at the
+   * end of the stream, or a negative status when the stream failed.
+   */
+  read(into: Bytes): i32 {
+    if (this.ended || this.status < 0) return this.status;
+    if (into.length <= 0) return 0;
+    let n = host_stream_read(into.ptr, <usize>into.length);
+    if (n < 0) this.status = n;
+    else if (n == 0) this.ended = true;
+    return n;
+  }
+
+  /** Read until `into` is full or the stream ends: how many bytes, or a negative status. */
+  readFull(into: Bytes): i32 {
+    let got = 0;
+    while (got < into.length) {
+      let n = this.read(into.slice(got));
+      if (n < 0) return n;
+      if (n == 0) break;
+      got += n;
+    }
+    return got;
+  }
+}
+
+/** The output of a streaming function: chunks appended in order. */
+export class Writer {
+  /** The status of the write that failed (negative), or 0. */
+  status: i32 = 0;
+
+  /**
+   * Append `bytes` (copied: the buffer may be reused at once). Returns 0, or
+   * a negative status when the stream can take no more.
+   */
+  write(bytes: Bytes): i32 {
+    if (this.status < 0) return this.status;
+    if (bytes.length <= 0) return 0;
+    let s = host_stream_write(bytes.ptr, <usize>bytes.length);
+    if (s < 0) this.status = s;
+    return s;
+  }
+
+  /** Append the UTF-8 encoding of `s`. */
+  writeString(s: string): i32 {
+    return this.write(Bytes.fromString(s));
+  }
+}
+
+export type StreamHandler = (input: Reader, output: Writer) => void;
+
+/**
+ * Run a streaming `handler` for one invocation: the body of a streaming
+ * function's `cwasi_main`. The output stream ends when the handler returns;
+ * `fail(...)` inside it fails the invocation instead.
+ */
+export function serveStream(table: usize, count: u32, handler: StreamHandler): i32 {
+  failed = false;
+  failCode = 0;
+  handler(new Reader(), new Writer());
+  if (failed) return failCode;
+  let s = host_stream_end();
+  return s < 0 ? s : Status.OK;
 }
 
 /** Log a line through the host (shown by `cwasi run --verbose`). */

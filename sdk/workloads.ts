@@ -48,6 +48,71 @@ export function checksum(ptr: usize, len: usize): u32 {
   return fmix(a ^ rotl<u32>(b, 7) ^ rotl<u32>(c, 15) ^ rotl<u32>(d, 23) ^ <u32>len);
 }
 
+/**
+ * cwasi-sum32 over bytes that arrive in pieces: `update` with each piece in
+ * order, then `finish` gives what `checksum` gives for all of them at once.
+ */
+export class Sum32 {
+  private a: u32 = 0x01000193;
+  private b: u32 = 0x811C9DC5;
+  private c: u32 = 0x2545F491;
+  private d: u32 = 0x6C8E9CF5;
+  /** Bytes seen so far. */
+  length: u64 = 0;
+  /** The last (length mod 16) bytes, not yet part of a whole block. */
+  private readonly tail: ArrayBuffer = new ArrayBuffer(16);
+  private tailLen: usize = 0;
+
+  update(ptr: usize, len: usize): void {
+    this.length += <u64>len;
+    let t = changetype<usize>(this.tail);
+    if (this.tailLen > 0) {
+      let take = min<usize>(16 - this.tailLen, len);
+      memory.copy(t + this.tailLen, ptr, take);
+      this.tailLen += take;
+      ptr += take;
+      len -= take;
+      if (this.tailLen < 16) return;
+      this.blocks(t, 16);
+      this.tailLen = 0;
+    }
+    let whole = len & ~<usize>15;
+    this.blocks(ptr, whole);
+    this.tailLen = len - whole;
+    if (this.tailLen > 0) memory.copy(t, ptr + whole, this.tailLen);
+  }
+
+  private blocks(ptr: usize, len: usize): void {
+    let a = this.a, b = this.b, c = this.c, d = this.d;
+    let p = ptr;
+    let end = ptr + len;
+    while (p < end) {
+      a = mix(a, load<u32>(p));
+      b = mix(b, load<u32>(p, 4));
+      c = mix(c, load<u32>(p, 8));
+      d = mix(d, load<u32>(p, 12));
+      p += 16;
+    }
+    this.a = a; this.b = b; this.c = c; this.d = d;
+  }
+
+  finish(): u32 {
+    let a = this.a, b = this.b;
+    let p = changetype<usize>(this.tail);
+    let words = p + (this.tailLen & ~<usize>3);
+    let end = p + this.tailLen;
+    while (p < words) {
+      a = mix(a, load<u32>(p));
+      p += 4;
+    }
+    while (p < end) {
+      b = mix(b, <u32>load<u8>(p));
+      p++;
+    }
+    return fmix(a ^ rotl<u32>(b, 7) ^ rotl<u32>(this.c, 15) ^ rotl<u32>(this.d, 23) ^ <u32>this.length);
+  }
+}
+
 /** Seed of lane `i` of the producer's generator; never 0. */
 function laneSeed(seed: u32, i: u32): u32 {
   let s = fmix(seed + i * 0x9E3779B9 + 1);

@@ -5,6 +5,7 @@
 import type { CwasiError } from '../errors.js';
 import type { Arena, Heap } from '../memory/heap.js';
 import type { GuestInstance } from './host.js';
+import type { StreamState } from './stream-host.js';
 import { OPTION_DEFAULTS } from '../options/defaults.js';
 
 /** A byte range inside one memory. */
@@ -82,6 +83,8 @@ export interface InvocationContext {
   nextHandle: number;
   logs: string[];
   bridge: CallBridge;
+  /** The call's input and output streams, once the function touched one (stream-host.ts). */
+  stream?: StreamState;
 }
 
 export function newContext(

@@ -10,6 +10,7 @@ import { HEADER_BYTES } from '../memory/layout.js';
 import { ABI_VERSION, REQUIRED_EXPORTS, SHADOW_STACK_BYTES, SLICE_BYTES, SLICE_LEN, SLICE_PTR, STATUS, isLimitError, limitError, limitOf, statusOf } from '../abi.js';
 import { DEFAULT_CALL_LIMITS, newContext, type CallBridge, type InvocationContext, type PendingCall, type Slice } from './context.js';
 import { PIN, PIN_SLOT_BYTES, PIN_SLOTS, PIN_TABLE_BYTES, type Pin, OrphanRegions } from './pins.js';
+import { StreamHost, finalOutput } from './stream-host.js';
 
 /** Longest function name a guest may pass to call_start. */
 const MAX_NAME_BYTES = 256;
@@ -78,6 +79,7 @@ export class GuestInstance {
   constructor(fn: string, module: WebAssembly.Module, memory: WebAssembly.Memory, heap: Heap, stackBytes = SHADOW_STACK_BYTES) {
     this.fn = fn;
     this.heap = heap;
+    const streams = new StreamHost(heap, this);
     const imports = {
       env: { memory },
       cwasi: {
@@ -89,6 +91,9 @@ export class GuestInstance {
           this.callStart(namePtr >>> 0, nameLen >>> 0, inPtr >>> 0, inLen >>> 0),
         call_wait: (handle: number, outSlice: number) => this.callWait(handle, outSlice >>> 0),
         log: (_level: number, ptr: number, len: number) => this.log(ptr >>> 0, len >>> 0),
+        stream_read: (ptr: number, cap: number) => streams.read(this.current(), ptr >>> 0, cap >>> 0),
+        stream_write: (ptr: number, len: number) => streams.write(this.current(), ptr >>> 0, len >>> 0),
+        stream_end: () => streams.end(this.current()),
       },
     };
     let exports: GuestExports;
@@ -268,11 +273,7 @@ export class GuestInstance {
         ...(ctx.lastCallError !== undefined && limitOf(ctx.lastCallError) !== undefined ? { limit: limitOf(ctx.lastCallError) } : {}),
       });
     }
-    const out = ctx.output;
-    if (out === undefined) {
-      throw new CwasiError('E_WASM_INVALID', `${ctx.fn} returned without reporting an output`);
-    }
-    return out;
+    return finalOutput(ctx, this.heap);
   }
 
   /**
@@ -319,13 +320,13 @@ export class GuestInstance {
     };
   }
 
-  /** Make the guest trap with `err` as the reported cause. */
-  private abortWith(ctx: InvocationContext, err: CwasiError): never {
+  /** Make the guest trap with `err` (also for stream-host.ts, as are the two checks below). */
+  abortWith(ctx: InvocationContext, err: CwasiError): never {
     ctx.hostError = err;
     throw err;
   }
 
-  private checkRange(ctx: InvocationContext, ptr: number, len: number, what: string): void {
+  checkRange(ctx: InvocationContext, ptr: number, len: number, what: string): void {
     if (!this.heap.inBounds(ptr, len)) {
       this.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: ${what} [${ptr}, +${len}) is outside its memory`));
     }
@@ -337,7 +338,7 @@ export class GuestInstance {
    * block of its own arenas. Never the memory header, the input table, a
    * stack (its own or another instance's) or another invocation's arena.
    */
-  private checkOwned(ctx: InvocationContext, ptr: number, len: number, what: string): void {
+  checkOwned(ctx: InvocationContext, ptr: number, len: number, what: string): void {
     this.checkRange(ctx, ptr, len, what);
     if (len === 0) return;
     const end = ptr + len;

@@ -1,0 +1,144 @@
+// The host side of a streaming function's I/O (asm-functions/ABI.md,
+// "Streams"): cwasi.stream_read, cwasi.stream_write and cwasi.stream_end.
+//
+// A call's input stream is its inputs, one after the other; stream_read
+// copies the next bytes of it into memory the function owns. What the
+// function writes is appended to chunks of the call's arena (writes are
+// coalesced into chunks of at least CHUNK_BYTES, each as large as what came
+// before it); when the function ends its stream the chunks become the
+// call's output, as if it had returned them whole: a streaming function
+// runs wherever a whole-payload one does, and the channels carry its output
+// unchanged. Every pointer and length is checked before a byte moves; a write beyond the call's payload limit or a
+// read or write past its deadline ends the call with a typed error.
+
+import { CwasiError } from '../errors.js';
+import { STATUS } from '../abi.js';
+import type { Heap } from '../memory/heap.js';
+import type { InvocationContext, Slice } from './context.js';
+
+/** Smallest chunk a write opens in the arena: small writes fill it rather than each taking a block. */
+export const CHUNK_BYTES = 64 * 1024;
+
+/** One call's streams. */
+export interface StreamState {
+  /** Input slice being read, and the offset in it. */
+  input: number;
+  offset: number;
+  /** Chunks written: [ptr, ptr + len) filled of [ptr, ptr + cap). */
+  chunks: Array<{ ptr: number; len: number; cap: number }>;
+  written: number;
+  ended: boolean;
+}
+
+/** What the stream functions need of the instance they serve: its checks. */
+export interface StreamGuards {
+  checkRange(ctx: InvocationContext, ptr: number, len: number, what: string): void;
+  checkOwned(ctx: InvocationContext, ptr: number, len: number, what: string): void;
+  abortWith(ctx: InvocationContext, err: CwasiError): never;
+}
+
+function stateOf(ctx: InvocationContext): StreamState {
+  return (ctx.stream ??= { input: 0, offset: 0, chunks: [], written: 0, ended: false });
+}
+
+function overlaps(ptr: number, len: number, s: Slice): boolean {
+  return ptr < s.ptr + s.len && s.ptr < ptr + len;
+}
+
+export class StreamHost {
+  constructor(private readonly heap: Heap, private readonly guards: StreamGuards) {}
+
+  /** stream_read(ptr, cap): bytes copied (> 0), 0 at the end of the input. */
+  read(ctx: InvocationContext, ptr: number, cap: number): number {
+    const g = this.guards;
+    this.checkDeadline(ctx);
+    const st = stateOf(ctx);
+    if (cap === 0) return 0;
+    // Inputs and call results are read-only: a read may not land in one.
+    for (const s of ctx.inputs) if (overlaps(ptr, cap, s)) g.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: stream read into [${ptr}, +${cap}) overlaps an input (inputs are read-only)`));
+    for (const s of ctx.results) if (overlaps(ptr, cap, s)) g.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: stream read into [${ptr}, +${cap}) overlaps a call result (read-only)`));
+    g.checkOwned(ctx, ptr, cap, 'stream read buffer');
+    while (st.input < ctx.inputs.length && st.offset >= ctx.inputs[st.input]!.len) {
+      st.input++;
+      st.offset = 0;
+    }
+    const src = ctx.inputs[st.input];
+    if (src === undefined) return 0;
+    const n = Math.min(cap, src.len - st.offset, 0x7fffffff);
+    this.heap.bytes().copyWithin(ptr, src.ptr + st.offset, src.ptr + st.offset + n);
+    st.offset += n;
+    return n;
+  }
+
+  /** stream_write(ptr, len): 0, or a negative status once the stream has ended. */
+  write(ctx: InvocationContext, ptr: number, len: number): number {
+    const g = this.guards;
+    this.checkDeadline(ctx);
+    const st = stateOf(ctx);
+    if (st.ended) return STATUS.BAD_HANDLE;
+    g.checkOwned(ctx, ptr, len, 'stream write');
+    if (len === 0) return STATUS.OK;
+    if (ctx.maxPayloadBytes > 0 && st.written + len > ctx.maxPayloadBytes) {
+      g.abortWith(ctx, new CwasiError('E_PAYLOAD_TOO_LARGE', `${ctx.fn}: output stream of more than ${st.written + len} bytes exceeds the limit of ${ctx.maxPayloadBytes}`));
+    }
+    let last = st.chunks[st.chunks.length - 1];
+    if (last === undefined || last.cap - last.len < len) {
+      // Chunks grow with the stream: a long one is a few blocks, not thousands.
+      const cap = Math.max(len, CHUNK_BYTES, st.written);
+      last = { ptr: this.allocate(ctx, cap), len: 0, cap };
+      st.chunks.push(last);
+    }
+    // The arena block cannot overlap the guest's bytes (checkOwned, and the heap hands out each block once).
+    this.heap.bytes().copyWithin(last.ptr + last.len, ptr, ptr + len);
+    last.len += len;
+    st.written += len;
+    return STATUS.OK;
+  }
+
+  /** stream_end(): the output stream is complete. */
+  end(ctx: InvocationContext): number {
+    const st = stateOf(ctx);
+    st.ended = true;
+    return STATUS.OK;
+  }
+
+  private checkDeadline(ctx: InvocationContext): void {
+    if (Date.now() > ctx.deadline) this.guards.abortWith(ctx, new CwasiError('E_TIMEOUT', `${ctx.fn}: deadline passed while streaming`));
+  }
+
+  private allocate(ctx: InvocationContext, bytes: number): number {
+    try {
+      return this.heap.allocIn(ctx.arena, bytes);
+    } catch (err) {
+      if (err instanceof CwasiError) this.guards.abortWith(ctx, err);
+      throw err;
+    }
+  }
+}
+
+/**
+ * The call's output once its function returned success: what it reported
+ * with `output`, or its ended output stream as one slice of its arena.
+ */
+export function finalOutput(ctx: InvocationContext, heap: Heap): Slice {
+  const st = ctx.stream;
+  const streamed = st !== undefined && (st.ended || st.written > 0);
+  if (ctx.output !== undefined) {
+    if (streamed) throw new CwasiError('E_WASM_INVALID', `${ctx.fn} both reported an output and wrote an output stream`);
+    return ctx.output;
+  }
+  if (st === undefined || !st.ended) {
+    throw new CwasiError('E_WASM_INVALID', st !== undefined && st.written > 0 ? `${ctx.fn} returned without ending its output stream` : `${ctx.fn} returned without reporting an output`);
+  }
+  if (st.chunks.length === 0) return { ptr: 0, len: 0 };
+  if (st.chunks.length === 1) return { ptr: st.chunks[0]!.ptr, len: st.chunks[0]!.len };
+  // Several chunks: one contiguous output (the chunks stay in the arena until the call's release).
+  const at = heap.allocIn(ctx.arena, st.written);
+  const bytes = heap.bytes();
+  let o = at;
+  for (const c of st.chunks) {
+    bytes.copyWithin(o, c.ptr, c.ptr + c.len);
+    o += c.len;
+  }
+  return { ptr: at, len: st.written };
+}
