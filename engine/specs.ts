@@ -39,6 +39,12 @@ export type InputSpec =
      * handoff does not wait for a thread to wake (engine/ring/ring.ts pollNear).
      */
     readyAt?: number;
+    /**
+     * A live stream (engine/channels/local-live.ts): the producer writes while
+     * it runs and the consumer, a streaming function, reads it as its input
+     * stream while it runs, never whole.
+     */
+    live?: boolean;
   }
   /** `remote-kv`: bytes stored in Redis under `key` in `chunks` parts. */
   | { kind: 'kv'; url: string; key: string; len: number; chunks: number }
@@ -55,9 +61,10 @@ export interface OutputSpec {
   bytes: boolean;
   /**
    * Hand the output to consumers through these rings (`local`): a DESC frame,
-   * or (stream) DATA frames while the consumer drains them.
+   * or (stream) DATA frames while the consumer drains them, or (live) what a
+   * streaming function writes, as it writes it.
    */
-  rings?: Array<{ ringId: number; stream: boolean }>;
+  rings?: Array<{ ringId: number; stream: boolean; live?: boolean; consumerStarting?: boolean }>;
   /** Store the output in Redis (`remote-kv`). */
   kv?: { url: string; key: string; ttlSeconds: number; chunkBytes: number };
   /** Dispatcher level, steps on another node: keep the output there for later steps there. */

@@ -147,3 +147,43 @@ export function produce(ptr: usize, len: usize, seed: u32): void {
     p++;
   }
 }
+
+/**
+ * `produce` in pieces: `fill` each piece in order; the bytes are the ones
+ * `produce(ptr, total, seed)` writes, provided every piece but the last is a
+ * multiple of 16 bytes long.
+ */
+export class Producer {
+  private a: u32;
+  private b: u32;
+  private c: u32;
+  private d: u32;
+
+  constructor(seed: u32) {
+    this.a = laneSeed(seed, 0);
+    this.b = laneSeed(seed, 1);
+    this.c = laneSeed(seed, 2);
+    this.d = laneSeed(seed, 3);
+  }
+
+  fill(ptr: usize, len: usize): void {
+    let a = this.a, b = this.b, c = this.c, d = this.d;
+    let p = ptr;
+    let blocks = ptr + (len & ~<usize>15);
+    while (p < blocks) {
+      a = xorshift(a); b = xorshift(b); c = xorshift(c); d = xorshift(d);
+      store<u32>(p, a);
+      store<u32>(p, b, 4);
+      store<u32>(p, c, 8);
+      store<u32>(p, d, 12);
+      p += 16;
+    }
+    let endp = ptr + len;
+    while (p < endp) {
+      a = xorshift(a);
+      store<u8>(p, <u8>a);
+      p++;
+    }
+    this.a = a; this.b = b; this.c = c; this.d = d;
+  }
+}

@@ -9,6 +9,7 @@
 //      at bytes 1-4), through Sum32; output as the checksum function's record
 //   6  write from a pointer beyond the memory
 //   7  read until the host stops it (a deadline)
+//   8  write 4 MiB of its 64 KiB chunk, then trap
 import { Bytes, Inputs, fail, serveStream, Reader, Writer } from "cwasi/sdk";
 import { host_output, host_stream_end, host_stream_read, host_stream_write } from "cwasi/sdk/host";
 import { Sum32 } from "cwasi/sdk/workloads";
@@ -56,6 +57,9 @@ function handle(input: Reader, output: Writer): void {
     output.write(out);
   } else if (mode == 6) {
     host_stream_write(<usize>0xFFFF0000, 64);
+  } else if (mode == 8) {
+    for (let i = 0; i < 64; i++) output.write(chunk);
+    unreachable();
   } else if (mode == 7) {
     let b = Bytes.alloc(16);
     for (;;) host_stream_read(b.ptr, 16);

@@ -55,6 +55,8 @@ export interface EdgeContext {
   deadline: number;
   /** The invocation's W3C traceparent, when it carries a trace (channels that cross hosts send it on). */
   traceparent?: string;
+  /** The edge streams live (the channel carries live streams and the planner chose it: PlannedEdge.live). */
+  live?: boolean;
 }
 
 /** One payload moving over one edge in one invocation. */
@@ -118,6 +120,12 @@ export interface Channel {
   /** Whether producer and consumer may be on different hosts. */
   readonly crossesHosts: boolean;
   readonly startsConsumerEarly: EarlyStart;
+  /**
+   * Whether an edge from a function that writes an output stream to one that
+   * reads an input stream runs live: both run at once in two workers, the
+   * stream flowing between them while it is written (local-live.ts).
+   */
+  readonly carriesLiveStreams?: boolean;
   /**
    * A consumer that has not started may run in its producer's task right
    * after it, on the output in place (the consumer shares the producer's

@@ -24,6 +24,11 @@
 // producer whose consumer has not started within STREAM_ATTACH_MS sends the
 // rest as one DESC frame instead of holding its worker, so a saturated pool
 // cannot deadlock.
+//
+// Live form (local-live.ts): between a function that writes an output stream
+// and one that reads an input stream, whatever the transport option, both
+// run at once and the stream flows through a stream-sized ring as it is
+// written; the planner never chains such an edge into one task.
 
 import { CwasiError } from '../errors.js';
 import type { Heap } from '../memory/heap.js';
@@ -70,6 +75,7 @@ export function createLocalChannel(pools: RingPools, transport: LocalTransport, 
     crossesHosts: false,
     // A descriptor-form consumer waits on its ring in a worker; a stream-form one always starts with its producer.
     startsConsumerEarly: transport === 'stream' ? 'always' : 'while-a-worker-is-free',
+    carriesLiveStreams: true,
     callsRunInline: false,
     prepare(from: string, to: string): void {
       const pool = pools.forEdge(from, to, ringBytesFor(pools, transport));
@@ -91,16 +97,19 @@ export function createLocalChannel(pools: RingPools, transport: LocalTransport, 
       };
     },
     open(edge: EdgeContext): Transfer {
-      const stream = transport === 'stream';
-      const pool = pools.forEdge(edge.from, edge.to, ringBytesFor(pools, transport));
+      // A live edge (two streaming functions, local-live.ts) always takes a stream-sized ring.
+      const live = edge.live === true;
+      const stream = live || transport === 'stream';
+      const pool = pools.forEdge(edge.from, edge.to, ringBytesFor(pools, live ? 'stream' : transport));
       const ring = pool.acquire();
       let returned = false;
       const source: MemoryRef = { groupId: edge.producerGroup.id, generation: edge.producerGroup.generation };
-      const spec: InputSpec = { kind: 'ring', ringId: ring.id, sources: [source] };
+      const spec: InputSpec = { kind: 'ring', ringId: ring.id, sources: [source], ...(live ? { live: true } : {}) };
       return {
-        prepareOutput(output: OutputSpec): void {
+        prepareOutput(output: OutputSpec, consumerStartsEarly: boolean): void {
           output.keep = true;
-          (output.rings ??= []).push({ ringId: ring.id, stream });
+          // A live producer waits for a consumer launched beside it, and never for one that is not.
+          (output.rings ??= []).push({ ringId: ring.id, stream, ...(live ? { live: true, consumerStarting: consumerStartsEarly } : {}) });
         },
         earlyInput(): InputSpec | undefined {
           // The consumer may start alongside its producer and wait on the ring:
@@ -230,6 +239,8 @@ export function writeOutputToRings(
   resolveRing: (id: number) => SharedArrayBuffer,
 ): void {
   for (const r of rings) {
+    // A live ring got the output while the function wrote it (local-live.ts).
+    if (r.live === true) continue;
     const ring = new Ring(resolveRing(r.ringId));
     if (r.stream) streamOut(ring, heap, generation, out, deadline);
     else if (!ring.tryWriteDescriptor({ source: 0, generation, ptr: out.ptr, len: out.len }, out.len)) {

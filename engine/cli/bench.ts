@@ -84,6 +84,11 @@ export const BENCHES: Readonly<Record<string, BenchDefinition>> = {
     defaultSizes: '512MiB',
     load: () => loadBench('service.js', 'service'),
   },
+  stream: {
+    description: 'a three-stage chain (producer → transform → checksum) streamed and whole-payload, embedded and local, at 100 MiB, 1 GiB and 6 GiB: makespan, the slowest stage alone, peak RSS (goals: streamed makespan <= 1.3x the slowest stage at 1 GiB; at 6 GiB streamed rows under 1.5 GiB of RSS, whole-payload rows refused naming streams)',
+    defaultSizes: '100MiB,1GiB,6GiB',
+    load: () => loadBench('stream.js', 'stream'),
+  },
   'stack-check': {
     description: 'cost of the per-instance shadow-stack limit check on the bundled kernels, against the constant check asc emits (goal: >= 0.95 of its throughput)',
     defaultSizes: '256KiB',

@@ -99,6 +99,7 @@ export class DagRun {
         producerGroup: pe.from.group.ref(), consumerGroup: pe.to.group.ref(),
         transferId: `${inv.id}.${pe.edge.index}`, deadline: inv.deadline,
         ...(inv.trace !== undefined ? { traceparent: inv.trace.traceparent } : {}),
+        ...(pe.live ? { live: true } : {}),
       });
       this.transfers.set(pe, t);
       const span = edgeSpan(inv.trace, {

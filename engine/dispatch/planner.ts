@@ -6,7 +6,9 @@
 // A segment is a maximal chain of functions joined by edges whose channel
 // chains steps into one task (one in-edge, one out-edge each): it runs inside
 // one task, each step reading the previous step's output in place (or copied
-// across once), so the handoff costs a function call.
+// across once), so the handoff costs a function call. An edge whose channel
+// carries live streams, from a function that writes an output stream to one
+// that reads an input stream, is never chained: the two run at once.
 
 import { CwasiError } from '../errors.js';
 import type { Channel } from '../channels/channel.js';
@@ -15,6 +17,7 @@ import type { DeployedFunction, FunctionCoordinator } from '../coordinator.js';
 import type { IfcMode, Selection } from '../selection.js';
 import { checkModeOverrides, type GraphEdge, type WorkflowGraph } from '../workflow/graph.js';
 import type { DispatchContext, Plan, PlannedEdge, Segment } from './types.js';
+import { streamRoles } from './stream-roles.js';
 
 export class Planner {
   private readonly plans = new Map<string, Plan>();
@@ -65,7 +68,17 @@ export class Planner {
     const next = new Map<string, GraphEdge>();
     const chainedInto = new Set<string>();
     const here = this.coordinator.hostName;
+    // Edges that stream live: one producer writing a stream to its only consumer, which reads one.
+    const live = new Set<GraphEdge>();
     for (const e of graph.edges) {
+      const from = fns.get(e.from)!;
+      const to = fns.get(e.to)!;
+      if (this.ctx.channel(selections.get(e)!.mode)!.carriesLiveStreams === true && from.placement.host === here && to.placement.host === here
+        && streamRoles(from.module).writes && streamRoles(to.module).reads
+        && graph.outEdges.get(e.from)!.length === 1 && graph.inEdges.get(e.to)!.length === 1 && e.from !== graph.output) live.add(e);
+    }
+    for (const e of graph.edges) {
+      if (live.has(e)) continue;
       const chains = this.ctx.channel(selections.get(e)!.mode)!.chainsInOneTask;
       // Some channels chain only steps of this host (the worker copies across once).
       const chainsHere = chains === 'always' || (chains === 'on-this-host' && fns.get(e.from)!.placement.host === here && fns.get(e.to)!.placement.host === here);
@@ -111,7 +124,7 @@ export class Planner {
         throw new CwasiError('E_CONFIG', `${e.from} → ${e.to}: ${sel.mode} cannot cross hosts`);
       }
       const pe: PlannedEdge = {
-        edge: e, selection: sel, from, to, slot: graph.inEdges.get(e.to)!.indexOf(e), channel,
+        edge: e, selection: sel, from, to, slot: graph.inEdges.get(e.to)!.indexOf(e), channel, live: live.has(e),
       };
       pe.from.outEdges.push(pe);
       pe.to.inEdges.push(pe);

@@ -88,6 +88,8 @@ export interface PlannedEdge {
   /** Position of this edge among the consumer's inputs. */
   slot: number;
   channel: Channel;
+  /** Producer and consumer stream and run at once, the stream flowing live between them (Channel.carriesLiveStreams). */
+  live: boolean;
 }
 
 export interface Segment {

@@ -41,15 +41,23 @@
 //  ┌────────┬─────────┬──────────────────────────────────────────────────────┐
 //  │ offset │ field   │ meaning                                              │
 //  ├────────┼─────────┼──────────────────────────────────────────────────────┤
-//  │   0    │ TYPE    │ FRAME_MAGIC | type (FRAME_DATA, FRAME_DESC)          │
+//  │   0    │ TYPE    │ FRAME_MAGIC | type (FRAME_DATA, FRAME_DESC,          │
+//  │        │         │ FRAME_END)                                           │
 //  │   4    │ LENGTH  │ payload bytes that follow                            │
 //  │   8    │ SEQ     │ frame number on this ring since the last reset       │
-//  │  12    │ AUX     │ total bytes of the message the frame belongs to      │
+//  │  12    │ AUX     │ total bytes of the message the frame belongs to, or  │
+//  │        │         │ LIVE_AUX in a live stream (total not known yet)      │
 //  └────────┴─────────┴──────────────────────────────────────────────────────┘
 //
 // DESC payload (16 bytes): u32 source index, u32 generation, u32 ptr, u32 len:
 // "the bytes are at [ptr, ptr+len) of source memory `index`, generation
 // `generation`". The reader copies them across and checks every field.
+//
+// A live stream (engine/channels/local-live.ts: a streaming function's output
+// written while it runs) is DATA frames and at most one DESC frame, all with
+// AUX = LIVE_AUX, then one END frame whose 8-byte payload is the stream's
+// total length (u64 little endian), which the reader checks against what it
+// received.
 
 import { CwasiError } from '../errors.js';
 import { copyInto } from '../memory/copy.js';
@@ -78,6 +86,10 @@ export const FRAME_MAGIC = 0xc5a50000;
 export const FRAME_TYPE_MASK = 0xffff;
 export const FRAME_DATA = 1;
 export const FRAME_DESC = 2;
+export const FRAME_END = 3;
+export const END_BYTES = 8;
+/** AUX of every frame of a live stream. */
+export const LIVE_AUX = 0xffffffff;
 export const DESC_BYTES = 16;
 export const DESC = { SOURCE: 0, GENERATION: 4, PTR: 8, LEN: 12 } as const;
 

@@ -463,7 +463,7 @@ export class GuestInstance {
     const ctx = this.current();
     this.checkOwned(ctx, ptr, len, 'output');
     if (len > ctx.maxPayloadBytes && ctx.maxPayloadBytes > 0) {
-      this.abortWith(ctx, new CwasiError('E_PAYLOAD_TOO_LARGE', `${ctx.fn}: output of ${len} bytes exceeds the limit of ${ctx.maxPayloadBytes}`));
+      this.abortWith(ctx, new CwasiError('E_PAYLOAD_TOO_LARGE', `${ctx.fn}: output of ${len} bytes exceeds the limit of ${ctx.maxPayloadBytes} (a live stream between streaming functions has no such limit)`));
     }
     // An output in the guest's heap stays there (zero copy) until its invocation's arena is released.
     if (len > 0 && this.inOwnHeap(ptr, len) && !this.pin(ctx.arena, ptr, len)) ptr = this.copyOut(ctx.arena, ptr, len);

@@ -19,15 +19,47 @@ import type { InvocationContext, Slice } from './context.js';
 /** Smallest chunk a write opens in the arena: small writes fill it rather than each taking a block. */
 export const CHUNK_BYTES = 64 * 1024;
 
+/**
+ * Where a call's input stream comes from when it is not its inputs: a live
+ * ring (engine/channels/local-live.ts).
+ */
+export interface StreamSource {
+  /** Copy the next at most `dst.length` bytes into `dst`: how many (> 0), 0 at the end, or a negative status. Throws a CwasiError to end the call. */
+  read(dst: Uint8Array): number;
+  /** The call returned: whether it read to the end (a source not read to the end tells its producer so). */
+  close(): boolean;
+}
+
+/** Where a call's output stream goes when it is not the call's arena: a live ring. */
+export interface StreamSink {
+  /** Append `src` (copied before it returns): 0, or a negative status when nobody reads any more. Throws a CwasiError to end the call. */
+  write(src: Uint8Array): number;
+  /** The stream is complete; returns the bytes that stay in memory for the reader, if any (the call keeps them). */
+  end(): Slice;
+  readonly ended: boolean;
+}
+
 /** One call's streams. */
 export interface StreamState {
-  /** Input slice being read, and the offset in it. */
+  source?: StreamSource;
+  sink?: StreamSink;
+  /** Input slice being read, and the offset in it (no source). */
   input: number;
   offset: number;
-  /** Chunks written: [ptr, ptr + len) filled of [ptr, ptr + cap). */
+  /** Chunks written (no sink): [ptr, ptr + len) filled of [ptr, ptr + cap). */
   chunks: Array<{ ptr: number; len: number; cap: number }>;
   written: number;
   ended: boolean;
+  /** The kept slice a sink returned when the stream ended. */
+  kept?: Slice;
+}
+
+/** The streams of a call whose input or output is live (worker.ts sets them before it runs). */
+export function liveStreams(source: StreamSource | undefined, sink: StreamSink | undefined): StreamState {
+  const st: StreamState = { input: 0, offset: 0, chunks: [], written: 0, ended: false };
+  if (source !== undefined) st.source = source;
+  if (sink !== undefined) st.sink = sink;
+  return st;
 }
 
 /** What the stream functions need of the instance they serve: its checks. */
@@ -58,6 +90,7 @@ export class StreamHost {
     for (const s of ctx.inputs) if (overlaps(ptr, cap, s)) g.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: stream read into [${ptr}, +${cap}) overlaps an input (inputs are read-only)`));
     for (const s of ctx.results) if (overlaps(ptr, cap, s)) g.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: stream read into [${ptr}, +${cap}) overlaps a call result (read-only)`));
     g.checkOwned(ctx, ptr, cap, 'stream read buffer');
+    if (st.source !== undefined) return this.guarded(ctx, () => st.source!.read(this.heap.bytes().subarray(ptr, ptr + cap)));
     while (st.input < ctx.inputs.length && st.offset >= ctx.inputs[st.input]!.len) {
       st.input++;
       st.offset = 0;
@@ -78,6 +111,11 @@ export class StreamHost {
     if (st.ended) return STATUS.BAD_HANDLE;
     g.checkOwned(ctx, ptr, len, 'stream write');
     if (len === 0) return STATUS.OK;
+    if (st.sink !== undefined) {
+      const status = this.guarded(ctx, () => st.sink!.write(this.heap.bytes().subarray(ptr, ptr + len)));
+      if (status === STATUS.OK) st.written += len;
+      return status;
+    }
     if (ctx.maxPayloadBytes > 0 && st.written + len > ctx.maxPayloadBytes) {
       g.abortWith(ctx, new CwasiError('E_PAYLOAD_TOO_LARGE', `${ctx.fn}: output stream of more than ${st.written + len} bytes exceeds the limit of ${ctx.maxPayloadBytes}`));
     }
@@ -98,8 +136,20 @@ export class StreamHost {
   /** stream_end(): the output stream is complete. */
   end(ctx: InvocationContext): number {
     const st = stateOf(ctx);
+    if (st.ended) return STATUS.OK;
+    if (st.sink !== undefined) st.kept = this.guarded(ctx, () => st.sink!.end());
     st.ended = true;
     return STATUS.OK;
+  }
+
+  /** Run a source's or sink's step; its CwasiError ends the call. */
+  private guarded<T>(ctx: InvocationContext, step: () => T): T {
+    try {
+      return step();
+    } catch (err) {
+      if (err instanceof CwasiError) this.guards.abortWith(ctx, err);
+      throw err;
+    }
   }
 
   private checkDeadline(ctx: InvocationContext): void {
@@ -130,6 +180,7 @@ export function finalOutput(ctx: InvocationContext, heap: Heap): Slice {
   if (st === undefined || !st.ended) {
     throw new CwasiError('E_WASM_INVALID', st !== undefined && st.written > 0 ? `${ctx.fn} returned without ending its output stream` : `${ctx.fn} returned without reporting an output`);
   }
+  if (st.sink !== undefined) return st.kept ?? { ptr: 0, len: 0 };
   if (st.chunks.length === 0) return { ptr: 0, len: 0 };
   if (st.chunks.length === 1) return { ptr: st.chunks[0]!.ptr, len: st.chunks[0]!.len };
   // Several chunks: one contiguous output (the chunks stay in the arena until the call's release).

@@ -32,6 +32,7 @@ import { TaskJournal } from './journal.js';
 import { transferOut } from './transfer-out.js';
 import { makeBridge } from './call-bridge.js';
 import { debug } from '../trace/channels.js';
+import { abortLive, finishLive, isLiveInput, openLiveInput, openLiveOutput } from './live-streams.js';
 import {
   type WorkerData, type GroupInstall, type GroupKey, type MemoryRef, type ReleaseToken,
   type RunSuccess, type RunTask, type StepTiming, type Task, type TaskResult,
@@ -290,7 +291,13 @@ function begin(state: RunState, journal: boolean): Slice[] | Promise<Slice[]> {
   const target = placeTarget(state.groups[0]!, state.contexts[0]!);
   const inputs: Slice[] = [];
   for (let i = 0; i < task.inputs.length; i++) {
-    const placed = placeInput(task.inputs[i]!, target);
+    const spec = task.inputs[i]!;
+    if (isLiveInput(spec)) {
+      // Read by the function as its input stream while its producer writes it.
+      openLiveInput(spec, state.contexts[0]!, shared, task.deadline);
+      continue;
+    }
+    const placed = placeInput(spec, target);
     if (placed instanceof Promise) {
       // Asynchronous endpoint: place this and the remaining inputs in order.
       return (async () => {
@@ -313,6 +320,8 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
   const stamps = new Float64Array(3 * task.steps.length);
   let inputs = firstInputs;
   let out: Slice | undefined;
+  const lastAt = task.steps.length - 1;
+  openLiveOutput(task.output, contexts[lastAt]!, groups[lastAt]!.heap, groups[lastAt]!.install.generation, task.deadline, shared);
   for (let i = 0; i < task.steps.length; i++) {
     state.at = i;
     if (i > 0 && groups[i] !== groups[i - 1]) {
@@ -323,6 +332,7 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
     }
     stamps[3 * i] = now();
     out = instances[i]!.invoke(contexts[i]!, inputs);
+    finishLive(contexts[i]!, out, groups[i]!.heap);
     stamps[3 * i + 1] = now();
     stamps[3 * i + 2] = out.len;
     inputs = [out];
@@ -384,6 +394,7 @@ function failure(state: RunState, err: unknown): TaskResult {
   const group = state.groups[state.at];
   // With its stack and cause: the main thread rebuilds the error with both (errors.ts).
   const error = toErrorRecord(err, 'E_FUNCTION_TRAP', true);
+  abortLive(state.task, shared);
   const trapped = state.contexts.some((c) => c.groupTrapped) || error.code === 'E_FUNCTION_TRAP';
   const corrupt = error.code === 'E_MEMORY_CORRUPT';
   if (group !== undefined) {
