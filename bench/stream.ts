@@ -2,9 +2,10 @@
 // checksum, streamed (stream-producer → stream-transform → stream-checksum)
 // and whole-payload (producer → transform → checksum), per mode and size.
 //
-// Modes: `embedded` (the three trusted in one domain: one memory, the edges
-// chain into one task) and `local` (untrusted: three memories; between
-// streaming functions the edges stream live, three workers at once).
+// Modes: `embedded` (the three trusted in one domain: one memory) and
+// `local` (untrusted: three memories). Between streaming functions the edges
+// stream live, three workers at once; whole-payload embedded edges chain
+// into one task.
 // Networked rows are not measured: a networked edge does not stream live yet
 // (docs/limitations.md, "Streams").
 //
@@ -29,6 +30,9 @@ const MODES = ['embedded', 'local'] as const;
 type Mode = (typeof MODES)[number];
 const STREAMED = ['stream-producer', 'stream-transform', 'stream-checksum'];
 const WHOLE = ['producer', 'transform', 'checksum'];
+
+/** Whole payloads of 1 GiB need an input copy and an output in one memory: every memory may grow to wasm32's 4 GiB. */
+const MEMORY_MAX = 4 * GiB;
 
 function chain(name: string, modules: string[], mode: Mode): WorkflowDocument {
   const functions: WorkflowDocument['functions'] = {};
@@ -83,6 +87,7 @@ async function runOnce(engine: Engine, name: string, size: number, seed: number)
   const start = Math.min(...steps.map((s) => s.inputReady));
   const end = Math.max(...steps.map((s) => s.done));
   const [rec] = workloads.readChecksums(r.output);
+  if (rec === undefined) throw new Error(`stream bench: ${name} returned ${r.output.length} bytes, not a checksum record`);
   return { makespanMs: end - start, stagesMs: steps.map((s) => s.done - s.inputReady), peakRss: rss.peak, hash: rec!.hash, length: rec!.length };
 }
 
@@ -92,6 +97,42 @@ function expected(size: number, seed: number): number | undefined {
   return workloads.checksum(workloads.transform(workloads.produce(size, seed)));
 }
 
+/** A row's rows of runs, or the typed error that refused it. */
+interface Measured {
+  runs: Run[];
+  refused?: CwasiError;
+  rssBefore: number;
+}
+
+/**
+ * Run `name` at `size` `reps` times after one warm-up at that size (the
+ * memories' pages touched once, as in a service that has run before); a
+ * typed error ends the row as refused.
+ */
+async function measure(engine: Engine, name: string, size: number, reps: number, tick: (what: string) => void): Promise<Measured> {
+  const out: Measured = { runs: [], rssBefore: process.memoryUsage.rss() };
+  const label = sizeLabel(size);
+  try {
+    // A 6 GiB row is its own warm-up: its memories do not grow with it.
+    if (size < 4 * GiB) await runOnce(engine, name, size, 1);
+    for (let k = 0; k < reps; k++) {
+      const seed = 7 + k;
+      const run = await runOnce(engine, name, size, seed);
+      const want = expected(size, seed);
+      if (run.length !== size % 2 ** 32 || (want !== undefined && run.hash !== want)) {
+        throw new Error(`stream bench: ${name} at ${label} gave ${run.length} bytes, hash ${run.hash}, expected ${want}`);
+      }
+      out.runs.push(run);
+      tick(`${label} ${name} ${k + 1}/${reps}`);
+    }
+  } catch (err) {
+    if (!(err instanceof CwasiError)) throw err;
+    out.refused = err;
+  }
+  for (let k = out.runs.length; k < reps; k++) tick(`${label} ${name} refused`);
+  return out;
+}
+
 export async function stream(opts: BenchOptions): Promise<BenchReport> {
   const sizes = opts.sizes ?? [100 * MiB, GiB, 6 * GiB];
   const reps = opts.executions ?? (opts.quick ? 1 : 3);
@@ -99,88 +140,81 @@ export async function stream(opts: BenchOptions): Promise<BenchReport> {
   const bar = progress(opts.progress, sizes.length * MODES.length * 2 * reps, 'stream');
   const results: BenchResult[] = [];
   const goals: Goal[] = [];
-  const notes: string[] = [];
-  const engine = await Engine.create({ threads });
+  const measured = new Map<string, Measured>();
+  const key = (mode: Mode, streamed: boolean, size: number): string => `${mode}/${streamed}/${size}`;
   try {
-    for (const mode of MODES) {
-      await engine.deploy(chain(`streamed-${mode}`, STREAMED, mode));
-      await engine.deploy(chain(`whole-${mode}`, WHOLE, mode));
-    }
-    // Warm up: every instance exists, the JIT has seen every path.
-    for (const mode of MODES) for (const kind of ['streamed', 'whole']) await runOnce(engine, `${kind}-${mode}`, 4 * MiB, 1);
-    for (const size of sizes) {
-      const label = sizeLabel(size);
-      for (const mode of MODES) {
-        const slowest: number[] = [];
-        const rows: Record<string, BenchResult> = {};
-        for (const streamed of [false, true]) {
-          const name = `${streamed ? 'streamed' : 'whole'}-${mode}`;
-          const runs: Run[] = [];
-          let refused: CwasiError | undefined;
-          for (let k = 0; k < reps && refused === undefined; k++) {
-            try {
-              const seed = 7 + k;
-              const run = await runOnce(engine, name, size, seed);
-              const want = expected(size, seed);
-              if (run.length !== (size >>> 0) || (want !== undefined && run.hash !== want)) throw new Error(`stream bench: ${name} at ${label} gave ${run.length} bytes, hash ${run.hash}, expected ${want}`);
-              runs.push(run);
-              if (!streamed) slowest.push(Math.max(...run.stagesMs));
-            } catch (err) {
-              if (!(err instanceof CwasiError)) throw err;
-              refused = err;
-            }
-            bar.tick(1, `${label} ${name} ${k + 1}/${reps}`);
-          }
-          if (refused !== undefined) bar.tick(reps - 1 - runs.length);
-          const makespans = runs.map((r) => r.makespanMs);
-          const slowestStageMs = slowest.length > 0 ? round(median(slowest), 2) : null;
-          const r = row('stream', `${mode}${streamed ? '-streamed' : '-whole'}`, size, makespans, {
-            metric: 'makespan: first stage start to last stage end (ms)',
-            streamed,
-            makespanMs: runs.length > 0 ? round(median(makespans), 2) : null,
-            slowestStageMs,
-            stagesMs: runs.length > 0 ? runs[runs.length >> 1]!.stagesMs.map((x) => round(x, 2)) : [],
-            peakRssBytes: runs.length > 0 ? Math.max(...runs.map((x) => x.peakRss)) : null,
-            ...(refused !== undefined ? { refused: { code: refused.code, message: refused.message.slice(0, 300) } } : {}),
-          });
-          results.push(r);
-          rows[streamed ? 'streamed' : 'whole'] = r;
-        }
-        const s = rows.streamed!;
-        const w = rows.whole!;
-        const ratio = typeof s.makespanMs === 'number' && typeof w.slowestStageMs === 'number' ? (s.makespanMs / w.slowestStageMs) : undefined;
-        if (ratio !== undefined) s.makespanOverSlowestStage = round(ratio, 3);
-        if (size === GiB) {
-          goals.push({
-            name: `${mode}: streamed makespan ÷ slowest stage at ${label}`,
-            target: '<= 1.30',
-            measured: ratio === undefined ? 'not measured' : `${ratio.toFixed(2)} (${s.makespanMs} ms vs ${w.slowestStageMs} ms; whole-payload chain ${w.makespanMs} ms)`,
-            pass: ratio !== undefined && ratio <= 1.3,
-          });
-        }
-        if (size >= 6 * GiB) {
-          const rss = s.peakRssBytes as number | null;
-          goals.push({
-            name: `${mode}: streamed chain completes at ${label} under 1.5 GiB of peak RSS`,
-            target: '< 1.5 GiB',
-            measured: s.refused !== undefined ? `refused: ${(s.refused as { code: string }).code}` : `${((rss ?? 0) / GiB).toFixed(2)} GiB`,
-            pass: s.refused === undefined && rss !== null && rss < 1.5 * GiB,
-          });
-          const why = w.refused as { code: string; message: string } | undefined;
-          goals.push({
-            name: `${mode}: whole-payload chain at ${label} is refused with a typed error that says to stream`,
-            target: 'refused, naming streams',
-            measured: why === undefined ? 'it ran' : `${why.code}: ${why.message.slice(0, 120)}`,
-            pass: why !== undefined && /stream/i.test(why.message),
-          });
-        }
+    // Live (local) streamed rows first, each kind in an engine of its own:
+    // a process's RSS never gives back a wasm memory a row before grew.
+    const order: Array<[Mode, boolean]> = [['local', true], ['embedded', true], ['local', false], ['embedded', false]];
+    for (const [mode, streamed] of order) {
+      const engine = await Engine.create({ threads, memoryMaxBytes: MEMORY_MAX });
+      try {
+        const name = `${streamed ? 'streamed' : 'whole'}-${mode}`;
+        await engine.deploy(chain(name, streamed ? STREAMED : WHOLE, mode));
+        await runOnce(engine, name, 4 * MiB, 1);
+        for (const size of sizes) measured.set(key(mode, streamed, size), await measure(engine, name, size, reps, (what) => bar.tick(1, what)));
+      } finally {
+        await engine.close();
       }
     }
   } finally {
     bar.stop();
-    await engine.close();
   }
-  notes.push(`${threads} worker threads; ${reps} run(s) per row, medians; the whole-payload chain's stages run one after another, so each of its stage times is that stage alone on the same bytes`);
-  notes.push('networked rows are not measured: a networked edge does not stream live yet; embedded streamed rows run buffered (embedded edges chain into one task)');
+  for (const size of sizes) {
+    const label = sizeLabel(size);
+    for (const mode of MODES) {
+      const whole = measured.get(key(mode, false, size))!;
+      const slowest = whole.runs.map((r) => Math.max(...r.stagesMs));
+      const slowestStageMs = slowest.length > 0 ? round(median(slowest), 2) : null;
+      const rows: BenchResult[] = [];
+      for (const streamed of [false, true]) {
+        const m = measured.get(key(mode, streamed, size))!;
+        const makespans = m.runs.map((r) => r.makespanMs);
+        const r = row('stream', `${mode}${streamed ? '-streamed' : '-whole'}`, size, makespans, {
+          metric: 'makespan: first stage start to last stage end (ms)',
+          streamed,
+          makespanMs: m.runs.length > 0 ? round(median(makespans), 2) : null,
+          slowestStageMs,
+          stagesMs: m.runs.length > 0 ? m.runs[m.runs.length >> 1]!.stagesMs.map((x) => round(x, 2)) : [],
+          peakRssBytes: m.runs.length > 0 ? Math.max(...m.runs.map((x) => x.peakRss)) : null,
+          rssBeforeBytes: m.rssBefore,
+          ...(m.refused !== undefined ? { refused: { code: m.refused.code, message: m.refused.message.slice(0, 300) } } : {}),
+        });
+        if (typeof r.makespanMs === 'number' && slowestStageMs !== null) r.makespanOverSlowestStage = round(r.makespanMs / slowestStageMs, 3);
+        results.push(r);
+        rows.push(r);
+      }
+      const [w, s] = rows as [BenchResult, BenchResult];
+      const ratio = s.makespanOverSlowestStage as number | undefined;
+      if (size === GiB) {
+        goals.push({
+          name: `${mode}: streamed makespan ÷ slowest stage at ${label}`,
+          target: '<= 1.30',
+          measured: ratio === undefined ? `not measured (${s.refused !== undefined ? `streamed: ${(s.refused as { code: string }).code}` : ''}${w.refused !== undefined ? ` whole: ${(w.refused as { code: string }).code}` : ''})` : `${ratio.toFixed(2)} (${s.makespanMs} ms vs ${w.slowestStageMs} ms; whole-payload chain ${w.makespanMs} ms)`,
+          pass: ratio !== undefined && ratio <= 1.3,
+        });
+      }
+      if (size >= 6 * GiB) {
+        const rss = s.peakRssBytes as number | null;
+        goals.push({
+          name: `${mode}: streamed chain completes at ${label} under 1.5 GiB of peak RSS`,
+          target: '< 1.5 GiB',
+          measured: s.refused !== undefined ? `refused: ${(s.refused as { code: string }).code}` : `${((rss ?? 0) / GiB).toFixed(2)} GiB`,
+          pass: s.refused === undefined && rss !== null && rss < 1.5 * GiB,
+        });
+        const why = w.refused as { code: string; message: string } | undefined;
+        goals.push({
+          name: `${mode}: whole-payload chain at ${label} is refused with a typed error that says to stream`,
+          target: 'refused, naming streams',
+          measured: why === undefined ? 'it ran' : `${why.code}: ${why.message.slice(0, 120)}`,
+          pass: why !== undefined && /stream/i.test(why.message),
+        });
+      }
+    }
+  }
+  const notes = [
+    `${threads} worker threads; one warm-up run at each size (below 4 GiB), then ${reps} run(s) per row, medians; each (mode, streamed) pair runs in an engine of its own, live streamed rows first (RSS never shrinks after a memory grew); the whole-payload chain's stages run one after another, so its slowest stage time is that stage alone on the same bytes`,
+    'networked rows are not measured: a networked edge does not stream live yet',
+  ];
   return { schemaVersion: 1, meta: meta(opts.command, { threads, sizes, reps }), results, goals, notes };
 }

@@ -21,7 +21,7 @@
 import { CwasiError } from '../errors.js';
 import { HEADER_BYTES } from '../memory/layout.js';
 import { releaseKept, type CallContext, type CallTransfer, type Channel, type EdgeContext, type Endpoint, type PlaceTarget, type Produced, type Transfer } from './channel.js';
-import { DESCRIPTOR_RING_BYTES } from './local.js';
+import { DESCRIPTOR_RING_BYTES, openLiveTransfer } from './local.js';
 import type { RingPools } from '../ring/pools.js';
 import type { InputSpec, OutputSpec } from '../specs.js';
 
@@ -46,6 +46,8 @@ export function createEmbeddedChannel(pools: RingPools): Channel {
     // One consumer not started early runs in the producer's task (dag-run.ts): that worker is free, and holds the memory.
     continuesInProducerTask: true,
     callsRunInline: true,
+    // Two streaming functions of one domain run at once, the stream through a ring (local-live.ts).
+    carriesLiveStreams: true,
     prepare(from: string, to: string): void {
       // One ring made at deploy time, so that the first invocation does not create it.
       const pool = pools.forEdge(from, to, DESCRIPTOR_RING_BYTES);
@@ -59,6 +61,7 @@ export function createEmbeddedChannel(pools: RingPools): Channel {
       if (edge.consumerGroup.id !== edge.producerGroup.id) {
         throw new CwasiError('E_EMBED_REFUSED', `${edge.from} → ${edge.to}: the consumer does not share the producer's memory`);
       }
+      if (edge.live === true) return openLiveTransfer(pools, edge);
       const pool = pools.forEdge(edge.from, edge.to, DESCRIPTOR_RING_BYTES);
       const ring = pool.acquire();
       let returned = false;

@@ -97,19 +97,17 @@ export function createLocalChannel(pools: RingPools, transport: LocalTransport, 
       };
     },
     open(edge: EdgeContext): Transfer {
-      // A live edge (two streaming functions, local-live.ts) always takes a stream-sized ring.
-      const live = edge.live === true;
-      const stream = live || transport === 'stream';
-      const pool = pools.forEdge(edge.from, edge.to, ringBytesFor(pools, live ? 'stream' : transport));
+      if (edge.live === true) return openLiveTransfer(pools, edge);
+      const stream = transport === 'stream';
+      const pool = pools.forEdge(edge.from, edge.to, ringBytesFor(pools, transport));
       const ring = pool.acquire();
       let returned = false;
       const source: MemoryRef = { groupId: edge.producerGroup.id, generation: edge.producerGroup.generation };
-      const spec: InputSpec = { kind: 'ring', ringId: ring.id, sources: [source], ...(live ? { live: true } : {}) };
+      const spec: InputSpec = { kind: 'ring', ringId: ring.id, sources: [source] };
       return {
-        prepareOutput(output: OutputSpec, consumerStartsEarly: boolean): void {
+        prepareOutput(output: OutputSpec): void {
           output.keep = true;
-          // A live producer waits for a consumer launched beside it, and never for one that is not.
-          (output.rings ??= []).push({ ringId: ring.id, stream, ...(live ? { live: true, consumerStarting: consumerStartsEarly } : {}) });
+          (output.rings ??= []).push({ ringId: ring.id, stream });
         },
         earlyInput(): InputSpec | undefined {
           // The consumer may start alongside its producer and wait on the ring:
@@ -128,6 +126,33 @@ export function createLocalChannel(pools: RingPools, transport: LocalTransport, 
     },
     release(produced: Produced): void {
       releaseKept(produced);
+    },
+  };
+}
+
+/**
+ * A live stream's transfer (local-live.ts), for every channel that carries
+ * live streams: a stream-sized ring whose consumer reads it as its input
+ * stream, whether it starts beside its producer or after it (then the
+ * producer kept what nobody read in its memory, and the ring names it).
+ */
+export function openLiveTransfer(pools: RingPools, edge: EdgeContext): Transfer {
+  const pool = pools.forEdge(edge.from, edge.to, pools.streamRingBytes);
+  const ring = pool.acquire();
+  let returned = false;
+  const spec: InputSpec = { kind: 'ring', ringId: ring.id, sources: [{ groupId: edge.producerGroup.id, generation: edge.producerGroup.generation }], live: true };
+  return {
+    prepareOutput(output: OutputSpec, consumerStartsEarly: boolean): void {
+      output.keep = true;
+      // The producer waits for a consumer launched beside it, never for one that is not.
+      (output.rings ??= []).push({ ringId: ring.id, stream: true, live: true, consumerStarting: consumerStartsEarly });
+    },
+    earlyInput: () => spec,
+    inputFor: () => spec,
+    finish(ok: boolean): void {
+      if (returned) return;
+      returned = true;
+      pool.giveBack(ring, ok);
     },
   };
 }

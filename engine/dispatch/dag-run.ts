@@ -156,7 +156,7 @@ export class DagRun {
     const memory = runner.fn(seg.steps[seg.steps.length - 1]!)?.group;
     for (const pe of seg.outEdges) {
       const c = pe.to;
-      if (pe.channel.continuesInProducerTask !== true || early.has(c) || this.state[c.id]!.launched || c.inEdges.length !== 1) continue;
+      if (pe.channel.continuesInProducerTask !== true || pe.live || early.has(c) || this.state[c.id]!.launched || c.inEdges.length !== 1) continue;
       // Its replica limits are counted per task: such a consumer keeps a task of its own.
       if (c.steps.every((fn) => runner.fn(fn)?.group === memory && runner.fn(fn)?.replicas === undefined)) return c;
     }
