@@ -1,8 +1,9 @@
 // Workflows across engine nodes: three `cwasi node` processes on 127.0.0.2-4
 // and this process coordinating, with the real NATS JetStream registry and
 // the Networked Buffer between nodes. Sequential, fan-out and fan-in, steps
-// on the coordinator and on other nodes, edges inside one other node, and
-// calls from inside a function to a function on another node.
+// on the coordinator and on other nodes, edges inside one other node,
+// streaming functions across nodes, and calls from inside a function to a
+// function on another node.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Engine } from '../engine/index.js';
@@ -45,6 +46,24 @@ test('sequential across nodes: producer on b → transform on c → checksum her
   for (const size of [0, 1, 64 * 1024 + 1, 3 * MiB]) {
     const out = await engine.invoke('x-seq', workloads.producerSpec(size, size + 1));
     assert.equal(workloads.readChecksums(out), [{ hash: workloads.checksum(workloads.transform(workloads.produce(size, size + 1))), length: size }], `${size} bytes`);
+  }
+});
+
+test('streaming functions across nodes: stream-producer on b → stream-transform on c → stream-checksum here', async () => {
+  // A networked edge does not stream live: each streaming function gets its input whole and its output is collected.
+  await engine.deploy({
+    name: 'x-stream',
+    functions: {
+      sp: { module: 'stream-producer', host: 'b' },
+      st: { module: 'stream-transform', host: 'c' },
+      sk: { module: 'stream-checksum' },
+    },
+    edges: [{ from: 'sp', to: 'st' }, { from: 'st', to: 'sk' }],
+  });
+  assert.equal(engine.plan('x-stream').edges.map((e) => e.mode), ['networked', 'networked']);
+  for (const size of [0, 64 * 1024 + 1, 3 * MiB]) {
+    const out = await engine.invoke('x-stream', workloads.producerSpec(size, size + 7));
+    assert.equal(workloads.readChecksums(out), [workloads.streamedChecksum(size, size + 7)], `${size} bytes`);
   }
 });
 
