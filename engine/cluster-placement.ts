@@ -78,6 +78,7 @@ export class ClusterPlacement {
           ...(d.replicas !== undefined ? { replicas: d.replicas } : {}),
           ...(d.config.memoryMaxBytes !== undefined ? { memoryMaxBytes: d.config.memoryMaxBytes } : {}),
           ...(d.config.stackBytes !== undefined ? { stackBytes: d.config.stackBytes } : {}),
+          ...(d.config.streamWindowBytes !== undefined ? { streamWindowBytes: d.config.streamWindowBytes } : {}),
         };
       }))));
     } catch (err) {

@@ -51,6 +51,10 @@ const REMOTE_STUB = (() => {
   return { module, info: inspectModule(bytes, module) };
 })();
 
+/** Bounds of a function's streamWindowBytes (the workflow schema says the same). */
+const MIN_STREAM_WINDOW_BYTES = 64 * 1024;
+const MAX_STREAM_WINDOW_BYTES = 256 * 1024 * 1024;
+
 /** Bounds of a function's stackBytes (the workflow schema says the same). */
 const MIN_STACK_BYTES = 4096;
 const MAX_STACK_BYTES = 64 << 20;
@@ -429,6 +433,10 @@ export class FunctionCoordinator {
     if (sb !== undefined && (!Number.isInteger(sb) || sb < MIN_STACK_BYTES || sb > MAX_STACK_BYTES || sb % 16 !== 0)) {
       throw new CwasiError('E_CONFIG', `${config.name}: stackBytes must be a multiple of 16 from ${MIN_STACK_BYTES} to ${MAX_STACK_BYTES}, got ${sb}`, { function: config.name });
     }
+    const wb = config.streamWindowBytes;
+    if (wb !== undefined && (!Number.isInteger(wb) || wb < MIN_STREAM_WINDOW_BYTES || wb > MAX_STREAM_WINDOW_BYTES)) {
+      throw new CwasiError('E_CONFIG', `${config.name}: streamWindowBytes must be a whole number from ${MIN_STREAM_WINDOW_BYTES} to ${MAX_STREAM_WINDOW_BYTES}, got ${wb}`, { function: config.name });
+    }
     let bytes: Uint8Array;
     let source: string;
     if (typeof config.module === 'string') {
@@ -489,7 +497,7 @@ function compiledModuleId(m: WebAssembly.Module): number {
 /** Same placement settings; the module itself is compared by digest. */
 function sameConfig(a: FunctionConfig, b: FunctionConfig): boolean {
   const norm = (c: FunctionConfig) => JSON.stringify({
-    trusted: c.trusted === true, domain: c.domain ?? 'default', replicas: c.replicas, host: c.host, memoryMaxBytes: c.memoryMaxBytes, stackBytes: c.stackBytes,
+    trusted: c.trusted === true, domain: c.domain ?? 'default', replicas: c.replicas, host: c.host, memoryMaxBytes: c.memoryMaxBytes, stackBytes: c.stackBytes, streamWindowBytes: c.streamWindowBytes,
   });
   return norm(a) === norm(b);
 }

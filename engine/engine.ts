@@ -123,7 +123,8 @@ export interface EngineStats {
   edgesByMode: Record<IfcMode, number>;
   pool: { threads: number; minThreads: number; maxThreads: number; queueSize: number; completed: number; utilization: number; runTimeMs: LatencySummary; waitTimeMs: LatencySummary };
   memory: Array<HeapStats & { id: string; generation: number; members: string[]; embedded: boolean; discards: number }>;
-  rings: { edges: number; rings: number; inUse: number };
+  /** Local Buffer rings: edges with a pool, rings made, rings leased now and their data bytes (a live stream's window). */
+  rings: { edges: number; rings: number; inUse: number; inUseBytes: number };
   /** File inputs of map(): read calls and where they landed (straight into a function memory, or a buffer). */
   fileInputs: FileInputStats;
   /** How late this thread's event loop ran its timers since the engine was created (perf_hooks.monitorEventLoopDelay, 10 ms resolution). */
@@ -244,6 +245,7 @@ export class Engine {
           ...(f.replicas !== undefined ? { replicas: f.replicas } : {}),
           ...(f.memoryMaxBytes !== undefined ? { memoryMaxBytes: f.memoryMaxBytes } : {}),
           ...(f.stackBytes !== undefined ? { stackBytes: f.stackBytes } : {}),
+          ...(f.streamWindowBytes !== undefined ? { streamWindowBytes: f.streamWindowBytes } : {}),
         }));
         const deployed = await this.coordinator.deploy(configs);
         this.dispatcher.invalidatePlans();

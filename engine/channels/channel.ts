@@ -57,6 +57,8 @@ export interface EdgeContext {
   traceparent?: string;
   /** The edge streams live (the channel carries live streams and the planner chose it: PlannedEdge.live). */
   live?: boolean;
+  /** A live edge's window in bytes, when its producer sets one (else the channel's default ring). */
+  windowBytes?: number;
 }
 
 /** One payload moving over one edge in one invocation. */

@@ -144,7 +144,9 @@ export function createLocalChannel(pools: RingPools, transport: LocalTransport, 
  * producer kept what nobody read in its memory, and the ring names it).
  */
 export function openLiveTransfer(pools: RingPools, edge: EdgeContext): Transfer {
-  const pool = pools.forEdge(edge.from, edge.to, pools.streamRingBytes);
+  // The producer's window, rounded up to a power of two as every ring is, or the engine's stream ring.
+  const window = edge.windowBytes === undefined ? pools.streamRingBytes : 2 ** Math.ceil(Math.log2(edge.windowBytes));
+  const pool = pools.forEdge(edge.from, edge.to, window);
   const ring = pool.acquire();
   let returned = false;
   const spec: InputSpec = { kind: 'ring', ringId: ring.id, sources: [{ groupId: edge.producerGroup.id, generation: edge.producerGroup.generation }], live: true };

@@ -57,6 +57,7 @@ export interface RemoteFunctionConfig {
   replicas?: number;
   memoryMaxBytes?: number;
   stackBytes?: number;
+  streamWindowBytes?: number;
 }
 
 /**

@@ -100,6 +100,7 @@ export class DagRun {
         transferId: `${inv.id}.${pe.edge.index}`, deadline: inv.deadline,
         ...(inv.trace !== undefined ? { traceparent: inv.trace.traceparent } : {}),
         ...(pe.live ? { live: true } : {}),
+        ...(pe.windowBytes !== undefined ? { windowBytes: pe.windowBytes } : {}),
       });
       this.transfers.set(pe, t);
       const span = edgeSpan(inv.trace, {

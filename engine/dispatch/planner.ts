@@ -126,6 +126,8 @@ export class Planner {
       const pe: PlannedEdge = {
         edge: e, selection: sel, from, to, slot: graph.inEdges.get(e.to)!.indexOf(e), channel, live: live.has(e),
       };
+      const window = fns.get(e.from)!.config.streamWindowBytes;
+      if (pe.live && window !== undefined) pe.windowBytes = window;
       pe.from.outEdges.push(pe);
       pe.to.inEdges.push(pe);
       edges.push(pe);

@@ -90,6 +90,8 @@ export interface PlannedEdge {
   channel: Channel;
   /** Producer and consumer stream and run at once, the stream flowing live between them (Channel.carriesLiveStreams). */
   live: boolean;
+  /** A live edge's window: its producer's streamWindowBytes, when it sets one. */
+  windowBytes?: number;
 }
 
 export interface Segment {

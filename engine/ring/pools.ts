@@ -80,14 +80,17 @@ export class RingPools {
     return this.registry.get(id)?.ring;
   }
 
-  stats(): { edges: number; rings: number; inUse: number } {
+  /** Edges with a pool, rings made, rings leased now and their data bytes (a live stream's window is its ring). */
+  stats(): { edges: number; rings: number; inUse: number; inUseBytes: number } {
     let rings = 0;
     let inUse = 0;
+    let inUseBytes = 0;
     for (const p of this.pools.values()) {
       rings += p.created;
       inUse += p.inUse;
+      inUseBytes += p.inUse * 2 ** Math.ceil(Math.log2(p.capacity));
     }
-    return { edges: this.pools.size, rings, inUse };
+    return { edges: this.pools.size, rings, inUse, inUseBytes };
   }
 
   close(): void {

@@ -25,6 +25,12 @@ export interface FunctionDecl {
   memoryMaxBytes?: number;
   /** Shadow stack of each of its instances, in bytes (default 64 KiB); deeper spills trap. */
   stackBytes?: number;
+  /**
+   * The window of its live output stream: the ring its stream flows through
+   * to a streaming consumer, in bytes, rounded up to a power of two (default:
+   * the engine's local.ringBytes).
+   */
+  streamWindowBytes?: number;
 }
 
 export interface EdgeDecl {
@@ -73,6 +79,7 @@ export const workflowSchema = {
           host: { type: 'string', minLength: 1, maxLength: 255 },
           memoryMaxBytes: { type: 'integer', minimum: 1048576, maximum: 4294967296 },
           stackBytes: { type: 'integer', minimum: 4096, maximum: 67108864, multipleOf: 16 },
+          streamWindowBytes: { type: 'integer', minimum: 65536, maximum: 268435456 },
         },
       },
     },
