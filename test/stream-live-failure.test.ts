@@ -1,7 +1,8 @@
 // A live stream that fails mid-way ends every stage with one typed error and
 // leaves nothing behind (no ring leased, no arena live): a producer that
-// traps after writing 4 MiB (E_FUNCTION_TRAP; its consumer stops at once
-// rather than at the deadline), a consumer that stops reading and never
+// traps after writing 4 MiB (E_FUNCTION_TRAP, the producer's own, even when
+// its consumer's failure on the aborted stream reaches the dispatcher first;
+// the consumer stops at once rather than at the deadline), a consumer that stops reading and never
 // returns (E_TIMEOUT at the deadline), an abort mid-stream (E_ABORTED). A
 // consumer that returns after reading only the head of the stream succeeds,
 // and its producer is told to stop writing.

@@ -32,6 +32,8 @@ export class DagRun {
   private readonly report: InvocationReport;
   private readonly inputArenas: InputArena[] = [];
   private failure: unknown;
+  /** The failure so far is a live consumer's that may follow from its producer's (fail()). */
+  private failureDownstream = false;
   private running = 0;
   private settle!: () => void;
   private readonly allSettled = new Promise<void>((r) => (this.settle = r));
@@ -187,8 +189,12 @@ export class DagRun {
     work
       .catch((err) => {
         publishChained(this.runner, this.plan, this.inv, seg, undefined, err);
+        // A consumer whose live producer has not finished may have failed only
+        // because that producer did (its stream was aborted): the producer's
+        // own failure, when it comes, is the invocation's.
+        const downstream = seg.inEdges.some((pe) => pe.live && this.state[pe.from.id]!.produced === undefined);
         this.consumerFinished(seg, false);
-        this.fail(err);
+        this.fail(err, downstream);
       })
       .finally(() => {
         if (--this.running === 0) this.settle();
@@ -224,8 +230,12 @@ export class DagRun {
     if (seg.outEdges.length === 0) await this.releaseProduced(seg);
   }
 
-  private fail(err: unknown): void {
-    if (this.failure === undefined) this.failure = err;
+  /** `downstream`: the failure may follow from a live producer's, which then replaces it. */
+  private fail(err: unknown, downstream = false): void {
+    if (this.failure === undefined || (this.failureDownstream && !downstream)) {
+      this.failure = err;
+      this.failureDownstream = downstream;
+    }
     // Wake anything blocked on a ring of this invocation.
     for (const [pe, t] of this.transfers) {
       if (!this.state[pe.to.id]!.launched || this.state[pe.to.id]!.produced === undefined) this.finishEdge(pe, false, t);
