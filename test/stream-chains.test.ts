@@ -3,7 +3,7 @@
 // producer side and a streaming checksum, and streaming stages on both sides
 // of whole-payload ones, embedded, local, copy and remote-kv (Redis), each
 // output checked against plain JS; fan-in reads the inputs one after the
-// other as one stream.
+// other as one stream; a streaming function answers guest calls too.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Engine, type WorkflowDocument } from '../engine/index.js';
@@ -55,6 +55,20 @@ for (const [k, modules] of SHAPES.entries()) {
     }
   });
 }
+
+test('a streaming function called from inside another (guest calls), embedded and by the dispatcher', async () => {
+  await engine.deploy([
+    { name: 'scatter-s', module: 'scatter', trusted: true, domain: 'guest-s' },
+    { name: 'stream-checksum-in', module: 'stream-checksum', trusted: true, domain: 'guest-s' },
+    { name: 'stream-checksum-out', module: 'stream-checksum' },
+  ]);
+  const size = 100_003;
+  const record = workloads.streamedChecksum(size, SEED, 0);
+  for (const target of ['stream-checksum-in', 'stream-checksum-out']) {
+    const out = await engine.invoke('scatter-s', workloads.scatterSpec(size, SEED, 3, target));
+    assert.equal(workloads.readChecksums(out), [record, record, record], target);
+  }
+});
 
 test('fan-in: a streaming consumer reads its inputs one after the other', async () => {
   await engine.deploy({
