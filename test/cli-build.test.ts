@@ -99,14 +99,19 @@ test('a source that does not compile is E_BUILD (exit 1) with the compiler diagn
   assert.match(r.stderr, /error E_BUILD: asc could not compile broken\.ts:[\s\S]*Cannot find name 'nope'/);
 });
 
-test('inspect: a built module is a guest embeddable beside the bundled ones; a bundled region clash is named', async () => {
+test('inspect: a built module is a guest embeddable beside the bundled ones, whole-payload; a streaming one says so; a bundled region clash is named', async () => {
   const ok = await cwasi('inspect', first.modules[0]!.file);
   assert.is(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /abi version {4}2/);
   assert.match(ok.stdout, /cwasi guest {4}yes/);
   assert.match(ok.stdout, /embeddable {5}yes, beside every bundled function/);
-  const j = JSON.parse((await cwasi('inspect', first.modules[0]!.file, '--json')).stdout) as { staticRegion: { start: number; end: number } };
+  assert.match(ok.stdout, /streams {8}no \(whole payloads\)/);
+  const j = JSON.parse((await cwasi('inspect', first.modules[0]!.file, '--json')).stdout) as { staticRegion: { start: number; end: number }; streams: { reads: boolean; writes: boolean } };
   assert.ok(j.staticRegion.start >= first.modules[0]!.memoryBase && j.staticRegion.end === first.modules[0]!.staticEnd);
+  assert.equal(j.streams, { reads: false, writes: false });
+  // A bundled streaming function says so.
+  const streaming = await cwasi('inspect', join(root, 'dist', 'functions', 'stream-transform.wasm'));
+  assert.match(streaming.stdout, /streams {8}reads its input as a stream, writes its output as a stream/);
   // The bundled checksum's source built by hand at the bundled producer's base.
   const manifest = JSON.parse(readFileSync(join(root, 'dist', 'functions', 'manifest.json'), 'utf8')) as { functions: Record<string, { memoryBase: number }> };
   const { compileFunction } = await import('../engine/build/asc.js');

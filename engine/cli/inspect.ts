@@ -1,7 +1,7 @@
 // `cwasi inspect <file.wasm>`: what the engine sees in a module before it runs
 // it: imports, exports, the guest ABI version, the static region, whether it
-// is a safe cwasi guest and whether it can be embedded beside the bundled
-// functions (and, when not, why). Everything but the ABI version is read from
+// is a safe cwasi guest, whether it can be embedded beside the bundled
+// functions (and, when not, why), and whether it streams. Everything but the ABI version is read from
 // the bytes; that one is a call into the module, made in a worker stopped at a
 // time bound (memory/probe-runner.ts), never on this thread.
 
@@ -13,6 +13,7 @@ import { guestProblems } from '../memory/guest-check.js';
 import { inspectModule, type ModuleInfo } from '../memory/inspect.js';
 import { MAX_PAGES, STATIC_BASE, STATIC_LIMIT } from '../memory/layout.js';
 import { abiVersionInWorker } from '../memory/probe-runner.js';
+import { streamRoles } from '../dispatch/stream-roles.js';
 
 export interface Inspection {
   file: string;
@@ -27,6 +28,8 @@ export interface Inspection {
   problems: string[];
   /** Why it cannot share a memory with the bundled functions (empty when it can). */
   embedProblems: string[];
+  /** Whether it reads its input and writes its output as streams (imports cwasi.stream_read / stream_write). */
+  streams: { reads: boolean; writes: boolean };
 }
 
 /** What the engine sees in `file`. E_IO (unreadable), E_WASM_INVALID (not wasm), E_TIMEOUT (cwasi_abi_version does not return). */
@@ -72,6 +75,7 @@ export async function inspectFile(file: string): Promise<Inspection> {
     staticRegion: region,
     problems,
     embedProblems,
+    streams: streamRoles(module),
   };
 }
 
@@ -90,5 +94,7 @@ export function formatInspection(i: Inspection): string {
   lines.push(`  exports        ${i.exports.map((x) => (x.kind === 'function' ? x.name : `${x.name} (${x.kind})`)).join(', ') || 'none'}`);
   lines.push(i.problems.length === 0 ? '  cwasi guest    yes' : `  cwasi guest    NO: ${i.problems.join('; ')}; build it with \`cwasi build\``);
   lines.push(i.embedProblems.length === 0 ? '  embeddable     yes, beside every bundled function' : `  embeddable     NO: ${i.embedProblems.join('; ')}`);
+  const { reads, writes } = i.streams;
+  lines.push(`  streams        ${reads || writes ? [reads ? 'reads its input as a stream' : '', writes ? 'writes its output as a stream' : ''].filter((x) => x !== '').join(', ') : 'no (whole payloads)'}`);
   return lines.join('\n');
 }
