@@ -31,7 +31,7 @@ import { Piscina } from 'piscina';
 import { CwasiError, Engine, type WorkflowDocument } from 'cwasi';
 import * as workloads from 'cwasi/workloads';
 import { pinnedAscVersion } from 'cwasi/primitives';
-import { type BenchOptions, type BenchReport, type BenchResult, type Goal, median, meta, progress, round, row } from './common.js';
+import { type BenchOptions, type BenchReport, type BenchResult, type Goal, RssPeak, median, meta, progress, round, row } from './common.js';
 import type { StageTask } from './batch-worker.js';
 
 const MiB = 1024 * 1024;
@@ -69,21 +69,6 @@ interface Measured {
   latencies: number[];
   wallMs: number;
   peakRss: number;
-}
-
-/** Peak RSS while `fn` runs: sampled at every result and by a timer in between. */
-class RssPeak {
-  peak = process.memoryUsage.rss();
-  private readonly timer = setInterval(() => this.sample(), 5);
-  sample(): void {
-    const r = process.memoryUsage.rss();
-    if (r > this.peak) this.peak = r;
-  }
-  stop(): number {
-    clearInterval(this.timer);
-    this.sample();
-    return this.peak;
-  }
 }
 
 async function compileKernels(): Promise<WebAssembly.Module> {

@@ -109,3 +109,21 @@ export async function repeat(count: number, budgetMs: number, min: number, fn: (
   }
   return i;
 }
+
+/** Peak RSS of this process (its worker threads included) from creation to stop(): sampled every `everyMs` and at each sample() call. */
+export class RssPeak {
+  peak = process.memoryUsage.rss();
+  private readonly timer: NodeJS.Timeout;
+  constructor(everyMs = 5) {
+    this.timer = setInterval(() => this.sample(), everyMs);
+  }
+  sample(): void {
+    const r = process.memoryUsage.rss();
+    if (r > this.peak) this.peak = r;
+  }
+  stop(): number {
+    clearInterval(this.timer);
+    this.sample();
+    return this.peak;
+  }
+}

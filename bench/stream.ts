@@ -24,7 +24,7 @@
 
 import { CwasiError, Engine, type InvocationReport, type WorkflowDocument } from 'cwasi';
 import * as workloads from 'cwasi/workloads';
-import { type BenchOptions, type BenchReport, type BenchResult, type Goal, median, meta, progress, round, row, sizeLabel } from './common.js';
+import { type BenchOptions, type BenchReport, type BenchResult, type Goal, RssPeak, median, meta, progress, round, row, sizeLabel } from './common.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -44,21 +44,6 @@ function chain(name: string, modules: string[], mode: Mode): WorkflowDocument {
   return { name, functions, edges: modules.slice(1).map((_, i) => ({ from: `${name}-${i}`, to: `${name}-${i + 1}` })) };
 }
 
-/** Peak RSS of this process (workers included) while a row runs. */
-class RssPeak {
-  peak = process.memoryUsage.rss();
-  private readonly timer = setInterval(() => this.sample(), 20);
-  sample(): void {
-    const r = process.memoryUsage.rss();
-    if (r > this.peak) this.peak = r;
-  }
-  stop(): number {
-    clearInterval(this.timer);
-    this.sample();
-    return this.peak;
-  }
-}
-
 interface Run {
   makespanMs: number;
   stagesMs: number[];
@@ -68,7 +53,7 @@ interface Run {
 }
 
 async function runOnce(engine: Engine, name: string, size: number, seed: number): Promise<Run> {
-  const rss = new RssPeak();
+  const rss = new RssPeak(20);
   let r: InvocationReport;
   try {
     r = await engine.invokeWithReport(name, workloads.producerSpec(size, seed), { timeoutMs: 600_000 });

@@ -187,3 +187,47 @@ export class Producer {
     this.a = a; this.b = b; this.c = c; this.d = d;
   }
 }
+
+/** Every bit of `src` inverted into `dst`, `len` bytes (the transform functions' kernel). */
+export function invert(src: usize, dst: usize, len: usize): void {
+  let i: usize = 0;
+  let words = len & ~<usize>7;
+  while (i < words) {
+    store<u64>(dst + i, ~load<u64>(src + i));
+    i += 8;
+  }
+  while (i < len) {
+    store<u8>(dst + i, ~load<u8>(src + i));
+    i++;
+  }
+}
+
+/**
+ * The wordcount functions' report: `words <total>`, `distinct <n>`, then up
+ * to 10 lines `<word> <count>`, most frequent first, ties by word.
+ */
+export function wordcountReport(counts: Map<string, i32>, total: i32): string {
+  let words = counts.keys();
+  // insertion of the top 10 by (count desc, word asc)
+  let top = new Array<string>();
+  for (let j = 0; j < words.length; j++) {
+    let w = words[j];
+    let c = counts.get(w);
+    let pos = top.length;
+    while (pos > 0) {
+      let prev = top[pos - 1];
+      let pc = counts.get(prev);
+      if (pc > c || (pc == c && prev < w)) break;
+      pos--;
+    }
+    if (pos < 10) {
+      // insert w at pos, dropping the 11th entry
+      if (top.length < 10) top.push(w);
+      for (let m = top.length - 1; m > pos; m--) top[m] = top[m - 1];
+      top[pos] = w;
+    }
+  }
+  let out = "words " + total.toString() + "\ndistinct " + words.length.toString() + "\n";
+  for (let j = 0; j < top.length; j++) out += top[j] + " " + counts.get(top[j]).toString() + "\n";
+  return out;
+}

@@ -1,7 +1,7 @@
 // The bundled functions' kernels as a plain wasm module (its own memory, no
 // cwasi ABI) for the Piscina reference of `cwasi bench batch`: the same code a
 // Node user would run on a worker pool without cwasi.
-import { checksum as sum32, produce as fill } from "../../sdk/workloads";
+import { checksum as sum32, invert, produce as fill } from "../../sdk/workloads";
 
 /** Start of the scratch region (after static data and the stack). */
 // @ts-ignore: decorator
@@ -19,18 +19,9 @@ export function produce(ptr: usize, len: usize, seed: u32): void {
   fill(ptr, len, seed);
 }
 
-/** Every bit inverted, `src` → `dst` (the transform function's loop). */
+/** Every bit inverted, `src` → `dst` (the transform function's kernel). */
 export function transform(src: usize, dst: usize, len: usize): void {
-  let i: usize = 0;
-  let words = len & ~<usize>7;
-  while (i < words) {
-    store<u64>(dst + i, ~load<u64>(src + i));
-    i += 8;
-  }
-  while (i < len) {
-    store<u8>(dst + i, ~load<u8>(src + i));
-    i++;
-  }
+  invert(src, dst, len);
 }
 
 export function checksum(ptr: usize, len: usize): u32 {

@@ -1,6 +1,7 @@
 // stream-transform: the transform function as a stream: every bit of every
 // chunk inverted as it arrives. Output: as long as the input.
 import { Bytes, Reader, Writer, fail, serveStream } from "cwasi/sdk";
+import { invert } from "cwasi/sdk/workloads";
 export * from "cwasi/sdk/abi";
 
 /** Bytes read (and written) per step. */
@@ -10,19 +11,6 @@ export * from "cwasi/sdk/abi";
 // Kept between calls: a streaming function reuses its buffers.
 const inBuf = Bytes.alloc(CHUNK);
 const outBuf = Bytes.alloc(CHUNK);
-
-function invert(src: usize, dst: usize, len: usize): void {
-  let i: usize = 0;
-  let words = len & ~<usize>7;
-  while (i < words) {
-    store<u64>(dst + i, ~load<u64>(src + i));
-    i += 8;
-  }
-  while (i < len) {
-    store<u8>(dst + i, ~load<u8>(src + i));
-    i++;
-  }
-}
 
 function handle(input: Reader, output: Writer): void {
   for (;;) {

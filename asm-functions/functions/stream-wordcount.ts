@@ -3,6 +3,7 @@
 // carried into the next. Output: the wordcount function's report for the
 // same text.
 import { Bytes, Reader, Writer, fail, serveStream } from "cwasi/sdk";
+import { wordcountReport } from "cwasi/sdk/workloads";
 export * from "cwasi/sdk/abi";
 
 // @ts-ignore: decorator
@@ -59,28 +60,7 @@ class Counter {
 
   report(): string {
     if (this.carry.length > 0) this.finishWord(0, 0);
-    let words = this.counts.keys();
-    // the top 10 by (count desc, word asc), as the wordcount function orders them
-    let top = new Array<string>();
-    for (let j = 0; j < words.length; j++) {
-      let w = words[j];
-      let c = this.counts.get(w);
-      let pos = top.length;
-      while (pos > 0) {
-        let prev = top[pos - 1];
-        let pc = this.counts.get(prev);
-        if (pc > c || (pc == c && prev < w)) break;
-        pos--;
-      }
-      if (pos < 10) {
-        if (top.length < 10) top.push(w);
-        for (let m = top.length - 1; m > pos; m--) top[m] = top[m - 1];
-        top[pos] = w;
-      }
-    }
-    let out = "words " + this.total.toString() + "\ndistinct " + words.length.toString() + "\n";
-    for (let j = 0; j < top.length; j++) out += top[j] + " " + this.counts.get(top[j]).toString() + "\n";
-    return out;
+    return wordcountReport(this.counts, this.total);
   }
 }
 

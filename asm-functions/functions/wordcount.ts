@@ -4,6 +4,7 @@
 //   distinct <distinct>
 //   <word> <count>      up to 10 lines, most frequent first, ties by word
 import { Bytes, Inputs, serve } from "cwasi/sdk";
+import { wordcountReport } from "cwasi/sdk/workloads";
 export * from "cwasi/sdk/abi";
 
 // @ts-ignore: decorator
@@ -30,30 +31,7 @@ function handle(inputs: Inputs): Bytes {
       }
     }
   }
-  let words = counts.keys();
-  // insertion of the top 10 by (count desc, word asc)
-  let top = new Array<string>();
-  for (let j = 0; j < words.length; j++) {
-    let w = words[j];
-    let c = counts.get(w);
-    let pos = top.length;
-    while (pos > 0) {
-      let prev = top[pos - 1];
-      let pc = counts.get(prev);
-      if (pc > c || (pc == c && prev < w)) break;
-      pos--;
-    }
-    if (pos < 10) {
-      // insert w at pos, dropping the 11th entry
-      if (top.length < 10) top.push(w);
-      for (let m = top.length - 1; m > pos; m--) top[m] = top[m - 1];
-      top[pos] = w;
-    }
-  }
-  let out = "words " + total.toString() + "\ndistinct " + words.length.toString() + "\n";
-  for (let j = 0; j < top.length; j++) {
-    out += top[j] + " " + counts.get(top[j]).toString() + "\n";
-  }
+  let out = wordcountReport(counts, total);
   return Bytes.fromString(out);
 }
 
