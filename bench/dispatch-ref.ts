@@ -27,6 +27,11 @@ export async function measureDispatchAfterRun(bytes: number, runMs: number, coun
     atomics: 'async',
   });
   try {
+    // One task per thread at once, so that every worker has loaded its module
+    // before the pool can be destroyed: a worker terminated while it still
+    // loads an ES module aborts the whole process on Node 22 (an assertion in
+    // its require(esm) path), and the measured rounds below use one worker.
+    await Promise.all(Array.from({ length: threads }, () => pool.run({ kind: 'stamp' } satisfies DispatchTask)));
     const samples: number[] = [];
     // One unmeasured round: the workers load the module and allocate the buffer.
     for (let i = 0; i <= count; i++) {

@@ -320,13 +320,13 @@ export class GuestInstance {
     };
   }
 
-  /** Make the guest trap with `err` (also for stream-host.ts, as are the two checks below). */
+  /** Make the guest trap with `err` (also for stream-host.ts, as is checkOwned below). */
   abortWith(ctx: InvocationContext, err: CwasiError): never {
     ctx.hostError = err;
     throw err;
   }
 
-  checkRange(ctx: InvocationContext, ptr: number, len: number, what: string): void {
+  private checkRange(ctx: InvocationContext, ptr: number, len: number, what: string): void {
     if (!this.heap.inBounds(ptr, len)) {
       this.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: ${what} [${ptr}, +${len}) is outside its memory`));
     }

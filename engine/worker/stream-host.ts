@@ -64,7 +64,6 @@ export function liveStreams(source: StreamSource | undefined, sink: StreamSink |
 
 /** What the stream functions need of the instance they serve: its checks. */
 export interface StreamGuards {
-  checkRange(ctx: InvocationContext, ptr: number, len: number, what: string): void;
   checkOwned(ctx: InvocationContext, ptr: number, len: number, what: string): void;
   abortWith(ctx: InvocationContext, err: CwasiError): never;
 }
@@ -157,12 +156,7 @@ export class StreamHost {
   }
 
   private allocate(ctx: InvocationContext, bytes: number): number {
-    try {
-      return this.heap.allocIn(ctx.arena, bytes);
-    } catch (err) {
-      if (err instanceof CwasiError) this.guards.abortWith(ctx, err);
-      throw err;
-    }
+    return this.guarded(ctx, () => this.heap.allocIn(ctx.arena, bytes));
   }
 }
 
