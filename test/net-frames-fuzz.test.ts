@@ -85,7 +85,11 @@ const message: fc.Arbitrary<NetMessage> = fc.oneof(
     streamId,
     totalBytes: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 ** 40 }), fc.constant(Number.MAX_SAFE_INTEGER)),
     meta: fc.dictionary(fc.string({ maxLength: 8 }), jsonValue, { maxKeys: 4 }),
-  }).map((m) => ({ ...m, endOfStream: m.totalBytes === 0 })),
+    openEnded: fc.boolean(),
+  }).map((m) => (m.openEnded
+    // An open-ended stream's OPEN carries no length: it decodes as MAX_TOTAL_BYTES.
+    ? { ...m, totalBytes: Number.MAX_SAFE_INTEGER, endOfStream: false }
+    : { ...m, endOfStream: m.totalBytes === 0 })),
   fc.record({ type: fc.constant('data' as const), streamId, bytes: fc.uint8Array({ maxLength: 3000 }), endOfStream: fc.boolean() }),
   fc.record({ type: fc.constant('end' as const), streamId }),
   fc.record({ type: fc.constant('credit' as const), streamId, limit: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 ** 40 }), fc.constant(Number.MAX_SAFE_INTEGER)) }),

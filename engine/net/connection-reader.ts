@@ -210,8 +210,16 @@ export class ConnectionReader implements FrameHandler {
       this.currentData = null; // a stream this node aborted or refused: discard what was in flight
       return;
     }
-    // Bound: every DATA frame is checked against the stream's declared length before its payload is used.
     const end = s.received + length;
+    if (s.openEnded) {
+      // Bound: nothing after END_OF_STREAM, nothing past the credit this node granted.
+      if (s.endSeen) throw new CwasiError('E_BAD_DESCRIPTOR', `stream ${streamId}: DATA after its END_OF_STREAM`);
+      if (end > s.creditLimit) throw new CwasiError('E_BAD_DESCRIPTOR', `stream ${streamId}: DATA of ${length} bytes at ${s.received} exceeds its credit of ${s.creditLimit} bytes`);
+      if ((flags & FLAG_END_OF_STREAM) !== 0) s.endSeen = true;
+      this.currentData = s;
+      return;
+    }
+    // Bound: every DATA frame is checked against the stream's declared length before its payload is used.
     if (end > s.totalBytes) throw new CwasiError('E_BAD_DESCRIPTOR', `stream ${streamId}: DATA of ${length} bytes at ${s.received} overruns its ${s.totalBytes} bytes`);
     // Bound: and against the credit this node granted (flow control; FLOW CONTROL in protocol.ts).
     if (end > s.creditLimit) throw new CwasiError('E_BAD_DESCRIPTOR', `stream ${streamId}: DATA of ${length} bytes at ${s.received} exceeds its credit of ${s.creditLimit} bytes`);
@@ -237,7 +245,7 @@ export class ConnectionReader implements FrameHandler {
     const s = this.currentData;
     this.currentData = null;
     this.exactReads = this.mode === 'onread' && this.currentDataLength >= EXACT_READS_MIN;
-    if (s !== null && s.received === s.totalBytes) s.complete();
+    if (s !== null && (s.openEnded ? s.endSeen : s.received === s.totalBytes)) s.complete();
   }
 
   // ── Held bytes ──

@@ -103,6 +103,14 @@ export class ConnectionWriter {
     while (!this.writeBlocked && this.sendQueue.length > 0 && this.host.failure === null) {
       const s = this.sendQueue.shift()!;
       const job = s.jobs[0];
+      if (job?.eos === true && s.active) {
+        // An open-ended stream ended: an empty DATA frame marks its end (it needs no credit).
+        s.jobs.shift();
+        s.scheduled = false;
+        if (!sock.write(encodeHeader(FRAME_TYPE.DATA, FLAG_END_OF_STREAM, s.id, 0))) this.writeBlocked = true;
+        this.host.counters.bytesSent += FRAME_HEADER_BYTES;
+        continue;
+      }
       // Out of credit: leave the turn; the peer's CREDIT schedules the stream again.
       if (job === undefined || !s.active || s.sent >= s.allowed) {
         s.scheduled = false;
@@ -118,7 +126,7 @@ export class ConnectionWriter {
       // Bound: a frame never carries bytes past the stream's credit.
       const n = Math.min(MAX_DATA_PAYLOAD, job.buf.length - job.off, s.allowed - s.sent);
       s.sent += n;
-      const header = encodeHeader(FRAME_TYPE.DATA, s.sent === s.totalBytes ? FLAG_END_OF_STREAM : 0, s.id, n);
+      const header = encodeHeader(FRAME_TYPE.DATA, !s.openEnded && s.sent === s.totalBytes ? FLAG_END_OF_STREAM : 0, s.id, n);
       const payload = job.buf.subarray(job.off, job.off + n);
       job.off += n;
       const last = job.off === job.buf.length;
@@ -130,7 +138,7 @@ export class ConnectionWriter {
       this.lastSendAt = Date.now();
       this.host.counters.bytesSent += FRAME_HEADER_BYTES + n;
       this.host.noteQueued(sock.writableLength);
-      if (s.jobs.length > 0 && s.sent < s.allowed) this.sendQueue.push(s);
+      if (s.jobs.length > 0 && (s.sent < s.allowed || s.jobs[0]!.eos === true)) this.sendQueue.push(s);
       else s.scheduled = false;
       // Bound: stop at the high-water mark; 'drain' resumes.
       if (!ok) this.writeBlocked = true;

@@ -201,12 +201,13 @@ export class Connection implements NetConnection, StreamLink, ReaderHost, Writer
     }
     switch (msg.type) {
       case 'open':
-        this.onOpen(msg.streamId, msg.meta, msg.totalBytes);
+        this.onOpen(msg.streamId, msg.meta, msg.totalBytes, msg.openEnded === true);
         return;
       case 'end': {
         const s = this.outgoing.get(msg.streamId);
         if (s !== undefined) {
-          if (s.sent !== s.totalBytes) throw new CwasiError('E_BAD_DESCRIPTOR', `END for stream ${msg.streamId} after ${s.sent} of ${s.totalBytes} bytes were sent`);
+          // An open-ended stream is complete once it ended and every byte went out.
+          if (s.sent !== s.finalBytes || s.jobs.length > 0) throw new CwasiError('E_BAD_DESCRIPTOR', `END for stream ${msg.streamId} after ${s.sent} of ${s.finalBytes ?? 'an unended'} bytes were sent`);
           s.onDelivered();
         } else if (!this.isStale(msg.streamId, this.nextStreamId - 2, true)) {
           throw new CwasiError('E_BAD_DESCRIPTOR', `END for stream ${msg.streamId}, which this node never opened`);
@@ -279,15 +280,16 @@ export class Connection implements NetConnection, StreamLink, ReaderHost, Writer
     this.ready.resolve();
   }
 
-  private onOpen(id: number, meta: StreamMeta, totalBytes: number): void {
+  private onOpen(id: number, meta: StreamMeta, totalBytes: number, openEnded: boolean): void {
     // Ids the peer opens have its parity and strictly increase.
     if ((id & 1) !== this.peerParity() || id <= this.lastPeerStreamId) {
       throw new CwasiError('E_BAD_DESCRIPTOR', `OPEN of stream ${id}: not a new id of the peer's parity (last ${this.lastPeerStreamId})`);
     }
     this.lastPeerStreamId = id;
     const t = this.owner;
-    // Bound: the stream's length against this node's limit, before anything is accepted for it.
-    if (totalBytes > t.options.maxStreamBytes) {
+    // Bound: the stream's length against this node's limit, before anything is accepted for it
+    // (an open-ended stream is bounded by the credit its consumer grants instead).
+    if (!openEnded && totalBytes > t.options.maxStreamBytes) {
       this.sendAbort(id, new CwasiError('E_PAYLOAD_TOO_LARGE', `node ${JSON.stringify(t.nodeName)} accepts streams of at most ${t.options.maxStreamBytes} bytes; this one has ${totalBytes}`));
       return;
     }
@@ -300,9 +302,10 @@ export class Connection implements NetConnection, StreamLink, ReaderHost, Writer
       this.sendAbort(id, new CwasiError('E_NET', `node ${JSON.stringify(t.nodeName)} has no consumer for incoming streams`));
       return;
     }
-    const s = new IncomingStream(this, id, meta, totalBytes);
+    const s = new IncomingStream(this, id, meta, totalBytes, openEnded);
     this.incoming.set(id, s);
-    this.reader.streamOpened(totalBytes);
+    // Exact reads place long payloads in their destination; chunks of an open-ended stream have none.
+    if (!openEnded) this.reader.streamOpened(totalBytes);
     t.counters.streamsAccepted++;
     try {
       t.deliverStream(s);
@@ -384,7 +387,8 @@ export class Connection implements NetConnection, StreamLink, ReaderHost, Writer
   }
 
   /** Open a stream to the peer (after the connection is authenticated). */
-  async openStream(meta: StreamMeta, metaBytes: Uint8Array, totalBytes: number): Promise<OutgoingStream> {
+  /** `totalBytes` null: an open-ended stream (protocol.ts). */
+  async openStream(meta: StreamMeta, metaBytes: Uint8Array, totalBytes: number | null): Promise<OutgoingStream> {
     await this.writer.whenWritable();
     if (this.failure !== null) throw this.failure.code === 'E_NET' ? this.failure : netError(this.failure.message, this.details('closed'), this.failure);
     // Bound: ids are u32; a connection that used them all is retired (the keepalive timer closes it

@@ -29,6 +29,7 @@ import {
   ABORT,
   CREDIT,
   FLAG_END_OF_STREAM,
+  FLAG_OPEN_ENDED,
   FLAGS_KNOWN,
   FRAME_HEADER_BYTES,
   FRAME_TYPE,
@@ -161,9 +162,15 @@ export function encodeMeta(meta: StreamMeta): Uint8Array {
   return bytes;
 }
 
-/** An OPEN frame. `metaBytes` from encodeMeta. */
-export function encodeOpen(streamId: number, totalBytes: number, metaBytes: Uint8Array): Buffer {
+/** An OPEN frame. `metaBytes` from encodeMeta. `totalBytes` null: an open-ended stream. */
+export function encodeOpen(streamId: number, totalBytes: number | null, metaBytes: Uint8Array): Buffer {
   checkStreamId(streamId);
+  if (totalBytes === null) {
+    if (metaBytes.length > MAX_META_BYTES) throw new CwasiError('E_PAYLOAD_TOO_LARGE', `stream metadata is ${metaBytes.length} bytes; the limit is ${MAX_META_BYTES}`);
+    const payload = new Uint8Array(OPEN.META + metaBytes.length);
+    payload.set(metaBytes, OPEN.META);
+    return encodeFrame(FRAME_TYPE.OPEN, FLAG_OPEN_ENDED, streamId, payload);
+  }
   if (!Number.isSafeInteger(totalBytes) || totalBytes < 0 || totalBytes > MAX_TOTAL_BYTES) throw bad(`stream length ${totalBytes} is not a safe non-negative integer`);
   if (metaBytes.length > MAX_META_BYTES) throw new CwasiError('E_PAYLOAD_TOO_LARGE', `stream metadata is ${metaBytes.length} bytes; the limit is ${MAX_META_BYTES}`);
   const payload = new Uint8Array(OPEN.META + metaBytes.length);
@@ -210,7 +217,7 @@ export function encodeMessage(msg: NetMessage): Buffer {
       if (msg.mac.length !== MAC_BYTES) throw bad(`mac must be ${MAC_BYTES} bytes`);
       return encodeFrame(type, 0, 0, msg.mac);
     case 'open':
-      return encodeOpen(msg.streamId, msg.totalBytes, encodeMeta(msg.meta));
+      return encodeOpen(msg.streamId, msg.openEnded === true ? null : msg.totalBytes, encodeMeta(msg.meta));
     case 'data':
       checkStreamId(msg.streamId);
       return encodeFrame(type, msg.endOfStream ? FLAG_END_OF_STREAM : 0, msg.streamId, msg.bytes);
@@ -263,9 +270,13 @@ export function decodeControl(header: FrameHeader, payload: Uint8Array): Exclude
       const hi = readU32(payload, OPEN.TOTAL_HI);
       // Bound: the u64 must be exact in a JS number (≤ 2^53 - 1).
       if (hi > 0x1fffff) throw bad(`OPEN declares a stream length beyond 2^53 (high word 0x${hi.toString(16)})`);
-      const totalBytes = hi * 2 ** 32 + lo;
+      let totalBytes = hi * 2 ** 32 + lo;
       const endOfStream = (header.flags & FLAG_END_OF_STREAM) !== 0;
-      if (endOfStream !== (totalBytes === 0)) throw bad(`OPEN of stream ${header.streamId}: END_OF_STREAM must be set exactly when the length is 0`);
+      const openEnded = (header.flags & FLAG_OPEN_ENDED) !== 0;
+      if (openEnded) {
+        if (totalBytes !== 0 || endOfStream) throw bad(`OPEN of open-ended stream ${header.streamId}: the length must be 0 and END_OF_STREAM clear`);
+        totalBytes = MAX_TOTAL_BYTES;
+      } else if (endOfStream !== (totalBytes === 0)) throw bad(`OPEN of stream ${header.streamId}: END_OF_STREAM must be set exactly when the length is 0`);
       let meta: unknown;
       try {
         meta = JSON.parse(utf8Strict.decode(payload.subarray(OPEN.META)));
@@ -273,7 +284,7 @@ export function decodeControl(header: FrameHeader, payload: Uint8Array): Exclude
         throw bad(`OPEN of stream ${header.streamId}: metadata is not UTF-8 JSON`);
       }
       if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw bad(`OPEN of stream ${header.streamId}: metadata is not a JSON object`);
-      return { type: 'open', streamId: header.streamId, totalBytes, meta: meta as StreamMeta, endOfStream };
+      return { type: 'open', streamId: header.streamId, totalBytes, meta: meta as StreamMeta, endOfStream, openEnded };
     }
     case FRAME_TYPE.END:
       return { type: 'end', streamId: header.streamId };
@@ -460,6 +471,7 @@ export class FrameParser {
     if ((flags & FLAG_END_OF_STREAM) !== 0 && type !== FRAME_TYPE.OPEN && type !== FRAME_TYPE.DATA) {
       throw bad(`END_OF_STREAM on frame type ${type}`);
     }
+    if ((flags & FLAG_OPEN_ENDED) !== 0 && type !== FRAME_TYPE.OPEN) throw bad(`OPEN_ENDED on frame type ${type}`);
     if (b[o + HEADER.RESERVED] !== 0 || b[o + HEADER.RESERVED + 1] !== 0) throw bad('reserved header field is not 0');
     const streamId = readU32(b, o + HEADER.STREAM);
     const t = type as FrameType;

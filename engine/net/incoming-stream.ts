@@ -28,7 +28,13 @@ export class IncomingStream {
   /** The sending node's authenticated name. */
   readonly peer: string;
   readonly meta: StreamMeta;
+  /** The declared length; MAX_TOTAL_BYTES for an open-ended stream. */
   readonly totalBytes: number;
+  /** Opened without a length: read with receiveChunks (protocol.ts, OPEN-ENDED STREAMS). */
+  readonly openEnded: boolean;
+  /** @internal An open-ended stream's END_OF_STREAM arrived: `received` is its length. */ endSeen = false;
+  /** The consumer of an open-ended stream (receiveChunks). */
+  private onChunk: ((bytes: Uint8Array) => void) | null = null;
   private readonly link: StreamLink;
   /** @internal Bytes of the stream received so far (landed in dest, or buffered). */ received = 0;
   /** @internal The consumer's buffer, once receiveInto was called. */ dest: Uint8Array | null = null;
@@ -43,12 +49,13 @@ export class IncomingStream {
   private settleAfterRead = false;
 
   /** @internal */
-  constructor(link: StreamLink, id: number, meta: StreamMeta, totalBytes: number) {
+  constructor(link: StreamLink, id: number, meta: StreamMeta, totalBytes: number, openEnded = false) {
     this.link = link;
     this.id = id;
     this.peer = link.peer;
     this.meta = meta;
     this.totalBytes = totalBytes;
+    this.openEnded = openEnded;
     this.creditLimit = Math.min(totalBytes, STREAM_INITIAL_WINDOW);
   }
 
@@ -70,7 +77,8 @@ export class IncomingStream {
    * connection failed, E_BAD_DESCRIPTOR when `dest` is too small.
    */
   receiveInto(dest: Uint8Array): Promise<void> {
-    if (this.dest !== null) return Promise.reject(new CwasiError('E_INTERNAL', `stream ${this.id} from ${this.peer}: receiveInto() called twice`));
+    if (this.dest !== null || this.onChunk !== null) return Promise.reject(new CwasiError('E_INTERNAL', `stream ${this.id} from ${this.peer}: received twice`));
+    if (this.openEnded) return Promise.reject(new CwasiError('E_INTERNAL', `stream ${this.id} from ${this.peer} is open-ended: use receiveChunks()`));
     if (this.error !== null) return Promise.reject(this.error);
     if (!(dest instanceof Uint8Array)) return Promise.reject(new CwasiError('E_CONFIG', 'receiveInto() takes a Uint8Array'));
     // Bound: the destination must hold every declared byte before any byte is placed in it.
@@ -95,6 +103,39 @@ export class IncomingStream {
     return this.landed.promise;
   }
 
+  /**
+   * Receive an open-ended stream chunk by chunk: `onChunk` gets each piece
+   * as it arrives, as a view valid only during the call (copy what you
+   * keep). Bytes that arrived before are handed over first. Resolves with
+   * the stream's length once its END_OF_STREAM arrived (END is then sent);
+   * rejects like receiveInto. The sender may send only up to the credit:
+   * raise it with `grant` as the bytes are taken.
+   */
+  receiveChunks(onChunk: (bytes: Uint8Array) => void): Promise<number> {
+    if (this.dest !== null || this.onChunk !== null) return Promise.reject(new CwasiError('E_INTERNAL', `stream ${this.id} from ${this.peer}: received twice`));
+    if (!this.openEnded) return Promise.reject(new CwasiError('E_INTERNAL', `stream ${this.id} from ${this.peer} has a length: use receiveInto()`));
+    if (this.error !== null) return Promise.reject(this.error);
+    this.onChunk = onChunk;
+    const early = this.buffered;
+    this.buffered = [];
+    this.link.releaseBuffered(this.bufferedBytes);
+    this.bufferedBytes = 0;
+    try {
+      for (const chunk of early) onChunk(chunk);
+    } catch (err) {
+      this.abort('E_INTERNAL', `the chunk consumer threw: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (this.endSeen) this.complete();
+    return this.landed.promise.then(() => this.received);
+  }
+
+  /** Let the sender of an open-ended stream send bytes [0, limit) (only ever raised). */
+  grant(limit: number): void {
+    if (!this.active || limit <= this.creditLimit) return;
+    this.creditLimit = Math.min(limit, this.totalBytes);
+    this.link.sendCredit(this.id, this.creditLimit);
+  }
+
   /** Give up on the stream: receiveInto rejects with `code`, and the sender's writes and end() reject with it too. */
   abort(code: ErrorCode = 'E_ABORTED', message = 'stream aborted by the receiver'): void {
     if (!this.active) return;
@@ -105,7 +146,7 @@ export class IncomingStream {
 
   /** @internal Can the next socket read target `dest` directly? (Fails the stream if `dest` was detached.) */
   canReceiveDirect(): boolean {
-    return this.state === 'open' && this.dest !== null && this.destIntact();
+    return this.state === 'open' && !this.openEnded && this.dest !== null && this.destIntact();
   }
 
   /**
@@ -122,7 +163,9 @@ export class IncomingStream {
   /** @internal The next `n` bytes of the stream are these (a view valid only now). */
   accept(bytes: Uint8Array): void {
     if (this.state !== 'open') return;
-    if (this.dest !== null) {
+    if (this.onChunk !== null) {
+      this.onChunk(bytes);
+    } else if (this.dest !== null) {
       if (!this.destIntact()) return;
       copyInto(this.dest, this.received, bytes);
     } else {
@@ -145,7 +188,8 @@ export class IncomingStream {
 
   /** @internal Every byte arrived; resolve once they are all in `dest`. */
   complete(): void {
-    if (this.state !== 'open' || this.dest === null || this.received !== this.totalBytes) return;
+    if (this.state !== 'open') return;
+    if (this.openEnded ? !this.endSeen || this.onChunk === null : this.dest === null || this.received !== this.totalBytes) return;
     this.state = 'done';
     this.link.streamClosed('in', this.id, true);
     this.link.sendEnd(this.id);

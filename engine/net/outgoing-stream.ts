@@ -14,7 +14,7 @@
 
 import { CwasiError, type ErrorCode } from '../errors.js';
 import { deferred, type Settle } from './helpers.js';
-import { STREAM_INITIAL_WINDOW, type StreamMeta } from './protocol.js';
+import { MAX_TOTAL_BYTES, STREAM_INITIAL_WINDOW, type StreamMeta } from './protocol.js';
 import type { StreamLink } from './stream-link.js';
 
 export interface WriteJob extends Settle {
@@ -25,6 +25,8 @@ export interface WriteJob extends Settle {
   /** Bytes of `buf` already framed. */
   off: number;
   settled: boolean;
+  /** The empty last job of an open-ended stream: its frame carries END_OF_STREAM. */
+  eos?: boolean;
 }
 
 /** The sending end of a stream (from `openStream`). */
@@ -32,7 +34,10 @@ export class OutgoingStream {
   readonly id: number;
   readonly peer: string;
   readonly meta: StreamMeta;
+  /** The declared length; MAX_TOTAL_BYTES for an open-ended stream (its length is bytesWritten once ended). */
   readonly totalBytes: number;
+  /** Opened without a length (protocol.ts, OPEN-ENDED STREAMS). */
+  readonly openEnded: boolean;
   private readonly link: StreamLink;
   /** Bytes accepted by write() so far. */
   private queued = 0;
@@ -45,13 +50,19 @@ export class OutgoingStream {
   private readonly deliveredAt = deferred();
 
   /** @internal */
-  constructor(link: StreamLink, id: number, meta: StreamMeta, totalBytes: number) {
+  constructor(link: StreamLink, id: number, meta: StreamMeta, totalBytes: number | null) {
     this.link = link;
     this.id = id;
     this.peer = link.peer;
     this.meta = meta;
-    this.totalBytes = totalBytes;
-    this.allowed = Math.min(totalBytes, STREAM_INITIAL_WINDOW);
+    this.openEnded = totalBytes === null;
+    this.totalBytes = totalBytes ?? MAX_TOTAL_BYTES;
+    this.allowed = Math.min(this.totalBytes, STREAM_INITIAL_WINDOW);
+  }
+
+  /** The bytes the peer must acknowledge with END: the declared length, or (open-ended) what was written once ended. */
+  get finalBytes(): number | undefined {
+    return this.openEnded ? (this.state === 'open' ? undefined : this.queued) : this.totalBytes;
   }
 
   /** Bytes accepted by write() so far. */
@@ -115,14 +126,20 @@ export class OutgoingStream {
   }
 
   /**
-   * Finish the stream: every declared byte must have been written. Resolves
+   * Finish the stream: every declared byte must have been written (an
+   * open-ended stream ends where its writes ended). Resolves
    * when the peer acknowledged that all bytes landed in its consumer's
    * buffer; rejects with the peer's code when it aborted, E_NET when the
    * connection failed first.
    */
   end(): Promise<void> {
     if (this.error !== null) return Promise.reject(this.error);
-    if (this.state === 'open') {
+    if (this.state === 'open' && this.openEnded) {
+      // The length is what was written: an empty frame marked END_OF_STREAM follows the last chunk.
+      this.state = 'ended';
+      this.jobs.push({ buf: Buffer.alloc(0), length: 0, off: 0, settled: false, eos: true, resolve() {}, reject() {} });
+      this.link.schedule(this);
+    } else if (this.state === 'open') {
       if (this.queued !== this.totalBytes) {
         const err = new CwasiError('E_BAD_DESCRIPTOR', `stream ${this.id} to ${this.peer}: end() after ${this.queued} of ${this.totalBytes} bytes`);
         this.abort(err.code, err.message);

@@ -7,6 +7,9 @@
 // then any number of multiplexed streams. A stream moves one payload of a
 // size declared up front ("totalBytes") from the node that opened it to the
 // other node, as OPEN, then DATA frames, then an END acknowledgement back.
+// An open-ended stream (FLAG_OPEN_ENDED on its OPEN) does not know its
+// length when it opens: a live stream between functions, written while its
+// producer runs; its last DATA frame carries END_OF_STREAM.
 //
 // FRAME HEADER (16 bytes, little endian)
 //
@@ -15,7 +18,7 @@
 //  ├────────┼───────────┼──────┼──────────────────────────────────────────────┤
 //  │   0    │ MAGIC     │ u32  │ NET_MAGIC << 8 | NET_VERSION ('CWN', v2)     │
 //  │   4    │ TYPE      │ u8   │ one of FRAME_TYPE                            │
-//  │   5    │ FLAGS     │ u8   │ FLAG_* bits; only END_OF_STREAM is defined   │
+//  │   5    │ FLAGS     │ u8   │ FLAG_* bits: END_OF_STREAM, OPEN_ENDED       │
 //  │   6    │ RESERVED  │ u16  │ must be 0                                    │
 //  │   8    │ STREAM    │ u32  │ stream id; 0 for connection-level frames     │
 //  │  12    │ LENGTH    │ u32  │ payload bytes that follow the header         │
@@ -46,7 +49,8 @@
 //  │ offset │ field        │ type │ meaning                                     │
 //  ├────────┼──────────────┼──────┼─────────────────────────────────────────────┤
 //  │   0    │ TOTAL_LO     │ u32  │ low 32 bits of the stream's byte length     │
-//  │   4    │ TOTAL_HI     │ u32  │ high bits (the total is ≤ 2^53 - 1)         │
+//  │   4    │ TOTAL_HI     │ u32  │ high bits (the total is ≤ 2^53 - 1; both    │
+//  │        │              │      │ words 0 in an open-ended stream's OPEN)     │
 //  │   8    │ META         │ utf8 │ a JSON object, ≤ MAX_META_BYTES             │
 //  └────────┴──────────────┴──────┴─────────────────────────────────────────────┘
 //
@@ -98,11 +102,22 @@
 // END_OF_STREAM is set on the frame that completes `totalBytes`: the last
 // DATA frame, or OPEN itself when totalBytes is 0. It must be set on exactly
 // that frame.
+//
+// OPEN-ENDED STREAMS. FLAG_OPEN_ENDED (on OPEN only, with TOTAL 0 and no
+// END_OF_STREAM) opens a stream whose length is known only at its end: its
+// sender sets END_OF_STREAM on the DATA frame after its last byte (an empty
+// one when the last bytes went already), and the stream's length is what
+// arrived until then. Flow control is as above with no upper bound but
+// MAX_TOTAL_BYTES: the receiver raises the credit as its consumer takes the
+// bytes (never further ahead than the window it holds for them), so memory
+// on both sides stays bounded by the window, whatever the stream's length.
+// The receiver's maxStreamBytes does not apply (nothing is allocated for the
+// whole stream); END acknowledges the bytes that arrived.
 
 /** 'CWN' in the high 24 bits of the MAGIC word. */
 export const NET_MAGIC = 0x43574e;
-/** 2: per-stream flow control (CREDIT). Version 1 peers are refused by the MAGIC check. */
-export const NET_VERSION = 2;
+/** 3: open-ended streams (FLAG_OPEN_ENDED); 2: per-stream flow control (CREDIT). Other versions are refused by the MAGIC check. */
+export const NET_VERSION = 3;
 /** The MAGIC word of every frame of this version. */
 export const NET_MAGIC_WORD = ((NET_MAGIC << 8) | NET_VERSION) >>> 0;
 
@@ -128,8 +143,10 @@ export type FrameType = (typeof FRAME_TYPE)[FrameTypeName];
 
 /** Set on the frame that completes a stream's totalBytes (last DATA, or OPEN when totalBytes is 0). */
 export const FLAG_END_OF_STREAM = 0x01;
+/** On OPEN only: the stream's length is not known yet (OPEN-ENDED STREAMS above). */
+export const FLAG_OPEN_ENDED = 0x02;
 /** Every flag bit this version defines; a frame with another bit set is malformed. */
-export const FLAGS_KNOWN = FLAG_END_OF_STREAM;
+export const FLAGS_KNOWN = FLAG_END_OF_STREAM | FLAG_OPEN_ENDED;
 
 /** Largest DATA payload: a larger stream is sent as many frames. */
 export const MAX_DATA_PAYLOAD = 1024 * 1024;
@@ -221,8 +238,10 @@ export interface OpenMessage {
   streamId: number;
   totalBytes: number;
   meta: StreamMeta;
-  /** Set exactly when totalBytes is 0. */
+  /** Set exactly when totalBytes is 0 (never on an open-ended stream). */
   endOfStream: boolean;
+  /** The length is not known yet; totalBytes then reads MAX_TOTAL_BYTES (decoded OPENs always say). */
+  openEnded?: boolean;
 }
 
 export interface DataMessage {

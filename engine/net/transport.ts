@@ -203,13 +203,15 @@ export class NetTransport extends EventEmitter<NetTransportEvents> implements Co
   /**
    * Open a stream of exactly `totalBytes` bytes to the node at `peerAddress`,
    * with `meta` (a JSON object ≤ 64 KiB) delivered to the peer's 'stream'
-   * listener. Waits while the connection's send queue is full.
+   * listener. Waits while the connection's send queue is full. `totalBytes`
+   * null opens an open-ended stream: its length is what was written when
+   * `end()` is called; the peer reads it with `receiveChunks`.
    */
-  async openStream(peerAddress: string, meta: StreamMeta, totalBytes: number): Promise<OutgoingStream> {
+  async openStream(peerAddress: string, meta: StreamMeta, totalBytes: number | null): Promise<OutgoingStream> {
     this.assertOpen();
     // Bound: the declared length, checked before anything is sent.
-    if (!Number.isSafeInteger(totalBytes) || totalBytes < 0) throw new CwasiError('E_CONFIG', `totalBytes must be a non-negative integer, got ${String(totalBytes)}`);
-    if (totalBytes > this.options.maxStreamBytes) throw new CwasiError('E_PAYLOAD_TOO_LARGE', `a stream of ${totalBytes} bytes exceeds maxStreamBytes ${this.options.maxStreamBytes}`);
+    if (totalBytes !== null && (!Number.isSafeInteger(totalBytes) || totalBytes < 0)) throw new CwasiError('E_CONFIG', `totalBytes must be a non-negative integer, got ${String(totalBytes)}`);
+    if (totalBytes !== null && totalBytes > this.options.maxStreamBytes) throw new CwasiError('E_PAYLOAD_TOO_LARGE', `a stream of ${totalBytes} bytes exceeds maxStreamBytes ${this.options.maxStreamBytes}`);
     const metaBytes = encodeMeta(meta);
     try {
       return await (await this.connectInternal(peerAddress)).openStream(meta, metaBytes, totalBytes);
