@@ -14,7 +14,7 @@ import { RequestDispatcher, type InputFill, type InvocationReport, type InvokeOp
 import { FileInputs, type FileInputStats } from './batch/files.js';
 import { mapInputs, type MapInput, type MapOptions, type MapResult } from './batch/map.js';
 import type { Channel } from './channels/channel.js';
-import { copyChannel } from './channels/copy.js';
+import { createCopyChannel } from './channels/copy.js';
 import { createEmbeddedChannel } from './channels/embedded.js';
 import { createLocalChannel, type LocalTransport } from './channels/local.js';
 import { RingPools } from './ring/pools.js';
@@ -189,7 +189,7 @@ export class Engine {
     this.channels = {
       embedded: createEmbeddedChannel(this.rings),
       local: createLocalChannel(this.rings, options.local.transport, options.local.sameWorker),
-      copy: copyChannel,
+      copy: createCopyChannel(this.rings),
       'remote-kv': createRemoteKvChannel({
         url: options.redis.url,
         ttlSeconds: options.redis.ttlSeconds,

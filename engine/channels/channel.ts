@@ -17,6 +17,7 @@
 // remote-kv.ts, copy.ts) and exports its halves.
 
 import { whenUnlocked, type Arena, type Heap } from '../memory/heap.js';
+import type { CwasiError } from '../errors.js';
 import type { IfcMode } from '../selection.js';
 import type { InputSpec, MemoryRef, MemorySlice, OutputSpec, RunSuccess } from '../specs.js';
 
@@ -59,6 +60,12 @@ export interface EdgeContext {
   live?: boolean;
   /** A live edge's window in bytes, when its producer sets one (else the channel's default ring). */
   windowBytes?: number;
+  /**
+   * A live edge whose channel carries the stream itself (live-bridge.ts, the
+   * networked channel) reports here a failure of that carrying, which is the
+   * invocation's (not its two sides' derived ones).
+   */
+  onBroken?: (err: CwasiError) => void;
 }
 
 /** One payload moving over one edge in one invocation. */

@@ -103,6 +103,7 @@ export class DagRun {
         ...(inv.trace !== undefined ? { traceparent: inv.trace.traceparent } : {}),
         ...(pe.live ? { live: true } : {}),
         ...(pe.windowBytes !== undefined ? { windowBytes: pe.windowBytes } : {}),
+        ...(pe.live ? { onBroken: (err: CwasiError) => this.fail(err) } : {}),
       });
       this.transfers.set(pe, t);
       const span = edgeSpan(inv.trace, {

@@ -441,6 +441,40 @@ export class Ring {
     return { read: off, outcome: 'ok' };
   }
 
+  /** Wait until bytes are readable, without blocking the thread (main thread). */
+  waitDataAsync(deadline: number, signal?: AbortSignal): Promise<WaitOutcome> {
+    return this.waitAsyncFor(I_HEAD, I_CONSUMER_WAITING, () => this.hasData(), deadline, signal);
+  }
+
+  /** Wait until `bytes` are free, without blocking the thread (main thread). */
+  waitSpaceAsync(bytes: number, deadline: number, signal?: AbortSignal): Promise<WaitOutcome> {
+    return this.waitAsyncFor(I_TAIL, I_PRODUCER_WAITING, () => this.space() >= bytes, deadline, signal);
+  }
+
+  /**
+   * A view of up to `max` readable bytes where they lie in the ring (up to
+   * the end of the data area: call again after `consume` for the rest). The
+   * bytes stay the consumer's until `consume` frees them; empty when none.
+   */
+  peek(max: number): Uint8Array {
+    const tail = Atomics.load(this.i32, I_TAIL) >>> 0;
+    const avail = (Atomics.load(this.i32, I_HEAD) - tail) >>> 0;
+    if (avail > this.capacity) {
+      this.abort();
+      return this.data.subarray(0, 0);
+    }
+    const at = tail & this.mask;
+    const n = Math.min(avail, max, this.capacity - at);
+    return this.data.subarray(at, at + n);
+  }
+
+  /** Free `n` bytes that `peek` showed (the producer may reuse them). */
+  consume(n: number): void {
+    const tail = Atomics.load(this.i32, I_TAIL) >>> 0;
+    Atomics.store(this.i32, I_TAIL, (tail + n) | 0);
+    if (Atomics.load(this.i32, I_PRODUCER_WAITING) === 1) Atomics.notify(this.i32, I_TAIL);
+  }
+
   /**
    * Read and validate the next frame header (blocking). A wait that ends
    * early ('timeout', 'aborted') may have consumed part of the header: the
