@@ -195,6 +195,7 @@ export class Engine {
         ttlSeconds: options.redis.ttlSeconds,
         chunkBytes: options.redis.chunkBytes,
         keyPrefix: `cwasi:${process.pid}:${Date.now().toString(36)}`,
+        pools: this.rings,
       }),
       networked: undefined,
     };

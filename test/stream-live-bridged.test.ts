@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { Engine, type WorkflowDocument } from '../engine/index.js';
 import * as workloads from '../engine/workloads.js';
 import type { IfcMode } from '../engine/selection.js';
+import { redisClient } from '../engine/channels/remote-kv.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { REDIS_URL, SEED } from './helpers/env.js';
 import { closeEngine, until } from './helpers/settle.js';
@@ -31,11 +32,19 @@ function expected(size: number, seed: number): Array<{ hash: number; length: num
   return [{ hash: workloads.checksum(workloads.transform(workloads.produce(size, seed))), length: size }];
 }
 
+/** Keys of live streams of this process still in Redis (the engine's key prefix starts `cwasi:<pid>:`). */
+async function liveKeys(): Promise<string[]> {
+  return (await redisClient(REDIS_URL)).keys(`cwasi:${process.pid}:*:live*`);
+}
+
 async function nothingLeft(what: string, e: Engine = engine): Promise<void> {
   const clean = (): boolean => e.stats().rings.inUse === 0 && e.stats().memory.every((m) => m.liveArenas <= 1);
   await until(clean, 5000, `${what}: rings and arenas given back`).catch(() => {});
   const s = e.stats();
   assert.ok(clean(), `${what}: rings in use ${s.rings.inUse}; arenas ${s.memory.map((m) => `${m.members}: ${m.liveArenas}`).join(', ')}`);
+  let keys: string[] = [];
+  for (let i = 0; i < 100 && (keys = await liveKeys()).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(keys, [], `${what}: no chunk keys left in Redis`);
 }
 
 test.before(async () => {

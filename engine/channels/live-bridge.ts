@@ -250,10 +250,10 @@ export function openBridgedLive(pools: RingPools, edge: EdgeContext, carry: Live
   const spec: InputSpec = { kind: 'ring', ringId: b.id, sources: [], live: true };
   let returned = false;
   return {
-    prepareOutput(output: OutputSpec): void {
+    prepareOutput(output: OutputSpec, consumerStartsEarly: boolean): void {
       output.keep = true;
-      // The consumer always starts beside its producer: worth waiting for.
-      (output.rings ??= []).push({ ringId: a.id, stream: true, live: true, consumerStarting: true });
+      // The producer waits for a consumer launched beside it, never for one that is not.
+      (output.rings ??= []).push({ ringId: a.id, stream: true, live: true, consumerStarting: consumerStartsEarly });
     },
     earlyInput: () => spec,
     inputFor: () => spec,

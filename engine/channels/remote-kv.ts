@@ -7,13 +7,22 @@
 // Key layout: `<prefix>:<transfer>:<chunk index>` for an edge,
 // `<prefix>:call:<call id>:<chunk index>` for a guest-call payload; chunks of
 // `chunkBytes`, each with the configured TTL.
+//
+// Live form (live-bridge.ts): a streaming producer's chunks are SET as they
+// are written, `<prefix>:<transfer>:live:<n>`, and the consumer's side polls
+// for the next one, feeds it to the consumer's ring and DELetes it; the end
+// is `<prefix>:<transfer>:live:end`, a JSON {chunks, total}. At most
+// LIVE_KV_AHEAD chunks wait in Redis: the producer's side waits for the
+// consumer's before it stores more, so Redis holds a window, not the stream.
 
 import type { Redis as RedisClient, RedisOptions } from 'ioredis';
 import { CwasiError } from '../errors.js';
 import type { Heap } from '../memory/heap.js';
-import type { CallContext, CallTransfer, Channel, EdgeContext, Emitter, Endpoint, PlaceTarget, Produced, Transfer } from './channel.js';
+import { releaseKept, type CallContext, type CallTransfer, type Channel, type EdgeContext, type Emitter, type Endpoint, type PlaceTarget, type Produced, type Transfer } from './channel.js';
 import type { InputSpec, OutputSpec } from '../specs.js';
 import { copyInto } from '../memory/copy.js';
+import { openBridgedLive, type LiveCarry } from './live-bridge.js';
+import type { RingPools } from '../ring/pools.js';
 
 export interface RemoteKvOptions {
   url: string;
@@ -22,6 +31,115 @@ export interface RemoteKvOptions {
   /** Largest value written in one SET (Redis refuses values over 512 MB). */
   chunkBytes: number;
   keyPrefix: string;
+  /** Rings of the live form (live-bridge.ts). */
+  pools: RingPools;
+}
+
+/** Chunks of a live stream that may wait in Redis for the consumer's side. */
+export const LIVE_KV_AHEAD = 2;
+/** How often the consumer's side polls for the next chunk when nothing told it one is there. */
+const LIVE_KV_POLL_MS = 5;
+
+/** The live form: chunk keys the consumer's side polls (see the top of this file). */
+function liveChunks(options: RemoteKvOptions, edge: EdgeContext): LiveCarry {
+  return async (drain, feed) => {
+    let redis: RedisClient;
+    try {
+      redis = await redisClient(options.url);
+    } catch (err) {
+      throw err instanceof CwasiError ? err : redisError(options.url, err);
+    }
+    const key = `${options.keyPrefix}:${edge.transferId}:live`;
+    const chunk = Math.min(options.chunkBytes, Math.max(64 * 1024, feed.ring.capacity >> 1));
+    let stored = 0;
+    let taken = 0;
+    let failed = false;
+    // Each side wakes the other when it moved (the consumer's side still polls Redis for the keys).
+    let wakeTaker = (): void => {};
+    let wakeStorer = (): void => {};
+    const sleep = (ms: number, set: (wake: () => void) => void) => new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      set(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    const kv = async <T>(op: () => Promise<T>): Promise<T> => {
+      try {
+        return await op();
+      } catch (err) {
+        throw redisError(options.url, err);
+      }
+    };
+    const storing = (async () => {
+      const buf = Buffer.allocUnsafe(chunk);
+      let fill = 0;
+      const flush = async () => {
+        // Bound: at most LIVE_KV_AHEAD chunks in Redis.
+        while (stored - taken >= LIVE_KV_AHEAD && !failed) await sleep(1000, (w) => (wakeStorer = w));
+        if (failed) throw new CwasiError('E_CHANNEL', 'live stream: the consumer side failed');
+        await kv(() => redis.set(`${key}:${stored}`, buf.subarray(0, fill), 'EX', options.ttlSeconds));
+        stored++;
+        fill = 0;
+        wakeTaker();
+      };
+      const total = await drain.pump(async (piece) => {
+        if (feed.ring.consumerAttached) drain.attach();
+        for (let off = 0; off < piece.length;) {
+          const n = Math.min(chunk - fill, piece.length - off);
+          buf.set(piece.subarray(off, off + n), fill);
+          fill += n;
+          off += n;
+          if (fill === chunk) await flush();
+        }
+      });
+      if (fill > 0) await flush();
+      await kv(() => redis.set(`${key}:end`, JSON.stringify({ chunks: stored, total }), 'EX', options.ttlSeconds));
+      wakeTaker();
+    })();
+    const taking = (async () => {
+      let received = 0;
+      // Bound: each turn takes a chunk, ends, or waits; the deadline ends the feed's waits and the storer's.
+      for (;;) {
+        if (failed) throw new CwasiError('E_CHANNEL', 'live stream: the producer side failed');
+        const [value, end] = await kv(() => redis.mgetBuffer(`${key}:${taken}`, `${key}:end`));
+        if (value !== null) {
+          await feed.write(value);
+          received += value.length;
+          await kv(() => redis.del(`${key}:${taken}`));
+          taken++;
+          wakeStorer();
+          continue;
+        }
+        if (end !== null) {
+          const e = JSON.parse(end.toString('utf8')) as { chunks: number; total: number };
+          if (e.chunks === taken) {
+            if (e.total !== received) throw new CwasiError('E_BAD_DESCRIPTOR', `live stream: ${received} bytes came through Redis where ${e.total} were sent`);
+            await feed.end(received);
+            return;
+          }
+          continue;
+        }
+        await sleep(LIVE_KV_POLL_MS, (w) => (wakeTaker = w));
+      }
+    })();
+    try {
+      await Promise.all([storing, taking]);
+    } catch (err) {
+      // Stop the other side wherever it waits: on Redis's turn, or on a ring.
+      failed = true;
+      wakeStorer();
+      wakeTaker();
+      feed.abort();
+      drain.ring.abort();
+      throw err;
+    } finally {
+      await Promise.allSettled([storing, taking]);
+      // What is left of the stream in Redis (a failure mid-way; the TTL takes what this cannot).
+      const left = Array.from({ length: stored - taken }, (_, i) => `${key}:${taken + i}`);
+      await redis.del(...left, `${key}:end`).catch(() => {});
+    }
+  };
 }
 
 export const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024;
@@ -160,7 +278,9 @@ export function createRemoteKvChannel(options: RemoteKvOptions): Channel {
         finish: () => del(kv.key, chunks),
       };
     },
+    carriesLiveStreams: true,
     open(edge: EdgeContext): Transfer {
+      if (edge.live === true) return openBridgedLive(options.pools, edge, liveChunks(options, edge));
       return {
         prepareOutput(output: OutputSpec): void {
           // One key per produced output, shared by all its remote-kv consumers.
@@ -178,6 +298,8 @@ export function createRemoteKvChannel(options: RemoteKvOptions): Channel {
       };
     },
     async release(produced: Produced): Promise<void> {
+      // A live producer kept its output (what it returned, and any rest of its stream) in its memory.
+      releaseKept(produced);
       const key = produced.kvKey;
       const chunks = produced.result.kvChunks ?? 0;
       if (key === undefined || chunks === 0) return;

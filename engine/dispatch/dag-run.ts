@@ -137,7 +137,8 @@ export class DagRun {
       const inputs = seg.inEdges.map((pe) => this.transfers.get(pe)!.earlyInput?.());
       if (!inputs.every((e) => e !== undefined)) continue;
       const here = seg.group.host === self;
-      const waits = seg.inEdges.map((pe) => pe.channel.startsConsumerEarly === 'while-a-worker-is-free');
+      // A live consumer reads a ring in a worker of this pool, however its channel carries the stream.
+      const waits = seg.inEdges.map((pe) => pe.live || pe.channel.startsConsumerEarly === 'while-a-worker-is-free');
       if (here && free <= 0 && waits.includes(true)) continue;
       if (here) free--;
       // A consumer waiting on a descriptor may poll near the time its producer usually takes.
