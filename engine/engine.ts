@@ -253,13 +253,19 @@ export class Engine {
         return deployed.map((d) => ({ name: d.name, host: self, group: d.group.id, trusted: d.placement.trusted, domain: d.placement.domain }));
       },
       groupOf: (fn: string) => this.coordinator.require(fn).group.ref(),
+      leaseRing: (windowBytes) => {
+        const capacity = windowBytes === undefined ? this.rings.streamRingBytes : 2 ** Math.ceil(Math.log2(windowBytes));
+        const pool = this.rings.forEdge('\u0000cluster', '\u0000live', capacity);
+        const r = pool.acquire();
+        return { id: r.id, buffer: r.ring.buffer, capacity: r.ring.capacity, giveBack: (clean: boolean) => pool.giveBack(r, clean) };
+      },
       runLocal: (steps, inputs, output, opts) => this.dispatcher.runLocal(steps, inputs, output, opts),
       hostedFunctions: () => this.coordinator.list().filter((f) => f.placement.host === self).map((f) => f.name),
     });
     const member = this.member;
     this.dispatcher.joinCluster({
       remote: member,
-      channels: { networked: createNetworkedChannel(member) },
+      channels: { networked: createNetworkedChannel(member, this.rings) },
       redeploy: (host) => this.placement.deployElsewhere(this.coordinator.list().filter((f) => f.placement.host === host && f.bytes.length > 0), false),
       lookupRemote: async (name) => {
         const rec = await member.registry.getFunction(name);

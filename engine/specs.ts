@@ -49,7 +49,8 @@ export type InputSpec =
   /** `remote-kv`: bytes stored in Redis under `key` in `chunks` parts. */
   | { kind: 'kv'; url: string; key: string; len: number; chunks: number }
   /** `networked` (dispatcher level, for steps on another node): a stream `from` sends under `transfer`. */
-  | { kind: 'net'; transfer: string; from: string }
+  /** A Networked Buffer stream; `live`: open-ended, read as the consumer's input stream through a ring of `windowBytes`. */
+  | { kind: 'net'; transfer: string; from: string; live?: true; windowBytes?: number }
   /** Dispatcher level, for steps on another node: an output held on that node by an earlier step. */
   | { kind: 'held'; host: string; held: string };
 
@@ -70,7 +71,7 @@ export interface OutputSpec {
   /** Dispatcher level, steps on another node: keep the output there for later steps there. */
   hold?: boolean;
   /** Dispatcher level, steps on another node: stream the output to these nodes (`networked`). */
-  net?: Array<{ node: string; address: string; transfer: string }>;
+  net?: Array<{ node: string; address: string; transfer: string; live?: LiveSend }>;
 }
 
 /** Per-step timestamps (ms, performance.timeOrigin + performance.now()). */
@@ -116,3 +117,10 @@ export interface RunSuccess {
   held?: string;
 }
 
+/** A live output stream sent to another node as it is written (channels/networked-live.ts). */
+export interface LiveSend {
+  /** The consumer was launched beside its producer (the producer waits for it to read). */
+  consumerStarting: boolean;
+  /** The producer's window (its ring), when it sets one. */
+  windowBytes?: number;
+}

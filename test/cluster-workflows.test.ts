@@ -50,7 +50,7 @@ test('sequential across nodes: producer on b → transform on c → checksum her
 });
 
 test('streaming functions across nodes: stream-producer on b → stream-transform on c → stream-checksum here', async () => {
-  // A networked edge does not stream live: each streaming function gets its input whole and its output is collected.
+  // Each networked edge between two streaming functions streams live (cluster-stream-live tests it further).
   await engine.deploy({
     name: 'x-stream',
     functions: {

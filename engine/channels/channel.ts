@@ -132,9 +132,10 @@ export interface Channel {
   /**
    * Whether an edge from a function that writes an output stream to one that
    * reads an input stream runs live: both run at once in two workers, the
-   * stream flowing between them while it is written (local-live.ts).
+   * stream flowing between them while it is written (local-live.ts,
+   * live-bridge.ts): between two functions on this node, or on two nodes.
    */
-  readonly carriesLiveStreams?: boolean;
+  readonly carriesLiveStreams?: 'on-this-host' | 'across-hosts';
   /**
    * A consumer that has not started may run in its producer's task right
    * after it, on the output in place (the consumer shares the producer's

@@ -33,7 +33,7 @@ export function createCopyChannel(pools: RingPools): Channel {
     callsRunInline: false,
     // Out of the producer's memory, cloned to the main thread, cloned to the consumer's worker, into its memory.
     copies: 4,
-    carriesLiveStreams: true,
+    carriesLiveStreams: 'on-this-host',
     openCall(call: CallContext): CallTransfer {
       const p = call.payload;
       const heap = call.callerHeap();

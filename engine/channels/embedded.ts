@@ -47,7 +47,7 @@ export function createEmbeddedChannel(pools: RingPools): Channel {
     continuesInProducerTask: true,
     callsRunInline: true,
     // Two streaming functions of one domain run at once, the stream through a ring (local-live.ts).
-    carriesLiveStreams: true,
+    carriesLiveStreams: 'on-this-host',
     prepare(from: string, to: string): void {
       // One ring made at deploy time, so that the first invocation does not create it.
       const pool = pools.forEdge(from, to, DESCRIPTOR_RING_BYTES);

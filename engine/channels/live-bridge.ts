@@ -14,15 +14,25 @@
 // by the two rings and what the channel holds in between (each channel
 // bounds its own: the Networked Buffer by its credit, see networked-live.ts).
 
-import { CwasiError } from '../errors.js';
+import { CwasiError, asCwasiError } from '../errors.js';
 import type { Heap } from '../memory/heap.js';
 import {
-  DESC, DESC_BYTES, END_BYTES, FRAME_DATA, FRAME_DESC, FRAME_END, FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_TYPE_MASK, LIVE_AUX, Ring, STATE_ABORTED, STATE_OPEN, type WaitOutcome,
+  DESC, DESC_BYTES, END_BYTES, FRAME_DATA, FRAME_DESC, FRAME_END, FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_TYPE_MASK, LIVE_AUX, Ring, STATE_OPEN, type WaitOutcome,
 } from '../ring/ring.js';
 import { streamChunkBytes } from './local.js';
 import type { RingPools } from '../ring/pools.js';
 import type { EdgeContext, Transfer } from './channel.js';
 import type { InputSpec, OutputSpec } from '../specs.js';
+
+/**
+ * A failure of the carrying itself (a peer lost, a frame that does not check
+ * out), as opposed to one that follows from a side that gave up (E_CHANNEL:
+ * a producer that failed, a consumer that stopped reading), the deadline or
+ * an abort, each reported where it happened.
+ */
+export function carryingFailed(err: CwasiError): boolean {
+  return err.code !== 'E_CHANNEL' && err.code !== 'E_TIMEOUT' && err.code !== 'E_ABORTED';
+}
 
 /** The largest piece a drain hands on at once (a DESC remainder goes in pieces this size). */
 export const DRAIN_PIECE_BYTES = 1024 * 1024;
@@ -160,7 +170,7 @@ export class LiveRingFeed {
   /** Bytes written into the ring so far. */
   written = 0;
 
-  constructor(buffer: SharedArrayBuffer, private readonly deadline: number, private readonly signal?: AbortSignal) {
+  constructor(buffer: SharedArrayBuffer, private readonly deadline: number, readonly signal?: AbortSignal) {
     this.ring = new Ring(buffer);
     this.chunk = Math.max(1, streamChunkBytes(this.ring.capacity) - FRAME_HEADER_BYTES - END_BYTES);
   }
@@ -241,9 +251,8 @@ export function openBridgedLive(pools: RingPools, edge: EdgeContext, carry: Live
     clean = true;
   }, (err: unknown) => {
     // The producer's own failure (it aborted its ring) and the consumer's early return are reported by them.
-    const e = err instanceof CwasiError ? err : new CwasiError('E_CHANNEL', String(err), undefined, { cause: err });
-    const sideGaveUp = a.ring.state === STATE_ABORTED && e.code === 'E_CHANNEL';
-    if (!sideGaveUp && !stop.signal.aborted && e.code !== 'E_TIMEOUT') edge.onBroken?.(e);
+    const e = asCwasiError(err, 'E_CHANNEL');
+    if (!stop.signal.aborted && carryingFailed(e)) edge.onBroken?.(e);
     a.ring.abort();
     b.ring.abort();
   });

@@ -82,7 +82,7 @@ export function createLocalChannel(pools: RingPools, transport: LocalTransport, 
     crossesHosts: false,
     // A descriptor-form consumer waits on its ring in a worker; a stream-form one always starts with its producer.
     startsConsumerEarly: transport === 'stream' ? 'always' : 'while-a-worker-is-free',
-    carriesLiveStreams: true,
+    carriesLiveStreams: 'on-this-host',
     callsRunInline: false,
     prepare(from: string, to: string): void {
       const pool = pools.forEdge(from, to, ringBytesFor(pools, transport));

@@ -21,6 +21,9 @@ import { releaseKept, type CallContext, type CallTransfer, type Channel, type Ed
 import type { InputSpec, OutputSpec } from '../specs.js';
 import { randomBytes } from 'node:crypto';
 import { whenUnlocked } from '../memory/heap.js';
+import type { LiveRingDrain, LiveRingFeed } from './live-bridge.js';
+import { openNetworkedLive } from './networked-live.js';
+import type { RingPools } from '../ring/pools.js';
 
 /** A transfer id: the coordinating node's name and 128 random bits (base64url). */
 export function newTransferId(self: string): string {
@@ -40,6 +43,10 @@ export interface NetworkPeer {
    * any other peer is refused); `dest` picks where its bytes land once the size is known.
    */
   expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array>;
+  /** Stream what a producer writes into `drain`'s ring to `node` while it writes it (networked-live.ts). */
+  sendLive(node: string, transfer: string, drain: LiveRingDrain, deadline: number, traceparent?: string): Promise<void>;
+  /** Receive the live stream `transfer` from `from` into `feed`'s ring as it arrives; resolves with its length. */
+  expectLive(transfer: string, from: string, feed: LiveRingFeed, windowBytes: number, deadline: number): Promise<number>;
   /** Give up on a transfer: abort its stream or its waiter. */
   cancel(transfer: string, reason: string): void;
   /** Free an output held on another node. */
@@ -47,9 +54,11 @@ export interface NetworkPeer {
 }
 
 /** The `networked` channel over a cluster member. (Long only as an object literal of short methods; `open` covers the four cases above.) */
-export function createNetworkedChannel(peer: NetworkPeer): Channel {
+export function createNetworkedChannel(peer: NetworkPeer, pools: RingPools): Channel {
   return {
     mode: 'networked',
+    // Streaming functions on two nodes stream live, as one open-ended stream (networked-live.ts).
+    carriesLiveStreams: 'across-hosts',
     // Memory to socket to memory: only the kernel copies.
     copies: 0,
     chainsInOneTask: 'never',
@@ -69,6 +78,7 @@ export function createNetworkedChannel(peer: NetworkPeer): Channel {
       if (from === to) throw new CwasiError('E_INTERNAL', `networked edge ${edge.from} → ${edge.to} within one host`);
       // 128 random bits: no peer can guess the id of a stream it was not told about.
       const transfer = newTransferId(self);
+      if (edge.live === true) return openNetworkedLive(peer, pools, edge, transfer);
       let received: Promise<{ ptr: number; len: number; arena: { id: number; head: number } }> | undefined;
       let sending: Promise<void> | undefined;
       let settled = false;

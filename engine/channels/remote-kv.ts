@@ -278,7 +278,7 @@ export function createRemoteKvChannel(options: RemoteKvOptions): Channel {
         finish: () => del(kv.key, chunks),
       };
     },
-    carriesLiveStreams: true,
+    carriesLiveStreams: 'on-this-host',
     open(edge: EdgeContext): Transfer {
       if (edge.live === true) return openBridgedLive(options.pools, edge, liveChunks(options, edge));
       return {

@@ -45,28 +45,37 @@ export class StreamInbox {
     return this.waiters.size + this.unclaimedCount;
   }
 
+  /** Receive the stream `transfer` from `from` into the buffer `dest` gives once its length is known. */
   expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array> {
+    return this.claim(transfer, from, deadline, (s) => new Promise<Uint8Array>((resolve, reject) => {
+      // `dest` allocates in a heap other threads share: while a worker holds
+      // its lock, retry on later turns (bytes that arrive meanwhile are buffered).
+      whenUnlocked(() => {
+        const view = dest(s.totalBytes);
+        s.receiveInto(view).then(() => resolve(view), reject);
+      }, (err) => {
+        s.abort('E_MEMORY_LIMIT', 'the receiver could not place the stream');
+        reject(err);
+      });
+    }));
+  }
+
+  /**
+   * Claim the stream `transfer` from `from` (when it arrives, or at once if it
+   * did) and `use` it; a sender lost before or during it fails the claim.
+   */
+  claim<T>(transfer: string, from: string, deadline: number, use: (s: IncomingStream) => Promise<T>): Promise<T> {
     const watch = this.liveness.watch(from, `the stream ${transfer} from it`);
-    const received = new Promise<Uint8Array>((resolve, reject) => {
+    const received = new Promise<T>((resolve, reject) => {
       const accept = (s: IncomingStream) => {
         // A sender lost mid-stream: stop waiting for the rest of its bytes.
         watch.failed.catch((err: CwasiError) => s.abort('E_NET', err.message));
-        // `dest` allocates in a heap other threads share: while a worker holds
-        // its lock, retry on later turns (bytes that arrive meanwhile are buffered).
         const span = this.traced(s);
-        whenUnlocked(() => {
-          const view = dest(s.totalBytes);
-          s.receiveInto(view).then(() => {
-            span?.settle();
-            resolve(view);
-          }, (err) => {
-            const e = asCwasiError(err, 'E_NET');
-            span?.settle(e);
-            reject(e);
-          });
-        }, (err) => {
-          s.abort('E_MEMORY_LIMIT', 'the receiver could not place the stream');
-          const e = asCwasiError(err);
+        use(s).then((v) => {
+          span?.settle();
+          resolve(v);
+        }, (err: unknown) => {
+          const e = asCwasiError(err, 'E_NET');
           span?.settle(e);
           reject(e);
         });

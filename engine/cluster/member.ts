@@ -32,6 +32,7 @@ import type { GroupRef } from '../channels/channel.js';
 import type { InputSpec, OutputSpec, RunSuccess } from '../worker/protocol.js';
 import type { IfcMode } from '../selection.js';
 import { ClusterRegistry } from './registry.js';
+import type { RingLease } from './live-legs.js';
 import { ControlSigner, replyContext } from './signing.js';
 import { ControlClient } from './control-client.js';
 import { natsConnectionOptions, type NatsAuthOptions } from './nats-auth.js';
@@ -46,6 +47,9 @@ import {
   type RunResultMeta, type PingReply,
 } from './protocol.js';
 import { whenUnlocked, type Heap } from '../memory/heap.js';
+import type { LiveRingDrain, LiveRingFeed } from '../channels/live-bridge.js';
+import { receiveLive, sendLive } from '../channels/networked-live.js';
+import { openLiveInput, openLiveOutputs, settleLiveLegs, type LiveLeg, type LiveLegHost } from './live-legs.js';
 
 export interface ClusterOptions {
   /**
@@ -77,6 +81,8 @@ export interface ClusterOptions {
 /** What the member needs from its engine. */
 export interface MemberHooks {
   deployLocal(functions: RemoteFunctionConfig[]): Promise<FunctionRecord[]>;
+  /** A ring for a live stream: `windowBytes` (rounded up to a power of two), or the engine's stream ring size. */
+  leaseRing(windowBytes?: number): RingLease;
   /** The memory group steps[0] runs in on this node. */
   groupOf(fn: string): GroupRef;
   runLocal(steps: string[], inputs: InputSpec[], output: OutputSpec, opts: { invocationId: number; deadline: number; signal: AbortSignal; guestCallMode?: IfcMode; coordinator: string; traceparent?: string }): Promise<{ result: RunSuccess; group: GroupRef }>;
@@ -143,6 +149,8 @@ export class ClusterMember implements NetworkPeer {
   readonly transport: NetTransport;
   readonly registry: ClusterRegistry;
   private readonly hooks: MemberHooks;
+  /** What a run's live streams need of this member. */
+  private readonly liveHost: LiveLegHost;
   private readonly signer: ControlSigner;
   private readonly held = new Map<string, Held>();
   private readonly runs = new Map<string, Set<AbortController>>();
@@ -168,6 +176,7 @@ export class ClusterMember implements NetworkPeer {
     this.transport = transport;
     this.registry = registry;
     this.hooks = hooks;
+    this.liveHost = { leaseRing: (w) => hooks.leaseRing(w), groupOf: (fn) => hooks.groupOf(fn), sendLive: (...a) => this.sendLive(...a), expectLive: (...a) => this.expectLive(...a) };
   }
 
   get address(): string {
@@ -335,6 +344,9 @@ export class ClusterMember implements NetworkPeer {
     set.add(controller);
     const timer = setTimeout(() => controller.abort(new CwasiError('E_TIMEOUT', 'deadline passed')), Math.max(0, req.deadline - Date.now()));
     const inputArenas: Array<{ heap: Heap; arena: { id: number; head: number } }> = [];
+    // Live streams this run reads or writes while it runs, each through a ring of this node.
+    const lives: LiveLeg[] = [];
+    let ran = false;
     try {
       // Every step must be deployed here before any input is claimed: a run refused with
       // E_UNKNOWN_FUNCTION leaves its streams unclaimed for the retry after a redeploy.
@@ -344,7 +356,7 @@ export class ClusterMember implements NetworkPeer {
       if (heap === undefined) throw new CwasiError('E_INTERNAL', `${req.steps[0]} does not run on ${this.self}`);
       // Claim every stream at once: they share one connection, and a stream nobody
       // receives yet holds that connection's buffer (fan-in would otherwise stall).
-      const placed = req.inputs.map((input) => this.placeRemoteInput(input, group, heap, req.deadline, inputArenas));
+      const placed = req.inputs.map((input) => this.placeRemoteInput(input, group, heap, req.deadline, inputArenas, lives));
       placed.forEach((p) => p.catch(() => {}));
       // A cancel (or the deadline) ends the wait for streams that may never come.
       const dropStreams = () => {
@@ -359,19 +371,23 @@ export class ClusterMember implements NetworkPeer {
       }
       const output: OutputSpec = { keep: true, bytes: false };
       if (req.output.kv) output.kv = req.output.kv;
-      const { result, group: ran } = await this.hooks.runLocal(req.steps, inputs, output, {
+      openLiveOutputs(this.liveHost, req, output, controller.signal, lives);
+      const { result, group: ranIn } = await this.hooks.runLocal(req.steps, inputs, output, {
         invocationId: req.invocationId, deadline: req.deadline, signal: controller.signal, coordinator: req.coordinator,
         ...(req.guestCallMode ? { guestCallMode: req.guestCallMode } : {}),
         ...(traceparentOf(req) !== undefined ? { traceparent: req.traceparent! } : {}),
       });
+      ran = true;
       const kept = result.kept!;
-      const bytes = ran.heap!.bytes().subarray(kept.ptr, kept.ptr + kept.len);
+      const bytes = ranIn.heap!.bytes().subarray(kept.ptr, kept.ptr + kept.len);
       const meta: RunResultMeta = { threadId: result.threadId, outputLength: result.outputLength, timings: result.timings };
       if (result.logs) meta.logs = result.logs;
       if (result.kvChunks !== undefined) meta.kvChunks = result.kvChunks;
       // Streams to other nodes and back to the coordinator read straight from the kept output.
       const sends: Array<Promise<void>> = [];
-      for (const dest of req.output.sendTo) sends.push(this.send(dest.node, dest.transfer, bytes, req.deadline, traceparentOf(req)));
+      for (const dest of req.output.sendTo) if (dest.live === undefined) sends.push(this.send(dest.node, dest.transfer, bytes, req.deadline, traceparentOf(req)));
+      // A live output streams on while the rest of it is read from the kept output (a DESC remainder).
+      for (const l of lives) sends.push(l.done.then(() => {}));
       if (req.output.returnTransfer !== undefined) {
         if (kept.len <= INLINE_MAX_BYTES) meta.inlineBase64 = Buffer.from(bytes).toString('base64');
         else sends.push(this.sendTo(req.coordinatorAddress, req.coordinator, req.output.returnTransfer, bytes, req.deadline, traceparentOf(req)));
@@ -380,15 +396,16 @@ export class ClusterMember implements NetworkPeer {
       // The output may lie in an input (a step that returns its input in
       // place): inputs received into this memory live as long as the output.
       const arenas = [...kept.arenas];
-      if (ran.id === group.id) for (const a of inputArenas.splice(0)) arenas.push(a.arena);
+      if (ranIn.id === group.id) for (const a of inputArenas.splice(0)) arenas.push(a.arena);
       if (req.output.hold) {
-        meta.held = this.hold({ group: ran, ptr: kept.ptr, len: kept.len, arenas, sending, owner: req.coordinator }, req.deadline);
+        meta.held = this.hold({ group: ranIn, ptr: kept.ptr, len: kept.len, arenas, sending, owner: req.coordinator }, req.deadline);
       } else {
-        void sending.then(() => this.freeArenas(ran, arenas));
+        void sending.then(() => this.freeArenas(ranIn, arenas));
       }
       return { ok: true, result: meta };
     } finally {
       clearTimeout(timer);
+      settleLiveLegs(lives, ran);
       set.delete(controller);
       if (set.size === 0) this.runs.delete(key);
       // Released when the lock is free; a heap that fails validation was discarded.
@@ -396,7 +413,7 @@ export class ClusterMember implements NetworkPeer {
     }
   }
 
-  private async placeRemoteInput(input: RemoteInput, group: GroupRef, heap: Heap, deadline: number, arenas: Array<{ heap: Heap; arena: { id: number; head: number } }>): Promise<InputSpec> {
+  private async placeRemoteInput(input: RemoteInput, group: GroupRef, heap: Heap, deadline: number, arenas: Array<{ heap: Heap; arena: { id: number; head: number } }>, lives: LiveLeg[]): Promise<InputSpec> {
     switch (input.kind) {
       case 'inline':
         return { kind: 'bytes', bytes: new Uint8Array(Buffer.from(input.base64, 'base64')) };
@@ -409,6 +426,8 @@ export class ClusterMember implements NetworkPeer {
         return h.group.id === group.id ? { kind: 'shared', ...slice } : { kind: 'foreign', ...slice };
       }
       case 'stream': {
+        // Read as the first step's input stream while it arrives, through a ring here.
+        if (input.live === true) return openLiveInput(this.liveHost, input, deadline, lives);
         const arena = heap.newArena();
         arenas.push({ heap, arena });
         let ptr = 0;
@@ -432,24 +451,36 @@ export class ClusterMember implements NetworkPeer {
     return this.sendTo(await this.addressOf(node), node, transfer, bytes, deadline, traceparent);
   }
 
-  private async sendTo(address: string, node: string, transfer: string, bytes: Uint8Array, deadline: number, traceparent?: string): Promise<void> {
+  private sendTo(address: string, node: string, transfer: string, bytes: Uint8Array, deadline: number, traceparent?: string): Promise<void> {
+    return this.streamTo(address, node, transfer, bytes.length, deadline, traceparent, async (s) => {
+      for (let off = 0; off < bytes.length; off += SEND_SLICE_BYTES) {
+        await s.write(bytes.subarray(off, Math.min(bytes.length, off + SEND_SLICE_BYTES)));
+      }
+      await s.end();
+    });
+  }
+
+  /** Stream what a producer writes into `drain`'s ring to `node` while it writes it (channels/networked-live.ts). */
+  async sendLive(node: string, transfer: string, drain: LiveRingDrain, deadline: number, traceparent?: string): Promise<void> {
+    await this.streamTo(await this.addressOf(node), node, transfer, null, deadline, traceparent, async (s) => {
+      await sendLive(s, drain);
+    });
+  }
+
+  /** Open a stream of `totalBytes` (null: open-ended) to `node` and `write` it, watching the node's liveness and the deadline. */
+  private async streamTo(address: string, node: string, transfer: string, totalBytes: number | null, deadline: number, traceparent: string | undefined, write: (s: OutgoingStream) => Promise<void>): Promise<void> {
     const watch = this.liveness.watch(node, `a stream to it (${transfer})`);
     let stream: OutgoingStream | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const opening = this.transport.openStream(address, traceparent === undefined ? { transfer, deadline } : { transfer, deadline, traceparent }, bytes.length);
+      const opening = this.transport.openStream(address, traceparent === undefined ? { transfer, deadline } : { transfer, deadline, traceparent }, totalBytes);
       // Lost before the stream opened: abort it when it does.
       watch.failed.catch(() => opening.then((s) => s.abort('E_NET', 'the receiver was lost'), () => {}));
       stream = await Promise.race([opening, watch.failed]);
       const s = stream;
       this.sending.set(transfer, s);
       timer = setTimeout(() => s.abort('E_TIMEOUT', `deadline passed sending to ${node}`), Math.max(0, deadline - Date.now()));
-      const writing = (async () => {
-        for (let off = 0; off < bytes.length; off += SEND_SLICE_BYTES) {
-          await s.write(bytes.subarray(off, Math.min(bytes.length, off + SEND_SLICE_BYTES)));
-        }
-        await s.end();
-      })();
+      const writing = write(s);
       writing.catch(() => {});
       await Promise.race([writing, watch.failed]);
     } catch (err) {
@@ -464,6 +495,11 @@ export class ClusterMember implements NetworkPeer {
 
   expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array> {
     return this.inbox.expect(transfer, from, dest, deadline);
+  }
+
+  /** Receive the live stream `transfer` from `from` into `feed`'s ring as it arrives; resolves with its length. */
+  expectLive(transfer: string, from: string, feed: LiveRingFeed, windowBytes: number, deadline: number): Promise<number> {
+    return this.inbox.claim(transfer, from, deadline, (s) => receiveLive(s, feed, windowBytes));
   }
 
   cancel(transfer: string, reason: string): void {

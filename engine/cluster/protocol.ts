@@ -16,7 +16,7 @@
 
 import type { ErrorRecord } from '../errors.js';
 import type { IfcMode } from '../selection.js';
-import type { StepTiming } from '../specs.js';
+import type { LiveSend, StepTiming } from '../specs.js';
 
 /** Payloads up to this size may travel inline in a control message. */
 export const INLINE_MAX_BYTES = 64 * 1024;
@@ -85,7 +85,7 @@ export type DeployReply =
 export type RemoteInput =
   | { kind: 'inline'; base64: string }
   /** A Networked Buffer stream that `from` sends (or already sent) under `transfer`. */
-  | { kind: 'stream'; transfer: string; from: string }
+  | { kind: 'stream'; transfer: string; from: string; live?: true; windowBytes?: number }
   /** The output of an earlier run on the same node, still held there. */
   | { kind: 'held'; held: string }
   /** remote-kv: stored in Redis. */
@@ -96,6 +96,8 @@ export interface RemoteSend {
   node: string;
   address: string;
   transfer: string;
+  /** Send the output as a live stream while it is written (an open-ended stream). */
+  live?: LiveSend;
 }
 
 export interface RemoteOutput {

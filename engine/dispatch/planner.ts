@@ -73,7 +73,9 @@ export class Planner {
     for (const e of graph.edges) {
       const from = fns.get(e.from)!;
       const to = fns.get(e.to)!;
-      if (this.ctx.channel(selections.get(e)!.mode)!.carriesLiveStreams === true && from.placement.host === here && to.placement.host === here
+      const carries = this.ctx.channel(selections.get(e)!.mode)!.carriesLiveStreams;
+      const hosts = carries === 'on-this-host' ? from.placement.host === here && to.placement.host === here : carries === 'across-hosts' && from.placement.host !== to.placement.host;
+      if (hosts
         && streamRoles(from.module).writes && streamRoles(to.module).reads
         && graph.outEdges.get(e.from)!.length === 1 && graph.inEdges.get(e.to)!.length === 1 && e.from !== graph.output) live.add(e);
     }

@@ -57,7 +57,7 @@ export async function runRemote(
         if (!g.heap.inBounds(spec.ptr, spec.len)) throw new CwasiError('E_BAD_DESCRIPTOR', `slice [${spec.ptr}, +${spec.len}) is outside memory ${g.id}`);
         return stream(g.heap.bytes().subarray(spec.ptr, spec.ptr + spec.len));
       }
-      case 'net': return { kind: 'stream', transfer: spec.transfer, from: spec.from };
+      case 'net': return { kind: 'stream', transfer: spec.transfer, from: spec.from, ...(spec.live ? { live: true as const } : {}), ...(spec.windowBytes !== undefined ? { windowBytes: spec.windowBytes } : {}) };
       case 'held':
         if (spec.host !== host) throw new CwasiError('E_INTERNAL', `output held on ${spec.host} handed to a step on ${host}`);
         return { kind: 'held', held: spec.held };
@@ -65,7 +65,7 @@ export async function runRemote(
       case 'ring': throw new CwasiError('E_INTERNAL', 'a ring cannot reach another node');
     }
   });
-  const out: RemoteOutput = { hold: output.hold === true, sendTo: (output.net ?? []).map((n) => ({ node: n.node, address: n.address, transfer: n.transfer })) };
+  const out: RemoteOutput = { hold: output.hold === true, sendTo: (output.net ?? []).map((n) => ({ node: n.node, address: n.address, transfer: n.transfer, ...(n.live ? { live: n.live } : {}) })) };
   if (output.kv) out.kv = output.kv;
   let returned: Promise<Uint8Array> | undefined;
   if (output.bytes) {
