@@ -11,6 +11,7 @@
 // (memcpy, piscina-raw, raw-tcp).
 
 import { cpus, availableParallelism, totalmem } from 'node:os';
+import { readFileSync } from 'node:fs';
 import type { LatencySummary } from 'cwasi';
 import { summarize, type BenchMeta, type BenchOptions, type BenchResult, type Progress } from 'cwasi/primitives';
 
@@ -110,20 +111,37 @@ export async function repeat(count: number, budgetMs: number, min: number, fn: (
   return i;
 }
 
+/** /proc's page unit (x86-64 and arm64 Linux default). */
+const PAGE_BYTES = 4096;
+
 /** Peak RSS of this process (its worker threads included) from creation to stop(): sampled every `everyMs` and at each sample() call. */
 export class RssPeak {
-  peak = process.memoryUsage.rss();
+  peak: number;
   private readonly timer: NodeJS.Timeout;
-  constructor(everyMs = 5) {
+  /** `pids`: other processes whose RSS counts too (read from /proc; one that is gone counts 0). */
+  constructor(everyMs = 5, private readonly pids: readonly number[] = []) {
+    this.peak = this.now();
     this.timer = setInterval(() => this.sample(), everyMs);
   }
   sample(): void {
-    const r = process.memoryUsage.rss();
+    const r = this.now();
     if (r > this.peak) this.peak = r;
   }
   stop(): number {
     clearInterval(this.timer);
     this.sample();
     return this.peak;
+  }
+  private now(): number {
+    let r = process.memoryUsage.rss();
+    for (const pid of this.pids) {
+      try {
+        // statm: size resident shared ... in pages.
+        r += Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_BYTES;
+      } catch {
+        // gone
+      }
+    }
+    return r;
   }
 }

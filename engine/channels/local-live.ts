@@ -45,6 +45,8 @@ import type { StreamSink, StreamSource } from '../worker/stream-host.js';
  * give its thread a core) before it keeps the rest in its own memory.
  */
 export const LIVE_ATTACH_MS = 2000;
+/** A live side's checks before it sleeps on the ring (Ring.spinChecks): a few, no polling. */
+const LIVE_SPIN_CHECKS = 32;
 /** Room a live producer keeps free for its DESC frame and its END frame. */
 const TAIL_RESERVE_BYTES = 2 * FRAME_HEADER_BYTES + DESC_BYTES + END_BYTES;
 
@@ -68,6 +70,7 @@ export class LiveRingSink implements StreamSink {
   /** `consumerStarting`: the consumer was launched beside this producer (it is worth waiting for). */
   constructor(buffer: SharedArrayBuffer, private readonly heap: Heap, private readonly arena: Arena, private readonly generation: number, private readonly deadline: number, consumerStarting: boolean) {
     this.ring = new Ring(buffer);
+    this.ring.spinChecks = LIVE_SPIN_CHECKS;
     this.patienceMs = consumerStarting ? LIVE_ATTACH_MS : 0;
     this.chunk = Math.max(1, streamChunkBytes(this.ring.capacity) - TAIL_RESERVE_BYTES);
   }
@@ -166,6 +169,7 @@ export class LiveRingSource implements StreamSource {
 
   constructor(buffer: SharedArrayBuffer, private readonly sources: readonly MemoryRef[], private readonly shared: SharedResolver, private readonly deadline: number) {
     this.ring = new Ring(buffer);
+    this.ring.spinChecks = LIVE_SPIN_CHECKS;
     this.ring.attachConsumer();
   }
 

@@ -65,9 +65,15 @@ export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: numbe
     feed.abort();
     s.abort(failure.code, `the consumer's side stopped: ${failure.message}`);
   };
+  let granted = 0;
   const grant = (): void => {
     // Only once the consumer reads: before, the sender keeps to the initial window.
-    if (feed.ring.consumerAttached) s.grant(feed.written + window);
+    // In steps of a quarter window: a CREDIT frame per socket read would cost more than the bytes.
+    const limit = feed.written + window;
+    if (feed.ring.consumerAttached && limit - granted >= window >> 2) {
+      granted = limit;
+      s.grant(limit);
+    }
   };
   const flush = async (): Promise<void> => {
     // Bound: each turn writes the oldest queued chunk (waiting for room) or ends.

@@ -337,6 +337,7 @@ interface NodeOptions extends NatsFlags {
   name?: string;
   cluster: string;
   threads?: string;
+  memoryMax?: string;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
@@ -359,6 +360,7 @@ async function cmdNode(o: NodeOptions, out: Out): Promise<void> {
   const natsReplicas = natsReplicasFromFlags(o);
   const engine = await createEngine({
     ...(o.threads !== undefined ? { threads: parsePositiveInt(o.threads, '--threads') } : {}),
+    ...(o.memoryMax !== undefined ? { memoryMaxBytes: parseSize(o.memoryMax) } : {}),
     cluster: {
       nats: o.nats, listen: o.listen, cluster: o.cluster,
       ...(natsReplicas !== undefined ? { natsReplicas } : {}),
@@ -509,7 +511,8 @@ export function buildProgram(out: Out = io): Command {
     .option('--name <name>', 'node name (default: <hostname>-<pid>)')
     .addOption(new Option('--listen <host:port>', 'Networked Buffer listener').default('127.0.0.1:0', '127.0.0.1:0, loopback'))
     .option('--secret-file <file>', 'file holding the cluster secret (else CWASI_SECRET)')
-    .option('--threads <n>', 'worker threads');
+    .option('--threads <n>', 'worker threads')
+    .option('--memory-max <size>', 'largest size a function memory on this node may grow to, e.g. 4GiB (default: 2GiB)');
   helpHere(node)
     .optionsGroup('Networked Buffer TLS:')
     .option('--tls-cert <file>', 'this node\'s certificate (PEM; with --tls-key and --tls-ca)')

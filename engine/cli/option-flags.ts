@@ -9,6 +9,7 @@ import { CwasiError } from '../errors.js';
 export const OPTION_FLAGS: Readonly<Record<string, string>> = {
   'threads': '--threads',
   'timeoutMs': '--timeout',
+  'memoryMaxBytes': '--memory-max',
   'cluster.nats': '--nats',
   'cluster.natsReplicas': '--nats-replicas',
   'cluster.cluster': '--cluster',

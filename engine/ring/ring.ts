@@ -145,6 +145,13 @@ export class Ring {
    * thread costs tens to hundreds of microseconds on these machines.
    */
   spinMs = 0;
+  /**
+   * Checks of the other side's index before a blocking wait sleeps. A live
+   * stream's two sides (local-live.ts) set it low: each stage has a thread,
+   * often more than the machine has cores, and a spinning thread takes the
+   * core the other side needs.
+   */
+  spinChecks = SPIN;
   /** Frames written (producer side) / read (consumer side) since the last reset, as seen by this view. */
   private seqOut = 0;
   private seqIn = 0;
@@ -566,7 +573,7 @@ export class Ring {
       const s = Atomics.load(this.i32, I_STATE);
       // Closed means no more frames; bytes written before close() still count.
       if (s === STATE_CLOSED && reading) return ready() ? 'ok' : 'closed';
-      if (i >= SPIN && (spinUntil === 0 || performance.now() >= spinUntil || Date.now() >= deadline)) break;
+      if (i >= this.spinChecks && (spinUntil === 0 || performance.now() >= spinUntil || Date.now() >= deadline)) break;
     }
     for (;;) {
       const observed = Atomics.load(this.i32, index);
