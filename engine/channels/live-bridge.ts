@@ -207,7 +207,7 @@ export class LiveRingFeed {
     const dv = new DataView(this.end8.buffer);
     dv.setUint32(0, total >>> 0, true);
     dv.setUint32(4, Math.floor(total / 2 ** 32), true);
-    this.ring.writeFrame(FRAME_END, LIVE_AUX, this.end8);
+    this.ring.writeFrame(FRAME_END, LIVE_AUX, this.end8, true);
   }
 
   abort(): void {

@@ -71,6 +71,7 @@ export class LiveRingSink implements StreamSink {
   constructor(buffer: SharedArrayBuffer, private readonly heap: Heap, private readonly arena: Arena, private readonly generation: number, private readonly deadline: number, consumerStarting: boolean) {
     this.ring = new Ring(buffer);
     this.ring.spinChecks = LIVE_SPIN_CHECKS;
+    this.ring.batchBytes = this.ring.capacity >> 2;
     this.patienceMs = consumerStarting ? LIVE_ATTACH_MS : 0;
     this.chunk = Math.max(1, streamChunkBytes(this.ring.capacity) - TAIL_RESERVE_BYTES);
   }
@@ -129,7 +130,8 @@ export class LiveRingSink implements StreamSink {
     const dv = new DataView(this.end8.buffer);
     dv.setUint32(0, total >>> 0, true);
     dv.setUint32(4, Math.floor(total / 2 ** 32), true);
-    ring.writeFrame(FRAME_END, LIVE_AUX, this.end8);
+    // The last frame: the consumer must see it whatever it waits for.
+    ring.writeFrame(FRAME_END, LIVE_AUX, this.end8, true);
     return kept;
   }
 
@@ -170,6 +172,7 @@ export class LiveRingSource implements StreamSource {
   constructor(buffer: SharedArrayBuffer, private readonly sources: readonly MemoryRef[], private readonly shared: SharedResolver, private readonly deadline: number) {
     this.ring = new Ring(buffer);
     this.ring.spinChecks = LIVE_SPIN_CHECKS;
+    this.ring.batchBytes = this.ring.capacity >> 2;
     this.ring.attachConsumer();
   }
 

@@ -20,9 +20,11 @@
 //  │ offset │ field            │ owner │ meaning                                  │
 //  ├────────┼──────────────────┼───────┼──────────────────────────────────────────┤
 //  │   0    │ HEAD             │ prod. │ bytes written, ever (u32, wraps)         │
-//  │   4    │ PRODUCER_WAITING │ prod. │ 1 while the producer sleeps on TAIL      │
+//  │   4    │ PRODUCER_WAITING │ prod. │ while the producer sleeps on TAIL: the   │
+//  │        │                  │       │ free bytes it waits for (else 0)         │
 //  │  64    │ TAIL             │ cons. │ bytes read, ever (u32, wraps)            │
-//  │  68    │ CONSUMER_WAITING │ cons. │ 1 while the consumer sleeps on HEAD      │
+//  │  68    │ CONSUMER_WAITING │ cons. │ while the consumer sleeps on HEAD: the   │
+//  │        │                  │       │ readable bytes it waits for (else 0)     │
 //  │  72    │ CONSUMER_ATTACHED│ cons. │ 1 once a consumer started reading        │
 //  │ 128    │ STATE            │ both  │ 0 open, 1 closed (no more frames),       │
 //  │        │                  │       │ 2 aborted (either side gave up)          │
@@ -33,6 +35,9 @@
 //  └────────┴──────────────────┴───────┴──────────────────────────────────────────┘
 //
 // HEAD and TAIL sit on separate cache lines so the two sides do not share one.
+// Each side wakes the other only when it made what the other waits for
+// available (the *_WAITING word), or when it ends, closes or aborts: a side
+// that batches (Ring.batchBytes) is woken once per batch, not per frame.
 // used = (HEAD - TAIL) mod 2^32; a byte at stream position p lives at
 // data[p & (CAPACITY - 1)].
 //
@@ -107,6 +112,8 @@ const I_STATE = RING.STATE >> 2;
 const SPIN = 2000;
 /** Longest single sleep; waiters re-check STATE and their deadline after it. */
 const MAX_SLEEP_MS = 100;
+/** Longest sleep of a batching consumer (Ring.batchBytes): it then reads whatever is there. */
+const BATCH_SLEEP_MS = 1;
 /** pollNear: wake this long before the expected time, and poll until this long after it (ms). */
 const POLL_EARLY_MS = 0.15;
 const POLL_LATE_MS = 0.3;
@@ -152,6 +159,13 @@ export class Ring {
    * core the other side needs.
    */
   spinChecks = SPIN;
+  /**
+   * Batch wake-ups (a live stream's sides, local-live.ts): a consumer that
+   * sleeps asks to be woken once this many bytes are readable (it still
+   * looks every BATCH_SLEEP_MS, for a producer that slowed down), a producer
+   * once twice this much room is free. 0: wake on every frame.
+   */
+  batchBytes = 0;
   /** Frames written (producer side) / read (consumer side) since the last reset, as seen by this view. */
   private seqOut = 0;
   private seqIn = 0;
@@ -275,13 +289,13 @@ export class Ring {
    * Write a whole frame (header, then `payload`) at once; the caller made
    * sure it fits (`waitForSpace`). Returns false, writing nothing, when it does not.
    */
-  writeFrame(type: number, total: number, payload: Uint8Array): boolean {
+  writeFrame(type: number, total: number, payload: Uint8Array, force = false): boolean {
     const head = Atomics.load(this.i32, I_HEAD) >>> 0;
     if (this.space() < FRAME_HEADER_BYTES + payload.length) return false;
     this.encodeHeader(type, payload.length, total);
     this.copyIn(head, this.scratch);
     this.copyIn(head + FRAME_HEADER_BYTES, payload);
-    this.publish(head + FRAME_HEADER_BYTES + payload.length);
+    this.publish(head + FRAME_HEADER_BYTES + payload.length, force);
     return true;
   }
 
@@ -293,11 +307,13 @@ export class Ring {
     if (src.length > first) copyInto(this.data, 0, src.subarray(first));
   }
 
-  private publish(newHead: number): void {
+  /** `force`: wake a sleeping consumer whatever it waits for (the last frames of a stream). */
+  private publish(newHead: number, force = false): void {
     // Publish the bytes: the consumer reads HEAD before touching them.
     Atomics.store(this.i32, I_HEAD, newHead | 0);
-    // Wake a sleeping consumer (it raised CONSUMER_WAITING before re-reading HEAD).
-    if (Atomics.load(this.i32, I_CONSUMER_WAITING) === 1) Atomics.notify(this.i32, I_HEAD);
+    // Wake a sleeping consumer (it raised CONSUMER_WAITING before re-reading HEAD) once what it waits for is there.
+    const want = Atomics.load(this.i32, I_CONSUMER_WAITING);
+    if (want !== 0 && (force || ((newHead - Atomics.load(this.i32, I_TAIL)) >>> 0) >= want)) Atomics.notify(this.i32, I_HEAD);
   }
 
   /**
@@ -307,12 +323,14 @@ export class Ring {
    */
   waitForSpace(bytes: number, deadline: number, shouldYield?: () => boolean): WaitOutcome | 'yielded' {
     if (bytes > this.capacity) throw new CwasiError('E_INTERNAL', `waiting for ${bytes} bytes in a ${this.capacity}-byte ring`);
-    if (shouldYield === undefined) return this.waitOn(I_TAIL, I_PRODUCER_WAITING, () => this.space() >= bytes, deadline, false);
+    // A batching producer sleeps until twice its batch is free, then writes frames back to back.
+    const want = Math.min(this.capacity, Math.max(bytes, 2 * this.batchBytes));
+    if (shouldYield === undefined) return this.waitOn(I_TAIL, I_PRODUCER_WAITING, () => this.space() >= bytes, deadline, false, want);
     for (;;) {
       if (this.space() >= bytes) return 'ok';
       if (shouldYield()) return 'yielded';
       // Sleep in short slices so that the yield condition is re-checked.
-      const outcome = this.waitOn(I_TAIL, I_PRODUCER_WAITING, () => this.space() >= bytes, Math.min(deadline, Date.now() + 1), false);
+      const outcome = this.waitOn(I_TAIL, I_PRODUCER_WAITING, () => this.space() >= bytes, Math.min(deadline, Date.now() + 1), false, want);
       if (outcome === 'ok') return 'ok';
       if (outcome !== 'timeout' || Date.now() >= deadline) return outcome;
     }
@@ -380,7 +398,8 @@ export class Ring {
     dv.setUint32(FRAME_HEADER_BYTES + DESC.PTR, d.ptr >>> 0, true);
     dv.setUint32(FRAME_HEADER_BYTES + DESC.LEN, d.len >>> 0, true);
     this.copyIn(head, this.descFrame);
-    this.publish(head + this.descFrame.length);
+    // A descriptor names the rest of a message: the consumer needs it whatever it waits for.
+    this.publish(head + this.descFrame.length, true);
     return true;
   }
 
@@ -411,9 +430,7 @@ export class Ring {
     copyInto(dst, 0, this.data.subarray(at, at + first));
     if (n > first) copyInto(dst, first, this.data.subarray(0, n - first));
     // Publish the freed space: the producer reads TAIL before reusing it.
-    Atomics.store(this.i32, I_TAIL, (tail + n) | 0);
-    // Wake a sleeping producer (it set PRODUCER_WAITING before re-reading TAIL).
-    if (Atomics.load(this.i32, I_PRODUCER_WAITING) === 1) Atomics.notify(this.i32, I_TAIL);
+    this.freed(tail + n);
     return n;
   }
 
@@ -455,7 +472,7 @@ export class Ring {
 
   /** Wait until `bytes` are free, without blocking the thread (main thread). */
   waitSpaceAsync(bytes: number, deadline: number, signal?: AbortSignal): Promise<WaitOutcome> {
-    return this.waitAsyncFor(I_TAIL, I_PRODUCER_WAITING, () => this.space() >= bytes, deadline, signal);
+    return this.waitAsyncFor(I_TAIL, I_PRODUCER_WAITING, () => this.space() >= bytes, deadline, signal, bytes);
   }
 
   /**
@@ -477,9 +494,14 @@ export class Ring {
 
   /** Free `n` bytes that `peek` showed (the producer may reuse them). */
   consume(n: number): void {
-    const tail = Atomics.load(this.i32, I_TAIL) >>> 0;
-    Atomics.store(this.i32, I_TAIL, (tail + n) | 0);
-    if (Atomics.load(this.i32, I_PRODUCER_WAITING) === 1) Atomics.notify(this.i32, I_TAIL);
+    this.freed((Atomics.load(this.i32, I_TAIL) >>> 0) + n);
+  }
+
+  /** Publish TAIL; wake a sleeping producer (it set PRODUCER_WAITING before re-reading TAIL) once the room it waits for is free. */
+  private freed(newTail: number): void {
+    Atomics.store(this.i32, I_TAIL, newTail | 0);
+    const want = Atomics.load(this.i32, I_PRODUCER_WAITING);
+    if (want !== 0 && this.capacity - ((Atomics.load(this.i32, I_HEAD) - newTail) >>> 0) >= want) Atomics.notify(this.i32, I_TAIL);
   }
 
   /**
@@ -555,7 +577,9 @@ export class Ring {
   // ── waiting ──────────────────────────────────────────────────────────────
 
   private waitForData(deadline: number): WaitOutcome {
-    return this.waitOn(I_HEAD, I_CONSUMER_WAITING, () => this.hasData(), deadline, true);
+    if (this.batchBytes === 0) return this.waitOn(I_HEAD, I_CONSUMER_WAITING, () => this.hasData(), deadline, true);
+    // A batching consumer is woken once a batch is there, and looks every BATCH_SLEEP_MS for less.
+    return this.waitOn(I_HEAD, I_CONSUMER_WAITING, () => this.hasData(), deadline, true, Math.min(this.batchBytes, this.capacity >> 1), BATCH_SLEEP_MS);
   }
 
   /**
@@ -564,7 +588,8 @@ export class Ring {
    * side publishes its index before reading the flag, so a wake-up cannot be
    * lost between the check and the sleep.
    */
-  private waitOn(index: number, flag: number, ready: () => boolean, deadline: number, reading: boolean): WaitOutcome {
+  /** `want`: what the other side must make available before it wakes this one (the *_WAITING word); `sliceMs`: the longest sleep. */
+  private waitOn(index: number, flag: number, ready: () => boolean, deadline: number, reading: boolean, want = 1, sliceMs = MAX_SLEEP_MS): WaitOutcome {
     const spinUntil = this.spinMs > 0 ? performance.now() + this.spinMs : 0;
     for (let i = 0; ; i++) {
       // Aborted wins over ready: the transfer is dead even if bytes or space remain.
@@ -577,7 +602,7 @@ export class Ring {
     }
     for (;;) {
       const observed = Atomics.load(this.i32, index);
-      Atomics.store(this.i32, flag, 1);
+      Atomics.store(this.i32, flag, want);
       try {
         if (Atomics.load(this.i32, I_STATE) === STATE_ABORTED) return 'aborted';
         if (ready()) return 'ok';
@@ -585,18 +610,18 @@ export class Ring {
         if (s === STATE_CLOSED && reading) return ready() ? 'ok' : 'closed';
         const left = deadline - Date.now();
         if (left <= 0) return 'timeout';
-        Atomics.wait(this.i32, index, observed, Math.min(left, MAX_SLEEP_MS));
+        Atomics.wait(this.i32, index, observed, Math.min(left, sliceMs));
       } finally {
         Atomics.store(this.i32, flag, 0);
       }
     }
   }
 
-  private async waitAsyncFor(index: number, flag: number, ready: () => boolean, deadline: number, signal?: AbortSignal): Promise<WaitOutcome> {
+  private async waitAsyncFor(index: number, flag: number, ready: () => boolean, deadline: number, signal?: AbortSignal, want = 1): Promise<WaitOutcome> {
     const reading = index === I_HEAD;
     for (;;) {
       const observed = Atomics.load(this.i32, index);
-      Atomics.store(this.i32, flag, 1);
+      Atomics.store(this.i32, flag, want);
       let keepAlive: NodeJS.Timeout | undefined;
       try {
         if (Atomics.load(this.i32, I_STATE) === STATE_ABORTED) return 'aborted';
