@@ -55,6 +55,8 @@ export class LiveRingDrain {
   /** `producerHeap`: the producer's memory (a DESC frame names a remainder kept there). */
   constructor(buffer: SharedArrayBuffer, private readonly producerHeap: () => Heap | undefined, private readonly generation: number, private readonly deadline: number, private readonly signal?: AbortSignal) {
     this.ring = new Ring(buffer);
+    // Woken per quarter ring, as a worker reading a live stream is (local-live.ts).
+    this.ring.batchBytes = this.ring.capacity >> 2;
   }
 
   /**
@@ -188,6 +190,21 @@ export class LiveRingFeed {
     }
     this.written += off;
     return off;
+  }
+
+  /**
+   * A place in the ring for up to `max` bytes read straight into it (a
+   * socket read), keeping room for the END frame; null when there is none.
+   * `commit` publishes what landed there as a DATA frame.
+   */
+  view(max: number): Uint8Array | null {
+    if (this.ring.state !== STATE_OPEN) return null;
+    return this.ring.reserveFrame(Math.min(max, this.chunk, this.ring.space() - 2 * FRAME_HEADER_BYTES - END_BYTES));
+  }
+
+  commit(n: number): void {
+    this.ring.commitFrame(FRAME_DATA, LIVE_AUX, n);
+    this.written += n;
   }
 
   /** Write all of `src`, waiting for room. */

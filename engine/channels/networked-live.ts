@@ -7,10 +7,13 @@
 //
 // Sending: each piece the drain reads from ring A is written to the socket
 // straight from the ring (the kernel copies it), and its room in the ring is
-// freed once the socket took it. Receiving: each chunk the socket delivers
-// is copied into ring B; what does not fit waits in a queue, bounded by the
-// credit the receiver grants: at most `window` bytes beyond what went into
-// the ring. Memory on both nodes is the two rings and one window in flight.
+// freed once the socket took it. Receiving: the socket reads straight into
+// ring B (DirectChunks: a frame's payload place, published once the read
+// returned); a chunk that arrives when the ring has no room is copied to a
+// queue, bounded by the credit the receiver grants: at most `window` bytes
+// beyond what went into the ring. Memory on both nodes is the two rings and
+// one window in flight; the only copies besides the kernel's are into and
+// out of the two rings by the functions' workers.
 //
 // Attaching: the receiver grants no credit beyond the protocol's initial
 // window until its consumer reads (attached to ring B); the sender tells its
@@ -21,6 +24,7 @@
 
 import { CwasiError, asCwasiError } from '../errors.js';
 import type { IncomingStream, OutgoingStream } from '../net/transport.js';
+import type { DirectChunks } from '../net/incoming-stream.js';
 import { STREAM_INITIAL_WINDOW } from '../net/protocol.js';
 import { LiveRingDrain, LiveRingFeed, carryingFailed } from './live-bridge.js';
 import type { PooledRing, RingPool, RingPools } from '../ring/pools.js';
@@ -94,6 +98,14 @@ export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: numbe
     grant();
   };
   let watching = false;
+  const direct: DirectChunks = {
+    // Socket reads land in the ring itself while nothing waits in the queue (bytes stay in order).
+    view: (max) => (queue.length === 0 && failure === undefined ? feed.view(max) : null),
+    commit: (n) => {
+      feed.commit(n);
+      grant();
+    },
+  };
   const received = s.receiveChunks((bytes) => {
     if (failure !== undefined) return;
     const took = queue.length === 0 ? feed.tryWrite(bytes) : 0;
@@ -108,7 +120,7 @@ export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: numbe
       watching = true;
       void whenReading().finally(() => (watching = false));
     }
-  });
+  }, direct);
   return received.then(async (total) => {
     await flushing;
     if (failure !== undefined) throw failure;

@@ -246,8 +246,10 @@ export class DagRun {
     // the one that failed, which will never come: end the invocation with this
     // failure now, which cancels it there, instead of at the deadline.
     const self = this.runner.hostName;
+    // Not for a failure that may follow from a live producer's: that producer (perhaps the
+    // step still running there) is about to report its own, which must not be replaced by this one.
     const remoteWaiting = this.plan.segments.some((s) => s.group.host !== self && this.state[s.id]!.launched && this.state[s.id]!.produced === undefined);
-    if (remoteWaiting) this.inv.abort(asCwasiError(err));
+    if (remoteWaiting && !downstream) this.inv.abort(asCwasiError(err));
   }
 
   private consumerFinished(seg: Segment, ok: boolean): void {

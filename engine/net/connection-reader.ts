@@ -138,11 +138,12 @@ export class ConnectionReader implements FrameHandler {
     const remaining = this.parser.dataRemaining;
     if (remaining > 0) {
       const s = this.currentData;
-      if (s !== null && s.canReceiveDirect()) {
-        // Straight into the consumer's buffer: at most the rest of this frame, which
-        // dataStart checked against the stream's remaining length and dest's size.
+      // Straight into the consumer's buffer: at most the rest of this frame, which
+      // dataStart checked against the stream's remaining length and credit.
+      const direct = s === null ? null : s.directView(remaining);
+      if (direct !== null && direct.length > 0) {
         this.directStream = s;
-        return s.dest!.subarray(s.received, s.received + remaining);
+        return direct;
       }
       return buf;
     }

@@ -35,6 +35,8 @@ export class IncomingStream {
   /** @internal An open-ended stream's END_OF_STREAM arrived: `received` is its length. */ endSeen = false;
   /** The consumer of an open-ended stream (receiveChunks). */
   private onChunk: ((bytes: Uint8Array) => void) | null = null;
+  /** Where its bytes may be read straight to, when the consumer offers a place (receiveChunks). */
+  private direct: DirectChunks | null = null;
   private readonly link: StreamLink;
   /** @internal Bytes of the stream received so far (landed in dest, or buffered). */ received = 0;
   /** @internal The consumer's buffer, once receiveInto was called. */ dest: Uint8Array | null = null;
@@ -111,11 +113,12 @@ export class IncomingStream {
    * rejects like receiveInto. The sender may send only up to the credit:
    * raise it with `grant` as the bytes are taken.
    */
-  receiveChunks(onChunk: (bytes: Uint8Array) => void): Promise<number> {
+  receiveChunks(onChunk: (bytes: Uint8Array) => void, direct?: DirectChunks): Promise<number> {
     if (this.dest !== null || this.onChunk !== null) return Promise.reject(new CwasiError('E_INTERNAL', `stream ${this.id} from ${this.peer}: received twice`));
     if (!this.openEnded) return Promise.reject(new CwasiError('E_INTERNAL', `stream ${this.id} from ${this.peer} has a length: use receiveInto()`));
     if (this.error !== null) return Promise.reject(this.error);
     this.onChunk = onChunk;
+    this.direct = direct ?? null;
     const early = this.buffered;
     this.buffered = [];
     this.link.releaseBuffered(this.bufferedBytes);
@@ -144,9 +147,17 @@ export class IncomingStream {
     this.fail(err);
   }
 
-  /** @internal Can the next socket read target `dest` directly? (Fails the stream if `dest` was detached.) */
-  canReceiveDirect(): boolean {
-    return this.state === 'open' && !this.openEnded && this.dest !== null && this.destIntact();
+  /**
+   * @internal Where the next socket read of up to `max` bytes of this
+   * stream may land directly: the rest of `dest`, or a place the chunk
+   * consumer offers; null: read into the connection's buffer. (Fails the
+   * stream if `dest` was detached.)
+   */
+  directView(max: number): Uint8Array | null {
+    if (this.state !== 'open') return null;
+    if (this.openEnded) return this.direct === null || this.onChunk === null ? null : this.direct.view(max);
+    if (this.dest === null || !this.destIntact()) return null;
+    return this.dest.subarray(this.received, this.received + max);
   }
 
   /**
@@ -179,7 +190,10 @@ export class IncomingStream {
 
   /** @internal A socket read targeted at `dest` returned `n` bytes (n may be 0 after a failure). */
   landedDirect(n: number): void {
-    if (this.state === 'open') this.received += n;
+    if (this.state === 'open') {
+      this.received += n;
+      if (this.openEnded && n > 0) this.direct?.commit(n);
+    }
     if (this.settleAfterRead) {
       this.settleAfterRead = false;
       this.landed.reject(this.error!);
@@ -211,4 +225,16 @@ export class IncomingStream {
     if (readPending) this.settleAfterRead = true;
     else this.landed.reject(err);
   }
+}
+
+/**
+ * A chunk consumer's place for bytes of an open-ended stream (a live
+ * stream's ring, channels/networked-live.ts): the connection reads socket
+ * bytes straight into `view(max)` (at most `max`, which the frame being read
+ * has left; null when there is no room) and then calls `commit(n)`, before
+ * any other JavaScript runs, with what landed there.
+ */
+export interface DirectChunks {
+  view(max: number): Uint8Array | null;
+  commit(n: number): void;
 }

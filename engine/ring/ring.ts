@@ -299,6 +299,27 @@ export class Ring {
     return true;
   }
 
+  /**
+   * The place of the next frame's payload, for a writer that fills it in
+   * place (a socket read): up to `max` bytes, contiguous in the data area
+   * after room for the header; null when there is none. Nothing is written
+   * until `commitFrame`.
+   */
+  reserveFrame(max: number): Uint8Array | null {
+    if (Atomics.load(this.i32, I_STATE) === STATE_ABORTED) return null;
+    const at = ((Atomics.load(this.i32, I_HEAD) >>> 0) + FRAME_HEADER_BYTES) & this.mask;
+    const n = Math.min(max, this.space() - FRAME_HEADER_BYTES, this.capacity - at);
+    return n > 0 ? this.data.subarray(at, at + n) : null;
+  }
+
+  /** Publish a frame whose `length` payload bytes were written where `reserveFrame` said. */
+  commitFrame(type: number, aux: number, length: number): void {
+    const head = Atomics.load(this.i32, I_HEAD) >>> 0;
+    this.encodeHeader(type, length, aux);
+    this.copyIn(head, this.scratch);
+    this.publish(head + FRAME_HEADER_BYTES + length);
+  }
+
   /** Copy `src` into the data area at stream position `pos`, wrapping at the end. */
   private copyIn(pos: number, src: Uint8Array): void {
     const at = pos & this.mask;
@@ -458,7 +479,7 @@ export class Ring {
       off += n;
       if (off === dst.length) break;
       if (n === 0) {
-        const outcome = await this.waitAsyncFor(I_HEAD, I_CONSUMER_WAITING, () => this.hasData(), deadline, signal);
+        const outcome = await this.waitDataAsync(deadline, signal);
         if (outcome !== 'ok') return { read: off, outcome };
       }
     }
@@ -467,7 +488,8 @@ export class Ring {
 
   /** Wait until bytes are readable, without blocking the thread (main thread). */
   waitDataAsync(deadline: number, signal?: AbortSignal): Promise<WaitOutcome> {
-    return this.waitAsyncFor(I_HEAD, I_CONSUMER_WAITING, () => this.hasData(), deadline, signal);
+    if (this.batchBytes === 0) return this.waitAsyncFor(I_HEAD, I_CONSUMER_WAITING, () => this.hasData(), deadline, signal);
+    return this.waitAsyncFor(I_HEAD, I_CONSUMER_WAITING, () => this.hasData(), deadline, signal, Math.min(this.batchBytes, this.capacity >> 1), BATCH_SLEEP_MS);
   }
 
   /** Wait until `bytes` are free, without blocking the thread (main thread). */
@@ -617,7 +639,7 @@ export class Ring {
     }
   }
 
-  private async waitAsyncFor(index: number, flag: number, ready: () => boolean, deadline: number, signal?: AbortSignal, want = 1): Promise<WaitOutcome> {
+  private async waitAsyncFor(index: number, flag: number, ready: () => boolean, deadline: number, signal?: AbortSignal, want = 1, sliceMs = MAX_SLEEP_MS): Promise<WaitOutcome> {
     const reading = index === I_HEAD;
     for (;;) {
       const observed = Atomics.load(this.i32, index);
@@ -631,7 +653,7 @@ export class Ring {
         if (signal?.aborted) return 'aborted';
         const left = deadline - Date.now();
         if (left <= 0) return 'timeout';
-        const slice = Math.min(left, MAX_SLEEP_MS);
+        const slice = Math.min(left, sliceMs);
         const w = Atomics.waitAsync(this.i32, index, observed, slice);
         // A pending waitAsync does not keep Node's event loop alive; this timer does.
         if (w.async) keepAlive = setTimeout(() => {}, slice + 1);
