@@ -22,7 +22,7 @@ export { summarize } from './stats.js';
 // The Networked Buffer's authenticated TCP transport.
 export { NetTransport, READ_BUFFER_BYTES } from './net/transport.js';
 export type {
-  IncomingStream, NetAddress, NetConnection, NetTransportEvents, NetTransportOptions, OutgoingStream,
+  DirectChunks, IncomingStream, NetAddress, NetConnection, NetTransportEvents, NetTransportOptions, OutgoingStream,
 } from './net/transport.js';
 export type { StreamMeta } from './net/protocol.js';
 

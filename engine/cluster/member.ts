@@ -26,7 +26,7 @@
 import { CwasiError, asCwasiError, toErrorRecord } from '../errors.js';
 import type { ErrorRecord } from '../errors.js';
 import { NetTransport, type OutgoingStream, type NetTlsOptions, type NetStats } from '../net/transport.js';
-import { parseAddress } from '../net/helpers.js';
+import { hostOf } from '../net/helpers.js';
 import type { NetworkPeer } from '../channels/networked.js';
 import type { GroupRef } from '../channels/channel.js';
 import type { InputSpec, OutputSpec, RunSuccess } from '../worker/protocol.js';
@@ -596,11 +596,3 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** The host of a record's "host:port" address ("" when it does not parse). */
-function hostOf(address: string): string {
-  try {
-    return parseAddress(address).host;
-  } catch {
-    return '';
-  }
-}

@@ -27,6 +27,15 @@ export function parseAddress(address: string): NetAddress & { key: string } {
   return { host, port, key: `${host.toLowerCase()}:${port}` };
 }
 
+/** The host of a "host:port" address ("" when it does not parse). */
+export function hostOf(address: string): string {
+  try {
+    return parseAddress(address).host;
+  } catch {
+    return '';
+  }
+}
+
 export function formatAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

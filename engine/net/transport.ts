@@ -77,7 +77,7 @@ export {
 } from './options.js';
 export { parseAddress } from './helpers.js';
 export { Connection } from './connection.js';
-export { IncomingStream } from './incoming-stream.js';
+export { IncomingStream, type DirectChunks } from './incoming-stream.js';
 export { OutgoingStream } from './outgoing-stream.js';
 
 /**
