@@ -5,7 +5,8 @@
 // whole-payload form of the same chain is refused for memory); a failure
 // mid-way ends with one typed error and leaves no ring leased here: a
 // producer that traps on another node, a consumer here that stalls
-// (deadline) or is aborted, a producing node killed mid-stream and a
+// (deadline) or is aborted, a consumer that reads only the head (it
+// succeeds), a producing node killed mid-stream and a
 // consuming node killed mid-stream (E_NET, within the detection bound).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -91,6 +92,23 @@ test('a consumer here that stalls: E_TIMEOUT; aborted mid-stream: E_ABORTED', as
   ac.abort();
   await rejectsWith(p, 'E_ABORTED');
   await noRingsLeased('abort');
+});
+
+test('a consumer that reads only the head succeeds, and its producer on the other node stops', async () => {
+  await engine.deploy({ name: 'x-head', functions: { hp: { module: 'stream-producer', host: 'c' }, hk: { module: 'stream-head' } }, edges: [{ from: 'hp', to: 'hk' }] });
+  const size = 256 * MiB;
+  const out = await engine.invoke('x-head', workloads.producerSpec(size, SEED + 1), { timeoutMs: 20_000 });
+  const head = workloads.produce(size, SEED + 1).subarray(0, 64 * 1024);
+  assert.equal(workloads.readChecksums(out), [{ hash: workloads.checksum(head), length: head.length }]);
+  await noRingsLeased('head');
+  assert.is(engine.clusterStats()!.waiting, 0, 'no stream left waiting here');
+  // And the other way: the producer here stops once the consumer on b returned (not at the deadline).
+  await engine.deploy({ name: 'x-head-far', functions: { fp: { module: 'stream-producer' }, fk: { module: 'stream-head', host: 'b' } }, edges: [{ from: 'fp', to: 'fk' }] });
+  const t = Date.now();
+  const far = await engine.invoke('x-head-far', workloads.producerSpec(size, SEED + 1), { timeoutMs: 20_000 });
+  assert.equal(workloads.readChecksums(far), [{ hash: workloads.checksum(head), length: head.length }]);
+  assert.ok(Date.now() - t < 5000, `ended in ${Date.now() - t} ms`);
+  await noRingsLeased('head, consumer on b');
 });
 
 for (const side of ['producing', 'consuming'] as const) {

@@ -98,6 +98,8 @@ export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: numbe
     grant();
   };
   let watching = false;
+  // The consumer's side ended (its task finished, perhaps before the end of the stream): stop the sender.
+  feed.signal?.addEventListener('abort', () => fail(new CwasiError('E_CHANNEL', 'the consumer stopped reading')), { once: true });
   const direct: DirectChunks = {
     // Socket reads land in the ring itself while nothing waits in the queue (bytes stay in order).
     view: (max) => (queue.length === 0 && failure === undefined ? feed.view(max) : null),
@@ -198,6 +200,9 @@ export function openNetworkedLive(peer: LivePeer, pools: RingPools, edge: EdgeCo
         stop.abort();
         peer.cancel(transfer, 'the invocation failed');
         leg?.ring.ring.abort();
+      } else if (to === self) {
+        // The consumer finished: a stream it did not read to its end is given up (the producer stops).
+        stop.abort();
       }
       const l = leg;
       if (l !== undefined) void l.done.then(() => l.pool.giveBack(l.ring, ok), () => l.pool.giveBack(l.ring, false));

@@ -28,6 +28,8 @@ export interface LiveLegHost {
 
 /** One live stream of a run on this node, through a leased ring. */
 export interface LiveLeg {
+  /** 'in': a live input of the run; 'out': a live output. */
+  direction: 'in' | 'out';
   lease: RingLease;
   /** Settles when the stream ended here (all sent and acknowledged, or all fed to the ring) or failed. */
   done: Promise<unknown>;
@@ -38,10 +40,11 @@ export interface LiveLeg {
 /** A live input: the stream is fed into a ring here as it arrives; the first step reads it from there. */
 export function openLiveInput(host: LiveLegHost, input: Extract<RemoteInput, { kind: 'stream' }>, deadline: number, legs: LiveLeg[]): InputSpec {
   const lease = host.leaseRing(input.windowBytes);
-  const feed = new LiveRingFeed(lease.buffer, deadline);
+  const stop = new AbortController();
+  const feed = new LiveRingFeed(lease.buffer, deadline, stop.signal);
   const done = host.expectLive(input.transfer, input.from, feed, lease.capacity, deadline);
   done.catch(() => {});
-  legs.push({ lease, done, abort: () => feed.abort() });
+  legs.push({ direction: 'in', lease, done, abort: () => stop.abort() });
   return { kind: 'ring', ringId: lease.id, sources: [], live: true };
 }
 
@@ -55,14 +58,19 @@ export function openLiveOutputs(host: LiveLegHost, req: RunRequest, output: Outp
     (output.rings ??= []).push({ ringId: lease.id, stream: true, live: true, consumerStarting: dest.live.consumerStarting });
     const done = host.sendLive(dest.node, dest.transfer, drain, req.deadline, traceparentOf(req));
     done.catch(() => {});
-    legs.push({ lease, done, abort: () => drain.ring.abort() });
+    legs.push({ direction: 'out', lease, done, abort: () => drain.ring.abort() });
   }
 }
 
-/** The run ended: a failed one ends its live streams at once (the other side stops too); rings go back as they settle. */
+/**
+ * The run ended: a failed one ends its live streams at once (the other side
+ * stops too), and an input its first step did not read to the end is given
+ * up (its producer stops); an output goes on streaming what the run kept.
+ * Rings go back as the streams settle.
+ */
 export function settleLiveLegs(legs: readonly LiveLeg[], ran: boolean): void {
   for (const l of legs) {
-    if (!ran) l.abort();
+    if (!ran || l.direction === 'in') l.abort();
     void l.done.then(() => l.lease.giveBack(true), () => l.lease.giveBack(false));
   }
 }
