@@ -46,6 +46,11 @@ test('--listen that is not host:port names the flag', async () => {
   usageError(await cwasiEnv(SECRET, 'node', ...NATS, '--listen', 'nowhere'), /^error E_CONFIG: --listen must be "host:port"/m, 'node');
 });
 
+test('cwasi node --memory-max that is not a size, or out of range, names the flag', async () => {
+  usageError(await cwasiEnv(SECRET, 'node', ...NATS, '--memory-max', 'lots'), /^error E_CONFIG: "lots" is not a size/m, 'node');
+  usageError(await cwasiEnv(SECRET, 'node', ...NATS, '--memory-max', '64GiB'), /^error E_CONFIG: --memory-max /m, 'node');
+});
+
 test('--threads above the pool limit names the flag', async () => {
   usageError(await cwasiWithStdin(['run', 'identity', '--text', 'x', '--threads', '5000']), /^error E_CONFIG: --threads must be a whole number from 1 to \d+, got 5000$/m, 'run');
 });

@@ -453,9 +453,10 @@ export class ClusterMember implements NetworkPeer {
 
   private sendTo(address: string, node: string, transfer: string, bytes: Uint8Array, deadline: number, traceparent?: string): Promise<void> {
     return this.streamTo(address, node, transfer, bytes.length, deadline, traceparent, async (s) => {
-      for (let off = 0; off < bytes.length; off += SEND_SLICE_BYTES) {
-        await s.write(bytes.subarray(off, Math.min(bytes.length, off + SEND_SLICE_BYTES)));
-      }
+      // Every slice queued at once: the connection's writer keeps the socket fed (and bounded) without a turn per slice.
+      const writes: Array<Promise<void>> = [];
+      for (let off = 0; off < bytes.length; off += SEND_SLICE_BYTES) writes.push(s.write(bytes.subarray(off, Math.min(bytes.length, off + SEND_SLICE_BYTES))));
+      await Promise.all(writes);
       await s.end();
     });
   }
