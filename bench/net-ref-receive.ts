@@ -1,6 +1,9 @@
 // The receiving end of the two-process raw TCP reference (net-ref.ts): dial
 // the sender, then per repeat send one byte ('g') and time until `bytes` have
-// landed, read with `onread` into one reused buffer. Run in this process on
+// landed, read with `onread` into one reused buffer, or (`keep`) into a
+// buffer the size of the payload, each byte where it belongs, as a receiver
+// that keeps what it receives (an engine node placing a function's input)
+// must. Run in this process on
 // loopback, or in its own process (net-ref-receiver.ts) inside a network
 // namespace. Every wait is bounded.
 
@@ -31,11 +34,15 @@ export interface ReceiveOptions {
   deadlineMs: number;
   /** Rejects when the sender is known to have failed (never, where nobody watches it here). */
   failed?: Promise<never>;
+  /** Land the bytes in a payload-sized buffer (touched before the timing) instead of one reused read buffer. */
+  keep?: boolean;
 }
 
 /** One latency (ms) per repeat, after one untimed repeat that warms the connection and the sender's first write. */
 export async function receiveRepeats(o: ReceiveOptions): Promise<number[]> {
   const readBuf = Buffer.allocUnsafe(o.readBufferBytes);
+  const whole = o.keep === true ? Buffer.allocUnsafeSlow(o.bytes) : undefined;
+  if (whole !== undefined) for (let at = 0; at < whole.length; at += 4096) whole[at] = 0;
   const failed = o.failed ?? new Promise<never>(() => {});
   let received = 0;
   let arrived: (() => void) | null = null;
@@ -47,7 +54,8 @@ export async function receiveRepeats(o: ReceiveOptions): Promise<number[]> {
       sock = net.connect({
         host: o.host, port: o.port, localAddress: o.localAddress, noDelay: true,
         onread: {
-          buffer: readBuf,
+          // Kept: each read lands at its offset in the payload (reads past it, which the protocol never sends, reuse its start).
+          buffer: whole === undefined ? readBuf : () => whole.subarray(received < o.bytes ? received : 0, Math.min(o.bytes, (received < o.bytes ? received : 0) + o.readBufferBytes)),
           callback: (n: number) => {
             received += n;
             if (received >= o.bytes && arrived !== null) {

@@ -7,12 +7,13 @@
 import { receiveRepeats } from './net-ref-receive.js';
 
 const [host, portText, localAddress, ...rest] = process.argv.slice(2);
-const [port, bytes, repeats, readBufferBytes, deadlineMs] = [portText, ...rest].map(Number);
-if (host === undefined || localAddress === undefined || rest.length !== 4 || [port, bytes, repeats, readBufferBytes, deadlineMs].some((n) => !Number.isSafeInteger(n) || n! < 1)) {
-  process.stderr.write('usage: net-ref-receiver HOST PORT LOCAL BYTES REPEATS READ_BUFFER DEADLINE_MS (positive integers)\n');
+const keep = rest[4] === 'keep';
+const [port, bytes, repeats, readBufferBytes, deadlineMs] = [portText, ...rest.slice(0, 4)].map(Number);
+if (host === undefined || localAddress === undefined || rest.length < 4 || rest.length > 5 || (rest.length === 5 && !keep) || [port, bytes, repeats, readBufferBytes, deadlineMs].some((n) => !Number.isSafeInteger(n) || n! < 1)) {
+  process.stderr.write('usage: net-ref-receiver HOST PORT LOCAL BYTES REPEATS READ_BUFFER DEADLINE_MS [keep] (positive integers)\n');
   process.exit(2);
 }
-receiveRepeats({ host, port: port!, localAddress, bytes: bytes!, repeats: repeats!, readBufferBytes: readBufferBytes!, deadlineMs: deadlineMs! }).then(
+receiveRepeats({ host, port: port!, localAddress, bytes: bytes!, repeats: repeats!, readBufferBytes: readBufferBytes!, deadlineMs: deadlineMs!, keep }).then(
   (samples) => process.stdout.write(`samples ${JSON.stringify(samples)}\n`, () => process.exit(0)),
   (err: Error) => {
     process.stderr.write(`net-ref-receiver: ${err.message}\n`);

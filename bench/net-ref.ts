@@ -100,7 +100,8 @@ function lineOf(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
  * reused buffer, `repeats` times after one untimed repeat. Rejects when an
  * end fails or exits early, or a step takes over `deadlineMs`.
  */
-export async function measureRawTcpProcesses(bytes: number, repeats: number, readBufferBytes = READ_BUFFER_BYTES * 16, deadlineMs = 60_000, ends: Ends = LOOPBACK_ENDS): Promise<number[]> {
+/** `keep`: the receiver lands the bytes in a payload-sized buffer (net-ref-receive.ts) instead of one reused read buffer. */
+export async function measureRawTcpProcesses(bytes: number, repeats: number, readBufferBytes = READ_BUFFER_BYTES * 16, deadlineMs = 60_000, ends: Ends = LOOPBACK_ENDS, keep = false): Promise<number[]> {
   checkArgs(bytes, repeats);
   const sender = spawnAt(ends.send, SENDER, [ends.send.host, String(bytes)]);
   const senderDied = deathOf(sender.child, sender.output, 'the sender process');
@@ -108,8 +109,8 @@ export async function measureRawTcpProcesses(bytes: number, repeats: number, rea
   try {
     const port = Number((await withDeadline(Promise.race([lineOf(sender.child, /port (\d+)\n/), senderDied]), deadlineMs, 'the sender did not listen'))[1]);
     const o = { host: ends.send.host, port, localAddress: ends.recv.host, bytes, repeats, readBufferBytes, deadlineMs };
-    if (ends.recv.wrap.length === 0) return await receiveRepeats({ ...o, failed: senderDied });
-    const r = spawnAt(ends.recv, RECEIVER, [o.host, o.port, o.localAddress, o.bytes, o.repeats, o.readBufferBytes, o.deadlineMs].map(String));
+    if (ends.recv.wrap.length === 0) return await receiveRepeats({ ...o, failed: senderDied, keep });
+    const r = spawnAt(ends.recv, RECEIVER, [...[o.host, o.port, o.localAddress, o.bytes, o.repeats, o.readBufferBytes, o.deadlineMs].map(String), ...(keep ? ['keep'] : [])]);
     receiver = r;
     const receiverDied = deathOf(r.child, r.output, 'the receiver process');
     const m = await withDeadline(Promise.race([lineOf(r.child, /samples (\[.*\])\n/), senderDied, receiverDied]), Math.min(deadlineMs * (repeats + 2), MAX_TIMER_MS), 'the receiver did not report');

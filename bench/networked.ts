@@ -42,7 +42,7 @@ const IPERF3_SECONDS = 3;
 export async function networked(opts: BenchOptions): Promise<BenchReport> {
   const sizes = opts.sizes ?? [2 * MiB, 100 * MiB];
   const wanted = (m: string) => opts.modes === undefined || opts.modes.includes(m);
-  const total = sizes.reduce((n, s) => n + countFor(s, opts.quick, opts.executions) * 5, 0);
+  const total = sizes.reduce((n, s) => n + countFor(s, opts.quick, opts.executions) * 6, 0);
   const results: BenchResult[] = [];
   // Made before anything is measured: without namespaces, --netns fails here (E_NETNS_UNAVAILABLE).
   let stopBar = () => {};
@@ -88,6 +88,11 @@ export async function networked(opts: BenchOptions): Promise<BenchReport> {
       if (wanted('raw-tcp-2proc')) {
         results.push(row('networked', 'raw-tcp-2proc', bytes, await measureRawTcpProcesses(bytes, n, undefined, undefined, sites.ends), { metric: 'transfer' }));
         bar.tick(n, `raw-tcp-2proc ${bytes >> 20} MiB`);
+      }
+      if (wanted('raw-tcp-2proc-kept')) {
+        // The same, the receiver keeping the payload (each byte at its offset in a payload-sized buffer), as a node must.
+        results.push(row('networked', 'raw-tcp-2proc-kept', bytes, await measureRawTcpProcesses(bytes, n, undefined, undefined, sites.ends, true), { metric: 'transfer' }));
+        bar.tick(n, `raw-tcp-2proc-kept ${bytes >> 20} MiB`);
       }
       if (wanted('transport')) {
         results.push(row('networked', 'transport', bytes, await measureTransport(bytes, n), { metric: 'transfer' }));

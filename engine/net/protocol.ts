@@ -149,7 +149,7 @@ export const FLAG_OPEN_ENDED = 0x02;
 export const FLAGS_KNOWN = FLAG_END_OF_STREAM | FLAG_OPEN_ENDED;
 
 /** Largest DATA payload: a larger stream is sent as many frames. */
-export const MAX_DATA_PAYLOAD = 1024 * 1024;
+export const MAX_DATA_PAYLOAD = 4 * 1024 * 1024;
 /** Largest OPEN metadata (UTF-8 JSON). */
 export const MAX_META_BYTES = 64 * 1024;
 /** Largest ABORT payload (code and message). */
