@@ -230,8 +230,10 @@ export const ringEndpoint: Endpoint<'ring'> = {
         }
         if (dst < 0) {
           dst = target.heap.allocIn(target.arena, total);
-          // A stream has started: the next frames come as fast as the producer copies, not worth polling for.
+          // A stream has started: the next frames come as fast as the producer copies, not worth polling
+          // for; be woken per batch of them (the producer wakes this side for its last frame whatever).
           ring.spinMs = STREAMING_SPIN_MS;
+          ring.batchBytes = ring.capacity >> 2;
         }
         const r = ring.read(target.heap.bytes().subarray(dst + off, dst + off + header.length), target.deadline);
         if (r.outcome !== 'ok') throw channelError('local buffer read', r.outcome);
@@ -332,8 +334,11 @@ function streamOut(ring: Ring, heap: Heap, generation: number, out: { ptr: numbe
       return;
     }
     if (outcome !== 'ok') throw channelError('local buffer write', outcome);
-    ring.writeFrame(FRAME_DATA, out.len, heap.bytes().subarray(out.ptr + off, out.ptr + off + n));
+    // The last frame wakes the consumer whatever it waits for (it may batch: below).
+    ring.writeFrame(FRAME_DATA, out.len, heap.bytes().subarray(out.ptr + off, out.ptr + off + n), off + n === out.len);
     off += n;
+    // Wake-ups per batch, not per frame, once the consumer reads (Ring.batchBytes).
+    if (attached) ring.batchBytes = ring.capacity >> 2;
   } while (off < out.len);
 }
 
