@@ -19,10 +19,8 @@
 // refused: the row carries the error code and message instead of times.
 // Every run's checksum is checked against plain JS (workloads.streamedChecksum,
 // in 1 MiB pieces, whatever the size).
-// References (stream-floor.ts), at 1 GiB: the three whole-payload stages
-// started together on their own bytes (no stream between them), and for
-// networked rows two raw TCP hops of the bytes at once (a lower bound of
-// that row); each ratio goal names them.
+// Reference (stream-floor.ts), at 1 GiB for networked rows: two raw TCP hops
+// of the bytes at once, a lower bound of that row, named by its goal.
 // Goals: streamed makespan ÷ slowest stage ≤ 1.3 at 1 GiB (embedded, local),
 // ≤ 1.5 (networked);
 // at 6 GiB the streamed rows complete under 1.5 GiB of peak RSS and the
@@ -32,7 +30,7 @@ import { CwasiError, Engine, type InvocationReport, type WorkflowDocument } from
 import * as workloads from 'cwasi/workloads';
 import { type BenchOptions, type BenchReport, type BenchResult, type Goal, RssPeak, median, meta, progress, round, row, sizeLabel } from './common.js';
 import { startCluster, type Harness } from './cluster-harness.js';
-import { rawHopsAtOnce, stagesAtOnce } from './stream-floor.js';
+import { rawHopsAtOnce } from './stream-floor.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -133,17 +131,11 @@ async function measure(engine: Engine, name: string, size: number, reps: number,
   return out;
 }
 
-/**
- * A reference of this run for a ratio goal (stream-floor.ts), in multiples
- * of the slowest stage. `bound`: it is a lower bound of the row (work the
- * row must do besides its own), so above the limit it puts the goal beyond
- * this machine; the stages at once are not (a streamed stage works on
- * chunks in cache and may run faster than the same stage on whole payloads).
- */
-function floorSuffix(name: string, samples: number[] | undefined, slowest: number | null, limit: number, bound: boolean): string {
+/** A lower bound of a row measured in this run (stream-floor.ts), in multiples of the slowest stage; above the limit it puts the goal beyond this machine. */
+function floorSuffix(name: string, samples: number[] | undefined, slowest: number | null, limit: number): string {
   if (samples === undefined || slowest === null) return '';
   const f = median(samples) / slowest;
-  return `; ${name}: ${f.toFixed(2)}x the slowest stage${bound && f > limit ? ' (a lower bound: beyond the goal on this machine)' : ''}`;
+  return `; ${name}: ${f.toFixed(2)}x the slowest stage${f > limit ? ' (a lower bound: beyond the goal on this machine)' : ''}`;
 }
 
 export async function stream(opts: BenchOptions): Promise<BenchReport> {
@@ -183,25 +175,22 @@ export async function stream(opts: BenchOptions): Promise<BenchReport> {
         otherPids = [];
       }
     }
-    // The floors the goals are judged against (stream-floor.ts), at the sizes they are set for.
-    for (const size of sizes.filter((n) => n === GiB)) {
-      bar.tick(0, `${sizeLabel(size)} floors`);
-      floors.set(`stages/${size}`, await stagesAtOnce(threads, size, reps, MEMORY_MAX));
-      if (modes.includes('networked')) floors.set(`hops/${size}`, await rawHopsAtOnce(size, reps));
+    // The networked rows' lower bound (stream-floor.ts), at the size their goal is set for.
+    if (modes.includes('networked') && sizes.includes(GiB)) {
+      bar.tick(0, `${sizeLabel(GiB)} raw TCP hops`);
+      floors.set(`hops/${GiB}`, await rawHopsAtOnce(GiB, reps));
     }
   } finally {
     bar.stop();
   }
   for (const [k, samples] of floors) {
-    const [what, size] = k.split('/') as [string, string];
-    results.push(row('stream', what === 'stages' ? 'floor-stages-at-once' : 'floor-raw-tcp-hops-at-once', Number(size), samples, {
-      metric: what === 'stages' ? 'the three whole-payload stages started together, each on its own bytes (ms)' : 'the slower of two raw TCP hops of the same bytes sent at once (ms)',
+    results.push(row('stream', 'raw-tcp-hops-at-once', Number(k.split('/')[1]), samples, {
+      metric: 'the slower of two raw TCP hops of the same bytes sent at once (ms)',
       makespanMs: round(median(samples), 2),
     }));
   }
   const floorText = (mode: Mode, size: number, slowest: number | null, limit: number): string =>
-    floorSuffix('the three whole-payload stages alone at once', floors.get(`stages/${size}`), slowest, limit, false)
-    + (mode === 'networked' ? floorSuffix('two raw TCP hops of the bytes at once', floors.get(`hops/${size}`), slowest, limit, true) : '');
+    mode === 'networked' ? floorSuffix('two raw TCP hops of the bytes at once', floors.get(`hops/${size}`), slowest, limit) : '';
   for (const size of sizes) {
     const label = sizeLabel(size);
     for (const mode of modes) {
