@@ -63,9 +63,11 @@ export interface OutputSpec {
   /**
    * Hand the output to consumers through these rings (`local`): a DESC frame,
    * or (stream) DATA frames while the consumer drains them, or (live) what a
-   * streaming function writes, as it writes it.
+   * streaming function writes, as it writes it (inPlace: as DESC frames
+   * naming chunks of a window of windowBytes in the producer's memory, for
+   * a consumer in a worker; engine/channels/local-live.ts).
    */
-  rings?: Array<{ ringId: number; stream: boolean; live?: boolean; consumerStarting?: boolean }>;
+  rings?: Array<{ ringId: number; stream: boolean; live?: boolean; consumerStarting?: boolean; inPlace?: boolean; windowBytes?: number }>;
   /** Store the output in Redis (`remote-kv`). */
   kv?: { url: string; key: string; ttlSeconds: number; chunkBytes: number };
   /** Dispatcher level, steps on another node: keep the output there for later steps there. */

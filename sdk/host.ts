@@ -32,3 +32,15 @@ export declare function host_stream_write(ptr: usize, len: usize): i32;
 // @ts-ignore: decorator
 @external("cwasi", "stream_end")
 export declare function host_stream_end(): i32;
+
+// @ts-ignore: decorator
+@external("cwasi", "stream_next")
+export declare function host_stream_next(max: usize, outSlice: usize): i32;
+
+// @ts-ignore: decorator
+@external("cwasi", "stream_reserve")
+export declare function host_stream_reserve(max: usize, outSlice: usize): i32;
+
+// @ts-ignore: decorator
+@external("cwasi", "stream_commit")
+export declare function host_stream_commit(len: usize): i32;

@@ -11,7 +11,10 @@
 // globals survive between invocations of an instance, garbage is collected;
 // an output stays pinned until every consumer has read it.
 
-import { host_call_start, host_call_wait, host_fail, host_log, host_output, host_stream_end, host_stream_read, host_stream_write } from "./host";
+import {
+  host_call_start, host_call_wait, host_fail, host_log, host_output, host_stream_commit, host_stream_end, host_stream_next, host_stream_read,
+  host_stream_reserve, host_stream_write,
+} from "./host";
 
 /** Byte offset of `ptr` and `len` inside one entry of the input table. */
 // @ts-ignore: decorator
@@ -21,6 +24,9 @@ import { host_call_start, host_call_wait, host_fail, host_log, host_output, host
 /** Bytes per input table entry and per result slice. */
 // @ts-ignore: decorator
 @inline const SLICE_BYTES: usize = 8;
+
+/** Where the host writes the slice of stream_next and stream_reserve. */
+const streamSlice: usize = memory.data(8, 4);
 
 /** Status returned by the host for call_start / call_wait (ABI.md, "status codes"). */
 export namespace Status {
@@ -190,6 +196,25 @@ export class Reader {
     return n;
   }
 
+  /**
+   * The next piece of the input stream, up to `max` bytes (0: as much as
+   * is at hand), where it lies: in an input, or in the producer's chunk when
+   * the two share a memory, else copied once into a buffer of the host's.
+   * Read-only, and valid until the next `next` or `read`. Empty at the end
+   * of the stream and when it failed (`status` < 0 then).
+   */
+  next(max: i32 = 0): Bytes {
+    if (this.ended || this.status < 0) return new Bytes(0, 0);
+    let s = host_stream_next(<usize>max, streamSlice);
+    if (s < 0) {
+      this.status = s;
+      return new Bytes(0, 0);
+    }
+    let len = <i32>load<u32>(streamSlice + SLICE_LEN);
+    if (len == 0) this.ended = true;
+    return new Bytes(<usize>load<u32>(streamSlice + SLICE_PTR), len);
+  }
+
   /** Read until `into` is full or the stream ends: how many bytes, or a negative status. */
   readFull(into: Bytes): i32 {
     let got = 0;
@@ -216,6 +241,31 @@ export class Writer {
     if (this.status < 0) return this.status;
     if (bytes.length <= 0) return 0;
     let s = host_stream_write(bytes.ptr, <usize>bytes.length);
+    if (s < 0) this.status = s;
+    return s;
+  }
+
+  /**
+   * A place for up to `max` output bytes (0: one chunk's worth), to fill
+   * and then hand on with `commit`: where the reader will find them (a
+   * chunk of the stream's window), so nothing is copied on the way out. It
+   * may be shorter than `max`. Empty when the stream can take no more
+   * (`status` < 0).
+   */
+  reserve(max: i32 = 0): Bytes {
+    if (this.status < 0) return new Bytes(0, 0);
+    let s = host_stream_reserve(<usize>max, streamSlice);
+    if (s < 0) {
+      this.status = s;
+      return new Bytes(0, 0);
+    }
+    return new Bytes(<usize>load<u32>(streamSlice + SLICE_PTR), <i32>load<u32>(streamSlice + SLICE_LEN));
+  }
+
+  /** Append the first `n` bytes of the last `reserve`: 0, or a negative status. */
+  commit(n: i32): i32 {
+    if (this.status < 0) return this.status;
+    let s = host_stream_commit(<usize>n);
     if (s < 0) this.status = s;
     return s;
   }

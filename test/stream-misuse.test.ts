@@ -1,7 +1,9 @@
 // A streaming function that misuses the stream host functions ends with one
 // typed error and leaves nothing behind: a read into its own (read-only)
 // input and a write from outside its memory are E_BAD_DESCRIPTOR, an output
-// stream beyond maxPayloadBytes is E_PAYLOAD_TOO_LARGE, reading past the
+// stream beyond maxPayloadBytes is E_PAYLOAD_TOO_LARGE, a commit of more than
+// was reserved and a stream_next slice outside the memory are
+// E_BAD_DESCRIPTOR, reading past the
 // deadline is E_TIMEOUT, a write after the end is refused (status -3), and
 // reporting an output beside a stream, or never ending the stream, is
 // E_WASM_INVALID. After each, the function's memory holds what it held before.
@@ -32,6 +34,8 @@ const CASES = [
   { mode: 4, code: 'E_WASM_INVALID', message: /returned without ending its output stream/ },
   { mode: 6, code: 'E_BAD_DESCRIPTOR', message: /stream write \[4294901760, \+64\) is outside its memory/ },
   { mode: 7, code: 'E_TIMEOUT', message: /deadline/ },
+  { mode: 9, code: 'E_BAD_DESCRIPTOR', message: /stream_commit of 17 bytes after a reservation of 16/ },
+  { mode: 10, code: 'E_BAD_DESCRIPTOR', message: /stream_next slice \[4294901760, \+8\) is outside its memory/ },
 ] as const;
 
 for (const c of CASES) {

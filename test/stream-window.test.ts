@@ -1,7 +1,10 @@
-// A producer's streamWindowBytes sets the ring its live stream flows
-// through: while a stream runs, stats().rings shows one ring of that window
-// (rounded up to a power of two) leased, or of the engine's local.ringBytes
-// without one; the output is the same either way. Out-of-range windows are
+// A producer's streamWindowBytes sets the window its live stream flows
+// through on an embedded or local edge: eight chunks in the producer's own
+// memory, each handed to the consumer whole (stream-pieces reports the
+// largest piece Reader.next gave it: an eighth of the window, in whole
+// 16-byte blocks), with only a 4 KiB ring of frames leased beside it; without
+// one, 4 MiB (512 KiB chunks). The output is the same either way, trusted
+// (read in place) or not (copied across once). Out-of-range windows are
 // refused at deploy with E_CONFIG.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -16,16 +19,25 @@ let engine: Engine;
 
 test.before(async () => {
   engine = await Engine.create({ threads: 2, local: { ringBytes: 2 * MiB } });
-  await engine.deploy({
-    name: 'narrow',
-    functions: { 'narrow-p': { module: 'stream-producer', streamWindowBytes: 100_000 }, 'narrow-c': { module: 'stream-checksum' } },
-    edges: [{ from: 'narrow-p', to: 'narrow-c' }],
-  });
-  await engine.deploy({
-    name: 'default-window',
-    functions: { 'dw-p': { module: 'stream-producer' }, 'dw-c': { module: 'stream-checksum' } },
-    edges: [{ from: 'dw-p', to: 'dw-c' }],
-  });
+  for (const trusted of [true, false]) {
+    const t = trusted ? { trusted: true, domain: 'narrow' } : {};
+    const u = trusted ? '-t' : '';
+    await engine.deploy({
+      name: `narrow${u}`,
+      functions: { [`narrow-p${u}`]: { module: 'stream-producer', streamWindowBytes: 100_000, ...t }, [`narrow-c${u}`]: { module: 'stream-checksum', ...t } },
+      edges: [{ from: `narrow-p${u}`, to: `narrow-c${u}` }],
+    });
+    await engine.deploy({
+      name: `pieces${u}`,
+      functions: { [`pieces-p${u}`]: { module: 'stream-producer', streamWindowBytes: 100_000, ...t }, [`pieces-c${u}`]: { module: 'stream-pieces', ...t } },
+      edges: [{ from: `pieces-p${u}`, to: `pieces-c${u}` }],
+    });
+    await engine.deploy({
+      name: `default-pieces${u}`,
+      functions: { [`dp-p${u}`]: { module: 'stream-producer', ...t }, [`dp-c${u}`]: { module: 'stream-pieces', ...t } },
+      edges: [{ from: `dp-p${u}`, to: `dp-c${u}` }],
+    });
+  }
 });
 test.after(async () => {
   await closeEngine(engine);
@@ -44,19 +56,26 @@ async function windowWhileStreaming(name: string, size: number): Promise<{ bytes
   return { bytes, out: await running };
 }
 
-test('a producer window of 100 000 bytes streams through a 128 KiB ring', async () => {
-  const size = 256 * MiB;
-  const { bytes, out } = await windowWhileStreaming('narrow', size);
-  assert.is(bytes, 128 * 1024);
-  assert.equal(workloads.readChecksums(out), [workloads.streamedChecksum(size, SEED, 0)]);
-});
+for (const u of ['', '-t']) {
+  const what = u === '' ? 'local' : 'embedded';
+  test(`${what}: a producer window of 100 000 bytes: chunks of 12 496 bytes, a 4 KiB ring of frames, the right checksum`, async () => {
+    const size = 64 * MiB + 9;
+    const { bytes, out } = await windowWhileStreaming(`narrow${u}`, size);
+    assert.is(bytes, 4096);
+    assert.equal(workloads.readChecksums(out), [workloads.streamedChecksum(size, SEED, 0)]);
+    const p = new DataView((await engine.invoke(`pieces${u}`, workloads.producerSpec(size, SEED))).buffer);
+    assert.is(p.getUint32(4, true), 12_496, 'largest piece');
+    assert.is(p.getUint32(8, true), size, 'bytes');
+    assert.ok(p.getUint32(0, true) >= Math.ceil(size / 12_496), 'pieces');
+  });
 
-test('without one, the engine\'s local.ringBytes', async () => {
-  const size = 256 * MiB;
-  const { bytes, out } = await windowWhileStreaming('default-window', size);
-  assert.is(bytes, 2 * MiB);
-  assert.equal(workloads.readChecksums(out), [workloads.streamedChecksum(size, SEED, 0)]);
-});
+  test(`${what}: without one, chunks of 512 KiB`, async () => {
+    const size = 16 * MiB + 1;
+    const p = new DataView((await engine.invoke(`default-pieces${u}`, workloads.producerSpec(size, SEED))).buffer);
+    assert.is(p.getUint32(4, true), 512 * 1024);
+    assert.is(p.getUint32(8, true), size);
+  });
+}
 
 test('windows out of range are refused at deploy', async () => {
   for (const w of [1000, 2 ** 29, 1.5 * MiB + 0.5]) {

@@ -10,8 +10,10 @@
 //   6  write from a pointer beyond the memory
 //   7  read until the host stops it (a deadline)
 //   8  write 4 MiB of its 64 KiB chunk, then trap
+//   9  reserve 16 bytes of output, then commit 17
+//  10  stream_next with its slice beyond the memory
 import { Bytes, Inputs, fail, serveStream, Reader, Writer } from "cwasi/sdk";
-import { host_output, host_stream_end, host_stream_read, host_stream_write } from "cwasi/sdk/host";
+import { host_output, host_stream_commit, host_stream_end, host_stream_next, host_stream_read, host_stream_reserve, host_stream_write } from "cwasi/sdk/host";
 import { Sum32 } from "cwasi/sdk/workloads";
 export * from "cwasi/sdk/abi";
 
@@ -60,6 +62,12 @@ function handle(input: Reader, output: Writer): void {
   } else if (mode == 8) {
     for (let i = 0; i < 64; i++) output.write(chunk);
     unreachable();
+  } else if (mode == 9) {
+    let slice = Bytes.alloc(8);
+    host_stream_reserve(16, slice.ptr);
+    host_stream_commit(17);
+  } else if (mode == 10) {
+    host_stream_next(0, <usize>0xFFFF0000);
   } else if (mode == 7) {
     let b = Bytes.alloc(16);
     for (;;) host_stream_read(b.ptr, 16);

@@ -42,6 +42,9 @@ import { copyInto } from '../memory/copy.js';
 
 export type LocalTransport = 'descriptor' | 'stream';
 
+/** The ring of a live window: only its frames (a DESC per chunk in use, the END) pass through it. */
+const LIVE_FRAME_RING_BYTES = 4096;
+
 /** How long a streaming producer waits for its consumer to start before handing over a descriptor. */
 export const STREAM_ATTACH_MS = 5;
 /** A consumer waiting on a ring spins this long before it sleeps (a wake costs 50-150 µs here). */
@@ -144,17 +147,18 @@ export function createLocalChannel(pools: RingPools, transport: LocalTransport, 
  * producer kept what nobody read in its memory, and the ring names it).
  */
 export function openLiveTransfer(pools: RingPools, edge: EdgeContext): Transfer {
-  // The producer's window, rounded up to a power of two as every ring is, or the engine's stream ring.
-  const window = edge.windowBytes === undefined ? pools.streamRingBytes : 2 ** Math.ceil(Math.log2(edge.windowBytes));
-  const pool = pools.forEdge(edge.from, edge.to, window);
+  // The producer's window lies in its own memory (its size, if it sets one; local-live.ts
+  // chooses otherwise); the ring carries only the frames that name its chunks.
+  const pool = pools.forEdge(edge.from, edge.to, LIVE_FRAME_RING_BYTES);
   const ring = pool.acquire();
   let returned = false;
   const spec: InputSpec = { kind: 'ring', ringId: ring.id, sources: [{ groupId: edge.producerGroup.id, generation: edge.producerGroup.generation }], live: true };
   return {
     prepareOutput(output: OutputSpec, consumerStartsEarly: boolean): void {
       output.keep = true;
-      // The producer waits for a consumer launched beside it, never for one that is not.
-      (output.rings ??= []).push({ ringId: ring.id, stream: true, live: true, consumerStarting: consumerStartsEarly });
+      // The producer waits for a consumer launched beside it, never for one that is not;
+      // its consumer is a worker that reads its chunks where they lie (in place).
+      (output.rings ??= []).push({ ringId: ring.id, stream: true, live: true, consumerStarting: consumerStartsEarly, inPlace: true, ...(edge.windowBytes !== undefined ? { windowBytes: edge.windowBytes } : {}) });
     },
     earlyInput: () => spec,
     inputFor: () => spec,

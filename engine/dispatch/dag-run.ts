@@ -9,6 +9,7 @@ import { CwasiError, asCwasiError } from '../errors.js';
 import { releaseKept, type Produced, type Transfer } from '../channels/channel.js';
 import type { InputSpec, OutputSpec } from '../specs.js';
 import type { SegmentRunner } from './segment-runner.js';
+import type { MemoryGroup } from '../coordinator.js';
 import { now, type Invocation } from './invocation.js';
 import type { EdgeReport, InputArena, InvocationReport, Plan, PlannedEdge, Segment, SegmentResult, SegmentRun } from './types.js';
 import { edgeSpan, type EdgeSpan } from '../trace/channels.js';
@@ -93,12 +94,17 @@ export class DagRun {
     return report;
   }
 
+  /** The memory a segment's output lies in: its last step's (a local edge chained in one task crosses memories). */
+  private outputGroup(seg: Segment): MemoryGroup {
+    return seg.steps.length === 1 ? seg.group : this.runner.fn(seg.steps[seg.steps.length - 1]!)?.group ?? seg.group;
+  }
+
   private openTransfers(): void {
     const { plan, inv, runner } = this;
     for (const pe of plan.edges) {
       const t = pe.channel.open({
         from: pe.edge.from, to: pe.edge.to, mode: pe.selection.mode,
-        producerGroup: pe.from.group.ref(), consumerGroup: pe.to.group.ref(),
+        producerGroup: this.outputGroup(pe.from).ref(), consumerGroup: pe.to.group.ref(),
         transferId: `${inv.id}.${pe.edge.index}`, deadline: inv.deadline,
         ...(inv.trace !== undefined ? { traceparent: inv.trace.traceparent } : {}),
         ...(pe.live ? { live: true } : {}),

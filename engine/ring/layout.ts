@@ -48,8 +48,10 @@
 // `generation`". The reader copies them across and checks every field.
 //
 // A live stream (engine/channels/local-live.ts: a streaming function's output
-// written while it runs) is DATA frames and at most one DESC frame, all with
-// AUX = LIVE_AUX, then one END frame whose 8-byte payload is the stream's
+// written while it runs) is DATA frames and at most one DESC frame, or (in
+// place) one DESC frame per chunk of the producer's window, which the
+// consumer frees only once it is done with that chunk, and at most one more
+// DESC frame; all with AUX = LIVE_AUX, then one END frame whose 8-byte payload is the stream's
 // total length (u64 little endian), which the reader checks against what it
 // received.
 
@@ -103,3 +105,19 @@ export interface Descriptor {
 
 /** Result of a wait that did not get what it waited for. */
 export type WaitOutcome = 'ok' | 'closed' | 'aborted' | 'timeout';
+
+/** The DESC payload at `at` of `dv`. */
+export function decodeDescriptor(dv: DataView, at: number): Descriptor {
+  return {
+    source: dv.getUint32(at + DESC.SOURCE, true), generation: dv.getUint32(at + DESC.GENERATION, true),
+    ptr: dv.getUint32(at + DESC.PTR, true), len: dv.getUint32(at + DESC.LEN, true),
+  };
+}
+
+/** Write `d` as a DESC payload at `at` of `dv`. */
+export function encodeDescriptor(dv: DataView, at: number, d: Descriptor): void {
+  dv.setUint32(at + DESC.SOURCE, d.source >>> 0, true);
+  dv.setUint32(at + DESC.GENERATION, d.generation >>> 0, true);
+  dv.setUint32(at + DESC.PTR, d.ptr >>> 0, true);
+  dv.setUint32(at + DESC.LEN, d.len >>> 0, true);
+}

@@ -17,7 +17,7 @@
 import { CwasiError } from '../errors.js';
 import { copyInto } from '../memory/copy.js';
 import {
-  DESC, DESC_BYTES, FRAME, FRAME_DESC, FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_TYPE_MASK, MAX_RING_BYTES, MIN_RING_BYTES, RING, RING_HEADER_BYTES, RING_MAGIC,
+  DESC_BYTES, FRAME, FRAME_DESC, decodeDescriptor, encodeDescriptor, FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_TYPE_MASK, MAX_RING_BYTES, MIN_RING_BYTES, RING, RING_HEADER_BYTES, RING_MAGIC,
   STATE_ABORTED, STATE_CLOSED, STATE_OPEN, type Descriptor, type FrameHeader, type WaitOutcome,
 } from './layout.js';
 
@@ -311,7 +311,7 @@ export class Ring {
   }
 
   /** Write a whole DESC frame (header and descriptor) without waiting; false when it does not fit. */
-  tryWriteDescriptor(d: Descriptor, total: number): boolean {
+  tryWriteDescriptor(d: Descriptor, total: number, force = true): boolean {
     const head = Atomics.load(this.i32, I_HEAD) >>> 0;
     if (this.space() < FRAME_HEADER_BYTES + DESC_BYTES) return false;
     const dv = this.descView;
@@ -319,13 +319,11 @@ export class Ring {
     dv.setUint32(FRAME.LENGTH, DESC_BYTES, true);
     dv.setUint32(FRAME.SEQ, this.seqOut++ >>> 0, true);
     dv.setUint32(FRAME.AUX, total >>> 0, true);
-    dv.setUint32(FRAME_HEADER_BYTES + DESC.SOURCE, d.source >>> 0, true);
-    dv.setUint32(FRAME_HEADER_BYTES + DESC.GENERATION, d.generation >>> 0, true);
-    dv.setUint32(FRAME_HEADER_BYTES + DESC.PTR, d.ptr >>> 0, true);
-    dv.setUint32(FRAME_HEADER_BYTES + DESC.LEN, d.len >>> 0, true);
+    encodeDescriptor(dv, FRAME_HEADER_BYTES, d);
     this.copyIn(head, this.descFrame);
-    // A descriptor names the rest of a message: the consumer needs it whatever it waits for.
-    this.publish(head + this.descFrame.length, true);
+    // A descriptor names the rest of a message: the consumer needs it whatever it waits for
+    // (a stream of chunks named in place, local-live.ts, batches them like DATA frames).
+    this.publish(head + this.descFrame.length, force);
     return true;
   }
 
@@ -368,7 +366,7 @@ export class Ring {
       off += n;
       if (off === dst.length) break;
       if (n === 0) {
-        const outcome = this.waitForData(deadline);
+        const outcome = this.waitForBytes(1, deadline);
         if (outcome !== 'ok') return { read: off, outcome };
       }
     }
@@ -432,11 +430,6 @@ export class Ring {
   }
 
   /**
-   * Read and validate the next frame header (blocking). A wait that ends
-   * early ('timeout', 'aborted') may have consumed part of the header: the
-   * ring is then unusable for framed reads until reset.
-   */
-  /**
    * Before reading a message due about `at` (performance.timeOrigin +
    * performance.now() ms): sleep until POLL_EARLY_MS before it (woken sooner
    * if the producer is early), then poll until POLL_LATE_MS after it. Returns
@@ -459,6 +452,41 @@ export class Ring {
     }
   }
 
+  /**
+   * The next frame's header and (DESC) descriptor, held: nothing is freed
+   * until the caller `consume`s the frame (a live window's chunk, local-live.ts)
+   * or its header, then reads the payload as usual.
+   */
+  peekFrame(deadline: number): { header: FrameHeader; desc?: Descriptor } | WaitOutcome {
+    const o = this.waitForBytes(FRAME_HEADER_BYTES, deadline);
+    if (o !== 'ok') return o;
+    const tail = Atomics.load(this.i32, I_TAIL) >>> 0;
+    this.copyOut(tail, this.scratch);
+    const header = this.decodeHeader();
+    if (header.type !== FRAME_DESC || header.length !== DESC_BYTES) return { header };
+    const o2 = this.waitForBytes(FRAME_HEADER_BYTES + DESC_BYTES, deadline);
+    if (o2 !== 'ok') return o2;
+    const buf = this.descFrame.subarray(0, DESC_BYTES);
+    this.copyOut(tail + FRAME_HEADER_BYTES, buf);
+    return { header, desc: decodeDescriptor(this.descView, 0) };
+  }
+
+  /** Copy `dst.length` bytes at stream position `pos` out of the data area, wrapping at the end. */
+  private copyOut(pos: number, dst: Uint8Array): void {
+    const at = pos & this.mask;
+    const first = Math.min(dst.length, this.capacity - at);
+    copyInto(dst, 0, this.data.subarray(at, at + first));
+    if (dst.length > first) copyInto(dst, first, this.data.subarray(0, dst.length - first));
+  }
+
+  /** Block until at least `n` bytes are readable (workers only); a batching consumer is woken once a batch is there, and looks every BATCH_SLEEP_MS for less. */
+  private waitForBytes(n: number, deadline: number): WaitOutcome {
+    const ready = (): boolean => this.used >= n && this.used <= this.capacity;
+    const batch = this.batchBytes === 0 ? 0 : Math.min(this.batchBytes, this.capacity >> 1);
+    return ready() ? 'ok' : this.waitOn(I_HEAD, I_CONSUMER_WAITING, ready, deadline, true, Math.max(n, batch), batch === 0 ? MAX_SLEEP_MS : BATCH_SLEEP_MS);
+  }
+
+  /** Read and validate the next frame header (blocking); a wait that ends early leaves the ring unusable for framed reads until reset. */
   readHeader(deadline: number): FrameHeader | WaitOutcome {
     const r = this.read(this.scratch, deadline);
     if (r.outcome !== 'ok') return r.outcome;
@@ -476,13 +504,7 @@ export class Ring {
     const buf = this.descFrame.subarray(0, DESC_BYTES);
     const r = this.read(buf, deadline);
     if (r.outcome !== 'ok') return r.outcome;
-    const dv = this.descView;
-    return {
-      source: dv.getUint32(DESC.SOURCE, true),
-      generation: dv.getUint32(DESC.GENERATION, true),
-      ptr: dv.getUint32(DESC.PTR, true),
-      len: dv.getUint32(DESC.LEN, true),
-    };
+    return decodeDescriptor(this.descView, 0);
   }
 
   private decodeHeader(): FrameHeader {
@@ -503,19 +525,11 @@ export class Ring {
 
   // ── waiting ──────────────────────────────────────────────────────────────
 
-  private waitForData(deadline: number): WaitOutcome {
-    if (this.batchBytes === 0) return this.waitOn(I_HEAD, I_CONSUMER_WAITING, () => this.hasData(), deadline, true);
-    // A batching consumer is woken once a batch is there, and looks every BATCH_SLEEP_MS for less.
-    return this.waitOn(I_HEAD, I_CONSUMER_WAITING, () => this.hasData(), deadline, true, Math.min(this.batchBytes, this.capacity >> 1), BATCH_SLEEP_MS);
-  }
-
   /**
-   * Block until `ready()`: spin first, then sleep on the other side's index.
-   * The waiting flag is raised before the index is re-read, and the other
-   * side publishes its index before reading the flag, so a wake-up cannot be
-   * lost between the check and the sleep.
+   * Block until `ready()`: spin, then sleep on the other side's index. The flag (`want`: what the other side must make available
+   * before it wakes this one) is raised before the index is re-read, and the other side publishes its index before reading the
+   * flag, so a wake-up cannot be lost between the check and the sleep. `sliceMs`: the longest sleep.
    */
-  /** `want`: what the other side must make available before it wakes this one (the *_WAITING word); `sliceMs`: the longest sleep. */
   private waitOn(index: number, flag: number, ready: () => boolean, deadline: number, reading: boolean, want = 1, sliceMs = MAX_SLEEP_MS): WaitOutcome {
     const spinUntil = this.spinMs > 0 ? performance.now() + this.spinMs : 0;
     for (let i = 0; ; i++) {

@@ -94,6 +94,9 @@ export class GuestInstance {
         stream_read: (ptr: number, cap: number) => streams.read(this.current(), ptr >>> 0, cap >>> 0),
         stream_write: (ptr: number, len: number) => streams.write(this.current(), ptr >>> 0, len >>> 0),
         stream_end: () => streams.end(this.current()),
+        stream_next: (max: number, slice: number) => streams.next(this.current(), max >>> 0, slice >>> 0),
+        stream_reserve: (max: number, slice: number) => streams.reserve(this.current(), max >>> 0, slice >>> 0),
+        stream_commit: (n: number) => streams.commit(this.current(), n >>> 0),
       },
     };
     let exports: GuestExports;

@@ -1,5 +1,11 @@
 // The host side of a streaming function's I/O (asm-functions/ABI.md,
-// "Streams"): cwasi.stream_read, cwasi.stream_write and cwasi.stream_end.
+// "Streams"): cwasi.stream_read, cwasi.stream_write and cwasi.stream_end,
+// and the in-place pair: cwasi.stream_next (the next piece of the input
+// where it lies: in an input, or in a live producer's chunk when the two
+// share a memory, else copied into a buffer of the call's arena) and
+// cwasi.stream_reserve / cwasi.stream_commit (the function writes its output
+// straight into the place it will be read from: a live window's chunk, or
+// the call's output chunks).
 //
 // A call's input stream is its inputs, one after the other; stream_read
 // copies the next bytes of it into memory the function owns. What the
@@ -14,10 +20,13 @@
 import { CwasiError } from '../errors.js';
 import { STATUS } from '../abi.js';
 import type { Heap } from '../memory/heap.js';
+import { copyInto } from '../memory/copy.js';
 import type { InvocationContext, Slice } from './context.js';
 
 /** Smallest chunk a write opens in the arena: small writes fill it rather than each taking a block. */
 export const CHUNK_BYTES = 64 * 1024;
+/** The largest piece stream_next hands out at once. */
+export const NEXT_MAX_BYTES = 1 << 20;
 
 /**
  * Where a call's input stream comes from when it is not its inputs: a live
@@ -26,6 +35,12 @@ export const CHUNK_BYTES = 64 * 1024;
 export interface StreamSource {
   /** Copy the next at most `dst.length` bytes into `dst`: how many (> 0), 0 at the end, or a negative status. Throws a CwasiError to end the call. */
   read(dst: Uint8Array): number;
+  /**
+   * The next piece, up to `max` bytes, where it lies in `heap` (held until
+   * the next call); null when the next bytes are to be `read`; 0 at the end;
+   * or a negative status.
+   */
+  nextInPlace?(max: number): { heap: Heap; ptr: number; len: number } | null | number;
   /** The call returned: whether it read to the end (a source not read to the end tells its producer so). */
   close(): boolean;
 }
@@ -34,6 +49,10 @@ export interface StreamSource {
 export interface StreamSink {
   /** Append `src` (copied before it returns): 0, or a negative status when nobody reads any more. Throws a CwasiError to end the call. */
   write(src: Uint8Array): number;
+  /** A place in the call's memory for up to `max` output bytes (0: a chunk's worth), or a negative status. */
+  reserve(max: number): Slice | number;
+  /** Hand on the first `n` bytes of the last reserve: 0, or a negative status. */
+  commit(n: number): number;
   /** The stream is complete; returns the bytes that stay in memory for the reader, if any (the call keeps them). */
   end(): Slice;
   readonly ended: boolean;
@@ -52,6 +71,12 @@ export interface StreamState {
   ended: boolean;
   /** The kept slice a sink returned when the stream ended. */
   kept?: Slice;
+  /** The piece the last stream_next handed out in place in another part of the memory (the function may write it on). */
+  lent?: Slice;
+  /** The last stream_reserve's place, until stream_commit. */
+  reserved?: Slice;
+  /** The call's buffer for pieces stream_next copies across. */
+  staging?: Slice;
 }
 
 /** The streams of a call whose input or output is live (worker.ts sets them before it runs). */
@@ -72,6 +97,13 @@ function stateOf(ctx: InvocationContext): StreamState {
   return (ctx.stream ??= { input: 0, offset: 0, chunks: [], written: 0, ended: false });
 }
 
+/** Write {u32 ptr, u32 len} (little endian) at `at`. */
+function putSlice(bytes: Uint8Array, at: number, s: Slice): void {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset + at, 8);
+  dv.setUint32(0, s.ptr, true);
+  dv.setUint32(4, s.len, true);
+}
+
 function overlaps(ptr: number, len: number, s: Slice): boolean {
   return ptr < s.ptr + s.len && s.ptr < ptr + len;
 }
@@ -84,6 +116,7 @@ export class StreamHost {
     const g = this.guards;
     this.checkDeadline(ctx);
     const st = stateOf(ctx);
+    st.lent = undefined;
     if (cap === 0) return 0;
     // Inputs and call results are read-only: a read may not land in one.
     for (const s of ctx.inputs) if (overlaps(ptr, cap, s)) g.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: stream read into [${ptr}, +${cap}) overlaps an input (inputs are read-only)`));
@@ -108,7 +141,11 @@ export class StreamHost {
     this.checkDeadline(ctx);
     const st = stateOf(ctx);
     if (st.ended) return STATUS.BAD_HANDLE;
-    g.checkOwned(ctx, ptr, len, 'stream write');
+    // A write between stream_reserve and stream_commit takes the reserved place's turn.
+    st.reserved = undefined;
+    // A piece stream_next lent in place (another function's chunk) may be written on as it is.
+    const lent = st.lent;
+    if (lent === undefined || ptr < lent.ptr || ptr + len > lent.ptr + lent.len) g.checkOwned(ctx, ptr, len, 'stream write');
     if (len === 0) return STATUS.OK;
     if (st.sink !== undefined) {
       const status = this.guarded(ctx, () => st.sink!.write(this.heap.bytes().subarray(ptr, ptr + len)));
@@ -129,6 +166,116 @@ export class StreamHost {
     this.heap.bytes().copyWithin(last.ptr + last.len, ptr, ptr + len);
     last.len += len;
     st.written += len;
+    return STATUS.OK;
+  }
+
+  /**
+   * stream_next(max, slice): the next piece of the input stream, up to
+   * `max` bytes (0: up to NEXT_MAX_BYTES), written to `slice` as {u32 ptr,
+   * u32 len} (len 0 at the end). In place where the function can read it
+   * (an input; a live producer's chunk in this memory), else copied into the
+   * call's staging buffer. Valid until the next stream_next or stream_read.
+   */
+  next(ctx: InvocationContext, max: number, slice: number): number {
+    const g = this.guards;
+    this.checkDeadline(ctx);
+    g.checkOwned(ctx, slice, 8, 'stream_next slice');
+    const st = stateOf(ctx);
+    st.lent = undefined;
+    const cap = max === 0 ? NEXT_MAX_BYTES : Math.min(max, NEXT_MAX_BYTES);
+    let piece: Slice;
+    if (st.source !== undefined) {
+      const src = st.source;
+      const r = src.nextInPlace === undefined ? null : this.guarded(ctx, () => src.nextInPlace!(cap));
+      if (typeof r === 'number') {
+        if (r < 0) return r;
+        piece = { ptr: 0, len: 0 };
+      } else if (r !== null && r.heap === this.heap) {
+        piece = { ptr: r.ptr, len: r.len };
+        st.lent = piece;
+      } else {
+        // Another memory's chunk, or bytes in the ring: one copy into the staging buffer.
+        const want = r !== null ? r.len : cap;
+        if (st.staging === undefined || st.staging.len < want) st.staging = { ptr: this.allocate(ctx, Math.max(want, CHUNK_BYTES)), len: Math.max(want, CHUNK_BYTES) };
+        const dst = this.heap.bytes().subarray(st.staging.ptr, st.staging.ptr + want);
+        let n: number;
+        if (r !== null) {
+          copyInto(dst, 0, r.heap.bytes().subarray(r.ptr, r.ptr + r.len));
+          n = r.len;
+        } else {
+          n = this.guarded(ctx, () => src.read(dst));
+          if (n < 0) return n;
+        }
+        piece = { ptr: st.staging.ptr, len: n };
+      }
+    } else {
+      // The call's inputs, one after the other, where they lie (read-only).
+      while (st.input < ctx.inputs.length && st.offset >= ctx.inputs[st.input]!.len) {
+        st.input++;
+        st.offset = 0;
+      }
+      const src = ctx.inputs[st.input];
+      const n = src === undefined ? 0 : Math.min(cap, src.len - st.offset);
+      piece = { ptr: src === undefined ? 0 : src.ptr + st.offset, len: n };
+      st.offset += n;
+    }
+    putSlice(this.heap.bytes(), slice, piece);
+    return STATUS.OK;
+  }
+
+  /**
+   * stream_reserve(max, slice): a place for up to `max` output bytes (0: a
+   * chunk's worth), written to `slice` as {u32 ptr, u32 len}: a live
+   * window's chunk, or room at the end of the call's output chunks. The
+   * function fills it and calls stream_commit.
+   */
+  reserve(ctx: InvocationContext, max: number, slice: number): number {
+    const g = this.guards;
+    this.checkDeadline(ctx);
+    g.checkOwned(ctx, slice, 8, 'stream_reserve slice');
+    const st = stateOf(ctx);
+    if (st.ended) return STATUS.BAD_HANDLE;
+    let place: Slice;
+    if (st.sink !== undefined) {
+      const sink = st.sink;
+      const r = this.guarded(ctx, () => sink.reserve(max));
+      if (typeof r === 'number') return r;
+      place = r;
+    } else {
+      const want = max === 0 ? CHUNK_BYTES : max;
+      let last = st.chunks[st.chunks.length - 1];
+      if (last === undefined || last.cap - last.len < Math.min(want, CHUNK_BYTES)) {
+        const cap = Math.max(want, CHUNK_BYTES, st.written);
+        last = { ptr: this.allocate(ctx, cap), len: 0, cap };
+        st.chunks.push(last);
+      }
+      place = { ptr: last.ptr + last.len, len: Math.min(want, last.cap - last.len) };
+    }
+    st.reserved = place;
+    putSlice(this.heap.bytes(), slice, place);
+    return STATUS.OK;
+  }
+
+  /** stream_commit(n): the first `n` bytes of the last reservation are output. */
+  commit(ctx: InvocationContext, n: number): number {
+    const g = this.guards;
+    this.checkDeadline(ctx);
+    const st = stateOf(ctx);
+    if (st.ended) return STATUS.BAD_HANDLE;
+    const r = st.reserved;
+    if (r === undefined || n > r.len) g.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: stream_commit of ${n} bytes after a reservation of ${r?.len ?? 0}`));
+    st.reserved = undefined;
+    if (st.sink !== undefined) {
+      const sink = st.sink;
+      const status = this.guarded(ctx, () => sink.commit(n));
+      if (status === STATUS.OK) st.written += n;
+      return status;
+    }
+    if (ctx.maxPayloadBytes > 0 && st.written + n > ctx.maxPayloadBytes) {
+      g.abortWith(ctx, new CwasiError('E_PAYLOAD_TOO_LARGE', `${ctx.fn}: output stream of more than ${st.written + n} bytes exceeds the limit of ${ctx.maxPayloadBytes}`));
+    }
+    st.chunks[st.chunks.length - 1]!.len += n;
+    st.written += n;
     return STATUS.OK;
   }
 
