@@ -349,16 +349,20 @@ export class LiveRingSource implements StreamSource {
     return piece;
   }
 
+  /** The piece `nextInPlace` handed out was copied: its chunk may go back to the producer now. */
+  release(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.ring.consume(DESC_FRAME_BYTES);
+  }
+
   /**
    * Free what the last call handed out, then make sure the next bytes are
    * ready: a DESC chunk (returned), a DATA frame's bytes (null, frameLeft
    * set), or a number: 0 at the end, a negative status.
    */
   private step(): { heap: Heap; ptr: number; len: number; off: number } | null | number {
-    if (this.holding) {
-      this.holding = false;
-      this.ring.consume(DESC_FRAME_BYTES);
-    }
+    this.release();
     if (this.done) return 0;
     if (this.failed) return STATUS.ABORTED;
     for (;;) {
@@ -411,10 +415,7 @@ export class LiveRingSource implements StreamSource {
   }
 
   close(): boolean {
-    if (this.holding) {
-      this.holding = false;
-      this.ring.consume(DESC_FRAME_BYTES);
-    }
+    this.release();
     // Stopped before the end: tell the producer nobody reads any more.
     if (!this.done) this.ring.abort();
     return this.done;

@@ -41,6 +41,8 @@ export interface StreamSource {
    * or a negative status.
    */
   nextInPlace?(max: number): { heap: Heap; ptr: number; len: number } | null | number;
+  /** The piece `nextInPlace` gave was copied away: it need not be held any longer. */
+  release?(): void;
   /** The call returned: whether it read to the end (a source not read to the end tells its producer so). */
   close(): boolean;
 }
@@ -201,6 +203,7 @@ export class StreamHost {
         let n: number;
         if (r !== null) {
           copyInto(dst, 0, r.heap.bytes().subarray(r.ptr, r.ptr + r.len));
+          src.release?.();
           n = r.len;
         } else {
           n = this.guarded(ctx, () => src.read(dst));
