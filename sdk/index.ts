@@ -25,8 +25,13 @@ import {
 // @ts-ignore: decorator
 @inline const SLICE_BYTES: usize = 8;
 
-/** Where the host writes the slice of stream_next and stream_reserve. */
-const streamSlice: usize = memory.data(8, 4);
+/**
+ * Where the host writes the slice of stream_next and stream_reserve: in
+ * this instance's own heap, made once. (Not static data: every instance of
+ * a module in one memory shares that, and two of them may stream at once.)
+ */
+const streamSliceBuffer = new ArrayBuffer(8);
+const streamSlice: usize = changetype<usize>(streamSliceBuffer);
 
 /** Status returned by the host for call_start / call_wait (ABI.md, "status codes"). */
 export namespace Status {
