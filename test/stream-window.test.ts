@@ -4,7 +4,8 @@
 // largest piece Reader.next gave it: an eighth of the window, in whole
 // 16-byte blocks), with only a 4 KiB ring of frames leased beside it; without
 // one, 4 MiB (512 KiB chunks). The output is the same either way, trusted
-// (read in place) or not (copied across once). Out-of-range windows are
+// (read in place: the pieces lie at the window's eight chunks) or not
+// (copied across once: they lie in one buffer). Out-of-range windows are
 // refused at deploy with E_CONFIG.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -67,6 +68,8 @@ for (const u of ['', '-t']) {
     assert.is(p.getUint32(4, true), 12_496, 'largest piece');
     assert.is(p.getUint32(8, true), size, 'bytes');
     assert.ok(p.getUint32(0, true) >= Math.ceil(size / 12_496), 'pieces');
+    // In place: the consumer reads the window's eight chunks where they lie; copied: always into one buffer.
+    assert.is(p.getUint32(12, true), u === '-t' ? 8 : 1, 'places the pieces lay at');
   });
 
   test(`${what}: without one, chunks of 512 KiB`, async () => {
