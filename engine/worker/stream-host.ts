@@ -25,7 +25,7 @@ import type { InvocationContext, Slice } from './context.js';
 
 /** Smallest chunk a write opens in the arena: small writes fill it rather than each taking a block. */
 export const CHUNK_BYTES = 64 * 1024;
-/** The largest piece stream_next hands out at once. */
+/** The largest piece stream_next hands out, and stream_reserve with no live window, at once. */
 export const NEXT_MAX_BYTES = 1 << 20;
 
 /**
@@ -245,7 +245,8 @@ export class StreamHost {
       if (typeof r === 'number') return r;
       place = r;
     } else {
-      const want = max === 0 ? CHUNK_BYTES : max;
+      // At most NEXT_MAX_BYTES at once: a reservation is a piece, not a promise of the whole output.
+      const want = max === 0 ? CHUNK_BYTES : Math.min(max, NEXT_MAX_BYTES);
       let last = st.chunks[st.chunks.length - 1];
       if (last === undefined || last.cap - last.len < Math.min(want, CHUNK_BYTES)) {
         const cap = Math.max(want, CHUNK_BYTES, st.written);
