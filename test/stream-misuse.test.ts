@@ -2,7 +2,7 @@
 // typed error and leaves nothing behind: a read into its own (read-only)
 // input and a write from outside its memory are E_BAD_DESCRIPTOR, an output
 // stream beyond maxPayloadBytes is E_PAYLOAD_TOO_LARGE, a commit of more than
-// was reserved and a stream_next slice outside the memory are
+// was reserved and a stream_next slice outside the memory or in an input are
 // E_BAD_DESCRIPTOR, reading past the
 // deadline is E_TIMEOUT, a write after the end is refused (status -3), and
 // reporting an output beside a stream, or never ending the stream, is
@@ -36,6 +36,7 @@ const CASES = [
   { mode: 7, code: 'E_TIMEOUT', message: /deadline/ },
   { mode: 9, code: 'E_BAD_DESCRIPTOR', message: /stream_commit of 17 bytes after a reservation of 16/ },
   { mode: 10, code: 'E_BAD_DESCRIPTOR', message: /stream_next slice \[4294901760, \+8\) is outside its memory/ },
+  { mode: 11, code: 'E_BAD_DESCRIPTOR', message: /stream_next slice \[\d+, \+8\) overlaps an input \(inputs are read-only\)/ },
 ] as const;
 
 for (const c of CASES) {

@@ -12,6 +12,7 @@
 //   8  write 4 MiB of its 64 KiB chunk, then trap
 //   9  reserve 16 bytes of output, then commit 17
 //  10  stream_next with its slice beyond the memory
+//  11  stream_next with its slice in its own input (read-only)
 import { Bytes, Inputs, fail, serveStream, Reader, Writer } from "cwasi/sdk";
 import { host_output, host_stream_commit, host_stream_end, host_stream_next, host_stream_read, host_stream_reserve, host_stream_write } from "cwasi/sdk/host";
 import { Sum32 } from "cwasi/sdk/workloads";
@@ -68,6 +69,8 @@ function handle(input: Reader, output: Writer): void {
     host_stream_commit(17);
   } else if (mode == 10) {
     host_stream_next(0, <usize>0xFFFF0000);
+  } else if (mode == 11) {
+    host_stream_next(0, inputPtr);
   } else if (mode == 7) {
     let b = Bytes.alloc(16);
     for (;;) host_stream_read(b.ptr, 16);

@@ -72,9 +72,13 @@ const WINDOW_MEMORY_SHARE = 16;
 /** The smallest window (the smallest streamWindowBytes). */
 const MIN_WINDOW_BYTES = 64 * 1024;
 
-/** The window of a producer in `heap` that sets none. */
-export function defaultWindowBytes(heap: Heap): number {
-  return Math.min(LIVE_WINDOW_BYTES, Math.max(MIN_WINDOW_BYTES, Math.floor(heap.maxBytes / WINDOW_MEMORY_SHARE)));
+/** A window the producer sets may take at most this share of its memory's maximum. */
+const SET_WINDOW_MEMORY_SHARE = 4;
+
+/** The window of a producer in `heap`: the one it sets (`streamWindowBytes`) or the default, each within its share of the memory. */
+export function windowBytesFor(heap: Heap, set: number | undefined): number {
+  const share = set === undefined ? WINDOW_MEMORY_SHARE : SET_WINDOW_MEMORY_SHARE;
+  return Math.min(set ?? LIVE_WINDOW_BYTES, Math.max(MIN_WINDOW_BYTES, Math.floor(heap.maxBytes / share)));
 }
 
 /** Chunks of an in-place window: the producer fills one while the consumer holds up to all the others. */
@@ -329,8 +333,21 @@ export class LiveRingSource implements StreamSource {
     }
     const n = Math.min(dst.length, d.len - d.off);
     copyInto(dst, 0, d.heap.bytes().subarray(d.ptr + d.off, d.ptr + d.off + n));
+    // Aborted during the copy: the chunk may have been freed and reused under it.
+    if (!this.stillOpen()) return STATUS.ABORTED;
     this.advance(d, n);
     return n;
+  }
+
+  /**
+   * After copying a chunk across: the ring was not aborted meanwhile (a
+   * failed producer aborts it before it frees its window, so bytes copied
+   * before this check were still the producer's).
+   */
+  stillOpen(): boolean {
+    if (this.ring.state !== STATE_ABORTED) return true;
+    this.failed = true;
+    return false;
   }
 
   /**
@@ -367,7 +384,11 @@ export class LiveRingSource implements StreamSource {
     if (this.failed) return STATUS.ABORTED;
     for (;;) {
       if (this.frameLeft > 0) return null;
-      if (this.desc !== undefined) return this.desc;
+      if (this.desc !== undefined) {
+        // A producer that failed frees its chunks once it aborted the ring: hand out nothing more of them.
+        if (this.ring.state === STATE_ABORTED) return this.lost('aborted');
+        return this.desc;
+      }
       const f = this.ring.peekFrame(this.deadline);
       if (typeof f === 'string') return this.lost(f);
       const h = f.header;

@@ -80,7 +80,7 @@ export class RingPools {
     return this.registry.get(id)?.ring;
   }
 
-  /** Edges with a pool, rings made, rings leased now and their data bytes (a live stream's window is its ring). */
+  /** Edges with a pool, rings made, rings leased now and their data bytes (a live embedded or local stream's window lies in its producer's memory, not here: only its 4 KiB ring of frames). */
   stats(): { edges: number; rings: number; inUse: number; inUseBytes: number } {
     let rings = 0;
     let inUse = 0;

@@ -483,7 +483,7 @@ export class Ring {
   private waitForBytes(n: number, deadline: number): WaitOutcome {
     const ready = (): boolean => this.used >= n && this.used <= this.capacity;
     const batch = this.batchBytes === 0 ? 0 : Math.min(this.batchBytes, this.capacity >> 1);
-    return ready() ? 'ok' : this.waitOn(I_HEAD, I_CONSUMER_WAITING, ready, deadline, true, Math.max(n, batch), batch === 0 ? MAX_SLEEP_MS : BATCH_SLEEP_MS);
+    return ready() && Atomics.load(this.i32, I_STATE) !== STATE_ABORTED ? 'ok' : this.waitOn(I_HEAD, I_CONSUMER_WAITING, ready, deadline, true, Math.max(n, batch), batch === 0 ? MAX_SLEEP_MS : BATCH_SLEEP_MS);
   }
 
   /** Read and validate the next frame header (blocking); a wait that ends early leaves the ring unusable for framed reads until reset. */

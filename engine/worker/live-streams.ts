@@ -5,7 +5,7 @@
 // aborts their rings when the task fails, so that the other side stops at
 // once instead of waiting for its deadline.
 
-import { LiveRingSink, LiveRingSource, defaultWindowBytes } from '../channels/local-live.js';
+import { LiveRingSink, LiveRingSource, windowBytesFor } from '../channels/local-live.js';
 import type { SharedResolver } from '../channels/channel.js';
 import type { Heap } from '../memory/heap.js';
 import { Ring } from '../ring/ring.js';
@@ -31,7 +31,7 @@ export function openLiveInput(spec: RingInput, ctx: InvocationContext, shared: S
 export function openLiveOutput(output: OutputSpec, ctx: InvocationContext, heap: Heap, generation: number, deadline: number, shared: SharedResolver): void {
   const live = output.rings?.find((r) => r.live === true);
   if (live === undefined) return;
-  const sink = new LiveRingSink(shared.ringOf(live.ringId), heap, ctx.arena, generation, deadline, live.consumerStarting === true, live.inPlace === true ? live.windowBytes ?? defaultWindowBytes(heap) : 0);
+  const sink = new LiveRingSink(shared.ringOf(live.ringId), heap, ctx.arena, generation, deadline, live.consumerStarting === true, live.inPlace === true ? windowBytesFor(heap, live.windowBytes) : 0);
   ctx.stream = liveStreams(ctx.stream?.source, sink);
 }
 

@@ -43,6 +43,8 @@ export interface StreamSource {
   nextInPlace?(max: number): { heap: Heap; ptr: number; len: number } | null | number;
   /** The piece `nextInPlace` gave was copied away: it need not be held any longer. */
   release?(): void;
+  /** After copying a piece `nextInPlace` gave from another memory: false when its producer gave up meanwhile (the copy is void). */
+  stillOpen?(): boolean;
   /** The call returned: whether it read to the end (a source not read to the end tells its producer so). */
   close(): boolean;
 }
@@ -115,15 +117,11 @@ export class StreamHost {
 
   /** stream_read(ptr, cap): bytes copied (> 0), 0 at the end of the input. */
   read(ctx: InvocationContext, ptr: number, cap: number): number {
-    const g = this.guards;
     this.checkDeadline(ctx);
     const st = stateOf(ctx);
     st.lent = undefined;
     if (cap === 0) return 0;
-    // Inputs and call results are read-only: a read may not land in one.
-    for (const s of ctx.inputs) if (overlaps(ptr, cap, s)) g.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: stream read into [${ptr}, +${cap}) overlaps an input (inputs are read-only)`));
-    for (const s of ctx.results) if (overlaps(ptr, cap, s)) g.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: stream read into [${ptr}, +${cap}) overlaps a call result (read-only)`));
-    g.checkOwned(ctx, ptr, cap, 'stream read buffer');
+    this.checkWritable(ctx, ptr, cap, 'stream read into', 'stream read buffer');
     if (st.source !== undefined) return this.guarded(ctx, () => st.source!.read(this.heap.bytes().subarray(ptr, ptr + cap)));
     while (st.input < ctx.inputs.length && st.offset >= ctx.inputs[st.input]!.len) {
       st.input++;
@@ -179,9 +177,8 @@ export class StreamHost {
    * call's staging buffer. Valid until the next stream_next or stream_read.
    */
   next(ctx: InvocationContext, max: number, slice: number): number {
-    const g = this.guards;
     this.checkDeadline(ctx);
-    g.checkOwned(ctx, slice, 8, 'stream_next slice');
+    this.checkWritable(ctx, slice, 8, 'stream_next slice');
     const st = stateOf(ctx);
     st.lent = undefined;
     const cap = max === 0 ? NEXT_MAX_BYTES : Math.min(max, NEXT_MAX_BYTES);
@@ -198,11 +195,16 @@ export class StreamHost {
       } else {
         // Another memory's chunk, or bytes in the ring: one copy into the staging buffer.
         const want = r !== null ? r.len : cap;
-        if (st.staging === undefined || st.staging.len < want) st.staging = { ptr: this.allocate(ctx, Math.max(want, CHUNK_BYTES)), len: Math.max(want, CHUNK_BYTES) };
+        if (st.staging === undefined || st.staging.len < want) {
+          // Grown by doubling up to NEXT_MAX_BYTES: pieces of creeping sizes cost a few blocks, not one each.
+          const len = Math.min(NEXT_MAX_BYTES, Math.max(want, CHUNK_BYTES, 2 * (st.staging?.len ?? 0)));
+          st.staging = { ptr: this.allocate(ctx, len), len };
+        }
         const dst = this.heap.bytes().subarray(st.staging.ptr, st.staging.ptr + want);
         let n: number;
         if (r !== null) {
           copyInto(dst, 0, r.heap.bytes().subarray(r.ptr, r.ptr + r.len));
+          if (src.stillOpen?.() === false) return STATUS.ABORTED;
           src.release?.();
           n = r.len;
         } else {
@@ -233,9 +235,8 @@ export class StreamHost {
    * function fills it and calls stream_commit.
    */
   reserve(ctx: InvocationContext, max: number, slice: number): number {
-    const g = this.guards;
     this.checkDeadline(ctx);
-    g.checkOwned(ctx, slice, 8, 'stream_reserve slice');
+    this.checkWritable(ctx, slice, 8, 'stream_reserve slice');
     const st = stateOf(ctx);
     if (st.ended) return STATUS.BAD_HANDLE;
     let place: Slice;
@@ -290,6 +291,14 @@ export class StreamHost {
     if (st.sink !== undefined) st.kept = this.guarded(ctx, () => st.sink!.end());
     st.ended = true;
     return STATUS.OK;
+  }
+
+  /** Bytes the host writes for the guest: its own, and never an input or a call result (read-only). */
+  private checkWritable(ctx: InvocationContext, ptr: number, len: number, what: string, owned = what): void {
+    const g = this.guards;
+    for (const s of ctx.inputs) if (overlaps(ptr, len, s)) g.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: ${what} [${ptr}, +${len}) overlaps an input (inputs are read-only)`));
+    for (const s of ctx.results) if (overlaps(ptr, len, s)) g.abortWith(ctx, new CwasiError('E_BAD_DESCRIPTOR', `${ctx.fn}: ${what} [${ptr}, +${len}) overlaps a call result (read-only)`));
+    g.checkOwned(ctx, ptr, len, owned);
   }
 
   /** Run a source's or sink's step; its CwasiError ends the call. */

@@ -321,6 +321,8 @@ function complete(state: RunState, firstInputs: Slice[]): TaskResult | Promise<T
   let inputs = firstInputs;
   let out: Slice | undefined;
   const lastAt = task.steps.length - 1;
+  // The live output is the last step's (its window lies in that step's memory): a failure here is that step's.
+  state.at = lastAt;
   openLiveOutput(task.output, contexts[lastAt]!, groups[lastAt]!.heap, groups[lastAt]!.install.generation, task.deadline, shared);
   for (let i = 0; i < task.steps.length; i++) {
     state.at = i;
