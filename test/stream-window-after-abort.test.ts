@@ -2,12 +2,14 @@
 // once the producer aborted its ring (a failed producer does so before it
 // frees its window), its consumer hands out nothing more of its chunks,
 // neither a chunk not yet begun nor the rest of one half read, so a block
-// that another invocation reuses never reaches the consumer. And pieces
+// that another invocation reuses never reaches the consumer; and it lets go
+// of every frame, which is what the failed producer waits for before it
+// frees the window (at once when nobody holds one). And pieces
 // copied across from another memory by stream_next go into one buffer grown
 // by doubling, not a new block per piece of a slightly larger size.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LiveRingSink, LiveRingSource } from '../engine/channels/local-live.js';
+import { LiveRingSink, LiveRingSource, awaitWindowReleased } from '../engine/channels/local-live.js';
 import { STATUS } from '../engine/abi.js';
 import { Heap } from '../engine/memory/heap.js';
 import { Ring } from '../engine/ring/ring.js';
@@ -59,6 +61,20 @@ test('after the abort, the rest of a half-read chunk is not handed out, by read 
     ring.abort();
     assert.is(how === 'read' ? source.read(dst) : source.nextInPlace(1024), STATUS.ABORTED, how);
   }
+});
+
+test('a consumer that finds the ring aborted lets go of every chunk it held', () => {
+  const h = heap(9);
+  const { sink, source, ring } = pair(h, 9, 64 * KiB);
+  commitChunks(h, sink, 4);
+  const piece = source.nextInPlace(64 * KiB);
+  assert.ok(piece !== null && typeof piece === 'object', 'a chunk held in place');
+  assert.ok(ring.used > 0);
+  ring.abort();
+  assert.is(source.nextInPlace(64 * KiB), STATUS.ABORTED);
+  // What a failed producer's awaitWindowReleased waits for: no frame left.
+  assert.is(ring.used, 0, 'every frame freed');
+  awaitWindowReleased(ring.buffer);
 });
 
 test('a piece copied across while the producer aborts is not delivered', () => {

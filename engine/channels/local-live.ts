@@ -438,7 +438,10 @@ export class LiveRingSource implements StreamSource {
   close(): boolean {
     this.release();
     // Stopped before the end: tell the producer nobody reads any more.
-    if (!this.done) this.ring.abort();
+    if (!this.done) {
+      this.ring.abort();
+      letGo(this.ring);
+    }
     return this.done;
   }
 
@@ -446,12 +449,43 @@ export class LiveRingSource implements StreamSource {
     if (outcome === 'timeout') throw new CwasiError('E_TIMEOUT', 'live stream read: deadline passed');
     // The producer gave up (its failure is reported on its own) or closed without an END.
     this.failed = true;
+    this.desc = undefined;
+    this.holding = false;
+    if (outcome === 'aborted') letGo(this.ring);
     return STATUS.ABORTED;
   }
 
   private bad(what: string): CwasiError {
     this.ring.abort();
+    letGo(this.ring);
     this.failed = true;
     return new CwasiError('E_BAD_DESCRIPTOR', `live stream: ${what}`);
   }
+}
+
+/**
+ * A consumer done with an aborted stream frees every frame left in its ring:
+ * it holds none of the producer's chunks any more (awaitWindowReleased).
+ */
+export function letGo(ring: Ring): void {
+  const u = ring.used;
+  if (u > 0 && u <= ring.capacity) ring.consume(u);
+}
+
+/** How long a failed producer waits for its consumer to let go of its window's chunks before freeing them anyway. */
+export const WINDOW_RELEASE_WAIT_MS = 1000;
+
+/**
+ * A failed producer, before it frees its window: wait (at most
+ * WINDOW_RELEASE_WAIT_MS) until a consumer that started reading let go of
+ * every chunk it was handed (it does at its next read, or when it returns,
+ * once it sees the ring aborted), so that a consumer reading a chunk in
+ * place never has it freed and reused under it in the meantime.
+ */
+export function awaitWindowReleased(buffer: SharedArrayBuffer): void {
+  const ring = new Ring(buffer);
+  if (!ring.consumerAttached) return;
+  const until = performance.now() + WINDOW_RELEASE_WAIT_MS;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  while (ring.used !== 0 && performance.now() < until) Atomics.wait(nap, 0, 0, 1);
 }

@@ -5,7 +5,7 @@
 // aborts their rings when the task fails, so that the other side stops at
 // once instead of waiting for its deadline.
 
-import { LiveRingSink, LiveRingSource, windowBytesFor } from '../channels/local-live.js';
+import { LiveRingSink, LiveRingSource, awaitWindowReleased, letGo, windowBytesFor } from '../channels/local-live.js';
 import type { SharedResolver } from '../channels/channel.js';
 import type { Heap } from '../memory/heap.js';
 import { Ring } from '../ring/ring.js';
@@ -47,17 +47,32 @@ export function finishLive(ctx: InvocationContext, out: Slice, heap: Heap): void
   if (sink instanceof LiveRingSink && !sink.ended) sink.sendWhole(heap.bytes().subarray(out.ptr, out.ptr + out.len));
 }
 
-/** The task failed: abort every live ring it reads or writes. */
+/**
+ * The task failed: abort every live ring it reads or writes. As a reader it
+ * lets go of every chunk it held; as the writer of a window it waits for its
+ * reader to do the same before its memory is freed (local-live.ts).
+ */
 export function abortLive(task: RunTask, shared: SharedResolver): void {
-  const ids = [
-    ...task.inputs.filter(isLiveInput).map((s) => s.ringId),
-    ...(task.output.rings ?? []).filter((r) => r.live === true).map((r) => r.ringId),
-  ];
-  for (const id of ids) {
+  const each = (ids: number[], then: (buffer: SharedArrayBuffer) => void): void => {
+    for (const id of ids) {
+      try {
+        const buffer = shared.ringOf(id);
+        new Ring(buffer).abort();
+        then(buffer);
+      } catch {
+        // a ring the task never got is nobody's to abort
+      }
+    }
+  };
+  each(task.inputs.filter(isLiveInput).map((s) => s.ringId), (b) => letGo(new Ring(b)));
+  const outputs = (task.output.rings ?? []).filter((r) => r.live === true);
+  each(outputs.map((r) => r.ringId), () => {});
+  for (const r of outputs) {
+    if (r.inPlace !== true) continue;
     try {
-      new Ring(shared.ringOf(id)).abort();
+      awaitWindowReleased(shared.ringOf(r.ringId));
     } catch {
-      // a ring the task never got is nobody's to abort
+      // no ring, no window
     }
   }
 }
