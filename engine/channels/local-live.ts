@@ -366,8 +366,19 @@ export class LiveRingSource implements StreamSource {
     return piece;
   }
 
-  /** The piece `nextInPlace` handed out was copied: its chunk may go back to the producer now. */
-  release(): void {
+  /**
+   * The piece `nextInPlace` handed out was copied away: false when the ring
+   * was aborted meanwhile (the copy is void), else its chunk goes back to
+   * the producer now.
+   */
+  copied(): boolean {
+    if (!this.stillOpen()) return false;
+    this.release();
+    return true;
+  }
+
+  /** Free the frame of the chunk last handed out whole. */
+  private release(): void {
     if (!this.holding) return;
     this.holding = false;
     this.ring.consume(DESC_FRAME_BYTES);

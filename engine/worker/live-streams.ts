@@ -53,26 +53,20 @@ export function finishLive(ctx: InvocationContext, out: Slice, heap: Heap): void
  * reader to do the same before its memory is freed (local-live.ts).
  */
 export function abortLive(task: RunTask, shared: SharedResolver): void {
-  const each = (ids: number[], then: (buffer: SharedArrayBuffer) => void): void => {
-    for (const id of ids) {
-      try {
-        const buffer = shared.ringOf(id);
-        new Ring(buffer).abort();
-        then(buffer);
-      } catch {
-        // a ring the task never got is nobody's to abort
-      }
+  const abort = (id: number, then: (ring: Ring) => void): void => {
+    try {
+      const ring = new Ring(shared.ringOf(id));
+      ring.abort();
+      then(ring);
+    } catch {
+      // a ring the task never got is nobody's to abort
     }
   };
-  each(task.inputs.filter(isLiveInput).map((s) => s.ringId), (b) => letGo(new Ring(b)));
-  const outputs = (task.output.rings ?? []).filter((r) => r.live === true);
-  each(outputs.map((r) => r.ringId), () => {});
-  for (const r of outputs) {
-    if (r.inPlace !== true) continue;
-    try {
-      awaitWindowReleased(shared.ringOf(r.ringId));
-    } catch {
-      // no ring, no window
-    }
+  for (const s of task.inputs) if (isLiveInput(s)) abort(s.ringId, letGo);
+  for (const r of task.output.rings ?? []) {
+    if (r.live !== true) continue;
+    abort(r.ringId, (ring) => {
+      if (r.inPlace === true) awaitWindowReleased(ring.buffer);
+    });
   }
 }

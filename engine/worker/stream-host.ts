@@ -40,11 +40,9 @@ export interface StreamSource {
    * the next call); null when the next bytes are to be `read`; 0 at the end;
    * or a negative status.
    */
-  nextInPlace?(max: number): { heap: Heap; ptr: number; len: number } | null | number;
-  /** The piece `nextInPlace` gave was copied away: it need not be held any longer. */
-  release?(): void;
-  /** After copying a piece `nextInPlace` gave from another memory: false when its producer gave up meanwhile (the copy is void). */
-  stillOpen?(): boolean;
+  nextInPlace(max: number): { heap: Heap; ptr: number; len: number } | null | number;
+  /** The piece `nextInPlace` gave was copied away: false when its producer gave up meanwhile (the copy is void), else it is no longer held. */
+  copied(): boolean;
   /** The call returned: whether it read to the end (a source not read to the end tells its producer so). */
   close(): boolean;
 }
@@ -185,7 +183,7 @@ export class StreamHost {
     let piece: Slice;
     if (st.source !== undefined) {
       const src = st.source;
-      const r = src.nextInPlace === undefined ? null : this.guarded(ctx, () => src.nextInPlace!(cap));
+      const r = this.guarded(ctx, () => src.nextInPlace(cap));
       if (typeof r === 'number') {
         if (r < 0) return r;
         piece = { ptr: 0, len: 0 };
@@ -204,8 +202,7 @@ export class StreamHost {
         let n: number;
         if (r !== null) {
           copyInto(dst, 0, r.heap.bytes().subarray(r.ptr, r.ptr + r.len));
-          if (src.stillOpen?.() === false) return STATUS.ABORTED;
-          src.release?.();
+          if (!src.copied()) return STATUS.ABORTED;
           n = r.len;
         } else {
           n = this.guarded(ctx, () => src.read(dst));
