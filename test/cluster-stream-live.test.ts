@@ -61,6 +61,9 @@ test('a stream 10x each stage memory goes here → b → c → here live, every 
   assert.equal(workloads.readChecksums(out), [workloads.streamedChecksum(size, SEED, 2)]);
   const after = engine.clusterStats()!.net;
   assert.ok(after.bytesSent - before.bytesSent >= size && after.bytesReceived - before.bytesReceived >= size, 'the stream left and came back');
+  // The last edge's reads land in its ring here (the credit follows the ring's room), not copied from the read buffer.
+  const landed = after.bytesLandedDirect - before.bytesLandedDirect;
+  assert.ok(landed >= 0.99 * size, `${landed} of ${size} bytes read straight into the ring`);
   for (const small of [0, 1, 64 * 1024 + 3]) {
     assert.equal(workloads.readChecksums(await engine.invoke('x-live', workloads.producerSpec(small, SEED + small))), [workloads.streamedChecksum(small, SEED + small, 2)], `${small} bytes`);
   }

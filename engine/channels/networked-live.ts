@@ -9,11 +9,13 @@
 // straight from the ring (the kernel copies it), and its room in the ring is
 // freed once the socket took it. Receiving: the socket reads straight into
 // ring B (DirectChunks: a frame's payload place, published once the read
-// returned); a chunk that arrives when the ring has no room is copied to a
-// queue, bounded by the credit the receiver grants: at most `window` bytes
-// beyond what went into the ring. Memory on both nodes is the two rings and
-// one window in flight; the only copies besides the kernel's are into and
-// out of the two rings by the functions' workers.
+// returned). The receiver's credit follows the ring's free room, so bytes
+// normally find their place there; a chunk that arrives when the ring has no
+// room (frame headers of short reads, a read across the ring's end) is copied
+// to a queue, bounded by the credit: at most the ring's room when it was
+// granted beyond what went into the ring. Memory on both nodes is the two
+// rings; the only copies besides the kernel's are into and out of the two
+// rings by the functions' workers.
 //
 // Attaching: the receiver grants no credit beyond the protocol's initial
 // window until its consumer reads (attached to ring B); the sender tells its
@@ -54,12 +56,12 @@ export async function sendLive(out: OutgoingStream, drain: LiveRingDrain): Promi
 }
 
 /**
- * Receive the open-ended stream `s` into `feed`'s ring, granting credit as
- * the bytes go in; ends the ring's stream (END frame, checked total) when
+ * Receive the open-ended stream `s` into `feed`'s ring (`window`: its
+ * capacity), granting credit as the ring has room; ends the ring's stream (END frame, checked total) when
  * the sender ended. Rejects (and aborts the ring) when the stream fails;
  * aborts the stream when the consumer stopped reading.
  */
-export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: number): Promise<number> {
+export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: number, deadline: number): Promise<number> {
   const queue: Uint8Array[] = [];
   let flushing: Promise<void> | undefined;
   let failure: CwasiError | undefined;
@@ -69,14 +71,42 @@ export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: numbe
     feed.abort();
     s.abort(failure.code, `the consumer's side stopped: ${failure.message}`);
   };
+  // Credit follows the room in the ring, so that what the sender sends lands in the ring itself (DirectChunks) and is
+  // not copied aside: at most the ring's free space beyond what went in, less a margin for the frame headers of short
+  // reads. Raised in steps of a quarter ring (a CREDIT frame per socket read would cost more than the bytes); when the
+  // ring has less room than that, `watchRoom` waits for the consumer to free it.
+  const step = Math.max(1, window >> 2);
+  const margin = Math.min(window >> 4, 64 * 1024);
   let granted = 0;
+  let watchingRoom = false;
+  const stopped = new AbortController();
+  const roomSignal = feed.signal === undefined ? stopped.signal : AbortSignal.any([feed.signal, stopped.signal]);
+  const creditLimit = (): number => feed.written + Math.max(0, feed.ring.space() - margin);
   const grant = (): void => {
     // Only once the consumer reads: before, the sender keeps to the initial window.
-    // In steps of a quarter window: a CREDIT frame per socket read would cost more than the bytes.
-    const limit = feed.written + window;
-    if (feed.ring.consumerAttached && limit - granted >= window >> 2) {
+    if (!feed.ring.consumerAttached || failure !== undefined) return;
+    const limit = creditLimit();
+    if (limit - granted >= step) {
       granted = limit;
       s.grant(limit);
+    } else if (!watchingRoom) {
+      watchingRoom = true;
+      void watchRoom().finally(() => (watchingRoom = false));
+    }
+  };
+  // Bound: each turn raises the credit by a step or returns; it returns when the ring cannot hold a step more than
+  // the sender may already send (bytes on their way go in first, and their arrival calls grant again).
+  const watchRoom = async (): Promise<void> => {
+    while (failure === undefined && s.active) {
+      const need = granted + step + margin - feed.written;
+      if (need > feed.ring.capacity) return;
+      const o = await feed.ring.waitSpaceAsync(need, deadline, roomSignal);
+      if (o !== 'ok' || failure !== undefined) return;
+      const limit = creditLimit();
+      if (limit > granted) {
+        granted = limit;
+        s.grant(limit);
+      }
     }
   };
   const flush = async (): Promise<void> => {
@@ -112,7 +142,7 @@ export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: numbe
     if (failure !== undefined) return;
     const took = queue.length === 0 ? feed.tryWrite(bytes) : 0;
     if (took < bytes.length) {
-      // Bound: the credit keeps this within `window` of what the ring took.
+      // Bound: the credit keeps this within the ring's room, granted beyond what the ring took.
       // A copy: `bytes` is a view of the socket's read buffer (Buffer#slice would be a view too).
       queue.push(new Uint8Array(bytes.subarray(took)));
       flushing ??= flush().catch(fail);
@@ -123,6 +153,7 @@ export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: numbe
       void whenReading().finally(() => (watching = false));
     }
   }, direct);
+  void received.then(() => stopped.abort(), () => stopped.abort());
   return received.then(async (total) => {
     await flushing;
     if (failure !== undefined) throw failure;

@@ -500,7 +500,7 @@ export class ClusterMember implements NetworkPeer {
 
   /** Receive the live stream `transfer` from `from` into `feed`'s ring as it arrives; resolves with its length. */
   expectLive(transfer: string, from: string, feed: LiveRingFeed, windowBytes: number, deadline: number): Promise<number> {
-    return this.inbox.claim(transfer, from, deadline, (s) => receiveLive(s, feed, windowBytes));
+    return this.inbox.claim(transfer, from, deadline, (s) => receiveLive(s, feed, windowBytes, deadline));
   }
 
   cancel(transfer: string, reason: string): void {

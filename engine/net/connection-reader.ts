@@ -6,7 +6,7 @@
 // called `receiveInto(dest)`, the read targets `dest` itself at the stream's
 // current offset, sized to the bytes left in the frame, so the kernel copies
 // the payload straight into the consumer's memory. While large DATA flows (a
-// long frame just ended, or a long stream was opened), reads ask for exactly
+// long frame or a live stream's frame just ended, or a long stream was opened), reads ask for exactly
 // the next header or control payload, so the following payload lands in
 // place too and a stream costs the kernel copy only. Everything else (the
 // handshake, small frames, bytes of streams without a destination) lands in
@@ -164,6 +164,7 @@ export class ConnectionReader implements FrameHandler {
       const s = this.directStream;
       if (s !== null) {
         this.directStream = null;
+        this.host.counters.bytesLandedDirect += n;
         s.landedDirect(n);
         if (this.host.failure === null) this.parser.deliveredDirect(n);
       } else if (this.host.failure === null) {
@@ -245,7 +246,9 @@ export class ConnectionReader implements FrameHandler {
   dataEnd(): void {
     const s = this.currentData;
     this.currentData = null;
-    this.exactReads = this.mode === 'onread' && this.currentDataLength >= EXACT_READS_MIN;
+    // A live (open-ended) stream's frames are as long as its producer's pieces, a short one often between two long
+    // ones (a piece split at its ring's end): while one flows, the next payload is read in place too.
+    this.exactReads = this.mode === 'onread' && (this.currentDataLength >= EXACT_READS_MIN || (s !== null && s.openEnded && !s.endSeen));
     if (s !== null && (s.openEnded ? s.endSeen : s.received === s.totalBytes)) s.complete();
   }
 

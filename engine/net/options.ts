@@ -100,6 +100,8 @@ export interface NetStats {
   /** Wire bytes handed to sockets / read from sockets (headers included). */
   bytesSent: number;
   bytesReceived: number;
+  /** Of bytesReceived: payload bytes a socket read put straight where they belong (a stream's destination, a live stream's ring); the rest was copied from the read buffer. */
+  bytesLandedDirect: number;
   /** Outgoing streams opened / incoming streams handed to a consumer. */
   streamsOpened: number;
   streamsAccepted: number;
@@ -164,6 +166,7 @@ export function newCounters(): Counters {
   return {
     bytesSent: 0,
     bytesReceived: 0,
+    bytesLandedDirect: 0,
     streamsOpened: 0,
     streamsAccepted: 0,
     streamsCompleted: 0,
