@@ -36,6 +36,14 @@ export interface ReceiveOptions {
   failed?: Promise<never>;
   /** Land the bytes in a payload-sized buffer (touched before the timing) instead of one reused read buffer. */
   keep?: boolean;
+  /** Filled with this process's CPU time (user + system, ms) of each timed repeat. */
+  cpuMs?: number[];
+}
+
+/** This process's CPU time (user + system) since `from`, in ms. */
+export function cpuMsSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
 }
 
 /** One latency (ms) per repeat, after one untimed repeat that warms the connection and the sender's first write. */
@@ -77,10 +85,14 @@ export async function receiveRepeats(o: ReceiveOptions): Promise<number[]> {
       received = 0;
       const done = new Promise<void>((resolve) => { arrived = resolve; });
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       sock!.write('g');
       await withDeadline(Promise.race([done, broken, failed]), o.deadlineMs, `repeat ${i + 2} of ${o.repeats + 1} did not arrive`);
       const ms = performance.now() - t0;
-      if (i >= 0) samples.push(ms);
+      if (i >= 0) {
+        samples.push(ms);
+        o.cpuMs?.push(cpuMsSince(c0));
+      }
     }
   } finally {
     (sock as net.Socket | undefined)?.destroy();

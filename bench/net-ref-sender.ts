@@ -3,7 +3,8 @@
 // It fills one buffer of BYTES once, listens on HOST (an ephemeral port,
 // printed as `port N` on stdout), accepts one connection and writes the
 // whole buffer each time the receiver sends one byte ('g'); it exits when
-// that connection closes. No framing: the bytes are the reference, as
+// that connection closes. After each write it prints `cpu N`: that write's
+// CPU time in ms. No framing: the bytes are the reference, as
 // iperf3's are.
 
 import net from 'node:net';
@@ -20,7 +21,15 @@ const server = net.createServer({ noDelay: true }, (socket) => {
   server.close();
   socket.on('data', (d: Buffer) => {
     // One write per 'g': the receiver asks for the next repeat only after the last one landed.
-    for (let i = 0; i < d.length; i++) if (d[i] === 0x67) socket.write(payload);
+    // Each write's CPU time (user + system, ms, until the kernel took the last byte) as a `cpu N` line.
+    for (let i = 0; i < d.length; i++) {
+      if (d[i] !== 0x67) continue;
+      const c0 = process.cpuUsage();
+      socket.write(payload, () => {
+        const c = process.cpuUsage(c0);
+        process.stdout.write(`cpu ${(c.user + c.system) / 1000}\n`);
+      });
+    }
   });
   socket.on('error', (err) => {
     process.stderr.write(`net-ref-sender: ${err.message}\n`);

@@ -100,21 +100,60 @@ function lineOf(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
  * reused buffer, `repeats` times after one untimed repeat. Rejects when an
  * end fails or exits early, or a step takes over `deadlineMs`.
  */
-/** `keep`: the receiver lands the bytes in a payload-sized buffer (net-ref-receive.ts) instead of one reused read buffer. */
-export async function measureRawTcpProcesses(bytes: number, repeats: number, readBufferBytes = READ_BUFFER_BYTES * 16, deadlineMs = 60_000, ends: Ends = LOOPBACK_ENDS, keep = false): Promise<number[]> {
+/** The CPU time (user + system, ms) each end spent per timed repeat, filled in by measureRawTcpProcesses when given. */
+export interface RawCpu {
+  sendMs: number[];
+  recvMs: number[];
+}
+
+/** Every `cpu N` line the sender printed so far (one per write; the first is the untimed repeat's). */
+function cpuLines(child: ChildProcess): number[] {
+  const out: number[] = [];
+  let text = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    text += d.toString();
+    let nl: number;
+    while ((nl = text.indexOf('\n')) >= 0) {
+      const m = /^cpu ([\d.]+)$/.exec(text.slice(0, nl));
+      if (m) out.push(Number(m[1]));
+      text = text.slice(nl + 1);
+    }
+  });
+  return out;
+}
+
+/**
+ * `keep`: the receiver lands the bytes in a payload-sized buffer (net-ref-receive.ts) instead of one reused read buffer.
+ * `cpu`: filled with each end's CPU time per timed repeat (a process of its own, or this one on loopback).
+ */
+export async function measureRawTcpProcesses(bytes: number, repeats: number, readBufferBytes = READ_BUFFER_BYTES * 16, deadlineMs = 60_000, ends: Ends = LOOPBACK_ENDS, keep = false, cpu?: RawCpu): Promise<number[]> {
   checkArgs(bytes, repeats);
   const sender = spawnAt(ends.send, SENDER, [ends.send.host, String(bytes)]);
   const senderDied = deathOf(sender.child, sender.output, 'the sender process');
+  const senderCpu = cpuLines(sender.child);
   let receiver: ReturnType<typeof spawnAt> | undefined;
   try {
     const port = Number((await withDeadline(Promise.race([lineOf(sender.child, /port (\d+)\n/), senderDied]), deadlineMs, 'the sender did not listen'))[1]);
     const o = { host: ends.send.host, port, localAddress: ends.recv.host, bytes, repeats, readBufferBytes, deadlineMs };
-    if (ends.recv.wrap.length === 0) return await receiveRepeats({ ...o, failed: senderDied, keep });
-    const r = spawnAt(ends.recv, RECEIVER, [...[o.host, o.port, o.localAddress, o.bytes, o.repeats, o.readBufferBytes, o.deadlineMs].map(String), ...(keep ? ['keep'] : [])]);
-    receiver = r;
-    const receiverDied = deathOf(r.child, r.output, 'the receiver process');
-    const m = await withDeadline(Promise.race([lineOf(r.child, /samples (\[.*\])\n/), senderDied, receiverDied]), Math.min(deadlineMs * (repeats + 2), MAX_TIMER_MS), 'the receiver did not report');
-    return JSON.parse(m[1]!) as number[];
+    let samples: number[];
+    if (ends.recv.wrap.length === 0) {
+      samples = await receiveRepeats({ ...o, failed: senderDied, keep, ...(cpu !== undefined ? { cpuMs: cpu.recvMs } : {}) });
+    } else {
+      const r = spawnAt(ends.recv, RECEIVER, [...[o.host, o.port, o.localAddress, o.bytes, o.repeats, o.readBufferBytes, o.deadlineMs].map(String), ...(keep ? ['keep'] : [])]);
+      receiver = r;
+      const receiverDied = deathOf(r.child, r.output, 'the receiver process');
+      const cpuLine = lineOf(r.child, /cpu (\[.*\])\n/);
+      const m = await withDeadline(Promise.race([lineOf(r.child, /samples (\[.*\])\n/), senderDied, receiverDied]), Math.min(deadlineMs * (repeats + 2), MAX_TIMER_MS), 'the receiver did not report');
+      samples = JSON.parse(m[1]!) as number[];
+      if (cpu !== undefined) cpu.recvMs.push(...(JSON.parse((await withDeadline(cpuLine, 2000, 'the receiver did not report its CPU time'))[1]!) as number[]));
+    }
+    if (cpu !== undefined) {
+      // The sender's last write callback may run just after the receiver got the last byte: wait for its line (bounded).
+      for (let i = 0; i < 200 && senderCpu.length < repeats + 1; i++) await new Promise((r) => setTimeout(r, 10));
+      if (senderCpu.length < repeats + 1) throw new Error(`the sender reported the CPU time of ${senderCpu.length} of ${repeats + 1} writes`);
+      cpu.sendMs.push(...senderCpu.slice(1, repeats + 1));
+    }
+    return samples;
   } finally {
     for (const p of [receiver?.child, sender.child]) {
       if (p === undefined) continue;
