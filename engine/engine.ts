@@ -20,6 +20,7 @@ import { createLocalChannel, type LocalTransport } from './channels/local.js';
 import { RingPools } from './ring/pools.js';
 import { closeRedisClients, createRemoteKvChannel } from './channels/remote-kv.js';
 import { createNetworkedChannel } from './channels/networked.js';
+import { networkedLiveRingBytes } from './channels/networked-live.js';
 import { ClusterMember, type ClusterOptions, type ClusterStats } from './cluster/member.js';
 import { ClusterPlacement } from './cluster-placement.js';
 import type { RemoteFunctionConfig } from './cluster/protocol.js';
@@ -254,7 +255,7 @@ export class Engine {
       },
       groupOf: (fn: string) => this.coordinator.require(fn).group.ref(),
       leaseRing: (windowBytes) => {
-        const capacity = windowBytes === undefined ? this.rings.streamRingBytes : 2 ** Math.ceil(Math.log2(windowBytes));
+        const capacity = networkedLiveRingBytes(this.rings.streamRingBytes, windowBytes);
         const pool = this.rings.forEdge('\u0000cluster', '\u0000live', capacity);
         const r = pool.acquire();
         return { id: r.id, buffer: r.ring.buffer, capacity: r.ring.capacity, giveBack: (clean: boolean) => pool.giveBack(r, clean) };

@@ -33,6 +33,20 @@ import type { PooledRing, RingPool, RingPools } from '../ring/pools.js';
 import type { EdgeContext, Transfer } from './channel.js';
 import type { InputSpec, OutputSpec } from '../specs.js';
 
+/**
+ * The rings of a live edge between nodes when its producer sets no
+ * `streamWindowBytes` (at least; `local.ringBytes` when larger): the bytes in
+ * flight are bounded by the receiving ring's room, and each refill of it waits
+ * for two main threads and a CREDIT frame, so a ring of 1 MiB held streams of
+ * 16 MiB to about half the rate they reach with 4 MiB (2 cores, loopback).
+ */
+export const NETWORKED_LIVE_RING_BYTES = 4 * 2 ** 20;
+
+/** The ring capacity of a live edge between nodes, on either node: its window rounded up to a power of two, or the default. */
+export function networkedLiveRingBytes(streamRingBytes: number, windowBytes: number | undefined): number {
+  return windowBytes === undefined ? Math.max(streamRingBytes, NETWORKED_LIVE_RING_BYTES) : 2 ** Math.ceil(Math.log2(windowBytes));
+}
+
 /** Pump the stream of `drain` into `out` and end it; resolves with its length once the receiver acknowledged every byte. */
 export async function sendLive(out: OutgoingStream, drain: LiveRingDrain): Promise<number> {
   let attached = false;
@@ -187,7 +201,7 @@ export function openNetworkedLive(peer: LivePeer, pools: RingPools, edge: EdgeCo
   const self = peer.self;
   const from = edge.producerGroup.host;
   const to = edge.consumerGroup.host;
-  const capacity = edge.windowBytes === undefined ? pools.streamRingBytes : 2 ** Math.ceil(Math.log2(edge.windowBytes));
+  const capacity = networkedLiveRingBytes(pools.streamRingBytes, edge.windowBytes);
   const window = edge.windowBytes !== undefined ? { windowBytes: edge.windowBytes } : {};
   const stop = new AbortController();
   let leg: { pool: RingPool; ring: PooledRing; done: Promise<unknown> } | undefined;

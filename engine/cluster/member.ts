@@ -81,7 +81,7 @@ export interface ClusterOptions {
 /** What the member needs from its engine. */
 export interface MemberHooks {
   deployLocal(functions: RemoteFunctionConfig[]): Promise<FunctionRecord[]>;
-  /** A ring for a live stream: `windowBytes` (rounded up to a power of two), or the engine's stream ring size. */
+  /** A ring for a live stream between nodes: `windowBytes` (rounded up to a power of two), or the default (networked-live.ts, networkedLiveRingBytes). */
   leaseRing(windowBytes?: number): RingLease;
   /** The memory group steps[0] runs in on this node. */
   groupOf(fn: string): GroupRef;
