@@ -105,22 +105,27 @@ export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: numbe
       s.grant(limit);
     } else if (!watchingRoom) {
       watchingRoom = true;
-      void watchRoom().finally(() => (watchingRoom = false));
+      void watchRoom().catch(fail);
     }
   };
   // Bound: each turn raises the credit by a step or returns; it returns when the ring cannot hold a step more than
-  // the sender may already send (bytes on their way go in first, and their arrival calls grant again).
+  // the sender may already send (bytes on their way go in first, and their arrival calls grant again). It clears
+  // `watchingRoom` as it returns, not a microtask later, so that a grant() right after starts the next watch.
   const watchRoom = async (): Promise<void> => {
-    while (failure === undefined && s.active) {
-      const need = granted + step + margin - feed.written;
-      if (need > feed.ring.capacity) return;
-      const o = await feed.ring.waitSpaceAsync(need, deadline, roomSignal);
-      if (o !== 'ok' || failure !== undefined) return;
-      const limit = creditLimit();
-      if (limit > granted) {
-        granted = limit;
-        s.grant(limit);
+    try {
+      while (failure === undefined && s.active) {
+        const need = granted + step + margin - feed.written;
+        if (need > feed.ring.capacity) return;
+        const o = await feed.ring.waitSpaceAsync(need, deadline, roomSignal);
+        if (o !== 'ok' || failure !== undefined) return;
+        const limit = creditLimit();
+        if (limit > granted) {
+          granted = limit;
+          s.grant(limit);
+        }
       }
+    } finally {
+      watchingRoom = false;
     }
   };
   const flush = async (): Promise<void> => {
