@@ -97,13 +97,18 @@ export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: numbe
   const roomSignal = feed.signal === undefined ? stopped.signal : AbortSignal.any([feed.signal, stopped.signal]);
   const creditLimit = (): number => feed.written + Math.max(0, feed.ring.space() - margin);
   const grant = (): void => {
-    // Only once the consumer reads: before, the sender keeps to the initial window.
-    if (!feed.ring.consumerAttached || failure !== undefined) return;
+    if (failure !== undefined) return;
+    // Only once the consumer reads: before, the sender keeps to the initial window (whenReading grants on attach).
+    if (!feed.ring.consumerAttached) {
+      watchAttach();
+      return;
+    }
     const limit = creditLimit();
     if (limit - granted >= step) {
       granted = limit;
       s.grant(limit);
-    } else if (!watchingRoom) {
+    } else if (!watchingRoom && flushing === undefined) {
+      // (A flush grants after each chunk it writes, and waits on the ring itself: one waiter at a time.)
       watchingRoom = true;
       void watchRoom().catch(fail);
     }
@@ -113,7 +118,7 @@ export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: numbe
   // `watchingRoom` as it returns, not a microtask later, so that a grant() right after starts the next watch.
   const watchRoom = async (): Promise<void> => {
     try {
-      while (failure === undefined && s.active) {
+      while (failure === undefined && s.active && flushing === undefined) {
         const need = granted + step + margin - feed.written;
         if (need > feed.ring.capacity) return;
         const o = await feed.ring.waitSpaceAsync(need, deadline, roomSignal);
@@ -136,17 +141,28 @@ export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: numbe
       grant();
     }
     flushing = undefined;
+    grant();
   };
   // A consumer that starts after the initial window arrived: grant once it has read (it empties the ring).
+  // Started by the first bytes, whichever way they came in (a socket read straight into the ring, a chunk, a flush).
+  let watching = false;
+  const watchAttach = (): void => {
+    if (watching || failure !== undefined) return;
+    watching = true;
+    void whenReading().catch(fail);
+  };
   const whenReading = async (): Promise<void> => {
-    while (!feed.ring.consumerAttached && failure === undefined && s.active) {
-      const o = await feed.ring.waitSpaceAsync(feed.ring.capacity, Number.MAX_SAFE_INTEGER, feed.signal);
-      if (o !== 'ok') return;
-      if (!feed.ring.consumerAttached) return; // empty and nobody attached: no bytes came yet, the next chunk retries
+    try {
+      while (!feed.ring.consumerAttached && failure === undefined && s.active) {
+        const o = await feed.ring.waitSpaceAsync(feed.ring.capacity, Number.MAX_SAFE_INTEGER, feed.signal);
+        if (o !== 'ok') return;
+        if (!feed.ring.consumerAttached) return; // empty and nobody attached: no bytes came yet, the next ones start it again
+      }
+    } finally {
+      watching = false;
     }
     grant();
   };
-  let watching = false;
   // The consumer's side ended (its task finished, perhaps before the end of the stream): stop the sender.
   feed.signal?.addEventListener('abort', () => fail(new CwasiError('E_CHANNEL', 'the consumer stopped reading')), { once: true });
   const direct: DirectChunks = {
@@ -167,10 +183,6 @@ export function receiveLive(s: IncomingStream, feed: LiveRingFeed, window: numbe
       flushing ??= flush().catch(fail);
     }
     grant();
-    if (!feed.ring.consumerAttached && !watching) {
-      watching = true;
-      void whenReading().finally(() => (watching = false));
-    }
   }, direct);
   void received.then(() => stopped.abort(), () => stopped.abort());
   return received.then(async (total) => {

@@ -115,6 +115,8 @@ export class ConnectionReader implements FrameHandler {
   /** A stream was aborted: discard the rest of a DATA frame of it being parsed. */
   streamGone(s: IncomingStream): void {
     if (this.currentData === s) this.currentData = null;
+    // A live stream that stopped without its END no longer keeps reads exact (the next long frame turns them on again).
+    if (s.openEnded) this.exactReads = false;
   }
 
   /** The connection failed: parse nothing more. */
