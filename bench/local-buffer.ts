@@ -13,6 +13,7 @@
 
 import { type BenchOptions, type BenchReport, type BenchResult, type Goal, meta, progress, row } from './common.js';
 import { countFor, deployPair, measureMemcpy, measurePair, withEngine } from './transfer.js';
+import { LOCAL_STREAM_RING_BYTES } from 'cwasi/primitives';
 
 const MiB = 1 << 20;
 
@@ -38,7 +39,7 @@ export async function localBuffer(opts: BenchOptions): Promise<BenchReport> {
       }
       bar.tick(n, `memcpy ${bytes >> 20} MiB`);
       for (const v of variants) {
-        const samples = await withEngine({ threads, local: { transport: v.transport, ringBytes: 4 * MiB, sameWorker: v.sameWorker }, timeoutMs: 120_000 }, async (engine) => {
+        const samples = await withEngine({ threads, local: { transport: v.transport, sameWorker: v.sameWorker }, timeoutMs: 120_000 }, async (engine) => {
           await deployPair(engine, 'lb', false);
           // Warm up: instantiate, grow and touch both memories.
           await measurePair(engine, 'lb', bytes, 2, v.force);
@@ -76,5 +77,6 @@ export async function localBuffer(opts: BenchOptions): Promise<BenchReport> {
   if (small) {
     goals.push({ name: 'local p50 at 2 MiB', target: '< 1 ms', measured: `${small.latencyMs.p50Ms.toFixed(3)} ms`, pass: small.latencyMs.p50Ms < 1 });
   }
-  return { meta: meta(opts.command, { threads, ringBytes: 4 * MiB }), results, goals };
+  // The stream form's ring is the engine's default (local.ts LOCAL_STREAM_RING_BYTES); the descriptor form's holds a few frames.
+  return { meta: meta(opts.command, { threads, streamRingBytes: LOCAL_STREAM_RING_BYTES }), results, goals };
 }

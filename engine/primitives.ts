@@ -8,6 +8,7 @@ export type { Descriptor, FrameHeader, WaitOutcome } from './ring/ring.js';
 export { Heap } from './memory/heap.js';
 export type { Arena, HeapStats } from './memory/heap.js';
 export { USER_STATIC_BASE } from './memory/layout.js';
+export { LOCAL_STREAM_RING_BYTES } from './channels/local.js';
 
 // The rules the coordinator and the dispatcher apply.
 export { selectMode, embedRefusal } from './selection.js';

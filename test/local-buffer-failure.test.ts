@@ -53,7 +53,8 @@ test('the producer failing mid-stream ends the consumer too (E_CHANNEL inside, t
 });
 
 test('the next invocations succeed on fresh channels, and no ring stays leased', async () => {
-  const size = 3 * 1024 * 1024 + 1;
+  // Ten DATA frames and more through the stream ring (at least LOCAL_STREAM_RING_BYTES, 2 MiB frames): it wraps.
+  const size = 20 * 1024 * 1024 + 1;
   for (let i = 0; i < 3; i++) {
     const out = await engine.invoke('fine', workloads.producerSpec(size, i));
     assert.equal(workloads.readChecksums(out), [{ hash: workloads.checksum(workloads.produce(size, i)), length: size }]);
