@@ -18,6 +18,7 @@ import {
 import { CwasiError } from '../errors.js';
 import { STATIC_LIMIT, USER_STATIC_BASE } from '../memory/layout.js';
 import { formatSize, table } from './format.js';
+import { jsonDocument } from './json.js';
 
 export interface BuildOptions {
   out: string;
@@ -125,7 +126,7 @@ export async function cmdBuild(args: string[], o: BuildOptions, out: (s: string)
   for (const b of built) writeFileSync(join(dir, `${b.name}.wasm`), b.wasm);
   const last = built[built.length - 1]!;
   if (o.json === true) {
-    out(JSON.stringify({ out: dir, nextBase: nextBase(last), modules: built.map(({ wasm, ...b }) => ({ ...b, file: join(dir, `${b.name}.wasm`), bytes: wasm.length })) }, null, 2));
+    out(jsonDocument({ out: dir, nextBase: nextBase(last), modules: built.map(({ wasm, ...b }) => ({ ...b, file: join(dir, `${b.name}.wasm`), bytes: wasm.length })) }));
   } else {
     out(table(['module', 'source', 'static region', 'size', 'sha256'], built.map((b) => [
       `${b.name}.wasm`, b.source, `[${b.memoryBase}, ${b.staticEnd})`, formatSize(b.wasm.length), b.sha256.slice(0, 12),

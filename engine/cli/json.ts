@@ -1,5 +1,6 @@
 // Every JSON document the CLI writes (`run --json`, `plan --json`,
-// `functions --json`, `bench --json`) opens with `schemaVersion`. It counts
+// `functions --json`, `bench --json`, `build --json`, `inspect --json`,
+// `batch --json`) opens with `schemaVersion`. It counts
 // incompatible changes of those documents: a field renamed, removed or given
 // another unit or shape raises it; a field added does not.
 export const JSON_SCHEMA_VERSION = 1;

@@ -495,7 +495,7 @@ export function buildProgram(out: Out = io): Command {
     .option('--json', 'print JSON on stdout instead of text')
     .action(async (file: string, o: { json?: boolean }) => {
       const i = await inspectFile(file);
-      out.out(o.json === true ? JSON.stringify(i, null, 2) : formatInspection(i));
+      out.out(o.json === true ? jsonDocument(i) : formatInspection(i));
       // A module the engine would refuse exits 1, after the report says why.
       assertInspectedGuest(i);
     });
