@@ -20,8 +20,12 @@ export interface MemorySlice extends MemoryRef {
 export type InputSpec =
   /** `copy`: bytes cloned into the task message. Also how small engine inputs arrive. */
   | { kind: 'bytes'; bytes: Uint8Array }
-  /** `embedded`: bytes already in the step's own memory, read in place (zero copy). */
-  | ({ kind: 'shared' } & MemorySlice)
+  /**
+   * `embedded`: bytes already in the step's own memory, read in place (zero
+   * copy). `gate` (engine/channels/landing-gate.ts): the bytes of a networked
+   * stream are still landing there; the worker waits on it before the step runs.
+   */
+  | ({ kind: 'shared'; gate?: SharedArrayBuffer } & MemorySlice)
   /** `local` (guest-call results): bytes in another memory; the host copies them across once. */
   | ({ kind: 'foreign' } & MemorySlice)
   /**

@@ -24,6 +24,7 @@ import { releaseKept, type CallContext, type CallTransfer, type Channel, type Ed
 import { DESCRIPTOR_RING_BYTES, openLiveTransfer } from './local.js';
 import type { RingPools } from '../ring/pools.js';
 import type { InputSpec, OutputSpec } from '../specs.js';
+import { waitForGate } from './landing-gate.js';
 
 /**
  * How long an early consumer spins before it sleeps on its ring. Short: it
@@ -110,6 +111,8 @@ export const sharedEndpoint: Endpoint<'shared'> = {
     if (spec.len > 0 && spec.ptr < HEADER_BYTES) {
       throw new CwasiError('E_BAD_DESCRIPTOR', `slice [${spec.ptr}, +${spec.len}) overlaps the memory header`);
     }
+    // Handed over while its last bytes were landing: wait for them.
+    if (spec.gate !== undefined) waitForGate(spec.gate, target.deadline);
     return { ptr: spec.ptr, len: spec.len };
   },
 };

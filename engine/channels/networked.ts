@@ -40,9 +40,10 @@ export interface NetworkPeer {
   send(node: string, transfer: string, bytes: Uint8Array, deadline: number, traceparent?: string): Promise<void>;
   /**
    * Receive the stream `transfer` from node `from` (a stream under that id from
-   * any other peer is refused); `dest` picks where its bytes land once the size is known.
+   * any other peer is refused); `dest` picks where its bytes land once the size
+   * is known; `early.then` runs once at most `early.bytes` are left to land.
    */
-  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array>;
+  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number, early?: { bytes: number; then: () => void }): Promise<Uint8Array>;
   /** Stream what a producer writes into `drain`'s ring to `node` while it writes it (networked-live.ts). */
   sendLive(node: string, transfer: string, drain: LiveRingDrain, deadline: number, traceparent?: string): Promise<void>;
   /** Receive the live stream `transfer` from `from` into `feed`'s ring as it arrives; resolves with its length. */

@@ -29,6 +29,12 @@ const UNCLAIMED_STREAM_MS = 30_000;
 /** Streams nobody asked for yet, at most (beyond, new ones are aborted). */
 const MAX_UNCLAIMED_STREAMS = 1024;
 
+/** A receiver that gets ready before a stream has all landed (IncomingStream.whenRemaining). */
+export interface EarlyLanding {
+  bytes: number;
+  then: () => void;
+}
+
 export class StreamInbox {
   private readonly waiters = new Map<string, Waiter>();
   /** Early streams by transfer id, then by the authenticated peer that sent them. */
@@ -45,14 +51,18 @@ export class StreamInbox {
     return this.waiters.size + this.unclaimedCount;
   }
 
-  /** Receive the stream `transfer` from `from` into the buffer `dest` gives once its length is known. */
-  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array> {
+  /**
+   * Receive the stream `transfer` from `from` into the buffer `dest` gives once
+   * its length is known; `early.then` runs once at most `early.bytes` of it are left to land.
+   */
+  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number, early?: EarlyLanding): Promise<Uint8Array> {
     return this.claim(transfer, from, deadline, (s) => new Promise<Uint8Array>((resolve, reject) => {
       // `dest` allocates in a heap other threads share: while a worker holds
       // its lock, retry on later turns (bytes that arrive meanwhile are buffered).
       whenUnlocked(() => {
         const view = dest(s.totalBytes);
         s.receiveInto(view).then(() => resolve(view), reject);
+        if (early !== undefined) s.whenRemaining(early.bytes, early.then);
       }, (err) => {
         s.abort('E_MEMORY_LIMIT', 'the receiver could not place the stream');
         reject(err);

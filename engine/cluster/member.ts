@@ -37,7 +37,8 @@ import { ControlSigner, replyContext } from './signing.js';
 import { ControlClient } from './control-client.js';
 import { natsConnectionOptions, type NatsAuthOptions } from './nats-auth.js';
 import { NodeLiveness, type NodeWatch } from './liveness.js';
-import { StreamInbox } from './inbox.js';
+import { StreamInbox, type EarlyLanding } from './inbox.js';
+import { failedLanding, receiveStreamInput, type InputArena } from './stream-input.js';
 import { streamSpan, traceparentOf } from '../trace/channels.js';
 import { readSecret, resolveCluster } from '../options/index.js';
 import {
@@ -127,6 +128,8 @@ export interface ClusterStats {
   heldBy: Record<string, { outputs: number; bytes: number }>;
   /** Held outputs freed without a release: their owner was lost, or their lease (deadline + grace) ran out. */
   heldFreed: { ownerLost: number; leaseExpired: number };
+  /** Streamed inputs handed to their step's worker before their last bytes landed (stream-input.ts). */
+  inputsHandedEarly: number;
   waiting: number;
   net: NetStats;
   /** Remote steps failed with E_NET because their node was lost, by how it was noticed. */
@@ -163,6 +166,7 @@ export class ClusterMember implements NetworkPeer {
   /** Authentic requests refused because they named another incarnation of this node. */
   private staleRefused = 0;
   private readonly heldFreed = { ownerLost: 0, leaseExpired: 0 };
+  private inputsHandedEarly = 0;
   private readonly startedAt = Date.now();
   private closing = false;
 
@@ -343,7 +347,7 @@ export class ClusterMember implements NetworkPeer {
     if (set === undefined) this.runs.set(key, (set = new Set()));
     set.add(controller);
     const timer = setTimeout(() => controller.abort(new CwasiError('E_TIMEOUT', 'deadline passed')), Math.max(0, req.deadline - Date.now()));
-    const inputArenas: Array<{ heap: Heap; arena: { id: number; head: number } }> = [];
+    const inputArenas: InputArena[] = [];
     // Live streams this run reads or writes while it runs, each through a ring of this node.
     const lives: LiveLeg[] = [];
     let ran = false;
@@ -376,7 +380,7 @@ export class ClusterMember implements NetworkPeer {
         invocationId: req.invocationId, deadline: req.deadline, signal: controller.signal, coordinator: req.coordinator,
         ...(req.guestCallMode ? { guestCallMode: req.guestCallMode } : {}),
         ...(traceparentOf(req) !== undefined ? { traceparent: req.traceparent! } : {}),
-      });
+      }).catch((err: unknown) => { throw (controller.signal.aborted ? undefined : failedLanding(inputArenas)) ?? err; }); // a step whose input stream failed reports the stream's error
       ran = true;
       const kept = result.kept!;
       const bytes = ranIn.heap!.bytes().subarray(kept.ptr, kept.ptr + kept.len);
@@ -409,11 +413,11 @@ export class ClusterMember implements NetworkPeer {
       set.delete(controller);
       if (set.size === 0) this.runs.delete(key);
       // Released when the lock is free; a heap that fails validation was discarded.
-      for (const a of inputArenas) whenUnlocked(() => a.heap.release(a.arena), () => {});
+      for (const a of inputArenas) void (a.landing?.settled ?? Promise.resolve()).then(() => whenUnlocked(() => a.heap.release(a.arena), () => {}));
     }
   }
 
-  private async placeRemoteInput(input: RemoteInput, group: GroupRef, heap: Heap, deadline: number, arenas: Array<{ heap: Heap; arena: { id: number; head: number } }>, lives: LiveLeg[]): Promise<InputSpec> {
+  private async placeRemoteInput(input: RemoteInput, group: GroupRef, heap: Heap, deadline: number, arenas: InputArena[], lives: LiveLeg[]): Promise<InputSpec> {
     switch (input.kind) {
       case 'inline':
         return { kind: 'bytes', bytes: new Uint8Array(Buffer.from(input.base64, 'base64')) };
@@ -429,13 +433,9 @@ export class ClusterMember implements NetworkPeer {
         // Read as the first step's input stream while it arrives, through a ring here.
         if (input.live === true) return openLiveInput(this.liveHost, input, deadline, lives);
         const arena = heap.newArena();
-        arenas.push({ heap, arena });
-        let ptr = 0;
-        const bytes = await this.expect(input.transfer, input.from, (n) => {
-          ptr = heap.allocIn(arena, n);
-          return heap.bytes().subarray(ptr, ptr + n);
-        }, deadline);
-        return { kind: 'shared', groupId: group.id, generation: group.generation, ptr, len: bytes.length };
+        const r = receiveStreamInput(this, input, group, heap, arena, deadline, () => this.inputsHandedEarly++);
+        arenas.push({ heap, arena, landing: r.landing });
+        return r.spec;
       }
     }
   }
@@ -494,8 +494,8 @@ export class ClusterMember implements NetworkPeer {
     }
   }
 
-  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number): Promise<Uint8Array> {
-    return this.inbox.expect(transfer, from, dest, deadline);
+  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number, early?: EarlyLanding): Promise<Uint8Array> {
+    return this.inbox.expect(transfer, from, dest, deadline, early);
   }
 
   /** Receive the live stream `transfer` from `from` into `feed`'s ring as it arrives; resolves with its length. */
@@ -555,7 +555,7 @@ export class ClusterMember implements NetworkPeer {
   stats(): ClusterStats {
     return {
       node: this.self, address: this.address, liveNodes: this.registry.liveNodes().map((n) => n.name).sort(),
-      held: this.held.size, heldBy: this.heldByOwner(), heldFreed: { ...this.heldFreed }, waiting: this.inbox.waiting, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
+      held: this.held.size, heldBy: this.heldByOwner(), heldFreed: { ...this.heldFreed }, inputsHandedEarly: this.inputsHandedEarly, waiting: this.inbox.waiting, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
       refused: { control: this.signer.refused + this.staleRefused, records: this.registry.recordsRefused, replies: this.registry.repliesRefused, streams: this.inbox.refused },
       nats: { server: this.registry.server(), connected: this.registry.connected, reconnects: this.registry.reconnects },
       registry: { repairs: this.registry.guard.repairs, problem: this.registry.guard.problem ?? null },

@@ -49,6 +49,8 @@ export class IncomingStream {
   private readonly landed = deferred();
   /** A failure waiting for a read targeted at `dest` to return before it is reported. */
   private settleAfterRead = false;
+  /** Called once when at most `bytes` of the stream are left to land (whenRemaining). */
+  private remaining: { bytes: number; then: () => void } | undefined;
 
   /** @internal */
   constructor(link: StreamLink, id: number, meta: StreamMeta, totalBytes: number, openEnded = false) {
@@ -171,6 +173,23 @@ export class IncomingStream {
     return false;
   }
 
+  /**
+   * Call `then` once at most `bytes` of the stream are left to land (at once
+   * when that is so already), never after the stream failed or finished
+   * otherwise: whoever waits for the rest may get ready meanwhile.
+   */
+  whenRemaining(bytes: number, then: () => void): void {
+    this.remaining = { bytes, then };
+    this.checkRemaining();
+  }
+
+  private checkRemaining(): void {
+    const r = this.remaining;
+    if (r === undefined || this.state !== 'open' || this.totalBytes - this.received > r.bytes) return;
+    this.remaining = undefined;
+    r.then();
+  }
+
   /** @internal The next `n` bytes of the stream are these (a view valid only now). */
   accept(bytes: Uint8Array): void {
     if (this.state !== 'open') return;
@@ -186,12 +205,14 @@ export class IncomingStream {
       this.link.holdBuffered(bytes.length);
     }
     this.received += bytes.length;
+    this.checkRemaining();
   }
 
   /** @internal A socket read targeted at `dest` returned `n` bytes (n may be 0 after a failure). */
   landedDirect(n: number): void {
     if (this.state === 'open') {
       this.received += n;
+      this.checkRemaining();
       if (this.openEnded && n > 0) this.direct?.commit(n);
     }
     if (this.settleAfterRead) {
