@@ -262,6 +262,7 @@ export class Engine {
       },
       runLocal: (steps, inputs, output, opts) => this.dispatcher.runLocal(steps, inputs, output, opts),
       hostedFunctions: () => this.coordinator.list().filter((f) => f.placement.host === self).map((f) => f.name),
+      maxThreads: this.maxThreads,
     });
     const member = this.member;
     this.dispatcher.joinCluster({

@@ -30,6 +30,18 @@ export function newTransferId(self: string): string {
   return `${self}/${randomBytes(16).toString('base64url')}`;
 }
 
+/** What a receiver may learn of a stream it expects (NetworkPeer.expect). */
+export interface ExpectHooks {
+  /** `then` runs once at most `bytes` of the stream are left to land (IncomingStream.whenRemaining). */
+  early?: { bytes: number; then: () => void };
+  /**
+   * Once the stream is received into its destination: `landed` settles when no
+   * socket read can target that destination any more (whatever the claim's
+   * own promise did first), `abort` gives up on the stream.
+   */
+  receiving?: (landed: Promise<void>, abort: (reason: string) => void) => void;
+}
+
 /** What the Networked Buffer needs from the cluster member (engine/cluster/member.ts). */
 export interface NetworkPeer {
   /** This node's name. */
@@ -41,9 +53,9 @@ export interface NetworkPeer {
   /**
    * Receive the stream `transfer` from node `from` (a stream under that id from
    * any other peer is refused); `dest` picks where its bytes land once the size
-   * is known; `early.then` runs once at most `early.bytes` are left to land.
+   * is known; `hooks` tell when little is left and when the destination is free again.
    */
-  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number, early?: { bytes: number; then: () => void }): Promise<Uint8Array>;
+  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number, hooks?: ExpectHooks): Promise<Uint8Array>;
   /** Stream what a producer writes into `drain`'s ring to `node` while it writes it (networked-live.ts). */
   sendLive(node: string, transfer: string, drain: LiveRingDrain, deadline: number, traceparent?: string): Promise<void>;
   /** Receive the live stream `transfer` from `from` into `feed`'s ring as it arrives; resolves with its length. */
@@ -83,6 +95,7 @@ export function createNetworkedChannel(peer: NetworkPeer, pools: RingPools): Cha
       let received: Promise<{ ptr: number; len: number; arena: { id: number; head: number } }> | undefined;
       let sending: Promise<void> | undefined;
       let settled = false;
+      let abortStream: ((reason: string) => void) | undefined;
 
       if (to === self) {
         // Receive into the consumer's memory as soon as the producer's stream arrives.
@@ -91,11 +104,18 @@ export function createNetworkedChannel(peer: NetworkPeer, pools: RingPools): Cha
         if (heap === undefined) throw new CwasiError('E_INTERNAL', `consumer memory ${g.id} is not on this node`);
         const arena = heap.newArena();
         let ptr = 0;
+        // A failed claim may settle before the last socket read into the arena returned: free it after that read.
+        let readsDone: Promise<void> = Promise.resolve();
         received = peer.expect(transfer, from, (n) => {
           ptr = heap.allocIn(arena, n);
           return heap.bytes().subarray(ptr, ptr + n);
-        }, edge.deadline).then((bytes) => ({ ptr, len: bytes.length, arena }), (err) => {
-          whenUnlocked(() => heap.release(arena), () => {});
+        }, edge.deadline, {
+          receiving: (reads, abort) => {
+            readsDone = reads;
+            abortStream = abort;
+          },
+        }).then((bytes) => ({ ptr, len: bytes.length, arena }), (err) => {
+          void readsDone.then(() => whenUnlocked(() => heap.release(arena), () => {}));
           throw err;
         });
         received.catch(() => {});
@@ -135,7 +155,11 @@ export function createNetworkedChannel(peer: NetworkPeer, pools: RingPools): Cha
         finish(ok: boolean): void {
           if (settled) return;
           settled = true;
-          if (!ok) peer.cancel(transfer, 'the invocation failed');
+          if (!ok) {
+            peer.cancel(transfer, 'the invocation failed');
+            // A stream already landing here stops too (its arena is freed once it settled).
+            abortStream?.('the invocation failed');
+          }
           if (received !== undefined) {
             const heap = edge.consumerGroup.heap!;
             void received.then((r) => {

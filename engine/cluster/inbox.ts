@@ -13,6 +13,7 @@ import type { IncomingStream } from '../net/transport.js';
 import { whenUnlocked } from '../memory/heap.js';
 import type { NodeLiveness, NodeWatch } from './liveness.js';
 import type { EdgeSpan } from '../trace/channels.js';
+import type { ExpectHooks } from '../channels/networked.js';
 
 interface Waiter {
   /** The only node this stream may come from. */
@@ -29,11 +30,6 @@ const UNCLAIMED_STREAM_MS = 30_000;
 /** Streams nobody asked for yet, at most (beyond, new ones are aborted). */
 const MAX_UNCLAIMED_STREAMS = 1024;
 
-/** A receiver that gets ready before a stream has all landed (IncomingStream.whenRemaining). */
-export interface EarlyLanding {
-  bytes: number;
-  then: () => void;
-}
 
 export class StreamInbox {
   private readonly waiters = new Map<string, Waiter>();
@@ -51,18 +47,17 @@ export class StreamInbox {
     return this.waiters.size + this.unclaimedCount;
   }
 
-  /**
-   * Receive the stream `transfer` from `from` into the buffer `dest` gives once
-   * its length is known; `early.then` runs once at most `early.bytes` of it are left to land.
-   */
-  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number, early?: EarlyLanding): Promise<Uint8Array> {
+  /** Receive the stream `transfer` from `from` into the buffer `dest` gives once its length is known (`hooks`: ExpectHooks). */
+  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number, hooks?: ExpectHooks): Promise<Uint8Array> {
     return this.claim(transfer, from, deadline, (s) => new Promise<Uint8Array>((resolve, reject) => {
       // `dest` allocates in a heap other threads share: while a worker holds
       // its lock, retry on later turns (bytes that arrive meanwhile are buffered).
       whenUnlocked(() => {
         const view = dest(s.totalBytes);
-        s.receiveInto(view).then(() => resolve(view), reject);
-        if (early !== undefined) s.whenRemaining(early.bytes, early.then);
+        const landed = s.receiveInto(view);
+        landed.then(() => resolve(view), reject);
+        hooks?.receiving?.(landed.catch(() => {}), (reason) => s.abort('E_ABORTED', reason));
+        if (hooks?.early !== undefined) s.whenRemaining(hooks.early.bytes, hooks.early.then);
       }, (err) => {
         s.abort('E_MEMORY_LIMIT', 'the receiver could not place the stream');
         reject(err);

@@ -23,11 +23,10 @@
 // whose connection fails or whose heartbeat stops fails the step with E_NET
 // within its liveness window, not at the deadline.
 
-import { CwasiError, asCwasiError, toErrorRecord } from '../errors.js';
-import type { ErrorRecord } from '../errors.js';
+import { CwasiError, asCwasiError, toErrorRecord, type ErrorRecord } from '../errors.js';
 import { NetTransport, type OutgoingStream, type NetTlsOptions, type NetStats } from '../net/transport.js';
 import { hostOf } from '../net/helpers.js';
-import type { NetworkPeer } from '../channels/networked.js';
+import type { ExpectHooks, NetworkPeer } from '../channels/networked.js';
 import type { GroupRef } from '../channels/channel.js';
 import type { InputSpec, OutputSpec, RunSuccess } from '../worker/protocol.js';
 import type { IfcMode } from '../selection.js';
@@ -37,8 +36,8 @@ import { ControlSigner, replyContext } from './signing.js';
 import { ControlClient } from './control-client.js';
 import { natsConnectionOptions, type NatsAuthOptions } from './nats-auth.js';
 import { NodeLiveness, type NodeWatch } from './liveness.js';
-import { StreamInbox, type EarlyLanding } from './inbox.js';
-import { failedLanding, receiveStreamInput, type InputArena } from './stream-input.js';
+import { StreamInbox } from './inbox.js';
+import { StreamInputs, failedLanding, releaseInput, untilLandingFails, type InputArena } from './stream-input.js';
 import { streamSpan, traceparentOf } from '../trace/channels.js';
 import { readSecret, resolveCluster } from '../options/index.js';
 import {
@@ -88,6 +87,7 @@ export interface MemberHooks {
   groupOf(fn: string): GroupRef;
   runLocal(steps: string[], inputs: InputSpec[], output: OutputSpec, opts: { invocationId: number; deadline: number; signal: AbortSignal; guestCallMode?: IfcMode; coordinator: string; traceparent?: string }): Promise<{ result: RunSuccess; group: GroupRef }>;
   hostedFunctions(): string[];
+  /** The most worker threads this node's pool runs (StreamInputs lets fewer wait on streams). */ maxThreads: number;
 }
 
 interface Held {
@@ -166,7 +166,7 @@ export class ClusterMember implements NetworkPeer {
   /** Authentic requests refused because they named another incarnation of this node. */
   private staleRefused = 0;
   private readonly heldFreed = { ownerLost: 0, leaseExpired: 0 };
-  private inputsHandedEarly = 0;
+  private readonly streamInputs: StreamInputs;
   private readonly startedAt = Date.now();
   private closing = false;
 
@@ -180,6 +180,7 @@ export class ClusterMember implements NetworkPeer {
     this.transport = transport;
     this.registry = registry;
     this.hooks = hooks;
+    this.streamInputs = new StreamInputs(Math.max(1, hooks.maxThreads - 1));
     this.liveHost = { leaseRing: (w) => hooks.leaseRing(w), groupOf: (fn) => hooks.groupOf(fn), sendLive: (...a) => this.sendLive(...a), expectLive: (...a) => this.expectLive(...a) };
   }
 
@@ -369,7 +370,7 @@ export class ClusterMember implements NetworkPeer {
       controller.signal.addEventListener('abort', dropStreams, { once: true });
       let inputs: InputSpec[];
       try {
-        inputs = await untilAborted(Promise.all(placed), controller.signal);
+        inputs = await untilAborted(untilLandingFails(Promise.all(placed), inputArenas), controller.signal);
       } finally {
         controller.signal.removeEventListener('abort', dropStreams);
       }
@@ -413,7 +414,7 @@ export class ClusterMember implements NetworkPeer {
       set.delete(controller);
       if (set.size === 0) this.runs.delete(key);
       // Released when the lock is free; a heap that fails validation was discarded.
-      for (const a of inputArenas) void (a.landing?.settled ?? Promise.resolve()).then(() => whenUnlocked(() => a.heap.release(a.arena), () => {}));
+      for (const a of inputArenas) releaseInput(a);
     }
   }
 
@@ -430,11 +431,10 @@ export class ClusterMember implements NetworkPeer {
         return h.group.id === group.id ? { kind: 'shared', ...slice } : { kind: 'foreign', ...slice };
       }
       case 'stream': {
-        // Read as the first step's input stream while it arrives, through a ring here.
+        // Live: read as the first step's input stream through a ring here; else landed in this memory (stream-input.ts).
         if (input.live === true) return openLiveInput(this.liveHost, input, deadline, lives);
-        const arena = heap.newArena();
-        const r = receiveStreamInput(this, input, group, heap, arena, deadline, () => this.inputsHandedEarly++);
-        arenas.push({ heap, arena, landing: r.landing });
+        const r = this.streamInputs.receive(this, input, group, heap, heap.newArena(), deadline);
+        arenas.push(r.input);
         return r.spec;
       }
     }
@@ -494,8 +494,8 @@ export class ClusterMember implements NetworkPeer {
     }
   }
 
-  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number, early?: EarlyLanding): Promise<Uint8Array> {
-    return this.inbox.expect(transfer, from, dest, deadline, early);
+  expect(transfer: string, from: string, dest: (totalBytes: number) => Uint8Array, deadline: number, hooks?: ExpectHooks): Promise<Uint8Array> {
+    return this.inbox.expect(transfer, from, dest, deadline, hooks);
   }
 
   /** Receive the live stream `transfer` from `from` into `feed`'s ring as it arrives; resolves with its length. */
@@ -555,7 +555,7 @@ export class ClusterMember implements NetworkPeer {
   stats(): ClusterStats {
     return {
       node: this.self, address: this.address, liveNodes: this.registry.liveNodes().map((n) => n.name).sort(),
-      held: this.held.size, heldBy: this.heldByOwner(), heldFreed: { ...this.heldFreed }, inputsHandedEarly: this.inputsHandedEarly, waiting: this.inbox.waiting, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
+      held: this.held.size, heldBy: this.heldByOwner(), heldFreed: { ...this.heldFreed }, inputsHandedEarly: this.streamInputs.handedEarly, waiting: this.inbox.waiting, net: this.transport.stats(), nodesLost: { ...this.liveness.failures },
       refused: { control: this.signer.refused + this.staleRefused, records: this.registry.recordsRefused, replies: this.registry.repliesRefused, streams: this.inbox.refused },
       nats: { server: this.registry.server(), connected: this.registry.connected, reconnects: this.registry.reconnects },
       registry: { repairs: this.registry.guard.repairs, problem: this.registry.guard.problem ?? null },

@@ -187,7 +187,12 @@ export class IncomingStream {
     const r = this.remaining;
     if (r === undefined || this.state !== 'open' || this.totalBytes - this.received > r.bytes) return;
     this.remaining = undefined;
-    r.then();
+    // The receiver's own callback: its failure is not the stream's (nor the connection's).
+    try {
+      r.then();
+    } catch {
+      // nothing to undo here
+    }
   }
 
   /** @internal The next `n` bytes of the stream are these (a view valid only now). */

@@ -69,7 +69,7 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
   { path: 'callLane', kind: boolean, meaning: 'Calls of one local function, or of a workflow run as one task, through invoke() and map() (inputs under directInputBytes, no modes or traceparent) go through a shared-memory call lane per worker instead of a pool message; false: every call is a pool task' },
   { path: 'local', kind: object, meaning: 'Local Buffer settings' },
   { path: 'local.transport', kind: oneOf('descriptor', 'stream'), meaning: 'Local Buffer form' },
-  { path: 'local.ringBytes', kind: whole(MIN_RING_BYTES, MAX_RING_BYTES, 'bytes'), bytes: true, meaning: 'Stream ring size, rounded up to a power of two' },
+  { path: 'local.ringBytes', kind: whole(MIN_RING_BYTES, MAX_RING_BYTES, 'bytes'), bytes: true, meaning: "Stream ring size, rounded up to a power of two; the 'stream' transport's rings are at least 8 MiB (LOCAL_STREAM_RING_BYTES in cwasi/primitives: DATA frames of 2 MiB), this when larger" },
   { path: 'local.sameWorker', kind: boolean, meaning: 'Run a sequential local edge (one out-edge, one in-edge) in one worker, the host copying the output across memories once; false keeps every local edge on a ring between two workers' },
   { path: 'redis', kind: object, meaning: 'Redis for the remote-kv mode' },
   { path: 'redis.url', kind: name, meaning: 'Redis server URL', defaultText: 'REDIS_URL, else redis://127.0.0.1:6379' },
