@@ -2,8 +2,13 @@
 // the error of a failing before/after hook without a word (its runner returns
 // from a `finally`), so a file whose set-up failed showed only "(0 / N)".
 // This wraps the default suite's hooks so that such an error is printed, with
-// its code and stack, before uvu swallows it.
-import { test } from 'uvu';
+// its code and stack, before uvu swallows it. A test that throws something
+// other than an Error is reported too (uvu-format.mjs).
+import { register } from 'node:module';
+
+// First: uvu itself, patched so that a test throwing a non-Error is reported (uvu-format.mjs).
+register('./uvu-format.mjs', import.meta.url);
+const { test } = await import('uvu');
 
 function report(kind, err) {
   const code = err && typeof err === 'object' && 'code' in err ? ` ${err.code}` : '';

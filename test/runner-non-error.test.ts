@@ -1,0 +1,37 @@
+// The test runner's preload (test/hook-errors.mjs, test/uvu-format.mjs) makes a
+// test that throws something other than an Error fail visibly: uvu alone
+// printed "(0 / N)", no failure and exited 0, and the file's later tests
+// never ran. Run through a child process with the same preload.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const preload = new URL('../../test/hook-errors.mjs', import.meta.url).href;
+// Inside the package, so that 'uvu' resolves to its node_modules.
+const dir = mkdtempSync(join(root, 'test', '.tmp-runner-'));
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('a plain object thrown by a test is reported, the exit code is 1 and the next test still runs', async () => {
+  const file = join(dir, 'throws.mjs');
+  writeFileSync(file, `import { test } from 'uvu';
+test('throws a record', () => { throw { code: 'E_SOMETHING', message: 'a plain record' }; });
+test('runs after it', () => {});
+test.run();
+`);
+  const r = await new Promise<{ code: number; out: string }>((resolve) => {
+    execFile(process.execPath, ['--import', preload, file], { cwd: root, timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr });
+    });
+  });
+  assert.is(r.code, 1, r.out);
+  assert.match(r.out, /FAIL\s+"throws a record"/);
+  assert.match(r.out, /not an Error: \{"code":"E_SOMETHING","message":"a plain record"\}/);
+  assert.match(r.out, /Passed:\s+1/);
+});
+
+test.run();
