@@ -1,5 +1,6 @@
 // The test runner's preload (test/hook-errors.mjs, test/uvu-format.mjs) makes a
-// test that throws something other than an Error fail visibly: uvu alone
+// test that throws something other than an Error (or an Error uvu cannot
+// format) fail visibly: uvu alone
 // printed "(0 / N)", no failure and exited 0, and the file's later tests
 // never ran. Run through a child process with the same preload.
 import { test } from 'uvu';
@@ -16,11 +17,12 @@ const dir = mkdtempSync(join(root, 'test', '.tmp-runner-'));
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('a plain object thrown by a test is reported, the exit code is 1 and the next test still runs', async () => {
+test('a plain object, or an Error uvu cannot format, thrown by a test is reported; the exit code is 1 and the next test still runs', async () => {
   const file = join(dir, 'throws.mjs');
   writeFileSync(file, `import { test } from 'uvu';
 test('throws a record', () => { throw { code: 'E_SOMETHING', message: 'a plain record' }; });
-test('runs after it', () => {});
+test('throws an Error whose name is not a string', () => { const e = new Error('oddly named'); e.name = 42; throw e; });
+test('runs after them', () => {});
 test.run();
 `);
   const r = await new Promise<{ code: number; out: string }>((resolve) => {
@@ -31,6 +33,7 @@ test.run();
   assert.is(r.code, 1, r.out);
   assert.match(r.out, /FAIL\s+"throws a record"/);
   assert.match(r.out, /not an Error: \{"code":"E_SOMETHING","message":"a plain record"\}/);
+  assert.match(r.out, /FAIL "throws an Error whose name is not a string"\n\s+oddly named/);
   assert.match(r.out, /Passed:\s+1/);
 });
 
