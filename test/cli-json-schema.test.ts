@@ -2,25 +2,14 @@
 // `build --json` and `inspect --json` included, through the real binary.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { JSON_SCHEMA_VERSION } from '../engine/cli/json.js';
+import { cwasi, root } from './helpers/cli.js';
 import { taggingSource } from './helpers/user-functions.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const bin = join(root, 'bin', 'cwasi.js');
 const tmp = mkdtempSync(join(tmpdir(), 'cwasi-json-'));
-
-function cwasi(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: tmp, timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 function firstKey(stdout: string): [string, unknown] {
   const doc = JSON.parse(stdout) as Record<string, unknown>;
@@ -40,7 +29,7 @@ test('inspect --json opens with schemaVersion', async () => {
 
 test('build --json opens with schemaVersion', async () => {
   writeFileSync(join(tmp, 'tag.ts'), taggingSource('tag'));
-  const r = await cwasi('build', 'tag.ts', '--out', 'out', '--json');
+  const r = await cwasi('build', join(tmp, 'tag.ts'), '--out', join(tmp, 'out'), '--json');
   assert.is(r.code, 0, r.stderr);
   assert.equal(firstKey(r.stdout), ['schemaVersion', JSON_SCHEMA_VERSION]);
 });

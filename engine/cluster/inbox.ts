@@ -30,7 +30,6 @@ const UNCLAIMED_STREAM_MS = 30_000;
 /** Streams nobody asked for yet, at most (beyond, new ones are aborted). */
 const MAX_UNCLAIMED_STREAMS = 1024;
 
-
 export class StreamInbox {
   private readonly waiters = new Map<string, Waiter>();
   /** Early streams by transfer id, then by the authenticated peer that sent them. */
