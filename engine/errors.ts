@@ -228,3 +228,16 @@ export function asCwasiError(err: unknown, fallback: ErrorCode = 'E_INTERNAL'): 
   if (err instanceof CwasiError) return err;
   return new CwasiError(fallback, err instanceof Error ? err.message : String(err), undefined, { cause: err });
 }
+
+/** `p`, or a rejection with the signal's reason as soon as it aborts (`p` is left to settle alone). */
+export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.reject(asCwasiError(signal.reason, 'E_ABORTED'));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(asCwasiError(signal.reason, 'E_ABORTED'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -23,7 +23,7 @@
 // whose connection fails or whose heartbeat stops fails the step with E_NET
 // within its liveness window, not at the deadline.
 
-import { CwasiError, asCwasiError, toErrorRecord, type ErrorRecord } from '../errors.js';
+import { CwasiError, asCwasiError, toErrorRecord, untilAborted, type ErrorRecord } from '../errors.js';
 import { NetTransport, type OutgoingStream, type NetTlsOptions, type NetStats } from '../net/transport.js';
 import { hostOf } from '../net/helpers.js';
 import type { ExpectHooks, NetworkPeer } from '../channels/networked.js';
@@ -220,9 +220,15 @@ export class ClusterMember implements NetworkPeer {
     transport.preferPeers(() => member.registry.liveNodes().map((n) => hostOf(n.address)));
     member.subscribe();
     const startedAt = member.startedAt;
-    await registry.announce((): NodeRecord => ({
-      name: self, address: member.address, pid: process.pid, startedAt, heartbeatAt: Date.now(), heartbeatMs, functions: hooks.hostedFunctions(),
-    }));
+    try {
+      await registry.announce((): NodeRecord => ({
+        name: self, address: member.address, pid: process.pid, startedAt, heartbeatAt: Date.now(), heartbeatMs, functions: hooks.hostedFunctions(),
+      }));
+    } catch (err) {
+      // Subscribed and listening: a half-joined member would answer for the name and keep the process alive.
+      await member.close();
+      throw err;
+    }
     return member;
   }
 
@@ -583,17 +589,3 @@ export class ClusterMember implements NetworkPeer {
     await this.transport.close();
   }
 }
-
-/** `p`, or a rejection with the signal's reason as soon as it aborts (`p` is left to settle alone). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    p.catch(() => {});
-    return Promise.reject(asCwasiError(signal.reason, 'E_ABORTED'));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(asCwasiError(signal.reason, 'E_ABORTED'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-

@@ -68,6 +68,8 @@ export function bucketNames(cluster: string): { nodes: string; functions: string
 const SCAN_MAX_MS = 2000;
 /** The buckets' stream configuration is checked every this many heartbeats (and whenever a put fails). */
 const GUARD_EVERY_BEATS = 5;
+/** Tries of one bucket read or put when it fails while connected, a guard check between tries. */
+const REPAIR_TRIES = 3;
 
 export class ClusterRegistry {
   readonly nc: NatsConnection;
@@ -345,7 +347,9 @@ export class ClusterRegistry {
           this.take(e.key, e.operation, e.value);
         }
       } catch {
-        // reconnecting; watch again
+        // Reconnecting, or the stream was edited under the watch (its subjects
+        // moved: the consumer is refused): put it back, watch again.
+        if (this.connected && !this.stopped) await this.guard.check().catch(() => {});
       }
       if (!this.stopped) await new Promise((r) => setTimeout(r, 250).unref());
     }
@@ -372,7 +376,7 @@ export class ClusterRegistry {
    * every live node puts its record again each heartbeat (seen by the watch).
    */
   async refresh(): Promise<void> {
-    try {
+    await this.repairing('cannot read the node registry', async () => {
       if ((await this.nodes.status()).values === 0) return;
       const w = await this.nodes.watch({ ignoreDeletes: false });
       const stop = setTimeout(() => w.stop(), SCAN_MAX_MS);
@@ -385,8 +389,24 @@ export class ClusterRegistry {
         clearTimeout(stop);
         w.stop();
       }
-    } catch (err) {
-      throw natsError('cannot read the node registry', err);
+    });
+  }
+
+  /**
+   * One read or put of a bucket. When it fails while NATS is connected, the
+   * stream under it may have been edited (other subjects: the consumer a read
+   * needs is refused; a smaller size: puts are): the guard puts the streams
+   * back (or rejects with E_CONFIG naming the setting) and the operation goes
+   * again, REPAIR_TRIES in all. Disconnected, the first failure is the answer.
+   */
+  private async repairing<T>(what: string, op: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (err) {
+        if (attempt >= REPAIR_TRIES || !this.connected || this.stopped) throw natsError(what, err);
+        await this.guard.check().catch((e: unknown) => { throw e instanceof CwasiError ? e : natsError(what, e); });
+      }
     }
   }
 
@@ -524,19 +544,8 @@ export class ClusterRegistry {
 
   async putFunction(rec: FunctionRecord): Promise<void> {
     this.putFunctions.set(rec.name, rec);
-    const put = () => this.storeFunction(rec);
-    try {
-      await put();
-    } catch (err) {
-      // A stream changed to refuse puts is put back (or E_CONFIG says which setting), then the put goes again.
-      if (!this.connected) throw natsError('cannot record a function in the registry', err);
-      await this.guard.check();
-      try {
-        await put();
-      } catch (again) {
-        throw natsError('cannot record a function in the registry', again);
-      }
-    }
+    // A stream changed to refuse puts is put back (or E_CONFIG says which setting), then the put goes again.
+    await this.repairing('cannot record a function in the registry', () => this.storeFunction(rec));
   }
 
   getFunction(name: string): Promise<FunctionRecord | undefined> {
