@@ -124,8 +124,8 @@ export interface EngineStats {
   edgesByMode: Record<IfcMode, number>;
   pool: { threads: number; minThreads: number; maxThreads: number; queueSize: number; completed: number; utilization: number; runTimeMs: LatencySummary; waitTimeMs: LatencySummary };
   memory: Array<HeapStats & { id: string; generation: number; members: string[]; embedded: boolean; discards: number }>;
-  /** Local Buffer rings: edges with a pool, rings made, rings leased now and their data bytes (a live stream's window). */
-  rings: { edges: number; rings: number; inUse: number; inUseBytes: number };
+  /** Local Buffer rings: edges with a pool, rings made, rings leased now and their data bytes (a live stream's window), rings kept for reuse and theirs. */
+  rings: { edges: number; rings: number; inUse: number; inUseBytes: number; idle: number; idleBytes: number };
   /** File inputs of map(): read calls and where they landed (straight into a function memory, or a buffer). */
   fileInputs: FileInputStats;
   /** How late this thread's event loop ran its timers since the engine was created (perf_hooks.monitorEventLoopDelay, 10 ms resolution). */

@@ -6,6 +6,13 @@
 
 import { Ring } from './ring.js';
 
+/**
+ * Bytes of idle rings one pool keeps for reuse. With the count limit
+ * (keepPerEdge, 16) small rings are kept by count; big ones by bytes: 8 MiB
+ * stream rings keep 4, not 16 (128 MiB per edge after a burst of transfers).
+ */
+export const KEEP_BYTES_PER_POOL = 32 * 1024 * 1024;
+
 /** A ring with the id workers know it by. */
 export interface PooledRing {
   id: number;
@@ -18,7 +25,11 @@ export class RingPool {
   private leased = 0;
   created = 0;
 
-  constructor(readonly capacity: number, private readonly keep: number, private readonly registry: Map<number, PooledRing>, private readonly nextId: () => number) {}
+  private readonly keep: number;
+
+  constructor(readonly capacity: number, keepAtMost: number, private readonly registry: Map<number, PooledRing>, private readonly nextId: () => number) {
+    this.keep = Math.max(1, Math.min(keepAtMost, Math.floor(KEEP_BYTES_PER_POOL / capacity)));
+  }
 
   acquire(): PooledRing {
     this.leased++;
@@ -44,6 +55,11 @@ export class RingPool {
 
   get inUse(): number {
     return this.leased;
+  }
+
+  /** Rings kept for reuse now. */
+  get idle(): number {
+    return this.free.length;
   }
 
   close(): void {
@@ -80,17 +96,22 @@ export class RingPools {
     return this.registry.get(id)?.ring;
   }
 
-  /** Edges with a pool, rings made, rings leased now and their data bytes (a live embedded or local stream's window lies in its producer's memory, not here: only its 4 KiB ring of frames). */
-  stats(): { edges: number; rings: number; inUse: number; inUseBytes: number } {
-    let rings = 0;
-    let inUse = 0;
-    let inUseBytes = 0;
+  /**
+   * Edges with a pool, rings made, rings leased now and their data bytes (a
+   * live embedded or local stream's window lies in its producer's memory, not
+   * here: only its 4 KiB ring of frames), and rings kept for reuse and theirs.
+   */
+  stats(): { edges: number; rings: number; inUse: number; inUseBytes: number; idle: number; idleBytes: number } {
+    const s = { edges: this.pools.size, rings: 0, inUse: 0, inUseBytes: 0, idle: 0, idleBytes: 0 };
     for (const p of this.pools.values()) {
-      rings += p.created;
-      inUse += p.inUse;
-      inUseBytes += p.inUse * 2 ** Math.ceil(Math.log2(p.capacity));
+      const bytes = 2 ** Math.ceil(Math.log2(p.capacity));
+      s.rings += p.created;
+      s.inUse += p.inUse;
+      s.inUseBytes += p.inUse * bytes;
+      s.idle += p.idle;
+      s.idleBytes += p.idle * bytes;
     }
-    return { edges: this.pools.size, rings, inUse, inUseBytes };
+    return s;
   }
 
   close(): void {
