@@ -73,6 +73,11 @@ export const STATE_OPEN = 0;
 export const STATE_CLOSED = 1;
 export const STATE_ABORTED = 2;
 
+/** Whether the ring in `buffer` was aborted: its owner drops an aborted ring, so a thread that kept the buffer may forget it. */
+export function ringAborted(buffer: SharedArrayBuffer): boolean {
+  return buffer.byteLength >= RING_HEADER_BYTES && Atomics.load(new Int32Array(buffer, RING.STATE, 1), 0) === STATE_ABORTED;
+}
+
 export const FRAME_HEADER_BYTES = 16;
 export const FRAME = { TYPE: 0, LENGTH: 4, SEQ: 8, AUX: 12 } as const;
 export const FRAME_MAGIC = 0xc5a50000;

@@ -17,6 +17,7 @@ import { CwasiError, toErrorRecord } from '../errors.js';
 import { Heap } from '../memory/heap.js';
 import { emitOutput, placeInput } from '../channels/endpoints.js';
 import { copyAcross } from '../channels/local.js';
+import { ringAborted } from '../ring/layout.js';
 import type { PlaceTarget, SharedResolver } from '../channels/channel.js';
 import { claimTask } from './cancel-board.js';
 import { serveControl, type WorkerControl, type WorkerStats } from './control.js';
@@ -104,6 +105,9 @@ const shared: SharedResolver = {
   ringOf(id: number): SharedArrayBuffer {
     let sab = rings.get(id);
     if (sab === undefined) {
+      // The main thread aborts a ring it drops (a failed transfer, one more than its pool keeps): forget those
+      // here, or their buffers stay alive as long as this worker.
+      for (const [known, buffer] of rings) if (ringAborted(buffer)) rings.delete(known);
       const reply = requestShared(`ring:${id}`);
       if (!('ring' in reply)) throw new CwasiError('E_CHANNEL', `ring ${id} is gone`);
       sab = reply.ring;
