@@ -201,8 +201,12 @@ export class DagRun {
         // because that producer did (its stream was aborted): the producer's
         // own failure, when it comes, is the invocation's.
         const downstream = seg.inEdges.some((pe) => pe.live && this.state[pe.from.id]!.produced === undefined);
+        // A segment that fails on its channel after the invocation failed found
+        // what fail() did to it (its ring aborted, or dropped: "ring N is gone"
+        // for a producer that started late): that failure, not this one, is the cause.
+        const consequence = this.failure !== undefined && err instanceof CwasiError && err.code === 'E_CHANNEL';
         this.consumerFinished(seg, false);
-        this.fail(err, downstream);
+        this.fail(consequence ? this.failure : err, downstream);
       })
       .finally(() => {
         if (--this.running === 0) this.settle();
