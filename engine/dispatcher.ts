@@ -97,7 +97,7 @@ export class RequestDispatcher implements DispatchContext {
     this.planner = new Planner(this.coordinator, this);
     this.lanes = options.laneShare === undefined ? undefined : new LaneSet(options.laneShare, {
       fallback: (call, signal) => this.invokeOnPool(call, signal),
-      terminate: (threadId) => this.registry.terminate(threadId),
+      terminate: (threadId, taskId) => this.registry.terminateRunning(threadId, taskId),
       discard: (id, gen, why) => this.discardGroup(id, gen, why),
       settled: (call, ok) => this.laneSettled(call, ok),
       poolCanGrow: () => this.pool.threads.length < options.maxThreads,

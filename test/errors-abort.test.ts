@@ -9,7 +9,7 @@ import { Engine } from '../engine/index.js';
 import * as workloads from '../engine/workloads.js';
 import { rejectsWith } from './helpers/assert-error.js';
 import { SEED, bytesEqual, prng } from './helpers/env.js';
-import { closeEngine, expectFulfilled, expectRejected, memoryInUse, settleAll, within } from './helpers/settle.js';
+import { closeEngine, expectFulfilled, expectRejected, memoryInUse, settleAll, until, within } from './helpers/settle.js';
 import { whenRunning } from './helpers/running.js';
 
 let engine: Engine;
@@ -117,16 +117,27 @@ test('the engine-wide timeoutMs applies when the invocation sets none', async ()
 });
 
 test('invocations running alongside an aborted and a timed-out spin complete correctly', async () => {
+  // The worker killed by the deadline test above may still be starting: the
+  // timed spin's deadline is for spinning, not for waiting for a worker.
+  await until(() => engine.stats().lanes.lanes === 2, 10_000, 'both workers started');
   const ac = new AbortController();
   const aborted = engine.invoke('spin', LOOP, { signal: ac.signal });
-  const timed = engine.invoke('spin', LOOP, { timeoutMs: 300 });
+  // Long enough to be claimed on a loaded machine (it must be running for whenRunning below).
+  const timed = engine.invoke('spin', LOOP, { timeoutMs: 1000 });
   const batch = goodBatch(engine, 16);
+  // Observed from now on: the timed spin may reject while whenRunning still waits.
+  const settled = settleAll([aborted, timed, ...batch.runs], 15_000, 'spins and good invocations');
+  settled.catch(() => {});
   // Both spins hold the two workers before the batch (queued after them) gets one.
-  await whenRunning(engine, 'spin', 2);
-  ac.abort(new Error('stop spinning'));
-  const results = await settleAll([aborted, timed, ...batch.runs], 15_000, 'spins and good invocations');
+  try {
+    await whenRunning(engine, 'spin', 2);
+  } finally {
+    // Also when whenRunning fails: a spin left looping would hold a worker for the rest of the file.
+    ac.abort(new Error('stop spinning'));
+  }
+  const results = await settled;
   expectRejected(results[0], 'E_ABORTED', /stop spinning/, 'aborted spin');
-  expectRejected(results[1], 'E_TIMEOUT', /deadline of 300 ms exceeded/, 'timed-out spin');
+  expectRejected(results[1], 'E_TIMEOUT', /deadline of 1000 ms exceeded/, 'timed-out spin');
   batch.check(results.slice(2) as Array<PromiseSettledResult<Uint8Array>>);
   assert.is(engine.stats().invocations.inFlight, 0);
 });

@@ -23,7 +23,7 @@ interface Rig {
 function rig(cores: number): Rig {
   const set = new LaneSet(new SharedArrayBuffer(8), {
     fallback: () => Promise.reject(new CwasiError('E_INTERNAL', 'no pool here')),
-    terminate: () => {},
+    terminate: () => false,
     discard: () => {},
     settled: () => {},
     poolCanGrow: () => false,

@@ -196,11 +196,24 @@ export class WorkerRegistry {
       if (markCancelled(this.cancelBoard, live.slot, taskId) === 'marked') continue;
       this.cancelled.add(taskId);
       for (const [threadId, link] of this.workers) {
-        if (Atomics.load(link.control, J + (JOURNAL.TASK >> 2)) === taskId && Atomics.load(link.control, J + (JOURNAL.STATE >> 2)) === JOURNAL_RUNNING) {
+        // STATE before TASK: a worker that ends this task and starts the next writes
+        // TASK before RUNNING, so read the other way round the next one could pass.
+        if (Atomics.load(link.control, J + (JOURNAL.STATE >> 2)) === JOURNAL_RUNNING && Atomics.load(link.control, J + (JOURNAL.TASK >> 2)) === taskId) {
           this.terminate(threadId);
         }
       }
     }
+  }
+
+  /** Terminate `threadId` if its journal says it still runs `taskId` (a lane call: its id negated), not a task it took after; true when it did. */
+  terminateRunning(threadId: number, taskId: number): boolean {
+    const link = this.workers.get(threadId);
+    if (link === undefined) return false;
+    const J = JOURNAL_OFFSET >> 2;
+    if (Atomics.load(link.control, J + (JOURNAL.STATE >> 2)) !== JOURNAL_RUNNING) return false;
+    if (Atomics.load(link.control, J + (JOURNAL.TASK >> 2)) !== taskId) return false;
+    this.terminate(threadId);
+    return true;
   }
 
   /** Terminate `threadId` if its journal says it runs a cancelled task; true when it did. */

@@ -94,6 +94,8 @@ export class CallLane {
   /** The runs its outstanding calls are expected to take, ms (each call's expectMs). */
   expectedMs = 0;
   alive = true;
+  /** The claimed call its worker was ended for (lanes.ts abort): other calls the exit finds begun were caught by that kill. */
+  killedFor: LaneCall | undefined;
   private readonly v: LaneViews;
   private readonly free: number[] = [];
   private readonly calls: Array<LaneCall | undefined> = new Array(LANE_SLOTS).fill(undefined);

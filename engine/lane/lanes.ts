@@ -16,7 +16,8 @@
 // code, and only ending that worker stops it, as for a pool task
 // (dispatch/invocation.ts). A worker that exits with calls in its lane: those
 // it never claimed are posted again (another lane, or the fallback), the one
-// it was running fails with E_WORKER_DIED, and what that call held is freed
+// it was running fails with E_WORKER_DIED (unless the worker was ended for
+// another call: then it runs again), and what that call held is freed
 // from the worker's journal (the call id, negated, is its journal task id).
 
 import { availableParallelism } from 'node:os';
@@ -37,8 +38,8 @@ export { staleMemory } from './lane.js';
 export interface LaneHooks {
   /** Run a call the lanes gave up on (its worker died before claiming it) through the pool instead; `signal` aborts that run. */
   fallback(call: LaneCall, signal: AbortSignal): Promise<Uint8Array>;
-  /** End a worker (a claimed call was aborted). */
-  terminate(threadId: number): void;
+  /** End a worker that still runs the claimed call journaled as `taskId` (the call id negated): a claimed call was aborted. True when it did. */
+  terminate(threadId: number, taskId: number): boolean;
   discard(groupId: string, generation: number, reason: string): void;
   /** A call settled: latency and outcome, for the engine's statistics. */
   settled(call: LaneCall, ok: boolean): void;
@@ -91,7 +92,8 @@ export class LaneSet {
   add(threadId: number, sab: SharedArrayBuffer, port: MessagePort): void {
     if (this.byThread.has(threadId)) return;
     const lane = new CallLane(threadId, sab, port, {
-      settle: (call, out, err) => this.settle(call, out, err),
+      // A worker that saw the deadline pass first says so in its words: one message for a deadline, whoever noticed.
+      settle: (call, out, err) => this.settle(call, out, err?.code === 'E_TIMEOUT' ? this.expired(call) : err),
       released: (call) => this.released(call),
       discard: (id, gen, why) => this.hooks.discard(id, gen, why),
     });
@@ -136,7 +138,7 @@ export class LaneSet {
 
   /** Track `call` and post it to `lane`, or keep it waiting for a lane (undefined). */
   private enter(lane: CallLane | undefined, call: LaneCall): void {
-    this.sweeper.add(call.id, call.deadline, () => this.abort(call, new CwasiError('E_TIMEOUT', `${call.target.fn}: deadline of ${call.timeoutMs} ms exceeded`)));
+    this.sweeper.add(call.id, call.deadline, () => this.abort(call, this.expired(call)));
     if (this.outstanding++ === 0) this.keepAlive.ref();
     this.live.set(call.id, call);
     if (lane !== undefined) lane.post(call);
@@ -188,6 +190,11 @@ export class LaneSet {
       this.released(call);
       if (call.settled) continue;
       if (state === STATE_POSTED) {
+        this.repost(call);
+      } else if ((state === STATE_CLAIMED || state === STATE_DONE) && lane.killedFor !== undefined) {
+        // Ended for another call (settled above), which may have returned just
+        // before the kill landed and let the worker take this one: it makes no
+        // guest calls and what it held is freed from the journal, so it runs again.
         this.repost(call);
       } else {
         this.settle(call, undefined, state === STATE_CLAIMED || state === STATE_DONE
@@ -266,10 +273,15 @@ export class LaneSet {
     }, (err: unknown) => {
       if (call.settled) return;
       // The pool run had what was left of the deadline: report the call's own.
-      const e = err instanceof CwasiError && err.code === 'E_TIMEOUT' ? new CwasiError('E_TIMEOUT', `${call.target.fn}: deadline of ${call.timeoutMs} ms exceeded`)
+      const e = err instanceof CwasiError && err.code === 'E_TIMEOUT' ? this.expired(call)
         : err instanceof CwasiError ? err : new CwasiError('E_INTERNAL', String(err));
       this.settle(call, undefined, e);
     });
+  }
+
+  /** The error of a call whose deadline passed. */
+  private expired(call: LaneCall): CwasiError {
+    return new CwasiError('E_TIMEOUT', `${call.target.fn}: deadline of ${call.timeoutMs} ms exceeded`);
   }
 
   private settle(call: LaneCall, out: Uint8Array | undefined, err: CwasiError | undefined): void {
@@ -291,7 +303,9 @@ export class LaneSet {
       return;
     }
     if (lane === undefined || !lane.alive) return;
-    if (lane.cancel(call) === 'running') this.hooks.terminate(lane.threadId);
+    // Claimed: it began, but it may have ended since (a call that found its deadline
+    // passed returns at once) and the worker taken the next call: the hook checks.
+    if (lane.cancel(call) === 'running' && this.hooks.terminate(lane.threadId, -call.id)) lane.killedFor = call;
   }
 
   private released(call: LaneCall): void {
