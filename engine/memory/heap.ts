@@ -158,13 +158,23 @@ export class Heap extends HeapBlocks {
     return this.u32[HDR.HEAP_START >> 2]!;
   }
 
-  /** A new, empty arena. */
-  newArena(): Arena {
-    // Publishes nothing but a unique id; FREE_TAG and 0 are skipped.
-    let id = (Atomics.add(this.i32, HDR.ARENA_SEQ >> 2, 1) + 1) >>> 0;
-    if (id === 0 || id === FREE_TAG) id = (Atomics.add(this.i32, HDR.ARENA_SEQ >> 2, 1) + 1) >>> 0;
-    Atomics.add(this.i32, HDR.LIVE_ARENAS >> 2, 1);
-    return { id, head: 0 };
+  /**
+   * A new, empty arena. `record` (a worker's journal) runs under the heap lock with it counted: a worker
+   * cancelled meanwhile exits at the unlock, never with the arena counted but not journaled (left counted).
+   */
+  newArena(record?: (arena: Arena) => void): Arena {
+    if (record !== undefined) this.heapLock.lock();
+    try {
+      // Publishes nothing but a unique id; FREE_TAG and 0 are skipped.
+      let id = (Atomics.add(this.i32, HDR.ARENA_SEQ >> 2, 1) + 1) >>> 0;
+      if (id === 0 || id === FREE_TAG) id = (Atomics.add(this.i32, HDR.ARENA_SEQ >> 2, 1) + 1) >>> 0;
+      Atomics.add(this.i32, HDR.LIVE_ARENAS >> 2, 1);
+      const arena = { id, head: 0 };
+      record?.(arena);
+      return arena;
+    } finally {
+      if (record !== undefined) this.heapLock.unlock();
+    }
   }
 
   /**

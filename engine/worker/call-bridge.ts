@@ -36,9 +36,7 @@ export interface BridgeHost {
 export function makeBridge(host: BridgeHost): CallBridge {
   const { group, releaseToken } = host;
   return {
-    onArena(arena) {
-      host.onArena(arena.id);
-    },
+    recordArena: (arena) => host.onArena(arena.id),
     abandon(call) {
       if (Atomics.load(ctl, slotIndex(call.slot, SLOT_STATE)) === SLOT_PENDING) {
         abandoned.add(call.slot);

@@ -36,8 +36,8 @@ export interface CallBridge {
   wait(ctx: InvocationContext, call: RemoteCall): { status: number; result?: Slice; error?: CwasiError };
   /** Resolve an embedded callee in this instance's group, or undefined. */
   embeddedPeer(ctx: InvocationContext, target: string): GuestInstance | undefined;
-  /** A new arena was created for this invocation tree (journaled for clean-up). */
-  onArena?(arena: Arena): void;
+  /** Journal a new arena of this invocation tree for clean-up (called by Heap.newArena under the heap lock; a bound function). */
+  recordArena?: (arena: Arena) => void;
   /** The guest returned without waiting for this call: drop its reply when it comes. */
   abandon?(call: RemoteCall): void;
 }
@@ -91,8 +91,7 @@ export function newContext(
   fn: string, heap: Heap, bridge: CallBridge,
   opts: { invocationId: number; deadline: number; maxPayloadBytes: number; forceRemote: readonly string[]; callDepth?: number; callLimits?: CallLimits; traceparent?: string | undefined },
 ): InvocationContext {
-  const arena = heap.newArena();
-  bridge.onArena?.(arena);
+  const arena = heap.newArena(bridge.recordArena);
   return {
     fn, heap, bridge,
     invocationId: opts.invocationId,
