@@ -7,23 +7,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { ClusterMember, type MemberHooks } from '../engine/cluster/member.js';
 import { NATS_URL } from './helpers/env.js';
+import { freePort } from './helpers/sockets.js';
 
 const cluster = `halfjoin-${randomBytes(4).toString('hex')}`;
 const secret = randomBytes(32);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Whether something accepts connections on 127.0.0.1:`port`. */
 function accepting(port: number): Promise<boolean> {

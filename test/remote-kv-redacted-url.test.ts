@@ -8,22 +8,10 @@ import * as assert from 'uvu/assert';
 import { Engine } from '../engine/index.js';
 import * as workloads from '../engine/workloads.js';
 import { redactUrl } from '../engine/channels/remote-kv.js';
-import { createServer } from 'node:net';
 import { rejectsWith } from './helpers/assert-error.js';
+import { freePort } from './helpers/sockets.js';
 
 const SECRET = 'p4ss-w0rd-not-for-logs';
-
-/** A loopback port that was free a moment ago (a server bound it, then closed). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 test('an unreachable Redis with a password in its URL: E_REDIS names the host, not the password', async () => {
   const port = await freePort();

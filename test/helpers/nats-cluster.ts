@@ -5,10 +5,10 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NATS_BIN } from './servers.js';
+import { freePorts } from './sockets.js';
 
 export interface ClusterServer {
   name: string;
@@ -30,18 +30,6 @@ export interface NatsCluster {
   /** Which server a client connection (by its name) is on now, if any live server lists it. */
   serverOf(connectionName: string): Promise<ClusterServer | undefined>;
   close(): Promise<void>;
-}
-
-/** Ports the kernel just handed out (closed again before the servers bind them). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
-  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 async function getJson(url: string): Promise<unknown> {
